@@ -1,0 +1,113 @@
+/**
+ * Every error offload raises on purpose is an {@link OffloadError} with a string `code`, so callers
+ * can branch on `err.code` instead of parsing messages. Messages say what was wrong and how to fix it.
+ */
+export const ErrorCodes = {
+  /** An option or argument failed validation. */
+  INVALID_OPTION: 'ERR_INVALID_OPTION',
+  /** A payload was not JSON-serialisable or failed the task's schema. */
+  INVALID_PAYLOAD: 'ERR_INVALID_PAYLOAD',
+  /** A task returned a result that cannot be stored as JSON. */
+  INVALID_RESULT: 'ERR_INVALID_RESULT',
+  /** A payload's JSON was larger than the configured limit. */
+  PAYLOAD_TOO_LARGE: 'ERR_PAYLOAD_TOO_LARGE',
+  /** No task of that name is registered with the worker or the queue. */
+  TASK_NOT_FOUND: 'ERR_TASK_NOT_FOUND',
+  /** A task module could not be loaded or exported no tasks. */
+  TASK_MODULE: 'ERR_TASK_MODULE',
+  /** No job has that id. */
+  JOB_NOT_FOUND: 'ERR_JOB_NOT_FOUND',
+  /** The job is in a state that does not allow the requested change. */
+  JOB_STATE: 'ERR_JOB_STATE',
+  /** The database file is not an offload store, is corrupt, or cannot be opened. */
+  STORE_CORRUPT: 'ERR_STORE_CORRUPT',
+  /** The database was written by a newer offload and has a schema this version does not know. */
+  STORE_TOO_NEW: 'ERR_STORE_TOO_NEW',
+  /** The store was used after `close()`. */
+  STORE_CLOSED: 'ERR_STORE_CLOSED',
+  /** A configuration file could not be read or is invalid. */
+  CONFIG: 'ERR_CONFIG',
+  /** A task ran longer than its timeout. */
+  TASK_TIMEOUT: 'ERR_TASK_TIMEOUT',
+  /** A task was cancelled while it ran. */
+  TASK_CANCELLED: 'ERR_TASK_CANCELLED',
+  /** The worker lost the job's lease (it expired and the job moved on). */
+  LEASE_LOST: 'ERR_LEASE_LOST',
+  /** The worker that ran the job died before recording an outcome. */
+  WORKER_DIED: 'ERR_WORKER_DIED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** The one error family of offload: `code` says what happened, `message` how to fix it. */
+export class OffloadError extends Error {
+  readonly code: ErrorCode;
+  /** Extra facts for logs and HTTP problem documents (the option name, the job id…). */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'OffloadError';
+    this.code = code;
+    this.details = Object.freeze({ ...options.details });
+  }
+}
+
+/**
+ * Thrown from a task (or by `ctx.fail()`) to fail the job for good: no further attempts are made,
+ * whatever `attempts` says.
+ */
+export class PermanentFailure extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentFailure';
+  }
+}
+
+/**
+ * Thrown from a task (or by `ctx.snooze()`) to put the job back in its queue to run again after
+ * `delayMs`, without counting this run as a failed attempt.
+ */
+export class Snooze extends Error {
+  readonly delayMs: number;
+  constructor(delayMs: number) {
+    super(`snoozed for ${delayMs} ms`);
+    this.name = 'Snooze';
+    this.delayMs = delayMs;
+  }
+}
+
+/** The error facts kept on a job record: enough to debug without the process that raised it. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+}
+
+/** Turns anything thrown into the plain object stored with a job. */
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      name: error.name,
+      message: error.message,
+      ...(error.stack === undefined ? {} : { stack: error.stack }),
+      ...(typeof code === 'string' ? { code } : {}),
+    };
+  }
+  return { name: 'NonError', message: describeThrown(error) };
+}
+
+function describeThrown(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return `non-error thrown: ${JSON.stringify(value)}`;
+  } catch {
+    return `non-error thrown: ${String(value)}`;
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * offload: durable background jobs for Node.js. The public API, and nothing else.
+ * Start with docs/getting-started in the README.
+ */
+export { defineTask, type Task, type TaskDefinition, type TaskContext, type ExecutionMode, type TaskPayload, type TaskResult } from './task.ts';
+export { createQueue, Queue, type QueueOptions, type EnqueueOptions, type EnqueueManyItem } from './queue.ts';
+export { createWorker, Worker, type WorkerOptions, type WorkerEvents } from './worker/worker.ts';
+export { createSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.ts';
+export type { Store, QueueInfo, TaskInfo, JobEvent, StoreEvents, JobFilter, JobListParams } from './store/contract.ts';
+export type { Job, JobState } from './job.ts';
+export { JOB_STATES } from './job.ts';
+export { OffloadError, PermanentFailure, Snooze, ErrorCodes, type ErrorCode, type SerializedError } from './errors.ts';
+export type { Backoff } from './backoff.ts';
+export type { Clock } from './clock.ts';
+export type { StandardSchemaV1 } from './schema.ts';
+export { loadTaskModule } from './task-module.ts';

@@ -1,0 +1,193 @@
+import { z } from 'zod';
+import { ErrorCodes, OffloadError } from './errors.ts';
+import type { Job, JobState } from './job.ts';
+import { optionSchemas, parseOptions } from './options.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from './payload.ts';
+import { validateWithSchema } from './schema.ts';
+import type { EnqueueParams, JobFilter, JobListParams, QueueInfo, Store, TaskInfo } from './store/contract.ts';
+import { TaskRegistry, type Task, type TaskPayload, type TaskResult } from './task.ts';
+
+/** Per-job choices at enqueue; each defaults to the task's own setting. */
+export interface EnqueueOptions {
+  /** Queue to put the job in. Default: the task's queue. */
+  queue?: string;
+  /** Higher runs first. Default: the task's priority. */
+  priority?: number;
+  /** Milliseconds to wait before the job may run. Default 0. */
+  delay?: number;
+  /** Earliest start, as a Date or epoch milliseconds. Overrides `delay`. */
+  runAt?: Date | number;
+  /** While a job with this key is queued, scheduled or running, enqueue returns that job instead. */
+  uniqueKey?: string;
+  /** Runs before failing for good. Default: the task's attempts. */
+  attempts?: number;
+  /** Milliseconds one run may take. Default: the task's timeout. */
+  timeout?: number;
+}
+
+const enqueueOptionsSchema = z.object({
+  queue: optionSchemas.name.optional(),
+  priority: z.number().int('must be a whole number').optional(),
+  delay: optionSchemas.milliseconds.optional(),
+  runAt: z.union([z.date(), z.number().int()], { message: 'must be a Date or epoch milliseconds' }).optional(),
+  uniqueKey: z.string().min(1).max(500).optional(),
+  attempts: optionSchemas.positiveInt.optional(),
+  timeout: optionSchemas.milliseconds.optional(),
+});
+
+export interface QueueOptions {
+  /** Where jobs live (createSqliteStore, createPostgresStore). Required. */
+  store: Store;
+  /** Task handles this queue knows: their schemas are checked at enqueue. Default none. */
+  tasks?: readonly Task[];
+  /** Largest payload as JSON, in bytes. Default 1 MiB. */
+  maxPayloadBytes?: number;
+}
+
+const queueOptionsSchema = z.object({
+  store: z.custom<Store>((value) => typeof (value as Store)?.jobEnqueue === 'function', 'must be a store (createSqliteStore())'),
+  tasks: z.array(z.unknown()).optional(),
+  maxPayloadBytes: optionSchemas.positiveInt.default(DEFAULT_MAX_PAYLOAD_BYTES),
+});
+
+type TaskDefaults = Pick<Task, 'name' | 'queue' | 'priority' | 'attempts' | 'timeout' | 'schema'>;
+
+/** One job of a bulk enqueue. */
+export type EnqueueManyItem = { task: Task | string; payload: unknown; options?: EnqueueOptions };
+
+/**
+ * The producer side: put jobs on queues and look after them. Talks only to the store, so it works
+ * the same in a web server, a script or the CLI.
+ */
+export class Queue {
+  readonly store: Store;
+  readonly #tasks: TaskRegistry;
+  readonly #maxPayloadBytes: number;
+
+  constructor(options: QueueOptions) {
+    const parsed = parseOptions('createQueue', queueOptionsSchema, options);
+    this.store = parsed.store;
+    this.#tasks = new TaskRegistry((options.tasks ?? []) as Task[]);
+    this.#maxPayloadBytes = parsed.maxPayloadBytes;
+  }
+
+  /**
+   * Durably adds one job and resolves once it is committed. A task handle types the payload; a
+   * task name is checked against tasks known to this queue or registered in the store by a worker.
+   */
+  async enqueue<T extends Task>(task: T, payload: TaskPayload<T>, options?: EnqueueOptions): Promise<Job<TaskPayload<T>, TaskResult<T>>>;
+  async enqueue(task: string, payload: unknown, options?: EnqueueOptions): Promise<Job>;
+  async enqueue(task: Task | string, payload: unknown, options: EnqueueOptions = {}): Promise<Job> {
+    const params = await this.#prepare(task, payload, options, await this.#storedTasks(task));
+    return (await this.store.jobEnqueue(params)).job;
+  }
+
+  /** Adds many jobs in one transaction: all are committed or none. Returns them in input order. */
+  async enqueueMany(items: readonly EnqueueManyItem[]): Promise<Job[]> {
+    if (!Array.isArray(items)) {
+      throw new OffloadError(ErrorCodes.INVALID_OPTION, 'enqueueMany: expected an array of { task, payload, options }');
+    }
+    const stored = items.some((item) => typeof item.task === 'string') ? await this.store.taskList() : [];
+    const params: EnqueueParams[] = [];
+    for (const [index, item] of items.entries()) {
+      try {
+        const defaults = this.#resolveTask(item.task, stored);
+        const payload = defaults.schema ? await validateWithSchema(defaults.schema, item.payload, defaults.name) : item.payload;
+        params.push(this.#build(defaults, payload, item.options ?? {}));
+      } catch (error) {
+        if (error instanceof OffloadError) {
+          throw new OffloadError(error.code, `enqueueMany: item ${index}: ${error.message}`, { details: { ...error.details, index } });
+        }
+        throw error;
+      }
+    }
+    return (await this.store.jobEnqueueMany(params)).map((result) => result.job);
+  }
+
+  async getJob(id: string): Promise<Job | undefined> {
+    return this.store.jobGet({ id: String(id) });
+  }
+
+  listJobs(params: JobListParams = {}): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+    return this.store.jobList(params);
+  }
+
+  countJobs(filter: JobFilter = {}): Promise<Record<JobState, number>> {
+    return this.store.jobCount(filter);
+  }
+
+  /** Cancels a scheduled, queued or running job; a running task's `ctx.signal` aborts. */
+  cancel(id: string): Promise<Job> {
+    return this.store.jobCancel({ id: String(id) });
+  }
+
+  /** Queues a failed or cancelled job again with a fresh attempt budget. */
+  retry(id: string): Promise<Job> {
+    return this.store.jobRetry({ id: String(id) });
+  }
+
+  pause(queue: string): Promise<void> {
+    return this.store.queuePause({ name: optionSchemas.name.parse(queue) });
+  }
+
+  resume(queue: string): Promise<void> {
+    return this.store.queueResume({ name: optionSchemas.name.parse(queue) });
+  }
+
+  listQueues(): Promise<QueueInfo[]> {
+    return this.store.queueList();
+  }
+
+  async #storedTasks(task: Task | string): Promise<TaskInfo[]> {
+    return typeof task === 'string' && !this.#tasks.has(task) ? this.store.taskList() : [];
+  }
+
+  async #prepare(task: Task | string, payload: unknown, options: EnqueueOptions, stored: TaskInfo[]): Promise<EnqueueParams> {
+    const defaults = this.#resolveTask(task, stored);
+    if (defaults.schema) payload = await validateWithSchema(defaults.schema, payload, defaults.name);
+    return this.#build(defaults, payload, options);
+  }
+
+  #build(defaults: TaskDefaults, payload: unknown, options: EnqueueOptions): EnqueueParams {
+    const opts = isEmpty(options) ? options : parseOptions('enqueue', enqueueOptionsSchema, options);
+    const now = this.store.clock.now();
+    const runAt = opts.runAt === undefined ? now + (opts.delay ?? 0) : Number(opts.runAt);
+    return {
+      task: defaults.name,
+      queue: opts.queue ?? defaults.queue,
+      payload: encodePayload(payload, defaults.name, this.#maxPayloadBytes),
+      priority: opts.priority ?? defaults.priority,
+      runAt,
+      maxAttempts: opts.attempts ?? defaults.attempts,
+      timeoutMs: opts.timeout ?? defaults.timeout,
+      uniqueKey: opts.uniqueKey ?? null,
+    };
+  }
+
+  #resolveTask(task: Task | string, stored: TaskInfo[]): TaskDefaults {
+    if (typeof task !== 'string') {
+      this.#tasks.add(task);
+      return task;
+    }
+    if (this.#tasks.has(task)) return this.#tasks.get(task);
+    const info = stored.find((candidate) => candidate.name === task);
+    if (info) return { ...info, schema: undefined };
+    const known = [...new Set([...this.#tasks.list().map((t) => t.name), ...stored.map((t) => t.name)])];
+    throw new OffloadError(
+      ErrorCodes.TASK_NOT_FOUND,
+      `no task named "${task}"` +
+        (known.length ? `; known tasks: ${known.join(', ')}` : '; no worker has registered tasks in this store yet (start one with --tasks, or pass the task module)'),
+      { details: { task } },
+    );
+  }
+}
+
+function isEmpty(options: object): boolean {
+  for (const _ in options) return false;
+  return true;
+}
+
+/** Creates the producer side over a store. See {@link QueueOptions}. */
+export function createQueue(options: QueueOptions): Queue {
+  return new Queue(options);
+}

@@ -1,0 +1,160 @@
+import type { Clock } from '../clock.ts';
+import type { SerializedError } from '../errors.ts';
+import type { ClaimedJob, Job, JobState } from '../job.ts';
+
+/**
+ * The store contract: the one place that decides who runs a job. SQLite and PostgreSQL implement
+ * it, and both pass test/store-contract unchanged. Methods name the noun first and take one params
+ * object. Payloads, results and progress cross this boundary as JSON text, so a store never
+ * re-encodes what the caller already validated.
+ */
+export interface Store {
+  /** A short label for logs: `sqlite:/path/to/file.db`. */
+  readonly description: string;
+  readonly clock: Clock;
+
+  jobEnqueue(params: EnqueueParams): Promise<EnqueueResult>;
+  /** All or nothing, in one transaction; results in input order. */
+  jobEnqueueMany(params: readonly EnqueueParams[]): Promise<EnqueueResult[]>;
+  /**
+   * Leases up to `limit` due jobs per queue (skipping paused queues), in order: priority (higher
+   * first), then run-at, then enqueue order. Each claim increments `attempts`, which then fences
+   * every later write of this lease.
+   */
+  jobClaim(params: ClaimParams): Promise<ClaimedJob[]>;
+  /** Extends live leases; returns the ids whose lease is gone (cancelled, expired, moved on). */
+  jobRenewLeases(params: RenewParams): Promise<string[]>;
+  /** Records outcomes of leased jobs in one transaction. `accepted[i]` is false when the lease had moved on. */
+  jobRecordOutcomes(outcomes: readonly JobOutcome[]): Promise<boolean[]>;
+  /** Saves progress of a leased job; false when the lease is gone. */
+  jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean>;
+  /** Cancels a scheduled, queued or running job. Throws ERR_JOB_NOT_FOUND / ERR_JOB_STATE. */
+  jobCancel(params: { id: string }): Promise<Job>;
+  /** Puts a failed or cancelled job back in its queue with a fresh attempt budget. */
+  jobRetry(params: { id: string }): Promise<Job>;
+  jobGet(params: { id: string }): Promise<Job | undefined>;
+  /** Newest first; pass `nextCursor` back as `cursor` for the next page. */
+  jobList(params: JobListParams): Promise<{ jobs: Job[]; nextCursor: string | null }>;
+  jobCount(params: JobFilter): Promise<Record<JobState, number>>;
+  /** Requeues (or fails, when attempts are spent) running jobs whose lease expired. */
+  jobRecoverExpired(): Promise<{ requeued: string[]; failed: string[] }>;
+  /** Deletes succeeded, failed and cancelled jobs that finished before `before`. */
+  jobDeleteFinished(params: { before: number; limit?: number }): Promise<number>;
+  /** The earliest run-at among waiting jobs of these tasks in these unpaused queues, or null. */
+  jobNextRunAt(params: { queues: readonly string[]; tasks: readonly string[] }): Promise<number | null>;
+
+  queuePause(params: { name: string }): Promise<void>;
+  queueResume(params: { name: string }): Promise<void>;
+  queueList(): Promise<QueueInfo[]>;
+
+  /** Records the tasks a worker serves, so enqueue-by-name and listings know them. */
+  taskRegister(params: { tasks: readonly TaskInfo[] }): Promise<void>;
+  taskList(): Promise<TaskInfo[]>;
+
+  /**
+   * Subscribes to job events. Events of this store instance arrive at once; events of other
+   * processes arrive as `store:changed` hints, which mean "look again".
+   */
+  on<E extends keyof StoreEvents>(event: E, listener: (payload: StoreEvents[E]) => void): () => void;
+  /** Closes connections and timers. A second call does nothing. */
+  close(): Promise<void>;
+}
+
+export interface EnqueueParams {
+  task: string;
+  queue: string;
+  /** JSON text. */
+  payload: string;
+  priority: number;
+  runAt: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  uniqueKey: string | null;
+}
+
+export interface EnqueueResult {
+  job: Job;
+  /** False when an unfinished job with the same unique key already existed and was returned. */
+  created: boolean;
+}
+
+export interface ClaimParams {
+  workerId: string;
+  queues: ReadonlyArray<{ name: string; limit: number }>;
+  /** Only jobs of these tasks are claimed. */
+  tasks: readonly string[];
+  leaseMs: number;
+}
+
+/** Identifies one lease: the job, its holder and the attempt it was claimed for (the fence). */
+export interface LeaseRef {
+  id: string;
+  workerId: string;
+  attempt: number;
+}
+
+export interface RenewParams {
+  leases: readonly LeaseRef[];
+  leaseMs: number;
+}
+
+export type JobOutcome =
+  | { kind: 'succeeded'; lease: LeaseRef; result: string }
+  /** `retryAt` null: failed for good. */
+  | { kind: 'failed'; lease: LeaseRef; error: SerializedError; retryAt: number | null }
+  /** Back to the queue at `runAt`, this run not counted as an attempt. */
+  | { kind: 'snoozed'; lease: LeaseRef; runAt: number }
+  /** Given back unfinished (shutdown): queued at once, this run not counted. */
+  | { kind: 'released'; lease: LeaseRef };
+
+export interface JobFilter {
+  queue?: string;
+  state?: JobState;
+  task?: string;
+}
+
+export interface JobListParams extends JobFilter {
+  /** Default 50, at most 1000. */
+  limit?: number;
+  cursor?: string | null;
+}
+
+export interface QueueInfo {
+  name: string;
+  paused: boolean;
+  counts: Record<JobState, number>;
+}
+
+export interface TaskInfo {
+  name: string;
+  queue: string;
+  mode: string;
+  attempts: number;
+  priority: number;
+  timeout: number;
+}
+
+/** A job event: enough to update a view without reading the job again. */
+export interface JobEvent {
+  id: string;
+  queue: string;
+  task: string;
+  state: JobState;
+  attempt: number;
+}
+
+export interface StoreEvents {
+  'job:enqueued': JobEvent;
+  'job:started': JobEvent;
+  'job:progress': JobEvent & { progress: unknown };
+  'job:succeeded': JobEvent;
+  'job:retrying': JobEvent & { error: SerializedError; runAt: number };
+  'job:failed': JobEvent & { error: SerializedError };
+  'job:cancelled': JobEvent;
+  /** Another process changed the store; look again. */
+  'store:changed': Record<string, never>;
+}
+
+export function emptyCounts(): Record<JobState, number> {
+  return { scheduled: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+}

@@ -1,0 +1,35 @@
+import { EventEmitter } from 'node:events';
+import type { StoreEvents } from './contract.ts';
+
+/** The typed event hub a store owns; listeners that throw cannot break the store. */
+export class StoreEventHub {
+  readonly #emitter = new EventEmitter();
+
+  constructor() {
+    this.#emitter.setMaxListeners(0);
+  }
+
+  on<E extends keyof StoreEvents>(event: E, listener: (payload: StoreEvents[E]) => void): () => void {
+    const safe = (payload: StoreEvents[E]) => {
+      try {
+        listener(payload);
+      } catch (error) {
+        process.emitWarning(`offload: a "${event}" listener threw: ${(error as Error)?.message ?? error}`);
+      }
+    };
+    this.#emitter.on(event, safe);
+    return () => this.#emitter.off(event, safe);
+  }
+
+  emit<E extends keyof StoreEvents>(event: E, payload: StoreEvents[E]): void {
+    if (this.#emitter.listenerCount(event) > 0) this.#emitter.emit(event, payload);
+  }
+
+  listens(event: keyof StoreEvents): boolean {
+    return this.#emitter.listenerCount(event) > 0;
+  }
+
+  clear(): void {
+    this.#emitter.removeAllListeners();
+  }
+}

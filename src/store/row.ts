@@ -1,0 +1,85 @@
+import type { Job, JobState } from '../job.ts';
+import type { EnqueueParams } from './contract.ts';
+
+/** A job row as both stores return it (snake_case columns, JSON as text). */
+export interface JobRow {
+  id: number | string;
+  queue: string;
+  task: string;
+  payload: string | unknown;
+  state: string;
+  priority: number;
+  run_at: number | string;
+  attempts: number;
+  max_attempts: number;
+  timeout_ms: number;
+  unique_key: string | null;
+  progress: string | unknown | null;
+  result: string | unknown | null;
+  error: string | unknown | null;
+  lease_owner: string | null;
+  lease_expires_at: number | string | null;
+  created_at: number | string;
+  started_at: number | string | null;
+  finished_at: number | string | null;
+}
+
+/** Maps a row to the public Job; a queued job whose run-at lies ahead reads as `scheduled`. */
+export function jobFromRow(row: JobRow, now: number): Job {
+  const runAt = Number(row.run_at);
+  const state = (row.state === 'queued' && runAt > now ? 'scheduled' : row.state) as JobState;
+  return {
+    id: String(row.id),
+    queue: row.queue,
+    task: row.task,
+    payload: parseJson(row.payload),
+    state,
+    priority: row.priority,
+    runAt,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    timeoutMs: row.timeout_ms,
+    uniqueKey: row.unique_key,
+    progress: parseJson(row.progress),
+    result: parseJson(row.result),
+    error: parseJson(row.error) as Job['error'],
+    leaseOwner: row.lease_owner,
+    leaseExpiresAt: toNumber(row.lease_expires_at),
+    createdAt: Number(row.created_at),
+    startedAt: toNumber(row.started_at),
+    finishedAt: toNumber(row.finished_at),
+  };
+}
+
+/** The Job a fresh insert made, built from what was inserted (no read back). */
+export function jobFromInsert(params: EnqueueParams, id: number | bigint, now: number, payload: unknown): Job {
+  return {
+    id: String(id),
+    queue: params.queue,
+    task: params.task,
+    payload,
+    state: params.runAt > now ? 'scheduled' : 'queued',
+    priority: params.priority,
+    runAt: params.runAt,
+    attempts: 0,
+    maxAttempts: params.maxAttempts,
+    timeoutMs: params.timeoutMs,
+    uniqueKey: params.uniqueKey,
+    progress: null,
+    result: null,
+    error: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+  };
+}
+
+function parseJson(value: unknown): unknown {
+  return typeof value === 'string' ? JSON.parse(value) : (value ?? null);
+}
+
+function toNumber(value: number | string | null): number | null {
+  return value === null ? null : Number(value);
+}

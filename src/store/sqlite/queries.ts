@@ -1,0 +1,112 @@
+/**
+ * The SQL of the SQLite store, one statement per store method, named after the method that runs it.
+ * Stored state is one of queued/running/succeeded/failed/cancelled; `scheduled` is a queued job whose
+ * run_at lies ahead, derived on read (see stateExpression).
+ */
+const LEASE_MATCH = `id = @id AND state = 'running' AND lease_owner = @workerId AND attempts = @attempt`;
+const CLEAR_LEASE = `lease_owner = NULL, lease_expires_at = NULL`;
+
+export const stateExpression = `CASE WHEN state = 'queued' AND run_at > @now THEN 'scheduled' ELSE state END`;
+
+export const sql = {
+  jobInsert: `
+    INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, created_at)
+    VALUES (@queue, @task, @payload, 'queued', @priority, @runAt, @maxAttempts, @timeoutMs, @uniqueKey, @now)
+    ON CONFLICT DO NOTHING
+    RETURNING *`,
+  /** Insert of `rows` jobs without unique keys in one statement (8 parameters a row). */
+  jobInsertRows: (rows: number) =>
+    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at) VALUES ` +
+    Array<string>(rows).fill(`(?, ?, ?, 'queued', ?, ?, ?, ?, ?)`).join(', '),
+  jobByUniqueKey: `SELECT * FROM offload_jobs WHERE unique_key = ? AND state IN ('queued','running')`,
+  jobGet: `SELECT * FROM offload_jobs WHERE id = ?`,
+  jobClaim: `
+    UPDATE offload_jobs
+       SET state = 'running', attempts = attempts + 1, lease_owner = @workerId,
+           lease_expires_at = @now + @leaseMs, started_at = @now
+     WHERE id IN (
+       SELECT id FROM offload_jobs INDEXED BY offload_jobs_claim
+        WHERE state = 'queued' AND queue = @queue AND run_at <= @now
+          AND task IN (SELECT value FROM json_each(@tasks))
+        ORDER BY priority DESC, run_at, id
+        LIMIT @limit)
+    RETURNING *`,
+  queuePaused: `SELECT name FROM offload_queues WHERE paused = 1`,
+  jobRenewLease: `UPDATE offload_jobs SET lease_expires_at = @expiresAt WHERE ${LEASE_MATCH}`,
+  jobSucceed: `
+    UPDATE offload_jobs SET state = 'succeeded', result = @result, finished_at = @now, ${CLEAR_LEASE}
+     WHERE ${LEASE_MATCH}
+    RETURNING id, queue, task, attempts`,
+  /** Successes of one worker in one statement: @leases is a JSON array of [id, attempt, result]. */
+  jobSucceedMany: `
+    UPDATE offload_jobs SET state = 'succeeded', result = done.value ->> 2, finished_at = @now, ${CLEAR_LEASE}
+      FROM json_each(@leases) AS done
+     WHERE offload_jobs.id = done.value ->> 0 AND state = 'running'
+       AND lease_owner = @workerId AND attempts = done.value ->> 1
+    RETURNING offload_jobs.id, queue, task, attempts`,
+  jobRetryLater: `
+    UPDATE offload_jobs SET state = 'queued', run_at = @runAt, error = @error, ${CLEAR_LEASE}
+     WHERE ${LEASE_MATCH}
+    RETURNING id, queue, task, attempts`,
+  jobFailForGood: `
+    UPDATE offload_jobs SET state = 'failed', error = @error, finished_at = @now, ${CLEAR_LEASE}
+     WHERE ${LEASE_MATCH}
+    RETURNING id, queue, task, attempts`,
+  jobRequeueUncounted: `
+    UPDATE offload_jobs SET state = 'queued', run_at = @runAt, attempts = attempts - 1, ${CLEAR_LEASE}
+     WHERE ${LEASE_MATCH}
+    RETURNING id, queue, task, attempts`,
+  jobSetProgress: `UPDATE offload_jobs SET progress = @progress WHERE ${LEASE_MATCH} RETURNING id, queue, task, attempts`,
+  jobCancel: `
+    UPDATE offload_jobs SET state = 'cancelled', finished_at = @now, ${CLEAR_LEASE}
+     WHERE id = @id AND state IN ('queued','running')
+    RETURNING *`,
+  jobRetry: `
+    UPDATE offload_jobs SET state = 'queued', attempts = 0, run_at = @now, finished_at = NULL, result = NULL
+     WHERE id = @id AND state IN ('failed','cancelled')
+    RETURNING *`,
+  jobRecoverExpired: `
+    UPDATE offload_jobs
+       SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+           finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
+           run_at = @now,
+           error = json_object('name', 'OffloadError', 'code', 'ERR_WORKER_DIED', 'attempt', attempts,
+             'message', 'the worker ' || lease_owner || ' stopped renewing its lease (it died or hung); '
+               || CASE WHEN attempts >= max_attempts THEN 'no attempts left' ELSE 'the job was queued again' END),
+           ${CLEAR_LEASE}
+     WHERE state = 'running' AND lease_expires_at < @now
+    RETURNING id, queue, task, attempts, state, error, run_at`,
+  jobDeleteFinished: `
+    DELETE FROM offload_jobs WHERE id IN (
+      SELECT id FROM offload_jobs
+       WHERE state IN ('succeeded','failed','cancelled') AND finished_at < @before
+       ORDER BY id
+       LIMIT @limit)`,
+  jobNextRunAt: `
+    SELECT min(run_at) AS runAt FROM offload_jobs
+     WHERE state = 'queued'
+       AND queue IN (SELECT value FROM json_each(@queues))
+       AND queue NOT IN (SELECT name FROM offload_queues WHERE paused = 1)
+       AND task IN (SELECT value FROM json_each(@tasks))`,
+  queueSetPaused: `
+    INSERT INTO offload_queues (name, paused) VALUES (@name, @paused)
+    ON CONFLICT (name) DO UPDATE SET paused = excluded.paused`,
+  queueNames: `SELECT DISTINCT queue AS name FROM offload_jobs UNION SELECT name FROM offload_queues`,
+  taskUpsert: `
+    INSERT INTO offload_tasks (name, queue, mode, attempts, priority, timeout_ms, updated_at)
+    VALUES (@name, @queue, @mode, @attempts, @priority, @timeout, @now)
+    ON CONFLICT (name) DO UPDATE SET queue = excluded.queue, mode = excluded.mode, attempts = excluded.attempts,
+      priority = excluded.priority, timeout_ms = excluded.timeout_ms, updated_at = excluded.updated_at`,
+  taskList: `SELECT name, queue, mode, attempts, priority, timeout_ms AS timeout FROM offload_tasks ORDER BY name`,
+} as const;
+
+/** WHERE clause of a filter by queue, task and (derived) state, with named parameters. */
+export function filterClause(filter: { queue?: string; task?: string; state?: string }): string {
+  const parts: string[] = [];
+  if (filter.queue !== undefined) parts.push('queue = @queue');
+  if (filter.task !== undefined) parts.push('task = @task');
+  if (filter.state === 'scheduled') parts.push(`state = 'queued' AND run_at > @now`);
+  else if (filter.state === 'queued') parts.push(`state = 'queued' AND run_at <= @now`);
+  else if (filter.state !== undefined) parts.push('state = @state');
+  return parts.length ? parts.join(' AND ') : '1';
+}

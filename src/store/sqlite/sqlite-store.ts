@@ -1,0 +1,457 @@
+import type Database from 'better-sqlite3';
+import { z } from 'zod';
+import { systemClock, type Clock } from '../../clock.ts';
+import { ErrorCodes, OffloadError, type SerializedError } from '../../errors.ts';
+import type { ClaimedJob, Job, JobState } from '../../job.ts';
+import { optionSchemas, parseOptions } from '../../options.ts';
+import {
+  emptyCounts,
+  type ClaimParams,
+  type EnqueueParams,
+  type EnqueueResult,
+  type JobEvent,
+  type JobFilter,
+  type JobListParams,
+  type JobOutcome,
+  type LeaseRef,
+  type QueueInfo,
+  type RenewParams,
+  type Store,
+  type StoreEvents,
+  type TaskInfo,
+} from '../contract.ts';
+import { StoreEventHub } from '../events.ts';
+import { jobFromInsert, jobFromRow, type JobRow } from '../row.ts';
+import { openDatabase } from './open-database.ts';
+import { filterClause, sql, stateExpression } from './queries.ts';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; created with its folder if missing. Default `./.offload/offload.db`. */
+  path?: string;
+  /**
+   * `normal` (default): WAL with synchronous=NORMAL: a process crash loses nothing; a power cut or
+   * kernel crash may lose the last commits. `full`: fsync on every commit, slower.
+   */
+  durability?: 'normal' | 'full';
+  /**
+   * How often (ms) to look for commits by other processes, which are announced as `store:changed`.
+   * Cheap: it reads SQLite's data_version. Default 5; 0 turns it off.
+   */
+  watchInterval?: number;
+  /** Time source. Default: the system clock. */
+  clock?: Clock;
+}
+
+const optionsSchema = z.object({
+  path: z.string().min(1, 'must be a file path').default('./.offload/offload.db'),
+  durability: z.enum(['normal', 'full']).default('normal'),
+  watchInterval: optionSchemas.milliseconds.default(5),
+  clock: z.custom<Clock>((value) => typeof (value as Clock)?.now === 'function', 'must have a now() method').optional(),
+});
+
+type Statement = Database.Statement<unknown[], unknown>;
+const INSERT_CHUNK = 100;
+const SUCCESS_CHUNK = 500;
+
+type EventRow = { id: number; queue: string; task: string; attempts: number };
+
+/**
+ * The embedded store: one SQLite file (WAL) shared safely by any number of processes on one
+ * machine. SQLite serialises writers, so a claim is one atomic UPDATE and two claims never overlap.
+ */
+export class SqliteStore implements Store {
+  readonly description: string;
+  readonly clock: Clock;
+  readonly #db: Database.Database;
+  readonly #events = new StoreEventHub();
+  readonly #statements = new Map<string, Statement>();
+  readonly #insertStatements = new Map<number, Statement>();
+  #watchTimer: NodeJS.Timeout | undefined;
+  #dataVersion = 0;
+  #closed = false;
+
+  constructor(options: SqliteStoreOptions = {}) {
+    const parsed = parseOptions('createSqliteStore', optionsSchema, options);
+    this.clock = parsed.clock ?? systemClock;
+    this.#db = openDatabase(parsed.path, parsed.durability);
+    this.description = `sqlite:${parsed.path}`;
+    if (parsed.watchInterval > 0) this.#startWatching(parsed.watchInterval);
+  }
+
+  async jobEnqueue(params: EnqueueParams): Promise<EnqueueResult> {
+    if (params.uniqueKey !== null) return (await this.jobEnqueueMany([params]))[0]!;
+    this.#assertOpen();
+    const now = this.clock.now();
+    const result = this.#insertRows([params], now)[0]!;
+    this.#events.emit('job:enqueued', eventOf(result.job));
+    return result;
+  }
+
+  async jobEnqueueMany(params: readonly EnqueueParams[]): Promise<EnqueueResult[]> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    const unique = params.some((job) => job.uniqueKey !== null);
+    const results = this.#db
+      .transaction(() => (unique ? this.#insertEach(params, now) : this.#insertChunks(params, now)))
+      .immediate();
+    if (this.#events.listens('job:enqueued')) {
+      for (const { job, created } of results) if (created) this.#events.emit('job:enqueued', eventOf(job));
+    }
+    return results;
+  }
+
+  /** Row by row, so a unique key that exists returns the existing job. */
+  #insertEach(params: readonly EnqueueParams[], now: number): EnqueueResult[] {
+    const insert = this.#statement(sql.jobInsert);
+    return params.map((job) => {
+      const row = insert.get({ ...job, now }) as JobRow | undefined;
+      if (row) return { job: jobFromRow(row, now), created: true };
+      const existing = this.#statement(sql.jobByUniqueKey).get(job.uniqueKey) as JobRow;
+      return { job: jobFromRow(existing, now), created: false };
+    });
+  }
+
+  /** Many rows per statement; ids are consecutive because this transaction is the only writer. */
+  #insertChunks(params: readonly EnqueueParams[], now: number): EnqueueResult[] {
+    const results: EnqueueResult[] = [];
+    for (let start = 0; start < params.length; start += INSERT_CHUNK) {
+      results.push(...this.#insertRows(params.slice(start, start + INSERT_CHUNK), now));
+    }
+    return results;
+  }
+
+  #insertRows(rows: readonly EnqueueParams[], now: number): EnqueueResult[] {
+    const values: unknown[] = [];
+    for (const job of rows) {
+      values.push(job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, now);
+    }
+    let insert = this.#insertStatements.get(rows.length);
+    if (!insert) {
+      insert = this.#db.prepare(sql.jobInsertRows(rows.length));
+      this.#insertStatements.set(rows.length, insert);
+    }
+    const { lastInsertRowid } = insert.run(values);
+    const first = Number(lastInsertRowid) - rows.length + 1;
+    return rows.map((job, i) => ({ job: jobFromInsert(job, first + i, now, JSON.parse(job.payload)), created: true }));
+  }
+
+  async jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    const tasks = JSON.stringify(params.tasks);
+    const claimed = this.#db.transaction(() => {
+      const paused = new Set((this.#statement(sql.queuePaused).all() as Array<{ name: string }>).map((r) => r.name));
+      const rows: JobRow[] = [];
+      for (const queue of params.queues) {
+        if (queue.limit <= 0 || paused.has(queue.name)) continue;
+        const claim = this.#statement(sql.jobClaim);
+        rows.push(...(claim.all({ ...params, queue: queue.name, limit: queue.limit, tasks, now }) as JobRow[]));
+      }
+      return rows;
+    }).immediate();
+    const jobs = claimed.map((row) => jobFromRow(row, now) as ClaimedJob).sort(claimOrder);
+    if (this.#events.listens('job:started')) for (const job of jobs) this.#events.emit('job:started', eventOf(job));
+    return jobs;
+  }
+
+  async jobRenewLeases(params: RenewParams): Promise<string[]> {
+    this.#assertOpen();
+    const expiresAt = this.clock.now() + params.leaseMs;
+    const renew = this.#statement(sql.jobRenewLease);
+    return this.#db.transaction(() =>
+      params.leases.filter((lease) => renew.run({ ...lease, expiresAt }).changes === 0).map((lease) => lease.id),
+    ).immediate();
+  }
+
+  async jobRecordOutcomes(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    const recorded = this.#db
+      .transaction(() => {
+        const rows = new Array<EventRow | undefined>(outcomes.length);
+        const successes: number[] = [];
+        outcomes.forEach((outcome, i) => {
+          if (outcome.kind === 'succeeded') successes.push(i);
+          else rows[i] = this.#recordOutcome(outcome, now);
+        });
+        this.#recordSuccesses(outcomes, successes, rows, now);
+        return rows;
+      })
+      .immediate();
+    return recorded.map((row, i) => {
+      if (row) this.#emitOutcome(outcomes[i]!, row);
+      return row !== undefined;
+    });
+  }
+
+  /** Successes go in one statement per worker and chunk: the hot path of a busy queue. */
+  #recordSuccesses(outcomes: readonly JobOutcome[], indexes: number[], rows: Array<EventRow | undefined>, now: number): void {
+    const byWorker = new Map<string, number[]>();
+    for (const i of indexes) {
+      const workerId = outcomes[i]!.lease.workerId;
+      const list = byWorker.get(workerId);
+      if (list) list.push(i);
+      else byWorker.set(workerId, [i]);
+    }
+    const succeed = this.#statement(sql.jobSucceedMany);
+    for (const [workerId, all] of byWorker) {
+      for (let start = 0; start < all.length; start += SUCCESS_CHUNK) {
+        const chunk = all.slice(start, start + SUCCESS_CHUNK);
+        const leases = chunk.map((i) => {
+          const outcome = outcomes[i] as Extract<JobOutcome, { kind: 'succeeded' }>;
+          return [Number(outcome.lease.id), outcome.lease.attempt, outcome.result];
+        });
+        const updated = succeed.all({ leases: JSON.stringify(leases), workerId, now }) as EventRow[];
+        const byId = new Map(updated.map((row) => [String(row.id), row]));
+        for (const i of chunk) rows[i] = byId.get(outcomes[i]!.lease.id);
+      }
+    }
+  }
+
+  #recordOutcome(outcome: JobOutcome, now: number): EventRow | undefined {
+    const lease = leaseParams(outcome.lease);
+    switch (outcome.kind) {
+      case 'succeeded':
+        return this.#statement(sql.jobSucceed).get({ ...lease, result: outcome.result, now }) as EventRow | undefined;
+      case 'failed': {
+        const error = JSON.stringify({ ...outcome.error, attempt: outcome.lease.attempt });
+        if (outcome.retryAt === null) {
+          return this.#statement(sql.jobFailForGood).get({ ...lease, error, now }) as EventRow | undefined;
+        }
+        return this.#statement(sql.jobRetryLater).get({ ...lease, error, runAt: outcome.retryAt }) as EventRow | undefined;
+      }
+      case 'snoozed':
+        return this.#statement(sql.jobRequeueUncounted).get({ ...lease, runAt: outcome.runAt }) as EventRow | undefined;
+      case 'released':
+        return this.#statement(sql.jobRequeueUncounted).get({ ...lease, runAt: now }) as EventRow | undefined;
+    }
+  }
+
+  #emitOutcome(outcome: JobOutcome, row: EventRow): void {
+    const base = { id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt };
+    if (outcome.kind === 'succeeded') this.#events.emit('job:succeeded', { ...base, state: 'succeeded' });
+    else if (outcome.kind === 'failed' && outcome.retryAt === null) {
+      this.#events.emit('job:failed', { ...base, state: 'failed', error: outcome.error });
+    } else if (outcome.kind === 'failed') {
+      this.#events.emit('job:retrying', { ...base, state: 'scheduled', error: outcome.error, runAt: outcome.retryAt! });
+    } else this.#events.emit('job:enqueued', { ...base, state: 'queued' });
+  }
+
+  async jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean> {
+    this.#assertOpen();
+    const row = this.#statement(sql.jobSetProgress).get({ ...leaseParams(params), progress: params.progress }) as
+      | EventRow
+      | undefined;
+    if (row) {
+      this.#events.emit('job:progress', {
+        ...eventOfRow(row, 'running'),
+        progress: JSON.parse(params.progress) as unknown,
+      });
+    }
+    return row !== undefined;
+  }
+
+  async jobCancel(params: { id: string }): Promise<Job> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    const row = this.#statement(sql.jobCancel).get({ id: params.id, now }) as JobRow | undefined;
+    if (!row) throw this.#stateError(params.id, 'cancel', 'scheduled, queued or running');
+    const job = jobFromRow(row, now);
+    this.#events.emit('job:cancelled', eventOf(job));
+    return job;
+  }
+
+  async jobRetry(params: { id: string }): Promise<Job> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    let row: JobRow | undefined;
+    try {
+      row = this.#statement(sql.jobRetry).get({ id: params.id, now }) as JobRow | undefined;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
+      throw new OffloadError(
+        ErrorCodes.JOB_STATE,
+        `job ${params.id} cannot be retried: another unfinished job has the same unique key; wait for it or cancel it`,
+        { details: { id: params.id } },
+      );
+    }
+    if (!row) throw this.#stateError(params.id, 'retry', 'failed or cancelled');
+    const job = jobFromRow(row, now);
+    this.#events.emit('job:enqueued', eventOf(job));
+    return job;
+  }
+
+  async jobGet(params: { id: string }): Promise<Job | undefined> {
+    this.#assertOpen();
+    const row = this.#statement(sql.jobGet).get(params.id) as JobRow | undefined;
+    return row && jobFromRow(row, this.clock.now());
+  }
+
+  async jobList(params: JobListParams): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+    this.#assertOpen();
+    const limit = Math.min(Math.max(params.limit ?? 50, 1), 1000);
+    const now = this.clock.now();
+    const cursor = params.cursor ? ' AND id < @cursor' : '';
+    const text = `SELECT * FROM offload_jobs WHERE ${filterClause(params)}${cursor} ORDER BY id DESC LIMIT @limit`;
+    const rows = this.#statement(text).all({ ...filterParams(params, now), cursor: params.cursor ?? null, limit: limit + 1 }) as JobRow[];
+    const page = rows.slice(0, limit).map((row) => jobFromRow(row, now));
+    return { jobs: page, nextCursor: rows.length > limit ? page[page.length - 1]!.id : null };
+  }
+
+  async jobCount(params: JobFilter): Promise<Record<JobState, number>> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    const text = `SELECT ${stateExpression} AS state, count(*) AS n FROM offload_jobs WHERE ${filterClause(params)} GROUP BY 1`;
+    const counts = emptyCounts();
+    for (const row of this.#statement(text).all(filterParams(params, now)) as Array<{ state: JobState; n: number }>) {
+      counts[row.state] = row.n;
+    }
+    return counts;
+  }
+
+  async jobRecoverExpired(): Promise<{ requeued: string[]; failed: string[] }> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    const rows = this.#statement(sql.jobRecoverExpired).all({ now }) as Array<
+      EventRow & { state: 'queued' | 'failed'; error: string; run_at: number }
+    >;
+    const requeued: string[] = [];
+    const failed: string[] = [];
+    for (const row of rows) {
+      const error = JSON.parse(row.error) as SerializedError;
+      if (row.state === 'failed') {
+        failed.push(String(row.id));
+        this.#events.emit('job:failed', { ...eventOfRow(row, 'failed'), error });
+      } else {
+        requeued.push(String(row.id));
+        this.#events.emit('job:retrying', { ...eventOfRow(row, 'queued'), error, runAt: row.run_at });
+      }
+    }
+    return { requeued, failed };
+  }
+
+  async jobDeleteFinished(params: { before: number; limit?: number }): Promise<number> {
+    this.#assertOpen();
+    return this.#statement(sql.jobDeleteFinished).run({ before: params.before, limit: params.limit ?? 10_000 }).changes;
+  }
+
+  async jobNextRunAt(params: { queues: readonly string[]; tasks: readonly string[] }): Promise<number | null> {
+    this.#assertOpen();
+    const row = this.#statement(sql.jobNextRunAt).get({
+      queues: JSON.stringify(params.queues),
+      tasks: JSON.stringify(params.tasks),
+    }) as {
+      runAt: number | null;
+    };
+    return row.runAt;
+  }
+
+  async queuePause(params: { name: string }): Promise<void> {
+    this.#assertOpen();
+    this.#statement(sql.queueSetPaused).run({ name: params.name, paused: 1 });
+  }
+
+  async queueResume(params: { name: string }): Promise<void> {
+    this.#assertOpen();
+    this.#statement(sql.queueSetPaused).run({ name: params.name, paused: 0 });
+    this.#events.emit('store:changed', {});
+  }
+
+  async queueList(): Promise<QueueInfo[]> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    const paused = new Set((this.#statement(sql.queuePaused).all() as Array<{ name: string }>).map((r) => r.name));
+    const names = (this.#statement(sql.queueNames).all() as Array<{ name: string }>).map((r) => r.name).sort();
+    const counted = this.#statement(
+      `SELECT queue, ${stateExpression} AS state, count(*) AS n FROM offload_jobs GROUP BY 1, 2`,
+    ).all({ now }) as Array<{ queue: string; state: JobState; n: number }>;
+    const byQueue = new Map(names.map((name) => [name, emptyCounts()]));
+    for (const row of counted) byQueue.get(row.queue)![row.state] = row.n;
+    return names.map((name) => ({ name, paused: paused.has(name), counts: byQueue.get(name)! }));
+  }
+
+  async taskRegister(params: { tasks: readonly TaskInfo[] }): Promise<void> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    const upsert = this.#statement(sql.taskUpsert);
+    this.#db.transaction(() => {
+      for (const task of params.tasks) upsert.run({ ...task, now });
+    }).immediate();
+  }
+
+  async taskList(): Promise<TaskInfo[]> {
+    this.#assertOpen();
+    return this.#statement(sql.taskList).all() as TaskInfo[];
+  }
+
+  on<E extends keyof StoreEvents>(event: E, listener: (payload: StoreEvents[E]) => void): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#watchTimer);
+    this.#events.clear();
+    this.#db.close();
+  }
+
+  #startWatching(intervalMs: number): void {
+    const version = this.#db.prepare('PRAGMA data_version').pluck();
+    this.#dataVersion = version.get() as number;
+    this.#watchTimer = setInterval(() => {
+      const current = version.get() as number;
+      if (current === this.#dataVersion) return;
+      this.#dataVersion = current;
+      this.#events.emit('store:changed', {});
+    }, intervalMs);
+    this.#watchTimer.unref();
+  }
+
+  #statement(text: string): Statement {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.#db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  #stateError(id: string, action: string, allowed: string): OffloadError {
+    const job = this.#statement(sql.jobGet).get(id) as JobRow | undefined;
+    if (!job) return new OffloadError(ErrorCodes.JOB_NOT_FOUND, `no job with id ${id}`, { details: { id } });
+    const state = jobFromRow(job, this.clock.now()).state;
+    return new OffloadError(ErrorCodes.JOB_STATE, `job ${id} is ${state}; only ${allowed} jobs can ${action}`, {
+      details: { id, state },
+    });
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new OffloadError(ErrorCodes.STORE_CLOSED, `${this.description} is closed`);
+  }
+}
+
+/** Opens the embedded SQLite store. See {@link SqliteStoreOptions} for defaults. */
+export function createSqliteStore(options?: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}
+
+function leaseParams(lease: LeaseRef): LeaseRef {
+  return { id: lease.id, workerId: lease.workerId, attempt: lease.attempt };
+}
+
+function filterParams(filter: JobFilter, now: number): Record<string, unknown> {
+  return { queue: filter.queue ?? null, task: filter.task ?? null, state: filter.state ?? null, now };
+}
+
+function claimOrder(a: Job, b: Job): number {
+  return b.priority - a.priority || a.runAt - b.runAt || Number(a.id) - Number(b.id);
+}
+
+function eventOf(job: Job): JobEvent {
+  return { id: job.id, queue: job.queue, task: job.task, state: job.state, attempt: job.attempts };
+}
+
+function eventOfRow(row: EventRow, state: JobState): JobEvent {
+  return { id: String(row.id), queue: row.queue, task: row.task, state, attempt: row.attempts };
+}

@@ -1,0 +1,183 @@
+import { performance } from 'node:perf_hooks';
+import { backoffDelay } from '../backoff.ts';
+import type { Clock } from '../clock.ts';
+import { ErrorCodes, OffloadError, PermanentFailure, Snooze, serializeError } from '../errors.ts';
+import type { ClaimedJob } from '../job.ts';
+import { encodeJson } from '../payload.ts';
+import type { JobOutcome, LeaseRef } from '../store/contract.ts';
+import type { Task, TaskContext } from '../task.ts';
+
+/** Why a running job's signal aborted. */
+export type AbortReason = 'cancelled' | 'timeout' | 'lease-lost' | 'shutdown';
+
+/** Runs a task's code in some execution mode. `inline` calls it on this event loop. */
+export type Executor = (task: Task, payload: unknown, ctx: TaskContext) => Promise<unknown>;
+
+export interface JobRunDeps {
+  workerId: string;
+  clock: Clock;
+  /** Largest result or progress value, as JSON bytes. */
+  maxResultBytes: number;
+  /** An inline task holding the loop longer than this (ms) gives it up at `ctx.yield()`. */
+  sliceMs: number;
+  saveProgress(lease: LeaseRef, progress: string): void;
+}
+
+const PROGRESS_INTERVAL_MS = 50;
+
+/**
+ * One job's run, as a pipeline of small steps: build the context → start the timeout clock →
+ * execute → turn what happened into an outcome. The worker records the outcome.
+ */
+export class JobRun {
+  readonly job: ClaimedJob;
+  readonly task: Task;
+  readonly lease: LeaseRef;
+  readonly startedAt = performance.now();
+  readonly #deps: JobRunDeps;
+  #controller: AbortController | undefined;
+  #reason: AbortReason | undefined;
+  #timeout: NodeJS.Timeout | undefined;
+  #sliceStart = performance.now();
+  #progressTimer: NodeJS.Timeout | undefined;
+  #abortError: Error | undefined;
+  #rejectRace: ((error: Error) => void) | undefined;
+  #pendingProgress: string | undefined;
+
+  constructor(job: ClaimedJob, task: Task, deps: JobRunDeps) {
+    this.job = job;
+    this.task = task;
+    this.#deps = deps;
+    this.lease = { id: job.id, workerId: deps.workerId, attempt: job.attempts };
+  }
+
+  get abortReason(): AbortReason | undefined {
+    return this.#reason;
+  }
+
+  /** Aborts the task's signal; the first reason wins. */
+  abort(reason: AbortReason): void {
+    if (this.#reason) return;
+    this.#reason = reason;
+    const error =
+      reason === 'timeout'
+        ? new OffloadError(ErrorCodes.TASK_TIMEOUT, `task "${this.task.name}" ran longer than its timeout of ${this.job.timeoutMs} ms`)
+        : reason === 'lease-lost'
+          ? new OffloadError(ErrorCodes.LEASE_LOST, `job ${this.job.id} was cancelled or its lease moved on`)
+          : new OffloadError(ErrorCodes.TASK_CANCELLED, `job ${this.job.id} was ${reason === 'shutdown' ? 'stopped by worker shutdown' : 'cancelled'}`);
+    this.#abortError = error;
+    this.#controller?.abort(error);
+    this.#rejectRace?.(error);
+  }
+
+  /** Created on first use: most jobs never look at their signal. */
+  get #signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#abortError) this.#controller.abort(this.#abortError);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Runs the task and returns the outcome to record, or null when nothing may be recorded. */
+  async execute(executor: Executor): Promise<JobOutcome | null> {
+    if (this.job.timeoutMs > 0) this.#timeout = setTimeout(() => this.abort('timeout'), this.job.timeoutMs);
+    try {
+      const result = await Promise.race([executor(this.task, this.job.payload, this.#context()), this.#aborted()]);
+      return this.#reason ? this.#abortOutcome(this.#abortError) : this.#success(result);
+    } catch (error) {
+      return this.#reason ? this.#abortOutcome(error) : this.#failure(error);
+    } finally {
+      clearTimeout(this.#timeout);
+      this.#flushProgress();
+    }
+  }
+
+  #context(): TaskContext {
+    const { job } = this;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const run = this;
+    return {
+      job: { id: job.id, task: job.task, queue: job.queue, attempt: job.attempts, maxAttempts: job.maxAttempts },
+      get signal() {
+        return run.#signal;
+      },
+      progress: (value) => this.#progress(value),
+      yield: () => this.#yield(),
+      fail: (message) => {
+        throw new PermanentFailure(message);
+      },
+      snooze: (delayMs) => {
+        throw new Snooze(delayMs);
+      },
+    };
+  }
+
+  #aborted(): Promise<never> {
+    return new Promise((_, reject) => {
+      if (this.#abortError) reject(this.#abortError);
+      else this.#rejectRace = reject;
+    });
+  }
+
+  async #yield(): Promise<void> {
+    if (performance.now() - this.#sliceStart < this.#deps.sliceMs) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.#sliceStart = performance.now();
+  }
+
+  #progress(value: unknown): void {
+    if (this.#reason) return;
+    this.#pendingProgress = encodeJson(value, {
+      label: `progress of job ${this.job.id}`,
+      code: ErrorCodes.INVALID_RESULT,
+      maxBytes: this.#deps.maxResultBytes,
+    });
+    if (!this.#progressTimer) {
+      this.#flushProgress();
+      this.#progressTimer = setTimeout(() => {
+        this.#progressTimer = undefined;
+        this.#flushProgress();
+      }, PROGRESS_INTERVAL_MS);
+    }
+  }
+
+  #flushProgress(): void {
+    if (this.#pendingProgress === undefined) return;
+    this.#deps.saveProgress(this.lease, this.#pendingProgress);
+    this.#pendingProgress = undefined;
+  }
+
+  #success(result: unknown): JobOutcome {
+    try {
+      const json = encodeJson(result === undefined ? null : result, {
+        label: `result of task "${this.task.name}"`,
+        code: ErrorCodes.INVALID_RESULT,
+        maxBytes: this.#deps.maxResultBytes,
+      });
+      return { kind: 'succeeded', lease: this.lease, result: json };
+    } catch (error) {
+      return { kind: 'failed', lease: this.lease, error: serializeError(error), retryAt: null };
+    }
+  }
+
+  #abortOutcome(error: unknown): JobOutcome | null {
+    if (this.#reason === 'timeout') return this.#failure(error);
+    if (this.#reason === 'shutdown') return { kind: 'released', lease: this.lease };
+    return null;
+  }
+
+  #failure(error: unknown): JobOutcome {
+    const name = (error as Error | undefined)?.name;
+    if (error instanceof Snooze || name === 'Snooze') {
+      const delayMs = Math.max(0, Number((error as Snooze).delayMs) || 0);
+      return { kind: 'snoozed', lease: this.lease, runAt: this.#deps.clock.now() + delayMs };
+    }
+    const serialized = serializeError(error);
+    const permanent = error instanceof PermanentFailure || name === 'PermanentFailure';
+    const attemptsLeft = this.job.attempts < this.job.maxAttempts;
+    if (permanent || !attemptsLeft) return { kind: 'failed', lease: this.lease, error: serialized, retryAt: null };
+    const delay = backoffDelay(this.task.backoff ?? {}, this.job.attempts);
+    return { kind: 'failed', lease: this.lease, error: serialized, retryAt: this.#deps.clock.now() + delay };
+  }
+}

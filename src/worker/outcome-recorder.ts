@@ -1,0 +1,47 @@
+import type { JobOutcome, Store } from '../store/contract.ts';
+
+/**
+ * Collects job outcomes and writes each batch in one store transaction on the next turn of the
+ * event loop. Every outcome is committed before its promise resolves; batching only shares the
+ * commit, so throughput grows without weakening what a resolved promise means.
+ */
+export class OutcomeRecorder {
+  readonly #store: Store;
+  #batch: Array<{ outcome: JobOutcome; resolve: (accepted: boolean) => void; reject: (error: unknown) => void }> = [];
+  #scheduled = false;
+  #inFlight: Promise<void> = Promise.resolve();
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  /** Resolves true once committed, false when the lease had moved on (the outcome was refused). */
+  record(outcome: JobOutcome): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#batch.push({ outcome, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  /** Resolves when everything recorded so far is committed. */
+  async drain(): Promise<void> {
+    while (this.#scheduled || this.#batch.length > 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.#inFlight;
+    }
+    await this.#inFlight;
+  }
+
+  #flush(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#scheduled = false;
+    this.#inFlight = this.#store.jobRecordOutcomes(batch.map((entry) => entry.outcome)).then(
+      (accepted) => batch.forEach((entry, i) => entry.resolve(accepted[i] ?? false)),
+      (error: unknown) => batch.forEach((entry) => entry.reject(error)),
+    );
+  }
+}

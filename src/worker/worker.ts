@@ -1,0 +1,364 @@
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import pino, { type Logger } from 'pino';
+import { ErrorCodes, OffloadError } from '../errors.ts';
+import type { ClaimedJob } from '../job.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../payload.ts';
+import { optionSchemas, parseOptions } from '../options.ts';
+import type { JobOutcome, LeaseRef, Store } from '../store/contract.ts';
+import { TaskRegistry, type ExecutionMode, type Task } from '../task.ts';
+import { JobRun, type Executor } from './job-run.ts';
+import { LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
+import { OutcomeRecorder } from './outcome-recorder.ts';
+
+/** Options of {@link createWorker}; each states its default. */
+export interface WorkerOptions {
+  /** Where jobs live. Required. */
+  store: Store;
+  /** The tasks this worker runs. Required, at least one. It claims only jobs of these tasks. */
+  tasks: readonly Task[];
+  /**
+   * Queues to serve and how many jobs of each may run at once in this worker. Default: every
+   * queue named by a task, each with `concurrency`.
+   */
+  queues?: Record<string, { concurrency?: number }> | readonly string[];
+  /** Jobs per queue running at once, where `queues` does not say. Default 10. */
+  concurrency?: number;
+  /** How long a claim stays valid without renewal (ms); renewed every third of it. Default 15 000. */
+  leaseMs?: number;
+  /** How often to requeue jobs whose worker died (ms). Recovery takes at most leaseMs + this. Default 5 000. */
+  recoveryInterval?: number;
+  /** Longest sleep between looks for work when no event arrives (ms). Default 1 000. */
+  pollInterval?: number;
+  /** On stop, how long running jobs may take to finish before their leases are released (ms). Default 10 000. */
+  shutdownGrace?: number;
+  /** Delete finished jobs older than `maxAge` ms, checking every `interval` ms; false keeps them. Default 7 days, hourly. */
+  retention?: { maxAge?: number; interval?: number } | false;
+  /** An inline task gives up the loop at `ctx.yield()` after holding it this long (ms). Default 10. */
+  sliceMs?: number;
+  /** Report inline tasks that block the event loop longer than this (ms); 0 turns it off. Default 100. */
+  blockThreshold?: number;
+  /** Largest result or progress value, as JSON bytes. Default 1 MiB. */
+  maxResultBytes?: number;
+  /** A pino-compatible logger. Default: pino at level `warn` on stderr. */
+  logger?: Logger;
+  /** Identity recorded on leases. Default `host:pid:random`. */
+  id?: string;
+}
+
+const optionsSchema = z.object({
+  store: z.custom<Store>((value) => typeof (value as Store)?.jobClaim === 'function', 'must be a store'),
+  tasks: z.array(z.unknown()).min(1, 'must list at least one task'),
+  queues: z
+    .union([z.array(optionSchemas.name), z.record(optionSchemas.name, z.object({ concurrency: optionSchemas.positiveInt.optional() }).strict())])
+    .optional(),
+  concurrency: optionSchemas.positiveInt.default(10),
+  leaseMs: z.number().int().min(1000, 'must be at least 1000 ms').default(15_000),
+  recoveryInterval: optionSchemas.positiveInt.default(5_000),
+  pollInterval: optionSchemas.positiveInt.default(1_000),
+  shutdownGrace: optionSchemas.milliseconds.default(10_000),
+  retention: z
+    .union([z.literal(false), z.object({ maxAge: optionSchemas.milliseconds.optional(), interval: optionSchemas.positiveInt.optional() }).strict()])
+    .default({}),
+  sliceMs: optionSchemas.positiveInt.default(10),
+  blockThreshold: optionSchemas.milliseconds.default(100),
+  maxResultBytes: optionSchemas.positiveInt.default(DEFAULT_MAX_PAYLOAD_BYTES),
+  logger: z.custom<Logger>((value) => typeof (value as Logger)?.warn === 'function', 'must be a pino-compatible logger').optional(),
+  id: z.string().min(1).optional(),
+});
+
+const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
+
+/** Events a worker emits. */
+export interface WorkerEvents {
+  'job:start': [ClaimedJob];
+  'job:end': [ClaimedJob, JobOutcome | null];
+  'loop:blocked': [LoopBlock];
+  error: [Error];
+}
+
+/**
+ * Claims jobs from a store and runs them: the claim → run → renew → record loop. Start with
+ * `start()`, stop with `stop()` (graceful; a second call returns the same promise).
+ */
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly id: string;
+  readonly store: Store;
+  readonly #options: z.output<typeof optionsSchema>;
+  readonly #tasks: TaskRegistry;
+  readonly #capacity: Map<string, number>;
+  readonly #active = new Map<string, JobRun>();
+  readonly #activeByQueue = new Map<string, number>();
+  readonly #recorder: OutcomeRecorder;
+  readonly #watchdog: LoopWatchdog;
+  readonly #executors = new Map<ExecutionMode, Executor>();
+  readonly #log: Logger;
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #unsubscribe: Array<() => void> = [];
+  #wakeTimer: NodeJS.Timeout | undefined;
+  #filling = false;
+  #wakeQueued = false;
+  #started = false;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: WorkerOptions) {
+    super();
+    this.#options = parseOptions('createWorker', optionsSchema, options);
+    this.store = this.#options.store;
+    this.#tasks = new TaskRegistry(options.tasks);
+    this.id = this.#options.id ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.#log = (this.#options.logger ?? pino({ level: 'warn' })).child({ worker: this.id });
+    this.#capacity = resolveQueues(this.#options.queues, this.#tasks.list(), this.#options.concurrency);
+    this.#recorder = new OutcomeRecorder(this.store);
+    this.#watchdog = new LoopWatchdog({ thresholdMs: this.#options.blockThreshold, onBlock: (block) => this.#reportBlock(block) });
+    this.#executors.set('inline', async (task, payload, ctx) => task.run(payload, ctx));
+    this.#assertModesSupported();
+  }
+
+  /** Jobs this worker is running now. */
+  get running(): number {
+    return this.#active.size;
+  }
+
+  /** Registers the tasks in the store, then starts claiming. Resolves once the first look for work is done. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.store.taskRegister({
+      tasks: this.#tasks.list().map(({ name, queue, mode, attempts, priority, timeout }) => ({ name, queue, mode, attempts, priority, timeout })),
+    });
+    this.#unsubscribe.push(
+      this.store.on('job:enqueued', (event) => this.#capacity.has(event.queue) && this.#wake()),
+      this.store.on('store:changed', () => this.#wake()),
+      this.store.on('job:cancelled', (event) => this.#active.get(event.id)?.abort('cancelled')),
+    );
+    this.#every(Math.floor(this.#options.leaseMs / 3), () => this.#renewLeases());
+    this.#every(this.#options.recoveryInterval, () => this.#recoverExpired());
+    this.#every(this.#options.pollInterval, () => this.#wake());
+    if (this.#options.retention) this.#every(this.#options.retention.interval ?? 3600_000, () => this.#applyRetention());
+    if (this.#options.blockThreshold > 0) this.#watchdog.start();
+    this.#log.info({ queues: Object.fromEntries(this.#capacity), store: this.store.description }, 'worker started');
+    await this.#recoverExpired();
+    await this.#fill();
+  }
+
+  /**
+   * Stops claiming, lets running jobs finish for up to `shutdownGrace` ms, then aborts the rest and
+   * releases their leases so another worker runs them at once. Safe to call twice.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#shutdown();
+    return this.#stopping;
+  }
+
+  async #shutdown(): Promise<void> {
+    for (const timer of this.#timers) clearInterval(timer);
+    clearTimeout(this.#wakeTimer);
+    this.#unsubscribe.forEach((off) => off());
+    this.#watchdog.stop();
+    const settled = this.#whenIdle();
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, this.#options.shutdownGrace).unref());
+    await Promise.race([settled, grace]);
+    if (this.#active.size > 0) {
+      this.#log.warn({ jobs: [...this.#active.keys()] }, 'shutdown grace ran out; releasing the leases of running jobs');
+      for (const run of this.#active.values()) run.abort('shutdown');
+      await settled;
+    }
+    await this.#recorder.drain();
+    this.#log.info('worker stopped');
+  }
+
+  async #whenIdle(): Promise<void> {
+    while (this.#active.size > 0) {
+      await new Promise<void>((resolve) => this.once('job:end', () => resolve()));
+    }
+  }
+
+  /** Asks for a look for work on the next turn of the event loop; many asks make one look. */
+  #wake(): void {
+    if (this.#stopping || this.#wakeQueued) return;
+    this.#wakeQueued = true;
+    setImmediate(() => {
+      this.#wakeQueued = false;
+      void this.#fill();
+    });
+  }
+
+  /**
+   * Claims as many jobs as there is free capacity for, and starts them. One claim per turn of the
+   * event loop, so outcomes get recorded between claims and timers keep firing.
+   */
+  async #fill(): Promise<void> {
+    if (this.#filling || this.#stopping) return;
+    this.#filling = true;
+    try {
+      const wanted = this.#freeCapacity();
+      if (wanted.length === 0) return;
+      const jobs = await this.store.jobClaim({ workerId: this.id, queues: wanted, tasks: this.#taskNames(), leaseMs: this.#options.leaseMs });
+      for (const job of jobs) this.#startJob(job);
+      if (jobs.length === wanted.reduce((sum, queue) => sum + queue.limit, 0)) this.#wake();
+      else await this.#scheduleWake();
+    } catch (error) {
+      this.#fail(error, 'claiming jobs failed');
+    } finally {
+      this.#filling = false;
+    }
+  }
+
+  #freeCapacity(): Array<{ name: string; limit: number }> {
+    const wanted: Array<{ name: string; limit: number }> = [];
+    for (const [name, capacity] of this.#capacity) {
+      const free = capacity - (this.#activeByQueue.get(name) ?? 0);
+      if (free > 0) wanted.push({ name, limit: free });
+    }
+    return wanted;
+  }
+
+  /** Sets a timer for the next scheduled job, so delays and backoffs start on time. */
+  async #scheduleWake(): Promise<void> {
+    if (this.#freeCapacity().length === 0) return;
+    const next = await this.store.jobNextRunAt({ queues: [...this.#capacity.keys()], tasks: this.#taskNames() });
+    clearTimeout(this.#wakeTimer);
+    if (next === null || this.#stopping) return;
+    const delay = next - this.store.clock.now();
+    if (delay >= this.#options.pollInterval) return;
+    this.#wakeTimer = setTimeout(() => this.#wake(), Math.max(delay, 1));
+    this.#wakeTimer.unref();
+  }
+
+  #startJob(job: ClaimedJob): void {
+    let task: Task;
+    try {
+      task = this.#tasks.get(job.task);
+    } catch (error) {
+      void this.#recorder.record({ kind: 'failed', lease: { id: job.id, workerId: this.id, attempt: job.attempts }, error: { name: 'OffloadError', message: (error as Error).message, code: ErrorCodes.TASK_NOT_FOUND }, retryAt: null });
+      return;
+    }
+    const run = new JobRun(job, task, {
+      workerId: this.id,
+      clock: this.store.clock,
+      maxResultBytes: this.#options.maxResultBytes,
+      sliceMs: this.#options.sliceMs,
+      saveProgress: (lease, progress) => this.#saveProgress(lease, progress),
+    });
+    this.#active.set(job.id, run);
+    this.#activeByQueue.set(job.queue, (this.#activeByQueue.get(job.queue) ?? 0) + 1);
+    this.emit('job:start', job);
+    void this.#runJob(run);
+  }
+
+  async #runJob(run: JobRun): Promise<void> {
+    const inline = run.task.mode === 'inline';
+    if (inline) this.#watchdog.begin(run.job.id, run.task.name);
+    const outcome = await run.execute(this.#executors.get(run.task.mode)!);
+    if (inline) this.#watchdog.end(run.job.id);
+    this.#finishJob(run);
+    if (outcome) await this.#record(run, outcome);
+    this.emit('job:end', run.job, outcome);
+  }
+
+  #finishJob(run: JobRun): void {
+    this.#active.delete(run.job.id);
+    this.#activeByQueue.set(run.job.queue, this.#activeByQueue.get(run.job.queue)! - 1);
+    this.#wake();
+  }
+
+  async #record(run: JobRun, outcome: JobOutcome): Promise<void> {
+    try {
+      const accepted = await this.#recorder.record(outcome);
+      if (!accepted) this.#log.warn({ job: run.job.id, attempt: run.lease.attempt }, 'outcome refused: the job was cancelled or its lease moved on');
+      if (outcome.kind === 'failed') {
+        this.#log.info({ job: run.job.id, task: run.task.name, error: outcome.error.message, retryAt: outcome.retryAt }, 'job failed');
+      }
+    } catch (error) {
+      this.#fail(error, `recording the outcome of job ${run.job.id} failed; it will run again after its lease expires`);
+    }
+  }
+
+  #saveProgress(lease: LeaseRef, progress: string): void {
+    this.store.jobSetProgress({ ...lease, progress }).catch((error: unknown) => this.#fail(error, 'saving progress failed'));
+  }
+
+  async #renewLeases(): Promise<void> {
+    if (this.#active.size === 0) return;
+    const runs = new Map(this.#active);
+    try {
+      const leases = [...runs.values()].map((run) => run.lease);
+      const lost = await this.store.jobRenewLeases({ leases, leaseMs: this.#options.leaseMs });
+      for (const id of lost) {
+        const run = runs.get(id);
+        if (run && this.#active.get(id) === run) run.abort('lease-lost');
+      }
+    } catch (error) {
+      this.#fail(error, 'renewing leases failed');
+    }
+  }
+
+  async #recoverExpired(): Promise<void> {
+    try {
+      const { requeued, failed } = await this.store.jobRecoverExpired();
+      if (requeued.length || failed.length) {
+        this.#log.warn({ requeued, failed }, 'recovered jobs whose worker stopped renewing its lease');
+        this.#wake();
+      }
+    } catch (error) {
+      this.#fail(error, 'recovering expired leases failed');
+    }
+  }
+
+  async #applyRetention(): Promise<void> {
+    const retention = this.#options.retention;
+    if (!retention) return;
+    try {
+      const deleted = await this.store.jobDeleteFinished({ before: this.store.clock.now() - (retention.maxAge ?? DEFAULT_RETENTION_MS) });
+      if (deleted > 0) this.#log.info({ deleted }, 'deleted finished jobs past retention');
+    } catch (error) {
+      this.#fail(error, 'retention failed');
+    }
+  }
+
+  #reportBlock(block: LoopBlock): void {
+    const names = block.jobs.map((job) => `"${job.task}" (job ${job.id})`).join(', ');
+    const message = names
+      ? `inline task ${names} blocked the event loop for ${block.durationMs} ms: call ctx.yield() in long loops, or use mode: 'thread'`
+      : `the event loop was blocked for ${block.durationMs} ms (no inline task was running)`;
+    this.#log.warn({ blockedMs: block.durationMs, jobs: block.jobs }, message);
+    this.emit('loop:blocked', block);
+  }
+
+  #every(ms: number, action: () => Promise<void> | void): void {
+    const timer = setInterval(() => void action(), ms);
+    timer.unref();
+    this.#timers.push(timer);
+  }
+
+  #taskNames(): string[] {
+    return this.#tasks.list().map((task) => task.name);
+  }
+
+  #fail(error: unknown, message: string): void {
+    this.#log.error({ err: error }, message);
+    if (this.listenerCount('error') > 0) this.emit('error', error instanceof Error ? error : new Error(String(error)));
+  }
+
+  #assertModesSupported(): void {
+    for (const task of this.#tasks.list()) {
+      if (!this.#executors.has(task.mode)) {
+        throw new OffloadError(ErrorCodes.INVALID_OPTION, `task "${task.name}" has mode '${task.mode}', which this worker cannot run yet; use mode: 'inline'`);
+      }
+    }
+  }
+}
+
+function resolveQueues(queues: WorkerOptions['queues'], tasks: Task[], concurrency: number): Map<string, number> {
+  if (queues === undefined) return new Map(tasks.map((task) => [task.queue, concurrency]));
+  if (Array.isArray(queues)) return new Map(queues.map((name) => [name, concurrency]));
+  return new Map(Object.entries(queues).map(([name, settings]) => [name, settings.concurrency ?? concurrency]));
+}
+
+/** Creates a worker over a store. Call `start()` to begin and `stop()` to end. See {@link WorkerOptions}. */
+export function createWorker(options: WorkerOptions): Worker {
+  return new Worker(options);
+}
