@@ -60,6 +60,8 @@ export interface TaskDefinition<Payload, Result> {
   priority?: number;
   /** Validates payloads at enqueue (any Standard Schema: zod, valibot, arktype…). */
   schema?: StandardSchemaV1;
+  /** A sample payload, for docs, forms and `offload start --demo`. */
+  example?: Payload;
 }
 
 const TASK_BRAND = Symbol.for('offload.task');
@@ -69,13 +71,15 @@ export interface Task<Payload = unknown, Result = unknown> {
   readonly [TASK_BRAND]: true;
   readonly name: string;
   readonly mode: ExecutionMode;
-  readonly run: (payload: Payload, ctx: TaskContext) => Result | Promise<Result>;
+  /** Declared as a method so a typed Task<P, R> is usable wherever a plain Task is. */
+  run(payload: Payload, ctx: TaskContext): Result | Promise<Result>;
   readonly timeout: number;
   readonly attempts: number;
   readonly backoff: Backoff | undefined;
   readonly queue: string;
   readonly priority: number;
   readonly schema: StandardSchemaV1 | undefined;
+  readonly example: Payload | undefined;
   /** Type-only: never set at run time. */
   readonly __types?: { payload: Payload; result: Result };
 }
@@ -110,6 +114,7 @@ const taskOptionsSchema = z.object({
       message: 'must be a Standard Schema (for example a zod or valibot schema)',
     })
     .optional(),
+  example: z.unknown().optional(),
 });
 
 /**
@@ -137,6 +142,7 @@ export function defineTask(definition: TaskDefinition<unknown, unknown>): Task {
     run: definition.run,
     backoff: definition.backoff,
     schema: definition.schema,
+    example: definition.example,
   });
 }
 

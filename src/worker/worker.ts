@@ -131,12 +131,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     this.#unsubscribe.push(
       this.store.on('job:enqueued', (event) => this.#capacity.has(event.queue) && this.#wake()),
+      this.store.on('job:retrying', (event) => this.#capacity.has(event.queue) && this.#wake()),
       this.store.on('store:changed', () => this.#wake()),
       this.store.on('job:cancelled', (event) => this.#active.get(event.id)?.abort('cancelled')),
     );
     this.#every(Math.floor(this.#options.leaseMs / 3), () => this.#renewLeases());
     this.#every(this.#options.recoveryInterval, () => this.#recoverExpired());
-    this.#every(this.#options.pollInterval, () => this.#wake());
+    this.#every(this.#options.pollInterval, () => this.#wake(), { keepAlive: true });
     if (this.#options.retention) this.#every(this.#options.retention.interval ?? 3600_000, () => this.#applyRetention());
     if (this.#options.blockThreshold > 0) this.#watchdog.start();
     this.#log.info({ queues: Object.fromEntries(this.#capacity), store: this.store.description }, 'worker started');
@@ -254,15 +255,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (inline) this.#watchdog.begin(run.job.id, run.task.name);
     const outcome = await run.execute(this.#executors.get(run.task.mode)!);
     if (inline) this.#watchdog.end(run.job.id);
-    this.#finishJob(run);
+    this.#releaseCapacity(run);
     if (outcome) await this.#record(run, outcome);
+    this.#wake();
     this.emit('job:end', run.job, outcome);
   }
 
-  #finishJob(run: JobRun): void {
+  #releaseCapacity(run: JobRun): void {
     this.#active.delete(run.job.id);
     this.#activeByQueue.set(run.job.queue, this.#activeByQueue.get(run.job.queue)! - 1);
-    this.#wake();
   }
 
   async #record(run: JobRun, outcome: JobOutcome): Promise<void> {
@@ -289,7 +290,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const lost = await this.store.jobRenewLeases({ leases, leaseMs: this.#options.leaseMs });
       for (const id of lost) {
         const run = runs.get(id);
-        if (run && this.#active.get(id) === run) run.abort('lease-lost');
+        if (run && this.#active.get(id) === run) {
+          this.#log.warn({ job: id, attempt: run.lease.attempt }, `lost the lease of job ${id} (cancelled, or expired and moved on); stopping it`);
+          run.abort('lease-lost');
+        }
       }
     } catch (error) {
       this.#fail(error, 'renewing leases failed');
@@ -328,9 +332,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emit('loop:blocked', block);
   }
 
-  #every(ms: number, action: () => Promise<void> | void): void {
+  /** Repeats `action`; only a `keepAlive` timer holds the process open, as a listening server would. */
+  #every(ms: number, action: () => Promise<void> | void, { keepAlive = false } = {}): void {
     const timer = setInterval(() => void action(), ms);
-    timer.unref();
+    if (!keepAlive) timer.unref();
     this.#timers.push(timer);
   }
 

@@ -1,0 +1,166 @@
+import type { Command } from 'commander';
+import { JOB_STATES, type Job, type JobState } from '../../job.ts';
+import { createQueue, type EnqueueOptions, type Queue } from '../../queue.ts';
+import { ErrorCodes, OffloadError } from '../../errors.ts';
+import { closest } from '../../options.ts';
+import { createContext, type CommandContext, type GlobalFlags } from '../context.ts';
+import { JOB_HEADERS, ProgressBar, jobRows, print, printJson, relativeTime, table } from '../output.ts';
+import { intOption, jsonOption } from '../parse.ts';
+
+interface EnqueueFlags {
+  payload?: unknown;
+  queue?: string;
+  priority?: number;
+  delay?: number;
+  uniqueKey?: string;
+  attempts?: number;
+  count?: number;
+  tasks?: string;
+}
+
+/** Commands that look after jobs and queues: enqueue, jobs, job, cancel, retry, queues, pause, resume. */
+export function registerJobCommands(program: Command, globals: () => GlobalFlags): void {
+  program
+    .command('enqueue <task>')
+    .description('add a job (or --count jobs) of a task')
+    .option('-p, --payload <json>', 'the payload, as JSON', jsonOption('--payload'), {})
+    .option('-q, --queue <name>', "queue (default: the task's)")
+    .option('--priority <n>', 'higher runs first', intOption('--priority', -1_000_000))
+    .option('--delay <ms>', 'wait this long before the job may run', intOption('--delay', 0))
+    .option('--unique-key <key>', 'return the unfinished job holding this key instead of adding one')
+    .option('--attempts <n>', 'runs before failing for good', intOption('--attempts', 1))
+    .option('--count <n>', 'add this many copies (in one transaction per 1 000)', intOption('--count', 1), 1)
+    .option('-t, --tasks <path>', 'task module, to check payloads against task schemas')
+    .action((task: string, flags: EnqueueFlags) => withQueue(globals, flags, (queue, context) => enqueue(queue, context, task, flags)));
+
+  program
+    .command('jobs')
+    .description('list jobs, newest first')
+    .option('-q, --queue <name>', 'only this queue')
+    .option('-s, --state <state>', `only this state (${JOB_STATES.join(', ')})`, stateOption)
+    .option('--task <name>', 'only this task')
+    .option('-n, --limit <n>', 'jobs per page', intOption('--limit', 1), 20)
+    .option('--cursor <cursor>', 'next page, as printed after the table')
+    .action((flags: { queue?: string; state?: JobState; task?: string; limit: number; cursor?: string }) =>
+      withQueue(globals, {}, async (queue, context) => {
+        const page = await queue.listJobs({ queue: flags.queue, state: flags.state, task: flags.task, limit: flags.limit, cursor: flags.cursor ?? null });
+        if (context.json) return printJson(page);
+        print(page.jobs.length ? table(JOB_HEADERS, jobRows(page.jobs)) : 'no jobs match');
+        if (page.nextCursor) print(`more: offload jobs --cursor ${page.nextCursor}`);
+      }),
+    );
+
+  program
+    .command('job <id>')
+    .description('show one job: state, payload, result or error, timings')
+    .action((id: string) => withQueue(globals, {}, async (queue, context) => showJob(await mustGet(queue, id), context)));
+
+  for (const [name, verb] of [['cancel', 'cancel a scheduled, queued or running job'], ['retry', 'queue a failed or cancelled job again']] as const) {
+    program
+      .command(`${name} <id>`)
+      .description(verb)
+      .action((id: string) =>
+        withQueue(globals, {}, async (queue, context) => {
+          const job = name === 'cancel' ? await queue.cancel(id) : await queue.retry(id);
+          if (context.json) return printJson(job);
+          print(`job ${job.id} is now ${job.state}`);
+        }),
+      );
+  }
+
+  program
+    .command('queues')
+    .description('list queues with job counts by state')
+    .action(() =>
+      withQueue(globals, {}, async (queue, context) => {
+        const queues = await queue.listQueues();
+        if (context.json) return printJson(queues);
+        const rows = queues.map((q) => [q.name, q.paused ? 'paused' : 'active', ...JOB_STATES.map((s) => String(q.counts[s]))]);
+        print(queues.length ? table(['QUEUE', 'STATUS', ...JOB_STATES.map((s) => s.toUpperCase())], rows) : 'no queues yet');
+      }),
+    );
+
+  for (const name of ['pause', 'resume'] as const) {
+    program
+      .command(`${name} <queue>`)
+      .description(name === 'pause' ? 'stop workers from starting jobs of a queue' : 'let workers start jobs of a paused queue again')
+      .action((queueName: string) =>
+        withQueue(globals, {}, async (queue) => {
+          await (name === 'pause' ? queue.pause(queueName) : queue.resume(queueName));
+          print(`queue ${queueName} ${name === 'pause' ? 'paused' : 'resumed'}`);
+        }),
+      );
+  }
+}
+
+async function withQueue(globals: () => GlobalFlags, flags: { tasks?: string }, action: (queue: Queue, context: CommandContext) => Promise<void>): Promise<void> {
+  const context = await createContext({ ...globals(), tasks: flags.tasks });
+  const tasks = await context.loadTasks();
+  const store = await context.openStore();
+  try {
+    await action(createQueue({ store, tasks }), context);
+  } finally {
+    await store.close();
+  }
+}
+
+async function enqueue(queue: Queue, context: CommandContext, task: string, flags: EnqueueFlags): Promise<void> {
+  const options: EnqueueOptions = {
+    queue: flags.queue,
+    priority: flags.priority,
+    delay: flags.delay,
+    uniqueKey: flags.uniqueKey,
+    attempts: flags.attempts,
+  };
+  for (const key of Object.keys(options) as Array<keyof EnqueueOptions>) if (options[key] === undefined) delete options[key];
+  const total = flags.count ?? 1;
+  if (total === 1) {
+    const job = await queue.enqueue(task, flags.payload, options);
+    if (context.json) return printJson(job);
+    return print(`job ${job.id} ${job.state} on queue ${job.queue}: offload job ${job.id}`);
+  }
+  const bar = new ProgressBar(`enqueueing ${task}`, total);
+  let done = 0;
+  while (done < total) {
+    const size = Math.min(1000, total - done);
+    await queue.enqueueMany(Array.from({ length: size }, () => ({ task, payload: flags.payload, options })));
+    done += size;
+    bar.update(done);
+  }
+  if (context.json) printJson({ enqueued: total });
+  else print(`enqueued ${total} jobs of ${task}`);
+}
+
+async function mustGet(queue: Queue, id: string): Promise<Job> {
+  const job = await queue.getJob(id);
+  if (!job) throw new OffloadError(ErrorCodes.JOB_NOT_FOUND, `no job with id ${id}; list jobs with \`offload jobs\``);
+  return job;
+}
+
+function showJob(job: Job, context: CommandContext): void {
+  if (context.json) return printJson(job);
+  const lines: Array<[string, string]> = [
+    ['id', job.id],
+    ['task', job.task],
+    ['queue', job.queue],
+    ['state', job.state],
+    ['attempts', `${job.attempts} of ${job.maxAttempts}`],
+    ['priority', String(job.priority)],
+    ['created', `${new Date(job.createdAt).toISOString()} (${relativeTime(job.createdAt)})`],
+    ['run at', new Date(job.runAt).toISOString()],
+    ['started', job.startedAt ? new Date(job.startedAt).toISOString() : '-'],
+    ['finished', job.finishedAt ? new Date(job.finishedAt).toISOString() : '-'],
+    ['lease', job.leaseOwner ? `${job.leaseOwner} until ${new Date(job.leaseExpiresAt!).toISOString()}` : '-'],
+    ['payload', JSON.stringify(job.payload)],
+    ['progress', job.progress === null ? '-' : JSON.stringify(job.progress)],
+    ['result', job.result === null ? '-' : JSON.stringify(job.result)],
+  ];
+  print(lines.map(([key, value]) => `${key.padEnd(9)} ${value}`).join('\n'));
+  if (job.error) print(`error     (attempt ${job.error.attempt}) ${job.error.code ? `[${job.error.code}] ` : ''}${job.error.message}\n${job.error.stack ?? ''}`);
+}
+
+function stateOption(value: string): JobState {
+  if ((JOB_STATES as readonly string[]).includes(value)) return value as JobState;
+  const guess = closest(value, JOB_STATES);
+  throw new OffloadError(ErrorCodes.INVALID_OPTION, `--state "${value}" is not a job state${guess ? `; did you mean "${guess}"?` : ''} (states: ${JOB_STATES.join(', ')})`);
+}

@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { DEFAULT_DATABASE } from '../../store/open-store.ts';
+import { createQueue } from '../../queue.ts';
+import type { Task } from '../../task.ts';
+import { createWorker, type Worker } from '../../worker/worker.ts';
+import { createContext, requireTasks, type CommandContext, type GlobalFlags } from '../context.ts';
+import { intOption } from '../parse.ts';
+
+interface WorkerFlags extends GlobalFlags {
+  tasks?: string;
+  concurrency?: number;
+  demo?: boolean;
+}
+
+/** `offload start` (worker on the embedded store; the HTTP server joins it in a later release) and `offload worker`. */
+export function registerWorkerCommands(program: Command, globals: () => GlobalFlags): void {
+  for (const name of ['start', 'worker'] as const) {
+    program
+      .command(name)
+      .description(
+        name === 'start'
+          ? 'run a worker on the embedded store, printing where the data lives and each job as it runs'
+          : 'run a worker only (for more processes or machines sharing one store)',
+      )
+      .option('-t, --tasks <path>', 'task module to load (a .ts or .js file exporting defineTask() results)')
+      .option('-c, --concurrency <n>', 'jobs per queue running at once', intOption('--concurrency', 1))
+      .option('--demo', 'also enqueue a sample job of each task every few seconds, to watch jobs flow')
+      .action(async (flags: WorkerFlags) => runWorker(name, await createContext({ ...globals(), ...flags }), flags.demo === true));
+  }
+}
+
+async function runWorker(mode: 'start' | 'worker', context: CommandContext, demo: boolean): Promise<void> {
+  const tasks = await requireTasks(context);
+  const store = await context.openStore();
+  const { config, logger } = context;
+  const worker = createWorker({
+    store,
+    tasks,
+    concurrency: config.concurrency,
+    queues: config.queues,
+    shutdownGrace: config.shutdownGrace,
+    retention: config.retentionMs ? { maxAge: config.retentionMs } : undefined,
+    logger,
+  });
+  reportJobs(worker, context);
+  await worker.start();
+  logger.info({ store: context.databaseLabel, tasks: tasks.map((t) => `${t.name} (${t.mode})`) }, `offload ${mode}: data in ${context.databaseLabel}`);
+  if (mode === 'start') logger.info(`enqueue from another terminal: ${enqueueHint(tasks, context)}`);
+  const stopDemo = demo ? startDemo(tasks, context, store) : () => {};
+  await untilSignal(async (signal) => {
+    logger.info({ running: worker.running }, `${signal}: finishing running jobs (send again to exit at once)`);
+    stopDemo();
+    await worker.stop();
+    await store.close();
+  });
+}
+
+function enqueueHint(tasks: Task[], context: CommandContext): string {
+  const task = tasks.find((t) => t.example !== undefined) ?? tasks[0]!;
+  const payload = JSON.stringify(task.example ?? {});
+  const db = context.config.database === DEFAULT_DATABASE ? '' : ` --db ${context.databaseLabel}`;
+  const inThisRepo = readPackageName(process.cwd()) === 'offload';
+  return `${inThisRepo ? 'npm run offload --' : 'npx offload'} enqueue ${task.name} --payload '${payload}'${db}`;
+}
+
+function readPackageName(dir: string): string | undefined {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name;
+  } catch {
+    return undefined;
+  }
+}
+
+function reportJobs(worker: Worker, context: CommandContext): void {
+  const started = new Map<string, number>();
+  worker.on('job:start', (job) => started.set(job.id, performance.now()));
+  worker.on('job:end', (job, outcome) => {
+    const ms = Math.round(performance.now() - (started.get(job.id) ?? performance.now()));
+    started.delete(job.id);
+    const state = outcome === null ? 'stopped' : outcome.kind === 'failed' ? (outcome.retryAt === null ? 'failed' : 'will retry') : outcome.kind;
+    const detail = outcome?.kind === 'failed' ? `: ${outcome.error.message}` : '';
+    context.logger.info({ job: job.id, task: job.task, state, ms }, `job ${job.id} ${job.task} ${state} in ${ms} ms${detail}`);
+  });
+}
+
+function startDemo(tasks: Task[], context: CommandContext, store: Awaited<ReturnType<CommandContext['openStore']>>): () => void {
+  const queue = createQueue({ store, tasks });
+  const samples = tasks.filter((task) => task.example !== undefined);
+  let n = 0;
+  const timer = setInterval(() => {
+    const task = samples[n++ % Math.max(1, samples.length)];
+    if (!task) return;
+    queue.enqueue(task, task.example).catch((error: unknown) => context.logger.error({ err: error }, 'demo enqueue failed'));
+  }, 2000);
+  return () => clearInterval(timer);
+}
+
+/** Runs `onStop` at the first SIGINT/SIGTERM and exits; a second signal exits at once. */
+function untilSignal(onStop: (signal: string) => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const handler = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      onStop(signal).then(resolve, (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      });
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
+}

@@ -1,0 +1,66 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { ErrorCodes, OffloadError } from '../errors.ts';
+import { openStore } from '../store/open-store.ts';
+import type { Store } from '../store/contract.ts';
+import type { Task } from '../task.ts';
+import { loadTaskModule } from '../task-module.ts';
+import { configFromEnv, configFromFlags, isUrl, loadConfigFile, mergeConfig, type ResolvedConfig } from './config.ts';
+import { createCliLogger } from './logger.ts';
+
+/** Flags every command accepts. */
+export interface GlobalFlags {
+  db?: string;
+  config?: string;
+  json?: boolean;
+  logLevel?: string;
+}
+
+/** What a command needs: the merged configuration and ways to open the store and load tasks. */
+export interface CommandContext {
+  config: ResolvedConfig;
+  json: boolean;
+  logger: Logger;
+  /** Where the data lives, for people: an absolute path or a URL without its password. */
+  databaseLabel: string;
+  openStore(): Promise<Store>;
+  loadTasks(): Promise<Task[] | undefined>;
+}
+
+export async function createContext(flags: GlobalFlags & { tasks?: string; concurrency?: number }): Promise<CommandContext> {
+  const fromFlags = configFromFlags({
+    database: flags.db,
+    tasks: flags.tasks,
+    concurrency: flags.concurrency,
+    logLevel: flags.logLevel,
+  });
+  const config = mergeConfig(await loadConfigFile(flags.config), configFromEnv(process.env), fromFlags);
+  const logger = createCliLogger(config.logLevel);
+  return {
+    config,
+    json: flags.json === true,
+    logger,
+    databaseLabel: isUrl(config.database) ? redactUrl(config.database) : path.resolve(config.database),
+    openStore: () => openStore(config.database),
+    loadTasks: async () => (config.tasks ? loadTaskModule(config.tasks) : undefined),
+  };
+}
+
+/** The task module is required by commands that run tasks. */
+export async function requireTasks(context: CommandContext): Promise<Task[]> {
+  const tasks = await context.loadTasks();
+  if (!tasks) {
+    throw new OffloadError(ErrorCodes.TASK_MODULE, 'no task module given: pass --tasks ./path/to/tasks.ts, set OFFLOAD_TASKS, or set `tasks` in offload.config.ts');
+  }
+  return tasks;
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
