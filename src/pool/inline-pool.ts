@@ -22,7 +22,7 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
   readonly #queue = new TaskQueue();
   readonly #stats = new PoolStatsRecorder();
   readonly #breaker = new StartBreaker();
-  readonly #started = new Map<number, { pending: PendingTask; context: PoolTaskContext }>();
+  readonly #started = new Map<number, { pending: PendingTask; context: PoolTaskContext | undefined }>();
   readonly #createdAt = performance.now();
   #tasks: Map<string, Task> | undefined;
   #loading: Promise<Map<string, Task>> | undefined;
@@ -87,7 +87,7 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
     const error = poolClosed('inline', 'destroyed');
     for (const task of this.#queue.drain()) task.settle(false, error);
     for (const { pending, context } of this.#started.values()) {
-      context.abort('cancelled');
+      context?.abort('cancelled');
       pending.settle(false, error);
     }
     this.#checkDrained(true);
@@ -113,6 +113,7 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
 
   async #execute(pending: PendingTask): Promise<void> {
     this.#running++;
+    this.#started.set(pending.id, { pending, context: undefined });
     try {
       const tasks = this.#tasks ?? (await this.#load());
       const task = tasks.get(pending.task);
@@ -121,6 +122,7 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
     } catch (error) {
       if (pending.settle(false, error)) this.#stats.counts.failed++;
     } finally {
+      this.#started.delete(pending.id);
       this.#running--;
       this.#next();
     }
@@ -144,8 +146,6 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
     } catch (error) {
       this.#record(pending, start);
       if (pending.settle(false, error)) this.#stats.counts.failed++;
-    } finally {
-      this.#started.delete(pending.id);
     }
   }
 
@@ -157,7 +157,7 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
   #abandon(pending: PendingTask, reason: 'cancelled' | 'timeout'): void {
     if (pending.settled) return;
     this.#queue.forget(pending);
-    this.#started.get(pending.id)?.context.abort(reason);
+    this.#started.get(pending.id)?.context?.abort(reason);
     this.#stats.counts[reason === 'timeout' ? 'timedOut' : 'cancelled']++;
     const error =
       reason === 'timeout'

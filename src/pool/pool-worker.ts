@@ -64,7 +64,8 @@ export class PoolWorker {
     if (this.fatal) return { reason: 'uncaught', what: `crashed on an uncaught ${this.fatal.name}: ${this.fatal.message}` };
     if (info.error) return { reason: 'uncaught', what: `crashed: ${info.error.message}` };
     if (info.signal) return { reason: 'signal', what: `was killed by signal ${info.signal}` };
-    return { reason: 'exit', what: `exited with code ${info.code} (did a task call process.exit()?)` };
+    const hint = this.state === 'starting' ? '' : ' (did a task call process.exit()?)';
+    return { reason: 'exit', what: `exited with code ${info.code}${hint}` };
   }
 }
 

@@ -35,5 +35,5 @@ export function spawnThread(settings: SpawnSettings): WorkerHandle {
 function bootstrap(entry: URL): string {
   const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
   const href = JSON.stringify(entry.href);
-  return `import(${api}).then(({ tsImport }) => tsImport(${href}, ${href}));`;
+  return `import(${api}).then(({ register }) => { register(); return import(${href}); });`;
 }

@@ -111,6 +111,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     for (const worker of workers) {
       worker.endReason ??= 'closed';
       for (const task of worker.inFlight.values()) task.settle(false, error);
+      worker.handle.hold(true);
       worker.handle.kill();
     }
     this.#checkDrained();
