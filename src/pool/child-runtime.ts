@@ -22,8 +22,8 @@ export interface ChildPort {
  */
 export async function runWorker(port: ChildPort, config: WorkerConfig): Promise<void> {
   const early: ParentMessage[] = [];
-  let runtime: ChildRuntime | undefined;
-  port.onMessage((message) => (runtime ? runtime.handle(message) : early.push(message)));
+  const started: { runtime?: ChildRuntime } = {};
+  port.onMessage((message) => (started.runtime ? started.runtime.handle(message) : early.push(message)));
   const fatal = (error: unknown) => port.postThenExit({ t: 'fatal', error: toWireError(error) }, 1);
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
@@ -34,7 +34,7 @@ export async function runWorker(port: ChildPort, config: WorkerConfig): Promise<
     port.postThenExit({ t: 'init-error', error: toWireError(error) }, 1);
     return;
   }
-  runtime = new ChildRuntime(port, tasks, config);
+  const runtime = (started.runtime = new ChildRuntime(port, tasks, config));
   port.post({ t: 'ready', tasks: tasks.map(({ name, timeout }) => ({ name, timeout })) });
   for (const message of early) runtime.handle(message);
 }
