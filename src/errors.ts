@@ -35,6 +35,12 @@ export const ErrorCodes = {
   LEASE_LOST: 'ERR_LEASE_LOST',
   /** The worker that ran the job died before recording an outcome. */
   WORKER_DIED: 'ERR_WORKER_DIED',
+  /** A pool's thread or child process died (crash, `process.exit`, out of memory, a signal, or killed for ignoring its signal) while running the task. */
+  WORKER_CRASHED: 'ERR_WORKER_CRASHED',
+  /** A pool was closed or destroyed: it takes no new tasks, and destroy() rejects the unfinished ones. */
+  POOL_CLOSED: 'ERR_POOL_CLOSED',
+  /** A pool's waiting line is at its `maxQueue`. */
+  QUEUE_FULL: 'ERR_QUEUE_FULL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -14,3 +14,7 @@ export type { Backoff } from './backoff.ts';
 export type { Clock } from './clock.ts';
 export type { StandardSchemaV1 } from './schema.ts';
 export { loadTaskModule } from './task-module.ts';
+export { createPool } from './pool/pool.ts';
+export type { Pool, RunOptions, PoolEvents, WorkerExitReason } from './pool/contract.ts';
+export type { PoolOptions } from './pool/pool-options.ts';
+export type { PoolStats, Percentiles } from './pool/pool-stats.ts';

@@ -41,6 +41,12 @@ export async function loadTaskModule(modulePath: string): Promise<Task[]> {
 async function importModule(absolute: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(absolute).href;
   if (!TYPESCRIPT.test(absolute)) return (await import(url)) as Record<string, unknown>;
+  try {
+    // Where a TypeScript loader is already registered (tsx, or offload's own threads), use it.
+    return (await import(url)) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error;
+  }
   const { tsImport } = await import('tsx/esm/api');
   return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Backoff } from './backoff.ts';
+import { callerFile } from './caller-file.ts';
 import { ErrorCodes, OffloadError } from './errors.ts';
 import { optionSchemas, parseOptions } from './options.ts';
 import {
@@ -80,6 +81,11 @@ export interface Task<Payload = unknown, Result = unknown> {
   readonly priority: number;
   readonly schema: StandardSchemaV1 | undefined;
   readonly example: Payload | undefined;
+  /**
+   * The file that called `defineTask` (non-enumerable), so thread and process workers can load the
+   * task's module by path. Undefined when it cannot be told; then pass `taskModule` to createWorker.
+   */
+  readonly file?: string;
   /** Type-only: never set at run time. */
   readonly __types?: { payload: Payload; result: Result };
 }
@@ -136,14 +142,16 @@ export function defineTask<Payload = unknown, Result = unknown>(
 ): Task<Payload, Result>;
 export function defineTask(definition: TaskDefinition<unknown, unknown>): Task {
   const options = parseOptions('defineTask', taskOptionsSchema, definition);
-  return Object.freeze({
+  const task = {
     [TASK_BRAND]: true as const,
     ...options,
     run: definition.run,
     backoff: definition.backoff,
     schema: definition.schema,
     example: definition.example,
-  });
+  };
+  Object.defineProperty(task, 'file', { value: callerFile(defineTask), enumerable: false });
+  return Object.freeze(task);
 }
 
 export function isTask(value: unknown): value is Task {

@@ -9,7 +9,9 @@ import { DEFAULT_MAX_PAYLOAD_BYTES } from '../payload.ts';
 import { optionSchemas, parseOptions } from '../options.ts';
 import type { JobOutcome, LeaseRef, Store } from '../store/contract.ts';
 import { TaskRegistry, type ExecutionMode, type Task } from '../task.ts';
+import type { PoolOptions } from '../pool/pool-options.ts';
 import { JobRun, type Executor } from './job-run.ts';
+import { WorkerPools } from './worker-pools.ts';
 import { LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
 import { OutcomeRecorder } from './outcome-recorder.ts';
 
@@ -46,6 +48,17 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Identity recorded on leases. Default `host:pid:random`. */
   id?: string;
+  /**
+   * Path of the task module that `thread` and `process` tasks are loaded from in their threads and
+   * processes. Default: the file each task was defined in (recorded by `defineTask`).
+   */
+  taskModule?: string;
+  /**
+   * Settings of the thread and process pools (see {@link PoolOptions}). Each mode has its own
+   * capacity: at most `maxWorkers × tasksPerWorker` jobs of that mode run at once (default: the
+   * number of CPUs, one job per thread or process), whatever the queue concurrency.
+   */
+  pools?: Partial<Record<'thread' | 'process', Omit<PoolOptions, 'mode' | 'module'>>>;
 }
 
 const optionsSchema = z.object({
@@ -67,6 +80,8 @@ const optionsSchema = z.object({
   maxResultBytes: optionSchemas.positiveInt.default(DEFAULT_MAX_PAYLOAD_BYTES),
   logger: z.custom<Logger>((value) => typeof (value as Logger)?.warn === 'function', 'must be a pino-compatible logger').optional(),
   id: z.string().min(1).optional(),
+  taskModule: z.string().min(1).optional(),
+  pools: z.object({ thread: z.record(z.string(), z.unknown()).optional(), process: z.record(z.string(), z.unknown()).optional() }).strict().optional(),
 });
 
 const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
@@ -94,6 +109,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #recorder: OutcomeRecorder;
   readonly #watchdog: LoopWatchdog;
   readonly #executors = new Map<ExecutionMode, Executor>();
+  readonly #pools: WorkerPools;
   readonly #log: Logger;
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #unsubscribe: Array<() => void> = [];
@@ -114,6 +130,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#recorder = new OutcomeRecorder(this.store);
     this.#watchdog = new LoopWatchdog({ thresholdMs: this.#options.blockThreshold, onBlock: (block) => this.#reportBlock(block) });
     this.#executors.set('inline', async (task, payload, ctx) => task.run(payload, ctx));
+    this.#pools = new WorkerPools({ taskModule: this.#options.taskModule, pools: options.pools });
+    this.#executors.set('thread', this.#pools.executor('thread'));
+    this.#executors.set('process', this.#pools.executor('process'));
     this.#assertModesSupported();
   }
 
@@ -168,6 +187,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await settled;
     }
     await this.#recorder.drain();
+    await this.#pools.close();
     this.#log.info('worker stopped');
   }
 
@@ -339,8 +359,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#timers.push(timer);
   }
 
+  /** Tasks this worker may claim now: those whose mode has free capacity. */
   #taskNames(): string[] {
-    return this.#tasks.list().map((task) => task.name);
+    return this.#tasks.list().filter((task) => this.#pools.hasRoom(task.mode)).map((task) => task.name);
   }
 
   #fail(error: unknown, message: string): void {
@@ -353,6 +374,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (!this.#executors.has(task.mode)) {
         throw new OffloadError(ErrorCodes.INVALID_OPTION, `task "${task.name}" has mode '${task.mode}', which this worker cannot run yet; use mode: 'inline'`);
       }
+      this.#pools.check(task);
     }
   }
 }

@@ -1,0 +1,55 @@
+import type { EventEmitter } from 'node:events';
+import type { TransferListItem } from 'node:worker_threads';
+import type { ExecutionMode, Task, TaskPayload, TaskResult } from '../task.ts';
+import type { PoolStats } from './pool-stats.ts';
+import type { JobInfo } from './protocol.ts';
+
+/** Per-run choices of {@link Pool.run}. */
+export interface RunOptions {
+  /** Aborting it cancels the task: a waiting task is dropped, a running one sees `ctx.signal` abort (and its thread or process is ended if it has not stopped after `cancelGrace`). */
+  signal?: AbortSignal;
+  /** Milliseconds the task may run, counted from its start. Default: the pool's `taskTimeout`, else the task's own. 0: none. */
+  timeout?: number;
+  /** ArrayBuffers, MessagePorts… in the payload to move rather than copy (`thread` mode only; ignored otherwise). */
+  transfer?: readonly TransferListItem[];
+  /** Called with every `ctx.progress(value)` of the task. */
+  onProgress?: (value: unknown) => void;
+  /** `thread` and `process`: called once the task ends (either way) with what its worker wrote to stdout and stderr while the task was in flight (the tail kept, best effort). */
+  onOutput?: (text: string) => void;
+  /** What the task sees as `ctx.job`. Default: `{ id: 'pool-task-N', task, queue: '', attempt: 1, maxAttempts: 1 }`. */
+  job?: JobInfo;
+}
+
+/** Why a worker ended. */
+export type WorkerExitReason = 'crashed' | 'start-failed' | 'recycled' | 'idle' | 'closed' | 'terminated';
+
+/** Events of a pool. */
+export interface PoolEvents {
+  'worker:start': [{ worker: string }];
+  'worker:ready': [{ worker: string }];
+  'worker:exit': [{ worker: string; reason: WorkerExitReason; code: number | null; signal: string | null; error: Error | undefined }];
+}
+
+/**
+ * Runs tasks of one task module in one execution mode: `inline` on this event loop, `thread` in a
+ * pool of worker_threads, `process` in a pool of child processes. The same interface for all three.
+ */
+export interface Pool extends EventEmitter<PoolEvents> {
+  readonly mode: ExecutionMode;
+  /**
+   * Runs a task by name (or handle) with a payload and resolves with its result. Rejects with the
+   * task's own error (stack and `code` kept), or an OffloadError: ERR_TASK_TIMEOUT,
+   * ERR_TASK_CANCELLED, ERR_WORKER_CRASHED, ERR_QUEUE_FULL, ERR_POOL_CLOSED, ERR_TASK_NOT_FOUND,
+   * ERR_TASK_MODULE, ERR_INVALID_PAYLOAD.
+   */
+  run<T extends Task>(task: T, payload: TaskPayload<T>, options?: RunOptions): Promise<TaskResult<T>>;
+  run<Result = unknown>(task: string, payload?: unknown, options?: RunOptions): Promise<Result>;
+  /** Resolves once a worker has loaded the module; rejects with the start-up error if none can. */
+  ready(): Promise<void>;
+  /** Counts, utilisation and recent run and wait time percentiles. */
+  stats(): PoolStats;
+  /** Takes no new tasks, lets queued and running ones finish, then ends the workers. Safe to call twice. */
+  close(): Promise<void>;
+  /** Ends everything now: unfinished tasks reject with ERR_POOL_CLOSED. Safe to call twice. */
+  destroy(): Promise<void>;
+}

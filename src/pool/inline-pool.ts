@@ -1,0 +1,188 @@
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { ErrorCodes, OffloadError } from '../errors.ts';
+import type { ExecutionMode, Task } from '../task.ts';
+import { loadTaskModule } from '../task-module.ts';
+import type { Pool, PoolEvents, RunOptions } from './contract.ts';
+import { callSafely, PendingTask, TaskQueue } from './pending-task.ts';
+import type { ResolvedPoolOptions } from './pool-options.ts';
+import { PoolStatsRecorder, type PoolStats } from './pool-stats.ts';
+import { PoolTaskContext } from './pool-task-context.ts';
+import { checkRunOptions, poolClosed } from './run-checks.ts';
+import { StartBreaker } from './start-breaker.ts';
+
+/**
+ * The pool interface over this event loop: tasks run as coroutines, up to `maxWorkers` at once.
+ * Nothing is isolated and nothing can be killed: a timed-out or cancelled task is rejected at
+ * once and its `ctx.signal` aborts, but it runs on until it returns.
+ */
+export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
+  readonly mode: ExecutionMode = 'inline';
+  readonly #options: ResolvedPoolOptions;
+  readonly #queue = new TaskQueue();
+  readonly #stats = new PoolStatsRecorder();
+  readonly #breaker = new StartBreaker();
+  readonly #started = new Map<number, { pending: PendingTask; context: PoolTaskContext | undefined }>();
+  readonly #createdAt = performance.now();
+  #tasks: Map<string, Task> | undefined;
+  #loading: Promise<Map<string, Task>> | undefined;
+  #nextId = 1;
+  #running = 0;
+  #accepting = true;
+  #closing: Promise<void> | undefined;
+  #drainWaiters: Array<() => void> = [];
+
+  constructor(options: ResolvedPoolOptions) {
+    super();
+    this.#options = options;
+  }
+
+  run(task: Task | string, payload?: unknown, options?: RunOptions): Promise<never> {
+    const name = typeof task === 'string' ? task : task?.name;
+    const problem = checkRunOptions(name, options) ?? this.#refusal(options);
+    if (problem) return Promise.reject(problem);
+    return new Promise((resolve, reject) => {
+      const timeout = options?.timeout ?? this.#options.taskTimeout ?? -1;
+      const pending = new PendingTask({ id: this.#nextId++, task: name, payload, timeout, options, submittedAt: performance.now() }, resolve as (value: unknown) => void, reject);
+      if (options?.signal) {
+        pending.onAbort = () => this.#abandon(pending, 'cancelled');
+        options.signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      if (this.#running < this.#options.maxWorkers) void this.#execute(pending);
+      else this.#queue.push(pending);
+    });
+  }
+
+  #refusal(options: RunOptions | undefined): Error | undefined {
+    if (!this.#accepting) return poolClosed('inline');
+    const broken = this.#breaker.blocking(performance.now());
+    if (broken) return broken;
+    if (this.#running >= this.#options.maxWorkers && this.#queue.size >= this.#options.maxQueue) {
+      return new OffloadError(ErrorCodes.QUEUE_FULL, `the inline pool already has ${this.#queue.size} tasks waiting (maxQueue); wait for some to finish or raise maxQueue`);
+    }
+    if (options?.signal?.aborted) return new OffloadError(ErrorCodes.TASK_CANCELLED, 'the task was cancelled before it started', { cause: options.signal.reason });
+    return undefined;
+  }
+
+  async ready(): Promise<void> {
+    await this.#load();
+  }
+
+  stats(): PoolStats {
+    const base = { mode: this.mode, workers: 0, queued: this.#queue.size, running: this.#running };
+    return this.#stats.snapshot(base, [this.#createdAt]);
+  }
+
+  close(): Promise<void> {
+    this.#accepting = false;
+    this.#closing ??= new Promise<void>((resolve) => {
+      this.#drainWaiters.push(resolve);
+      this.#checkDrained();
+    });
+    return this.#closing;
+  }
+
+  async destroy(): Promise<void> {
+    this.#accepting = false;
+    const error = poolClosed('inline', 'destroyed');
+    for (const task of this.#queue.drain()) task.settle(false, error);
+    for (const { pending, context } of this.#started.values()) {
+      context?.abort('cancelled');
+      pending.settle(false, error);
+    }
+    this.#checkDrained(true);
+  }
+
+  #load(): Promise<Map<string, Task>> {
+    if (this.#tasks) return Promise.resolve(this.#tasks);
+    const broken = this.#breaker.blocking(performance.now());
+    if (broken) return Promise.reject(broken);
+    this.#loading ??= loadTaskModule(this.#options.module).then(
+      (tasks) => {
+        this.#breaker.success();
+        return (this.#tasks = new Map(tasks.map((task) => [task.name, task])));
+      },
+      (error: Error) => {
+        this.#loading = undefined;
+        this.#breaker.failure(error, performance.now());
+        throw error;
+      },
+    );
+    return this.#loading;
+  }
+
+  async #execute(pending: PendingTask): Promise<void> {
+    this.#running++;
+    this.#started.set(pending.id, { pending, context: undefined });
+    try {
+      const tasks = this.#tasks ?? (await this.#load());
+      const task = tasks.get(pending.task);
+      if (!task) throw notFound(pending.task, tasks);
+      if (!pending.settled) await this.#runTask(pending, task);
+    } catch (error) {
+      if (pending.settle(false, error)) this.#stats.counts.failed++;
+    } finally {
+      this.#started.delete(pending.id);
+      this.#running--;
+      this.#next();
+    }
+  }
+
+  async #runTask(pending: PendingTask, task: Task): Promise<void> {
+    const onProgress = pending.options?.onProgress;
+    const context = new PoolTaskContext(
+      { id: pending.id, task: pending.task, job: pending.options?.job },
+      (value) => !pending.settled && onProgress && callSafely(onProgress, value),
+      this.#options.sliceMs,
+    );
+    this.#started.set(pending.id, { pending, context });
+    const timeout = pending.timeout >= 0 ? pending.timeout : task.timeout;
+    if (timeout > 0) pending.timer = setTimeout(() => this.#abandon(pending, 'timeout'), timeout);
+    const start = performance.now();
+    try {
+      const value = await task.run(pending.payload, context);
+      this.#record(pending, start);
+      if (pending.settle(true, value)) this.#stats.counts.completed++;
+    } catch (error) {
+      this.#record(pending, start);
+      if (pending.settle(false, error)) this.#stats.counts.failed++;
+    }
+  }
+
+  #record(pending: PendingTask, start: number): void {
+    const now = performance.now();
+    this.#stats.task(now - start, now - pending.submittedAt);
+  }
+
+  #abandon(pending: PendingTask, reason: 'cancelled' | 'timeout'): void {
+    if (pending.settled) return;
+    this.#queue.forget(pending);
+    this.#started.get(pending.id)?.context?.abort(reason);
+    this.#stats.counts[reason === 'timeout' ? 'timedOut' : 'cancelled']++;
+    const error =
+      reason === 'timeout'
+        ? new OffloadError(ErrorCodes.TASK_TIMEOUT, `task "${pending.task}" ran longer than its timeout; in inline mode it cannot be stopped, only its signal aborts`, { details: { task: pending.task } })
+        : new OffloadError(ErrorCodes.TASK_CANCELLED, `task "${pending.task}" was cancelled`, { cause: pending.options?.signal?.reason, details: { task: pending.task } });
+    pending.settle(false, error);
+    this.#checkDrained();
+  }
+
+  #next(): void {
+    while (this.#running < this.#options.maxWorkers && this.#queue.size > 0) {
+      const pending = this.#queue.shift();
+      if (pending) void this.#execute(pending);
+    }
+    this.#checkDrained();
+  }
+
+  #checkDrained(force = false): void {
+    if (!force && (this.#running > 0 || this.#queue.size > 0)) return;
+    for (const resolve of this.#drainWaiters.splice(0)) resolve();
+  }
+}
+
+function notFound(name: string, tasks: Map<string, Task>): OffloadError {
+  return new OffloadError(ErrorCodes.TASK_NOT_FOUND, `the task module exports no task named "${name}"; it exports: ${[...tasks.keys()].join(', ')}`, {
+    details: { task: name },
+  });
+}

@@ -1,0 +1,59 @@
+import { performance } from 'node:perf_hooks';
+import { ErrorCodes, OffloadError, PermanentFailure, Snooze } from '../errors.ts';
+import type { TaskContext } from '../task.ts';
+import type { JobInfo } from './protocol.ts';
+
+/** The `ctx` of a task run by a pool (inline, or inside a thread or process). */
+export class PoolTaskContext implements TaskContext {
+  readonly #request: { id: number; task: string; job: JobInfo | undefined };
+  readonly #onProgress: (value: unknown) => void;
+  readonly #sliceMs: number;
+  #controller: AbortController | undefined;
+  #sliceStart = performance.now();
+
+  constructor(request: { id: number; task: string; job: JobInfo | undefined }, onProgress: (value: unknown) => void, sliceMs: number) {
+    this.#request = request;
+    this.#onProgress = onProgress;
+    this.#sliceMs = sliceMs;
+  }
+
+  get job(): JobInfo {
+    const request = this.#request;
+    return request.job ?? { id: `pool-task-${request.id}`, task: request.task, queue: '', attempt: 1, maxAttempts: 1 };
+  }
+
+  /** Created on first use: most tasks never look at their signal. */
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+
+  /** Aborts the signal with ERR_TASK_TIMEOUT or ERR_TASK_CANCELLED. */
+  abort(reason: 'cancelled' | 'timeout'): void {
+    this.#controller ??= new AbortController();
+    if (this.#controller.signal.aborted) return;
+    const error =
+      reason === 'timeout'
+        ? new OffloadError(ErrorCodes.TASK_TIMEOUT, `task "${this.#request.task}" ran longer than its timeout`)
+        : new OffloadError(ErrorCodes.TASK_CANCELLED, `task "${this.#request.task}" was cancelled`);
+    this.#controller.abort(error);
+  }
+
+  progress(value: unknown): void {
+    this.#onProgress(value);
+  }
+
+  async yield(): Promise<void> {
+    if (performance.now() - this.#sliceStart < this.#sliceMs) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.#sliceStart = performance.now();
+  }
+
+  fail(message: string): never {
+    throw new PermanentFailure(message);
+  }
+
+  snooze(delayMs: number): never {
+    throw new Snooze(delayMs);
+  }
+}

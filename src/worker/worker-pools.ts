@@ -1,0 +1,100 @@
+import os from 'node:os';
+import { ErrorCodes, OffloadError } from '../errors.ts';
+import type { Pool } from '../pool/contract.ts';
+import { createPool } from '../pool/pool.ts';
+import { resolvePoolOptions, type PoolOptions } from '../pool/pool-options.ts';
+import type { ExecutionMode, Task } from '../task.ts';
+import type { Executor } from './job-run.ts';
+
+type PooledMode = 'thread' | 'process';
+type PoolSettings = Omit<PoolOptions, 'mode' | 'module'>;
+
+/** Most characters of a process's output appended to a failed job's stack. */
+const OUTPUT_IN_ERROR = 4_000;
+
+/**
+ * The thread and process pools of one worker, made on first use, one per mode and task module.
+ * Each mode has its own capacity (jobs running at once); the worker claims a mode's tasks only
+ * while it has room.
+ */
+export class WorkerPools {
+  readonly #taskModule: string | undefined;
+  readonly #settings: Partial<Record<PooledMode, PoolSettings>>;
+  readonly #pools = new Map<string, Pool>();
+  readonly #active: Record<PooledMode, number> = { thread: 0, process: 0 };
+  readonly #capacity: Record<PooledMode, number>;
+
+  constructor(options: { taskModule: string | undefined; pools: Partial<Record<PooledMode, PoolSettings>> | undefined }) {
+    this.#taskModule = options.taskModule;
+    this.#settings = options.pools ?? {};
+    for (const mode of ['thread', 'process'] as const) {
+      if (this.#settings[mode]) resolvePoolOptions({ ...this.#settings[mode], mode, module: '.' });
+    }
+    this.#capacity = { thread: this.#capacityOf('thread'), process: this.#capacityOf('process') };
+  }
+
+  #capacityOf(mode: PooledMode): number {
+    const settings = this.#settings[mode] ?? {};
+    const workers = settings.maxWorkers ?? Math.max(1, os.availableParallelism());
+    const perWorker = typeof settings.tasksPerWorker === 'number' ? settings.tasksPerWorker : 1;
+    return workers * perWorker;
+  }
+
+  /** Throws at worker construction when a thread or process task has no module to load it from. */
+  check(task: Task): void {
+    if (task.mode === 'inline' || this.#moduleOf(task)) return;
+    throw new OffloadError(ErrorCodes.INVALID_OPTION, `task "${task.name}" runs in mode '${task.mode}', but the file it was defined in is unknown; pass \`taskModule\` to createWorker`);
+  }
+
+  hasRoom(mode: ExecutionMode): boolean {
+    return mode === 'inline' || this.#active[mode] < this.#capacity[mode];
+  }
+
+  /** Runs a task in the pool of its mode, passing cancellation, progress and the job's facts through. */
+  executor(mode: PooledMode): Executor {
+    return async (task, payload, ctx) => {
+      this.#active[mode]++;
+      let output = '';
+      try {
+        return await this.#pool(mode, task).run(task.name, payload, {
+          signal: ctx.signal,
+          onProgress: (value) => ctx.progress(value),
+          onOutput: mode === 'process' ? (text) => (output = text) : undefined,
+          job: ctx.job,
+        });
+      } catch (error) {
+        throw withOutput(error, output);
+      } finally {
+        this.#active[mode]--;
+      }
+    };
+  }
+
+  #moduleOf(task: Task): string | undefined {
+    return this.#taskModule ?? task.file;
+  }
+
+  #pool(mode: PooledMode, task: Task): Pool {
+    const module = this.#moduleOf(task)!;
+    const key = `${mode}:${module}`;
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      pool = createPool({ minWorkers: 0, tasksPerWorker: 1, ...this.#settings[mode], mode, module });
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** Closes every pool (running jobs have finished or been released by then). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((pool) => pool.destroy()));
+    this.#pools.clear();
+  }
+}
+
+/** Keeps a process's last output with the failed job: appended to the error's stack. */
+function withOutput(error: unknown, output: string): unknown {
+  if (!output.trim() || !(error instanceof Error) || error.stack?.includes(output.slice(-200))) return error;
+  error.stack = `${error.stack ?? error.message}\n--- process output (tail) ---\n${output.slice(-OUTPUT_IN_ERROR)}`;
+  return error;
+}

@@ -1,0 +1,3 @@
+import { poolContract } from './contract.ts';
+
+poolContract('inline');
