@@ -6,6 +6,12 @@ export type DecodedEvent = { [E in keyof StoreEvents]: { name: E; payload: Store
 
 type Item = [id: string, queue: string, task: string, attempt: number, ...rest: unknown[]];
 
+/** Origin and kind of a notification, read without parsing the rest; null when it is not one of ours. */
+export function notificationHead(text: string): { origin: string; kind: string } | null {
+  const match = /^\["([^"\\]*)",\s*"([a-z]+)"/.exec(text);
+  return match ? { origin: match[1]!, kind: match[2]! } : null;
+}
+
 /**
  * Decodes a notification `[origin, kind, items]` sent by queries.ts. Returns null for one of this
  * store's own (already emitted when it happened) and for anything it does not understand.

@@ -25,6 +25,13 @@ export interface PostgresStoreOptions {
   pollInterval?: number;
   /** Use named prepared statements (faster). Turn off for poolers that cannot keep them. Default true. */
   preparedStatements?: boolean;
+  /**
+   * `async` (default): claims commit without waiting for the disk (synchronous_commit off for that
+   * statement only). If the PostgreSQL server itself crashes, claims of its last fraction of a
+   * second may be forgotten and those jobs run again: at-least-once, as when a lease expires.
+   * Enqueues, outcomes and cancels always wait for the disk. `sync`: claims wait for the disk too.
+   */
+  claimCommit?: 'async' | 'sync';
   /** How long (ms) to wait for a connection before failing. Default 10 000. */
   connectTimeout?: number;
   /** A pino-compatible logger for reconnects and lost connections. Default: pino at level `warn`. */
@@ -43,6 +50,7 @@ const optionsSchema = z.object({
   listen: z.boolean().default(true),
   pollInterval: optionSchemas.positiveInt.optional(),
   preparedStatements: z.boolean().default(true),
+  claimCommit: z.enum(['async', 'sync']).default('async'),
   connectTimeout: optionSchemas.positiveInt.default(10_000),
   logger: z.custom<Logger>((value) => typeof (value as Logger)?.warn === 'function', 'must be a pino-compatible logger').optional(),
   clock: z.custom<Clock>((value) => typeof (value as Clock)?.now === 'function', 'must have a now() method').optional(),

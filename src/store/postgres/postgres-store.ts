@@ -26,7 +26,8 @@ import { jobFromInsert, jobFromRow, type JobRow } from '../row.ts';
 import { isConnectionError, startError } from './connection-errors.ts';
 import { Listener } from './listener.ts';
 import { migrate } from './migrate.ts';
-import { decodeNotification } from './notifications.ts';
+import { decodeNotification, notificationHead } from './notifications.ts';
+import { announcedError, announcedProgress, Notifier } from './notifier.ts';
 import { parsePostgresOptions, type ParsedPostgresOptions, type PostgresStoreOptions } from './postgres-options.ts';
 import { bindSql, filterClause, sql, stateExpression, type QueryName } from './queries.ts';
 
@@ -61,6 +62,7 @@ export class PostgresStore implements Store {
   readonly #sql: Record<QueryName, { text: string; name: string }>;
   readonly #clientSql = new Map<QueryName, string>();
   readonly #events = new StoreEventHub();
+  readonly #notifier: Notifier;
   #listener: Listener | undefined;
   #pollTimer: NodeJS.Timeout | undefined;
   #lastJobId: string | undefined;
@@ -76,13 +78,18 @@ export class PostgresStore implements Store {
     this.description = `${this.#options.target.label} (schema ${this.#options.schema})`;
     this.#sql = Object.fromEntries(
       Object.entries(sql).map(([name, text]) => {
-        const bound = bindSql(text, this.#options.schema, this.#channel, this.#origin);
+        const bound = bindSql(text, this.#bindings(this.#origin));
         const hash = createHash('sha1').update(bound).digest('hex').slice(0, 10);
         return [name, { text: bound, name: `offload_${name}_${hash}` }];
       }),
     ) as Record<QueryName, { text: string; name: string }>;
     this.#pool = new pg.Pool({ ...this.#clientConfig('pool'), max: this.#options.poolSize, idleTimeoutMillis: 30_000 });
     this.#pool.on('error', (error) => this.#log.warn({ store: this.description, err: error.message }, 'offload: an idle PostgreSQL connection failed; it will be replaced'));
+    this.#notifier = new Notifier({ origin: this.#origin, logger: this.#log, send: (payloads) => this.#run('notify', [this.#channel, payloads]) });
+  }
+
+  #bindings(origin: string) {
+    return { schema: this.#options.schema, channel: this.#channel, origin, claimCommit: this.#options.claimCommit };
   }
 
   /** Migrates the schema and starts listening (or polling). Rejects with an OffloadError naming what to fix. */
@@ -106,8 +113,11 @@ export class PostgresStore implements Store {
     this.#assertOpen();
     const db = this.#queryable(context);
     const now = this.clock.now();
-    const result = await this.#insertOne(db, params, now);
-    if (result.created && db === undefined) this.#events.emit('job:enqueued', eventOf(result.job));
+    const result = await this.#insertOne(db, db !== undefined, params, now);
+    if (result.created && db === undefined) {
+      this.#notifier.publish('enq', [enqueuedItem(result.job)]);
+      this.#events.emit('job:enqueued', eventOf(result.job));
+    }
     return result;
   }
 
@@ -117,25 +127,31 @@ export class PostgresStore implements Store {
     if (params.length === 0) return [];
     const now = this.clock.now();
     const unique = params.some((job) => job.uniqueKey !== null);
+    const foreign = own !== undefined;
     const write = async (db: Queryable | undefined) => {
-      if (!unique) return this.#insertChunks(db, params, now);
+      if (!unique) return this.#insertChunks(db, foreign, params, now);
       const results: EnqueueResult[] = [];
-      for (const job of params) results.push(await this.#insertOne(db, job, now));
+      for (const job of params) results.push(await this.#insertOne(db, foreign, job, now));
       return results;
     };
     const single = !unique && params.length <= INSERT_CHUNK;
     const results = own !== undefined || single ? await write(own) : await this.#transaction(write);
-    if (own === undefined && this.#events.listens('job:enqueued')) {
-      for (const { job, created } of results) if (created) this.#events.emit('job:enqueued', eventOf(job));
+    if (own === undefined) {
+      const created = results.filter((result) => result.created).map((result) => result.job);
+      this.#notifier.publish('enq', created.map(enqueuedItem));
+      if (this.#events.listens('job:enqueued')) for (const job of created) this.#events.emit('job:enqueued', eventOf(job));
     }
     return results;
   }
 
-  /** Inserts one job; with a unique key that is taken, returns the job that holds it. */
-  async #insertOne(db: Queryable | undefined, job: EnqueueParams, now: number): Promise<EnqueueResult> {
+  /**
+   * Inserts one job; with a unique key that is taken, returns the job that holds it. `foreign`: `db`
+   * is the caller's client, so the statement announces the job itself, on the caller's commit.
+   */
+  async #insertOne(db: Queryable | undefined, foreign: boolean, job: EnqueueParams, now: number): Promise<EnqueueResult> {
     for (let attempt = 0; ; attempt++) {
       const values = [job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.uniqueKey, now];
-      const inserted = await this.#run<{ id: string }>('jobInsert', values, db);
+      const inserted = await this.#run<{ id: string }>(foreign ? 'jobInsertClient' : 'jobInsert', values, db);
       const row = inserted.rows[0];
       if (row) return { job: jobFromInsert(job, BigInt(row.id), now, JSON.parse(job.payload)), created: true };
       const existing = (await this.#run<JobRow>('jobByUniqueKey', [job.uniqueKey], db)).rows[0];
@@ -145,7 +161,7 @@ export class PostgresStore implements Store {
     }
   }
 
-  async #insertChunks(db: Queryable | undefined, params: readonly EnqueueParams[], now: number): Promise<EnqueueResult[]> {
+  async #insertChunks(db: Queryable | undefined, foreign: boolean, params: readonly EnqueueParams[], now: number): Promise<EnqueueResult[]> {
     const results: EnqueueResult[] = [];
     for (let start = 0; start < params.length; start += INSERT_CHUNK) {
       const chunk = params.slice(start, start + INSERT_CHUNK);
@@ -159,7 +175,7 @@ export class PostgresStore implements Store {
         columns[5]!.push(job.maxAttempts);
         columns[6]!.push(job.timeoutMs);
       }
-      const { rows } = await this.#run<{ id: string }>('jobInsertMany', [...columns, now], db);
+      const { rows } = await this.#run<{ id: string }>(foreign ? 'jobInsertManyClient' : 'jobInsertMany', [...columns, now], db);
       const ids = rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       chunk.forEach((job, i) => results.push({ job: jobFromInsert(job, ids[i]!, now, JSON.parse(job.payload)), created: true }));
     }
@@ -174,6 +190,7 @@ export class PostgresStore implements Store {
     const values = [params.workerId, queues.map((q) => q.name), queues.map((q) => q.limit), now, params.tasks, params.leaseMs];
     const { rows } = await this.#run<JobRow>('jobClaim', values);
     const jobs = rows.map((row) => jobFromRow(row, now) as ClaimedJob).sort(claimOrder);
+    this.#notifier.publish('start', jobs.map((job) => [job.id, job.queue, job.task, job.attempts]));
     if (this.#events.listens('job:started')) for (const job of jobs) this.#events.emit('job:started', eventOf(job));
     return jobs;
   }
@@ -207,11 +224,14 @@ export class PostgresStore implements Store {
       columns[6]!.push(runAt);
     }
     const { rows } = await this.#run<{ ord: string; id: string; queue: string; task: string }>('jobRecordOutcomes', [...columns, now]);
+    const items: unknown[][] = [];
     for (const row of rows) {
       const index = indexes[Number(row.ord) - 1]!;
       accepted[index] = true;
+      items.push(outcomeItem(outcomes[index]!, row, now));
       this.#emitOutcome(outcomes[index]!, row);
     }
+    this.#notifier.publish('out', items);
     return accepted;
   }
 
@@ -230,6 +250,7 @@ export class PostgresStore implements Store {
     if (!ID_PATTERN.test(params.id)) return false;
     const { rows } = await this.#run<EventRow>('jobSetProgress', [params.id, params.workerId, params.attempt, params.progress]);
     const row = rows[0];
+    if (row) this.#notifier.publish('prog', [[row.id, row.queue, row.task, row.attempts, announcedProgress(params.progress)]]);
     if (row) this.#events.emit('job:progress', { ...eventOfRow(row, 'running'), progress: JSON.parse(params.progress) as unknown });
     return row !== undefined;
   }
@@ -240,6 +261,7 @@ export class PostgresStore implements Store {
     const row = ID_PATTERN.test(params.id) ? (await this.#run<JobRow>('jobCancel', [params.id, now])).rows[0] : undefined;
     if (!row) throw await this.#stateError(params.id, 'cancel', 'scheduled, queued or running');
     const job = jobFromRow(row, now);
+    this.#notifier.publish('cancel', [[job.id, job.queue, job.task, job.attempts]]);
     this.#events.emit('job:cancelled', eventOf(job));
     return job;
   }
@@ -260,6 +282,7 @@ export class PostgresStore implements Store {
     }
     if (!row) throw await this.#stateError(params.id, 'retry', 'failed or cancelled');
     const job = jobFromRow(row, now);
+    this.#notifier.publish('enq', [enqueuedItem(job)]);
     this.#events.emit('job:enqueued', eventOf(job));
     return job;
   }
@@ -304,7 +327,9 @@ export class PostgresStore implements Store {
     const { rows } = await this.#run<EventRow & { state: 'queued' | 'failed'; error: string; run_at: string }>('jobRecoverExpired', [this.clock.now()]);
     const requeued: string[] = [];
     const failed: string[] = [];
-    for (const row of rows.sort((a, b) => Number(a.id) - Number(b.id))) {
+    rows.sort((a, b) => Number(a.id) - Number(b.id));
+    this.#notifier.publish('out', rows.map((row) => [String(row.id), row.queue, row.task, row.attempts, row.state === 'failed' ? 'failed' : 'recovered', announcedError(JSON.parse(row.error) as object), Number(row.run_at)]));
+    for (const row of rows) {
       const error = JSON.parse(row.error) as SerializedError;
       if (row.state === 'failed') {
         failed.push(String(row.id));
@@ -331,11 +356,13 @@ export class PostgresStore implements Store {
   async queuePause(params: { name: string }): Promise<void> {
     this.#assertOpen();
     await this.#run('queueSetPaused', [params.name, true]);
+    this.#notifier.publish('changed', [[params.name]]);
   }
 
   async queueResume(params: { name: string }): Promise<void> {
     this.#assertOpen();
     await this.#run('queueSetPaused', [params.name, false]);
+    this.#notifier.publish('changed', [[params.name]]);
     this.#events.emit('store:changed', {});
   }
 
@@ -375,6 +402,7 @@ export class PostgresStore implements Store {
     this.#closed = true;
     clearInterval(this.#pollTimer);
     this.#events.clear();
+    await this.#notifier.drain();
     await this.#listener?.close();
     await this.#pool.end().catch(() => undefined);
   }
@@ -419,11 +447,13 @@ export class PostgresStore implements Store {
   }
 
   #onNotification(text: string): void {
+    if (this.#closed) return;
+    const head = notificationHead(text);
+    if (head === null || head.origin === this.#origin) return;
+    if (CHANGE_KINDS.has(head.kind)) this.#announceChange();
+    if (!this.#events.listensToJobs()) return;
     const events = decodeNotification(text, this.#origin, this.clock.now());
-    if (events === null || this.#closed) return;
-    for (const event of events) this.#events.emit(event.name, event.payload as never);
-    const kind = (JSON.parse(text) as unknown[])[1] as string;
-    if (CHANGE_KINDS.has(kind)) this.#announceChange();
+    for (const event of events ?? []) this.#events.emit(event.name, event.payload as never);
   }
 
   /** Emits one `store:changed` per turn of the event loop, however many reasons arrived. */
@@ -458,7 +488,7 @@ export class PostgresStore implements Store {
   #clientText(name: QueryName): string {
     let text = this.#clientSql.get(name);
     if (text === undefined) {
-      text = bindSql(sql[name], this.#options.schema, this.#channel, '');
+      text = bindSql(sql[name], this.#bindings(''));
       this.#clientSql.set(name, text);
     }
     return text;
@@ -533,6 +563,17 @@ function outcomeColumns(outcome: JobOutcome, now: number): [string, string | nul
     case 'released':
       return ['requeue', null, null, now];
   }
+}
+
+function enqueuedItem(job: Job): unknown[] {
+  return [job.id, job.queue, job.task, job.attempts, job.runAt];
+}
+
+/** A notification item of an outcome: [id, queue, task, attempt, kind, error, runAt]. */
+function outcomeItem(outcome: JobOutcome, row: { id: string; queue: string; task: string }, now: number): unknown[] {
+  const [kind, , , runAt] = outcomeColumns(outcome, now);
+  const error = outcome.kind === 'failed' ? announcedError({ ...outcome.error, attempt: outcome.lease.attempt }) : null;
+  return [String(row.id), row.queue, row.task, outcome.lease.attempt, kind, error, runAt];
 }
 
 function claimOrder(a: Job, b: Job): number {

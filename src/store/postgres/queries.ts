@@ -4,8 +4,14 @@
  * failed/cancelled; `scheduled` is a queued job whose run_at lies ahead, derived on read. Times are
  * epoch milliseconds from the store's clock, never the server's `now()`, so tests can move time.
  *
- * Statements that change jobs also announce the change with pg_notify in the same statement (see
- * {@link notify}), so the announcement is sent if and only if the change commits.
+ * Changes are announced after they commit, by a separate NOTIFY (notifier.ts): a transaction that
+ * notifies holds a database-wide lock through its commit, so notifying inside the hot statements
+ * would serialise every claim and completion of every worker. Only an enqueue through a caller's
+ * client notifies inside the statement, because only the caller knows when it commits.
+ *
+ * Claims commit with synchronous_commit off (`{claimCommit}`, see PostgresStoreOptions.claimCommit):
+ * a claim lost to a server crash only means the job runs again, and every later durable commit
+ * (an outcome, an enqueue) flushes the claims before it.
  */
 
 const LEASE_MATCH = `id = $1 AND state = 'running' AND lease_owner = $2 AND attempts = $3`;
@@ -29,38 +35,43 @@ function notify(source: string, kind: string, item: string): string {
 
 const SENT = `(SELECT count(*) FROM notes) AS sent`;
 const ENQUEUED_ITEM = `json_build_array(id::text, queue, task, attempts, run_at)`;
-/** An error small enough for a notification: the stored JSON, or its name, message and code cut short. */
-const NOTE_ERROR = (column: string) => `CASE WHEN ${column} IS NULL THEN NULL WHEN octet_length(${column}) <= 1500 THEN ${column}::json
-  ELSE json_build_object('name', left(${column}::json->>'name', 100), 'message', left(${column}::json->>'message', 300),
-    'code', left(${column}::json->>'code', 100), 'attempt', ${column}::json->'attempt') END`;
+
+const INSERT_ONE = `
+    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, created_at)
+    VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9)
+    ON CONFLICT DO NOTHING`;
+const INSERT_MANY = `
+    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at)
+    SELECT queue, task, payload, 'queued', priority, run_at, max_attempts, timeout_ms, $8
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::int[], $7::int[]) WITH ORDINALITY
+           AS t(queue, task, payload, priority, run_at, max_attempts, timeout_ms, ord)
+     ORDER BY ord`;
 
 export const sql = {
   /** $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms, $8 unique_key, $9 now. */
-  jobInsert: `
-    WITH ins AS (
-      INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, created_at)
-      VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9)
-      ON CONFLICT DO NOTHING
-      RETURNING id, queue, task, attempts, run_at),
+  jobInsert: `${INSERT_ONE} RETURNING id`,
+  /** jobInsert for a caller's client: announces the job in the caller's transaction, so only on commit. */
+  jobInsertClient: `
+    WITH ins AS (${INSERT_ONE} RETURNING id, queue, task, attempts, run_at),
     ${notify('ins', 'enq', ENQUEUED_ITEM)}
     SELECT ins.id FROM ins, ${SENT}`,
   /** Arrays $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms; $8 now. */
-  jobInsertMany: `
-    WITH ins AS (
-      INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at)
-      SELECT queue, task, payload, 'queued', priority, run_at, max_attempts, timeout_ms, $8
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::int[], $7::int[]) WITH ORDINALITY
-             AS t(queue, task, payload, priority, run_at, max_attempts, timeout_ms, ord)
-       ORDER BY ord
-      RETURNING id, queue, task, attempts, run_at),
+  jobInsertMany: `${INSERT_MANY} RETURNING id`,
+  jobInsertManyClient: `
+    WITH ins AS (${INSERT_MANY} RETURNING id, queue, task, attempts, run_at),
     ${notify('ins', 'enq', ENQUEUED_ITEM)}
     SELECT ins.id FROM ins, ${SENT}`,
   jobByUniqueKey: `SELECT * FROM {s}.jobs WHERE unique_key = $1 AND state IN ('queued','running')`,
   jobGet: `SELECT * FROM {s}.jobs WHERE id = $1`,
-  /** $1 worker, $2 queue names, $3 limits, $4 now, $5 tasks, $6 lease ms. */
+  /**
+   * $1 worker, $2 queue names, $3 limits, $4 now, $5 tasks, $6 lease ms. Rows are updated through
+   * `id = ANY(ARRAY(...))` so the plan is a primary-key lookup whatever the planner guesses about
+   * the arrays (a join here drifts to a hash join over the whole table).
+   */
   jobClaim: `
-    WITH wanted AS (
-      SELECT w.name, w.lim FROM unnest($2::text[], $3::int[]) AS w(name, lim)
+    WITH relaxed AS (SELECT set_config('synchronous_commit', {claimCommit}, true)),
+    wanted AS (
+      SELECT w.name, w.lim FROM unnest($2::text[], $3::int[]) AS w(name, lim), relaxed
        WHERE NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = w.name AND p.paused)),
     picked AS MATERIALIZED (
       SELECT j.id FROM wanted CROSS JOIN LATERAL (
@@ -72,17 +83,16 @@ export const sql = {
     claimed AS (
       UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1,
              lease_expires_at = $4::bigint + $6::bigint, started_at = $4
-        FROM picked WHERE jobs.id = picked.id
-      RETURNING jobs.*),
-    ${notify('claimed', 'start', 'json_build_array(id::text, queue, task, attempts)')}
-    SELECT claimed.* FROM claimed, ${SENT}`,
+       WHERE id = ANY(ARRAY(SELECT id FROM picked))
+      RETURNING *)
+    SELECT * FROM claimed`,
   /** Arrays $1 id, $2 worker, $3 attempt; $4 new expiry. Returns the ids whose lease is gone. Locks in id order. */
   jobRenewLeases: `
     WITH l AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[]) AS l(id, worker, attempt)),
     locked AS MATERIALIZED (
       SELECT j.id FROM {s}.jobs j JOIN l ON j.id = l.id AND j.lease_owner = l.worker AND j.attempts = l.attempt
        WHERE j.state = 'running' ORDER BY j.id FOR NO KEY UPDATE OF j),
-    renewed AS (UPDATE {s}.jobs SET lease_expires_at = $4 FROM locked WHERE jobs.id = locked.id RETURNING jobs.id)
+    renewed AS (UPDATE {s}.jobs SET lease_expires_at = $4 WHERE id = ANY(ARRAY(SELECT id FROM locked)) RETURNING id)
     SELECT l.id::text AS id FROM l WHERE l.id NOT IN (SELECT id FROM renewed)`,
   /**
    * All outcomes in one statement. Arrays $1 id, $2 worker, $3 attempt, $4 kind (succeeded, failed,
@@ -104,37 +114,28 @@ export const sql = {
         attempts = CASE o.kind WHEN 'requeue' THEN j.attempts - 1 ELSE j.attempts END,
         finished_at = CASE WHEN o.kind IN ('succeeded', 'failed') THEN $8 ELSE j.finished_at END,
         ${CLEAR_LEASE}
-      FROM o JOIN locked ON locked.id = o.id
-      WHERE j.id = o.id AND j.state = 'running' AND j.lease_owner = o.worker AND j.attempts = o.attempt
-      RETURNING o.ord, o.id, j.queue, j.task, o.attempt, o.kind, o.error, o.run_at),
-    ${notify('done', 'out', `json_build_array(id::text, queue, task, attempt, kind, ${NOTE_ERROR('error')}, run_at)`)}
-    SELECT done.ord, done.id, done.queue, done.task FROM done, ${SENT}`,
+      FROM o
+      WHERE j.id = ANY(ARRAY(SELECT id FROM locked)) AND j.id = o.id AND j.state = 'running' AND j.lease_owner = o.worker AND j.attempts = o.attempt
+      RETURNING o.ord, o.id, j.queue, j.task)
+    SELECT * FROM done`,
   /** $1 id, $2 worker, $3 attempt, $4 progress JSON. */
   jobSetProgress: `
-    WITH p AS (UPDATE {s}.jobs SET progress = $4 WHERE ${LEASE_MATCH} RETURNING id, queue, task, attempts),
-    ${notify('p', 'prog', `json_build_array(id::text, queue, task, attempts, CASE WHEN octet_length($4::text) <= 4000 THEN $4::json END)`)}
-    SELECT p.id, p.queue, p.task, p.attempts FROM p, ${SENT}`,
+    UPDATE {s}.jobs SET progress = $4 WHERE ${LEASE_MATCH} RETURNING id, queue, task, attempts`,
   /** $1 id, $2 now. */
   jobCancel: `
-    WITH c AS (
-      UPDATE {s}.jobs SET state = 'cancelled', finished_at = $2, ${CLEAR_LEASE}
-       WHERE id = $1 AND state IN ('queued','running')
-      RETURNING *),
-    ${notify('c', 'cancel', 'json_build_array(id::text, queue, task, attempts)')}
-    SELECT c.* FROM c, ${SENT}`,
+    UPDATE {s}.jobs SET state = 'cancelled', finished_at = $2, ${CLEAR_LEASE}
+     WHERE id = $1 AND state IN ('queued','running')
+    RETURNING *`,
   /** $1 id, $2 now. */
   jobRetry: `
-    WITH r AS (
-      UPDATE {s}.jobs SET state = 'queued', attempts = 0, run_at = $2, finished_at = NULL, result = NULL
-       WHERE id = $1 AND state IN ('failed','cancelled')
-      RETURNING *),
-    ${notify('r', 'enq', ENQUEUED_ITEM)}
-    SELECT r.* FROM r, ${SENT}`,
+    UPDATE {s}.jobs SET state = 'queued', attempts = 0, run_at = $2, finished_at = NULL, result = NULL
+     WHERE id = $1 AND state IN ('failed','cancelled')
+    RETURNING *`,
   /** $1 now. Skips rows another statement holds, so two recoverers never wait on each other. */
   jobRecoverExpired: `
     WITH expired AS MATERIALIZED (
       SELECT id FROM {s}.jobs WHERE state = 'running' AND lease_expires_at < $1 ORDER BY id FOR NO KEY UPDATE SKIP LOCKED),
-    r AS (
+    recovered AS (
       UPDATE {s}.jobs j
          SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
              finished_at = CASE WHEN attempts >= max_attempts THEN $1::bigint END,
@@ -143,10 +144,9 @@ export const sql = {
                'message', 'the worker ' || lease_owner || ' stopped renewing its lease (it died or hung); '
                  || CASE WHEN attempts >= max_attempts THEN 'no attempts left' ELSE 'the job was queued again' END)::text,
              ${CLEAR_LEASE}
-        FROM expired WHERE j.id = expired.id
-      RETURNING j.id, j.queue, j.task, j.attempts, j.state, j.error, j.run_at),
-    ${notify('r', 'out', `json_build_array(id::text, queue, task, attempts, CASE state WHEN 'failed' THEN 'failed' ELSE 'recovered' END, ${NOTE_ERROR('error')}, run_at)`)}
-    SELECT r.* FROM r, ${SENT}`,
+       WHERE j.id = ANY(ARRAY(SELECT id FROM expired))
+      RETURNING j.id, j.queue, j.task, j.attempts, j.state, j.error, j.run_at)
+    SELECT * FROM recovered`,
   /** $1 before, $2 limit. */
   jobDeleteFinished: `
     DELETE FROM {s}.jobs WHERE id IN (
@@ -161,12 +161,8 @@ export const sql = {
        AND queue NOT IN (SELECT name FROM {s}.queues WHERE paused)`,
   /** $1 name, $2 paused. */
   queueSetPaused: `
-    WITH q AS (
-      INSERT INTO {s}.queues (name, paused) VALUES ($1, $2)
-      ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
-      RETURNING name),
-    ${notify('q', 'changed', 'json_build_array(name)')}
-    SELECT q.name FROM q, ${SENT}`,
+    INSERT INTO {s}.queues (name, paused) VALUES ($1, $2)
+    ON CONFLICT (name) DO UPDATE SET paused = excluded.paused`,
   queuePaused: `SELECT name FROM {s}.queues WHERE paused`,
   queueNames: `SELECT name FROM {s}.queues`,
   /** $1 now. */
@@ -181,6 +177,8 @@ export const sql = {
     ON CONFLICT (name) DO UPDATE SET queue = excluded.queue, mode = excluded.mode, attempts = excluded.attempts,
       priority = excluded.priority, timeout_ms = excluded.timeout_ms, updated_at = excluded.updated_at`,
   taskList: `SELECT name, queue, mode, attempts, priority, timeout_ms AS timeout FROM {s}.tasks ORDER BY name`,
+  /** Sends announcements (see notifier.ts): $1 channel, $2 payloads. A transaction without writes: no WAL flush. */
+  notify: `SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p`,
   /** Poll-only mode: the last id handed out, a cheap sign that jobs were added. */
   lastJobId: `SELECT last_value::text AS id FROM {s}.jobs_id_seq`,
 } as const;
@@ -203,8 +201,12 @@ export function filterClause(filter: { queue?: string; task?: string; state?: st
 }
 
 /** Fills in the schema, the channel and the origin of notifications. */
-export function bindSql(text: string, schema: string, channel: string, origin: string): string {
-  return text.replaceAll('{s}', `"${schema}"`).replaceAll('{channel}', literal(channel)).replaceAll('{origin}', literal(origin));
+export function bindSql(text: string, bind: { schema: string; channel: string; origin: string; claimCommit: 'async' | 'sync' }): string {
+  return text
+    .replaceAll('{s}', `"${bind.schema}"`)
+    .replaceAll('{channel}', literal(bind.channel))
+    .replaceAll('{origin}', literal(bind.origin))
+    .replaceAll('{claimCommit}', literal(bind.claimCommit === 'async' ? 'off' : 'on'));
 }
 
 function literal(value: string): string {
