@@ -61,8 +61,8 @@ async function admin(url: string, text: string): Promise<void> {
   }
 }
 
-function offload(url: string): Peer {
-  const schema = 'bench_offload';
+function offload(url: string, concurrency?: number): Peer {
+  const schema = concurrency ? `bench_offload_c${concurrency}` : 'bench_offload';
   const probe = new RunProbe();
   const noop = defineTask({ name: 'noop', run: async () => probe.ran() });
   let producer: PostgresStore;
@@ -71,8 +71,10 @@ function offload(url: string): Peer {
   let worker: Worker | undefined;
   let ended = 0;
   return {
-    name: 'offload',
-    settings: 'createPostgresStore defaults (pool 10, LISTEN/NOTIFY); createWorker defaults (concurrency 10, lease 15 s); producer and worker on separate store instances',
+    name: concurrency ? `offload (concurrency ${concurrency})` : 'offload',
+    settings: concurrency
+      ? `as offload, with createWorker({ concurrency: ${concurrency} })`
+      : 'createPostgresStore defaults (pool 10, LISTEN/NOTIFY, async claim commits); createWorker defaults (concurrency 10, lease 15 s); producer and worker on separate store instances',
     sizes: SIZES,
     async setup() {
       await admin(url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
@@ -84,7 +86,7 @@ function offload(url: string): Peer {
     enqueue: (i) => queue.enqueue(noop, { i }),
     enqueueBulk: (n) => queue.enqueueMany(Array.from({ length: n }, (_, i) => ({ task: noop, payload: { i } }))),
     async startWorker() {
-      worker = createWorker({ store: consumer, tasks: [noop], logger: pino({ level: 'silent' }) });
+      worker = createWorker({ store: consumer, tasks: [noop], logger: pino({ level: 'silent' }), ...(concurrency ? { concurrency } : {}) });
       worker.on('job:end', () => ended++);
       await worker.start();
     },
@@ -158,7 +160,7 @@ function pgBoss(url: string): Peer {
   return {
     name: 'pg-boss',
     settings: 'work() with batchSize 100 and pollingIntervalSeconds 0.5 (its minimum); send() and insert()',
-    sizes: { single: 1_000, bulk: 20_000, processing: 10_000, latency: 30 },
+    sizes: { single: 1_000, bulk: 20_000, processing: 2_000, latency: 30 },
     async setup() {
       await admin(url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       boss = new PgBoss({ connectionString: url, schema });
@@ -226,5 +228,5 @@ function bullmq(redisUrl: string): Peer {
 
 /** Every system, offload first. */
 export function peers(pgUrl: string, redisUrl: string): Peer[] {
-  return [offload(pgUrl), graphile(pgUrl, false), graphile(pgUrl, true), pgBoss(pgUrl), bullmq(redisUrl)];
+  return [offload(pgUrl), offload(pgUrl, 100), graphile(pgUrl, false), graphile(pgUrl, true), pgBoss(pgUrl), bullmq(redisUrl)];
 }

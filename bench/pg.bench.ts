@@ -140,3 +140,5 @@ async function main(): Promise<void> {
 }
 
 await main();
+// Peers leave timers and sockets behind (pg-boss, ioredis); the run is over.
+process.exit(0);

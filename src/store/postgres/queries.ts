@@ -86,25 +86,30 @@ export const sql = {
        WHERE id = ANY(ARRAY(SELECT id FROM picked))
       RETURNING *)
     SELECT * FROM claimed`,
-  /** Arrays $1 id, $2 worker, $3 attempt; $4 new expiry. Returns the ids whose lease is gone. Locks in id order. */
+  /**
+   * Arrays $1 id, $2 worker, $3 attempt; $4 new expiry. Returns the ids whose lease is gone. Rows
+   * another statement holds right now (an outcome being written, progress) are skipped, not
+   * waited for: such a lease is not lost, and the next renewal extends it. Never waiting is what
+   * keeps renewals and outcome writes of one worker from deadlocking.
+   */
   jobRenewLeases: `
     WITH l AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[]) AS l(id, worker, attempt)),
-    locked AS MATERIALIZED (
+    free AS MATERIALIZED (
       SELECT j.id FROM {s}.jobs j JOIN l ON j.id = l.id AND j.lease_owner = l.worker AND j.attempts = l.attempt
-       WHERE j.state = 'running' ORDER BY j.id FOR NO KEY UPDATE OF j),
-    renewed AS (UPDATE {s}.jobs SET lease_expires_at = $4 WHERE id = ANY(ARRAY(SELECT id FROM locked)) RETURNING id)
-    SELECT l.id::text AS id FROM l WHERE l.id NOT IN (SELECT id FROM renewed)`,
+       WHERE j.id = ANY($1::bigint[]) AND j.state = 'running' FOR NO KEY UPDATE OF j SKIP LOCKED),
+    renewed AS (UPDATE {s}.jobs SET lease_expires_at = $4 WHERE id = ANY(ARRAY(SELECT id FROM free)) RETURNING id)
+    SELECT l.id::text AS id FROM l
+     WHERE NOT EXISTS (SELECT 1 FROM {s}.jobs j
+                        WHERE j.id = l.id AND j.state = 'running' AND j.lease_owner = l.worker AND j.attempts = l.attempt)`,
   /**
    * All outcomes in one statement. Arrays $1 id, $2 worker, $3 attempt, $4 kind (succeeded, failed,
-   * retry, requeue), $5 result, $6 error, $7 run_at; $8 now. Rows are locked in id order first, so
-   * two multi-row writers of one worker (this and renewal) cannot deadlock.
+   * retry, requeue), $5 result, $6 error, $7 run_at; $8 now. Returns the input positions (ord) that
+   * were accepted.
    */
   jobRecordOutcomes: `
     WITH o AS (
       SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[]) WITH ORDINALITY
         AS o(id, worker, attempt, kind, result, error, run_at, ord)),
-    locked AS MATERIALIZED (
-      SELECT j.id FROM {s}.jobs j WHERE j.id = ANY($1::bigint[]) AND j.state = 'running' ORDER BY j.id FOR NO KEY UPDATE),
     done AS (
       UPDATE {s}.jobs j SET
         state = CASE o.kind WHEN 'succeeded' THEN 'succeeded' WHEN 'failed' THEN 'failed' ELSE 'queued' END,
@@ -115,7 +120,7 @@ export const sql = {
         finished_at = CASE WHEN o.kind IN ('succeeded', 'failed') THEN $8 ELSE j.finished_at END,
         ${CLEAR_LEASE}
       FROM o
-      WHERE j.id = ANY(ARRAY(SELECT id FROM locked)) AND j.id = o.id AND j.state = 'running' AND j.lease_owner = o.worker AND j.attempts = o.attempt
+      WHERE j.id = ANY($1::bigint[]) AND j.id = o.id AND j.state = 'running' AND j.lease_owner = o.worker AND j.attempts = o.attempt
       RETURNING o.ord, o.id, j.queue, j.task)
     SELECT * FROM done`,
   /** $1 id, $2 worker, $3 attempt, $4 progress JSON. */
