@@ -2,11 +2,16 @@ import type { Logger } from 'pino';
 
 /** PostgreSQL refuses payloads of 8000 bytes or more; stay well below. */
 const MAX_PAYLOAD_BYTES = 7_500;
+/** Kinds that wake workers go out on the next turn; the rest (started, progress, outcomes) within this many ms. */
+const EVENT_DELAY_MS = 20;
+const URGENT = new Set(['enq', 'changed', 'cancel']);
 
 /**
- * Announces committed changes to every store instance that LISTENs on the channel. Items of one
- * turn of the event loop go out in one statement, one statement at a time (so they arrive in the
- * order they happened), as payloads `[origin, kind, [item, ...]]` of at most 7 500 bytes.
+ * Announces committed changes to every store instance that LISTENs on the channel, one statement
+ * at a time (so they arrive in the order they happened), as payloads `[origin, kind, [item, ...]]`
+ * of at most 7 500 bytes. Enqueues, cancels and queue changes go out on the next turn of the event
+ * loop (they wake workers); started, progress and outcome events are gathered for up to 20 ms, so
+ * a busy worker sends a few announcements a second instead of two per claim.
  * Announcements are hints: one lost to a broken connection is logged and dropped, never retried;
  * listeners fall back to their poll.
  */
@@ -16,6 +21,7 @@ export class Notifier {
   readonly #log: Logger;
   #pending: string[] = [];
   #scheduled = false;
+  #delayed: NodeJS.Timeout | undefined;
   #sending: Promise<void> | undefined;
 
   constructor(options: { origin: string; send: (payloads: string[]) => Promise<unknown>; logger: Logger }) {
@@ -43,11 +49,13 @@ export class Notifier {
       bytes += size + 1;
     }
     if (chunk.length > 0) this.#pending.push(`${head}${chunk.join(',')}]]`);
-    this.#schedule();
+    if (URGENT.has(kind)) this.#schedule();
+    else this.#delayed ??= setTimeout(() => this.#schedule(), EVENT_DELAY_MS);
   }
 
   /** Resolves once everything published so far was sent (or given up). */
   async drain(): Promise<void> {
+    if (this.#delayed) this.#schedule();
     while (this.#scheduled || this.#sending || this.#pending.length > 0) {
       if (this.#sending) await this.#sending;
       else await new Promise((resolve) => setImmediate(resolve));
@@ -55,6 +63,8 @@ export class Notifier {
   }
 
   #schedule(): void {
+    clearTimeout(this.#delayed);
+    this.#delayed = undefined;
     if (this.#scheduled || this.#sending) return;
     this.#scheduled = true;
     setImmediate(() => {
