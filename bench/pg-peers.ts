@@ -173,7 +173,7 @@ function pgBoss(url: string): Peer {
     enqueueBulk: (n) => boss.insert(Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { i } }))),
     async startWorker() {
       await boss.work('noop', { batchSize: 100, pollingIntervalSeconds: 0.5 }, async (jobs) => {
-        for (const _ of jobs) probe.ran();
+        for (let i = 0; i < jobs.length; i++) probe.ran();
       });
     },
     async waitProcessed(n) {

@@ -74,6 +74,7 @@ function decodeOutcome(item: Item, base: (state: JobEvent['state']) => JobEvent)
 
 function stripAttempt(error: unknown): SerializedError {
   if (typeof error !== 'object' || error === null) return { name: 'Error', message: 'unknown error' };
-  const { attempt: _attempt, ...rest } = error as SerializedError & { attempt?: number };
+  const rest: SerializedError & { attempt?: number } = { ...(error as SerializedError & { attempt?: number }) };
+  delete rest.attempt;
   return rest;
 }

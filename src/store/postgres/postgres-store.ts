@@ -10,7 +10,6 @@ import {
   type EnqueueContext,
   type EnqueueParams,
   type EnqueueResult,
-  type JobEvent,
   type JobFilter,
   type JobListParams,
   type JobOutcome,
@@ -24,10 +23,10 @@ import {
 import { StoreEventHub } from '../events.ts';
 import { jobFromInsert, jobFromRow, type JobRow } from '../row.ts';
 import { isConnectionError, startError } from './connection-errors.ts';
-import { Listener } from './listener.ts';
+import { ChangeFeed } from './change-feed.ts';
 import { migrate } from './migrate.ts';
-import { decodeNotification, notificationHead } from './notifications.ts';
 import { announcedError, announcedProgress, Notifier } from './notifier.ts';
+import { claimOrder, enqueuedItem, eventOf, eventOfRow, outcomeColumns, outcomeItem, type EventRow } from './job-items.ts';
 import { parsePostgresOptions, type ParsedPostgresOptions, type PostgresStoreOptions } from './postgres-options.ts';
 import { bindSql, filterClause, sql, stateExpression, type QueryName } from './queries.ts';
 
@@ -38,11 +37,8 @@ interface Queryable {
   query(config: { text: string; values?: unknown[]; name?: string }): Promise<{ rows: unknown[]; rowCount: number | null }>;
 }
 
-type EventRow = { id: string; queue: string; task: string; attempts: number };
 const INSERT_CHUNK = 5_000;
 const ID_PATTERN = /^[0-9]{1,18}$/;
-/** Notification kinds after which other processes should look for work again. */
-const CHANGE_KINDS = new Set(['enq', 'changed', 'out']);
 /**
  * Statements over arrays whose generic plan (what a prepared statement settles on after five runs)
  * is several times slower than a plan made for the actual arrays: always planned afresh.
@@ -68,12 +64,9 @@ export class PostgresStore implements Store {
   readonly #clientSql = new Map<QueryName, string>();
   readonly #events = new StoreEventHub();
   readonly #notifier: Notifier;
-  #listener: Listener | undefined;
+  readonly #feed: ChangeFeed;
   readonly #outcomeQueue: Array<{ outcomes: readonly JobOutcome[]; resolve: (accepted: boolean[]) => void; reject: (error: unknown) => void }> = [];
   #writingOutcomes = false;
-  #pollTimer: NodeJS.Timeout | undefined;
-  #lastJobId: string | undefined;
-  #changePending = false;
   #closed = false;
 
   /** Use {@link createPostgresStore}, which also migrates and starts listening. */
@@ -92,6 +85,18 @@ export class PostgresStore implements Store {
     ) as Record<QueryName, { text: string; name: string }>;
     this.#pool = new pg.Pool({ ...this.#clientConfig('pool'), max: this.#options.poolSize, idleTimeoutMillis: 30_000 });
     this.#pool.on('error', (error) => this.#log.warn({ store: this.description, err: error.message }, 'offload: an idle PostgreSQL connection failed; it will be replaced'));
+    this.#feed = new ChangeFeed({
+      events: this.#events,
+      origin: this.#origin,
+      clock: this.clock,
+      logger: this.#log,
+      label: this.description,
+      channel: this.#channel,
+      listen: this.#options.listen,
+      pollInterval: this.#options.pollInterval,
+      listenConfig: this.#clientConfig('listen'),
+      lastJobId: async () => (await this.#run<{ id: string }>('lastJobId', [])).rows[0]?.id,
+    });
     this.#notifier = new Notifier({ origin: this.#origin, logger: this.#log, send: (payloads) => this.#run('notify', [this.#channel, payloads]) });
   }
 
@@ -108,8 +113,7 @@ export class PostgresStore implements Store {
       } finally {
         client.release();
       }
-      if (this.#options.listen) await this.#startListening();
-      else await this.#startPolling();
+      await this.#feed.start();
     } catch (error) {
       await this.close();
       throw startError(error, this.#options.target, this.#options.schema);
@@ -438,10 +442,9 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#pollTimer);
     this.#events.clear();
     await this.#notifier.drain();
-    await this.#listener?.close();
+    await this.#feed.close();
     await this.#pool.end().catch(() => undefined);
   }
 
@@ -451,57 +454,6 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: this.#options.connectTimeout,
       application_name: `offload:${this.#options.schema}:${role}:${this.#origin}`,
     };
-  }
-
-  async #startListening(): Promise<void> {
-    this.#listener = new Listener({
-      config: this.#clientConfig('listen'),
-      channel: this.#channel,
-      label: this.description,
-      logger: this.#log,
-      onNotification: (payload) => this.#onNotification(payload),
-      onReconnect: () => this.#announceChange(),
-    });
-    await this.#listener.start();
-    this.#pollTimer = setInterval(() => this.#announceChange(), this.#options.pollInterval);
-    this.#pollTimer.unref();
-  }
-
-  /** Poll-only mode: announce `store:changed` when jobs were added, and every tenth look anyway. */
-  async #startPolling(): Promise<void> {
-    this.#lastJobId = (await this.#run<{ id: string }>('lastJobId', [])).rows[0]?.id;
-    let looks = 0;
-    this.#pollTimer = setInterval(() => {
-      this.#run<{ id: string }>('lastJobId', []).then(
-        ({ rows }) => {
-          const id = rows[0]?.id;
-          if (id !== this.#lastJobId || ++looks % 10 === 0) this.#announceChange();
-          this.#lastJobId = id;
-        },
-        (error: unknown) => this.#log.warn({ store: this.description, err: (error as Error).message }, 'offload: polling PostgreSQL failed'),
-      );
-    }, this.#options.pollInterval);
-    this.#pollTimer.unref();
-  }
-
-  #onNotification(text: string): void {
-    if (this.#closed) return;
-    const head = notificationHead(text);
-    if (head === null || head.origin === this.#origin) return;
-    if (CHANGE_KINDS.has(head.kind)) this.#announceChange();
-    if (!this.#events.listensToJobs()) return;
-    const events = decodeNotification(text, this.#origin, this.clock.now());
-    for (const event of events ?? []) this.#events.emit(event.name, event.payload as never);
-  }
-
-  /** Emits one `store:changed` per turn of the event loop, however many reasons arrived. */
-  #announceChange(): void {
-    if (this.#changePending || this.#closed) return;
-    this.#changePending = true;
-    setImmediate(() => {
-      this.#changePending = false;
-      if (!this.#closed) this.#events.emit('store:changed', {});
-    });
   }
 
   /** Runs a named statement on the pool (prepared) or on the caller's client (not prepared). */
@@ -586,43 +538,4 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const store = new PostgresStore(options);
   await store.start();
   return store;
-}
-
-/** [kind, result, error, run_at] of one outcome, as the outcome statement takes them. */
-function outcomeColumns(outcome: JobOutcome, now: number): [string, string | null, string | null, number | null] {
-  switch (outcome.kind) {
-    case 'succeeded':
-      return ['succeeded', outcome.result, null, null];
-    case 'failed': {
-      const error = JSON.stringify({ ...outcome.error, attempt: outcome.lease.attempt });
-      return outcome.retryAt === null ? ['failed', null, error, null] : ['retry', null, error, outcome.retryAt];
-    }
-    case 'snoozed':
-      return ['requeue', null, null, outcome.runAt];
-    case 'released':
-      return ['requeue', null, null, now];
-  }
-}
-
-function enqueuedItem(job: Job): unknown[] {
-  return [job.id, job.queue, job.task, job.attempts, job.runAt];
-}
-
-/** A notification item of an outcome: [id, queue, task, attempt, kind, error, runAt]. */
-function outcomeItem(outcome: JobOutcome, row: { id: string; queue: string; task: string }, now: number): unknown[] {
-  const [kind, , , runAt] = outcomeColumns(outcome, now);
-  const error = outcome.kind === 'failed' ? announcedError({ ...outcome.error, attempt: outcome.lease.attempt }) : null;
-  return [String(row.id), row.queue, row.task, outcome.lease.attempt, kind, error, runAt];
-}
-
-function claimOrder(a: Job, b: Job): number {
-  return b.priority - a.priority || a.runAt - b.runAt || Number(a.id) - Number(b.id);
-}
-
-function eventOf(job: Job): JobEvent {
-  return { id: job.id, queue: job.queue, task: job.task, state: job.state, attempt: job.attempts };
-}
-
-function eventOfRow(row: EventRow, state: JobState): JobEvent {
-  return { id: String(row.id), queue: row.queue, task: row.task, state, attempt: row.attempts };
 }
