@@ -88,7 +88,7 @@ export function describeTarget(connectionString: string): PostgresTarget {
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw invalidUrl(`has the scheme "${url.protocol}"; expected postgres:// or postgresql://`);
   }
-  const user = decodeURIComponent(url.username) || url.searchParams.get('user') || process.env['PGUSER'] || 'the default user';
+  const user = decodeURIComponent(url.username) || url.searchParams.get('user') || 'the default user';
   const host = url.host || url.searchParams.get('host') || 'localhost';
   const database = decodeURIComponent(url.pathname.slice(1)) || url.searchParams.get('dbname') || 'the default database';
   const label = `${url.protocol}//${url.username ? `${url.username}@` : ''}${host}${url.pathname}`;
