@@ -9,8 +9,7 @@ const URGENT = new Set(['enq', 'changed', 'cancel']);
 /**
  * Announces committed changes to every store instance that LISTENs on the channel, one statement
  * at a time (so they arrive in the order they happened), as payloads `[origin, kind, [item, ...]]`
- * of at most 7 500 bytes. Enqueues, cancels and queue changes go out on the next turn of the event
- * loop (they wake workers); started, progress and outcome events are gathered for up to 20 ms, so
+ * of at most 7 500 bytes. Enqueues, cancels and queue changes go out at once (they wake workers); started, progress and outcome events are gathered for up to 20 ms, so
  * a busy worker sends a few announcements a second instead of two per claim.
  * Announcements are hints: one lost to a broken connection is logged and dropped, never retried;
  * listeners fall back to their poll.
@@ -49,8 +48,14 @@ export class Notifier {
       bytes += size + 1;
     }
     if (chunk.length > 0) this.#pending.push(`${head}${chunk.join(',')}]]`);
-    if (URGENT.has(kind)) this.#schedule();
-    else this.#delayed ??= setTimeout(() => this.#schedule(), EVENT_DELAY_MS);
+    if (!URGENT.has(kind)) this.#delayed ??= setTimeout(() => this.#schedule(), EVENT_DELAY_MS);
+    else if (this.#sending) this.#schedule();
+    else {
+      // Wakes workers: send now, not on the next turn.
+      clearTimeout(this.#delayed);
+      this.#delayed = undefined;
+      this.#flush();
+    }
   }
 
   /** Resolves once everything published so far was sent (or given up). */
