@@ -103,6 +103,7 @@ function writeResults(markdown: string): void {
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
+  const loadBefore = os.loadavg()[0]!.toFixed(2);
   const results: Measured[] = [];
   for (const peer of peers(PG_URL, REDIS_URL)) {
     if (only.length && !only.some((name) => peer.name.includes(name))) continue;
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
     `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${await serverVersions()}, Redis on 127.0.0.1.`,
     `Peers: ${versions()}. No-op jobs; producer and worker in one process, on separate connections.`,
     'Processing counts until every completion is committed; latency is enqueue-to-start with an idle worker (5 ms between jobs).',
+    `Load average (1 min) ${loadBefore} before the run and ${os.loadavg()[0]!.toFixed(2)} after: on a shared 2-CPU machine, numbers of one system vary up to 2× between runs; compare rows of one run.`,
     '',
     table_,
     '',
