@@ -6,7 +6,9 @@ export { defineTask, type Task, type TaskDefinition, type TaskContext, type Exec
 export { createQueue, Queue, type QueueOptions, type EnqueueOptions, type EnqueueManyItem } from './queue.ts';
 export { createWorker, Worker, type WorkerOptions, type WorkerEvents } from './worker/worker.ts';
 export { createSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.ts';
-export type { Store, QueueInfo, TaskInfo, JobEvent, StoreEvents, JobFilter, JobListParams } from './store/contract.ts';
+export { createPostgresStore, PostgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.ts';
+export { openStore } from './store/open-store.ts';
+export type { Store, EnqueueContext, QueueInfo, TaskInfo, JobEvent, StoreEvents, JobFilter, JobListParams } from './store/contract.ts';
 export type { Job, JobState } from './job.ts';
 export { JOB_STATES } from './job.ts';
 export { OffloadError, PermanentFailure, Snooze, ErrorCodes, type ErrorCode, type SerializedError } from './errors.ts';

@@ -23,6 +23,12 @@ export interface EnqueueOptions {
   attempts?: number;
   /** Milliseconds one run may take. Default: the task's timeout. */
   timeout?: number;
+  /**
+   * Your own database client, to enqueue inside your transaction: the job exists if and only if
+   * that transaction commits. PostgreSQL store only: a `pg` Client or PoolClient after `BEGIN`.
+   * Default: the store's own connection. See docs/postgres.md.
+   */
+  client?: unknown;
 }
 
 const enqueueOptionsSchema = z.object({
@@ -33,6 +39,7 @@ const enqueueOptionsSchema = z.object({
   uniqueKey: z.string().min(1).max(500).optional(),
   attempts: optionSchemas.positiveInt.optional(),
   timeout: optionSchemas.milliseconds.optional(),
+  client: z.unknown().optional(),
 });
 
 export interface QueueOptions {
@@ -79,11 +86,14 @@ export class Queue {
   async enqueue(task: string, payload: unknown, options?: EnqueueOptions): Promise<Job>;
   async enqueue(task: Task | string, payload: unknown, options: EnqueueOptions = {}): Promise<Job> {
     const params = await this.#prepare(task, payload, options, await this.#storedTasks(task));
-    return (await this.store.jobEnqueue(params)).job;
+    return (await this.store.jobEnqueue(params, options.client === undefined ? undefined : { client: options.client })).job;
   }
 
-  /** Adds many jobs in one transaction: all are committed or none. Returns them in input order. */
-  async enqueueMany(items: readonly EnqueueManyItem[]): Promise<Job[]> {
+  /**
+   * Adds many jobs in one transaction: all are committed or none. Returns them in input order.
+   * `options.client` joins your own transaction instead (see {@link EnqueueOptions.client}).
+   */
+  async enqueueMany(items: readonly EnqueueManyItem[], options: { client?: unknown } = {}): Promise<Job[]> {
     if (!Array.isArray(items)) {
       throw new OffloadError(ErrorCodes.INVALID_OPTION, 'enqueueMany: expected an array of { task, payload, options }');
     }
@@ -101,7 +111,8 @@ export class Queue {
         throw error;
       }
     }
-    return (await this.store.jobEnqueueMany(params)).map((result) => result.job);
+    const context = options.client === undefined ? undefined : { client: options.client };
+    return (await this.store.jobEnqueueMany(params, context)).map((result) => result.job);
   }
 
   async getJob(id: string): Promise<Job | undefined> {

@@ -13,9 +13,10 @@ export interface Store {
   readonly description: string;
   readonly clock: Clock;
 
-  jobEnqueue(params: EnqueueParams): Promise<EnqueueResult>;
+  /** `context.client` joins the caller's own transaction (see {@link EnqueueContext}). */
+  jobEnqueue(params: EnqueueParams, context?: EnqueueContext): Promise<EnqueueResult>;
   /** All or nothing, in one transaction; results in input order. */
-  jobEnqueueMany(params: readonly EnqueueParams[]): Promise<EnqueueResult[]>;
+  jobEnqueueMany(params: readonly EnqueueParams[], context?: EnqueueContext): Promise<EnqueueResult[]>;
   /**
    * Leases up to `limit` due jobs per queue (skipping paused queues), in order: priority (higher
    * first), then run-at, then enqueue order. Each claim increments `attempts`, which then fences
@@ -70,6 +71,18 @@ export interface EnqueueParams {
   maxAttempts: number;
   timeoutMs: number;
   uniqueKey: string | null;
+}
+
+/** Where an enqueue writes. Default: the store's own connections. */
+export interface EnqueueContext {
+  /**
+   * A database client of the caller's: the insert runs on it, inside whatever transaction it has
+   * open, so the job exists if and only if that transaction commits. The PostgreSQL store takes a
+   * `pg` Client or PoolClient (or a Pool, for no transaction); the SQLite store refuses it with
+   * ERR_INVALID_OPTION. Local `job:enqueued` events are not emitted for such jobs; stores that
+   * carry events between processes announce them once the transaction commits.
+   */
+  client?: unknown;
 }
 
 export interface EnqueueResult {

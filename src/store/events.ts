@@ -29,6 +29,11 @@ export class StoreEventHub {
     return this.#emitter.listenerCount(event) > 0;
   }
 
+  /** True when anyone listens to a `job:*` event. */
+  listensToJobs(): boolean {
+    return this.#emitter.eventNames().some((name) => typeof name === 'string' && name.startsWith('job:'));
+  }
+
   clear(): void {
     this.#emitter.removeAllListeners();
   }

@@ -7,6 +7,7 @@ import { optionSchemas, parseOptions } from '../../options.ts';
 import {
   emptyCounts,
   type ClaimParams,
+  type EnqueueContext,
   type EnqueueParams,
   type EnqueueResult,
   type JobEvent,
@@ -78,7 +79,8 @@ export class SqliteStore implements Store {
     if (parsed.watchInterval > 0) this.#startWatching(parsed.watchInterval);
   }
 
-  async jobEnqueue(params: EnqueueParams): Promise<EnqueueResult> {
+  async jobEnqueue(params: EnqueueParams, context?: EnqueueContext): Promise<EnqueueResult> {
+    refuseClient(context);
     if (params.uniqueKey !== null) return (await this.jobEnqueueMany([params]))[0]!;
     this.#assertOpen();
     const now = this.clock.now();
@@ -87,7 +89,8 @@ export class SqliteStore implements Store {
     return result;
   }
 
-  async jobEnqueueMany(params: readonly EnqueueParams[]): Promise<EnqueueResult[]> {
+  async jobEnqueueMany(params: readonly EnqueueParams[], context?: EnqueueContext): Promise<EnqueueResult[]> {
+    refuseClient(context);
     this.#assertOpen();
     const now = this.clock.now();
     const unique = params.some((job) => job.uniqueKey !== null);
@@ -434,6 +437,16 @@ export class SqliteStore implements Store {
 /** Opens the embedded SQLite store. See {@link SqliteStoreOptions} for defaults. */
 export function createSqliteStore(options?: SqliteStoreOptions): SqliteStore {
   return new SqliteStore(options);
+}
+
+/** The SQLite store writes through its own connection only. */
+function refuseClient(context: EnqueueContext | undefined): void {
+  if (context?.client === undefined) return;
+  throw new OffloadError(
+    ErrorCodes.INVALID_OPTION,
+    'enqueue: option `client` (enqueue inside your own transaction) needs the PostgreSQL store; the SQLite store writes through its own connection',
+    { details: { option: 'client' } },
+  );
 }
 
 function leaseParams(lease: LeaseRef): LeaseRef {

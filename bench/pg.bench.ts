@@ -1,0 +1,146 @@
+/**
+ * offload on PostgreSQL vs Graphile Worker (defaults, and its fastest documented settings), pg-boss
+ * and BullMQ (on Redis), in one run, with no-op jobs: single and bulk enqueue throughput, processing
+ * throughput (until every completion is committed), and enqueue-to-start latency with an idle worker.
+ *
+ *   flock /tmp/offload-bench.lock npm run bench:pg
+ *
+ * PostgreSQL: OFFLOAD_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/test), each system
+ * in its own schema, dropped afterwards. Redis: OFFLOAD_BENCH_REDIS_URL (default 127.0.0.1:6379).
+ * Results go to bench/RESULTS.md between the pg markers.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { peers, type Peer } from './pg-peers.ts';
+
+const PG_URL = process.env['OFFLOAD_BENCH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env['OFFLOAD_BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+export interface Measured {
+  peer: string;
+  settings: string;
+  single: number;
+  bulk: number;
+  processing: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+async function measure(peer: Peer): Promise<Measured> {
+  const sizes = peer.sizes;
+  await peer.setup();
+  try {
+    let t = performance.now();
+    for (let i = 0; i < sizes.single; i++) await peer.enqueue(i);
+    const single = sizes.single / ((performance.now() - t) / 1000);
+    await peer.reset();
+
+    t = performance.now();
+    for (let done = 0; done < sizes.bulk; done += 1000) await peer.enqueueBulk(Math.min(1000, sizes.bulk - done));
+    const bulk = sizes.bulk / ((performance.now() - t) / 1000);
+    await peer.reset();
+
+    for (let done = 0; done < sizes.processing; done += 1000) await peer.enqueueBulk(Math.min(1000, sizes.processing - done));
+    t = performance.now();
+    await peer.startWorker();
+    await peer.waitProcessed(sizes.processing);
+    const processing = sizes.processing / ((performance.now() - t) / 1000);
+
+    const latencies: number[] = [];
+    for (let i = 0; i < sizes.latency; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      latencies.push(await peer.latencyOnce());
+    }
+    latencies.sort((a, b) => a - b);
+    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+    return { peer: peer.name, settings: peer.settings, single, bulk, processing, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+  } finally {
+    await peer.teardown();
+  }
+}
+
+function table(results: Measured[]): string {
+  const base = results.find((r) => r.peer.startsWith('offload'))!;
+  const n = (x: number) => Math.round(x).toLocaleString('en-US');
+  const ms = (x: number) => x.toFixed(2);
+  const lines = [
+    '| system | single enqueue/s | bulk enqueue/s | processed/s | latency p50 ms | p95 ms | p99 ms | offload processing ratio |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...results.map((r) => `| ${r.peer} | ${n(r.single)} | ${n(r.bulk)} | ${n(r.processing)} | ${ms(r.p50)} | ${ms(r.p95)} | ${ms(r.p99)} | ${(base.processing / r.processing).toFixed(2)}× |`),
+  ];
+  return lines.join('\n');
+}
+
+function versions(): string {
+  const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+  const version = (name: string) => (JSON.parse(fs.readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  return `graphile-worker ${version('graphile-worker')}, pg-boss ${version('pg-boss')}, bullmq ${version('bullmq')}, ioredis ${version('ioredis')}, pg ${version('pg')}`;
+}
+
+async function serverVersions(): Promise<string> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  const { rows } = await client.query<{ v: string; s: string }>(`SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS s`);
+  await client.end();
+  return `PostgreSQL ${rows[0]!.v} (synchronous_commit=${rows[0]!.s})`;
+}
+
+function writeResults(markdown: string): void {
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), 'RESULTS.md');
+  const start = '<!-- pg:start -->';
+  const end = '<!-- pg:end -->';
+  const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n';
+  const block = `${start}\n${markdown}\n${end}`;
+  const next = current.includes(start) && current.includes(end)
+    ? current.slice(0, current.indexOf(start)) + block + current.slice(current.indexOf(end) + end.length)
+    : `${current.trimEnd()}\n\n${block}\n`;
+  fs.writeFileSync(file, next);
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const loadBefore = os.loadavg()[0]!.toFixed(2);
+  const results: Measured[] = [];
+  for (const peer of peers(PG_URL, REDIS_URL)) {
+    if (only.length && !only.some((name) => peer.name.includes(name))) continue;
+    process.stderr.write(`bench:pg ${peer.name} (${peer.settings})… `);
+    const result = await measure(peer);
+    process.stderr.write(`${Math.round(result.processing)} jobs/s, p50 ${result.p50.toFixed(2)} ms\n`);
+    results.push(result);
+  }
+  const table_ = table(results);
+  console.log(table_);
+  if (only.length) return;
+  const offload = results[0]!;
+  const get = (name: string) => results.find((r) => r.peer === name)!;
+  const fast = get('graphile-worker (fastest)');
+  const bull = get('bullmq');
+  const markdown = [
+    '## PostgreSQL queues (`npm run bench:pg`)',
+    '',
+    `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${await serverVersions()}, Redis on 127.0.0.1.`,
+    `Peers: ${versions()}. No-op jobs; producer and worker in one process, on separate connections.`,
+    'Processing counts until every completion is committed; latency is enqueue-to-start with an idle worker (5 ms between jobs).',
+    `Load average (1 min) ${loadBefore} before the run and ${os.loadavg()[0]!.toFixed(2)} after: on a shared 2-CPU machine, numbers of one system vary up to 2× between runs; compare rows of one run.`,
+    '',
+    table_,
+    '',
+    'Settings:',
+    ...results.map((r) => `- **${r.peer}**: ${r.settings}`),
+    '',
+    'Targets (offload with its defaults, same run):',
+    `- processing ≥ Graphile Worker fastest: ${(offload.processing / fast.processing).toFixed(2)}× (${offload.processing >= fast.processing ? 'met' : 'NOT met'})`,
+    `- processing ≥ BullMQ: ${(offload.processing / bull.processing).toFixed(2)}× (${offload.processing >= bull.processing ? 'met' : 'NOT met'})`,
+    `- latency p50 ≤ Graphile Worker's: ${offload.p50.toFixed(2)} ms vs ${Math.min(fast.p50, get('graphile-worker (defaults)').p50).toFixed(2)} ms (${offload.p50 <= Math.min(fast.p50, get('graphile-worker (defaults)').p50) ? 'met' : 'NOT met'})`,
+    `- latency p99 < 5 ms: ${offload.p99.toFixed(2)} ms (${offload.p99 < 5 ? 'met' : 'NOT met'})`,
+  ].join('\n');
+  writeResults(markdown);
+}
+
+await main();
+// Peers leave timers and sockets behind (pg-boss, ioredis); the run is over.
+process.exit(0);

@@ -1,0 +1,541 @@
+import { createHash, randomBytes } from 'node:crypto';
+import pg from 'pg';
+import pino, { type Logger } from 'pino';
+import { systemClock, type Clock } from '../../clock.ts';
+import { ErrorCodes, OffloadError, type SerializedError } from '../../errors.ts';
+import type { ClaimedJob, Job, JobState } from '../../job.ts';
+import {
+  emptyCounts,
+  type ClaimParams,
+  type EnqueueContext,
+  type EnqueueParams,
+  type EnqueueResult,
+  type JobFilter,
+  type JobListParams,
+  type JobOutcome,
+  type LeaseRef,
+  type QueueInfo,
+  type RenewParams,
+  type Store,
+  type StoreEvents,
+  type TaskInfo,
+} from '../contract.ts';
+import { StoreEventHub } from '../events.ts';
+import { jobFromInsert, jobFromRow, type JobRow } from '../row.ts';
+import { isConnectionError, startError } from './connection-errors.ts';
+import { ChangeFeed } from './change-feed.ts';
+import { migrate } from './migrate.ts';
+import { announcedError, announcedProgress, Notifier } from './notifier.ts';
+import { claimOrder, enqueuedItem, eventOf, eventOfRow, outcomeColumns, outcomeItem, type EventRow } from './job-items.ts';
+import { parsePostgresOptions, type ParsedPostgresOptions, type PostgresStoreOptions } from './postgres-options.ts';
+import { bindSql, filterClause, sql, stateExpression, type QueryName } from './queries.ts';
+
+export type { PostgresStoreOptions } from './postgres-options.ts';
+
+/** Anything with pg's `query({ text, values })`: a pg Client, PoolClient or Pool. */
+interface Queryable {
+  query(config: { text: string; values?: unknown[]; name?: string }): Promise<{ rows: unknown[]; rowCount: number | null }>;
+}
+
+const INSERT_CHUNK = 5_000;
+const ID_PATTERN = /^[0-9]{1,18}$/;
+/**
+ * Statements over arrays whose generic plan (what a prepared statement settles on after five runs)
+ * is several times slower than a plan made for the actual arrays: always planned afresh.
+ */
+const PLANNED_EACH_TIME = new Set<QueryName>(['jobRecordOutcomes', 'jobRenewLeases']);
+
+/**
+ * The store for many machines: jobs in one PostgreSQL schema, claimed with FOR UPDATE SKIP LOCKED,
+ * outcomes written in one statement per batch. Every change is announced with NOTIFY in the
+ * statement that makes it, so job events reach every store instance, in every process. Events from
+ * other processes arrive as the job events themselves, plus `store:changed` when work may have
+ * become claimable (enqueues, retries, recoveries, resumed queues) and every `pollInterval` ms.
+ */
+export class PostgresStore implements Store {
+  readonly description: string;
+  readonly clock: Clock;
+  readonly #options: ParsedPostgresOptions;
+  readonly #pool: pg.Pool;
+  readonly #log: Logger;
+  readonly #origin = randomBytes(6).toString('hex');
+  readonly #channel: string;
+  readonly #sql: Record<QueryName, { text: string; name: string }>;
+  readonly #clientSql = new Map<QueryName, string>();
+  readonly #events = new StoreEventHub();
+  readonly #notifier: Notifier;
+  readonly #feed: ChangeFeed;
+  readonly #outcomeQueue: Array<{ outcomes: readonly JobOutcome[]; resolve: (accepted: boolean[]) => void; reject: (error: unknown) => void }> = [];
+  #writingOutcomes = false;
+  #closed = false;
+
+  /** Use {@link createPostgresStore}, which also migrates and starts listening. */
+  constructor(options: PostgresStoreOptions) {
+    this.#options = parsePostgresOptions(options);
+    this.clock = this.#options.clock ?? systemClock;
+    this.#log = this.#options.logger ?? pino({ level: 'warn' });
+    this.#channel = `offload:${this.#options.schema}`;
+    this.description = `${this.#options.target.label} (schema ${this.#options.schema})`;
+    this.#sql = Object.fromEntries(
+      Object.entries(sql).map(([name, text]) => {
+        const bound = bindSql(text, this.#bindings(this.#origin));
+        const hash = createHash('sha1').update(bound).digest('hex').slice(0, 10);
+        return [name, { text: bound, name: `offload_${name}_${hash}` }];
+      }),
+    ) as Record<QueryName, { text: string; name: string }>;
+    this.#pool = new pg.Pool({ ...this.#clientConfig('pool'), max: this.#options.poolSize, idleTimeoutMillis: 30_000 });
+    this.#pool.on('error', (error) => this.#log.warn({ store: this.description, err: error.message }, 'offload: an idle PostgreSQL connection failed; it will be replaced'));
+    this.#feed = new ChangeFeed({
+      events: this.#events,
+      origin: this.#origin,
+      clock: this.clock,
+      logger: this.#log,
+      label: this.description,
+      channel: this.#channel,
+      listen: this.#options.listen,
+      pollInterval: this.#options.pollInterval,
+      listenConfig: this.#clientConfig('listen'),
+      lastJobId: async () => (await this.#run<{ id: string }>('lastJobId', [])).rows[0]?.id,
+    });
+    this.#notifier = new Notifier({ origin: this.#origin, logger: this.#log, send: (payloads) => this.#run('notify', [this.#channel, payloads]) });
+  }
+
+  #bindings(origin: string) {
+    return { schema: this.#options.schema, channel: this.#channel, origin, claimCommit: this.#options.claimCommit };
+  }
+
+  /** Migrates the schema and starts listening (or polling). Rejects with an OffloadError naming what to fix. */
+  async start(): Promise<void> {
+    try {
+      const client = await this.#pool.connect();
+      try {
+        await migrate(client, this.#options.schema, this.#options.target.label);
+      } finally {
+        client.release();
+      }
+      await this.#feed.start();
+    } catch (error) {
+      await this.close();
+      throw startError(error, this.#options.target, this.#options.schema);
+    }
+  }
+
+  async jobEnqueue(params: EnqueueParams, context: EnqueueContext = {}): Promise<EnqueueResult> {
+    this.#assertOpen();
+    const db = this.#queryable(context);
+    const now = this.clock.now();
+    const result = await this.#insertOne(db, db !== undefined, params, now);
+    if (result.created && db === undefined) {
+      this.#notifier.publish('enq', [enqueuedItem(result.job)]);
+      this.#events.emit('job:enqueued', eventOf(result.job));
+    }
+    return result;
+  }
+
+  async jobEnqueueMany(params: readonly EnqueueParams[], context: EnqueueContext = {}): Promise<EnqueueResult[]> {
+    this.#assertOpen();
+    const own = this.#queryable(context);
+    if (params.length === 0) return [];
+    const now = this.clock.now();
+    const unique = params.some((job) => job.uniqueKey !== null);
+    const foreign = own !== undefined;
+    const write = async (db: Queryable | undefined) => {
+      if (!unique) return this.#insertChunks(db, foreign, params, now);
+      const results: EnqueueResult[] = [];
+      for (const job of params) results.push(await this.#insertOne(db, foreign, job, now));
+      return results;
+    };
+    const single = !unique && params.length <= INSERT_CHUNK;
+    const results = own !== undefined || single ? await write(own) : await this.#transaction(write);
+    if (own === undefined) {
+      const created = results.filter((result) => result.created).map((result) => result.job);
+      this.#notifier.publish('enq', created.map(enqueuedItem));
+      if (this.#events.listens('job:enqueued')) for (const job of created) this.#events.emit('job:enqueued', eventOf(job));
+    }
+    return results;
+  }
+
+  /**
+   * Inserts one job; with a unique key that is taken, returns the job that holds it. `foreign`: `db`
+   * is the caller's client, so the statement announces the job itself, on the caller's commit.
+   */
+  async #insertOne(db: Queryable | undefined, foreign: boolean, job: EnqueueParams, now: number): Promise<EnqueueResult> {
+    for (let attempt = 0; ; attempt++) {
+      const values = [job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.uniqueKey, now];
+      const inserted = await this.#run<{ id: string }>(foreign ? 'jobInsertClient' : 'jobInsert', values, db);
+      const row = inserted.rows[0];
+      if (row) return { job: jobFromInsert(job, BigInt(row.id), now, JSON.parse(job.payload)), created: true };
+      const existing = (await this.#run<JobRow>('jobByUniqueKey', [job.uniqueKey], db)).rows[0];
+      if (existing) return { job: jobFromRow(existing, now), created: false };
+      // The holder finished between the two statements: the key is free again.
+      if (attempt >= 5) throw new Error(`enqueue: unique key "${job.uniqueKey}" kept changing hands; try again`);
+    }
+  }
+
+  async #insertChunks(db: Queryable | undefined, foreign: boolean, params: readonly EnqueueParams[], now: number): Promise<EnqueueResult[]> {
+    const results: EnqueueResult[] = [];
+    for (let start = 0; start < params.length; start += INSERT_CHUNK) {
+      const chunk = params.slice(start, start + INSERT_CHUNK);
+      const columns = [[], [], [], [], [], [], []] as unknown[][];
+      for (const job of chunk) {
+        columns[0]!.push(job.queue);
+        columns[1]!.push(job.task);
+        columns[2]!.push(job.payload);
+        columns[3]!.push(job.priority);
+        columns[4]!.push(job.runAt);
+        columns[5]!.push(job.maxAttempts);
+        columns[6]!.push(job.timeoutMs);
+      }
+      const { rows } = await this.#run<{ id: string }>(foreign ? 'jobInsertManyClient' : 'jobInsertMany', [...columns, now], db);
+      const ids = rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      chunk.forEach((job, i) => results.push({ job: jobFromInsert(job, ids[i]!, now, JSON.parse(job.payload)), created: true }));
+    }
+    return results;
+  }
+
+  async jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
+    this.#assertOpen();
+    const queues = params.queues.filter((queue) => queue.limit > 0);
+    if (queues.length === 0 || params.tasks.length === 0) return [];
+    const now = this.clock.now();
+    const values = [params.workerId, queues.map((q) => q.name), queues.map((q) => q.limit), now, params.tasks, params.leaseMs];
+    const { rows } = await this.#run<JobRow>('jobClaim', values);
+    const jobs = rows.map((row) => jobFromRow(row, now) as ClaimedJob).sort(claimOrder);
+    this.#notifier.publish('start', jobs.map((job) => [job.id, job.queue, job.task, job.attempts]));
+    if (this.#events.listens('job:started')) for (const job of jobs) this.#events.emit('job:started', eventOf(job));
+    return jobs;
+  }
+
+  async jobRenewLeases(params: RenewParams): Promise<string[]> {
+    this.#assertOpen();
+    if (params.leases.length === 0) return [];
+    const leases = params.leases.filter((lease) => ID_PATTERN.test(lease.id));
+    const invalid = params.leases.filter((lease) => !ID_PATTERN.test(lease.id)).map((lease) => lease.id);
+    const values = [leases.map((l) => l.id), leases.map((l) => l.workerId), leases.map((l) => l.attempt), this.clock.now() + params.leaseMs];
+    const { rows } = await this.#run<{ id: string }>('jobRenewLeases', values);
+    return [...rows.map((row) => row.id), ...invalid];
+  }
+
+  /**
+   * Outcomes are written one statement at a time per store instance: calls that arrive while a
+   * statement is in flight are merged into the next one. Every call still resolves only after its
+   * own outcomes are committed; merging only shares the commit (group commit), which is what keeps
+   * many small concurrent writes from queueing behind each other in the database.
+   */
+  jobRecordOutcomes(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
+    this.#assertOpen();
+    return new Promise((resolve, reject) => {
+      this.#outcomeQueue.push({ outcomes, resolve, reject });
+      if (!this.#writingOutcomes) void this.#writeOutcomes();
+    });
+  }
+
+  async #writeOutcomes(): Promise<void> {
+    this.#writingOutcomes = true;
+    while (this.#outcomeQueue.length > 0) {
+      const calls = this.#outcomeQueue.splice(0);
+      try {
+        const accepted = await this.#recordOutcomes(calls.flatMap((call) => call.outcomes));
+        let offset = 0;
+        for (const call of calls) {
+          call.resolve(accepted.slice(offset, offset + call.outcomes.length));
+          offset += call.outcomes.length;
+        }
+      } catch (error) {
+        for (const call of calls) call.reject(error);
+      }
+    }
+    this.#writingOutcomes = false;
+  }
+
+  async #recordOutcomes(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
+    const accepted = outcomes.map(() => false);
+    const indexes = outcomes.map((_, i) => i).filter((i) => ID_PATTERN.test(outcomes[i]!.lease.id));
+    if (indexes.length === 0) return accepted;
+    const now = this.clock.now();
+    const columns = [[], [], [], [], [], [], []] as unknown[][];
+    for (const i of indexes) {
+      const outcome = outcomes[i]!;
+      const [kind, result, error, runAt] = outcomeColumns(outcome, now);
+      columns[0]!.push(outcome.lease.id);
+      columns[1]!.push(outcome.lease.workerId);
+      columns[2]!.push(outcome.lease.attempt);
+      columns[3]!.push(kind);
+      columns[4]!.push(result);
+      columns[5]!.push(error);
+      columns[6]!.push(runAt);
+    }
+    const { rows } = await this.#run<{ ord: string; id: string; queue: string; task: string }>('jobRecordOutcomes', [...columns, now]);
+    const items: unknown[][] = [];
+    for (const row of rows) {
+      const index = indexes[Number(row.ord) - 1]!;
+      accepted[index] = true;
+      items.push(outcomeItem(outcomes[index]!, row, now));
+      this.#emitOutcome(outcomes[index]!, row);
+    }
+    this.#notifier.publish('out', items);
+    return accepted;
+  }
+
+  #emitOutcome(outcome: JobOutcome, row: { id: string; queue: string; task: string }): void {
+    const base = { id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt };
+    if (outcome.kind === 'succeeded') this.#events.emit('job:succeeded', { ...base, state: 'succeeded' });
+    else if (outcome.kind === 'failed' && outcome.retryAt === null) {
+      this.#events.emit('job:failed', { ...base, state: 'failed', error: outcome.error });
+    } else if (outcome.kind === 'failed') {
+      this.#events.emit('job:retrying', { ...base, state: 'scheduled', error: outcome.error, runAt: outcome.retryAt! });
+    } else this.#events.emit('job:enqueued', { ...base, state: 'queued' });
+  }
+
+  async jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean> {
+    this.#assertOpen();
+    if (!ID_PATTERN.test(params.id)) return false;
+    const { rows } = await this.#run<EventRow>('jobSetProgress', [params.id, params.workerId, params.attempt, params.progress]);
+    const row = rows[0];
+    if (row) this.#notifier.publish('prog', [[row.id, row.queue, row.task, row.attempts, announcedProgress(params.progress)]]);
+    if (row) this.#events.emit('job:progress', { ...eventOfRow(row, 'running'), progress: JSON.parse(params.progress) as unknown });
+    return row !== undefined;
+  }
+
+  async jobCancel(params: { id: string }): Promise<Job> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    const row = ID_PATTERN.test(params.id) ? (await this.#run<JobRow>('jobCancel', [params.id, now])).rows[0] : undefined;
+    if (!row) throw await this.#stateError(params.id, 'cancel', 'scheduled, queued or running');
+    const job = jobFromRow(row, now);
+    this.#notifier.publish('cancel', [[job.id, job.queue, job.task, job.attempts]]);
+    this.#events.emit('job:cancelled', eventOf(job));
+    return job;
+  }
+
+  async jobRetry(params: { id: string }): Promise<Job> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    let row: JobRow | undefined;
+    try {
+      row = ID_PATTERN.test(params.id) ? (await this.#run<JobRow>('jobRetry', [params.id, now])).rows[0] : undefined;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '23505') throw error;
+      throw new OffloadError(
+        ErrorCodes.JOB_STATE,
+        `job ${params.id} cannot be retried: another unfinished job has the same unique key; wait for it or cancel it`,
+        { details: { id: params.id } },
+      );
+    }
+    if (!row) throw await this.#stateError(params.id, 'retry', 'failed or cancelled');
+    const job = jobFromRow(row, now);
+    this.#notifier.publish('enq', [enqueuedItem(job)]);
+    this.#events.emit('job:enqueued', eventOf(job));
+    return job;
+  }
+
+  async jobGet(params: { id: string }): Promise<Job | undefined> {
+    this.#assertOpen();
+    if (!ID_PATTERN.test(params.id)) return undefined;
+    const row = (await this.#run<JobRow>('jobGet', [params.id])).rows[0];
+    return row && jobFromRow(row, this.clock.now());
+  }
+
+  async jobList(params: JobListParams): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+    this.#assertOpen();
+    const limit = Math.min(Math.max(params.limit ?? 50, 1), 1000);
+    const now = this.clock.now();
+    const values: unknown[] = [];
+    let where = filterClause(params, values, now);
+    if (params.cursor) {
+      if (!ID_PATTERN.test(params.cursor)) throw new OffloadError(ErrorCodes.INVALID_OPTION, `jobList: cursor "${params.cursor}" is not one this store gave out`);
+      values.push(params.cursor);
+      where += ` AND id < $${values.length}`;
+    }
+    values.push(limit + 1);
+    const text = `SELECT * FROM ${this.#table('jobs')} WHERE ${where} ORDER BY id DESC LIMIT $${values.length}`;
+    const rows = (await this.#read<JobRow>(text, values)).rows;
+    const page = rows.slice(0, limit).map((row) => jobFromRow(row, now));
+    return { jobs: page, nextCursor: rows.length > limit ? page[page.length - 1]!.id : null };
+  }
+
+  async jobCount(params: JobFilter): Promise<Record<JobState, number>> {
+    this.#assertOpen();
+    const values: unknown[] = [this.clock.now()];
+    const where = filterClause(params, values, this.clock.now());
+    const text = `SELECT ${stateExpression(1)} AS state, count(*)::int AS n FROM ${this.#table('jobs')} WHERE ${where} GROUP BY 1`;
+    const counts = emptyCounts();
+    for (const row of (await this.#read<{ state: JobState; n: number }>(text, values)).rows) counts[row.state] = row.n;
+    return counts;
+  }
+
+  async jobRecoverExpired(): Promise<{ requeued: string[]; failed: string[] }> {
+    this.#assertOpen();
+    const { rows } = await this.#run<EventRow & { state: 'queued' | 'failed'; error: string; run_at: string }>('jobRecoverExpired', [this.clock.now()]);
+    const requeued: string[] = [];
+    const failed: string[] = [];
+    rows.sort((a, b) => Number(a.id) - Number(b.id));
+    this.#notifier.publish('out', rows.map((row) => [String(row.id), row.queue, row.task, row.attempts, row.state === 'failed' ? 'failed' : 'recovered', announcedError(JSON.parse(row.error) as object), Number(row.run_at)]));
+    for (const row of rows) {
+      const error = JSON.parse(row.error) as SerializedError;
+      if (row.state === 'failed') {
+        failed.push(String(row.id));
+        this.#events.emit('job:failed', { ...eventOfRow(row, 'failed'), error });
+      } else {
+        requeued.push(String(row.id));
+        this.#events.emit('job:retrying', { ...eventOfRow(row, 'queued'), error, runAt: Number(row.run_at) });
+      }
+    }
+    return { requeued, failed };
+  }
+
+  async jobDeleteFinished(params: { before: number; limit?: number }): Promise<number> {
+    this.#assertOpen();
+    return (await this.#run('jobDeleteFinished', [params.before, params.limit ?? 10_000])).rowCount ?? 0;
+  }
+
+  async jobNextRunAt(params: { queues: readonly string[]; tasks: readonly string[] }): Promise<number | null> {
+    this.#assertOpen();
+    const row = (await this.#run<{ run_at: string | null }>('jobNextRunAt', [params.queues, params.tasks])).rows[0];
+    return row?.run_at == null ? null : Number(row.run_at);
+  }
+
+  async queuePause(params: { name: string }): Promise<void> {
+    this.#assertOpen();
+    await this.#run('queueSetPaused', [params.name, true]);
+    this.#notifier.publish('changed', [[params.name]]);
+  }
+
+  async queueResume(params: { name: string }): Promise<void> {
+    this.#assertOpen();
+    await this.#run('queueSetPaused', [params.name, false]);
+    this.#notifier.publish('changed', [[params.name]]);
+    this.#events.emit('store:changed', {});
+  }
+
+  async queueList(): Promise<QueueInfo[]> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    const [known, counted] = await Promise.all([
+      this.#run<{ name: string; paused?: boolean }>('queueNames', []),
+      this.#run<{ queue: string; state: JobState; n: number }>('queueCounts', [now]),
+    ]);
+    const paused = new Set((await this.#run<{ name: string }>('queuePaused', [])).rows.map((r) => r.name));
+    const names = [...new Set([...known.rows.map((r) => r.name), ...counted.rows.map((r) => r.queue)])].sort();
+    const byQueue = new Map(names.map((name) => [name, emptyCounts()]));
+    for (const row of counted.rows) byQueue.get(row.queue)![row.state] = row.n;
+    return names.map((name) => ({ name, paused: paused.has(name), counts: byQueue.get(name)! }));
+  }
+
+  async taskRegister(params: { tasks: readonly TaskInfo[] }): Promise<void> {
+    this.#assertOpen();
+    if (params.tasks.length === 0) return;
+    const t = params.tasks;
+    const values = [t.map((x) => x.name), t.map((x) => x.queue), t.map((x) => x.mode), t.map((x) => x.attempts), t.map((x) => x.priority), t.map((x) => x.timeout), this.clock.now()];
+    await this.#run('taskUpsert', values);
+  }
+
+  async taskList(): Promise<TaskInfo[]> {
+    this.#assertOpen();
+    return (await this.#run<TaskInfo>('taskList', [])).rows;
+  }
+
+  on<E extends keyof StoreEvents>(event: E, listener: (payload: StoreEvents[E]) => void): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#events.clear();
+    await this.#notifier.drain();
+    await this.#feed.close();
+    await this.#pool.end().catch(() => undefined);
+  }
+
+  #clientConfig(role: string): pg.ClientConfig {
+    return {
+      connectionString: this.#options.connectionString,
+      connectionTimeoutMillis: this.#options.connectTimeout,
+      application_name: `offload:${this.#options.schema}:${role}:${this.#origin}`,
+    };
+  }
+
+  /** Runs a named statement on the pool (prepared) or on the caller's client (not prepared). */
+  async #run<R>(name: QueryName, values: unknown[], db?: Queryable): Promise<{ rows: R[]; rowCount: number | null }> {
+    if (db !== undefined) return db.query({ text: this.#clientText(name), values }) as Promise<{ rows: R[]; rowCount: number | null }>;
+    const statement = this.#sql[name];
+    const prepared = this.#options.preparedStatements && !PLANNED_EACH_TIME.has(name);
+    const config = prepared ? { name: statement.name, text: statement.text, values } : { text: statement.text, values };
+    return this.#pool.query(config) as unknown as Promise<{ rows: R[]; rowCount: number | null }>;
+  }
+
+  /** A read that is retried once when its connection broke (a restarted server, a killed backend). */
+  async #read<R>(text: string, values: unknown[]): Promise<{ rows: R[] }> {
+    try {
+      return (await this.#pool.query(text, values)) as unknown as { rows: R[] };
+    } catch (error) {
+      if (!isConnectionError(error)) throw error;
+      return (await this.#pool.query(text, values)) as unknown as { rows: R[] };
+    }
+  }
+
+  /** SQL for a caller's client: notifications carry no origin, so every instance, this one too, emits them on commit. */
+  #clientText(name: QueryName): string {
+    let text = this.#clientSql.get(name);
+    if (text === undefined) {
+      text = bindSql(sql[name], this.#bindings(''));
+      this.#clientSql.set(name, text);
+    }
+    return text;
+  }
+
+  async #transaction<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  #queryable(context: EnqueueContext): Queryable | undefined {
+    const client = context.client;
+    if (client === undefined) return undefined;
+    if (typeof (client as Queryable)?.query !== 'function') {
+      throw new OffloadError(ErrorCodes.INVALID_OPTION, 'enqueue: option `client` must be a pg Client, PoolClient or Pool (something with query())', {
+        details: { option: 'client' },
+      });
+    }
+    return client as Queryable;
+  }
+
+  #table(name: string): string {
+    return `"${this.#options.schema}".${name}`;
+  }
+
+  async #stateError(id: string, action: string, allowed: string): Promise<OffloadError> {
+    const job = await this.jobGet({ id });
+    if (!job) return new OffloadError(ErrorCodes.JOB_NOT_FOUND, `no job with id ${id}`, { details: { id } });
+    return new OffloadError(ErrorCodes.JOB_STATE, `job ${id} is ${job.state}; only ${allowed} jobs can ${action}`, {
+      details: { id, state: job.state },
+    });
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new OffloadError(ErrorCodes.STORE_CLOSED, `${this.description} is closed`);
+  }
+}
+
+/**
+ * Opens the PostgreSQL store: connects, applies migrations under an advisory lock (safe when many
+ * processes start at once), and starts listening. See {@link PostgresStoreOptions} for defaults.
+ * Rejects with ERR_INVALID_OPTION, ERR_STORE_CONNECT, ERR_STORE_PERMISSION, ERR_STORE_CORRUPT or
+ * ERR_STORE_TOO_NEW, each naming what to fix.
+ */
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const store = new PostgresStore(options);
+  await store.start();
+  return store;
+}

@@ -1,0 +1,219 @@
+/**
+ * The SQL of the PostgreSQL store, one statement per store method, named after the method that
+ * runs it. `{s}` stands for the quoted schema. Stored state is one of queued/running/succeeded/
+ * failed/cancelled; `scheduled` is a queued job whose run_at lies ahead, derived on read. Times are
+ * epoch milliseconds from the store's clock, never the server's `now()`, so tests can move time.
+ *
+ * Changes are announced after they commit, by a separate NOTIFY (notifier.ts): a transaction that
+ * notifies holds a database-wide lock through its commit, so notifying inside the hot statements
+ * would serialise every claim and completion of every worker. Only an enqueue through a caller's
+ * client notifies inside the statement, because only the caller knows when it commits.
+ *
+ * Claims commit with synchronous_commit off (`{claimCommit}`, see PostgresStoreOptions.claimCommit):
+ * a claim lost to a server crash only means the job runs again, and every later durable commit
+ * (an outcome, an enqueue) flushes the claims before it.
+ */
+
+const LEASE_MATCH = `id = $1 AND state = 'running' AND lease_owner = $2 AND attempts = $3`;
+const CLEAR_LEASE = `lease_owner = NULL, lease_expires_at = NULL`;
+
+/** The derived state of a row, given `now` as parameter `$n`. */
+export const stateExpression = (n: number) => `CASE WHEN state = 'queued' AND run_at > $${n} THEN 'scheduled' ELSE state END`;
+
+/**
+ * A CTE `notes` that sends the rows of `source` as notifications of `kind`: JSON arrays
+ * `[origin, kind, [item, ...]]`, cut into chunks that stay well under PostgreSQL's 8000-byte limit.
+ * Select `(SELECT count(*) FROM notes)` in the final query so the CTE runs.
+ */
+function notify(source: string, kind: string, item: string): string {
+  return `notes AS (
+    SELECT pg_notify({channel}, json_build_array({origin}::text, '${kind}', json_agg(item ORDER BY ord))::text)
+      FROM (SELECT item, ord, sum(octet_length(item::text)) OVER (ORDER BY ord) / 2000 AS chunk
+              FROM (SELECT ${item} AS item, row_number() OVER () AS ord FROM ${source}) numbered) sized
+     GROUP BY chunk)`;
+}
+
+const SENT = `(SELECT count(*) FROM notes) AS sent`;
+const ENQUEUED_ITEM = `json_build_array(id::text, queue, task, attempts, run_at)`;
+
+const INSERT_ONE = `
+    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, created_at)
+    VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9)
+    ON CONFLICT DO NOTHING`;
+const INSERT_MANY = `
+    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at)
+    SELECT queue, task, payload, 'queued', priority, run_at, max_attempts, timeout_ms, $8
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::int[], $7::int[]) WITH ORDINALITY
+           AS t(queue, task, payload, priority, run_at, max_attempts, timeout_ms, ord)
+     ORDER BY ord`;
+
+export const sql = {
+  /** $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms, $8 unique_key, $9 now. */
+  jobInsert: `${INSERT_ONE} RETURNING id`,
+  /** jobInsert for a caller's client: announces the job in the caller's transaction, so only on commit. */
+  jobInsertClient: `
+    WITH ins AS (${INSERT_ONE} RETURNING id, queue, task, attempts, run_at),
+    ${notify('ins', 'enq', ENQUEUED_ITEM)}
+    SELECT ins.id FROM ins, ${SENT}`,
+  /** Arrays $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms; $8 now. */
+  jobInsertMany: `${INSERT_MANY} RETURNING id`,
+  jobInsertManyClient: `
+    WITH ins AS (${INSERT_MANY} RETURNING id, queue, task, attempts, run_at),
+    ${notify('ins', 'enq', ENQUEUED_ITEM)}
+    SELECT ins.id FROM ins, ${SENT}`,
+  jobByUniqueKey: `SELECT * FROM {s}.jobs WHERE unique_key = $1 AND state IN ('queued','running')`,
+  jobGet: `SELECT * FROM {s}.jobs WHERE id = $1`,
+  /**
+   * $1 worker, $2 queue names, $3 limits, $4 now, $5 tasks, $6 lease ms. Rows are updated through
+   * `id = ANY(ARRAY(...))` so the plan is a primary-key lookup whatever the planner guesses about
+   * the arrays (a join here drifts to a hash join over the whole table).
+   */
+  jobClaim: `
+    WITH relaxed AS (SELECT set_config('synchronous_commit', {claimCommit}, true)),
+    wanted AS (
+      SELECT w.name, w.lim FROM unnest($2::text[], $3::int[]) AS w(name, lim), relaxed
+       WHERE NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = w.name AND p.paused)),
+    picked AS MATERIALIZED (
+      SELECT j.id FROM wanted CROSS JOIN LATERAL (
+        SELECT id FROM {s}.jobs
+         WHERE state = 'queued' AND queue = wanted.name AND run_at <= $4 AND task = ANY($5::text[])
+         ORDER BY priority DESC, run_at, id
+         LIMIT wanted.lim
+         FOR UPDATE SKIP LOCKED) j),
+    claimed AS (
+      UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1,
+             lease_expires_at = $4::bigint + $6::bigint, started_at = $4
+       WHERE id = ANY(ARRAY(SELECT id FROM picked))
+      RETURNING *)
+    SELECT * FROM claimed`,
+  /**
+   * Arrays $1 id, $2 worker, $3 attempt; $4 new expiry. Returns the ids whose lease is gone. Rows
+   * another statement holds right now (an outcome being written, progress) are skipped, not
+   * waited for: such a lease is not lost, and the next renewal extends it. Never waiting is what
+   * keeps renewals and outcome writes of one worker from deadlocking.
+   */
+  jobRenewLeases: `
+    WITH l AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[]) AS l(id, worker, attempt)),
+    free AS MATERIALIZED (
+      SELECT j.id FROM {s}.jobs j JOIN l ON j.id = l.id AND j.lease_owner = l.worker AND j.attempts = l.attempt
+       WHERE j.id = ANY($1::bigint[]) AND j.state = 'running' FOR NO KEY UPDATE OF j SKIP LOCKED),
+    renewed AS (UPDATE {s}.jobs SET lease_expires_at = $4 WHERE id = ANY(ARRAY(SELECT id FROM free)) RETURNING id)
+    SELECT l.id::text AS id FROM l
+     WHERE NOT EXISTS (SELECT 1 FROM {s}.jobs j
+                        WHERE j.id = l.id AND j.state = 'running' AND j.lease_owner = l.worker AND j.attempts = l.attempt)`,
+  /**
+   * All outcomes in one statement. Arrays $1 id, $2 worker, $3 attempt, $4 kind (succeeded, failed,
+   * retry, requeue), $5 result, $6 error, $7 run_at; $8 now. Returns the input positions (ord) that
+   * were accepted.
+   */
+  jobRecordOutcomes: `
+    WITH o AS (
+      SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[]) WITH ORDINALITY
+        AS o(id, worker, attempt, kind, result, error, run_at, ord)),
+    done AS (
+      UPDATE {s}.jobs j SET
+        state = CASE o.kind WHEN 'succeeded' THEN 'succeeded' WHEN 'failed' THEN 'failed' ELSE 'queued' END,
+        result = CASE o.kind WHEN 'succeeded' THEN o.result ELSE j.result END,
+        error = CASE WHEN o.kind IN ('failed', 'retry') THEN o.error ELSE j.error END,
+        run_at = CASE WHEN o.kind IN ('retry', 'requeue') THEN o.run_at ELSE j.run_at END,
+        attempts = CASE o.kind WHEN 'requeue' THEN j.attempts - 1 ELSE j.attempts END,
+        finished_at = CASE WHEN o.kind IN ('succeeded', 'failed') THEN $8 ELSE j.finished_at END,
+        ${CLEAR_LEASE}
+      FROM o
+      WHERE j.id = ANY($1::bigint[]) AND j.id = o.id AND j.state = 'running' AND j.lease_owner = o.worker AND j.attempts = o.attempt
+      RETURNING o.ord, o.id, j.queue, j.task)
+    SELECT * FROM done`,
+  /** $1 id, $2 worker, $3 attempt, $4 progress JSON. */
+  jobSetProgress: `
+    UPDATE {s}.jobs SET progress = $4 WHERE ${LEASE_MATCH} RETURNING id, queue, task, attempts`,
+  /** $1 id, $2 now. */
+  jobCancel: `
+    UPDATE {s}.jobs SET state = 'cancelled', finished_at = $2, ${CLEAR_LEASE}
+     WHERE id = $1 AND state IN ('queued','running')
+    RETURNING *`,
+  /** $1 id, $2 now. */
+  jobRetry: `
+    UPDATE {s}.jobs SET state = 'queued', attempts = 0, run_at = $2, finished_at = NULL, result = NULL
+     WHERE id = $1 AND state IN ('failed','cancelled')
+    RETURNING *`,
+  /** $1 now. Skips rows another statement holds, so two recoverers never wait on each other. */
+  jobRecoverExpired: `
+    WITH expired AS MATERIALIZED (
+      SELECT id FROM {s}.jobs WHERE state = 'running' AND lease_expires_at < $1 ORDER BY id FOR NO KEY UPDATE SKIP LOCKED),
+    recovered AS (
+      UPDATE {s}.jobs j
+         SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+             finished_at = CASE WHEN attempts >= max_attempts THEN $1::bigint END,
+             run_at = $1,
+             error = json_build_object('name', 'OffloadError', 'code', 'ERR_WORKER_DIED', 'attempt', attempts,
+               'message', 'the worker ' || lease_owner || ' stopped renewing its lease (it died or hung); '
+                 || CASE WHEN attempts >= max_attempts THEN 'no attempts left' ELSE 'the job was queued again' END)::text,
+             ${CLEAR_LEASE}
+       WHERE j.id = ANY(ARRAY(SELECT id FROM expired))
+      RETURNING j.id, j.queue, j.task, j.attempts, j.state, j.error, j.run_at)
+    SELECT * FROM recovered`,
+  /** $1 before, $2 limit. */
+  jobDeleteFinished: `
+    DELETE FROM {s}.jobs WHERE id IN (
+      SELECT id FROM {s}.jobs
+       WHERE state IN ('succeeded','failed','cancelled') AND finished_at < $1
+       ORDER BY id
+       LIMIT $2)`,
+  /** $1 queues, $2 tasks. */
+  jobNextRunAt: `
+    SELECT min(run_at) AS run_at FROM {s}.jobs
+     WHERE state = 'queued' AND queue = ANY($1::text[]) AND task = ANY($2::text[])
+       AND queue NOT IN (SELECT name FROM {s}.queues WHERE paused)`,
+  /** $1 name, $2 paused. */
+  queueSetPaused: `
+    INSERT INTO {s}.queues (name, paused) VALUES ($1, $2)
+    ON CONFLICT (name) DO UPDATE SET paused = excluded.paused`,
+  queuePaused: `SELECT name FROM {s}.queues WHERE paused`,
+  queueNames: `SELECT name FROM {s}.queues`,
+  /** $1 now. */
+  queueCounts: `SELECT queue, ${stateExpression(1)} AS state, count(*)::int AS n FROM {s}.jobs GROUP BY 1, 2`,
+  /** Arrays $1 name, $2 queue, $3 mode, $4 attempts, $5 priority, $6 timeout; $7 now. */
+  taskUpsert: `
+    INSERT INTO {s}.tasks (name, queue, mode, attempts, priority, timeout_ms, updated_at)
+    SELECT DISTINCT ON (name) name, queue, mode, attempts, priority, timeout_ms, $7
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[]) WITH ORDINALITY
+           AS t(name, queue, mode, attempts, priority, timeout_ms, ord)
+     ORDER BY name, ord DESC
+    ON CONFLICT (name) DO UPDATE SET queue = excluded.queue, mode = excluded.mode, attempts = excluded.attempts,
+      priority = excluded.priority, timeout_ms = excluded.timeout_ms, updated_at = excluded.updated_at`,
+  taskList: `SELECT name, queue, mode, attempts, priority, timeout_ms AS timeout FROM {s}.tasks ORDER BY name`,
+  /** Sends announcements (see notifier.ts): $1 channel, $2 payloads. A transaction without writes: no WAL flush. */
+  notify: `SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p`,
+  /** Poll-only mode: the last id handed out, a cheap sign that jobs were added. */
+  lastJobId: `SELECT last_value::text AS id FROM {s}.jobs_id_seq`,
+} as const;
+
+export type QueryName = keyof typeof sql;
+
+/** WHERE clause of a filter by queue, task and (derived) state; parameters from `$first` on. */
+export function filterClause(filter: { queue?: string; task?: string; state?: string }, values: unknown[], now: number): string {
+  const parts: string[] = [];
+  const param = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  if (filter.queue !== undefined) parts.push(`queue = ${param(filter.queue)}`);
+  if (filter.task !== undefined) parts.push(`task = ${param(filter.task)}`);
+  if (filter.state === 'scheduled') parts.push(`state = 'queued' AND run_at > ${param(now)}`);
+  else if (filter.state === 'queued') parts.push(`state = 'queued' AND run_at <= ${param(now)}`);
+  else if (filter.state !== undefined) parts.push(`state = ${param(filter.state)}`);
+  return parts.length ? parts.join(' AND ') : 'true';
+}
+
+/** Fills in the schema, the channel and the origin of notifications. */
+export function bindSql(text: string, bind: { schema: string; channel: string; origin: string; claimCommit: 'async' | 'sync' }): string {
+  return text
+    .replaceAll('{s}', `"${bind.schema}"`)
+    .replaceAll('{channel}', literal(bind.channel))
+    .replaceAll('{origin}', literal(bind.origin))
+    .replaceAll('{claimCommit}', literal(bind.claimCommit === 'async' ? 'off' : 'on'));
+}
+
+function literal(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, beforeEach, describe, it } from 'node:test';
+import type { Logger } from 'pino';
+import type { EnqueueParams, StoreEvents } from '../../src/store/contract.ts';
+import { createPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-store.ts';
+import { dropSchema, requirePostgres, TEST_PG_URL, terminateConnections, uniqueSchema } from '../helpers/postgres.ts';
+import { waitFor } from '../helpers/temp.ts';
+
+const job = (overrides: Partial<EnqueueParams> = {}): EnqueueParams => ({
+  task: 'echo', queue: 'default', payload: '{}', priority: 0, runAt: Date.now(), maxAttempts: 2, timeoutMs: 0, uniqueKey: null, ...overrides,
+});
+
+/** A pino-shaped logger that keeps what it is told. */
+function recordingLogger(lines: string[]): Logger {
+  const log = (level: string) => (_fields: unknown, message?: string) => lines.push(`${level}: ${message ?? ''}`);
+  const logger = { warn: log('warn'), info: log('info'), error: log('error'), debug: log('debug'), child: () => logger };
+  return logger as unknown as Logger;
+}
+
+describe('postgres store: events between processes', () => {
+  let schema: string;
+  const stores: PostgresStore[] = [];
+  const open = async (options: Partial<PostgresStoreOptions> = {}) => {
+    const store = await createPostgresStore({ connectionString: TEST_PG_URL, schema, poolSize: 2, ...options });
+    stores.push(store);
+    return store;
+  };
+
+  beforeEach(async () => {
+    await requirePostgres();
+    schema = uniqueSchema('events');
+  });
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close();
+    await dropSchema(schema);
+  });
+  after(() => undefined);
+
+  it('delivers every job event to a store instance on other connections', async () => {
+    const here = await open();
+    const there = await open();
+    const seen: string[] = [];
+    const names: Array<keyof StoreEvents> = ['job:enqueued', 'job:started', 'job:progress', 'job:succeeded', 'job:retrying', 'job:failed', 'job:cancelled'];
+    for (const name of names) there.on(name, (e) => seen.push(`${name}:${'id' in e ? e.id : ''}:${e.state}`));
+    const a = (await here.jobEnqueue(job())).job.id;
+    const [claimed] = await here.jobClaim({ workerId: 'h:1:w', queues: [{ name: 'default', limit: 1 }], tasks: ['echo'], leaseMs: 10_000 });
+    const lease = { id: claimed!.id, workerId: 'h:1:w', attempt: 1 };
+    await here.jobSetProgress({ ...lease, progress: '{"pct":50}' });
+    await here.jobRecordOutcomes([{ kind: 'failed', lease, error: { name: 'Error', message: 'boom' }, retryAt: Date.now() - 1 }]);
+    const [second] = await here.jobClaim({ workerId: 'h:1:w', queues: [{ name: 'default', limit: 1 }], tasks: ['echo'], leaseMs: 10_000 });
+    await here.jobRecordOutcomes([{ kind: 'succeeded', lease: { ...lease, attempt: second!.attempts }, result: '1' }]);
+    const c = (await here.jobEnqueue(job())).job.id;
+    await here.jobCancel({ id: c });
+    const expected = [
+      `job:enqueued:${a}:queued`, `job:started:${a}:running`, `job:progress:${a}:running`, `job:retrying:${a}:scheduled`,
+      `job:started:${a}:running`, `job:succeeded:${a}:succeeded`, `job:enqueued:${c}:queued`, `job:cancelled:${c}:cancelled`,
+    ];
+    await waitFor(() => seen.length >= expected.length, { what: 'events at the other instance' });
+    assert.deepEqual(seen, expected);
+  });
+
+  it('carries progress values and errors in the events', async () => {
+    const here = await open();
+    const there = await open();
+    const progress: unknown[] = [];
+    const errors: string[] = [];
+    there.on('job:progress', (e) => progress.push(e.progress));
+    there.on('job:failed', (e) => errors.push(e.error.message));
+    await here.jobEnqueue(job({ maxAttempts: 1 }));
+    const [claimed] = await here.jobClaim({ workerId: 'w', queues: [{ name: 'default', limit: 1 }], tasks: ['echo'], leaseMs: 10_000 });
+    const lease = { id: claimed!.id, workerId: 'w', attempt: 1 };
+    await here.jobSetProgress({ ...lease, progress: '{"pct":75}' });
+    await here.jobRecordOutcomes([{ kind: 'failed', lease, error: { name: 'Error', message: 'x'.repeat(5000), stack: 'y'.repeat(20_000) }, retryAt: null }]);
+    await waitFor(() => errors.length === 1, { what: 'the failure event' });
+    assert.deepEqual(progress, [{ pct: 75 }]);
+    assert.ok(errors[0]!.startsWith('xxx'), 'a long error arrives cut short, not dropped');
+  });
+
+  it('announces bulk enqueues of any size without exceeding the notification limit', async () => {
+    const here = await open();
+    const there = await open();
+    let enqueued = 0;
+    there.on('job:enqueued', () => enqueued++);
+    await here.jobEnqueueMany(Array.from({ length: 12_000 }, (_, n) => job({ payload: String(n), queue: `q-${'x'.repeat(150)}` })));
+    await waitFor(() => enqueued === 12_000, { what: '12 000 enqueue events' });
+  });
+
+  it('wakes a poll-only instance (listen: false) when another process enqueues', async () => {
+    const here = await open();
+    const polling = await open({ listen: false, pollInterval: 20 });
+    let changed = 0;
+    polling.on('store:changed', () => changed++);
+    await here.jobEnqueue(job());
+    await waitFor(() => changed > 0, { what: 'store:changed in poll-only mode' });
+  });
+
+  it('listens again after its connections are cut, logs it, and loses nothing', async () => {
+    const lines: string[] = [];
+    const here = await open({ logger: recordingLogger(lines) });
+    const there = await open();
+    const heard: string[] = [];
+    here.on('job:enqueued', (e) => heard.push(e.id));
+    assert.ok((await terminateConnections(schema)) >= 1);
+    await waitFor(() => lines.some((line) => /listening again/.test(line)), { what: 'the reconnect' });
+    assert.ok(lines.some((line) => /lost the LISTEN connection/.test(line)), lines.join('\n'));
+    const { job: added } = await there.jobEnqueue(job());
+    await waitFor(() => heard.includes(added.id), { what: 'an event after the reconnect' });
+    const again = await here.jobEnqueue(job());
+    assert.ok(await here.jobGet({ id: again.job.id }));
+    assert.equal((await here.jobCount({})).queued, 2);
+  });
+});
