@@ -50,11 +50,11 @@ describe('worker processes on one SQLite file', () => {
     assert.equal(byJob.size, total, 'every job ran');
     for (const held of heldByVictim) {
       const jobRuns = byJob.get(Number(held.id))!;
-      assert.ok(jobRuns.length >= 2, `job ${held.id}, held by the dead worker, ran again`);
-      assert.equal(jobRuns[0]!.pid, victim.pid);
       const final = await store.jobGet({ id: held.id });
-      assert.equal((final!.result as { pid: number }).pid, rescuer.pid, 'the rescuer completed it');
-      assert.equal(final!.attempts, jobRuns.length, 'every run counted as an attempt');
+      assert.equal((final!.result as { pid: number }).pid, rescuer.pid, `job ${held.id}, held by the dead worker, was completed by the rescuer`);
+      assert.equal(jobRuns.at(-1)!.pid, rescuer.pid);
+      assert.ok(final!.attempts >= 2, 'the dead worker\'s claim counted as an attempt');
+      assert.ok(jobRuns.length <= final!.attempts, 'no run without an attempt (a claim may die before its task starts)');
     }
     for (const [job, jobRuns] of byJob) {
       if (jobRuns.length > 1) assert.ok(jobRuns.slice(0, -1).every((r) => r.pid === victim.pid), `job ${job} ran twice only because its worker died`);

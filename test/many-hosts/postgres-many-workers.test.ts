@@ -76,6 +76,9 @@ describe('postgres store: many worker processes on one database', () => {
 
     const victim = workers[0]!;
     await waitFor(() => runs.filter((r) => r.worker === VICTIM).length >= 2_000, { timeoutMs: 60_000, what: 'the first worker to be busy' });
+    const victimLeases = async () =>
+      Number((await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".jobs WHERE state = 'running' AND lease_owner = $1`, [VICTIM]))[0]!.n);
+    await waitFor(async () => (await victimLeases()) >= 5, { timeoutMs: 30_000, intervalMs: 1, what: 'the first worker to hold leases' });
     victim.child.kill('SIGKILL');
     await victim.exited;
 
