@@ -78,7 +78,13 @@ describe('postgres store: many worker processes on one database', () => {
     await waitFor(() => runs.filter((r) => r.worker === VICTIM).length >= 2_000, { timeoutMs: 60_000, what: 'the first worker to be busy' });
     const victimLeases = async () =>
       Number((await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".jobs WHERE state = 'running' AND lease_owner = $1`, [VICTIM]))[0]!.n);
-    await waitFor(async () => (await victimLeases()) >= 5, { timeoutMs: 30_000, intervalMs: 1, what: 'the first worker to hold leases' });
+    // Freeze the victim first, so it cannot finish the jobs it holds between our look and the kill.
+    await waitFor(async () => {
+      victim.child.kill('SIGSTOP');
+      if ((await victimLeases()) > 0) return true;
+      victim.child.kill('SIGCONT');
+      return false;
+    }, { timeoutMs: 30_000, intervalMs: 5, what: 'the first worker to hold leases' });
     victim.child.kill('SIGKILL');
     await victim.exited;
 
