@@ -23,6 +23,7 @@ const freshFile = () => path.join(dir, `q${fileNo++}.db`);
 const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
 const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
 const median = (values: number[]) => pct(values, 50);
+const silent = { error() {}, warn() {}, info() {}, debug() {} };
 const tick = () => new Promise((resolve) => setTimeout(resolve, 2));
 
 interface Result { bulk: number; single: number; processed: number; p50: number; p99: number }
@@ -61,7 +62,7 @@ async function offloadRun(): Promise<Result> {
 
 async function plainjobRun(): Promise<Result> {
   const connection = better(new Database(freshFile()));
-  const queue = defineQueue({ connection });
+  const queue = defineQueue({ connection, logger: silent });
   let t = performance.now();
   queue.addMany('noop', Array.from({ length: BULK }, (_, n) => ({ n })));
   const bulk = rate(BULK, performance.now() - t);
@@ -72,7 +73,7 @@ async function plainjobRun(): Promise<Result> {
   let done = 0;
   let onJob = () => {};
   const all = new Promise<void>((resolve) => (onJob = () => ++done === PROCESS && resolve()));
-  const worker = defineWorker('noop', () => onJob(), { queue, pollIntervall: 1 });
+  const worker = defineWorker('noop', () => onJob(), { queue, pollIntervall: 1, logger: silent });
   t = performance.now();
   void worker.start();
   await all;
