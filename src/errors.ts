@@ -113,7 +113,8 @@ export function serializeError(error: unknown): SerializedError {
   return { name: 'NonError', message: describeThrown(error) };
 }
 
-function describeThrown(value: unknown): string {
+/** Words for a thrown value that is not an Error. */
+export function describeThrown(value: unknown): string {
   if (typeof value === 'string') return value;
   try {
     return `non-error thrown: ${JSON.stringify(value)}`;

@@ -3,7 +3,7 @@
  * batch: one `run` message carries several tasks, one `done` message several results, so a busy
  * worker is woken once per batch rather than once per task.
  */
-import { OffloadError, type ErrorCode } from '../errors.ts';
+import { OffloadError, describeThrown, type ErrorCode } from '../errors.ts';
 import type { TaskContext } from '../task.ts';
 
 /** The job facts a task sees as `ctx.job`. */
@@ -92,13 +92,4 @@ function isPlain(value: unknown, depth = 0): boolean {
   if (Array.isArray(value)) return value.every((item) => isPlain(item, depth + 1));
   const proto = Object.getPrototypeOf(value);
   return (proto === Object.prototype || proto === null) && Object.values(value as object).every((item) => isPlain(item, depth + 1));
-}
-
-function describeThrown(value: unknown): string {
-  if (typeof value === 'string') return value;
-  try {
-    return `non-error thrown: ${JSON.stringify(value)}`;
-  } catch {
-    return `non-error thrown: ${String(value)}`;
-  }
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { StoreEvents } from './contract.ts';
+import type { JobOutcome, StoreEvents } from './contract.ts';
 
 /** The typed event hub a store owns; listeners that throw cannot break the store. */
 export class StoreEventHub {
@@ -23,6 +23,15 @@ export class StoreEventHub {
 
   emit<E extends keyof StoreEvents>(event: E, payload: StoreEvents[E]): void {
     if (this.#emitter.listenerCount(event) > 0) this.#emitter.emit(event, payload);
+  }
+
+  /** Announces the state change a recorded outcome made. */
+  emitOutcome(outcome: JobOutcome, row: { id: string | number; queue: string; task: string }): void {
+    const base = { id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt };
+    if (outcome.kind === 'succeeded') this.emit('job:succeeded', { ...base, state: 'succeeded' });
+    else if (outcome.kind === 'failed' && outcome.retryAt === null) this.emit('job:failed', { ...base, state: 'failed', error: outcome.error });
+    else if (outcome.kind === 'failed') this.emit('job:retrying', { ...base, state: 'scheduled', error: outcome.error, runAt: outcome.retryAt! });
+    else this.emit('job:enqueued', { ...base, state: 'queued' });
   }
 
   listens(event: keyof StoreEvents): boolean {

@@ -1,14 +1,10 @@
+import type { Migration } from '../migration.ts';
+
 /**
  * Numbered migrations of the PostgreSQL store. Append only: a released migration is never edited.
  * `{s}` stands for the store's quoted schema name. Applied in order, in one transaction, under an
  * advisory lock, and recorded in `{s}.migrations` (see migrate.ts).
  */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
 export const migrations: readonly Migration[] = [
   {
     version: 1,

@@ -271,20 +271,10 @@ export class PostgresStore implements Store {
       const index = indexes[Number(row.ord) - 1]!;
       accepted[index] = true;
       items.push(outcomeItem(outcomes[index]!, row, now));
-      this.#emitOutcome(outcomes[index]!, row);
+      this.#events.emitOutcome(outcomes[index]!, row);
     }
     this.#notifier.publish('out', items);
     return accepted;
-  }
-
-  #emitOutcome(outcome: JobOutcome, row: { id: string; queue: string; task: string }): void {
-    const base = { id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt };
-    if (outcome.kind === 'succeeded') this.#events.emit('job:succeeded', { ...base, state: 'succeeded' });
-    else if (outcome.kind === 'failed' && outcome.retryAt === null) {
-      this.#events.emit('job:failed', { ...base, state: 'failed', error: outcome.error });
-    } else if (outcome.kind === 'failed') {
-      this.#events.emit('job:retrying', { ...base, state: 'scheduled', error: outcome.error, runAt: outcome.retryAt! });
-    } else this.#events.emit('job:enqueued', { ...base, state: 'queued' });
   }
 
   async jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean> {

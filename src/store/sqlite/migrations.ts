@@ -1,13 +1,9 @@
+import type { Migration } from '../migration.ts';
+
 /**
  * Numbered migrations of the SQLite store. Append only: a released migration is never edited.
  * Applied in order inside one IMMEDIATE transaction, recorded in `offload_migrations`.
  */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
 export const migrations: readonly Migration[] = [
   {
     version: 1,

@@ -182,7 +182,7 @@ export class SqliteStore implements Store {
       })
       .immediate();
     return recorded.map((row, i) => {
-      if (row) this.#emitOutcome(outcomes[i]!, row);
+      if (row) this.#events.emitOutcome(outcomes[i]!, row);
       return row !== undefined;
     });
   }
@@ -228,16 +228,6 @@ export class SqliteStore implements Store {
       case 'released':
         return this.#statement(sql.jobRequeueUncounted).get({ ...lease, runAt: now }) as EventRow | undefined;
     }
-  }
-
-  #emitOutcome(outcome: JobOutcome, row: EventRow): void {
-    const base = { id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt };
-    if (outcome.kind === 'succeeded') this.#events.emit('job:succeeded', { ...base, state: 'succeeded' });
-    else if (outcome.kind === 'failed' && outcome.retryAt === null) {
-      this.#events.emit('job:failed', { ...base, state: 'failed', error: outcome.error });
-    } else if (outcome.kind === 'failed') {
-      this.#events.emit('job:retrying', { ...base, state: 'scheduled', error: outcome.error, runAt: outcome.retryAt! });
-    } else this.#events.emit('job:enqueued', { ...base, state: 'queued' });
   }
 
   async jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean> {
