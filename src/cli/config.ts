@@ -8,7 +8,7 @@ import { DEFAULT_DATABASE } from '../store/open-store.ts';
 
 /**
  * What `offload.config.{ts,mjs,js,json}` may hold. The same settings come from the environment
- * (OFFLOAD_DB, OFFLOAD_TASKS, OFFLOAD_CONCURRENCY, OFFLOAD_LOG_LEVEL) and from flags; a flag beats
+ * (OFFLOAD_DB, OFFLOAD_TASKS, OFFLOAD_CONCURRENCY, OFFLOAD_HOST, OFFLOAD_PORT, OFFLOAD_LOG_LEVEL) and from flags; a flag beats
  * the environment, which beats the file.
  */
 export interface OffloadConfig {
@@ -24,6 +24,10 @@ export interface OffloadConfig {
   shutdownGrace?: number;
   /** Retention of finished jobs: max age in ms. Default 7 days. */
   retentionMs?: number;
+  /** Address `offload start` serves the HTTP API on. Default `127.0.0.1`; others need a stored token. */
+  host?: string;
+  /** Port of the HTTP API. Default 7070; 0 picks a free one. */
+  port?: number;
   /** pino level. Default `info`. */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -35,6 +39,8 @@ const configSchema = z.object({
   queues: z.record(optionSchemas.name, z.object({ concurrency: optionSchemas.positiveInt.optional() }).strict()).optional(),
   shutdownGrace: optionSchemas.milliseconds.optional(),
   retentionMs: optionSchemas.positiveInt.optional(),
+  host: z.string().min(1).optional(),
+  port: z.number().int('must be a whole number').min(0).max(65535, 'must be at most 65535').optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
 });
 
@@ -71,6 +77,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): OffloadConfig {
   if (env.OFFLOAD_TASKS) config.tasks = env.OFFLOAD_TASKS;
   if (env.OFFLOAD_CONCURRENCY) config.concurrency = Number(env.OFFLOAD_CONCURRENCY);
   if (env.OFFLOAD_LOG_LEVEL) config.logLevel = env.OFFLOAD_LOG_LEVEL;
+  if (env.OFFLOAD_HOST) config.host = env.OFFLOAD_HOST;
+  if (env.OFFLOAD_PORT) config.port = Number(env.OFFLOAD_PORT);
   return parseOptions('environment (OFFLOAD_*)', configSchema, config);
 }
 

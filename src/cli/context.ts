@@ -27,11 +27,13 @@ export interface CommandContext {
   loadTasks(): Promise<Task[] | undefined>;
 }
 
-export async function createContext(flags: GlobalFlags & { tasks?: string; concurrency?: number }): Promise<CommandContext> {
+export async function createContext(flags: GlobalFlags & { tasks?: string; concurrency?: number; host?: string; port?: number }): Promise<CommandContext> {
   const fromFlags = configFromFlags({
     database: flags.db,
     tasks: flags.tasks,
     concurrency: flags.concurrency,
+    host: flags.host,
+    port: flags.port,
     logLevel: flags.logLevel,
   });
   const config = mergeConfig(await loadConfigFile(flags.config), configFromEnv(process.env), fromFlags);

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { ErrorCodes, OffloadError } from '../errors.ts';
 import type { Pool } from '../pool/contract.ts';
+import type { PoolStats } from '../pool/pool-stats.ts';
 import { createPool } from '../pool/pool.ts';
 import { resolvePoolOptions, type PoolOptions } from '../pool/pool-options.ts';
 import type { ExecutionMode, Task } from '../task.ts';
@@ -83,6 +84,11 @@ export class WorkerPools {
       this.#pools.set(key, pool);
     }
     return pool;
+  }
+
+  /** Statistics of each pool made so far, keyed `mode:module`. */
+  stats(): Array<{ key: string; stats: PoolStats }> {
+    return [...this.#pools].map(([key, pool]) => ({ key, stats: pool.stats() }));
   }
 
   /** Closes every pool (running jobs have finished or been released by then). */

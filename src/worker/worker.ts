@@ -10,6 +10,7 @@ import { optionSchemas, parseOptions } from '../options.ts';
 import type { JobOutcome, LeaseRef, Store } from '../store/contract.ts';
 import { TaskRegistry, type ExecutionMode, type Task } from '../task.ts';
 import type { PoolOptions } from '../pool/pool-options.ts';
+import type { PoolStats } from '../pool/pool-stats.ts';
 import { JobRun, type Executor } from './job-run.ts';
 import { WorkerPools } from './worker-pools.ts';
 import { LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
@@ -139,6 +140,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Jobs this worker is running now. */
   get running(): number {
     return this.#active.size;
+  }
+
+  /** Statistics of this worker's thread and process pools (none until a task of that mode ran). */
+  poolStats(): Array<{ key: string; stats: PoolStats }> {
+    return this.#pools.stats();
   }
 
   /** Registers the tasks in the store, then starts claiming. Resolves once the first look for work is done. */

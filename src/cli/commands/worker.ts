@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { DEFAULT_DATABASE } from '../../store/open-store.ts';
 import { createQueue } from '../../queue.ts';
 import type { Task } from '../../task.ts';
+import { createServer, type OffloadServer } from '../../server/server.ts';
+import type { Store } from '../../store/contract.ts';
 import { createWorker, type Worker } from '../../worker/worker.ts';
 import { createContext, requireTasks, type CommandContext, type GlobalFlags } from '../context.ts';
 import { intOption } from '../parse.ts';
@@ -12,20 +14,24 @@ interface WorkerFlags extends GlobalFlags {
   tasks?: string;
   concurrency?: number;
   demo?: boolean;
+  host?: string;
+  port?: number;
 }
 
-/** `offload start` (worker on the embedded store; the HTTP server joins it in a later release) and `offload worker`. */
+/** `offload start` (the HTTP API and a worker in one process) and `offload worker` (a worker only). */
 export function registerWorkerCommands(program: Command, globals: () => GlobalFlags): void {
   for (const name of ['start', 'worker'] as const) {
     program
       .command(name)
       .description(
         name === 'start'
-          ? 'run a worker on the embedded store, printing where the data lives and each job as it runs'
+          ? 'serve the HTTP API and run a worker in one process, printing the API address, a token and each job as it runs'
           : 'run a worker only (for more processes or machines sharing one store)',
       )
       .option('-t, --tasks <path>', 'task module to load (a .ts or .js file exporting defineTask() results)')
       .option('-c, --concurrency <n>', 'jobs per queue running at once', intOption('--concurrency', 1))
+      .option('--host <address>', 'start: address the HTTP API listens on (default 127.0.0.1)')
+      .option('-p, --port <n>', 'start: port of the HTTP API (default 7070; 0 picks a free one)', intOption('--port', 0))
       .option('--demo', 'also enqueue a sample job of each task every few seconds, to watch jobs flow')
       .action(async (flags: WorkerFlags) => runWorker(name, await createContext({ ...globals(), ...flags }), flags.demo === true));
   }
@@ -45,16 +51,28 @@ async function runWorker(mode: 'start' | 'worker', context: CommandContext, demo
     logger,
   });
   reportJobs(worker, context);
+  const server = mode === 'start' ? await startServer(context, store, tasks, worker) : undefined;
   await worker.start();
   logger.info({ store: context.databaseLabel, tasks: tasks.map((t) => `${t.name} (${t.mode})`) }, `offload ${mode}: data in ${context.databaseLabel}`);
-  if (mode === 'start') logger.info(`enqueue from another terminal: ${enqueueHint(tasks, context)}`);
+  if (server) logger.info(`enqueue from another terminal: ${enqueueHint(tasks, context)}`);
   const stopDemo = demo ? startDemo(tasks, context, store) : () => {};
   await untilSignal(async (signal) => {
     logger.info({ running: worker.running }, `${signal}: finishing running jobs (send again to exit at once)`);
     stopDemo();
+    await server?.close();
     await worker.stop();
     await store.close();
   });
+}
+
+async function startServer(context: CommandContext, store: Store, tasks: Task[], worker: Worker): Promise<OffloadServer> {
+  const { config, logger } = context;
+  const server = createServer({ store, tasks, worker, host: config.host, port: config.port, logger });
+  const url = await server.listen();
+  logger.info({ url }, `offload start: HTTP API on ${url} (described at ${url}/v1/openapi.json)`);
+  logger.info(`session token (valid until this server stops): ${server.sessionToken}`);
+  logger.info(`try: curl -s -H 'authorization: Bearer ${server.sessionToken}' ${url}/v1/queues`);
+  return server;
 }
 
 function enqueueHint(tasks: Task[], context: CommandContext): string {

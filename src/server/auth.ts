@@ -1,0 +1,74 @@
+import type { FastifyRequest } from 'fastify';
+import { HttpProblem } from './problem.ts';
+
+/** What a token may do. `admin` implies the others. */
+export type Scope = 'jobs:write' | 'jobs:read' | 'admin';
+
+/** Whoever a valid token belongs to. */
+export interface Principal {
+  id: string;
+  name: string;
+  scopes: readonly string[];
+}
+
+/** Finds the owner of a bearer token; undefined for unknown, revoked or malformed tokens. */
+export type Authenticate = (token: string) => Promise<Principal | undefined>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the auth hook when the request carried a valid token. */
+    principal: Principal | undefined;
+    /** Set when the request carried a token that was refused. */
+    authFailure: string | undefined;
+  }
+}
+
+export function principalHasScope(principal: Principal, scope: Scope): boolean {
+  return principal.scopes.includes('admin') || principal.scopes.includes(scope);
+}
+
+/** The token in an `Authorization: Bearer …` header, if any. */
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return undefined;
+  const match = /^Bearer[ ]+([\x21-\x7e]{1,500})\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/** Resolves the request's token once, before routing, so rate limits and handlers see who sent it. */
+export async function identify(request: FastifyRequest, authenticate: Authenticate | null): Promise<void> {
+  request.principal = undefined;
+  request.authFailure = undefined;
+  if (authenticate === null) {
+    request.principal = OPEN_ACCESS;
+    return;
+  }
+  const header = request.headers.authorization;
+  if (!header) return;
+  const token = bearerToken(request);
+  if (token === undefined) {
+    request.authFailure = 'the Authorization header must be `Bearer <token>`';
+    return;
+  }
+  request.principal = await authenticate(token);
+  if (!request.principal) request.authFailure = 'the token is unknown or revoked; create one with `offload token create`';
+}
+
+/** The principal of a server started with auth turned off (tests, trusted networks). */
+const OPEN_ACCESS: Principal = Object.freeze({ id: 'open', name: 'open access (auth disabled)', scopes: Object.freeze(['admin']) });
+
+/** Throws a 401 or 403 problem unless the request's token carries `scope`. */
+export function requireScope(request: FastifyRequest, scope: Scope): Principal {
+  const principal = request.principal;
+  const challenge = { 'www-authenticate': `Bearer realm="offload", scope="${scope}"` };
+  if (!principal) {
+    const detail = request.authFailure ?? 'this endpoint needs a token: send `Authorization: Bearer <token>` (offload start prints one; `offload token create` makes more)';
+    throw new HttpProblem(401, 'ERR_UNAUTHORIZED', detail, { headers: challenge });
+  }
+  if (!principalHasScope(principal, scope)) {
+    throw new HttpProblem(403, 'ERR_FORBIDDEN', `this token (${principal.name}) lacks the \`${scope}\` scope; create one with \`offload token create --scope ${scope}\``, {
+      headers: challenge,
+    });
+  }
+  return principal;
+}

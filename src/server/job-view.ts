@@ -1,0 +1,33 @@
+import type { Job } from '../job.ts';
+
+/** The API's view of a job: ISO times, the worker, and the links a client follows next. */
+export function toJobView(job: Job) {
+  const self = `/v1/jobs/${job.id}`;
+  return {
+    id: job.id,
+    task: job.task,
+    queue: job.queue,
+    state: job.state,
+    priority: job.priority,
+    attempts: job.attempts,
+    maxAttempts: job.maxAttempts,
+    timeoutMs: job.timeoutMs,
+    uniqueKey: job.uniqueKey,
+    payload: job.payload,
+    progress: job.progress,
+    result: job.result,
+    error: job.error,
+    worker: job.state === 'running' ? job.leaseOwner : null,
+    runAt: iso(job.runAt),
+    createdAt: iso(job.createdAt),
+    startedAt: job.startedAt === null ? null : iso(job.startedAt),
+    finishedAt: job.finishedAt === null ? null : iso(job.finishedAt),
+    links: { self, events: `${self}/events`, cancel: `${self}/cancel`, retry: `${self}/retry` },
+  };
+}
+
+export type JobView = ReturnType<typeof toJobView>;
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

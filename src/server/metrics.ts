@@ -1,0 +1,83 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Store } from '../store/contract.ts';
+import type { Worker } from '../worker/worker.ts';
+
+const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/**
+ * Prometheus metrics of one server: jobs by state (read from the store at each scrape, so they
+ * cover every worker), and finished jobs, run and wait times and pool use of the worker that runs
+ * in this process, when there is one.
+ */
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly #unsubscribe: Array<() => void> = [];
+
+  constructor(store: Store, worker: Worker | undefined) {
+    new Gauge({
+      name: 'offload_jobs',
+      help: 'Jobs in the store by queue and state',
+      labelNames: ['queue', 'state'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const queue of await store.queueList()) {
+          for (const [state, count] of Object.entries(queue.counts)) this.set({ queue: queue.name, state }, count);
+        }
+      },
+    });
+    const finished = new Counter({
+      name: 'offload_jobs_finished_total',
+      help: 'Jobs that ended (succeeded, failed for good, cancelled) or were scheduled for a retry, seen by this process',
+      labelNames: ['queue', 'task', 'state'],
+      registers: [this.registry],
+    });
+    for (const event of ['job:succeeded', 'job:failed', 'job:cancelled', 'job:retrying'] as const) {
+      this.#unsubscribe.push(store.on(event, (job) => finished.inc({ queue: job.queue, task: job.task, state: event === 'job:retrying' ? 'retrying' : job.state })));
+    }
+    if (worker) this.#observeWorker(worker);
+  }
+
+  #observeWorker(worker: Worker): void {
+    const runTime = new Histogram({ name: 'offload_job_run_seconds', help: 'Time from a run start to its outcome', labelNames: ['queue', 'task'], buckets: SECONDS, registers: [this.registry] });
+    const waitTime = new Histogram({ name: 'offload_job_wait_seconds', help: 'Time from a job being due to its start', labelNames: ['queue'], buckets: SECONDS, registers: [this.registry] });
+    const started = new Map<string, number>();
+    const onStart = (job: { id: string; queue: string; runAt: number; startedAt: number | null }) => {
+      started.set(job.id, performance.now());
+      if (job.startedAt !== null) waitTime.observe({ queue: job.queue }, Math.max(0, job.startedAt - job.runAt) / 1000);
+    };
+    const onEnd = (job: { id: string; queue: string; task: string }) => {
+      const start = started.get(job.id);
+      started.delete(job.id);
+      if (start !== undefined) runTime.observe({ queue: job.queue, task: job.task }, (performance.now() - start) / 1000);
+    };
+    worker.on('job:start', onStart);
+    worker.on('job:end', onEnd);
+    this.#unsubscribe.push(() => worker.off('job:start', onStart), () => worker.off('job:end', onEnd));
+
+    new Gauge({ name: 'offload_worker_running_jobs', help: 'Jobs this worker runs now', registers: [this.registry], collect() { this.set(worker.running); } });
+    const poolGauge = (name: string, help: string, read: (stats: ReturnType<Worker['poolStats']>[number]['stats']) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['pool'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const { key, stats } of worker.poolStats()) this.set({ pool: key }, read(stats));
+        },
+      });
+    poolGauge('offload_pool_utilisation', 'Fraction of pool worker time spent running tasks since the pool started', (s) => s.utilisation);
+    poolGauge('offload_pool_workers', 'Threads or processes alive in the pool', (s) => s.workers);
+    poolGauge('offload_pool_queued', 'Tasks waiting for a pool worker', (s) => s.queued);
+  }
+
+  /** The text exposition format. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  close(): void {
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+  }
+}

@@ -1,0 +1,164 @@
+import type { z } from 'zod';
+import { FINISHED_STATES, type Job } from '../../job.ts';
+import type { EnqueueOptions } from '../../queue.ts';
+import type { ApiContext } from '../api-context.ts';
+import { toJobView } from '../job-view.ts';
+import { HttpProblem, parseRequestPart } from '../problem.ts';
+import { defineRoute, type RouteSpec } from '../route.ts';
+import {
+  enqueueBatchBodySchema,
+  enqueueBodySchema,
+  getJobQuerySchema,
+  idempotencyKeySchema,
+  jobBatchSchema,
+  jobIdParamsSchema,
+  jobListSchema,
+  jobViewSchema,
+  listJobsQuerySchema,
+  problemSchema,
+} from '../schemas.ts';
+import { EventStream } from '../sse.ts';
+
+type EnqueueBody = z.output<typeof enqueueBodySchema>;
+
+const problem = (description: string) => ({ description, schema: problemSchema, contentType: 'application/problem+json' });
+
+/** Submit, read, wait on, stream, list, cancel and retry jobs. */
+export function jobRoutes(api: ApiContext): RouteSpec[] {
+  const find = async (id: string): Promise<Job> => {
+    const job = await api.store.jobGet({ id });
+    if (!job) throw new HttpProblem(404, 'ERR_JOB_NOT_FOUND', `no job has id ${id}; it may never have existed or been deleted by retention`);
+    return job;
+  };
+
+  return [
+    defineRoute({
+      method: 'POST',
+      url: '/v1/jobs',
+      summary: 'Enqueue a job; answers 202 at once with its address',
+      scope: 'jobs:write',
+      body: enqueueBodySchema,
+      responses: {
+        202: { description: 'Accepted: the job is durably queued. `Location` is its address.', schema: jobViewSchema },
+        400: problem('The body is invalid'),
+        422: problem('Unknown task, or the payload fails the task schema'),
+      },
+      async handler({ body, headers, reply }) {
+        const idempotencyKey = parseRequestPart(idempotencyKeySchema, headers['idempotency-key'], 'headers');
+        const job = await api.queue.enqueue(body.task, body.payload ?? null, enqueueOptions(body, idempotencyKey));
+        reply.code(202).header('location', `/v1/jobs/${job.id}`).header('retry-after', String(api.retryAfterSeconds));
+        return toJobView(job);
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/jobs/batch',
+      summary: 'Enqueue up to 1000 jobs at once: all or none',
+      scope: 'jobs:write',
+      body: enqueueBatchBodySchema,
+      responses: { 202: { description: 'Accepted: every job is durably queued', schema: jobBatchSchema }, 400: problem('The body is invalid'), 422: problem('A task is unknown or a payload fails its schema') },
+      async handler({ body, reply }) {
+        const jobs = await api.queue.enqueueMany(body.jobs.map((item) => ({ task: item.task, payload: item.payload ?? null, options: enqueueOptions(item, undefined) })));
+        reply.code(202).header('retry-after', String(api.retryAfterSeconds));
+        return { jobs: jobs.map(toJobView) };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/jobs',
+      summary: 'List jobs, newest first, with filters and cursor paging',
+      scope: 'jobs:read',
+      query: listJobsQuerySchema,
+      responses: { 200: { description: 'A page of jobs; pass nextCursor back as cursor', schema: jobListSchema }, 400: problem('A filter is invalid') },
+      async handler({ query }) {
+        const page = await api.store.jobList(query);
+        return { jobs: page.jobs.map(toJobView), nextCursor: page.nextCursor };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/jobs/:id',
+      summary: 'Read a job; with ?wait=30s, hold the answer until it ends or the wait runs out',
+      scope: 'jobs:read',
+      params: jobIdParamsSchema,
+      query: getJobQuerySchema,
+      responses: { 200: { description: 'The job, finished or as it stands when the wait ran out', schema: jobViewSchema }, 404: problem('No such job') },
+      async handler({ params, query, reply }) {
+        let job = await find(params.id);
+        if (query.wait !== undefined) {
+          const gone = new AbortController();
+          reply.raw.once('close', () => gone.abort());
+          job = await api.watcher.waitForEnd(job, Math.min(query.wait, api.maxWaitMs), gone.signal);
+        }
+        if (!FINISHED_STATES.includes(job.state)) reply.header('retry-after', String(api.retryAfterSeconds));
+        return toJobView(job);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/jobs/:id/events',
+      summary: 'Server-sent events: `state` on each change, `progress`, then `end` with the finished job',
+      scope: 'jobs:read',
+      params: jobIdParamsSchema,
+      responses: { 200: { description: 'An event stream', contentType: 'text/event-stream' }, 404: problem('No such job') },
+      async handler({ params, reply }) {
+        const job = await find(params.id);
+        const stream = new EventStream(reply);
+        stream.send('state', toJobView(job));
+        if (FINISHED_STATES.includes(job.state)) {
+          stream.send('end', toJobView(job));
+          stream.end();
+          return;
+        }
+        const stop = api.watcher.watch(job.id, job, (change) => {
+          if (change.kind === 'progress') {
+            stream.send('progress', { id: change.job.id, progress: change.job.progress });
+            return;
+          }
+          stream.send('state', toJobView(change.job));
+          if (FINISHED_STATES.includes(change.job.state)) {
+            stream.send('end', toJobView(change.job));
+            stream.end();
+          }
+        });
+        await stream.closed;
+        stop();
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/jobs/:id/cancel',
+      summary: 'Cancel a scheduled, queued or running job',
+      scope: 'jobs:write',
+      params: jobIdParamsSchema,
+      responses: { 200: { description: 'The cancelled job', schema: jobViewSchema }, 404: problem('No such job'), 409: problem('The job has already finished') },
+      async handler({ params }) {
+        return toJobView(await api.queue.cancel(params.id));
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/jobs/:id/retry',
+      summary: 'Queue a failed or cancelled job again with a fresh attempt budget',
+      scope: 'jobs:write',
+      params: jobIdParamsSchema,
+      responses: { 200: { description: 'The queued job', schema: jobViewSchema }, 404: problem('No such job'), 409: problem('The job is not failed or cancelled') },
+      async handler({ params }) {
+        return toJobView(await api.queue.retry(params.id));
+      },
+    }),
+  ];
+}
+
+function enqueueOptions(body: EnqueueBody, idempotencyKey: string | undefined): EnqueueOptions {
+  const options: EnqueueOptions = {};
+  if (body.queue !== undefined) options.queue = body.queue;
+  if (body.priority !== undefined) options.priority = body.priority;
+  if (body.delay !== undefined) options.delay = body.delay;
+  if (body.runAt !== undefined) options.runAt = typeof body.runAt === 'number' ? body.runAt : Date.parse(body.runAt);
+  if (body.uniqueKey !== undefined) options.uniqueKey = body.uniqueKey;
+  if (body.attempts !== undefined) options.attempts = body.attempts;
+  if (body.timeout !== undefined) options.timeout = body.timeout;
+  void idempotencyKey;
+  return options;
+}

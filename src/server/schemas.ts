@@ -1,0 +1,157 @@
+/**
+ * The API's request and response shapes, in one place: handlers parse with them and
+ * `/v1/openapi.json` is generated from them, so the document cannot drift from the code.
+ */
+import { z } from 'zod';
+import { JOB_STATES, type JobState } from '../job.ts';
+import { optionSchemas } from '../options.ts';
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** Milliseconds of a duration written `250ms`, `30s`, `5m`, `1h`, or a bare number in `defaultUnit`. */
+export function parseDuration(text: string, defaultUnit: keyof typeof UNIT_MS): number | undefined {
+  const match = DURATION.exec(text.trim());
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * UNIT_MS[(match[2] as keyof typeof UNIT_MS | undefined) ?? defaultUnit]);
+}
+
+function duration(defaultUnit: keyof typeof UNIT_MS, max: number) {
+  const hint = `a duration such as 500ms, 30s or 5m (a bare number means ${defaultUnit === 'ms' ? 'milliseconds' : 'seconds'}), at most ${max / 1000} s`;
+  return z
+    .union([z.number(), z.string()])
+    .transform((value, ctx) => {
+      const ms = typeof value === 'number' ? (Number.isFinite(value) && value >= 0 ? Math.round(value * UNIT_MS[defaultUnit]) : undefined) : parseDuration(value, defaultUnit);
+      if (ms === undefined || ms > max) {
+        ctx.addIssue({ code: 'custom', message: `must be ${hint}` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .meta({ description: hint });
+}
+
+const httpUrl = z
+  .string()
+  .max(2000)
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http:// or https:// URL');
+
+export const jobIdSchema = z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be a job id: a whole number as returned by POST /v1/jobs');
+
+export const jobStateSchema = z.enum(JOB_STATES as [JobState, ...JobState[]]);
+
+const DAY = 86_400_000;
+
+/** One job to enqueue. Everything but `task` defaults to the task's own settings. */
+export const enqueueBodySchema = z
+  .strictObject({
+    task: z.string().min(1).max(200).meta({ description: 'Name of a registered task (GET /v1/tasks).' }),
+    payload: z.unknown().optional().meta({ description: 'JSON payload; checked against the task schema when it has one. Default null.' }),
+    queue: optionSchemas.name.optional(),
+    priority: z.number().int('must be a whole number').min(-1_000_000).max(1_000_000).optional(),
+    delay: duration('ms', 365 * DAY).optional(),
+    runAt: z
+      .union([z.iso.datetime({ offset: true }), z.number().int().min(0)])
+      .optional()
+      .meta({ description: 'Earliest start: an ISO 8601 date-time or epoch milliseconds. Overrides delay.' }),
+    uniqueKey: z.string().min(1).max(500).optional(),
+    attempts: z.number().int('must be a whole number').min(1).max(1000).optional(),
+    timeout: duration('ms', 7 * DAY).optional(),
+    callbackUrl: httpUrl.optional().meta({ description: 'POSTed a signed outcome when the job ends (see docs/webhooks.md).' }),
+  })
+  .meta({ id: 'EnqueueRequest' });
+
+export const enqueueBatchBodySchema = z
+  .strictObject({ jobs: z.array(enqueueBodySchema).min(1, 'must hold at least one job').max(1000, 'must hold at most 1000 jobs') })
+  .meta({ id: 'EnqueueBatchRequest' });
+
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces')
+  .optional();
+
+export const getJobQuerySchema = z.strictObject({ wait: duration('s', 60_000).optional() });
+
+export const listJobsQuerySchema = z.strictObject({
+  queue: optionSchemas.name.optional(),
+  state: jobStateSchema.optional(),
+  task: z.string().min(1).max(200).optional(),
+  limit: z.coerce.number().int('must be a whole number').min(1).max(1000).optional(),
+  cursor: z.string().regex(/^[0-9]{1,18}$/, 'must be the nextCursor of a previous page').optional(),
+});
+
+export const queueNameParamsSchema = z.strictObject({ name: optionSchemas.name });
+export const jobIdParamsSchema = z.strictObject({ id: jobIdSchema });
+
+const isoTime = z.string().meta({ description: 'ISO 8601 date-time' });
+const errorSchema = z.object({ name: z.string(), message: z.string(), stack: z.string().optional(), code: z.string().optional(), attempt: z.number() });
+
+export const jobViewSchema = z
+  .object({
+    id: z.string(),
+    task: z.string(),
+    queue: z.string(),
+    state: jobStateSchema,
+    priority: z.number(),
+    attempts: z.number(),
+    maxAttempts: z.number(),
+    timeoutMs: z.number(),
+    uniqueKey: z.string().nullable(),
+    payload: z.unknown(),
+    progress: z.unknown(),
+    result: z.unknown(),
+    error: errorSchema.nullable(),
+    worker: z.string().nullable().meta({ description: 'host:pid:id of the worker holding the lease while running' }),
+    runAt: isoTime,
+    createdAt: isoTime,
+    startedAt: isoTime.nullable(),
+    finishedAt: isoTime.nullable(),
+    links: z.object({ self: z.string(), events: z.string(), cancel: z.string(), retry: z.string() }),
+  })
+  .meta({ id: 'Job' });
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number(),
+    detail: z.string(),
+    code: z.string(),
+    instance: z.string().optional(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem' });
+
+export const jobListSchema = z.object({ jobs: z.array(jobViewSchema), nextCursor: z.string().nullable() }).meta({ id: 'JobList' });
+export const jobBatchSchema = z.object({ jobs: z.array(jobViewSchema) }).meta({ id: 'JobBatch' });
+
+const countsSchema = z.object(Object.fromEntries(JOB_STATES.map((state) => [state, z.number()])));
+export const queueListSchema = z
+  .object({ queues: z.array(z.object({ name: z.string(), paused: z.boolean(), counts: countsSchema })) })
+  .meta({ id: 'QueueList' });
+
+export const taskListSchema = z
+  .object({
+    tasks: z.array(
+      z.object({
+        name: z.string(),
+        queue: z.string(),
+        mode: z.string(),
+        attempts: z.number(),
+        priority: z.number(),
+        timeout: z.number(),
+        payloadSchema: z.unknown().meta({ description: 'JSON Schema of the payload, when the task declares one this server can describe' }),
+        example: z.unknown(),
+      }),
+    ),
+  })
+  .meta({ id: 'TaskList' });
+
+export const healthSchema = z.object({ status: z.enum(['ok', 'degraded']), store: z.string(), uptimeSeconds: z.number() }).meta({ id: 'Health' });
