@@ -20,3 +20,6 @@ export { createPool } from './pool/pool.ts';
 export type { Pool, RunOptions, PoolEvents, WorkerExitReason } from './pool/contract.ts';
 export type { PoolOptions } from './pool/pool-options.ts';
 export type { PoolStats, Percentiles } from './pool/pool-stats.ts';
+export { createServer, OffloadServer, type ServerOptions } from './server/server.ts';
+export type { Authenticate, Principal, Scope } from './server/auth.ts';
+export type { Problem, FieldError } from './server/problem.ts';

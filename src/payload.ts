@@ -1,5 +1,8 @@
 import { ErrorCodes, OffloadError, type ErrorCode } from './errors.ts';
 
+/** Deepest nesting of objects and arrays a payload may have; deeper JSON is almost always an attack or a bug. */
+export const MAX_PAYLOAD_DEPTH = 200;
+
 /** Default largest payload, as UTF-8 JSON: 1 MiB. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
@@ -22,7 +25,7 @@ export function encodeJson(
   value: unknown,
   options: { label: string; code: ErrorCode; maxBytes: number; details?: Record<string, unknown> },
 ): string {
-  const problem = findUnserializable(value, '$', new Set());
+  const problem = findUnserializable(value, '$', new Set(), 0);
   if (problem) {
     throw new OffloadError(
       options.code,
@@ -45,7 +48,7 @@ export function encodeJson(
   return json;
 }
 
-function findUnserializable(value: unknown, path: string, seen: Set<object>): string | undefined {
+function findUnserializable(value: unknown, path: string, seen: Set<object>, depth: number): string | undefined {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -62,6 +65,7 @@ function findUnserializable(value: unknown, path: string, seen: Set<object>): st
   if (value === null || value instanceof Date) return undefined;
   const object = value as object;
   if (seen.has(object)) return `${path} is a circular reference`;
+  if (depth >= MAX_PAYLOAD_DEPTH) return `${path.slice(0, 40)}… is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`;
   const proto: unknown = Object.getPrototypeOf(object);
   if (!Array.isArray(object) && proto !== Object.prototype && proto !== null) {
     return `${path} is a ${object.constructor?.name ?? 'class'} instance`;
@@ -70,7 +74,7 @@ function findUnserializable(value: unknown, path: string, seen: Set<object>): st
   for (const [key, child] of Object.entries(object)) {
     if (child === undefined && !Array.isArray(object)) continue;
     const childPath = Array.isArray(object) ? `${path}[${key}]` : `${path}.${key}`;
-    const problem = findUnserializable(child, childPath, seen);
+    const problem = findUnserializable(child, childPath, seen, depth + 1);
     if (problem) return problem;
   }
   seen.delete(object);

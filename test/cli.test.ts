@@ -37,3 +37,36 @@ describe('offload CLI (built dist)', () => {
     assert.match(state.stderr, /did you mean "failed"/);
   });
 });
+
+describe('offload start (built dist)', () => {
+  it('serves the HTTP API beside a worker: a job posted with the printed token runs, and SIGTERM stops it cleanly', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [path.resolve('dist/cli/main.js'), 'start', '--db', path.join(temp.dir, 'start.db'), '--tasks', tasks, '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!/session token.*?(off_session_[\w-]+)/.test(output) || !/HTTP API on (http:\/\/[\d.:]+)/.test(output)) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`offload start did not print its URL and token:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const url = /HTTP API on (http:\/\/[\d.:]+)/.exec(output)![1]!;
+      const token = /(off_session_[\w-]+)/.exec(output)![1]!;
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const created = await fetch(`${url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ task: 'hello', payload: { name: 'http' } }) });
+      assert.equal(created.status, 202);
+      const location = created.headers.get('location')!;
+      const job = (await (await fetch(`${url}${location}?wait=15s`, { headers })).json()) as { state: string; result: unknown };
+      assert.equal(job.state, 'succeeded');
+      assert.deepEqual(job.result, { greeting: 'hello, http' });
+      assert.equal((await fetch(`${url}/v1/jobs`)).status, 401);
+    } finally {
+      child.kill('SIGTERM');
+      const code = await new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+      assert.equal(code, 0, output);
+    }
+  });
+});
