@@ -43,15 +43,14 @@ export async function validateWithSchema(
 ): Promise<unknown> {
   const result = await schema['~standard'].validate(value);
   if (!result.issues) return result.value;
-  const problems = result.issues.map((issue) => {
-    const path = (issue.path ?? [])
-      .map((part) => String(typeof part === 'object' ? part.key : part))
-      .join('.');
-    return path ? `${path}: ${issue.message}` : issue.message;
-  });
+  const fields = result.issues.map((issue) => ({
+    path: (issue.path ?? []).map((part) => String(typeof part === 'object' ? part.key : part)).join('.'),
+    message: issue.message,
+  }));
+  const problems = fields.map((field) => (field.path ? `${field.path}: ${field.message}` : field.message));
   throw new OffloadError(
     ErrorCodes.INVALID_PAYLOAD,
     `payload for task "${taskName}" does not match its schema: ${problems.join('; ')}`,
-    { details: { task: taskName, issues: problems } },
+    { details: { task: taskName, issues: problems, fields } },
   );
 }

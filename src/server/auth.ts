@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { HttpProblem } from './problem.ts';
+import { readCookie, SESSION_COOKIE, SessionStore, type Session } from './sessions.ts';
 
 /** What a token may do. `admin` implies the others. */
 export type Scope = 'jobs:write' | 'jobs:read' | 'admin';
@@ -20,6 +21,8 @@ declare module 'fastify' {
     principal: Principal | undefined;
     /** Set when the request carried a token that was refused. */
     authFailure: string | undefined;
+    /** Set when the request was let in by a dashboard session cookie rather than a bearer token. */
+    session: Session | undefined;
   }
 }
 
@@ -35,16 +38,26 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
-/** Resolves the request's token once, before routing, so rate limits and handlers see who sent it. */
-export async function identify(request: FastifyRequest, authenticate: Authenticate | null): Promise<void> {
+/**
+ * Resolves who sent the request once, before routing, so rate limits and handlers see it: a
+ * bearer token, else a dashboard session cookie.
+ */
+export async function identify(request: FastifyRequest, authenticate: Authenticate | null, sessions: SessionStore): Promise<void> {
   request.principal = undefined;
   request.authFailure = undefined;
+  request.session = undefined;
   if (authenticate === null) {
     request.principal = OPEN_ACCESS;
     return;
   }
   const header = request.headers.authorization;
-  if (!header) return;
+  if (!header) {
+    const cookie = readCookie(request.headers.cookie, SESSION_COOKIE);
+    request.session = sessions.get(cookie);
+    request.principal = request.session?.principal;
+    if (cookie && !request.session) request.authFailure = 'the session has expired or was ended; log in again';
+    return;
+  }
   const token = bearerToken(request);
   if (token === undefined) {
     request.authFailure = 'the Authorization header must be `Bearer <token>`';
@@ -57,13 +70,21 @@ export async function identify(request: FastifyRequest, authenticate: Authentica
 /** The principal of a server started with auth turned off (tests, trusted networks). */
 const OPEN_ACCESS: Principal = Object.freeze({ id: 'open', name: 'open access (auth disabled)', scopes: Object.freeze(['admin']) });
 
-/** Throws a 401 or 403 problem unless the request's token carries `scope`. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Throws a 401 or 403 problem unless the request's token carries `scope`. A request let in by a
+ * session cookie that changes state must also echo the session's CSRF token in `x-csrf-token`.
+ */
 export function requireScope(request: FastifyRequest, scope: Scope): Principal {
   const principal = request.principal;
   const challenge = { 'www-authenticate': `Bearer realm="offload", scope="${scope}"` };
   if (!principal) {
     const detail = request.authFailure ?? 'this endpoint needs a token: send `Authorization: Bearer <token>` (offload start prints one; `offload token create` makes more)';
     throw new HttpProblem(401, 'ERR_UNAUTHORIZED', detail, { headers: challenge });
+  }
+  if (request.session && !SAFE_METHODS.has(request.method) && !SessionStore.csrfMatches(request.session, request.headers['x-csrf-token'])) {
+    throw new HttpProblem(403, 'ERR_CSRF', 'this request came with a session cookie but without its CSRF token: send the `x-csrf-token` header from GET /v1/session (reload the page)');
   }
   if (!principalHasScope(principal, scope)) {
     throw new HttpProblem(403, 'ERR_FORBIDDEN', `this token (${principal.name}) lacks the \`${scope}\` scope; create one with \`offload token create --scope ${scope}\``, {

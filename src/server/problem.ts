@@ -107,13 +107,21 @@ export function toProblem(error: unknown, instance: string): Problem {
   if (error instanceof OffloadError) {
     const status = STATUS_BY_CODE[error.code] ?? 500;
     const detail = status === 500 ? 'the server failed to handle this request; its log has the details' : error.message;
-    return problem(status, error.code, detail, instance);
+    return problem(status, error.code, detail, instance, payloadFieldErrors(error));
   }
   const fastify = error as Partial<FastifyError>;
   if (typeof fastify.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {
     return problem(fastify.statusCode, fastify.code ?? 'ERR_BAD_REQUEST', fastifyDetail(fastify), instance);
   }
   return problem(500, 'ERR_INTERNAL', 'the server failed to handle this request; its log has the details', instance);
+}
+
+/** The fields a payload failed its task schema on, as `body.payload.<path>` errors. */
+function payloadFieldErrors(error: OffloadError): FieldError[] | undefined {
+  const fields = error.details.fields;
+  if (!Array.isArray(fields)) return undefined;
+  const prefix = typeof error.details.index === 'number' ? `body.jobs.${error.details.index}.payload` : 'body.payload';
+  return (fields as Array<{ path: string; message: string }>).map((f) => ({ field: f.path ? `${prefix}.${f.path}` : prefix, message: f.message }));
 }
 
 function fastifyDetail(error: Partial<FastifyError>): string {

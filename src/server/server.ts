@@ -21,7 +21,10 @@ import { registerRoutes, type RouteSpec } from './route.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { queueRoutes } from './routes/queues.ts';
 import { systemRoutes } from './routes/system.ts';
+import { registerDashboard } from './routes/dashboard.ts';
+import { sessionRoutes } from './routes/session.ts';
 import { SessionToken } from './session-token.ts';
+import { SessionStore } from './sessions.ts';
 
 export interface ServerOptions {
   /** Where jobs live. Required. */
@@ -62,6 +65,8 @@ const optionsSchema = z.object({
   logger: z.unknown().optional(),
 });
 
+const SESSION_TTL_SECONDS = 12 * 3600;
+
 /** Whether an address only this machine can reach. */
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
@@ -83,6 +88,8 @@ export class OffloadServer {
   readonly #watcher: JobWatcher;
   readonly #metrics: ServerMetrics;
   readonly #ready: Promise<void>;
+  readonly #sessions = new SessionStore({ ttlMs: SESSION_TTL_SECONDS * 1000 });
+  readonly #session: SessionToken;
   #url: string | undefined;
 
   constructor(options: ServerOptions) {
@@ -92,6 +99,7 @@ export class OffloadServer {
       throw new OffloadError(ErrorCodes.INVALID_OPTION, `createServer: refusing to serve ${parsed.host} without authentication; bind 127.0.0.1 or pass \`authenticate\``);
     }
     const session = new SessionToken();
+    this.#session = session;
     this.sessionToken = session.token;
     const authenticate = parsed.authenticate === null ? null : session.authenticate(parsed.authenticate);
     const logger = (options.logger ?? pino({ level: 'silent' })) as FastifyBaseLogger;
@@ -116,7 +124,8 @@ export class OffloadServer {
     app.removeContentTypeParser('text/plain');
     app.decorateRequest('principal', undefined);
     app.decorateRequest('authFailure', undefined);
-    app.addHook('onRequest', async (request) => identify(request, authenticate));
+    app.decorateRequest('session', undefined);
+    app.addHook('onRequest', async (request) => identify(request, authenticate, this.#sessions));
     const limit = this.#options.rateLimit;
     if (limit) {
       await app.register(rateLimit, {
@@ -133,11 +142,17 @@ export class OffloadServer {
     app.setNotFoundHandler((request, reply) =>
       sendProblem(reply, request, new HttpProblem(404, 'ERR_ROUTE_NOT_FOUND', `no endpoint ${request.method} ${request.url.split('?')[0]}; the API is described at /v1/openapi.json`)),
     );
-    const routes: RouteSpec[] = [...jobRoutes(api), ...queueRoutes(api)];
+    const routes: RouteSpec[] = [...jobRoutes(api), ...queueRoutes(api), ...sessionRoutes(this.#sessions, authenticate, SESSION_TTL_SECONDS)];
     let document: Record<string, unknown> | undefined;
     const openApi = () => (document ??= buildOpenApi(routes, { version: packageVersion() }));
     routes.push(...systemRoutes(api, this.#metrics, openApi));
     registerRoutes(app, routes);
+    registerDashboard(app, this.#sessions, SESSION_TTL_SECONDS);
+  }
+
+  /** A dashboard link that logs its first visitor in (with the session token's rights) and then stops working. */
+  loginLink(): string {
+    return `${this.url}/login?code=${this.#sessions.createLoginCode(this.#session.principal)}`;
   }
 
   /** The base URL once listening: `http://127.0.0.1:7070`. */

@@ -70,6 +70,7 @@ async function startServer(context: CommandContext, store: Store, tasks: Task[],
   const server = createServer({ store, tasks, worker, host: config.host, port: config.port, logger });
   const url = await server.listen();
   logger.info({ url }, `offload start: HTTP API on ${url} (described at ${url}/v1/openapi.json)`);
+  logger.info(`dashboard: ${server.loginLink()} (a one-time login link)`);
   logger.info(`session token (valid until this server stops): ${server.sessionToken}`);
   logger.info(`try: curl -s -H 'authorization: Bearer ${server.sessionToken}' ${url}/v1/queues`);
   return server;

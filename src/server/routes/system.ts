@@ -65,7 +65,7 @@ export function systemRoutes(api: ApiContext, metrics: ServerMetrics, openApi: (
         for (const name of names) {
           unsubscribe.push(
             api.store.on(name, (event: StoreEvents[typeof name]) => {
-              if (query.queue === undefined || (event as JobEvent).queue === query.queue) stream.send('job', { type: name, ...event });
+              if (query.queue === undefined || (event as JobEvent).queue === query.queue) stream.send('job', { type: name, at: Date.now(), ...event });
             }),
           );
         }

@@ -1,0 +1,96 @@
+/** The dashboard's only way to the server: the public HTTP API, with the session cookie and CSRF token. */
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** A refusal from the API, carrying its problem document. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly errors: FieldError[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export interface Job {
+  id: string;
+  task: string;
+  queue: string;
+  state: string;
+  priority: number;
+  attempts: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  payload: unknown;
+  progress: unknown;
+  result: unknown;
+  error: { name: string; message: string; stack?: string; code?: string; attempt: number } | null;
+  worker: string | null;
+  runAt: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  [extra: string]: unknown;
+}
+
+export interface QueueInfo {
+  name: string;
+  paused: boolean;
+  counts: Record<string, number>;
+}
+
+export interface TaskInfo {
+  name: string;
+  queue: string;
+  mode: string;
+  payloadSchema: JsonSchema | null;
+  example: unknown;
+}
+
+export interface JsonSchema {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  enum?: unknown[];
+  items?: JsonSchema;
+  description?: string;
+  minimum?: number;
+  maximum?: number;
+}
+
+export interface Me {
+  name: string;
+  scopes: string[];
+  csrfToken: string | null;
+}
+
+export const JOB_STATES = ['scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled'];
+
+let csrfToken: string | null = null;
+
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  if (response.status === 204) return undefined as T;
+  const data = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!response.ok) {
+    throw new ApiError(response.status, String(data.code ?? 'ERR_HTTP'), String(data.detail ?? response.statusText), (data.errors as FieldError[]) ?? []);
+  }
+  return data as T;
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof ApiError) return error.errors.length ? error.errors.map((e) => `${e.field}: ${e.message}`).join('\n') : error.message;
+  return error instanceof Error ? error.message : String(error);
+}

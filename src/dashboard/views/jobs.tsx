@@ -1,0 +1,145 @@
+import { useState } from 'preact/hooks';
+import { api, describeError, type Job, type QueueInfo, type TaskInfo, JOB_STATES } from '../api.ts';
+import { durationOf, formatTime, useLiveData } from '../hooks.ts';
+
+const PAGE = 50;
+
+export function JobsView({ query }: { query: URLSearchParams }) {
+  const queue = query.get('queue') ?? '';
+  const state = query.get('state') ?? '';
+  const task = query.get('task') ?? '';
+  const [cursors, setCursors] = useState<string[]>([]);
+  const cursor = cursors.at(-1);
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [message, setMessage] = useState<{ text: string; error: boolean } | undefined>(undefined);
+  const [search, setSearch] = useState('');
+
+  const params = new URLSearchParams({ limit: String(PAGE) });
+  if (queue) params.set('queue', queue);
+  if (state) params.set('state', state);
+  if (task) params.set('task', task);
+  if (cursor) params.set('cursor', cursor);
+  const page = useLiveData(() => api<{ jobs: Job[]; nextCursor: string | null }>('GET', `/v1/jobs?${params}`), [params.toString()]);
+  const queues = useLiveData(() => api<{ queues: QueueInfo[] }>('GET', '/v1/queues'), []);
+  const tasks = useLiveData(() => api<{ tasks: TaskInfo[] }>('GET', '/v1/tasks'), [], false);
+
+  const setFilter = (key: string, value: string) => {
+    const next = new URLSearchParams(query);
+    if (value) next.set(key, value);
+    else next.delete(key);
+    setCursors([]);
+    setSelected(new Set());
+    location.hash = `#/jobs?${next}`;
+  };
+
+  const bulk = async (action: 'retry' | 'cancel') => {
+    const ids = [...selected];
+    const failures: string[] = [];
+    for (const id of ids) {
+      try {
+        await api('POST', `/v1/jobs/${id}/${action}`);
+      } catch (error) {
+        failures.push(`job ${id}: ${describeError(error)}`);
+      }
+    }
+    setSelected(new Set());
+    setMessage(failures.length ? { text: `${ids.length - failures.length} of ${ids.length} done. ${failures.join('; ')}`, error: true } : { text: `${action === 'retry' ? 'Retried' : 'Cancelled'} ${ids.length} job(s).`, error: false });
+    page.reload();
+  };
+
+  const toggle = (id: string) =>
+    setSelected((current) => {
+      const next = new Set(current);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+
+  const goTo = (event: Event) => {
+    event.preventDefault();
+    const id = search.trim();
+    if (/^[1-9][0-9]{0,17}$/.test(id)) location.hash = `#/jobs/${id}`;
+    else setMessage({ text: 'A job id is a whole number, such as 42.', error: true });
+  };
+
+  return (
+    <>
+      <h1>Jobs</h1>
+      <div class="filters">
+        <div class="field">
+          <label for="filter-queue">Queue</label>
+          <select id="filter-queue" value={queue} onChange={(e) => setFilter('queue', (e.target as HTMLSelectElement).value)}>
+            <option value="">all</option>
+            {queues.data?.queues.map((q) => <option value={q.name}>{q.name}</option>)}
+          </select>
+        </div>
+        <div class="field">
+          <label for="filter-state">State</label>
+          <select id="filter-state" value={state} onChange={(e) => setFilter('state', (e.target as HTMLSelectElement).value)}>
+            <option value="">all</option>
+            {JOB_STATES.map((s) => <option value={s}>{s}</option>)}
+          </select>
+        </div>
+        <div class="field">
+          <label for="filter-task">Task</label>
+          <select id="filter-task" value={task} onChange={(e) => setFilter('task', (e.target as HTMLSelectElement).value)}>
+            <option value="">all</option>
+            {tasks.data?.tasks.map((t) => <option value={t.name}>{t.name}</option>)}
+          </select>
+        </div>
+        <form class="field" onSubmit={goTo} role="search">
+          <label for="job-search">Job id</label>
+          <span class="inline">
+            <input id="job-search" inputMode="numeric" value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
+            <button type="submit">Open</button>
+          </span>
+        </form>
+      </div>
+      <div class="actions">
+        <button type="button" disabled={selected.size === 0} onClick={() => bulk('retry')}>Retry selected</button>
+        <button type="button" disabled={selected.size === 0} onClick={() => bulk('cancel')}>Cancel selected</button>
+        <span>{selected.size} selected</span>
+      </div>
+      {message && <p class={message.error ? 'error' : 'ok'} role={message.error ? 'alert' : 'status'}>{message.text}</p>}
+      {page.error && <p class="error" role="alert">{page.error}</p>}
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col"><span class="sr-only">Select</span></th>
+              <th scope="col">Id</th>
+              <th scope="col">Task</th>
+              <th scope="col">Queue</th>
+              <th scope="col">State</th>
+              <th scope="col" class="num">Attempts</th>
+              <th scope="col">Created</th>
+              <th scope="col">Run time</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.data?.jobs.map((job) => (
+              <tr data-job={job.id}>
+                <td>
+                  <input type="checkbox" aria-label={`Select job ${job.id}`} checked={selected.has(job.id)} onChange={() => toggle(job.id)} />
+                </td>
+                <td><a href={`#/jobs/${job.id}`}>{job.id}</a></td>
+                <td>{job.task}</td>
+                <td>{job.queue}</td>
+                <td><span class={`state ${job.state}`}>{job.state}</span></td>
+                <td class="num">{job.attempts}/{job.maxAttempts}</td>
+                <td>{formatTime(job.createdAt)}</td>
+                <td>{durationOf(job.startedAt, job.finishedAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {page.data && page.data.jobs.length === 0 && <p>No jobs match.</p>}
+      <nav class="pager" aria-label="Pages">
+        <button type="button" disabled={cursors.length === 0} onClick={() => setCursors([])}>First page</button>
+        <button type="button" disabled={cursors.length === 0} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</button>
+        <button type="button" disabled={!page.data?.nextCursor} onClick={() => setCursors((c) => [...c, page.data!.nextCursor!])}>Next</button>
+      </nav>
+    </>
+  );
+}
