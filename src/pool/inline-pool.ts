@@ -136,6 +136,7 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
       { id: pending.id, task: pending.task, job: pending.options?.job },
       (value) => !pending.settled && onProgress && callSafely(onProgress, value),
       this.#options.sliceMs,
+      nextTurn,
     );
     this.#started.set(pending.id, { pending, context });
     const timeout = pending.timeout >= 0 ? pending.timeout : task.timeout;
@@ -188,3 +189,5 @@ function notFound(name: string, tasks: Map<string, Task>): OffloadError {
     details: { task: name },
   });
 }
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));

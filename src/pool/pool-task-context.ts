@@ -11,12 +11,12 @@ export class PoolTaskContext implements TaskContext {
   #controller: AbortController | undefined;
   #sliceStart = performance.now();
 
-  /** `nextTurn` resolves after the event loop has had a turn (default: `setImmediate`). */
+  /** `nextTurn` resolves after the event loop has had a turn (`setImmediate` in Node). */
   constructor(
     request: { id: number; task: string; job: JobInfo | undefined },
     onProgress: (value: unknown) => void,
     sliceMs: number,
-    nextTurn: () => Promise<void> = immediate,
+    nextTurn: () => Promise<void>,
   ) {
     this.#request = request;
     this.#onProgress = onProgress;
@@ -64,5 +64,3 @@ export class PoolTaskContext implements TaskContext {
     throw new Snooze(delayMs);
   }
 }
-
-const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
