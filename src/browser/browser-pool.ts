@@ -192,7 +192,6 @@ export class WebWorkerPool implements BrowserPool {
       return this.#end(slot, slot.crashError(undefined, `crashed: ${message}`));
     }
     clearTimeout(slot.timer);
-    slot.worker.terminate();
     void describeLoadFailure(this.#options.module, event).then((error) => this.#end(slot, error));
   }
 
