@@ -18,6 +18,16 @@ export type Outcome =
   | { ok: true; value: unknown }
   | { ok: false; name: string; message: string; code: string; stack: string | undefined; extra: unknown; details: Record<string, unknown> | null };
 
+/** The heavy job of the responsiveness test and benchmark: about 0.7 s of rendering on one core here. */
+export const HEAVY_VIEW = { width: 800, height: 600, maxIterations: 3000 };
+
+/** What `harness.frameGaps` measures: the longest gap between animation frames while the job ran. */
+export interface FrameGaps {
+  longestGapMs: number;
+  jobMs: number;
+  frames: number;
+}
+
 export interface TestSite {
   readonly url: string;
   /** Opens a page of the site (`index.html`, or `isolated.html`: cross-origin isolated). */
