@@ -4,8 +4,10 @@ import { ErrorCodes, OffloadError } from '../errors.ts';
 import type { ExecutionMode, Task } from '../task.ts';
 import { loadTaskModule } from '../task-module.ts';
 import type { Pool, PoolEvents, RunOptions } from './contract.ts';
-import { callSafely, PendingTask, TaskQueue } from './pending-task.ts';
+import { callSafely } from './call-safely.ts';
+import { PendingTask } from './pending-task.ts';
 import type { ResolvedPoolOptions } from './pool-options.ts';
+import { TaskQueue } from './task-queue.ts';
 import { PoolStatsRecorder, type PoolStats } from './pool-stats.ts';
 import { PoolTaskContext } from './pool-task-context.ts';
 import { checkRunOptions, poolClosed } from './run-checks.ts';
@@ -19,7 +21,7 @@ import { StartBreaker } from './start-breaker.ts';
 export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
   readonly mode: ExecutionMode = 'inline';
   readonly #options: ResolvedPoolOptions;
-  readonly #queue = new TaskQueue();
+  readonly #queue = new TaskQueue<PendingTask>();
   readonly #stats = new PoolStatsRecorder();
   readonly #breaker = new StartBreaker();
   readonly #started = new Map<number, { pending: PendingTask; context: PoolTaskContext | undefined }>();
@@ -134,6 +136,7 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
       { id: pending.id, task: pending.task, job: pending.options?.job },
       (value) => !pending.settled && onProgress && callSafely(onProgress, value),
       this.#options.sliceMs,
+      nextTurn,
     );
     this.#started.set(pending.id, { pending, context });
     const timeout = pending.timeout >= 0 ? pending.timeout : task.timeout;
@@ -186,3 +189,5 @@ function notFound(name: string, tasks: Map<string, Task>): OffloadError {
     details: { task: name },
   });
 }
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));

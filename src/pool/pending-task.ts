@@ -1,3 +1,4 @@
+import { callSafely } from './call-safely.ts';
 import type { RunOptions } from './contract.ts';
 import type { PoolWorker } from './pool-worker.ts';
 import type { TaskRequest } from './protocol.ts';
@@ -52,67 +53,5 @@ export class PendingTask {
     if (ok) this.#resolve(value);
     else this.#reject(value);
     return true;
-  }
-}
-
-/** Calls a user callback; what it throws must not break the pool. */
-export function callSafely<T>(callback: (value: T) => void, value: T): void {
-  try {
-    callback(value);
-  } catch (error) {
-    queueMicrotask(() => {
-      throw error;
-    });
-  }
-}
-
-/** Tasks waiting for a worker, first in first out. Cancelled tasks are skipped lazily. */
-export class TaskQueue {
-  #items: Array<PendingTask | undefined> = [];
-  #head = 0;
-  #size = 0;
-
-  get size(): number {
-    return this.#size;
-  }
-
-  push(task: PendingTask): void {
-    task.waiting = true;
-    this.#items.push(task);
-    this.#size++;
-  }
-
-  /** A task settled while it waited: it no longer counts, and `shift` will skip it. */
-  forget(task: PendingTask): void {
-    if (!task.waiting) return;
-    task.waiting = false;
-    this.#size--;
-  }
-
-  shift(): PendingTask | undefined {
-    while (this.#head < this.#items.length) {
-      const task = this.#items[this.#head];
-      this.#items[this.#head++] = undefined;
-      if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-        this.#items = this.#items.slice(this.#head);
-        this.#head = 0;
-      }
-      if (task) task.waiting = false;
-      if (task && !task.settled) {
-        this.#size--;
-        return task;
-      }
-    }
-    return undefined;
-  }
-
-  /** Empties the queue, returning the tasks still waiting. */
-  drain(): PendingTask[] {
-    const waiting = this.#items.slice(this.#head).filter((task): task is PendingTask => !!task && !task.settled);
-    for (const task of waiting) task.waiting = false;
-    this.#items = [];
-    this.#head = 0;
-    this.#size = 0;
-    return waiting;
   }
 }

@@ -1,5 +1,4 @@
-import { performance } from 'node:perf_hooks';
-import type { ExecutionMode } from '../task.ts';
+import type { ExecutionMode } from '../task-core.ts';
 
 /** Percentiles of a time, in milliseconds, over the most recent tasks (up to 4 096). */
 export interface Percentiles {

@@ -1,6 +1,5 @@
-import { performance } from 'node:perf_hooks';
 import { ErrorCodes, OffloadError, PermanentFailure, Snooze } from '../errors.ts';
-import type { TaskContext } from '../task.ts';
+import type { TaskContext } from '../task-core.ts';
 import type { JobInfo } from './protocol.ts';
 
 /** The `ctx` of a task run by a pool (inline, or inside a thread or process). */
@@ -8,13 +7,21 @@ export class PoolTaskContext implements TaskContext {
   readonly #request: { id: number; task: string; job: JobInfo | undefined };
   readonly #onProgress: (value: unknown) => void;
   readonly #sliceMs: number;
+  readonly #nextTurn: () => Promise<void>;
   #controller: AbortController | undefined;
   #sliceStart = performance.now();
 
-  constructor(request: { id: number; task: string; job: JobInfo | undefined }, onProgress: (value: unknown) => void, sliceMs: number) {
+  /** `nextTurn` resolves after the event loop has had a turn (`setImmediate` in Node). */
+  constructor(
+    request: { id: number; task: string; job: JobInfo | undefined },
+    onProgress: (value: unknown) => void,
+    sliceMs: number,
+    nextTurn: () => Promise<void>,
+  ) {
     this.#request = request;
     this.#onProgress = onProgress;
     this.#sliceMs = sliceMs;
+    this.#nextTurn = nextTurn;
   }
 
   get job(): JobInfo {
@@ -45,7 +52,7 @@ export class PoolTaskContext implements TaskContext {
 
   async yield(): Promise<void> {
     if (performance.now() - this.#sliceStart < this.#sliceMs) return;
-    await new Promise((resolve) => setImmediate(resolve));
+    await this.#nextTurn();
     this.#sliceStart = performance.now();
   }
 

@@ -4,7 +4,7 @@
  * worker is woken once per batch rather than once per task.
  */
 import { OffloadError, describeThrown, type ErrorCode } from '../errors.ts';
-import type { TaskContext } from '../task.ts';
+import type { TaskContext } from '../task-core.ts';
 
 /** The job facts a task sees as `ctx.job`. */
 export type JobInfo = TaskContext['job'];

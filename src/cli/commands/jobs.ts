@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { JOB_STATES, type Job, type JobState } from '../../job.ts';
 import { createQueue, type EnqueueOptions, type Queue } from '../../queue.ts';
 import { ErrorCodes, OffloadError } from '../../errors.ts';
-import { closest } from '../../options.ts';
+import { closest } from '../../closest.ts';
 import { createContext, type CommandContext, type GlobalFlags } from '../context.ts';
 import { JOB_HEADERS, ProgressBar, jobRows, print, printJson, relativeTime, table } from '../output.ts';
 import { intOption, jsonOption } from '../parse.ts';

@@ -1,0 +1,95 @@
+/**
+ * Tasks as plain data: the types and the brand, with no Node.js built-ins and no dependencies, so
+ * task modules and the browser pool can use them. `task-define.ts` validates definitions;
+ * `task.ts` adds what needs Node (the defining file) and the registry.
+ */
+import type { Backoff } from './backoff.ts';
+import type { StandardSchemaV1 } from './schema.ts';
+
+/**
+ * Where a task runs. `inline`: a coroutine on the worker's event loop (must yield).
+ * `thread`: a worker_threads pool. `process`: a child-process pool (full isolation).
+ */
+export type ExecutionMode = 'inline' | 'thread' | 'process';
+
+/** What a running task can see and do. */
+export interface TaskContext {
+  /** The job being run. `attempt` counts from 1. */
+  readonly job: {
+    readonly id: string;
+    readonly task: string;
+    readonly queue: string;
+    readonly attempt: number;
+    readonly maxAttempts: number;
+  };
+  /** Aborts when the job is cancelled, times out, loses its lease, or the worker shuts down. */
+  readonly signal: AbortSignal;
+  /** Records progress (any JSON value, a number from 0 to 100 by convention) on the job. */
+  progress(value: unknown): void;
+  /**
+   * Gives the event loop a turn if this task has held it longer than the worker's slice
+   * (default 10 ms); otherwise resolves at once. Inline tasks that loop over work call it often.
+   */
+  yield(): Promise<void>;
+  /** Fails the job for good: no further attempts. */
+  fail(message: string): never;
+  /** Puts the job back to run again after `delayMs`, without counting a failed attempt. */
+  snooze(delayMs: number): never;
+}
+
+/** What `defineTask` takes. Each option's default is stated on it. */
+export interface TaskDefinition<Payload, Result> {
+  /** Unique name; jobs refer to the task by it. Letters, digits, `_ . : -`. */
+  name: string;
+  /** Where it runs. Default `inline`. */
+  mode?: ExecutionMode;
+  /** The work. Its resolved value is stored as the job's result (must be JSON-serialisable). */
+  run: (payload: Payload, ctx: TaskContext) => Result | Promise<Result>;
+  /** Milliseconds one run may take before its signal aborts and it fails. Default 0: no limit. */
+  timeout?: number;
+  /** Runs before the job fails for good (the first run counts). Default 3. */
+  attempts?: number;
+  /** Delay before a retry. Default: 1 s doubling each attempt, capped at 1 h, with jitter. */
+  backoff?: Backoff;
+  /** Queue its jobs go to unless `enqueue` says otherwise. Default `default`. */
+  queue?: string;
+  /** Default priority of its jobs: higher runs first. Default 0. */
+  priority?: number;
+  /** Validates payloads at enqueue (any Standard Schema: zod, valibot, arktype…). */
+  schema?: StandardSchemaV1;
+  /** A sample payload, for docs, forms and `offload start --demo`. */
+  example?: Payload;
+}
+
+export const TASK_BRAND = Symbol.for('offload.task');
+
+/** A defined task: the handle `enqueue` takes, carrying its payload and result types. */
+export interface Task<Payload = unknown, Result = unknown> {
+  readonly [TASK_BRAND]: true;
+  readonly name: string;
+  readonly mode: ExecutionMode;
+  /** Declared as a method so a typed Task<P, R> is usable wherever a plain Task is. */
+  run(payload: Payload, ctx: TaskContext): Result | Promise<Result>;
+  readonly timeout: number;
+  readonly attempts: number;
+  readonly backoff: Backoff | undefined;
+  readonly queue: string;
+  readonly priority: number;
+  readonly schema: StandardSchemaV1 | undefined;
+  readonly example: Payload | undefined;
+  /**
+   * The file that called `defineTask` (non-enumerable), so thread and process workers can load the
+   * task's module by path. Undefined when it cannot be told; then pass `taskModule` to createWorker.
+   */
+  readonly file?: string;
+  /** Type-only: never set at run time. */
+  readonly __types?: { payload: Payload; result: Result };
+}
+
+export type TaskPayload<T> = T extends Task<infer P, unknown> ? P : never;
+export type TaskResult<T> = T extends Task<never, infer R> ? Awaited<R> : never;
+
+
+export function isTask(value: unknown): value is Task {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TASK_BRAND] === true;
+}

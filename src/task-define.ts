@@ -1,0 +1,64 @@
+/**
+ * `defineTask` without Node.js built-ins: options validated with zod, the task frozen and branded.
+ */
+import { z } from 'zod';
+import { optionSchemas, parseOptions } from './options.ts';
+import { isStandardSchema, type InferSchemaInput, type InferSchemaOutput, type StandardSchemaV1 } from './schema.ts';
+import { TASK_BRAND, type Task, type TaskDefinition } from './task-core.ts';
+
+const taskOptionsSchema = z.object({
+  name: optionSchemas.name,
+  mode: z.enum(['inline', 'thread', 'process']).default('inline'),
+  run: z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', {
+    message: 'must be a function (payload, ctx) => result',
+  }),
+  timeout: optionSchemas.milliseconds.default(0),
+  attempts: optionSchemas.positiveInt.default(3),
+  backoff: z
+    .union([
+      optionSchemas.milliseconds,
+      z.custom<(attempt: number) => number>((value) => typeof value === 'function'),
+      z.object({
+        delay: optionSchemas.milliseconds.optional(),
+        factor: z.number().min(1).optional(),
+        maxDelay: optionSchemas.milliseconds.optional(),
+        jitter: z.boolean().optional(),
+      }).strict(),
+    ], { message: 'must be milliseconds, a function of the attempt, or { delay, factor, maxDelay, jitter }' })
+    .optional(),
+  queue: optionSchemas.name.default('default'),
+  priority: z.number().int('must be a whole number').default(0),
+  schema: z
+    .custom<StandardSchemaV1>(isStandardSchema, {
+      message: 'must be a Standard Schema (for example a zod or valibot schema)',
+    })
+    .optional(),
+  example: z.unknown().optional(),
+});
+
+/** The overloads of `defineTask`: the payload type comes from `schema` when there is one, else from `run`. */
+export interface DefineTask {
+  <S extends StandardSchemaV1, Result>(definition: TaskDefinition<InferSchemaOutput<S>, Result> & { schema: S }): Task<InferSchemaInput<S>, Result>;
+  <Payload = unknown, Result = unknown>(definition: TaskDefinition<Payload, Result>): Task<Payload, Result>;
+}
+
+/** Validates a definition and makes the frozen task; `file` is the module that defined it, when known. */
+export function buildTask(definition: TaskDefinition<unknown, unknown>, file: string | undefined): Task {
+  const options = parseOptions('defineTask', taskOptionsSchema, definition);
+  const task = {
+    [TASK_BRAND]: true as const,
+    ...options,
+    run: definition.run,
+    backoff: definition.backoff,
+    schema: definition.schema,
+    example: definition.example,
+  };
+  Object.defineProperty(task, 'file', { value: file, enumerable: false });
+  return Object.freeze(task);
+}
+
+/**
+ * `defineTask` without Node.js: the same validation and the same task, minus `file` (the defining
+ * module's path, which only Node's stack traces can tell). What `offload/task` gives browsers.
+ */
+export const defineTask: DefineTask = (definition: TaskDefinition<unknown, unknown>) => buildTask(definition, undefined);
