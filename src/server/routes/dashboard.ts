@@ -22,7 +22,7 @@ const SECURITY_HEADERS = {
 export function dashboardDirectory(): string | undefined {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const candidates = [path.resolve(here, '../../dashboard'), path.resolve(here, '../../../dist/dashboard')];
-  return candidates.find((dir) => fs.existsSync(path.join(dir, 'index.html')));
+  return candidates.find((dir) => fs.existsSync(path.join(dir, 'app.js')));
 }
 
 /**
