@@ -3,7 +3,7 @@
  * Start with docs/getting-started in the README.
  */
 export { defineTask, type Task, type TaskDefinition, type TaskContext, type ExecutionMode, type TaskPayload, type TaskResult } from './task.ts';
-export { createQueue, Queue, type QueueOptions, type EnqueueOptions, type EnqueueManyItem } from './queue.ts';
+export { createQueue, Queue, type QueueOptions, type EnqueueOptions, type EnqueueManyItem, type EnqueueWithResult } from './queue.ts';
 export { createWorker, Worker, type WorkerOptions, type WorkerEvents } from './worker/worker.ts';
 export { createSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.ts';
 export { createPostgresStore, PostgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.ts';

@@ -44,7 +44,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
       runAt: clock.now(),
       maxAttempts: 3,
       timeoutMs: 0,
-      uniqueKey: null,
+      uniqueKey: null, idempotencyKey: null, callbackUrl: null,
       ...overrides,
     });
 
