@@ -8,7 +8,12 @@ export { createWorker, Worker, type WorkerOptions, type WorkerEvents } from './w
 export { createSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.ts';
 export { createPostgresStore, PostgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.ts';
 export { openStore } from './store/open-store.ts';
-export type { Store, EnqueueContext, QueueInfo, TaskInfo, JobEvent, StoreEvents, JobFilter, JobListParams } from './store/contract.ts';
+export type { Store, EnqueueContext, QueueInfo, TaskInfo, JobEvent, StoreEvents, JobFilter, JobListParams, TokenRecord } from './store/contract.ts';
+export { WEBHOOK_TASK, WEBHOOK_QUEUE } from './store/contract.ts';
+export { signWebhook, verifyWebhook, SIGNATURE_HEADER, WEBHOOK_ID_HEADER, type WebhookPayload } from './webhooks/signature.ts';
+export { getWebhookSecret } from './webhooks/secret.ts';
+export type { DeliveryResult } from './webhooks/delivery.ts';
+export { createToken, authenticateToken, listTokens, revokeToken, hasScope, SCOPES, type Scope, type TokenInfo } from './auth/tokens.ts';
 export type { Job, JobState } from './job.ts';
 export { JOB_STATES } from './job.ts';
 export { OffloadError, PermanentFailure, Snooze, ErrorCodes, type ErrorCode, type SerializedError } from './errors.ts';
