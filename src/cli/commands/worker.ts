@@ -5,6 +5,7 @@ import { DEFAULT_DATABASE } from '../../store/open-store.ts';
 import { createQueue } from '../../queue.ts';
 import type { Task } from '../../task.ts';
 import { createWorker, type Worker } from '../../worker/worker.ts';
+import { getWebhookSecret } from '../../webhooks/secret.ts';
 import { createContext, requireTasks, type CommandContext, type GlobalFlags } from '../context.ts';
 import { intOption } from '../parse.ts';
 
@@ -43,6 +44,7 @@ async function runWorker(mode: 'start' | 'worker', context: CommandContext, demo
     shutdownGrace: config.shutdownGrace,
     retention: config.retentionMs ? { maxAge: config.retentionMs } : undefined,
     logger,
+    webhookSecret: config.webhookSecret ?? (await getWebhookSecret(store)),
   });
   reportJobs(worker, context);
   await worker.start();
