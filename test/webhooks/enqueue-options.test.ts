@@ -43,7 +43,7 @@ describe('enqueue options: callbackUrl and idempotencyKey', () => {
     const first = await queue.enqueueWithResult(report, { month: '2030-02' }, { idempotencyKey: 'req-42' });
     const again = await queue.enqueueWithResult('report', { month: '2030-02' }, { idempotencyKey: 'req-42' });
     assert.deepEqual([first.created, again.created, again.job.id], [true, false, first.job.id]);
-    assert.equal(again.job.payload.month, '2030-02');
+    assert.deepEqual(again.job.payload, { month: '2030-02' });
     const plain = await queue.enqueue(report, { month: '2030-02' }, { idempotencyKey: 'req-42' });
     assert.equal(plain.id, first.job.id);
     await assert.rejects(queue.enqueue(other, {}, { idempotencyKey: 'req-42' }), (e: unknown) => e instanceof OffloadError && e.code === 'ERR_IDEMPOTENCY_CONFLICT' && /task "other"/.test(e.message));
