@@ -27,10 +27,16 @@ const TOUCH_INTERVAL_MS = 60_000;
  * Format: `off_<id>_<secret>` (12 and 64 hex digits). Throws ERR_INVALID_OPTION for an empty
  * name or a scope that is not one of {@link SCOPES}.
  */
-export async function createToken(store: Store, params: { name: string; scopes: Scope[] }): Promise<{ token: string; info: TokenInfo }> {
+export async function createToken(
+  store: Store,
+  params: { name: string; scopes: Scope[] },
+): Promise<{ token: string; info: TokenInfo }> {
   const name = typeof params.name === 'string' ? params.name.trim() : '';
   if (name.length === 0 || name.length > 200) {
-    throw new OffloadError(ErrorCodes.INVALID_OPTION, 'token name must be 1-200 characters, saying who or what uses it (e.g. "billing-service")');
+    throw new OffloadError(
+      ErrorCodes.INVALID_OPTION,
+      'token name must be 1-200 characters, saying who or what uses it (e.g. "billing-service")',
+    );
   }
   const scopes = parseScopes(params.scopes);
   const id = randomBytes(6).toString('hex');
@@ -40,7 +46,10 @@ export async function createToken(store: Store, params: { name: string; scopes: 
 }
 
 /** The token's info when it is well-formed, known, unrevoked and its hash matches (timingSafeEqual); else undefined. */
-export async function authenticateToken(store: Store, token: string): Promise<TokenInfo | undefined> {
+export async function authenticateToken(
+  store: Store,
+  token: string,
+): Promise<TokenInfo | undefined> {
   const match = typeof token === 'string' ? TOKEN_PATTERN.exec(token) : null;
   if (!match) return undefined;
   const record = await store.tokenGet({ id: match[1]! });
@@ -74,7 +83,10 @@ export function hasScope(info: Pick<TokenInfo, 'scopes'>, scope: Scope): boolean
 /** Checks scope names (from code or the command line); at least one is needed. */
 export function parseScopes(scopes: readonly string[] | undefined): Scope[] {
   if (!Array.isArray(scopes) || scopes.length === 0) {
-    throw new OffloadError(ErrorCodes.INVALID_OPTION, `a token needs at least one scope: ${SCOPES.join(', ')}`);
+    throw new OffloadError(
+      ErrorCodes.INVALID_OPTION,
+      `a token needs at least one scope: ${SCOPES.join(', ')}`,
+    );
   }
   for (const scope of scopes) {
     if ((SCOPES as readonly string[]).includes(scope)) continue;
@@ -96,7 +108,9 @@ function infoOf(record: TokenRecord): TokenInfo {
   return {
     id: record.id,
     name: record.name,
-    scopes: record.scopes.filter((scope): scope is Scope => (SCOPES as readonly string[]).includes(scope)),
+    scopes: record.scopes.filter((scope): scope is Scope =>
+      (SCOPES as readonly string[]).includes(scope),
+    ),
     createdAt: record.createdAt,
     revokedAt: record.revokedAt,
     lastUsedAt: record.lastUsedAt,

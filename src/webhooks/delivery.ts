@@ -3,7 +3,12 @@ import { PermanentFailure } from '../errors.ts';
 import { FINISHED_STATES, type Job } from '../job.ts';
 import { WEBHOOK_ATTEMPTS, WEBHOOK_QUEUE, WEBHOOK_TASK, type Store } from '../store/contract.ts';
 import { defineTask, type Task, type TaskContext } from '../task.ts';
-import { SIGNATURE_HEADER, WEBHOOK_ID_HEADER, signWebhook, type WebhookPayload } from './signature.ts';
+import {
+  SIGNATURE_HEADER,
+  WEBHOOK_ID_HEADER,
+  signWebhook,
+  type WebhookPayload,
+} from './signature.ts';
 
 export interface WebhookTaskOptions {
   store: Store;
@@ -29,7 +34,9 @@ const ANSWER_SNIPPET = 200;
  * anything else (5xx, 3xx, 408, 429, a network error, no answer in time) throws, so the delivery
  * job retries with backoff up to its attempts (8).
  */
-export function createWebhookTask(options: WebhookTaskOptions): Task<{ jobId: string }, DeliveryResult> {
+export function createWebhookTask(
+  options: WebhookTaskOptions,
+): Task<{ jobId: string }, DeliveryResult> {
   return defineTask({
     name: WEBHOOK_TASK,
     queue: WEBHOOK_QUEUE,
@@ -40,11 +47,20 @@ export function createWebhookTask(options: WebhookTaskOptions): Task<{ jobId: st
   });
 }
 
-async function deliver(options: WebhookTaskOptions, jobId: string, ctx: TaskContext): Promise<DeliveryResult> {
+async function deliver(
+  options: WebhookTaskOptions,
+  jobId: string,
+  ctx: TaskContext,
+): Promise<DeliveryResult> {
   const job = await options.store.jobGet({ id: jobId });
-  if (!job?.callbackUrl) throw new PermanentFailure(`job ${jobId} no longer exists or has no callback URL (deleted by retention?); nothing to deliver`);
+  if (!job?.callbackUrl)
+    throw new PermanentFailure(
+      `job ${jobId} no longer exists or has no callback URL (deleted by retention?); nothing to deliver`,
+    );
   if (!FINISHED_STATES.includes(job.state)) {
-    throw new PermanentFailure(`job ${jobId} was retried and is ${job.state} again; its next end makes a new delivery`);
+    throw new PermanentFailure(
+      `job ${jobId} was retried and is ${job.state} again; its next end makes a new delivery`,
+    );
   }
   const url = job.callbackUrl;
   const body = JSON.stringify(webhookPayloadOf(job));
@@ -65,12 +81,19 @@ async function deliver(options: WebhookTaskOptions, jobId: string, ctx: TaskCont
       signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeout)]),
     });
   } catch (error) {
-    throw new Error(`POST ${url} ${describeFetchError(error, timeout)}; will retry`, { cause: error });
+    throw new Error(`POST ${url} ${describeFetchError(error, timeout)}; will retry`, {
+      cause: error,
+    });
   }
   const answer = await readSnippet(response);
   if (response.status >= 200 && response.status < 300) return { status: response.status, url };
   const said = `the receiver at ${url} answered ${response.status}${answer ? `: ${answer}` : ''}`;
-  if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
+  if (
+    response.status >= 400 &&
+    response.status < 500 &&
+    response.status !== 408 &&
+    response.status !== 429
+  ) {
     throw new PermanentFailure(`${said} (a 4xx answer other than 408 or 429 is not retried)`);
   }
   throw new Error(`${said}; will retry`);
@@ -78,7 +101,12 @@ async function deliver(options: WebhookTaskOptions, jobId: string, ctx: TaskCont
 
 /** The body of a delivery: the job's outcome, without payload, progress or stack traces. */
 export function webhookPayloadOf(job: Job): WebhookPayload {
-  const error = job.error && { name: job.error.name, message: job.error.message, ...(job.error.code ? { code: job.error.code } : {}), attempt: job.error.attempt };
+  const error = job.error && {
+    name: job.error.name,
+    message: job.error.message,
+    ...(job.error.code ? { code: job.error.code } : {}),
+    attempt: job.error.attempt,
+  };
   return {
     id: job.id,
     task: job.task,
@@ -96,7 +124,8 @@ export function webhookPayloadOf(job: Job): WebhookPayload {
 function describeFetchError(error: unknown, timeout: number): string {
   const name = (error as Error)?.name;
   if (name === 'TimeoutError') return `got no answer within ${timeout} ms`;
-  if (name === 'AbortError') return 'was aborted (the delivery job was cancelled or the worker stopped)';
+  if (name === 'AbortError')
+    return 'was aborted (the delivery job was cancelled or the worker stopped)';
   const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
   return `failed: ${cause?.code ?? cause?.message ?? (error as Error)?.message ?? String(error)}`;
 }

@@ -10,5 +10,8 @@ export const WEBHOOK_SECRET_SETTING = 'webhook.secret';
  * Use it when no secret is configured: `createWorker({ ..., webhookSecret: await getWebhookSecret(store) })`.
  */
 export function getWebhookSecret(store: Store): Promise<string> {
-  return store.settingInit({ key: WEBHOOK_SECRET_SETTING, value: `whsec_${randomBytes(32).toString('hex')}` });
+  return store.settingInit({
+    key: WEBHOOK_SECRET_SETTING,
+    value: `whsec_${randomBytes(32).toString('hex')}`,
+  });
 }

@@ -25,7 +25,11 @@ export const WEBHOOK_ID_HEADER = 'offload-webhook-id';
  * The `offload-signature` header value for `body`, Stripe style: `t=<unix seconds>,v1=<hex HMAC-SHA256
  * of "<t>.<body>" keyed with the secret>`. `timestamp` is in unix seconds; default now.
  */
-export function signWebhook(params: { secret: string; body: string | Uint8Array; timestamp?: number }): string {
+export function signWebhook(params: {
+  secret: string;
+  body: string | Uint8Array;
+  timestamp?: number;
+}): string {
   const timestamp = params.timestamp ?? Math.floor(Date.now() / 1000);
   return `t=${timestamp},v1=${mac(params.secret, timestamp, params.body)}`;
 }
@@ -50,11 +54,18 @@ export function verifyWebhook<Result = unknown>(params: {
     const given = Buffer.from(candidate, 'hex');
     return given.length === expected.length && timingSafeEqual(given, expected);
   });
-  if (!matches) throw refused('no v1 signature matches the body: the body was changed, or the secret differs from `offload webhook secret`');
+  if (!matches)
+    throw refused(
+      'no v1 signature matches the body: the body was changed, or the secret differs from `offload webhook secret`',
+    );
   const tolerance = params.toleranceSeconds ?? 300;
   const age = Math.abs((params.now ?? Date.now()) / 1000 - timestamp);
-  if (age > tolerance) throw refused(`its timestamp is ${Math.round(age)} s away from now, more than the tolerance of ${tolerance} s (a replay, or a clock out of sync)`);
-  const text = typeof params.body === 'string' ? params.body : Buffer.from(params.body).toString('utf8');
+  if (age > tolerance)
+    throw refused(
+      `its timestamp is ${Math.round(age)} s away from now, more than the tolerance of ${tolerance} s (a replay, or a clock out of sync)`,
+    );
+  const text =
+    typeof params.body === 'string' ? params.body : Buffer.from(params.body).toString('utf8');
   try {
     return JSON.parse(text) as WebhookPayload<Result>;
   } catch {
@@ -62,8 +73,12 @@ export function verifyWebhook<Result = unknown>(params: {
   }
 }
 
-function parseHeader(header: string | null | undefined): { timestamp: number; signatures: string[] } {
-  if (typeof header !== 'string' || header.trim() === '') throw refused(`the ${SIGNATURE_HEADER} header is missing`);
+function parseHeader(header: string | null | undefined): {
+  timestamp: number;
+  signatures: string[];
+} {
+  if (typeof header !== 'string' || header.trim() === '')
+    throw refused(`the ${SIGNATURE_HEADER} header is missing`);
   let timestamp: number | undefined;
   const signatures: string[] = [];
   for (const part of header.split(',')) {
@@ -72,14 +87,19 @@ function parseHeader(header: string | null | undefined): { timestamp: number; si
     else if (key === 'v1' && value && /^[0-9a-f]{64}$/i.test(value)) signatures.push(value);
   }
   if (timestamp === undefined || signatures.length === 0) {
-    throw refused(`the ${SIGNATURE_HEADER} header is malformed: expected "t=<unix seconds>,v1=<64 hex digits>"`);
+    throw refused(
+      `the ${SIGNATURE_HEADER} header is malformed: expected "t=<unix seconds>,v1=<64 hex digits>"`,
+    );
   }
   return { timestamp, signatures };
 }
 
 function mac(secret: string, timestamp: number, body: string | Uint8Array): string {
   if (typeof secret !== 'string' || secret.length === 0) {
-    throw new OffloadError(ErrorCodes.INVALID_OPTION, 'webhook secret must be a non-empty string (see `offload webhook secret`)');
+    throw new OffloadError(
+      ErrorCodes.INVALID_OPTION,
+      'webhook secret must be a non-empty string (see `offload webhook secret`)',
+    );
   }
   return createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
 }

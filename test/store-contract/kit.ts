@@ -9,7 +9,10 @@ export interface ContractKit {
   /** Another connection to the same data. */
   open(): Promise<Store>;
   job(overrides?: Partial<EnqueueParams>): EnqueueParams;
-  claim(limit?: number, params?: { queue?: string; tasks?: string[]; workerId?: string; on?: Store }): Promise<ClaimedJob[]>;
+  claim(
+    limit?: number,
+    params?: { queue?: string; tasks?: string[]; workerId?: string; on?: Store },
+  ): Promise<ClaimedJob[]>;
   leaseOf(claimed: { id: string; attempts: number }, workerId?: string): LeaseRef;
   succeed(lease: LeaseRef, result?: string): JobOutcome;
   leaseMs: number;

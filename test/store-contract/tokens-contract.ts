@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { authenticateToken, createToken, hasScope, listTokens, revokeToken } from '../../src/auth/tokens.ts';
+import {
+  authenticateToken,
+  createToken,
+  hasScope,
+  listTokens,
+  revokeToken,
+} from '../../src/auth/tokens.ts';
 import { OffloadError } from '../../src/errors.ts';
 import { getWebhookSecret } from '../../src/webhooks/secret.ts';
 import type { ContractKit } from './kit.ts';
@@ -26,7 +32,10 @@ export function tokensContract(t: ContractKit): void {
   describe('API tokens', () => {
     it('creates a token shown once, stored hashed, that authenticates', async () => {
       const store = t.store();
-      const { token, info } = await createToken(store, { name: 'billing', scopes: ['jobs:write', 'jobs:read'] });
+      const { token, info } = await createToken(store, {
+        name: 'billing',
+        scopes: ['jobs:write', 'jobs:read'],
+      });
       assert.match(token, /^off_[0-9a-f]{12}_[0-9a-f]{64}$/);
       assert.equal(info.name, 'billing');
       assert.deepEqual(info.scopes, ['jobs:write', 'jobs:read']);
@@ -39,7 +48,11 @@ export function tokensContract(t: ContractKit): void {
       const authed = await authenticateToken(other, token);
       assert.equal(authed?.id, info.id);
       assert.equal(authed?.lastUsedAt, t.clock().now());
-      assert.equal((await store.tokenGet({ id: info.id }))?.lastUsedAt, t.clock().now(), 'the use was recorded');
+      assert.equal(
+        (await store.tokenGet({ id: info.id }))?.lastUsedAt,
+        t.clock().now(),
+        'the use was recorded',
+      );
       assert.equal(hasScope(authed!, 'jobs:read'), true);
       assert.equal(hasScope(authed!, 'admin'), false);
     });
@@ -48,11 +61,27 @@ export function tokensContract(t: ContractKit): void {
       const store = t.store();
       const { token, info } = await createToken(store, { name: 'ci', scopes: ['admin'] });
       assert.equal(hasScope(info, 'jobs:write'), true, 'admin implies the other scopes');
-      const flip = (s: string, at: number) => s.slice(0, at) + (s[at] === '0' ? '1' : '0') + s.slice(at + 1);
-      assert.equal(await authenticateToken(store, flip(token, token.length - 1)), undefined, 'secret changed');
+      const flip = (s: string, at: number) =>
+        s.slice(0, at) + (s[at] === '0' ? '1' : '0') + s.slice(at + 1);
+      assert.equal(
+        await authenticateToken(store, flip(token, token.length - 1)),
+        undefined,
+        'secret changed',
+      );
       assert.equal(await authenticateToken(store, flip(token, 5)), undefined, 'id changed');
-      for (const bad of ['', 'off_', `${token}0`, token.toUpperCase(), `Bearer ${token}`, 'off_zzzzzzzzzzzz_' + 'a'.repeat(64)]) {
-        assert.equal(await authenticateToken(store, bad), undefined, `refuses ${JSON.stringify(bad.slice(0, 20))}`);
+      for (const bad of [
+        '',
+        'off_',
+        `${token}0`,
+        token.toUpperCase(),
+        `Bearer ${token}`,
+        'off_zzzzzzzzzzzz_' + 'a'.repeat(64),
+      ]) {
+        assert.equal(
+          await authenticateToken(store, bad),
+          undefined,
+          `refuses ${JSON.stringify(bad.slice(0, 20))}`,
+        );
       }
       assert.ok(await authenticateToken(store, token));
       t.clock().advance(1000);
@@ -70,12 +99,27 @@ export function tokensContract(t: ContractKit): void {
       t.clock().advance(1);
       const b = await createToken(store, { name: 'b', scopes: ['jobs:write', 'jobs:write'] });
       const listed = await listTokens(store);
-      assert.deepEqual(listed.map((x) => [x.id, x.name, x.scopes]), [[a.info.id, 'a', ['jobs:read']], [b.info.id, 'b', ['jobs:write']]]);
+      assert.deepEqual(
+        listed.map((x) => [x.id, x.name, x.scopes]),
+        [
+          [a.info.id, 'a', ['jobs:read']],
+          [b.info.id, 'b', ['jobs:write']],
+        ],
+      );
       assert.ok(!JSON.stringify(listed).includes('hash'));
-      const scopeError = (e: unknown) => e instanceof OffloadError && e.code === 'ERR_INVALID_OPTION' && /jobs:write, jobs:read, admin/.test(e.message);
-      await assert.rejects(createToken(store, { name: 'x', scopes: ['jobs:wrte' as never] }), (e: unknown) => scopeError(e) && /did you mean "jobs:write"/.test((e as Error).message));
+      const scopeError = (e: unknown) =>
+        e instanceof OffloadError &&
+        e.code === 'ERR_INVALID_OPTION' &&
+        /jobs:write, jobs:read, admin/.test(e.message);
+      await assert.rejects(
+        createToken(store, { name: 'x', scopes: ['jobs:wrte' as never] }),
+        (e: unknown) => scopeError(e) && /did you mean "jobs:write"/.test((e as Error).message),
+      );
       await assert.rejects(createToken(store, { name: 'x', scopes: [] }), scopeError);
-      await assert.rejects(createToken(store, { name: ' ', scopes: ['admin'] }), (e: unknown) => e instanceof OffloadError && e.code === 'ERR_INVALID_OPTION');
+      await assert.rejects(
+        createToken(store, { name: ' ', scopes: ['admin'] }),
+        (e: unknown) => e instanceof OffloadError && e.code === 'ERR_INVALID_OPTION',
+      );
       assert.equal((await listTokens(store)).length, 2);
     });
 

@@ -8,7 +8,8 @@ const HOOK = 'https://example.test/hooks/offload?x=1';
 
 /** Callback URLs, and the delivery job made with every final state change of a job that has one. */
 export function webhooksContract(t: ContractKit): void {
-  const deliveriesOf = async (store: Store) => (await store.jobList({ task: 'offload.webhook', limit: 1000 })).jobs;
+  const deliveriesOf = async (store: Store) =>
+    (await store.jobList({ task: 'offload.webhook', limit: 1000 })).jobs;
 
   const assertDelivery = async (ended: Job | undefined) => {
     assert.ok(ended?.webhookJobId, `job ${ended?.id} (${ended?.state}) has a delivery job`);
@@ -29,10 +30,22 @@ export function webhooksContract(t: ContractKit): void {
       const { job: one } = await store.jobEnqueue(t.job({ callbackUrl: HOOK }));
       assert.equal(one.callbackUrl, HOOK);
       assert.equal(one.webhookJobId, null);
-      const many = await store.jobEnqueueMany([t.job({ callbackUrl: HOOK }), t.job(), t.job({ callbackUrl: `${HOOK}&n=3` })]);
-      assert.deepEqual(many.map((r) => r.job.callbackUrl), [HOOK, null, `${HOOK}&n=3`]);
-      const read = await Promise.all([one, ...many.map((r) => r.job)].map((j) => store.jobGet({ id: j.id })));
-      assert.deepEqual(read.map((j) => j?.callbackUrl), [HOOK, HOOK, null, `${HOOK}&n=3`]);
+      const many = await store.jobEnqueueMany([
+        t.job({ callbackUrl: HOOK }),
+        t.job(),
+        t.job({ callbackUrl: `${HOOK}&n=3` }),
+      ]);
+      assert.deepEqual(
+        many.map((r) => r.job.callbackUrl),
+        [HOOK, null, `${HOOK}&n=3`],
+      );
+      const read = await Promise.all(
+        [one, ...many.map((r) => r.job)].map((j) => store.jobGet({ id: j.id })),
+      );
+      assert.deepEqual(
+        read.map((j) => j?.callbackUrl),
+        [HOOK, HOOK, null, `${HOOK}&n=3`],
+      );
     });
 
     it('makes a delivery job when a job with a callback succeeds, and announces it', async () => {
@@ -43,13 +56,26 @@ export function webhooksContract(t: ContractKit): void {
       await store.jobEnqueue(t.job());
       const claimed = await t.claim();
       assert.equal(claimed.length, 2);
-      assert.deepEqual(await store.jobRecordOutcomes(claimed.map((j) => t.succeed(t.leaseOf(j)))), [true, true]);
+      assert.deepEqual(await store.jobRecordOutcomes(claimed.map((j) => t.succeed(t.leaseOf(j)))), [
+        true,
+        true,
+      ]);
       const [hooked, plain] = await Promise.all(claimed.map((j) => store.jobGet({ id: j.id })));
       const delivery = await assertDelivery(hooked);
       assert.equal(plain?.webhookJobId, null);
-      assert.equal((await deliveriesOf(store)).length, 1, 'no delivery for a job without a callback');
-      assert.ok(heard.includes(`offload.webhook:${delivery.id}`), 'job:enqueued announced the delivery job');
-      const [claimedDelivery] = await t.claim(10, { queue: 'offload.webhooks', tasks: ['offload.webhook'] });
+      assert.equal(
+        (await deliveriesOf(store)).length,
+        1,
+        'no delivery for a job without a callback',
+      );
+      assert.ok(
+        heard.includes(`offload.webhook:${delivery.id}`),
+        'job:enqueued announced the delivery job',
+      );
+      const [claimedDelivery] = await t.claim(10, {
+        queue: 'offload.webhooks',
+        tasks: ['offload.webhook'],
+      });
       assert.equal(claimedDelivery?.id, delivery.id, 'workers can claim the delivery job');
     });
 
@@ -58,11 +84,15 @@ export function webhooksContract(t: ContractKit): void {
       await store.jobEnqueue(t.job({ callbackUrl: HOOK, maxAttempts: 2 }));
       const [first] = await t.claim();
       const error = { name: 'Error', message: 'boom' };
-      await store.jobRecordOutcomes([{ kind: 'failed', lease: t.leaseOf(first!), error, retryAt: t.clock().now() }]);
+      await store.jobRecordOutcomes([
+        { kind: 'failed', lease: t.leaseOf(first!), error, retryAt: t.clock().now() },
+      ]);
       assert.equal((await store.jobGet({ id: first!.id }))?.webhookJobId, null);
       assert.equal((await deliveriesOf(store)).length, 0);
       const [second] = await t.claim();
-      await store.jobRecordOutcomes([{ kind: 'failed', lease: t.leaseOf(second!), error, retryAt: null }]);
+      await store.jobRecordOutcomes([
+        { kind: 'failed', lease: t.leaseOf(second!), error, retryAt: null },
+      ]);
       await assertDelivery(await store.jobGet({ id: first!.id }));
       assert.equal((await deliveriesOf(store)).length, 1);
     });
@@ -71,17 +101,24 @@ export function webhooksContract(t: ContractKit): void {
       const store = t.store();
       await store.jobEnqueue(t.job({ callbackUrl: HOOK }));
       const [a] = await t.claim();
-      await store.jobRecordOutcomes([{ kind: 'snoozed', lease: t.leaseOf(a!), runAt: t.clock().now() }]);
+      await store.jobRecordOutcomes([
+        { kind: 'snoozed', lease: t.leaseOf(a!), runAt: t.clock().now() },
+      ]);
       const [b] = await t.claim();
       await store.jobRecordOutcomes([{ kind: 'released', lease: t.leaseOf(b!) }]);
       const [c] = await t.claim();
-      assert.deepEqual(await store.jobRecordOutcomes([t.succeed({ ...t.leaseOf(c!), workerId: 'host:9:stale' })]), [false]);
+      assert.deepEqual(
+        await store.jobRecordOutcomes([t.succeed({ ...t.leaseOf(c!), workerId: 'host:9:stale' })]),
+        [false],
+      );
       assert.equal((await deliveriesOf(store)).length, 0);
     });
 
     it('makes one when a waiting or a running job is cancelled', async () => {
       const store = t.store();
-      const { job: waiting } = await store.jobEnqueue(t.job({ callbackUrl: HOOK, runAt: t.clock().now() + 60_000 }));
+      const { job: waiting } = await store.jobEnqueue(
+        t.job({ callbackUrl: HOOK, runAt: t.clock().now() + 60_000 }),
+      );
       const cancelledWaiting = await store.jobCancel({ id: waiting.id });
       assert.equal(cancelledWaiting.state, 'cancelled');
       const delivery = await assertDelivery(cancelledWaiting);
@@ -111,7 +148,14 @@ export function webhooksContract(t: ContractKit): void {
       const store = t.store();
       await store.jobEnqueue(t.job({ callbackUrl: HOOK, maxAttempts: 1 }));
       const [first] = await t.claim();
-      await store.jobRecordOutcomes([{ kind: 'failed', lease: t.leaseOf(first!), error: { name: 'E', message: 'x' }, retryAt: null }]);
+      await store.jobRecordOutcomes([
+        {
+          kind: 'failed',
+          lease: t.leaseOf(first!),
+          error: { name: 'E', message: 'x' },
+          retryAt: null,
+        },
+      ]);
       const firstDelivery = (await store.jobGet({ id: first!.id }))?.webhookJobId;
       await store.jobRetry({ id: first!.id });
       const [again] = await t.claim();

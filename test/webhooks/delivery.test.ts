@@ -16,7 +16,12 @@ interface Received {
 }
 
 /** A real receiver on loopback: answers each path with the statuses queued for it, then 200. */
-async function startReceiver(): Promise<{ url: string; received: Received[]; answers: Map<string, number[]>; close(): Promise<void> }> {
+async function startReceiver(): Promise<{
+  url: string;
+  received: Received[];
+  answers: Map<string, number[]>;
+  close(): Promise<void>;
+}> {
   const received: Received[] = [];
   const answers = new Map<string, number[]>();
   const server = http.createServer((req, res) => {
@@ -26,7 +31,9 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; ans
       const path = req.url ?? '/';
       received.push({ path, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       const status = answers.get(path)?.shift() ?? 200;
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : `answer ${status}`);
+      res
+        .writeHead(status, { 'content-type': 'text/plain' })
+        .end(status === 200 ? 'ok' : `answer ${status}`);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -39,8 +46,17 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; ans
   };
 }
 
-const double = defineTask({ name: 'double', run: async (payload: { n: number }) => ({ doubled: payload.n * 2 }) });
-const broken = defineTask({ name: 'broken', attempts: 1, run: async () => { throw new Error('broken on purpose'); } });
+const double = defineTask({
+  name: 'double',
+  run: async (payload: { n: number }) => ({ doubled: payload.n * 2 }),
+});
+const broken = defineTask({
+  name: 'broken',
+  attempts: 1,
+  run: async () => {
+    throw new Error('broken on purpose');
+  },
+});
 
 describe('webhook delivery by the worker', () => {
   let h: Harness;
@@ -60,7 +76,9 @@ describe('webhook delivery by the worker', () => {
     const job = await h.queue.enqueue(double, { n: 21 }, { callbackUrl: `${receiver.url}/ok` });
     const done = await h.finished(job.id);
     assert.equal(done.state, 'succeeded');
-    await waitFor(async () => (await h.queue.getJob(job.id))?.webhookJobId != null, { what: 'the delivery job id' });
+    await waitFor(async () => (await h.queue.getJob(job.id))?.webhookJobId != null, {
+      what: 'the delivery job id',
+    });
     const { webhookJobId } = (await h.queue.getJob(job.id))!;
     const delivery = await h.finished(webhookJobId!);
     assert.equal(delivery.state, 'succeeded');
@@ -72,7 +90,11 @@ describe('webhook delivery by the worker', () => {
     assert.equal(hit.headers['content-type'], 'application/json');
     assert.equal(hit.headers['offload-webhook-id'], webhookJobId);
     assert.match(String(hit.headers['offload-signature']), /^t=\d+,v1=[0-9a-f]{64}$/);
-    const body = verifyWebhook({ secret: SECRET, body: hit.body, signature: hit.headers['offload-signature'] as string });
+    const body = verifyWebhook({
+      secret: SECRET,
+      body: hit.body,
+      signature: hit.headers['offload-signature'] as string,
+    });
     assert.deepEqual(body, {
       id: job.id,
       task: 'double',
@@ -91,24 +113,40 @@ describe('webhook delivery by the worker', () => {
     receiver.answers.set('/flaky', [500, 500]);
     const job = await h.queue.enqueue(broken, {}, { callbackUrl: `${receiver.url}/flaky` });
     assert.equal((await h.finished(job.id)).state, 'failed');
-    await waitFor(async () => (await h.queue.getJob(job.id))?.webhookJobId != null, { what: 'the delivery job id' });
+    await waitFor(async () => (await h.queue.getJob(job.id))?.webhookJobId != null, {
+      what: 'the delivery job id',
+    });
     const delivery = await h.finished((await h.queue.getJob(job.id))!.webhookJobId!);
     assert.equal(delivery.state, 'succeeded');
     assert.equal(delivery.attempts, 3);
     const hits = deliveredTo('/flaky');
     assert.equal(hits.length, 3);
-    assert.equal(new Set(hits.map((hit) => hit.headers['offload-webhook-id'])).size, 1, 'one delivery id across retries');
-    const body = verifyWebhook({ secret: SECRET, body: hits[2]!.body, signature: hits[2]!.headers['offload-signature'] as string });
+    assert.equal(
+      new Set(hits.map((hit) => hit.headers['offload-webhook-id'])).size,
+      1,
+      'one delivery id across retries',
+    );
+    const body = verifyWebhook({
+      secret: SECRET,
+      body: hits[2]!.body,
+      signature: hits[2]!.headers['offload-signature'] as string,
+    });
     assert.equal(body.state, 'failed');
     assert.equal(body.error?.message, 'broken on purpose');
-    assert.equal((body.error as { stack?: string }).stack, undefined, 'no stack trace leaves the machine');
+    assert.equal(
+      (body.error as { stack?: string }).stack,
+      undefined,
+      'no stack trace leaves the machine',
+    );
   });
 
   it('gives up after one attempt when the receiver answers 410', async () => {
     receiver.answers.set('/gone', [410]);
     const job = await h.queue.enqueue(double, { n: 1 }, { callbackUrl: `${receiver.url}/gone` });
     await h.finished(job.id);
-    await waitFor(async () => (await h.queue.getJob(job.id))?.webhookJobId != null, { what: 'the delivery job id' });
+    await waitFor(async () => (await h.queue.getJob(job.id))?.webhookJobId != null, {
+      what: 'the delivery job id',
+    });
     const delivery = await h.finished((await h.queue.getJob(job.id))!.webhookJobId!);
     assert.equal(delivery.state, 'failed');
     assert.equal(delivery.attempts, 1);
@@ -117,7 +155,11 @@ describe('webhook delivery by the worker', () => {
   });
 
   it('delivers a cancellation, and retries when nothing listens', async () => {
-    const job = await h.queue.enqueue(double, { n: 1 }, { callbackUrl: `${receiver.url}/cancel`, delay: 60_000 });
+    const job = await h.queue.enqueue(
+      double,
+      { n: 1 },
+      { callbackUrl: `${receiver.url}/cancel`, delay: 60_000 },
+    );
     const cancelled = await h.queue.cancel(job.id);
     assert.ok(cancelled.webhookJobId);
     await h.finished(cancelled.webhookJobId);
@@ -128,10 +170,13 @@ describe('webhook delivery by the worker', () => {
     await closed.close();
     const lost = await h.queue.enqueue(double, { n: 1 }, { callbackUrl: `${closed.url}/nobody` });
     await h.finished(lost.id);
-    await waitFor(async () => {
-      const id = (await h.queue.getJob(lost.id))?.webhookJobId;
-      return id != null && ((await h.queue.getJob(id))?.attempts ?? 0) >= 2;
-    }, { what: 'a second delivery attempt' });
+    await waitFor(
+      async () => {
+        const id = (await h.queue.getJob(lost.id))?.webhookJobId;
+        return id != null && ((await h.queue.getJob(id))?.attempts ?? 0) >= 2;
+      },
+      { what: 'a second delivery attempt' },
+    );
     const delivery = await h.queue.getJob((await h.queue.getJob(lost.id))!.webhookJobId!);
     assert.match(delivery?.error?.message ?? '', /ECONNREFUSED.*will retry/);
     await h.queue.cancel(delivery!.id);

@@ -3,7 +3,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createQueue } from '../../src/queue.ts';
-import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import {
+  createPostgresStore,
+  type PostgresStore,
+} from '../../src/store/postgres/postgres-store.ts';
 import { defineTask } from '../../src/task.ts';
 import { getWebhookSecret } from '../../src/webhooks/secret.ts';
 import { verifyWebhook } from '../../src/webhooks/signature.ts';
@@ -35,13 +38,32 @@ describe('webhook delivery across PostgreSQL store instances', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
     // Long polls: the delivery worker must be woken by the other instance's announcement.
-    stores = await Promise.all([1, 2].map(() => createPostgresStore({ connectionString: TEST_PG_URL, schema, poolSize: 2, pollInterval: 60_000 })));
+    stores = await Promise.all(
+      [1, 2].map(() =>
+        createPostgresStore({
+          connectionString: TEST_PG_URL,
+          schema,
+          poolSize: 2,
+          pollInterval: 60_000,
+        }),
+      ),
+    );
     const secret = await getWebhookSecret(stores[0]!);
     workers = [
       createWorker({ store: stores[0]!, tasks: [double], pollInterval: 60_000, blockThreshold: 0 }),
-      createWorker({ store: stores[1]!, tasks: [idle], pollInterval: 60_000, blockThreshold: 0, webhookSecret: await getWebhookSecret(stores[1]!) }),
+      createWorker({
+        store: stores[1]!,
+        tasks: [idle],
+        pollInterval: 60_000,
+        blockThreshold: 0,
+        webhookSecret: await getWebhookSecret(stores[1]!),
+      }),
     ];
-    assert.equal(secret, await getWebhookSecret(stores[1]!), 'both instances share the stored secret');
+    assert.equal(
+      secret,
+      await getWebhookSecret(stores[1]!),
+      'both instances share the stored secret',
+    );
     for (const worker of workers) await worker.start();
   });
 
@@ -54,14 +76,27 @@ describe('webhook delivery across PostgreSQL store instances', () => {
 
   it('a job finished on one instance is delivered by a worker on another, signed with the shared secret', async () => {
     const queue = createQueue({ store: stores[0]!, tasks: [double] });
-    const { job, created } = await queue.enqueueWithResult(double, { n: 4 }, { callbackUrl: url, idempotencyKey: 'pg-1' });
+    const { job, created } = await queue.enqueueWithResult(
+      double,
+      { n: 4 },
+      { callbackUrl: url, idempotencyKey: 'pg-1' },
+    );
     assert.equal(created, true);
     await waitFor(() => bodies.length > 0, { what: 'the webhook to arrive' });
     const secret = await getWebhookSecret(stores[0]!);
-    const outcome = verifyWebhook({ secret, body: bodies[0]!.body, signature: bodies[0]!.signature });
+    const outcome = verifyWebhook({
+      secret,
+      body: bodies[0]!.body,
+      signature: bodies[0]!.signature,
+    });
     assert.deepEqual([outcome.id, outcome.state, outcome.result], [job.id, 'succeeded', 8]);
     const ended = await queue.getJob(job.id);
-    await waitFor(async () => (await queue.getJob(ended!.webhookJobId!))?.state === 'succeeded', { what: 'the delivery job to succeed' });
-    assert.equal((await queue.enqueueWithResult(double, { n: 4 }, { idempotencyKey: 'pg-1' })).created, false);
+    await waitFor(async () => (await queue.getJob(ended!.webhookJobId!))?.state === 'succeeded', {
+      what: 'the delivery job to succeed',
+    });
+    assert.equal(
+      (await queue.enqueueWithResult(double, { n: 4 }, { idempotencyKey: 'pg-1' })).created,
+      false,
+    );
   });
 });
