@@ -152,6 +152,10 @@ describe('webhook delivery by the worker', () => {
     assert.equal(delivery.attempts, 1);
     assert.match(delivery.error?.message ?? '', /answered 410: answer 410/);
     assert.equal(deliveredTo('/gone').length, 1);
+    await h.queue.retry(delivery.id);
+    const redelivered = await h.finished(delivery.id);
+    assert.equal(redelivered.state, 'succeeded', 'a delivery retried by hand is sent again');
+    assert.equal(deliveredTo('/gone').length, 2);
   });
 
   it('delivers a cancellation, and retries when nothing listens', async () => {
