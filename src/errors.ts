@@ -45,6 +45,10 @@ export const ErrorCodes = {
   POOL_CLOSED: 'ERR_POOL_CLOSED',
   /** A pool's waiting line is at its `maxQueue`. */
   QUEUE_FULL: 'ERR_QUEUE_FULL',
+  /** An idempotency key was reused with a different task or payload than the job created with it. */
+  IDEMPOTENCY_CONFLICT: 'ERR_IDEMPOTENCY_CONFLICT',
+  /** A webhook's `offload-signature` header is missing, malformed, does not match, or is too old. */
+  WEBHOOK_SIGNATURE: 'ERR_WEBHOOK_SIGNATURE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

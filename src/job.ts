@@ -35,6 +35,12 @@ export interface Job<Payload = unknown, Result = unknown> {
   /** Timeout per run in milliseconds; 0 means none. */
   timeoutMs: number;
   uniqueKey: string | null;
+  /** Enqueueing again with this key returns this job, in any state, for as long as it is kept. */
+  idempotencyKey: string | null;
+  /** Where the outcome is POSTed (signed) once the job ends. */
+  callbackUrl: string | null;
+  /** The id of the `offload.webhook` delivery job, once a job with a `callbackUrl` has ended. */
+  webhookJobId: string | null;
   progress: unknown;
   result: Result | null;
   error: (SerializedError & { attempt: number }) | null;

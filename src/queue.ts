@@ -24,6 +24,18 @@ export interface EnqueueOptions {
   /** Milliseconds one run may take. Default: the task's timeout. */
   timeout?: number;
   /**
+   * An absolute http:// or https:// URL. When the job ends (succeeded, failed for good or
+   * cancelled), its outcome is POSTed there, signed, by a delivery job of its own. See docs/webhooks.md.
+   */
+  callbackUrl?: string;
+  /**
+   * 1-255 characters. Enqueueing again with this key returns the job first made with it, in any
+   * state, for as long as that job is kept (retention frees the key); the same key with another
+   * task or payload throws ERR_IDEMPOTENCY_CONFLICT. Unlike `uniqueKey`, it guards against a
+   * request sent twice, not against two jobs running at once.
+   */
+  idempotencyKey?: string;
+  /**
    * Your own database client, to enqueue inside your transaction: the job exists if and only if
    * that transaction commits. PostgreSQL store only: a `pg` Client or PoolClient after `BEGIN`.
    * Default: the store's own connection. See docs/postgres.md.
@@ -39,8 +51,19 @@ const enqueueOptionsSchema = z.object({
   uniqueKey: z.string().min(1).max(500).optional(),
   attempts: optionSchemas.positiveInt.optional(),
   timeout: optionSchemas.milliseconds.optional(),
+  callbackUrl: z.string().max(2048, 'must be at most 2048 characters').refine(isHttpUrl, 'must be an absolute http:// or https:// URL, such as "https://example.com/hooks/offload"').optional(),
+  idempotencyKey: z.string().min(1, 'must be 1-255 characters').max(255, 'must be 1-255 characters').optional(),
   client: z.unknown().optional(),
 });
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
 
 export interface QueueOptions {
   /** Where jobs live (createSqliteStore, createPostgresStore). Required. */
@@ -58,6 +81,12 @@ const queueOptionsSchema = z.object({
 });
 
 type TaskDefaults = Pick<Task, 'name' | 'queue' | 'priority' | 'attempts' | 'timeout' | 'schema'>;
+
+/** A job from an enqueue, and whether it was made by this call (false: an idempotency or unique key matched). */
+export interface EnqueueWithResult<J = Job> {
+  job: J;
+  created: boolean;
+}
 
 /** One job of a bulk enqueue. */
 export type EnqueueManyItem = { task: Task | string; payload: unknown; options?: EnqueueOptions };
@@ -85,8 +114,23 @@ export class Queue {
   async enqueue<T extends Task>(task: T, payload: TaskPayload<T>, options?: EnqueueOptions): Promise<Job<TaskPayload<T>, TaskResult<T>>>;
   async enqueue(task: string, payload: unknown, options?: EnqueueOptions): Promise<Job>;
   async enqueue(task: Task | string, payload: unknown, options: EnqueueOptions = {}): Promise<Job> {
+    return (await this.#enqueueOne(task, payload, options)).job;
+  }
+
+  /**
+   * Like {@link enqueue}, and also says whether the job is new: `created` is false when an
+   * idempotency key or unique key matched an existing job, which is returned instead.
+   */
+  async enqueueWithResult<T extends Task>(task: T, payload: TaskPayload<T>, options?: EnqueueOptions): Promise<EnqueueWithResult<Job<TaskPayload<T>, TaskResult<T>>>>;
+  async enqueueWithResult(task: string, payload: unknown, options?: EnqueueOptions): Promise<EnqueueWithResult<Job>>;
+  async enqueueWithResult(task: Task | string, payload: unknown, options: EnqueueOptions = {}): Promise<EnqueueWithResult<Job>> {
+    return this.#enqueueOne(task, payload, options);
+  }
+
+  async #enqueueOne(task: Task | string, payload: unknown, options: EnqueueOptions): Promise<EnqueueWithResult<Job>> {
     const params = await this.#prepare(task, payload, options, await this.#storedTasks(task));
-    return (await this.store.jobEnqueue(params, options.client === undefined ? undefined : { client: options.client })).job;
+    const { job, created } = await this.store.jobEnqueue(params, options.client === undefined ? undefined : { client: options.client });
+    return { job, created };
   }
 
   /**
@@ -94,6 +138,11 @@ export class Queue {
    * `options.client` joins your own transaction instead (see {@link EnqueueOptions.client}).
    */
   async enqueueMany(items: readonly EnqueueManyItem[], options: { client?: unknown } = {}): Promise<Job[]> {
+    return (await this.enqueueManyWithResult(items, options)).map((result) => result.job);
+  }
+
+  /** Like {@link enqueueMany}, with `created` per item (false when a key matched an existing job). */
+  async enqueueManyWithResult(items: readonly EnqueueManyItem[], options: { client?: unknown } = {}): Promise<Array<EnqueueWithResult<Job>>> {
     if (!Array.isArray(items)) {
       throw new OffloadError(ErrorCodes.INVALID_OPTION, 'enqueueMany: expected an array of { task, payload, options }');
     }
@@ -112,7 +161,7 @@ export class Queue {
       }
     }
     const context = options.client === undefined ? undefined : { client: options.client };
-    return (await this.store.jobEnqueueMany(params, context)).map((result) => result.job);
+    return (await this.store.jobEnqueueMany(params, context)).map(({ job, created }) => ({ job, created }));
   }
 
   async getJob(id: string): Promise<Job | undefined> {
@@ -172,6 +221,8 @@ export class Queue {
       maxAttempts: opts.attempts ?? defaults.attempts,
       timeoutMs: opts.timeout ?? defaults.timeout,
       uniqueKey: opts.uniqueKey ?? null,
+      idempotencyKey: opts.idempotencyKey ?? null,
+      callbackUrl: opts.callbackUrl ?? null,
     };
   }
 

@@ -8,7 +8,8 @@ import { DEFAULT_DATABASE } from '../store/open-store.ts';
 
 /**
  * What `offload.config.{ts,mjs,js,json}` may hold. The same settings come from the environment
- * (OFFLOAD_DB, OFFLOAD_TASKS, OFFLOAD_CONCURRENCY, OFFLOAD_HOST, OFFLOAD_PORT, OFFLOAD_LOG_LEVEL) and from flags; a flag beats
+ * (OFFLOAD_DB, OFFLOAD_TASKS, OFFLOAD_CONCURRENCY, OFFLOAD_HOST, OFFLOAD_PORT, OFFLOAD_LOG_LEVEL,
+ * OFFLOAD_WEBHOOK_SECRET) and from flags; a flag beats
  * the environment, which beats the file.
  */
 export interface OffloadConfig {
@@ -30,6 +31,11 @@ export interface OffloadConfig {
   port?: number;
   /** pino level. Default `info`. */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * Signs webhook deliveries (at least 16 characters). Default: one generated once and kept in the
+   * store, shared by every worker on it; `offload webhook secret` prints it.
+   */
+  webhookSecret?: string;
 }
 
 const configSchema = z.object({
@@ -42,6 +48,7 @@ const configSchema = z.object({
   host: z.string().min(1).optional(),
   port: z.number().int('must be a whole number').min(0).max(65535, 'must be at most 65535').optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  webhookSecret: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export type ResolvedConfig = Required<Pick<OffloadConfig, 'database' | 'logLevel'>> & Omit<OffloadConfig, 'database' | 'logLevel'>;
@@ -79,6 +86,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): OffloadConfig {
   if (env.OFFLOAD_LOG_LEVEL) config.logLevel = env.OFFLOAD_LOG_LEVEL;
   if (env.OFFLOAD_HOST) config.host = env.OFFLOAD_HOST;
   if (env.OFFLOAD_PORT) config.port = Number(env.OFFLOAD_PORT);
+  if (env.OFFLOAD_WEBHOOK_SECRET) config.webhookSecret = env.OFFLOAD_WEBHOOK_SECRET;
   return parseOptions('environment (OFFLOAD_*)', configSchema, config);
 }
 

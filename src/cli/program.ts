@@ -4,6 +4,7 @@ import { OffloadError } from '../errors.ts';
 import type { GlobalFlags } from './context.ts';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerWorkerCommands } from './commands/worker.ts';
+import { registerTokenCommands } from './commands/tokens.ts';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -22,6 +23,7 @@ export async function main(argv: string[]): Promise<number> {
   const globals = () => program.opts<GlobalFlags>();
   registerWorkerCommands(program, globals);
   registerJobCommands(program, globals);
+  registerTokenCommands(program, globals);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -1,15 +1,13 @@
 import type { FastifyRequest } from 'fastify';
+import { hasScope, type Scope } from '../auth/tokens.ts';
 import { HttpProblem } from './problem.ts';
 import { readCookie, SESSION_COOKIE, SessionStore, type Session } from './sessions.ts';
-
-/** What a token may do. `admin` implies the others. */
-export type Scope = 'jobs:write' | 'jobs:read' | 'admin';
 
 /** Whoever a valid token belongs to. */
 export interface Principal {
   id: string;
   name: string;
-  scopes: readonly string[];
+  scopes: readonly Scope[];
 }
 
 /** Finds the owner of a bearer token; undefined for unknown, revoked or malformed tokens. */
@@ -24,10 +22,6 @@ declare module 'fastify' {
     /** Set when the request was let in by a dashboard session cookie rather than a bearer token. */
     session: Session | undefined;
   }
-}
-
-export function principalHasScope(principal: Principal, scope: Scope): boolean {
-  return principal.scopes.includes('admin') || principal.scopes.includes(scope);
 }
 
 /** The token in an `Authorization: Bearer …` header, if any. */
@@ -68,7 +62,7 @@ export async function identify(request: FastifyRequest, authenticate: Authentica
 }
 
 /** The principal of a server started with auth turned off (tests, trusted networks). */
-const OPEN_ACCESS: Principal = Object.freeze({ id: 'open', name: 'open access (auth disabled)', scopes: Object.freeze(['admin']) });
+const OPEN_ACCESS: Principal = Object.freeze({ id: 'open', name: 'open access (auth disabled)', scopes: Object.freeze(['admin' as const]) });
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -86,7 +80,7 @@ export function requireScope(request: FastifyRequest, scope: Scope): Principal {
   if (request.session && !SAFE_METHODS.has(request.method) && !SessionStore.csrfMatches(request.session, request.headers['x-csrf-token'])) {
     throw new HttpProblem(403, 'ERR_CSRF', 'this request came with a session cookie but without its CSRF token: send the `x-csrf-token` header from GET /v1/session (reload the page)');
   }
-  if (!principalHasScope(principal, scope)) {
+  if (!hasScope(principal, scope)) {
     throw new HttpProblem(403, 'ERR_FORBIDDEN', `this token (${principal.name}) lacks the \`${scope}\` scope; create one with \`offload token create --scope ${scope}\``, {
       headers: challenge,
     });

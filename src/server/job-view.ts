@@ -1,7 +1,10 @@
 import type { Job } from '../job.ts';
 
-/** The API's view of a job: ISO times, the worker, and the links a client follows next. */
-export function toJobView(job: Job) {
+/**
+ * The API's view of a job: ISO times, the worker, the links a client follows next and, when the
+ * delivery job is given, how its webhook delivery went.
+ */
+export function toJobView(job: Job, delivery?: Job) {
   const self = `/v1/jobs/${job.id}`;
   return {
     id: job.id,
@@ -18,6 +21,18 @@ export function toJobView(job: Job) {
     result: job.result,
     error: job.error,
     worker: job.state === 'running' ? job.leaseOwner : null,
+    idempotencyKey: job.idempotencyKey,
+    callbackUrl: job.callbackUrl,
+    webhook: delivery
+      ? {
+          id: delivery.id,
+          state: delivery.state,
+          attempts: delivery.attempts,
+          maxAttempts: delivery.maxAttempts,
+          lastError: delivery.error?.message ?? null,
+          link: `/v1/jobs/${delivery.id}`,
+        }
+      : null,
     runAt: iso(job.runAt),
     createdAt: iso(job.createdAt),
     startedAt: job.startedAt === null ? null : iso(job.startedAt),

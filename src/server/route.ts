@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { requireScope, type Principal, type Scope } from './auth.ts';
+import type { Scope } from '../auth/tokens.ts';
+import { requireScope, type Principal } from './auth.ts';
 import { parseRequestPart } from './problem.ts';
 
 /** A response a route may give, for the OpenAPI document. */

@@ -69,7 +69,12 @@ export const enqueueBodySchema = z
   .meta({ id: 'EnqueueRequest' });
 
 export const enqueueBatchBodySchema = z
-  .strictObject({ jobs: z.array(enqueueBodySchema).min(1, 'must hold at least one job').max(1000, 'must hold at most 1000 jobs') })
+  .strictObject({
+    jobs: z
+      .array(enqueueBodySchema.extend({ idempotencyKey: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces').optional() }))
+      .min(1, 'must hold at least one job')
+      .max(1000, 'must hold at most 1000 jobs'),
+  })
   .meta({ id: 'EnqueueBatchRequest' });
 
 export const idempotencyKeySchema = z
@@ -109,6 +114,12 @@ export const jobViewSchema = z
     result: z.unknown(),
     error: errorSchema.nullable(),
     worker: z.string().nullable().meta({ description: 'host:pid:id of the worker holding the lease while running' }),
+    idempotencyKey: z.string().nullable(),
+    callbackUrl: z.string().nullable(),
+    webhook: z
+      .object({ id: z.string(), state: jobStateSchema, attempts: z.number(), maxAttempts: z.number(), lastError: z.string().nullable(), link: z.string() })
+      .nullable()
+      .meta({ description: 'The signed delivery of the outcome to callbackUrl, once the job has ended (GET /v1/jobs/{id} only)' }),
     runAt: isoTime,
     createdAt: isoTime,
     startedAt: isoTime.nullable(),

@@ -4,6 +4,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
+import { authenticateToken, listTokens } from '../auth/tokens.ts';
 import { ErrorCodes, OffloadError } from '../errors.ts';
 import { optionSchemas, parseOptions } from '../options.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../payload.ts';
@@ -33,14 +34,14 @@ export interface ServerOptions {
   tasks?: readonly Task[];
   /** The worker running in this process, if any: its run times and pools appear in /metrics. */
   worker?: Worker;
-  /** Default `127.0.0.1`. A non-loopback address needs `authenticate`. */
+  /** Default `127.0.0.1`. A non-loopback address needs a stored token (or `authenticate`). */
   host?: string;
   /** Default 7070; 0 picks a free port. */
   port?: number;
   /**
-   * Who may call: a function from bearer token to principal (see `authenticateToken`), or `null`
-   * to switch auth off (loopback only). Default: only this server's session token
-   * ({@link OffloadServer.sessionToken}), which is accepted in every case.
+   * Who may call: a function from bearer token to principal, or `null` to switch auth off
+   * (loopback only). Default: the tokens stored in the store (`offload token create`). This
+   * server's session token ({@link OffloadServer.sessionToken}) is accepted in every case.
    */
   authenticate?: Authenticate | null;
   /** Largest request body in bytes. Default: 1 MiB payload plus room for the envelope. */
@@ -101,7 +102,8 @@ export class OffloadServer {
     const session = new SessionToken();
     this.#session = session;
     this.sessionToken = session.token;
-    const authenticate = parsed.authenticate === null ? null : session.authenticate(parsed.authenticate);
+    const stored: Authenticate = (token) => authenticateToken(parsed.store, token);
+    const authenticate = parsed.authenticate === null ? null : session.authenticate(parsed.authenticate ?? stored);
     const logger = (options.logger ?? pino({ level: 'silent' })) as FastifyBaseLogger;
     this.app = Fastify({ loggerInstance: logger,
       logController: new LogController({ disableRequestLogging: true }),
@@ -161,13 +163,23 @@ export class OffloadServer {
     return this.#url;
   }
 
-  /** Starts serving; resolves with the base URL. */
+  /**
+   * Starts serving; resolves with the base URL. Refuses a non-loopback address while the store
+   * holds no live token (unless `authenticate` was given), since only the session token would work.
+   */
   async listen(): Promise<string> {
     await this.#ready;
+    const { host, authenticate, store } = this.#options;
+    if (!isLoopback(host) && authenticate === undefined && !(await listTokens(store)).some((token) => token.revokedAt === null)) {
+      throw new OffloadError(
+        ErrorCodes.INVALID_OPTION,
+        `refusing to serve ${host}, reachable from other machines, while no API token exists: create one with \`offload token create --name <who> --scope jobs:write --scope jobs:read\`, or bind 127.0.0.1`,
+      );
+    }
     await this.app.listen({ host: this.#options.host, port: this.#options.port });
     const address = this.app.server.address() as net.AddressInfo;
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.#url = `http://${host}:${address.port}`;
+    const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.#url = `http://${shown}:${address.port}`;
     return this.#url;
   }
 

@@ -9,7 +9,7 @@ import type { Authenticate, Principal } from './auth.ts';
 export class SessionToken {
   readonly token = `off_session_${randomBytes(24).toString('base64url')}`;
   readonly #hash = digest(this.token);
-  readonly principal: Principal = Object.freeze({ id: 'session', name: 'session token of this server', scopes: Object.freeze(['admin']) });
+  readonly principal: Principal = Object.freeze({ id: 'session', name: 'session token of this server', scopes: Object.freeze(['admin' as const]) });
 
   matches(candidate: string): boolean {
     return timingSafeEqual(digest(candidate), this.#hash);

@@ -52,6 +52,27 @@ export interface Store {
   taskRegister(params: { tasks: readonly TaskInfo[] }): Promise<void>;
   taskList(): Promise<TaskInfo[]>;
 
+  /** A setting of this store (the webhook secret, for one), or undefined. */
+  settingGet(params: { key: string }): Promise<string | undefined>;
+  /** Sets a setting, replacing what was there. */
+  settingSet(params: { key: string; value: string }): Promise<void>;
+  /**
+   * Get-or-create in one step: stores `value` unless the key has one already, and returns the
+   * value that is stored now, so every process that races to create it agrees on one.
+   */
+  settingInit(params: { key: string; value: string }): Promise<string>;
+
+  /** Stores a new API token (its hash only). Throws ERR_INVALID_OPTION when the id is taken. */
+  tokenCreate(params: { id: string; name: string; scopes: readonly string[]; hash: string }): Promise<TokenRecord>;
+  /** One token with its hash, revoked or not. */
+  tokenGet(params: { id: string }): Promise<TokenRecord | undefined>;
+  /** All tokens, revoked ones too, oldest first. */
+  tokenList(): Promise<TokenRecord[]>;
+  /** Revokes a token; false when there is no such token or it was revoked already. */
+  tokenRevoke(params: { id: string }): Promise<boolean>;
+  /** Records a use of the token; skipped when the last recorded use is younger than `minIntervalMs` (default 60 000). */
+  tokenTouch(params: { id: string; minIntervalMs?: number }): Promise<void>;
+
   /**
    * Subscribes to job events. Events of this store instance arrive at once; events of other
    * processes arrive as `store:changed` hints, which mean "look again".
@@ -71,6 +92,10 @@ export interface EnqueueParams {
   maxAttempts: number;
   timeoutMs: number;
   uniqueKey: string | null;
+  /** Returns the job made with this key, in any state, while it is kept; see ERR_IDEMPOTENCY_CONFLICT. */
+  idempotencyKey: string | null;
+  /** An absolute http(s) URL; when the job ends, an `offload.webhook` delivery job is created with it. */
+  callbackUrl: string | null;
 }
 
 /** Where an enqueue writes. Default: the store's own connections. */
@@ -87,7 +112,10 @@ export interface EnqueueContext {
 
 export interface EnqueueResult {
   job: Job;
-  /** False when an unfinished job with the same unique key already existed and was returned. */
+  /**
+   * False when an existing job was returned instead of adding one: the job made with the same
+   * idempotency key (any state), or the unfinished job holding the same unique key.
+   */
   created: boolean;
 }
 
@@ -167,6 +195,23 @@ export interface StoreEvents {
   /** Another process changed the store; look again. */
   'store:changed': Record<string, never>;
 }
+
+/** An API token as the store keeps it: never the secret, only its SHA-256 hash (hex). */
+export interface TokenRecord {
+  id: string;
+  name: string;
+  scopes: string[];
+  hash: string;
+  createdAt: number;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+/** The built-in task that delivers webhooks, and its queue. */
+export const WEBHOOK_TASK = 'offload.webhook';
+export const WEBHOOK_QUEUE = 'offload.webhooks';
+/** Attempts of a delivery job (set by the stores' triggers). */
+export const WEBHOOK_ATTEMPTS = 8;
 
 export function emptyCounts(): Record<JobState, number> {
   return { scheduled: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };

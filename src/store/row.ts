@@ -14,6 +14,9 @@ export interface JobRow {
   max_attempts: number;
   timeout_ms: number;
   unique_key: string | null;
+  idempotency_key: string | null;
+  callback_url: string | null;
+  webhook_job_id: number | string | null;
   progress: string | unknown | null;
   result: string | unknown | null;
   error: string | unknown | null;
@@ -40,6 +43,9 @@ export function jobFromRow(row: JobRow, now: number): Job {
     maxAttempts: row.max_attempts,
     timeoutMs: row.timeout_ms,
     uniqueKey: row.unique_key,
+    idempotencyKey: row.idempotency_key,
+    callbackUrl: row.callback_url,
+    webhookJobId: row.webhook_job_id === null ? null : String(row.webhook_job_id),
     progress: parseJson(row.progress),
     result: parseJson(row.result),
     error: parseJson(row.error) as Job['error'],
@@ -65,6 +71,9 @@ export function jobFromInsert(params: EnqueueParams, id: number | bigint, now: n
     maxAttempts: params.maxAttempts,
     timeoutMs: params.timeoutMs,
     uniqueKey: params.uniqueKey,
+    idempotencyKey: params.idempotencyKey,
+    callbackUrl: params.callbackUrl,
+    webhookJobId: null,
     progress: null,
     result: null,
     error: null,

@@ -15,6 +15,9 @@ import { JobRun, type Executor } from './job-run.ts';
 import { WorkerPools } from './worker-pools.ts';
 import { LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
 import { OutcomeRecorder } from './outcome-recorder.ts';
+import type { Backoff } from '../backoff.ts';
+import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../store/contract.ts';
+import { createWebhookTask } from '../webhooks/delivery.ts';
 
 /** Options of {@link createWorker}; each states its default. */
 export interface WorkerOptions {
@@ -60,6 +63,15 @@ export interface WorkerOptions {
    * number of CPUs, one job per thread or process), whatever the queue concurrency.
    */
   pools?: Partial<Record<'thread' | 'process', Omit<PoolOptions, 'mode' | 'module'>>>;
+  /**
+   * Signs webhook deliveries. When given, this worker also serves the built-in `offload.webhook`
+   * task (inline, queue `offload.webhooks`, with `concurrency` unless `queues` says otherwise),
+   * which POSTs the outcome of jobs enqueued with a `callbackUrl`. Use the store's generated secret
+   * with `getWebhookSecret(store)`. Default: none, and this worker delivers no webhooks.
+   */
+  webhookSecret?: string;
+  /** Delay before a failed webhook delivery is tried again. Default: 1 s doubling, capped at 1 h, with jitter. */
+  webhookBackoff?: Backoff;
 }
 
 const optionsSchema = z.object({
@@ -83,6 +95,8 @@ const optionsSchema = z.object({
   id: z.string().min(1).optional(),
   taskModule: z.string().min(1).optional(),
   pools: z.object({ thread: z.record(z.string(), z.unknown()).optional(), process: z.record(z.string(), z.unknown()).optional() }).strict().optional(),
+  webhookSecret: z.string().min(16, 'must be at least 16 characters (`offload webhook secret` prints a generated one)').optional(),
+  webhookBackoff: z.unknown().optional(),
 });
 
 const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
@@ -128,6 +142,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.id = this.#options.id ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#log = (this.#options.logger ?? pino({ level: 'warn' })).child({ worker: this.id });
     this.#capacity = resolveQueues(this.#options.queues, this.#tasks.list(), this.#options.concurrency);
+    if (this.#options.webhookSecret !== undefined) this.#serveWebhooks(this.#options.webhookSecret, options.webhookBackoff);
     this.#recorder = new OutcomeRecorder(this.store);
     this.#watchdog = new LoopWatchdog({ thresholdMs: this.#options.blockThreshold, onBlock: (block) => this.#reportBlock(block) });
     this.#executors.set('inline', async (task, payload, ctx) => task.run(payload, ctx));
@@ -135,6 +150,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#executors.set('thread', this.#pools.executor('thread'));
     this.#executors.set('process', this.#pools.executor('process'));
     this.#assertModesSupported();
+  }
+
+  #serveWebhooks(secret: string, backoff: Backoff | undefined): void {
+    this.#tasks.add(createWebhookTask({ store: this.store, secret, backoff }));
+    if (!this.#capacity.has(WEBHOOK_QUEUE)) this.#capacity.set(WEBHOOK_QUEUE, this.#options.concurrency);
   }
 
   /** Jobs this worker is running now. */
@@ -152,7 +172,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.#started) return;
     this.#started = true;
     await this.store.taskRegister({
-      tasks: this.#tasks.list().map(({ name, queue, mode, attempts, priority, timeout }) => ({ name, queue, mode, attempts, priority, timeout })),
+      tasks: this.#tasks
+        .list()
+        .filter((task) => task.name !== WEBHOOK_TASK)
+        .map(({ name, queue, mode, attempts, priority, timeout }) => ({ name, queue, mode, attempts, priority, timeout })),
     });
     this.#unsubscribe.push(
       this.store.on('job:enqueued', (event) => this.#capacity.has(event.queue) && this.#wake()),

@@ -48,10 +48,11 @@ describe('dashboard in Chromium', () => {
     page = await browser.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
     await page.addInitScript(() => {
-      const record = ((globalThis as unknown as { __longTasks: number[] }).__longTasks = []);
+      const record: number[] = [];
+      (globalThis as unknown as { __longTasks: number[] }).__longTasks = record;
       new PerformanceObserver((list) => {
         for (const entry of list.getEntries()) record.push(entry.duration);
-      }).observe({ type: 'longtask', buffered: true });
+      }).observe({ type: 'longtask' as 'mark', buffered: true });
     });
   });
   after(async () => {
@@ -169,7 +170,7 @@ describe('dashboard in Chromium', () => {
     }
     await sleep(1000);
     const longTasks = await page.evaluate(() => (globalThis as unknown as { __longTasks: number[] }).__longTasks);
-    const seen = await page.evaluate(() => document.querySelector('.summary')?.textContent ?? '');
+    const seen = (await page.locator('.summary').textContent()) ?? '';
     assert.match(seen, /over [1-9]\d* runs/, 'the page counted the flood');
     assert.ok(longTasks.every((ms) => ms <= 100), `long tasks during the flood: ${longTasks.map((ms) => Math.round(ms)).join(', ')} ms`);
     const flood = (await api.call('GET', '/v1/queues')).body.queues.find((q: { name: string }) => q.name === 'flood');

@@ -66,7 +66,7 @@ describe('postgres store: many worker processes on one database', () => {
 
   it(`runs ${JOBS} jobs, each under one live lease, with one worker killed mid-way`, { timeout: 120_000 }, async () => {
     const payloads = Array.from({ length: JOBS }, (_, n) => ({
-      task: 'work', queue: 'default', payload: String(n), priority: 0, runAt: Date.now(), maxAttempts: 5, timeoutMs: 0, uniqueKey: null,
+      task: 'work', queue: 'default', payload: String(n), priority: 0, runAt: Date.now(), maxAttempts: 5, timeoutMs: 0, uniqueKey: null, idempotencyKey: null, callbackUrl: null,
     }));
     await store.jobEnqueueMany(payloads);
     const runs: Run[] = [];

@@ -4,6 +4,10 @@ import { ManualClock } from '../../src/clock.ts';
 import { OffloadError } from '../../src/errors.ts';
 import type { EnqueueParams, JobOutcome, LeaseRef, Store, StoreEvents } from '../../src/store/contract.ts';
 import type { StoreFactory } from './factory.ts';
+import type { ContractKit } from './kit.ts';
+import { tokensContract } from './tokens-contract.ts';
+import { webhooksContract } from './webhooks-contract.ts';
+import { idempotencyContract } from './idempotency-contract.ts';
 
 const WORKER = 'host:1:a';
 const LEASE_MS = 10_000;
@@ -44,7 +48,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
       runAt: clock.now(),
       maxAttempts: 3,
       timeoutMs: 0,
-      uniqueKey: null,
+      uniqueKey: null, idempotencyKey: null, callbackUrl: null,
       ...overrides,
     });
 
@@ -451,6 +455,11 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         assert.ok(changed > 0, 'the other connection heard of the enqueue');
       });
     });
+
+    const kit: ContractKit = { store: () => store, clock: () => clock, open, job, claim, leaseOf, succeed, leaseMs: LEASE_MS };
+    webhooksContract(kit);
+    idempotencyContract(kit);
+    tokensContract(kit);
 
     it('refuses use after close, and tolerates a second close', async () => {
       const instance = await open();

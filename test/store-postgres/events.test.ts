@@ -7,7 +7,7 @@ import { dropSchema, requirePostgres, TEST_PG_URL, terminateConnections, uniqueS
 import { waitFor } from '../helpers/temp.ts';
 
 const job = (overrides: Partial<EnqueueParams> = {}): EnqueueParams => ({
-  task: 'echo', queue: 'default', payload: '{}', priority: 0, runAt: Date.now(), maxAttempts: 2, timeoutMs: 0, uniqueKey: null, ...overrides,
+  task: 'echo', queue: 'default', payload: '{}', priority: 0, runAt: Date.now(), maxAttempts: 2, timeoutMs: 0, uniqueKey: null, idempotencyKey: null, callbackUrl: null, ...overrides,
 });
 
 /** A pino-shaped logger that keeps what it is told. */

@@ -29,7 +29,7 @@ describe('postgres store: migrations', () => {
       const rows = await adminQuery<{ version: number }>(`SELECT version FROM "${schema}".migrations ORDER BY version`);
       assert.deepEqual(rows.map((r) => r.version), Array.from({ length: LATEST_VERSION }, (_, i) => i + 1));
       const results = await Promise.all(stores.map((store, i) => store.jobEnqueue({
-        task: 't', queue: 'q', payload: String(i), priority: 0, runAt: Date.now(), maxAttempts: 1, timeoutMs: 0, uniqueKey: null,
+        task: 't', queue: 'q', payload: String(i), priority: 0, runAt: Date.now(), maxAttempts: 1, timeoutMs: 0, uniqueKey: null, idempotencyKey: null, callbackUrl: null,
       })));
       assert.equal(new Set(results.map((r) => r.job.id)).size, 8);
     } finally {

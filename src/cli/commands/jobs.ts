@@ -13,6 +13,8 @@ interface EnqueueFlags {
   priority?: number;
   delay?: number;
   uniqueKey?: string;
+  idempotencyKey?: string;
+  callbackUrl?: string;
   attempts?: number;
   count?: number;
   tasks?: string;
@@ -28,6 +30,8 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
     .option('--priority <n>', 'higher runs first', intOption('--priority', -1_000_000))
     .option('--delay <ms>', 'wait this long before the job may run', intOption('--delay', 0))
     .option('--unique-key <key>', 'return the unfinished job holding this key instead of adding one')
+    .option('--idempotency-key <key>', 'return the job made with this key (in any state) instead of adding one')
+    .option('--callback-url <url>', 'POST the signed outcome here when the job ends')
     .option('--attempts <n>', 'runs before failing for good', intOption('--attempts', 1))
     .option('--count <n>', 'add this many copies (in one transaction per 1 000)', intOption('--count', 1), 1)
     .option('-t, --tasks <path>', 'task module, to check payloads against task schemas')
@@ -110,6 +114,8 @@ async function enqueue(queue: Queue, context: CommandContext, task: string, flag
     priority: flags.priority,
     delay: flags.delay,
     uniqueKey: flags.uniqueKey,
+    idempotencyKey: flags.idempotencyKey,
+    callbackUrl: flags.callbackUrl,
     attempts: flags.attempts,
   };
   for (const key of Object.keys(options) as Array<keyof EnqueueOptions>) if (options[key] === undefined) delete options[key];

@@ -7,6 +7,7 @@ import type { Task } from '../../task.ts';
 import { createServer, type OffloadServer } from '../../server/server.ts';
 import type { Store } from '../../store/contract.ts';
 import { createWorker, type Worker } from '../../worker/worker.ts';
+import { getWebhookSecret } from '../../webhooks/secret.ts';
 import { createContext, requireTasks, type CommandContext, type GlobalFlags } from '../context.ts';
 import { intOption } from '../parse.ts';
 
@@ -49,6 +50,7 @@ async function runWorker(mode: 'start' | 'worker', context: CommandContext, demo
     shutdownGrace: config.shutdownGrace,
     retention: config.retentionMs ? { maxAge: config.retentionMs } : undefined,
     logger,
+    webhookSecret: config.webhookSecret ?? (await getWebhookSecret(store)),
   });
   reportJobs(worker, context);
   const server = mode === 'start' ? await startServer(context, store, tasks, worker) : undefined;

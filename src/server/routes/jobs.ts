@@ -25,6 +25,12 @@ const problem = (description: string) => ({ description, schema: problemSchema, 
 
 /** Submit, read, wait on, stream, list, cancel and retry jobs. */
 export function jobRoutes(api: ApiContext): RouteSpec[] {
+  /** The job with its webhook delivery's attempts, when it has one. */
+  const withDelivery = async (job: Job) => {
+    const delivery = job.webhookJobId ? await api.store.jobGet({ id: job.webhookJobId }) : undefined;
+    return toJobView(job, delivery);
+  };
+
   const find = async (id: string): Promise<Job> => {
     const job = await api.store.jobGet({ id });
     if (!job) throw new HttpProblem(404, 'ERR_JOB_NOT_FOUND', `no job has id ${id}; it may never have existed or been deleted by retention`);
@@ -40,13 +46,16 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
       body: enqueueBodySchema,
       responses: {
         202: { description: 'Accepted: the job is durably queued. `Location` is its address.', schema: jobViewSchema },
+        200: { description: 'A replay: the job first created with this `Idempotency-Key` (in any state), or the unfinished job holding this `uniqueKey`', schema: jobViewSchema },
+        409: problem('The `Idempotency-Key` was used for a different task or payload'),
         400: problem('The body is invalid'),
         422: problem('Unknown task, or the payload fails the task schema'),
       },
       async handler({ body, headers, reply }) {
         const idempotencyKey = parseRequestPart(idempotencyKeySchema, headers['idempotency-key'], 'headers');
-        const job = await api.queue.enqueue(body.task, body.payload ?? null, enqueueOptions(body, idempotencyKey));
-        reply.code(202).header('location', `/v1/jobs/${job.id}`).header('retry-after', String(api.retryAfterSeconds));
+        const { job, created } = await api.queue.enqueueWithResult(body.task, body.payload ?? null, enqueueOptions(body, idempotencyKey));
+        reply.code(created ? 202 : 200).header('location', `/v1/jobs/${job.id}`);
+        if (!FINISHED_STATES.includes(job.state)) reply.header('retry-after', String(api.retryAfterSeconds));
         return toJobView(job);
       },
     }),
@@ -58,9 +67,9 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
       body: enqueueBatchBodySchema,
       responses: { 202: { description: 'Accepted: every job is durably queued', schema: jobBatchSchema }, 400: problem('The body is invalid'), 422: problem('A task is unknown or a payload fails its schema') },
       async handler({ body, reply }) {
-        const jobs = await api.queue.enqueueMany(body.jobs.map((item) => ({ task: item.task, payload: item.payload ?? null, options: enqueueOptions(item, undefined) })));
+        const results = await api.queue.enqueueManyWithResult(body.jobs.map((item) => ({ task: item.task, payload: item.payload ?? null, options: enqueueOptions(item, item.idempotencyKey) })));
         reply.code(202).header('retry-after', String(api.retryAfterSeconds));
-        return { jobs: jobs.map(toJobView) };
+        return { jobs: results.map(({ job, created }) => ({ ...toJobView(job), created })) };
       },
     }),
     defineRoute({
@@ -72,7 +81,7 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
       responses: { 200: { description: 'A page of jobs; pass nextCursor back as cursor', schema: jobListSchema }, 400: problem('A filter is invalid') },
       async handler({ query }) {
         const page = await api.store.jobList(query);
-        return { jobs: page.jobs.map(toJobView), nextCursor: page.nextCursor };
+        return { jobs: page.jobs.map((job) => toJobView(job)), nextCursor: page.nextCursor };
       },
     }),
     defineRoute({
@@ -91,7 +100,7 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
           job = await api.watcher.waitForEnd(job, Math.min(query.wait, api.maxWaitMs), gone.signal);
         }
         if (!FINISHED_STATES.includes(job.state)) reply.header('retry-after', String(api.retryAfterSeconds));
-        return toJobView(job);
+        return withDelivery(job);
       },
     }),
     defineRoute({
@@ -117,8 +126,10 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
           }
           stream.send('state', toJobView(change.job));
           if (FINISHED_STATES.includes(change.job.state)) {
-            stream.send('end', toJobView(change.job));
-            stream.end();
+            void withDelivery(change.job).then((view) => {
+              stream.send('end', view);
+              stream.end();
+            });
           }
         });
         await stream.closed;
@@ -159,6 +170,7 @@ function enqueueOptions(body: EnqueueBody, idempotencyKey: string | undefined): 
   if (body.uniqueKey !== undefined) options.uniqueKey = body.uniqueKey;
   if (body.attempts !== undefined) options.attempts = body.attempts;
   if (body.timeout !== undefined) options.timeout = body.timeout;
-  void idempotencyKey;
+  if (body.callbackUrl !== undefined) options.callbackUrl = body.callbackUrl;
+  if (idempotencyKey !== undefined) options.idempotencyKey = idempotencyKey;
   return options;
 }

@@ -51,6 +51,47 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'callback urls, webhook deliveries, idempotency keys, settings and API tokens',
+    sql: `
+      ALTER TABLE {s}.jobs ADD COLUMN idempotency_key text CHECK (octet_length(idempotency_key) BETWEEN 1 AND 1020);
+      ALTER TABLE {s}.jobs ADD COLUMN callback_url text;
+      ALTER TABLE {s}.jobs ADD COLUMN webhook_job_id bigint;
+      CREATE UNIQUE INDEX jobs_idempotency ON {s}.jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+      -- A job with a callback URL that reaches a final state gets its delivery job in the same
+      -- transaction, whichever statement ended it (outcome, cancel, lease recovery); its id lands
+      -- in the row being updated, so RETURNING sees it.
+      CREATE FUNCTION {s}.enqueue_webhook() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at)
+        VALUES ('offload.webhooks', 'offload.webhook', json_build_object('jobId', NEW.id::text)::text, 'queued', 0,
+                coalesce(NEW.finished_at, NEW.run_at), 8, 60000, coalesce(NEW.finished_at, NEW.run_at))
+        RETURNING id INTO NEW.webhook_job_id;
+        RETURN NEW;
+      END
+      $$;
+      CREATE TRIGGER jobs_webhook BEFORE UPDATE OF state ON {s}.jobs
+        FOR EACH ROW
+        WHEN (NEW.callback_url IS NOT NULL
+              AND NEW.state IN ('succeeded','failed','cancelled')
+              AND OLD.state NOT IN ('succeeded','failed','cancelled'))
+        EXECUTE FUNCTION {s}.enqueue_webhook();
+      CREATE TABLE {s}.settings (
+        key   text PRIMARY KEY,
+        value text NOT NULL
+      );
+      CREATE TABLE {s}.tokens (
+        id           text   PRIMARY KEY,
+        name         text   NOT NULL,
+        scopes       text[] NOT NULL,
+        hash         text   NOT NULL,
+        created_at   bigint NOT NULL,
+        revoked_at   bigint,
+        last_used_at bigint
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

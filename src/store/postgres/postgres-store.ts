@@ -19,7 +19,11 @@ import {
   type Store,
   type StoreEvents,
   type TaskInfo,
+  type TokenRecord,
+  WEBHOOK_QUEUE,
+  WEBHOOK_TASK,
 } from '../contract.ts';
+import { idempotentReplay } from '../idempotency.ts';
 import { StoreEventHub } from '../events.ts';
 import { jobFromInsert, jobFromRow, type JobRow } from '../row.ts';
 import { isConnectionError, startError } from './connection-errors.ts';
@@ -137,7 +141,7 @@ export class PostgresStore implements Store {
     const own = this.#queryable(context);
     if (params.length === 0) return [];
     const now = this.clock.now();
-    const unique = params.some((job) => job.uniqueKey !== null);
+    const unique = params.some((job) => job.uniqueKey !== null || job.idempotencyKey !== null);
     const foreign = own !== undefined;
     const write = async (db: Queryable | undefined) => {
       if (!unique) return this.#insertChunks(db, foreign, params, now);
@@ -161,10 +165,14 @@ export class PostgresStore implements Store {
    */
   async #insertOne(db: Queryable | undefined, foreign: boolean, job: EnqueueParams, now: number): Promise<EnqueueResult> {
     for (let attempt = 0; ; attempt++) {
-      const values = [job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.uniqueKey, now];
+      const values = [job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.uniqueKey, now, job.idempotencyKey, job.callbackUrl];
       const inserted = await this.#run<{ id: string }>(foreign ? 'jobInsertClient' : 'jobInsert', values, db);
       const row = inserted.rows[0];
       if (row) return { job: jobFromInsert(job, BigInt(row.id), now, JSON.parse(job.payload)), created: true };
+      if (job.idempotencyKey !== null) {
+        const same = (await this.#run<JobRow>('jobByIdempotencyKey', [job.idempotencyKey], db)).rows[0];
+        if (same) return idempotentReplay(jobFromRow(same, now), job);
+      }
       const existing = (await this.#run<JobRow>('jobByUniqueKey', [job.uniqueKey], db)).rows[0];
       if (existing) return { job: jobFromRow(existing, now), created: false };
       // The holder finished between the two statements: the key is free again.
@@ -177,7 +185,9 @@ export class PostgresStore implements Store {
     for (let start = 0; start < params.length; start += INSERT_CHUNK) {
       const chunk = params.slice(start, start + INSERT_CHUNK);
       const columns = [[], [], [], [], [], [], []] as unknown[][];
+      const callbacks: Array<string | null> = [];
       for (const job of chunk) {
+        callbacks.push(job.callbackUrl);
         columns[0]!.push(job.queue);
         columns[1]!.push(job.task);
         columns[2]!.push(job.payload);
@@ -186,7 +196,7 @@ export class PostgresStore implements Store {
         columns[5]!.push(job.maxAttempts);
         columns[6]!.push(job.timeoutMs);
       }
-      const { rows } = await this.#run<{ id: string }>(foreign ? 'jobInsertManyClient' : 'jobInsertMany', [...columns, now], db);
+      const { rows } = await this.#run<{ id: string }>(foreign ? 'jobInsertManyClient' : 'jobInsertMany', [...columns, now, callbacks], db);
       const ids = rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       chunk.forEach((job, i) => results.push({ job: jobFromInsert(job, ids[i]!, now, JSON.parse(job.payload)), created: true }));
     }
@@ -265,7 +275,7 @@ export class PostgresStore implements Store {
       columns[5]!.push(error);
       columns[6]!.push(runAt);
     }
-    const { rows } = await this.#run<{ ord: string; id: string; queue: string; task: string }>('jobRecordOutcomes', [...columns, now]);
+    const { rows } = await this.#run<{ ord: string; id: string; queue: string; task: string; webhook_job_id: string | null }>('jobRecordOutcomes', [...columns, now]);
     const items: unknown[][] = [];
     for (const row of rows) {
       const index = indexes[Number(row.ord) - 1]!;
@@ -274,7 +284,16 @@ export class PostgresStore implements Store {
       this.#events.emitOutcome(outcomes[index]!, row);
     }
     this.#notifier.publish('out', items);
+    this.#announceDeliveries(rows, now);
     return accepted;
+  }
+
+  /** Announces the delivery jobs the webhook trigger made for ended jobs with a callback URL. */
+  #announceDeliveries(rows: ReadonlyArray<{ webhook_job_id: string | number | null }>, now: number): void {
+    const ids = rows.filter((row) => row.webhook_job_id !== null).map((row) => String(row.webhook_job_id));
+    if (ids.length === 0) return;
+    this.#notifier.publish('enq', ids.map((id) => [id, WEBHOOK_QUEUE, WEBHOOK_TASK, 0, now]));
+    for (const id of ids) this.#events.emit('job:enqueued', { id, queue: WEBHOOK_QUEUE, task: WEBHOOK_TASK, state: 'queued', attempt: 0 });
   }
 
   async jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean> {
@@ -295,6 +314,7 @@ export class PostgresStore implements Store {
     const job = jobFromRow(row, now);
     this.#notifier.publish('cancel', [[job.id, job.queue, job.task, job.attempts]]);
     this.#events.emit('job:cancelled', eventOf(job));
+    this.#announceDeliveries([row], now);
     return job;
   }
 
@@ -356,7 +376,8 @@ export class PostgresStore implements Store {
 
   async jobRecoverExpired(): Promise<{ requeued: string[]; failed: string[] }> {
     this.#assertOpen();
-    const { rows } = await this.#run<EventRow & { state: 'queued' | 'failed'; error: string; run_at: string }>('jobRecoverExpired', [this.clock.now()]);
+    const now = this.clock.now();
+    const { rows } = await this.#run<EventRow & { state: 'queued' | 'failed'; error: string; run_at: string; webhook_job_id: string | null }>('jobRecoverExpired', [now]);
     const requeued: string[] = [];
     const failed: string[] = [];
     rows.sort((a, b) => Number(a.id) - Number(b.id));
@@ -371,6 +392,7 @@ export class PostgresStore implements Store {
         this.#events.emit('job:retrying', { ...eventOfRow(row, 'queued'), error, runAt: Number(row.run_at) });
       }
     }
+    this.#announceDeliveries(rows, now);
     return { requeued, failed };
   }
 
@@ -423,6 +445,51 @@ export class PostgresStore implements Store {
   async taskList(): Promise<TaskInfo[]> {
     this.#assertOpen();
     return (await this.#run<TaskInfo>('taskList', [])).rows;
+  }
+
+  async settingGet(params: { key: string }): Promise<string | undefined> {
+    this.#assertOpen();
+    return (await this.#run<{ value: string }>('settingGet', [params.key])).rows[0]?.value;
+  }
+
+  async settingSet(params: { key: string; value: string }): Promise<void> {
+    this.#assertOpen();
+    await this.#run('settingSet', [params.key, params.value]);
+  }
+
+  async settingInit(params: { key: string; value: string }): Promise<string> {
+    this.#assertOpen();
+    const inserted = (await this.#run<{ value: string }>('settingInit', [params.key, params.value])).rows[0];
+    if (inserted) return inserted.value;
+    return (await this.#run<{ value: string }>('settingGet', [params.key])).rows[0]!.value;
+  }
+
+  async tokenCreate(params: { id: string; name: string; scopes: readonly string[]; hash: string }): Promise<TokenRecord> {
+    this.#assertOpen();
+    const row = (await this.#run<TokenRow>('tokenCreate', [params.id, params.name, params.scopes, params.hash, this.clock.now()])).rows[0];
+    if (!row) throw new OffloadError(ErrorCodes.INVALID_OPTION, `a token with id ${params.id} exists already; create it again for a new id`);
+    return tokenFromRow(row);
+  }
+
+  async tokenGet(params: { id: string }): Promise<TokenRecord | undefined> {
+    this.#assertOpen();
+    const row = (await this.#run<TokenRow>('tokenGet', [params.id])).rows[0];
+    return row && tokenFromRow(row);
+  }
+
+  async tokenList(): Promise<TokenRecord[]> {
+    this.#assertOpen();
+    return (await this.#run<TokenRow>('tokenList', [])).rows.map(tokenFromRow);
+  }
+
+  async tokenRevoke(params: { id: string }): Promise<boolean> {
+    this.#assertOpen();
+    return ((await this.#run('tokenRevoke', [params.id, this.clock.now()])).rowCount ?? 0) > 0;
+  }
+
+  async tokenTouch(params: { id: string; minIntervalMs?: number }): Promise<void> {
+    this.#assertOpen();
+    await this.#run('tokenTouch', [params.id, this.clock.now(), params.minIntervalMs ?? 60_000]);
   }
 
   on<E extends keyof StoreEvents>(event: E, listener: (payload: StoreEvents[E]) => void): () => void {
@@ -516,6 +583,20 @@ export class PostgresStore implements Store {
   #assertOpen(): void {
     if (this.#closed) throw new OffloadError(ErrorCodes.STORE_CLOSED, `${this.description} is closed`);
   }
+}
+
+type TokenRow = { id: string; name: string; scopes: string[]; hash: string; created_at: string; revoked_at: string | null; last_used_at: string | null };
+
+function tokenFromRow(row: TokenRow): TokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: row.scopes,
+    hash: row.hash,
+    createdAt: Number(row.created_at),
+    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+    lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
+  };
 }
 
 /**

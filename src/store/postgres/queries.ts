@@ -37,25 +37,25 @@ const SENT = `(SELECT count(*) FROM notes) AS sent`;
 const ENQUEUED_ITEM = `json_build_array(id::text, queue, task, attempts, run_at)`;
 
 const INSERT_ONE = `
-    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, created_at)
-    VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9)
+    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, created_at, idempotency_key, callback_url)
+    VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11)
     ON CONFLICT DO NOTHING`;
 const INSERT_MANY = `
-    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at)
-    SELECT queue, task, payload, 'queued', priority, run_at, max_attempts, timeout_ms, $8
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::int[], $7::int[]) WITH ORDINALITY
-           AS t(queue, task, payload, priority, run_at, max_attempts, timeout_ms, ord)
+    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at, callback_url)
+    SELECT queue, task, payload, 'queued', priority, run_at, max_attempts, timeout_ms, $8, callback_url
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::int[], $7::int[], $9::text[]) WITH ORDINALITY
+           AS t(queue, task, payload, priority, run_at, max_attempts, timeout_ms, callback_url, ord)
      ORDER BY ord`;
 
 export const sql = {
-  /** $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms, $8 unique_key, $9 now. */
+  /** $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms, $8 unique_key, $9 now, $10 idempotency_key, $11 callback_url. */
   jobInsert: `${INSERT_ONE} RETURNING id`,
   /** jobInsert for a caller's client: announces the job in the caller's transaction, so only on commit. */
   jobInsertClient: `
     WITH ins AS (${INSERT_ONE} RETURNING id, queue, task, attempts, run_at),
     ${notify('ins', 'enq', ENQUEUED_ITEM)}
     SELECT ins.id FROM ins, ${SENT}`,
-  /** Arrays $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms; $8 now. */
+  /** Arrays $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms; $8 now; array $9 callback_url. */
   jobInsertMany: `${INSERT_MANY} RETURNING id`,
   jobInsertManyClient: `
     WITH ins AS (${INSERT_MANY} RETURNING id, queue, task, attempts, run_at),
@@ -63,6 +63,7 @@ export const sql = {
     SELECT ins.id FROM ins, ${SENT}`,
   jobByUniqueKey: `SELECT * FROM {s}.jobs WHERE unique_key = $1 AND state IN ('queued','running')`,
   jobGet: `SELECT * FROM {s}.jobs WHERE id = $1`,
+  jobByIdempotencyKey: `SELECT * FROM {s}.jobs WHERE idempotency_key = $1`,
   /**
    * $1 worker, $2 queue names, $3 limits, $4 now, $5 tasks, $6 lease ms. Rows are updated through
    * `id = ANY(ARRAY(...))` so the plan is a primary-key lookup whatever the planner guesses about
@@ -121,7 +122,7 @@ export const sql = {
         ${CLEAR_LEASE}
       FROM o
       WHERE j.id = ANY($1::bigint[]) AND j.id = o.id AND j.state = 'running' AND j.lease_owner = o.worker AND j.attempts = o.attempt
-      RETURNING o.ord, o.id, j.queue, j.task)
+      RETURNING o.ord, o.id, j.queue, j.task, j.webhook_job_id)
     SELECT * FROM done`,
   /** $1 id, $2 worker, $3 attempt, $4 progress JSON. */
   jobSetProgress: `
@@ -150,7 +151,7 @@ export const sql = {
                  || CASE WHEN attempts >= max_attempts THEN 'no attempts left' ELSE 'the job was queued again' END)::text,
              ${CLEAR_LEASE}
        WHERE j.id = ANY(ARRAY(SELECT id FROM expired))
-      RETURNING j.id, j.queue, j.task, j.attempts, j.state, j.error, j.run_at)
+      RETURNING j.id, j.queue, j.task, j.attempts, j.state, j.error, j.run_at, j.webhook_job_id)
     SELECT * FROM recovered`,
   /** $1 before, $2 limit. */
   jobDeleteFinished: `
@@ -182,6 +183,23 @@ export const sql = {
     ON CONFLICT (name) DO UPDATE SET queue = excluded.queue, mode = excluded.mode, attempts = excluded.attempts,
       priority = excluded.priority, timeout_ms = excluded.timeout_ms, updated_at = excluded.updated_at`,
   taskList: `SELECT name, queue, mode, attempts, priority, timeout_ms AS timeout FROM {s}.tasks ORDER BY name`,
+  /** $1 key. */
+  settingGet: `SELECT value FROM {s}.settings WHERE key = $1`,
+  /** $1 key, $2 value. */
+  settingSet: `INSERT INTO {s}.settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+  /** $1 key, $2 value: inserts unless present (then read it with settingGet, in a fresh snapshot). */
+  settingInit: `INSERT INTO {s}.settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING value`,
+  /** $1 id, $2 name, $3 scopes, $4 hash, $5 now. */
+  tokenCreate: `
+    INSERT INTO {s}.tokens (id, name, scopes, hash, created_at) VALUES ($1, $2, $3::text[], $4, $5)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING *`,
+  tokenGet: `SELECT * FROM {s}.tokens WHERE id = $1`,
+  tokenList: `SELECT * FROM {s}.tokens ORDER BY created_at, id`,
+  /** $1 id, $2 now. */
+  tokenRevoke: `UPDATE {s}.tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
+  /** $1 id, $2 now, $3 min interval. */
+  tokenTouch: `UPDATE {s}.tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $2::bigint - $3::bigint)`,
   /** Sends announcements (see notifier.ts): $1 channel, $2 payloads. A transaction without writes: no WAL flush. */
   notify: `SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p`,
   /** Poll-only mode: the last id handed out, a cheap sign that jobs were added. */

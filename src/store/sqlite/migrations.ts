@@ -49,6 +49,41 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'callback urls, webhook deliveries, idempotency keys, settings and API tokens',
+    sql: `
+      ALTER TABLE offload_jobs ADD COLUMN idempotency_key TEXT;
+      ALTER TABLE offload_jobs ADD COLUMN callback_url TEXT;
+      ALTER TABLE offload_jobs ADD COLUMN webhook_job_id INTEGER;
+      CREATE UNIQUE INDEX offload_jobs_idempotency ON offload_jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+      -- A job with a callback URL that reaches a final state gets its delivery job in the same
+      -- transaction, whichever statement ended it (outcome, cancel, lease recovery).
+      CREATE TRIGGER offload_jobs_webhook AFTER UPDATE OF state ON offload_jobs
+        WHEN NEW.callback_url IS NOT NULL
+         AND NEW.state IN ('succeeded','failed','cancelled')
+         AND OLD.state NOT IN ('succeeded','failed','cancelled')
+      BEGIN
+        INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at)
+        VALUES ('offload.webhooks', 'offload.webhook', json_object('jobId', CAST(NEW.id AS TEXT)), 'queued', 0,
+                coalesce(NEW.finished_at, NEW.run_at), 8, 60000, coalesce(NEW.finished_at, NEW.run_at));
+        UPDATE offload_jobs SET webhook_job_id = last_insert_rowid() WHERE id = NEW.id;
+      END;
+      CREATE TABLE offload_settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+      CREATE TABLE offload_tokens (
+        id           TEXT PRIMARY KEY,
+        name         TEXT    NOT NULL,
+        scopes       TEXT    NOT NULL,
+        hash         TEXT    NOT NULL,
+        created_at   INTEGER NOT NULL,
+        revoked_at   INTEGER,
+        last_used_at INTEGER
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

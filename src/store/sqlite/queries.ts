@@ -5,19 +5,24 @@
  */
 const LEASE_MATCH = `id = @id AND state = 'running' AND lease_owner = @workerId AND attempts = @attempt`;
 const CLEAR_LEASE = `lease_owner = NULL, lease_expires_at = NULL`;
+/** What outcome statements return: the event fields, and whether the job has a callback (a delivery job may have been made). */
+const EVENT_COLUMNS = `id, queue, task, attempts, callback_url IS NOT NULL AS hooked`;
 
 export const stateExpression = `CASE WHEN state = 'queued' AND run_at > @now THEN 'scheduled' ELSE state END`;
 
 export const sql = {
   jobInsert: `
-    INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, created_at)
-    VALUES (@queue, @task, @payload, 'queued', @priority, @runAt, @maxAttempts, @timeoutMs, @uniqueKey, @now)
+    INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, idempotency_key, callback_url, created_at)
+    VALUES (@queue, @task, @payload, 'queued', @priority, @runAt, @maxAttempts, @timeoutMs, @uniqueKey, @idempotencyKey, @callbackUrl, @now)
     ON CONFLICT DO NOTHING
     RETURNING *`,
-  /** Insert of `rows` jobs without unique keys in one statement (8 parameters a row). */
+  /** Insert of `rows` jobs without unique or idempotency keys in one statement (9 parameters a row). */
   jobInsertRows: (rows: number) =>
-    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at) VALUES ` +
-    Array<string>(rows).fill(`(?, ?, ?, 'queued', ?, ?, ?, ?, ?)`).join(', '),
+    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at) VALUES ` +
+    Array<string>(rows).fill(`(?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`).join(', '),
+  jobByIdempotencyKey: `SELECT * FROM offload_jobs WHERE idempotency_key = ?`,
+  /** The delivery jobs the webhook trigger made for these ended jobs (@ids: a JSON array). */
+  jobWebhookIds: `SELECT webhook_job_id AS id, run_at FROM offload_jobs WHERE id IN (SELECT value FROM json_each(@ids)) AND webhook_job_id IS NOT NULL`,
   jobByUniqueKey: `SELECT * FROM offload_jobs WHERE unique_key = ? AND state IN ('queued','running')`,
   jobGet: `SELECT * FROM offload_jobs WHERE id = ?`,
   jobClaim: `
@@ -36,14 +41,14 @@ export const sql = {
   jobSucceed: `
     UPDATE offload_jobs SET state = 'succeeded', result = @result, finished_at = @now, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
-    RETURNING id, queue, task, attempts`,
+    RETURNING ${EVENT_COLUMNS}`,
   /** Successes of one worker in one statement: @leases is a JSON array of [id, attempt, result]. */
   jobSucceedMany: `
     UPDATE offload_jobs SET state = 'succeeded', result = done.value ->> 2, finished_at = @now, ${CLEAR_LEASE}
       FROM json_each(@leases) AS done
      WHERE offload_jobs.id = done.value ->> 0 AND state = 'running'
        AND lease_owner = @workerId AND attempts = done.value ->> 1
-    RETURNING offload_jobs.id, queue, task, attempts`,
+    RETURNING offload_jobs.id, queue, task, attempts, callback_url IS NOT NULL AS hooked`,
   jobRetryLater: `
     UPDATE offload_jobs SET state = 'queued', run_at = @runAt, error = @error, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
@@ -51,7 +56,7 @@ export const sql = {
   jobFailForGood: `
     UPDATE offload_jobs SET state = 'failed', error = @error, finished_at = @now, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
-    RETURNING id, queue, task, attempts`,
+    RETURNING ${EVENT_COLUMNS}`,
   jobRequeueUncounted: `
     UPDATE offload_jobs SET state = 'queued', run_at = @runAt, attempts = attempts - 1, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
@@ -75,7 +80,7 @@ export const sql = {
                || CASE WHEN attempts >= max_attempts THEN 'no attempts left' ELSE 'the job was queued again' END),
            ${CLEAR_LEASE}
      WHERE state = 'running' AND lease_expires_at < @now
-    RETURNING id, queue, task, attempts, state, error, run_at`,
+    RETURNING ${EVENT_COLUMNS}, state, error, run_at`,
   jobDeleteFinished: `
     DELETE FROM offload_jobs WHERE id IN (
       SELECT id FROM offload_jobs
@@ -98,6 +103,17 @@ export const sql = {
     ON CONFLICT (name) DO UPDATE SET queue = excluded.queue, mode = excluded.mode, attempts = excluded.attempts,
       priority = excluded.priority, timeout_ms = excluded.timeout_ms, updated_at = excluded.updated_at`,
   taskList: `SELECT name, queue, mode, attempts, priority, timeout_ms AS timeout FROM offload_tasks ORDER BY name`,
+  settingGet: `SELECT value FROM offload_settings WHERE key = ?`,
+  settingSet: `INSERT INTO offload_settings (key, value) VALUES (@key, @value) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+  settingInit: `INSERT INTO offload_settings (key, value) VALUES (@key, @value) ON CONFLICT (key) DO NOTHING`,
+  tokenCreate: `
+    INSERT INTO offload_tokens (id, name, scopes, hash, created_at) VALUES (@id, @name, @scopes, @hash, @now)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING *`,
+  tokenGet: `SELECT * FROM offload_tokens WHERE id = ?`,
+  tokenList: `SELECT * FROM offload_tokens ORDER BY created_at, id`,
+  tokenRevoke: `UPDATE offload_tokens SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL`,
+  tokenTouch: `UPDATE offload_tokens SET last_used_at = @now WHERE id = @id AND (last_used_at IS NULL OR last_used_at <= @now - @minIntervalMs)`,
 } as const;
 
 /** WHERE clause of a filter by queue, task and (derived) state, with named parameters. */

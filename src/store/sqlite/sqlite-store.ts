@@ -20,8 +20,12 @@ import {
   type Store,
   type StoreEvents,
   type TaskInfo,
+  type TokenRecord,
+  WEBHOOK_QUEUE,
+  WEBHOOK_TASK,
 } from '../contract.ts';
 import { StoreEventHub } from '../events.ts';
+import { idempotentReplay } from '../idempotency.ts';
 import { jobFromInsert, jobFromRow, type JobRow } from '../row.ts';
 import { openDatabase } from './open-database.ts';
 import { filterClause, sql, stateExpression } from './queries.ts';
@@ -54,7 +58,8 @@ type Statement = Database.Statement<unknown[], unknown>;
 const INSERT_CHUNK = 100;
 const SUCCESS_CHUNK = 500;
 
-type EventRow = { id: number; queue: string; task: string; attempts: number };
+type EventRow = { id: number; queue: string; task: string; attempts: number; hooked?: number };
+type TokenRow = { id: string; name: string; scopes: string; hash: string; created_at: number; revoked_at: number | null; last_used_at: number | null };
 
 /**
  * The embedded store: one SQLite file (WAL) shared safely by any number of processes on one
@@ -81,7 +86,7 @@ export class SqliteStore implements Store {
 
   async jobEnqueue(params: EnqueueParams, context?: EnqueueContext): Promise<EnqueueResult> {
     refuseClient(context);
-    if (params.uniqueKey !== null) return (await this.jobEnqueueMany([params]))[0]!;
+    if (params.uniqueKey !== null || params.idempotencyKey !== null) return (await this.jobEnqueueMany([params]))[0]!;
     this.#assertOpen();
     const now = this.clock.now();
     const result = this.#insertRows([params], now)[0]!;
@@ -93,7 +98,7 @@ export class SqliteStore implements Store {
     refuseClient(context);
     this.#assertOpen();
     const now = this.clock.now();
-    const unique = params.some((job) => job.uniqueKey !== null);
+    const unique = params.some((job) => job.uniqueKey !== null || job.idempotencyKey !== null);
     const results = this.#db
       .transaction(() => (unique ? this.#insertEach(params, now) : this.#insertChunks(params, now)))
       .immediate();
@@ -103,12 +108,14 @@ export class SqliteStore implements Store {
     return results;
   }
 
-  /** Row by row, so a unique key that exists returns the existing job. */
+  /** Row by row, so an idempotency or unique key that exists returns the existing job. */
   #insertEach(params: readonly EnqueueParams[], now: number): EnqueueResult[] {
     const insert = this.#statement(sql.jobInsert);
     return params.map((job) => {
       const row = insert.get({ ...job, now }) as JobRow | undefined;
       if (row) return { job: jobFromRow(row, now), created: true };
+      const same = job.idempotencyKey === null ? undefined : (this.#statement(sql.jobByIdempotencyKey).get(job.idempotencyKey) as JobRow | undefined);
+      if (same) return idempotentReplay(jobFromRow(same, now), job);
       const existing = this.#statement(sql.jobByUniqueKey).get(job.uniqueKey) as JobRow;
       return { job: jobFromRow(existing, now), created: false };
     });
@@ -126,7 +133,7 @@ export class SqliteStore implements Store {
   #insertRows(rows: readonly EnqueueParams[], now: number): EnqueueResult[] {
     const values: unknown[] = [];
     for (const job of rows) {
-      values.push(job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, now);
+      values.push(job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.callbackUrl, now);
     }
     let insert = this.#insertStatements.get(rows.length);
     if (!insert) {
@@ -178,13 +185,15 @@ export class SqliteStore implements Store {
           else rows[i] = this.#recordOutcome(outcome, now);
         });
         this.#recordSuccesses(outcomes, successes, rows, now);
-        return rows;
+        return { rows, deliveries: this.#deliveries(rows) };
       })
       .immediate();
-    return recorded.map((row, i) => {
+    const accepted = recorded.rows.map((row, i) => {
       if (row) this.#events.emitOutcome(outcomes[i]!, row);
       return row !== undefined;
     });
+    this.#announceDeliveries(recorded.deliveries);
+    return accepted;
   }
 
   /** Successes go in one statement per worker and chunk: the hot path of a busy queue. */
@@ -230,6 +239,19 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** The delivery jobs the webhook trigger made for the ended rows that have a callback URL. */
+  #deliveries(rows: ReadonlyArray<EventRow | undefined>): Array<{ id: number; run_at: number }> {
+    const ids = rows.filter((row) => row?.hooked).map((row) => row!.id);
+    if (ids.length === 0) return [];
+    return this.#statement(sql.jobWebhookIds).all({ ids: JSON.stringify(ids) }) as Array<{ id: number; run_at: number }>;
+  }
+
+  #announceDeliveries(deliveries: ReadonlyArray<{ id: number }>): void {
+    for (const { id } of deliveries) {
+      this.#events.emit('job:enqueued', { id: String(id), queue: WEBHOOK_QUEUE, task: WEBHOOK_TASK, state: 'queued', attempt: 0 });
+    }
+  }
+
   async jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean> {
     this.#assertOpen();
     const row = this.#statement(sql.jobSetProgress).get({ ...leaseParams(params), progress: params.progress }) as
@@ -247,10 +269,13 @@ export class SqliteStore implements Store {
   async jobCancel(params: { id: string }): Promise<Job> {
     this.#assertOpen();
     const now = this.clock.now();
-    const row = this.#statement(sql.jobCancel).get({ id: params.id, now }) as JobRow | undefined;
+    let row = this.#statement(sql.jobCancel).get({ id: params.id, now }) as JobRow | undefined;
     if (!row) throw this.#stateError(params.id, 'cancel', 'scheduled, queued or running');
+    // RETURNING shows the row before the webhook trigger ran: read it again to see the delivery job.
+    if (row.callback_url !== null) row = this.#statement(sql.jobGet).get(params.id) as JobRow;
     const job = jobFromRow(row, now);
     this.#events.emit('job:cancelled', eventOf(job));
+    if (job.webhookJobId !== null) this.#announceDeliveries([{ id: Number(job.webhookJobId) }]);
     return job;
   }
 
@@ -308,6 +333,7 @@ export class SqliteStore implements Store {
     const rows = this.#statement(sql.jobRecoverExpired).all({ now }) as Array<
       EventRow & { state: 'queued' | 'failed'; error: string; run_at: number }
     >;
+    const deliveries = this.#deliveries(rows);
     const requeued: string[] = [];
     const failed: string[] = [];
     for (const row of rows) {
@@ -320,6 +346,7 @@ export class SqliteStore implements Store {
         this.#events.emit('job:retrying', { ...eventOfRow(row, 'queued'), error, runAt: row.run_at });
       }
     }
+    this.#announceDeliveries(deliveries);
     return { requeued, failed };
   }
 
@@ -375,6 +402,56 @@ export class SqliteStore implements Store {
   async taskList(): Promise<TaskInfo[]> {
     this.#assertOpen();
     return this.#statement(sql.taskList).all() as TaskInfo[];
+  }
+
+  async settingGet(params: { key: string }): Promise<string | undefined> {
+    this.#assertOpen();
+    return (this.#statement(sql.settingGet).get(params.key) as { value: string } | undefined)?.value;
+  }
+
+  async settingSet(params: { key: string; value: string }): Promise<void> {
+    this.#assertOpen();
+    this.#statement(sql.settingSet).run({ key: params.key, value: params.value });
+  }
+
+  async settingInit(params: { key: string; value: string }): Promise<string> {
+    this.#assertOpen();
+    this.#statement(sql.settingInit).run({ key: params.key, value: params.value });
+    return (this.#statement(sql.settingGet).get(params.key) as { value: string }).value;
+  }
+
+  async tokenCreate(params: { id: string; name: string; scopes: readonly string[]; hash: string }): Promise<TokenRecord> {
+    this.#assertOpen();
+    const row = this.#statement(sql.tokenCreate).get({
+      id: params.id,
+      name: params.name,
+      scopes: JSON.stringify(params.scopes),
+      hash: params.hash,
+      now: this.clock.now(),
+    }) as TokenRow | undefined;
+    if (!row) throw new OffloadError(ErrorCodes.INVALID_OPTION, `a token with id ${params.id} exists already; create it again for a new id`);
+    return tokenFromRow(row);
+  }
+
+  async tokenGet(params: { id: string }): Promise<TokenRecord | undefined> {
+    this.#assertOpen();
+    const row = this.#statement(sql.tokenGet).get(params.id) as TokenRow | undefined;
+    return row && tokenFromRow(row);
+  }
+
+  async tokenList(): Promise<TokenRecord[]> {
+    this.#assertOpen();
+    return (this.#statement(sql.tokenList).all() as TokenRow[]).map(tokenFromRow);
+  }
+
+  async tokenRevoke(params: { id: string }): Promise<boolean> {
+    this.#assertOpen();
+    return this.#statement(sql.tokenRevoke).run({ id: params.id, now: this.clock.now() }).changes > 0;
+  }
+
+  async tokenTouch(params: { id: string; minIntervalMs?: number }): Promise<void> {
+    this.#assertOpen();
+    this.#statement(sql.tokenTouch).run({ id: params.id, now: this.clock.now(), minIntervalMs: params.minIntervalMs ?? 60_000 });
   }
 
   on<E extends keyof StoreEvents>(event: E, listener: (payload: StoreEvents[E]) => void): () => void {
@@ -437,6 +514,18 @@ function refuseClient(context: EnqueueContext | undefined): void {
     'enqueue: option `client` (enqueue inside your own transaction) needs the PostgreSQL store; the SQLite store writes through its own connection',
     { details: { option: 'client' } },
   );
+}
+
+function tokenFromRow(row: TokenRow): TokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: JSON.parse(row.scopes) as string[],
+    hash: row.hash,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+    lastUsedAt: row.last_used_at,
+  };
 }
 
 function leaseParams(lease: LeaseRef): LeaseRef {
