@@ -3,8 +3,7 @@ import { describeError } from './api.ts';
 import { live } from './live.ts';
 
 /**
- * Loads data, and (unless `follow` is false) loads it again whenever the store changes, at most
- * four times a second (the stats worker's pulse).
+ * Loads data, and (unless `follow` is false) loads it again whenever the store changes, at most twice a second (the stats worker's pulse).
  */
 export function useLiveData<T>(load: () => Promise<T>, deps: unknown[], follow = true): { data: T | undefined; error: string | undefined; reload: () => void } {
   const [data, setData] = useState<T | undefined>(undefined);

@@ -32,7 +32,7 @@ setInterval(() => {
   if (changed || jobEvents > 0) scope.postMessage({ type: 'changed' });
   changed = false;
   jobEvents = 0;
-}, 250);
+}, 500);
 
 scope.onmessage = (event) => {
   if ((event.data as { type?: string })?.type === 'reconnect') connect();

@@ -166,3 +166,21 @@ export const taskListSchema = z
   .meta({ id: 'TaskList' });
 
 export const healthSchema = z.object({ status: z.enum(['ok', 'degraded']), store: z.string(), uptimeSeconds: z.number() }).meta({ id: 'Health' });
+
+export const workerListSchema = z
+  .object({
+    workers: z.array(
+      z.object({
+        id: z.string(),
+        host: z.string(),
+        pid: z.number(),
+        modes: z.array(z.string()),
+        queues: z.array(z.string()),
+        running: z.number(),
+        startedAt: isoTime,
+        lastHeartbeat: isoTime,
+        alive: z.boolean(),
+      }),
+    ),
+  })
+  .meta({ id: 'WorkerList' });

@@ -74,6 +74,16 @@ export interface Store {
   tokenTouch(params: { id: string; minIntervalMs?: number }): Promise<void>;
 
   /**
+   * Records that a worker is alive and what it serves (an upsert by id), and forgets workers
+   * silent for over an hour.
+   */
+  workerHeartbeat(params: WorkerRecord): Promise<void>;
+  /** Forgets a worker that stopped. */
+  workerRemove(params: { id: string }): Promise<void>;
+  /** Workers heard from at or after `since` (epoch ms), by id. */
+  workerList(params: { since: number }): Promise<WorkerRecord[]>;
+
+  /**
    * Subscribes to job events. Events of this store instance arrive at once; events of other
    * processes arrive as `store:changed` hints, which mean "look again".
    */
@@ -164,6 +174,20 @@ export interface QueueInfo {
   name: string;
   paused: boolean;
   counts: Record<JobState, number>;
+}
+
+/** A worker as the registry knows it: identity, what it serves, and when it last checked in. */
+export interface WorkerRecord {
+  /** `host:pid:id`, as on the jobs it leases. */
+  id: string;
+  host: string;
+  pid: number;
+  modes: string[];
+  queues: string[];
+  /** Jobs it was running at its last heartbeat. */
+  running: number;
+  startedAt: number;
+  lastHeartbeat: number;
 }
 
 export interface TaskInfo {

@@ -1,5 +1,5 @@
 import type { Job, JobState } from '../job.ts';
-import type { EnqueueParams } from './contract.ts';
+import type { EnqueueParams, WorkerRecord } from './contract.ts';
 
 /** A job row as both stores return it (snake_case columns, JSON as text). */
 export interface JobRow {
@@ -91,4 +91,30 @@ function parseJson(value: unknown): unknown {
 
 function toNumber(value: number | string | null): number | null {
   return value === null ? null : Number(value);
+}
+
+/** A worker registry row as either store returns it: lists as JSON text (SQLite) or arrays, numbers as numbers or bigint text. */
+export interface WorkerRow {
+  id: string;
+  host: string;
+  pid: number;
+  modes: string | string[];
+  queues: string | string[];
+  running: number;
+  started_at: number | string;
+  last_heartbeat: number | string;
+}
+
+export function workerFromRow(row: WorkerRow): WorkerRecord {
+  const list = (value: string | string[]) => (typeof value === 'string' ? (JSON.parse(value) as string[]) : value);
+  return {
+    id: row.id,
+    host: row.host,
+    pid: Number(row.pid),
+    modes: list(row.modes),
+    queues: list(row.queues),
+    running: Number(row.running),
+    startedAt: Number(row.started_at),
+    lastHeartbeat: Number(row.last_heartbeat),
+  };
 }

@@ -20,6 +20,9 @@ import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../store/contract.ts';
 import { createWebhookTask } from '../webhooks/delivery.ts';
 
 /** Options of {@link createWorker}; each states its default. */
+/** How often a worker tells the registry it is alive. */
+export const HEARTBEAT_MS = 5000;
+
 export interface WorkerOptions {
   /** Where jobs live. Required. */
   store: Store;
@@ -119,6 +122,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #options: z.output<typeof optionsSchema>;
   readonly #tasks: TaskRegistry;
   readonly #capacity: Map<string, number>;
+  #startedAt = 0;
   readonly #active = new Map<string, JobRun>();
   readonly #activeByQueue = new Map<string, number>();
   readonly #recorder: OutcomeRecorder;
@@ -171,6 +175,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
+    this.#startedAt = this.store.clock.now();
     await this.store.taskRegister({
       tasks: this.#tasks
         .list()
@@ -185,9 +190,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
     this.#every(Math.floor(this.#options.leaseMs / 3), () => this.#renewLeases());
     this.#every(this.#options.recoveryInterval, () => this.#recoverExpired());
+    this.#every(HEARTBEAT_MS, () => this.#heartbeat());
     this.#every(this.#options.pollInterval, () => this.#wake(), { keepAlive: true });
     if (this.#options.retention) this.#every(this.#options.retention.interval ?? 3600_000, () => this.#applyRetention());
     if (this.#options.blockThreshold > 0) this.#watchdog.start();
+    await this.#heartbeat();
     this.#log.info({ queues: Object.fromEntries(this.#capacity), store: this.store.description }, 'worker started');
     await this.#recoverExpired();
     await this.#fill();
@@ -217,12 +224,32 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     await this.#recorder.drain();
     await this.#pools.close();
+    await this.store.workerRemove({ id: this.id }).catch((error: unknown) => this.#log.warn({ err: error }, 'could not remove this worker from the registry'));
     this.#log.info('worker stopped');
   }
 
   async #whenIdle(): Promise<void> {
     while (this.#active.size > 0) {
       await new Promise<void>((resolve) => this.once('job:end', () => resolve()));
+    }
+  }
+
+  /** Tells the store's worker registry (the dashboard's workers view) this worker is alive and what it runs. */
+  async #heartbeat(): Promise<void> {
+    const [host = os.hostname(), pid = String(process.pid)] = this.id.split(':');
+    try {
+      await this.store.workerHeartbeat({
+        id: this.id,
+        host,
+        pid: Number(pid) || process.pid,
+        modes: [...new Set(this.#tasks.list().map((task) => task.mode))].sort(),
+        queues: [...this.#capacity.keys()].sort(),
+        running: this.#active.size,
+        startedAt: this.#startedAt,
+        lastHeartbeat: this.store.clock.now(),
+      });
+    } catch (error) {
+      this.#log.warn({ err: error }, 'worker heartbeat failed; the dashboard may show this worker as silent');
     }
   }
 

@@ -154,6 +154,16 @@ describe('dashboard in Chromium', () => {
     await page.getByRole('alert').filter({ hasText: 'No job has id 987654' }).waitFor();
   });
 
+  test('the workers view lists the worker with its modes, queues and heartbeat', async () => {
+    await page.goto(`${api.url}/#/workers`);
+    const row = page.locator(`tr[data-worker="${api.worker!.id}"]`);
+    await row.waitFor();
+    const text = (await row.textContent()) ?? '';
+    assert.match(text, /inline/);
+    assert.match(text, /lane/);
+    assert.match(text, new RegExp(String(process.pid)));
+  });
+
   test('a flood of 5 000 jobs (15 000 events) leaves the page without a long task over 100 ms', async () => {
     await page.goto(`${api.url}/#/`);
     await page.getByText(/events\/s/).waitFor();

@@ -7,6 +7,7 @@ import type { StoreFactory } from './factory.ts';
 import type { ContractKit } from './kit.ts';
 import { tokensContract } from './tokens-contract.ts';
 import { webhooksContract } from './webhooks-contract.ts';
+import { workersContract } from './workers-contract.ts';
 import { idempotencyContract } from './idempotency-contract.ts';
 
 const WORKER = 'host:1:a';
@@ -460,6 +461,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
     webhooksContract(kit);
     idempotencyContract(kit);
     tokensContract(kit);
+    workersContract(kit);
 
     it('refuses use after close, and tolerates a second close', async () => {
       const instance = await open();

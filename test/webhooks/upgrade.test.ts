@@ -26,9 +26,9 @@ after(async () => {
 const INSERT_V1 = `INSERT INTO {jobs} (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at)
   VALUES ('default', 'old', '{"n":1}', 'queued', 0, 1, 3, 0, 1)`;
 
-/** A store written by version 1 keeps its jobs and gains the new columns, trigger and tables. */
+/** A store written by version 1 keeps its jobs and gains the new columns, trigger and tables of every later migration. */
 async function assertUpgraded(store: Store, versions: number[]): Promise<void> {
-  assert.deepEqual(versions, [1, 2]);
+  assert.deepEqual(versions, [1, 2, 3]);
   const old = await store.jobGet({ id: '1' });
   assert.equal(old?.task, 'old');
   assert.deepEqual([old?.callbackUrl, old?.webhookJobId, old?.idempotencyKey], [null, null, null]);
@@ -47,9 +47,11 @@ async function assertUpgraded(store: Store, versions: number[]): Promise<void> {
   const cancelled = await store.jobCancel({ id: job.id });
   assert.ok(cancelled.webhookJobId, 'the webhook trigger works on an upgraded store');
   assert.equal(await store.settingInit({ key: 'a', value: 'b' }), 'b');
+  await store.workerHeartbeat({ id: 'h:1:a', host: 'h', pid: 1, modes: ['inline'], queues: ['default'], running: 0, startedAt: 1, lastHeartbeat: Date.now() });
+  assert.equal((await store.workerList({ since: 0 })).length, 1, 'the worker registry exists on an upgraded store');
 }
 
-describe('migration 2 on a store written by version 1', () => {
+describe('migrations 2 and 3 on a store written by version 1', () => {
   it('upgrades a SQLite file', async () => {
     const file = path.join(temp.dir, 'v1.db');
     const db = new Database(file);

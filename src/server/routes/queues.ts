@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { Task } from '../../task.ts';
 import type { ApiContext } from '../api-context.ts';
 import { defineRoute, type RouteSpec } from '../route.ts';
-import { problemSchema, queueListSchema, queueNameParamsSchema, taskListSchema } from '../schemas.ts';
+import { HEARTBEAT_MS } from '../../worker/worker.ts';
+import { problemSchema, queueListSchema, queueNameParamsSchema, taskListSchema, workerListSchema } from '../schemas.ts';
 
 /** Queues with their counts, pausing and resuming them, and the tasks this deployment knows. */
 export function queueRoutes(api: ApiContext): RouteSpec[] {
@@ -34,6 +35,25 @@ export function queueRoutes(api: ApiContext): RouteSpec[] {
         },
       }),
     ),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/workers',
+      summary: 'Workers heard from in the last 10 minutes: host, pid, modes, queues, running jobs, last heartbeat',
+      scope: 'jobs:read',
+      responses: { 200: { description: 'Workers by id; `alive` is false once one has missed three heartbeats', schema: workerListSchema } },
+      async handler() {
+        const now = api.store.clock.now();
+        const workers = await api.store.workerList({ since: now - 10 * 60_000 });
+        return {
+          workers: workers.map((worker) => ({
+            ...worker,
+            startedAt: new Date(worker.startedAt).toISOString(),
+            lastHeartbeat: new Date(worker.lastHeartbeat).toISOString(),
+            alive: worker.lastHeartbeat >= now - 3 * HEARTBEAT_MS,
+          })),
+        };
+      },
+    }),
     defineRoute({
       method: 'GET',
       url: '/v1/tasks',

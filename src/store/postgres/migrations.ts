@@ -92,6 +92,22 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'worker registry',
+    sql: `
+      CREATE TABLE {s}.workers (
+        id             text   PRIMARY KEY,
+        host           text   NOT NULL,
+        pid            integer NOT NULL,
+        modes          text[] NOT NULL,
+        queues         text[] NOT NULL,
+        running        integer NOT NULL,
+        started_at     bigint NOT NULL,
+        last_heartbeat bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

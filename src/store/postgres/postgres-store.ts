@@ -22,10 +22,11 @@ import {
   type TokenRecord,
   WEBHOOK_QUEUE,
   WEBHOOK_TASK,
+  type WorkerRecord,
 } from '../contract.ts';
 import { idempotentReplay } from '../idempotency.ts';
 import { StoreEventHub } from '../events.ts';
-import { jobFromInsert, jobFromRow, type JobRow } from '../row.ts';
+import { jobFromInsert, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
 import { isConnectionError, startError } from './connection-errors.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { migrate } from './migrate.ts';
@@ -445,6 +446,21 @@ export class PostgresStore implements Store {
   async taskList(): Promise<TaskInfo[]> {
     this.#assertOpen();
     return (await this.#run<TaskInfo>('taskList', [])).rows;
+  }
+
+  async workerHeartbeat(params: WorkerRecord): Promise<void> {
+    this.#assertOpen();
+    await this.#run('workerHeartbeat', [params.id, params.host, params.pid, params.modes, params.queues, params.running, params.startedAt, params.lastHeartbeat]);
+  }
+
+  async workerRemove(params: { id: string }): Promise<void> {
+    this.#assertOpen();
+    await this.#run('workerRemove', [params.id]);
+  }
+
+  async workerList(params: { since: number }): Promise<WorkerRecord[]> {
+    this.#assertOpen();
+    return (await this.#run<WorkerRow>('workerList', [params.since])).rows.map(workerFromRow);
   }
 
   async settingGet(params: { key: string }): Promise<string | undefined> {

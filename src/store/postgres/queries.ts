@@ -198,6 +198,16 @@ export const sql = {
   tokenList: `SELECT * FROM {s}.tokens ORDER BY created_at, id`,
   /** $1 id, $2 now. */
   tokenRevoke: `UPDATE {s}.tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
+  /** $1 id, $2 host, $3 pid, $4 modes, $5 queues, $6 running, $7 started at, $8 heartbeat; forgets workers silent for an hour. */
+  workerHeartbeat: `
+    WITH forgotten AS (DELETE FROM {s}.workers WHERE last_heartbeat < $8::bigint - ${3_600_000})
+    INSERT INTO {s}.workers (id, host, pid, modes, queues, running, started_at, last_heartbeat)
+    VALUES ($1, $2, $3, $4::text[], $5::text[], $6, $7, $8)
+    ON CONFLICT (id) DO UPDATE SET modes = excluded.modes, queues = excluded.queues, running = excluded.running,
+      last_heartbeat = excluded.last_heartbeat`,
+  workerRemove: `DELETE FROM {s}.workers WHERE id = $1`,
+  /** $1 since. */
+  workerList: `SELECT * FROM {s}.workers WHERE last_heartbeat >= $1 ORDER BY id`,
   /** $1 id, $2 now, $3 min interval. */
   tokenTouch: `UPDATE {s}.tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $2::bigint - $3::bigint)`,
   /** Sends announcements (see notifier.ts): $1 channel, $2 payloads. A transaction without writes: no WAL flush. */

@@ -84,6 +84,22 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'worker registry',
+    sql: `
+      CREATE TABLE offload_workers (
+        id             TEXT PRIMARY KEY,
+        host           TEXT    NOT NULL,
+        pid            INTEGER NOT NULL,
+        modes          TEXT    NOT NULL,
+        queues         TEXT    NOT NULL,
+        running        INTEGER NOT NULL,
+        started_at     INTEGER NOT NULL,
+        last_heartbeat INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

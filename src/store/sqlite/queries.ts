@@ -113,6 +113,14 @@ export const sql = {
   tokenGet: `SELECT * FROM offload_tokens WHERE id = ?`,
   tokenList: `SELECT * FROM offload_tokens ORDER BY created_at, id`,
   tokenRevoke: `UPDATE offload_tokens SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL`,
+  workerUpsert: `
+    INSERT INTO offload_workers (id, host, pid, modes, queues, running, started_at, last_heartbeat)
+    VALUES (@id, @host, @pid, @modes, @queues, @running, @startedAt, @lastHeartbeat)
+    ON CONFLICT (id) DO UPDATE SET modes = excluded.modes, queues = excluded.queues, running = excluded.running,
+      last_heartbeat = excluded.last_heartbeat`,
+  workerForget: `DELETE FROM offload_workers WHERE last_heartbeat < ?`,
+  workerRemove: `DELETE FROM offload_workers WHERE id = ?`,
+  workerList: `SELECT * FROM offload_workers WHERE last_heartbeat >= ? ORDER BY id`,
   tokenTouch: `UPDATE offload_tokens SET last_used_at = @now WHERE id = @id AND (last_used_at IS NULL OR last_used_at <= @now - @minIntervalMs)`,
 } as const;
 

@@ -23,10 +23,11 @@ import {
   type TokenRecord,
   WEBHOOK_QUEUE,
   WEBHOOK_TASK,
+  type WorkerRecord,
 } from '../contract.ts';
 import { StoreEventHub } from '../events.ts';
 import { idempotentReplay } from '../idempotency.ts';
-import { jobFromInsert, jobFromRow, type JobRow } from '../row.ts';
+import { jobFromInsert, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
 import { openDatabase } from './open-database.ts';
 import { filterClause, sql, stateExpression } from './queries.ts';
 
@@ -59,6 +60,9 @@ const INSERT_CHUNK = 100;
 const SUCCESS_CHUNK = 500;
 
 type EventRow = { id: number; queue: string; task: string; attempts: number; hooked?: number };
+/** Workers silent for this long leave the registry. */
+const WORKER_FORGET_MS = 3_600_000;
+
 type TokenRow = { id: string; name: string; scopes: string; hash: string; created_at: number; revoked_at: number | null; last_used_at: number | null };
 
 /**
@@ -402,6 +406,24 @@ export class SqliteStore implements Store {
   async taskList(): Promise<TaskInfo[]> {
     this.#assertOpen();
     return this.#statement(sql.taskList).all() as TaskInfo[];
+  }
+
+  async workerHeartbeat(params: WorkerRecord): Promise<void> {
+    this.#assertOpen();
+    this.#db.transaction(() => {
+      this.#statement(sql.workerUpsert).run({ ...params, modes: JSON.stringify(params.modes), queues: JSON.stringify(params.queues) });
+      this.#statement(sql.workerForget).run(params.lastHeartbeat - WORKER_FORGET_MS);
+    }).immediate();
+  }
+
+  async workerRemove(params: { id: string }): Promise<void> {
+    this.#assertOpen();
+    this.#statement(sql.workerRemove).run(params.id);
+  }
+
+  async workerList(params: { since: number }): Promise<WorkerRecord[]> {
+    this.#assertOpen();
+    return (this.#statement(sql.workerList).all(params.since) as WorkerRow[]).map(workerFromRow);
   }
 
   async settingGet(params: { key: string }): Promise<string | undefined> {
