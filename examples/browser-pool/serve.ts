@@ -29,4 +29,5 @@ export async function startDemo(port: number): Promise<StaticServer> {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const server = await startDemo(Number(process.env.PORT ?? 8080));
   console.log(`offload/browser demo: ${server.url}/  (Ctrl-C to stop)`);
+  process.once('SIGINT', () => void server.close().then(() => process.exit(0)));
 }
