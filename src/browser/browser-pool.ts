@@ -2,7 +2,7 @@ import { ErrorCodes, OffloadError } from '../errors.ts';
 import { callSafely } from '../pool/call-safely.ts';
 import { PoolStatsRecorder, type PoolStats } from '../pool/pool-stats.ts';
 import { fromWireError, type ChildMessage, type TaskReply } from '../pool/protocol.ts';
-import { checkRunOptions, poolClosed } from '../pool/run-checks.ts';
+import { checkRunOptions, poolClosed, refusal, stopError } from '../pool/run-checks.ts';
 import { StartBreaker } from '../pool/start-breaker.ts';
 import { TaskQueue } from '../pool/task-queue.ts';
 import type { Task } from '../task-core.ts';
@@ -56,21 +56,15 @@ export class WebWorkerPool implements BrowserPool {
   }
 
   #refusal(options: BrowserRunOptions | undefined): Error | undefined {
-    if (!this.#accepting) return poolClosed(this.mode);
-    const broken = this.#breaker.blocking(performance.now());
-    if (broken) return broken;
-    if (this.#queue.size >= this.#options.maxQueue) {
-      return new OffloadError(ErrorCodes.QUEUE_FULL, `the browser pool already has ${this.#queue.size} tasks waiting (maxQueue); wait for some to finish or raise maxQueue`);
-    }
-    if (options?.signal?.aborted) return new OffloadError(ErrorCodes.TASK_CANCELLED, 'the task was cancelled before it started', { cause: options.signal.reason });
-    return undefined;
+    const queued = this.#queue.size;
+    return refusal({ label: 'browser', accepting: this.#accepting, breaker: this.#breaker, full: queued >= this.#options.maxQueue, queued }, options?.signal);
   }
 
   ready(): Promise<void> {
     if (this.#slots.some((slot) => slot.state === 'ready')) return Promise.resolve();
     const broken = this.#breaker.blocking(performance.now());
     if (broken) return Promise.reject(broken);
-    if (!this.#accepting) return Promise.reject(poolClosed(this.mode));
+    if (!this.#accepting) return Promise.reject(poolClosed('browser'));
     return new Promise((resolve, reject) => {
       this.#readyWaiters.push({ resolve, reject });
       if (this.#starting() === 0) this.#start();
@@ -98,7 +92,7 @@ export class WebWorkerPool implements BrowserPool {
   async destroy(): Promise<void> {
     this.#accepting = false;
     this.#destroyed = true;
-    const error = poolClosed(this.mode, 'destroyed');
+    const error = poolClosed('browser', 'destroyed');
     for (const task of this.#queue.drain()) task.settle(false, error);
     for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(error);
     for (const slot of [...this.#slots]) {
@@ -229,10 +223,7 @@ export class WebWorkerPool implements BrowserPool {
   /** Gives up on a task: rejects it now and, if a worker runs it, terminates that worker. */
   #abandon(task: BrowserTask, reason: 'cancelled' | 'timeout'): void {
     if (task.settled) return;
-    const error =
-      reason === 'timeout'
-        ? new OffloadError(ErrorCodes.TASK_TIMEOUT, `task "${task.task}" ran longer than its timeout; its web worker was terminated`, { details: { task: task.task } })
-        : new OffloadError(ErrorCodes.TASK_CANCELLED, `task "${task.task}" was cancelled`, { cause: task.options?.signal?.reason, details: { task: task.task } });
+    const error = stopError(task.task, reason, task.options?.signal, '; its web worker was terminated');
     this.#stats.counts[reason === 'timeout' ? 'timedOut' : 'cancelled']++;
     task.settle(false, error);
     if (task.slot?.task === task) this.#end(task.slot, undefined);
