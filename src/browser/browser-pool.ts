@@ -84,6 +84,7 @@ export class WebWorkerPool implements BrowserPool {
       this.#checkDrained();
     }).then(() => {
       this.#destroyed = true;
+      for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(poolClosed('browser'));
       for (const slot of [...this.#slots]) this.#end(slot, undefined);
     });
     return this.#closing;
@@ -234,7 +235,9 @@ export class WebWorkerPool implements BrowserPool {
   #idle(slot: WorkerSlot): void {
     if (this.#slots.length <= this.#options.minWorkers) return;
     clearTimeout(slot.timer);
-    slot.timer = setTimeout(() => !slot.task && this.#end(slot, undefined), this.#options.idleTimeout);
+    slot.timer = setTimeout(() => {
+      if (!slot.task && this.#slots.length > this.#options.minWorkers) this.#end(slot, undefined);
+    }, this.#options.idleTimeout);
   }
 
   /**
