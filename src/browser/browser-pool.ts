@@ -62,7 +62,7 @@ export class WebWorkerPool implements BrowserPool {
 
   ready(): Promise<void> {
     if (this.#slots.some((slot) => slot.state === 'ready')) return Promise.resolve();
-    const broken = this.#breaker.blocking(performance.now());
+    const broken = this.#blocked();
     if (broken) return Promise.reject(broken);
     if (!this.#accepting) return Promise.reject(poolClosed('browser'));
     return new Promise((resolve, reject) => {
@@ -115,7 +115,7 @@ export class WebWorkerPool implements BrowserPool {
   /** Starts a worker if the waiting tasks outnumber the workers on their way. */
   #grow(): boolean {
     if (this.#destroyed || this.#starting() >= this.#queue.size) return false;
-    if (this.#slots.length >= this.#options.maxWorkers || this.#breaker.blocking(performance.now())) return false;
+    if (this.#slots.length >= this.#options.maxWorkers || this.#blocked()) return false;
     return this.#start() !== undefined;
   }
 
@@ -125,7 +125,7 @@ export class WebWorkerPool implements BrowserPool {
     try {
       slot.worker.postMessage({ t: 'run', tasks: [task.request()] }, task.options?.transfer ?? []);
     } catch (error) {
-      const message = `the payload of task "${task.task}" cannot be sent to a web worker: ${(error as Error).message}. Send structured-cloneable data (no functions, symbols or class instances with behaviour)`;
+      const message = `the payload of task "${task.task}" cannot be sent to a web worker (${(error as Error).message}); send structured-cloneable data`;
       task.settle(false, new OffloadError(ErrorCodes.INVALID_PAYLOAD, message, { cause: error, details: { task: task.task } }));
       return;
     }
@@ -136,12 +136,17 @@ export class WebWorkerPool implements BrowserPool {
 
   // ── workers ───────────────────────────────────────────────────────────────────────────────
 
+  /** The start-up error while the breaker is open. */
+  #blocked(): Error | undefined {
+    return this.#breaker.blocking(performance.now());
+  }
+
   #starting(): number {
     return this.#slots.filter((slot) => slot.state === 'starting').length;
   }
 
   #replenish(): void {
-    while (this.#accepting && this.#slots.length < this.#options.minWorkers && !this.#breaker.blocking(performance.now())) {
+    while (this.#accepting && this.#slots.length < this.#options.minWorkers && !this.#blocked()) {
       if (!this.#start()) return;
     }
   }
@@ -268,7 +273,7 @@ export class WebWorkerPool implements BrowserPool {
   /** A worker could not start: count it, and if the breaker opens fail everything that waits. */
   #startFailed(error: Error, immediately: boolean): void {
     this.#breaker.failure(error, performance.now(), immediately);
-    const broken = this.#breaker.blocking(performance.now());
+    const broken = this.#blocked();
     if (!broken) {
       if (this.#readyWaiters.length > 0 && this.#starting() === 0) this.#start();
       return;

@@ -161,7 +161,7 @@ describe('browser pool in Chromium', () => {
   it('a payload that cannot be cloned rejects with ERR_INVALID_PAYLOAD; an uncloneable result with ERR_INVALID_RESULT', async () => {
     const pool = await create({ minWorkers: 1, maxWorkers: 1 });
     const error = failure(await call<Outcome>(page, 'uncloneable', pool), ErrorCodes.INVALID_PAYLOAD);
-    assert.match(error.message, /cannot be sent to a web worker.*structured-cloneable/);
+    assert.match(error.message, /cannot be sent to a web worker \(.*could not be cloned.*\); send structured-cloneable data/);
     failure(await run(pool, 'returnsFunction'), ErrorCodes.INVALID_RESULT);
     assert.deepEqual(await run(pool, 'echo', 'still here'), { ok: true, value: 'still here' });
     assert.equal((await stats(pool)).workersStarted, 1);
