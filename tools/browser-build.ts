@@ -44,8 +44,11 @@ export async function bundleForBrowser(entryPoints: Record<string, string>, outd
   return result.metafile;
 }
 
-/** Minified bundle of one module's code (or of `source`, when given) as a browser ES module, in bytes. */
-export async function bundleBytes(entry: { file: string } | { source: string; resolveDir: string }): Promise<Uint8Array> {
+/**
+ * Minified bundle of one module's code (or of `source`, when given) as a browser ES module, in bytes.
+ * `external` names imports left out (Node built-ins a library only requires when it runs in Node).
+ */
+export async function bundleBytes(entry: { file: string } | { source: string; resolveDir: string }, external: string[] = []): Promise<Uint8Array> {
   const input = 'file' in entry ? { entryPoints: [entry.file] } : { stdin: { contents: entry.source, resolveDir: entry.resolveDir, loader: 'ts' as const } };
   const result = await esbuild.build({
     ...input,
@@ -55,6 +58,7 @@ export async function bundleBytes(entry: { file: string } | { source: string; re
     target: 'es2022',
     minify: true,
     write: false,
+    external,
     logLevel: 'silent',
     plugins: [offloadSource],
   });

@@ -2,7 +2,7 @@ import { ErrorCodes, OffloadError } from '../errors.ts';
 import { callSafely } from '../pool/call-safely.ts';
 import { PoolStatsRecorder, type PoolStats } from '../pool/pool-stats.ts';
 import { fromWireError, type ChildMessage, type TaskReply } from '../pool/protocol.ts';
-import { checkRunOptions, poolClosed } from '../pool/run-checks.ts';
+import { checkRunOptions, poolClosed, refusal, stopError } from '../pool/run-checks.ts';
 import { StartBreaker } from '../pool/start-breaker.ts';
 import { TaskQueue } from '../pool/task-queue.ts';
 import type { Task } from '../task-core.ts';
@@ -56,21 +56,15 @@ export class WebWorkerPool implements BrowserPool {
   }
 
   #refusal(options: BrowserRunOptions | undefined): Error | undefined {
-    if (!this.#accepting) return poolClosed(this.mode);
-    const broken = this.#breaker.blocking(performance.now());
-    if (broken) return broken;
-    if (this.#queue.size >= this.#options.maxQueue) {
-      return new OffloadError(ErrorCodes.QUEUE_FULL, `the browser pool already has ${this.#queue.size} tasks waiting (maxQueue); wait for some to finish or raise maxQueue`);
-    }
-    if (options?.signal?.aborted) return new OffloadError(ErrorCodes.TASK_CANCELLED, 'the task was cancelled before it started', { cause: options.signal.reason });
-    return undefined;
+    const queued = this.#queue.size;
+    return refusal({ label: 'browser', accepting: this.#accepting, breaker: this.#breaker, full: queued >= this.#options.maxQueue, queued }, options?.signal);
   }
 
   ready(): Promise<void> {
     if (this.#slots.some((slot) => slot.state === 'ready')) return Promise.resolve();
-    const broken = this.#breaker.blocking(performance.now());
+    const broken = this.#blocked();
     if (broken) return Promise.reject(broken);
-    if (!this.#accepting) return Promise.reject(poolClosed(this.mode));
+    if (!this.#accepting) return Promise.reject(poolClosed('browser'));
     return new Promise((resolve, reject) => {
       this.#readyWaiters.push({ resolve, reject });
       if (this.#starting() === 0) this.#start();
@@ -90,6 +84,7 @@ export class WebWorkerPool implements BrowserPool {
       this.#checkDrained();
     }).then(() => {
       this.#destroyed = true;
+      for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(poolClosed('browser'));
       for (const slot of [...this.#slots]) this.#end(slot, undefined);
     });
     return this.#closing;
@@ -98,7 +93,7 @@ export class WebWorkerPool implements BrowserPool {
   async destroy(): Promise<void> {
     this.#accepting = false;
     this.#destroyed = true;
-    const error = poolClosed(this.mode, 'destroyed');
+    const error = poolClosed('browser', 'destroyed');
     for (const task of this.#queue.drain()) task.settle(false, error);
     for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(error);
     for (const slot of [...this.#slots]) {
@@ -120,7 +115,7 @@ export class WebWorkerPool implements BrowserPool {
   /** Starts a worker if the waiting tasks outnumber the workers on their way. */
   #grow(): boolean {
     if (this.#destroyed || this.#starting() >= this.#queue.size) return false;
-    if (this.#slots.length >= this.#options.maxWorkers || this.#breaker.blocking(performance.now())) return false;
+    if (this.#slots.length >= this.#options.maxWorkers || this.#blocked()) return false;
     return this.#start() !== undefined;
   }
 
@@ -130,7 +125,7 @@ export class WebWorkerPool implements BrowserPool {
     try {
       slot.worker.postMessage({ t: 'run', tasks: [task.request()] }, task.options?.transfer ?? []);
     } catch (error) {
-      const message = `the payload of task "${task.task}" cannot be sent to a web worker: ${(error as Error).message}. Send structured-cloneable data (no functions, symbols or class instances with behaviour)`;
+      const message = `the payload of task "${task.task}" cannot be sent to a web worker (${(error as Error).message}); send structured-cloneable data`;
       task.settle(false, new OffloadError(ErrorCodes.INVALID_PAYLOAD, message, { cause: error, details: { task: task.task } }));
       return;
     }
@@ -141,12 +136,17 @@ export class WebWorkerPool implements BrowserPool {
 
   // ── workers ───────────────────────────────────────────────────────────────────────────────
 
+  /** The start-up error while the breaker is open. */
+  #blocked(): Error | undefined {
+    return this.#breaker.blocking(performance.now());
+  }
+
   #starting(): number {
     return this.#slots.filter((slot) => slot.state === 'starting').length;
   }
 
   #replenish(): void {
-    while (this.#accepting && this.#slots.length < this.#options.minWorkers && !this.#breaker.blocking(performance.now())) {
+    while (this.#accepting && this.#slots.length < this.#options.minWorkers && !this.#blocked()) {
       if (!this.#start()) return;
     }
   }
@@ -229,10 +229,7 @@ export class WebWorkerPool implements BrowserPool {
   /** Gives up on a task: rejects it now and, if a worker runs it, terminates that worker. */
   #abandon(task: BrowserTask, reason: 'cancelled' | 'timeout'): void {
     if (task.settled) return;
-    const error =
-      reason === 'timeout'
-        ? new OffloadError(ErrorCodes.TASK_TIMEOUT, `task "${task.task}" ran longer than its timeout; its web worker was terminated`, { details: { task: task.task } })
-        : new OffloadError(ErrorCodes.TASK_CANCELLED, `task "${task.task}" was cancelled`, { cause: task.options?.signal?.reason, details: { task: task.task } });
+    const error = stopError(task.task, reason, task.options?.signal, '; its web worker was terminated');
     this.#stats.counts[reason === 'timeout' ? 'timedOut' : 'cancelled']++;
     task.settle(false, error);
     if (task.slot?.task === task) this.#end(task.slot, undefined);
@@ -243,7 +240,9 @@ export class WebWorkerPool implements BrowserPool {
   #idle(slot: WorkerSlot): void {
     if (this.#slots.length <= this.#options.minWorkers) return;
     clearTimeout(slot.timer);
-    slot.timer = setTimeout(() => !slot.task && this.#end(slot, undefined), this.#options.idleTimeout);
+    slot.timer = setTimeout(() => {
+      if (!slot.task && this.#slots.length > this.#options.minWorkers) this.#end(slot, undefined);
+    }, this.#options.idleTimeout);
   }
 
   /**
@@ -274,7 +273,7 @@ export class WebWorkerPool implements BrowserPool {
   /** A worker could not start: count it, and if the breaker opens fail everything that waits. */
   #startFailed(error: Error, immediately: boolean): void {
     this.#breaker.failure(error, performance.now(), immediately);
-    const broken = this.#breaker.blocking(performance.now());
+    const broken = this.#blocked();
     if (!broken) {
       if (this.#readyWaiters.length > 0 && this.#starting() === 0) this.#start();
       return;

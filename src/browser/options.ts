@@ -30,19 +30,14 @@ export interface ResolvedBrowserOptions {
   startTimeout: number;
 }
 
-type Check = (value: number) => string | undefined;
-
-const whole: Check = (value) => (Number.isInteger(value) ? undefined : 'must be a whole number');
-const atLeast = (min: number): Check => (value) => whole(value) ?? (value >= min ? undefined : `must be ${min} or more`);
-const countOrInfinity: Check = (value) => (value === Infinity ? undefined : atLeast(0)(value));
-
-const NUMBERS: Record<Exclude<keyof BrowserPoolOptions, 'module'>, Check> = {
-  minWorkers: atLeast(0),
-  maxWorkers: atLeast(1),
-  idleTimeout: atLeast(0),
-  maxQueue: countOrInfinity,
-  taskTimeout: atLeast(0),
-  startTimeout: atLeast(1),
+/** The least value of each numeric option (all whole numbers; `maxQueue` may also be Infinity). */
+const MINIMUM: Record<Exclude<keyof BrowserPoolOptions, 'module'>, number> = {
+  minWorkers: 0,
+  maxWorkers: 1,
+  idleTimeout: 0,
+  maxQueue: 0,
+  taskTimeout: 0,
+  startTimeout: 1,
 };
 
 /**
@@ -51,17 +46,16 @@ const NUMBERS: Record<Exclude<keyof BrowserPoolOptions, 'module'>, Check> = {
  */
 export function resolveBrowserOptions(input: BrowserPoolOptions): ResolvedBrowserOptions {
   if (typeof input !== 'object' || input === null) throw invalid('options must be an object');
-  const known = ['module', ...Object.keys(NUMBERS)];
+  const known = ['module', ...Object.keys(MINIMUM)];
   for (const key of Object.keys(input)) {
     if (known.includes(key)) continue;
     const guess = closest(key, known);
     throw invalid(`unknown option \`${key}\`${guess ? `, did you mean \`${guess}\`?` : `; known options: ${known.join(', ')}`}`, key);
   }
-  for (const [key, check] of Object.entries(NUMBERS)) {
+  for (const [key, min] of Object.entries(MINIMUM)) {
     const value = (input as unknown as Record<string, unknown>)[key];
-    if (value === undefined) continue;
-    const problem = typeof value === 'number' ? check(value) : 'must be a number';
-    if (problem) throw invalid(`option \`${key}\` ${problem}`, key);
+    if (value === undefined || (key === 'maxQueue' && value === Infinity)) continue;
+    if (!Number.isInteger(value) || (value as number) < min) throw invalid(`option \`${key}\` must be a whole number, ${min} or more (got ${String(value)})`, key);
   }
   const maxWorkers = input.maxWorkers ?? Math.max(1, (globalThis.navigator?.hardwareConcurrency ?? 2) - 1);
   const minWorkers = input.minWorkers ?? Math.min(1, maxWorkers);
@@ -78,12 +72,13 @@ export function resolveBrowserOptions(input: BrowserPoolOptions): ResolvedBrowse
 }
 
 function moduleUrl(module: unknown): string {
-  if (module instanceof URL) return module.href;
-  if (typeof module !== 'string' || module === '') throw invalid('option `module` must be the URL of a module worker script that calls serve()', 'module');
+  if (!(module instanceof URL) && (typeof module !== 'string' || module === '')) {
+    throw invalid('option `module` must be the URL of a module worker script that calls serve()', 'module');
+  }
   try {
     return new URL(module, globalThis.location?.href).href;
   } catch {
-    throw invalid(`option \`module\` is not a valid URL: ${module}`, 'module');
+    throw invalid(`option \`module\` is not a valid URL: ${String(module)}`, 'module');
   }
 }
 

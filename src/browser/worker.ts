@@ -39,6 +39,7 @@ let serving = false;
  */
 export function serve(tasks: TaskSource, options: ServeOptions = {}): void {
   if (serving) throw new OffloadError(ErrorCodes.INVALID_OPTION, 'serve() was called twice in one worker; call it once with all the tasks');
+  if (!('WorkerGlobalScope' in globalThis)) throw new OffloadError(ErrorCodes.INVALID_OPTION, 'serve() runs inside a module Web Worker (new Worker(url, { type: "module" })), not on a page');
   serving = true;
   const scope = globalThis as unknown as WorkerScope;
   const port = workerPort(scope);

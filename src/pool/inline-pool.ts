@@ -10,7 +10,7 @@ import type { ResolvedPoolOptions } from './pool-options.ts';
 import { TaskQueue } from './task-queue.ts';
 import { PoolStatsRecorder, type PoolStats } from './pool-stats.ts';
 import { PoolTaskContext } from './pool-task-context.ts';
-import { checkRunOptions, poolClosed } from './run-checks.ts';
+import { checkRunOptions, poolClosed, refusal, stopError } from './run-checks.ts';
 import { StartBreaker } from './start-breaker.ts';
 
 /**
@@ -56,14 +56,9 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
   }
 
   #refusal(options: RunOptions | undefined): Error | undefined {
-    if (!this.#accepting) return poolClosed('inline');
-    const broken = this.#breaker.blocking(performance.now());
-    if (broken) return broken;
-    if (this.#running >= this.#options.maxWorkers && this.#queue.size >= this.#options.maxQueue) {
-      return new OffloadError(ErrorCodes.QUEUE_FULL, `the inline pool already has ${this.#queue.size} tasks waiting (maxQueue); wait for some to finish or raise maxQueue`);
-    }
-    if (options?.signal?.aborted) return new OffloadError(ErrorCodes.TASK_CANCELLED, 'the task was cancelled before it started', { cause: options.signal.reason });
-    return undefined;
+    const queued = this.#queue.size;
+    const full = this.#running >= this.#options.maxWorkers && queued >= this.#options.maxQueue;
+    return refusal({ label: 'inline', accepting: this.#accepting, breaker: this.#breaker, full, queued }, options?.signal);
   }
 
   async ready(): Promise<void> {
@@ -162,10 +157,7 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
     this.#queue.forget(pending);
     this.#started.get(pending.id)?.context?.abort(reason);
     this.#stats.counts[reason === 'timeout' ? 'timedOut' : 'cancelled']++;
-    const error =
-      reason === 'timeout'
-        ? new OffloadError(ErrorCodes.TASK_TIMEOUT, `task "${pending.task}" ran longer than its timeout; in inline mode it cannot be stopped, only its signal aborts`, { details: { task: pending.task } })
-        : new OffloadError(ErrorCodes.TASK_CANCELLED, `task "${pending.task}" was cancelled`, { cause: pending.options?.signal?.reason, details: { task: pending.task } });
+    const error = stopError(pending.task, reason, pending.options?.signal, '; in inline mode it cannot be stopped, only its signal aborts');
     pending.settle(false, error);
     this.#checkDrained();
   }

@@ -1,5 +1,5 @@
 import { ErrorCodes, OffloadError } from '../errors.ts';
-import type { ExecutionMode } from '../task-core.ts';
+import type { StartBreaker } from './start-breaker.ts';
 
 /** The run options checked here, as any pool's `run()` takes them. */
 export type RunChecked = Partial<Record<'timeout' | 'signal' | 'onProgress' | 'onOutput' | 'transfer', unknown>>;
@@ -18,8 +18,38 @@ export function checkRunOptions(name: unknown, options: RunChecked | undefined):
   return undefined;
 }
 
-export function poolClosed(mode: ExecutionMode, how: 'closed' | 'destroyed' = 'closed'): OffloadError {
-  return new OffloadError(ErrorCodes.POOL_CLOSED, `the ${mode} pool was ${how}; it takes no more tasks`);
+/** `label` names the pool in messages: its mode, or `browser`. */
+export function poolClosed(label: string, how: 'closed' | 'destroyed' = 'closed'): OffloadError {
+  return new OffloadError(ErrorCodes.POOL_CLOSED, `the ${label} pool was ${how}; it takes no more tasks`);
+}
+
+/** What decides whether a pool takes one more task. */
+export interface PoolGate {
+  label: string;
+  accepting: boolean;
+  breaker: StartBreaker;
+  /** The waiting line is at its `maxQueue`. */
+  full: boolean;
+  queued: number;
+}
+
+/** Why a pool refuses a new task now (closed, start breaker open, line full, signal aborted already), or undefined. */
+export function refusal(gate: PoolGate, signal: AbortSignal | undefined): Error | undefined {
+  if (!gate.accepting) return poolClosed(gate.label);
+  const broken = gate.breaker.blocking(performance.now());
+  if (broken) return broken;
+  if (gate.full) {
+    return new OffloadError(ErrorCodes.QUEUE_FULL, `the ${gate.label} pool already has ${gate.queued} tasks waiting (maxQueue); wait for some to finish or raise maxQueue`);
+  }
+  if (signal?.aborted) return new OffloadError(ErrorCodes.TASK_CANCELLED, 'the task was cancelled before it started', { cause: signal.reason });
+  return undefined;
+}
+
+/** What a task that timed out or was cancelled rejects with; `after` tells what the pool did about it. */
+export function stopError(task: string, reason: 'cancelled' | 'timeout', signal: AbortSignal | undefined, after = ''): OffloadError {
+  return reason === 'timeout'
+    ? new OffloadError(ErrorCodes.TASK_TIMEOUT, `task "${task}" ran longer than its timeout${after}`, { details: { task } })
+    : new OffloadError(ErrorCodes.TASK_CANCELLED, `task "${task}" was cancelled`, { cause: signal?.reason, details: { task } });
 }
 
 function invalid(message: string): OffloadError {

@@ -15,7 +15,7 @@ import { fromWireError, type ChildMessage, type TaskReply } from './protocol.ts'
 import { StartBreaker } from './start-breaker.ts';
 import { spawnThread } from './thread-handle.ts';
 import type { ExitInfo } from './worker-handle.ts';
-import { checkRunOptions, poolClosed } from './run-checks.ts';
+import { checkRunOptions, poolClosed, refusal, stopError } from './run-checks.ts';
 
 /** Work queued inside one worker that `tasksPerWorker: 'auto'` aims for, in ms of measured run time. */
 const TARGET_QUEUED_MS = 2;
@@ -69,14 +69,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
   }
 
   #refusal(options: RunOptions | undefined): Error | undefined {
-    if (!this.#accepting) return poolClosed(this.mode);
-    const broken = this.#breaker.blocking(performance.now());
-    if (broken) return broken;
-    if (this.#queue.size >= this.#options.maxQueue) {
-      return new OffloadError(ErrorCodes.QUEUE_FULL, `the ${this.mode} pool already has ${this.#queue.size} tasks waiting (maxQueue); wait for some to finish or raise maxQueue`);
-    }
-    if (options?.signal?.aborted) return new OffloadError(ErrorCodes.TASK_CANCELLED, 'the task was cancelled before it started', { cause: options.signal.reason });
-    return undefined;
+    const queued = this.#queue.size;
+    return refusal({ label: this.mode, accepting: this.#accepting, breaker: this.#breaker, full: queued >= this.#options.maxQueue, queued }, options?.signal);
   }
 
   ready(): Promise<void> {
@@ -316,10 +310,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
   /** Gives up on a task: rejects it now, asks its worker to stop it, and ends the worker if it will not. */
   #abandon(task: PendingTask, reason: 'cancelled' | 'timeout'): void {
     if (task.settled) return;
-    const error =
-      reason === 'timeout'
-        ? new OffloadError(ErrorCodes.TASK_TIMEOUT, `task "${task.task}" ran longer than its timeout`, { details: { task: task.task } })
-        : new OffloadError(ErrorCodes.TASK_CANCELLED, `task "${task.task}" was cancelled`, { cause: task.options?.signal?.reason, details: { task: task.task } });
+    const error = stopError(task.task, reason, task.options?.signal);
     this.#stats.counts[reason === 'timeout' ? 'timedOut' : 'cancelled']++;
     const worker = task.worker;
     task.settle(false, error);

@@ -10,6 +10,7 @@ import { ErrorCodes } from '../../src/errors.ts';
 import { checksum, mandelbrot } from '../../examples/browser-pool/tasks.ts';
 import type { TaskContext } from '../../src/task.ts';
 import type { PoolStats } from '../../src/pool/pool-stats.ts';
+import { waitFor } from '../helpers/temp.ts';
 import { call, failure, openTestSite, type Outcome, type TestSite } from './browser-page.ts';
 
 describe('browser pool in Chromium', () => {
@@ -160,7 +161,7 @@ describe('browser pool in Chromium', () => {
   it('a payload that cannot be cloned rejects with ERR_INVALID_PAYLOAD; an uncloneable result with ERR_INVALID_RESULT', async () => {
     const pool = await create({ minWorkers: 1, maxWorkers: 1 });
     const error = failure(await call<Outcome>(page, 'uncloneable', pool), ErrorCodes.INVALID_PAYLOAD);
-    assert.match(error.message, /cannot be sent to a web worker.*structured-cloneable/);
+    assert.match(error.message, /cannot be sent to a web worker \(.*could not be cloned.*\); send structured-cloneable data/);
     failure(await run(pool, 'returnsFunction'), ErrorCodes.INVALID_RESULT);
     assert.deepEqual(await run(pool, 'echo', 'still here'), { ok: true, value: 'still here' });
     assert.equal((await stats(pool)).workersStarted, 1);
@@ -201,6 +202,24 @@ describe('browser pool in Chromium', () => {
     failure(late, ErrorCodes.POOL_CLOSED);
     assert.equal((await stats(closing)).workers, 0);
     await destroyWithoutLeaks(closing);
+  });
+
+  it('idle workers above minWorkers end after idleTimeout; minWorkers stay', async () => {
+    const pool = await create({ minWorkers: 1, maxWorkers: 3, idleTimeout: 100 });
+    const outcomes = await call<Outcome[]>(page, 'runMany', pool, 'spin', [100, 100, 100, 100, 100, 100]);
+    assert.ok(outcomes.every((outcome) => outcome.ok));
+    const grew = (await stats(pool)).workersStarted;
+    assert.ok(grew > 1, `started ${grew} workers for 6 tasks`);
+    await waitFor(async () => (await stats(pool)).workers === 1, { what: 'idle workers to end' });
+    assert.deepEqual(await run(pool, 'add', { a: 1, b: 1 }), { ok: true, value: 2 });
+    assert.equal((await stats(pool)).workersStarted, grew, 'the remaining worker served; none was respawned');
+    await destroyWithoutLeaks(pool);
+  });
+
+  it('ready() waiting when close() ends the pool rejects with ERR_POOL_CLOSED', async () => {
+    const pool = await create({ minWorkers: 0 });
+    failure(await call<Outcome>(page, 'readyThenClose', pool), ErrorCodes.POOL_CLOSED);
+    await destroyWithoutLeaks(pool);
   });
 
   it('destroy() rejects running and waiting tasks with ERR_POOL_CLOSED at once', async () => {

@@ -79,6 +79,12 @@ const harness = {
     return { outcomes: await outcomes, late };
   },
 
+  async readyThenClose(id: number) {
+    const ready = settle(pool(id).ready());
+    await pool(id).close();
+    return ready;
+  },
+
   async destroyWhileRunning(id: number) {
     const outcomes = Promise.all([settle(pool(id).run('wait', 10_000)), settle(pool(id).run('wait', 10_000)), settle(pool(id).run('wait', 10_000))]);
     await new Promise((resolve) => setTimeout(resolve, 50));
