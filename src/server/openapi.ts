@@ -6,8 +6,11 @@ export function buildOpenApi(routes: readonly RouteSpec[], info: { version: stri
   const paths: Record<string, Record<string, unknown>> = {};
   const components: Record<string, unknown> = {};
   const schemaOf = (schema: z.ZodType, io: 'input' | 'output') => {
-    const { $schema: _, $defs, ...json } = z.toJSONSchema(schema, { io, target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
-    for (const [id, definition] of Object.entries(($defs ?? {}) as Record<string, unknown>)) components[id] = toComponentRefs(definition);
+    const json = z.toJSONSchema(schema, { io, target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
+    const definitions = (json.$defs ?? {}) as Record<string, unknown>;
+    delete json.$schema;
+    delete json.$defs;
+    for (const [id, definition] of Object.entries(definitions)) components[id] = toComponentRefs(definition);
     return toComponentRefs(json);
   };
   for (const route of routes) {
