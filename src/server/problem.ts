@@ -156,6 +156,6 @@ function problem(status: number, code: string, detail: string, instance: string,
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply {
   const body = toProblem(error, request.url.split('?')[0]!);
   if (error instanceof HttpProblem) reply.headers(error.headers);
-  if (body.status === 500) request.log.error({ err: error, url: request.url, method: request.method }, 'request failed');
+  if (body.status === 500) request.log.error({ err: error, path: body.instance, method: request.method }, 'request failed');
   return reply.code(body.status).type('application/problem+json').send(body);
 }
