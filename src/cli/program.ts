@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { OffloadError } from '../errors.ts';
 import type { GlobalFlags } from './context.ts';
+import { registerBenchCommands } from './commands/bench.ts';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerWorkerCommands } from './commands/worker.ts';
 
@@ -22,6 +23,7 @@ export async function main(argv: string[]): Promise<number> {
   const globals = () => program.opts<GlobalFlags>();
   registerWorkerCommands(program, globals);
   registerJobCommands(program, globals);
+  registerBenchCommands(program, globals);
   try {
     await program.parseAsync(argv);
     return 0;
