@@ -94,7 +94,7 @@ function kernel(threaded: boolean, placement: Placement): RowSpec {
     placement,
     async measure({ settings, affinity, signal }) {
       const samples = await perfPipe(threaded, placement, affinity, settings.perf, signal);
-      return { ...summarize(samples), iterations: settings.perf.loops };
+      return { ...summarize(samples), iterations: placement === 'two-cpus' ? settings.perf.apartLoops : settings.perf.loops };
     },
   };
 }
