@@ -2,12 +2,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CommanderError, type Command } from 'commander';
 import { saveLastResult } from '../../bench/last-result.ts';
+import { formatNs } from '../../bench/stats.ts';
 import { renderSwitchSvg } from '../../bench/svg-chart.ts';
+import { benchTask, type TaskBenchResult } from '../../bench/task-bench.ts';
 import { runSwitchBench, type SwitchResult } from '../../bench/switch-bench.ts';
 import { harnessNote, machineLine, SWITCH_HEADERS, switchTableRows } from '../../bench/switch-report.ts';
+import { TaskRegistry } from '../../task.ts';
 import { isUrl } from '../config.ts';
-import { createContext, type CommandContext, type GlobalFlags } from '../context.ts';
+import { createContext, requireTasks, type CommandContext, type GlobalFlags } from '../context.ts';
 import { print, printJson, ProgressBar, table } from '../output.ts';
+import { jsonOption } from '../parse.ts';
 
 interface SwitchFlags {
   quick?: boolean;
@@ -81,4 +85,41 @@ export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>
   }
 }
 
-function registerBenchTaskCommand(_bench: Command, _globals: () => GlobalFlags): void {}
+interface TaskFlags {
+  payload?: unknown;
+  tasks?: string;
+  quick?: boolean;
+}
+
+function registerBenchTaskCommand(bench: Command, globals: () => GlobalFlags): void {
+  bench
+    .command('task <name>')
+    .description('run one task in all three modes: per-job overhead, throughput and CPU time, and the mode to use')
+    .option('-p, --payload <json>', 'the payload, as JSON (checked against the task schema)', jsonOption('--payload'), {})
+    .option('-t, --tasks <path>', 'task module holding the task')
+    .option('--quick', 'about a second per mode (rougher numbers)')
+    .action(async (name: string, flags: TaskFlags) => {
+      const context = await createContext({ ...globals(), tasks: flags.tasks });
+      const task = new TaskRegistry(await requireTasks(context)).get(name);
+      let bar: ProgressBar | undefined;
+      const result = await withInterrupt((signal) =>
+        benchTask(task, flags.payload, {
+          module: context.config.tasks!,
+          quick: flags.quick === true,
+          signal,
+          onProgress: (done, total, mode) => (bar ??= new ProgressBar(`bench task ${name}`, total)).update(done, mode),
+        }),
+      );
+      if (context.json) return printJson(result);
+      printTaskBench(result);
+    });
+}
+
+function printTaskBench(result: TaskBenchResult): void {
+  const f = (ms: number) => formatNs(ms * 1e6);
+  const rows = result.modes.map((m) => [m.mode, String(m.workers), f(m.overheadMs), f(m.runMs), `${Math.round(m.throughput).toLocaleString('en-US')}/s`, f(m.cpuMsPerJob)]);
+  print(`task ${result.task} on ${result.cpus} CPUs`);
+  print(table(['MODE', 'WORKERS', 'OVERHEAD/JOB', 'RUN P50', 'THROUGHPUT', 'CPU/JOB'], rows));
+  print(`\nrecommendation: mode: '${result.recommendation.mode}': ${result.recommendation.reason}`);
+  for (const note of result.recommendation.notes) print(`  - ${note}`);
+}
