@@ -16,6 +16,12 @@ import {
  */
 export type ExecutionMode = 'inline' | 'thread' | 'process';
 
+/**
+ * What a task asks for: an {@link ExecutionMode}, or `auto` to let the worker move it between
+ * `inline` and `thread` by the measured costs (see docs/modes.md, "mode: 'auto'").
+ */
+export type TaskMode = ExecutionMode | 'auto';
+
 /** What a running task can see and do. */
 export interface TaskContext {
   /** The job being run. `attempt` counts from 1. */
@@ -45,8 +51,13 @@ export interface TaskContext {
 export interface TaskDefinition<Payload, Result> {
   /** Unique name; jobs refer to the task by it. Letters, digits, `_ . : -`. */
   name: string;
-  /** Where it runs. Default `inline`. */
-  mode?: ExecutionMode;
+  /**
+   * Where it runs. `auto`: the worker measures each run and moves the task between `inline` and
+   * `thread` (docs/modes.md). Default `inline`, or `process` with `isolate: true`.
+   */
+  mode?: TaskMode;
+  /** Always run in a child process (crash, leak and `process.exit` containment). Default false. */
+  isolate?: boolean;
   /** The work. Its resolved value is stored as the job's result (must be JSON-serialisable). */
   run: (payload: Payload, ctx: TaskContext) => Result | Promise<Result>;
   /** Milliseconds one run may take before its signal aborts and it fails. Default 0: no limit. */
@@ -71,7 +82,9 @@ const TASK_BRAND = Symbol.for('offload.task');
 export interface Task<Payload = unknown, Result = unknown> {
   readonly [TASK_BRAND]: true;
   readonly name: string;
-  readonly mode: ExecutionMode;
+  /** `process` whenever `isolate` is true. */
+  readonly mode: TaskMode;
+  readonly isolate: boolean;
   /** Declared as a method so a typed Task<P, R> is usable wherever a plain Task is. */
   run(payload: Payload, ctx: TaskContext): Result | Promise<Result>;
   readonly timeout: number;
@@ -95,7 +108,8 @@ export type TaskResult<T> = T extends Task<never, infer R> ? Awaited<R> : never;
 
 const taskOptionsSchema = z.object({
   name: optionSchemas.name,
-  mode: z.enum(['inline', 'thread', 'process']).default('inline'),
+  mode: z.enum(['inline', 'thread', 'process', 'auto'], { message: "must be 'inline', 'thread', 'process' or 'auto'" }).optional(),
+  isolate: z.boolean().default(false),
   run: z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', {
     message: 'must be a function (payload, ctx) => result',
   }),
@@ -145,6 +159,7 @@ export function defineTask(definition: TaskDefinition<unknown, unknown>): Task {
   const task = {
     [TASK_BRAND]: true as const,
     ...options,
+    mode: resolveMode(options.name, options.mode, options.isolate),
     run: definition.run,
     backoff: definition.backoff,
     schema: definition.schema,
@@ -152,6 +167,17 @@ export function defineTask(definition: TaskDefinition<unknown, unknown>): Task {
   };
   Object.defineProperty(task, 'file', { value: callerFile(defineTask), enumerable: false });
   return Object.freeze(task);
+}
+
+/** `isolate: true` means a process; asking for another fixed mode beside it is a contradiction. */
+function resolveMode(name: string, mode: TaskMode | undefined, isolate: boolean): TaskMode {
+  if (!isolate) return mode ?? 'inline';
+  if (mode === 'inline' || mode === 'thread') {
+    throw new OffloadError(ErrorCodes.INVALID_OPTION, `defineTask: task "${name}" has isolate: true, which always runs it in a process, and mode: '${mode}'; drop \`mode\` or set mode: 'process'`, {
+      details: { label: 'defineTask', option: 'mode' },
+    });
+  }
+  return 'process';
 }
 
 export function isTask(value: unknown): value is Task {
