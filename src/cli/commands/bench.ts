@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CommanderError, type Command } from 'commander';
 import { saveLastResult } from '../../bench/last-result.ts';
+import { Interrupted } from '../../bench/harness.ts';
 import { formatNs } from '../../bench/stats.ts';
 import { renderSwitchSvg } from '../../bench/svg-chart.ts';
 import { benchTask, type TaskBenchResult } from '../../bench/task-bench.ts';
@@ -72,7 +73,7 @@ export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>
   const controller = new AbortController();
   const onSignal = () => {
     if (controller.signal.aborted) process.exit(130);
-    process.stderr.write('\ninterrupted: finishing the current sample, then printing what was measured\n');
+    process.stderr.write('\ninterrupted: stopping after the current sample (Ctrl-C again to quit at once)\n');
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -109,7 +110,11 @@ function registerBenchTaskCommand(bench: Command, globals: () => GlobalFlags): v
           signal,
           onProgress: (done, total, mode) => (bar ??= new ProgressBar(`bench task ${name}`, total)).update(done, mode),
         }),
-      );
+      ).catch((error: unknown) => {
+        if (!(error instanceof Interrupted)) throw error;
+        process.stderr.write('offload: bench task interrupted before every mode was measured; no recommendation\n');
+        throw new CommanderError(130, 'offload.interrupted', 'interrupted');
+      });
       if (context.json) return printJson(result);
       printTaskBench(result);
     });
