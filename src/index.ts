@@ -2,9 +2,10 @@
  * offload: durable background jobs for Node.js. The public API, and nothing else.
  * Start with docs/getting-started in the README.
  */
-export { defineTask, type Task, type TaskDefinition, type TaskContext, type ExecutionMode, type TaskPayload, type TaskResult } from './task.ts';
+export { defineTask, type Task, type TaskDefinition, type TaskContext, type ExecutionMode, type TaskMode, type TaskPayload, type TaskResult } from './task.ts';
 export { createQueue, Queue, type QueueOptions, type EnqueueOptions, type EnqueueManyItem, type EnqueueWithResult } from './queue.ts';
 export { createWorker, Worker, type WorkerOptions, type WorkerEvents } from './worker/worker.ts';
+export type { JobPlacement } from './worker/mode-placer.ts';
 export { createSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.ts';
 export { createPostgresStore, PostgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.ts';
 export { openStore } from './store/open-store.ts';

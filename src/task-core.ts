@@ -12,6 +12,12 @@ import type { StandardSchemaV1 } from './schema.ts';
  */
 export type ExecutionMode = 'inline' | 'thread' | 'process';
 
+/**
+ * What a task asks for: an {@link ExecutionMode}, or `auto` to let the worker move it between
+ * `inline` and `thread` by the measured costs (see docs/modes.md, "mode: 'auto'").
+ */
+export type TaskMode = ExecutionMode | 'auto';
+
 /** What a running task can see and do. */
 export interface TaskContext {
   /** The job being run. `attempt` counts from 1. */
@@ -41,8 +47,13 @@ export interface TaskContext {
 export interface TaskDefinition<Payload, Result> {
   /** Unique name; jobs refer to the task by it. Letters, digits, `_ . : -`. */
   name: string;
-  /** Where it runs. Default `inline`. */
-  mode?: ExecutionMode;
+  /**
+   * Where it runs. `auto`: the worker measures each run and moves the task between `inline` and
+   * `thread` (docs/modes.md). Default `inline`, or `process` with `isolate: true`.
+   */
+  mode?: TaskMode;
+  /** Always run in a child process (crash, leak and `process.exit` containment). Default false. */
+  isolate?: boolean;
   /** The work. Its resolved value is stored as the job's result (must be JSON-serialisable). */
   run: (payload: Payload, ctx: TaskContext) => Result | Promise<Result>;
   /** Milliseconds one run may take before its signal aborts and it fails. Default 0: no limit. */
@@ -67,7 +78,9 @@ export const TASK_BRAND = Symbol.for('offload.task');
 export interface Task<Payload = unknown, Result = unknown> {
   readonly [TASK_BRAND]: true;
   readonly name: string;
-  readonly mode: ExecutionMode;
+  /** `process` whenever `isolate` is true. */
+  readonly mode: TaskMode;
+  readonly isolate: boolean;
   /** Declared as a method so a typed Task<P, R> is usable wherever a plain Task is. */
   run(payload: Payload, ctx: TaskContext): Result | Promise<Result>;
   readonly timeout: number;

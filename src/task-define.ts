@@ -4,11 +4,13 @@
 import { z } from 'zod';
 import { optionSchemas, parseOptions } from './options.ts';
 import { isStandardSchema, type InferSchemaInput, type InferSchemaOutput, type StandardSchemaV1 } from './schema.ts';
-import { TASK_BRAND, type Task, type TaskDefinition } from './task-core.ts';
+import { ErrorCodes, OffloadError } from './errors.ts';
+import { TASK_BRAND, type Task, type TaskDefinition, type TaskMode } from './task-core.ts';
 
 const taskOptionsSchema = z.object({
   name: optionSchemas.name,
-  mode: z.enum(['inline', 'thread', 'process']).default('inline'),
+  mode: z.enum(['inline', 'thread', 'process', 'auto'], { message: "must be 'inline', 'thread', 'process' or 'auto'" }).optional(),
+  isolate: z.boolean().default(false),
   run: z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', {
     message: 'must be a function (payload, ctx) => result',
   }),
@@ -48,6 +50,7 @@ export function buildTask(definition: TaskDefinition<unknown, unknown>, file: st
   const task = {
     [TASK_BRAND]: true as const,
     ...options,
+    mode: resolveMode(options.name, options.mode, options.isolate),
     run: definition.run,
     backoff: definition.backoff,
     schema: definition.schema,
@@ -55,6 +58,17 @@ export function buildTask(definition: TaskDefinition<unknown, unknown>, file: st
   };
   Object.defineProperty(task, 'file', { value: file, enumerable: false });
   return Object.freeze(task);
+}
+
+/** `isolate: true` means a process; asking for another fixed mode beside it is a contradiction. */
+function resolveMode(name: string, mode: TaskMode | undefined, isolate: boolean): TaskMode {
+  if (!isolate) return mode ?? 'inline';
+  if (mode === 'inline' || mode === 'thread') {
+    throw new OffloadError(ErrorCodes.INVALID_OPTION, `defineTask: task "${name}" has isolate: true, which always runs it in a process, and mode: '${mode}'; drop \`mode\` or set mode: 'process'`, {
+      details: { label: 'defineTask', option: 'mode' },
+    });
+  }
+  return 'process';
 }
 
 /**

@@ -4,7 +4,7 @@ import type { InferSchemaInput, InferSchemaOutput, StandardSchemaV1 } from './sc
 import { isTask, type Task, type TaskDefinition } from './task-core.ts';
 import { buildTask } from './task-define.ts';
 
-export { isTask, type ExecutionMode, type Task, type TaskContext, type TaskDefinition, type TaskPayload, type TaskResult } from './task-core.ts';
+export { isTask, type ExecutionMode, type Task, type TaskContext, type TaskDefinition, type TaskMode, type TaskPayload, type TaskResult } from './task-core.ts';
 
 /**
  * Defines a task. The payload type comes from `schema` when there is one, otherwise from the

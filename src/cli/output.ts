@@ -54,15 +54,16 @@ export class ProgressBar {
     this.#total = total;
   }
 
-  update(done: number): void {
+  /** Redraws with `done` of the total finished; `detail` (what runs now) follows the count. */
+  update(done: number, detail = ''): void {
     const now = Date.now();
     if (done < this.#total && now - this.#lastDraw < 100) return;
     this.#lastDraw = now;
     const width = 30;
     const filled = Math.round((done / Math.max(1, this.#total)) * width);
     const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
-    const text = `${this.#label} ${bar} ${done}/${this.#total}`;
-    if (this.#tty) process.stderr.write(`\r${text}${done >= this.#total ? '\n' : ''}`);
+    const text = `${this.#label} ${bar} ${done}/${this.#total}${detail ? ` ${truncate(detail, 50)}` : ''}`;
+    if (this.#tty) process.stderr.write(`\r\x1b[K${text}${done >= this.#total ? '\n' : ''}`);
     else if (done >= this.#total) process.stderr.write(`${text}\n`);
   }
 }

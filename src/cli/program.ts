@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { OffloadError } from '../errors.ts';
 import type { GlobalFlags } from './context.ts';
+import { registerBenchCommands } from './commands/bench.ts';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerWorkerCommands } from './commands/worker.ts';
 import { registerTokenCommands } from './commands/tokens.ts';
@@ -24,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
   registerWorkerCommands(program, globals);
   registerJobCommands(program, globals);
   registerTokenCommands(program, globals);
+  registerBenchCommands(program, globals);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -13,6 +13,9 @@ type PoolSettings = Omit<PoolOptions, 'mode' | 'module'>;
 /** Most characters of a process's output appended to a failed job's stack. */
 const OUTPUT_IN_ERROR = 4_000;
 
+/** Thread runs needed before their measured hand-off replaces the default in `auto` placement. */
+const HANDOFF_SAMPLES = 20;
+
 /**
  * The thread and process pools of one worker, made on first use, one per mode and task module.
  * Each mode has its own capacity (jobs running at once); the worker claims a mode's tasks only
@@ -44,7 +47,7 @@ export class WorkerPools {
   /** Throws at worker construction when a thread or process task has no module to load it from. */
   check(task: Task): void {
     if (task.mode === 'inline' || this.#moduleOf(task)) return;
-    throw new OffloadError(ErrorCodes.INVALID_OPTION, `task "${task.name}" runs in mode '${task.mode}', but the file it was defined in is unknown; pass \`taskModule\` to createWorker`);
+    throw new OffloadError(ErrorCodes.INVALID_OPTION, `task "${task.name}" runs in mode '${task.mode}'${task.mode === 'auto' ? ' (which may use a thread)' : ''}, but the file it was defined in is unknown; pass \`taskModule\` to createWorker`);
   }
 
   hasRoom(mode: ExecutionMode): boolean {
@@ -89,6 +92,16 @@ export class WorkerPools {
   /** Statistics of each pool made so far, keyed `mode:module`. */
   stats(): Array<{ key: string; stats: PoolStats }> {
     return [...this.#pools].map(([key, pool]) => ({ key, stats: pool.stats() }));
+  }
+
+  /** The thread pools' measured median hand-off (run() to result, less the run), once they have enough runs to say. */
+  handoffMs(): number | undefined {
+    for (const [key, pool] of this.#pools) {
+      if (!key.startsWith('thread:')) continue;
+      const stats = pool.stats();
+      if (stats.completed >= HANDOFF_SAMPLES) return stats.waitTime.p50;
+    }
+    return undefined;
   }
 
   /** Closes every pool (running jobs have finished or been released by then). */

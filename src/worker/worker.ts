@@ -18,6 +18,7 @@ import { OutcomeRecorder } from './outcome-recorder.ts';
 import type { Backoff } from '../backoff.ts';
 import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../store/contract.ts';
 import { createWebhookTask } from '../webhooks/delivery.ts';
+import { ModePlacer, type JobPlacement } from './mode-placer.ts';
 
 /** Options of {@link createWorker}; each states its default. */
 /** How often a worker tells the registry it is alive. */
@@ -106,7 +107,8 @@ const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
 
 /** Events a worker emits. */
 export interface WorkerEvents {
-  'job:start': [ClaimedJob];
+  /** A job starts, with where it runs and why (`auto` tasks: the measured rule's reason). */
+  'job:start': [ClaimedJob, JobPlacement];
   'job:end': [ClaimedJob, JobOutcome | null];
   'loop:blocked': [LoopBlock];
   error: [Error];
@@ -129,6 +131,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #watchdog: LoopWatchdog;
   readonly #executors = new Map<ExecutionMode, Executor>();
   readonly #pools: WorkerPools;
+  readonly #placer: ModePlacer;
+  readonly #measuredInline: Executor;
   readonly #log: Logger;
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #unsubscribe: Array<() => void> = [];
@@ -153,6 +157,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#pools = new WorkerPools({ taskModule: this.#options.taskModule, pools: options.pools });
     this.#executors.set('thread', this.#pools.executor('thread'));
     this.#executors.set('process', this.#pools.executor('process'));
+    this.#placer = new ModePlacer({
+      handoffMs: () => this.#pools.handoffMs(),
+      onMove: (task, placement) => this.#log.info({ task: task.name, mode: placement.mode, reason: placement.reason }, `task "${task.name}" now runs ${placement.mode}: ${placement.reason}`),
+    });
+    this.#measuredInline = this.#placer.measured(this.#executors.get('inline')!);
     this.#assertModesSupported();
   }
 
@@ -322,14 +331,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     this.#active.set(job.id, run);
     this.#activeByQueue.set(job.queue, (this.#activeByQueue.get(job.queue) ?? 0) + 1);
-    this.emit('job:start', job);
-    void this.#runJob(run);
+    const placement = this.#placer.place(task);
+    this.emit('job:start', job, placement);
+    void this.#runJob(run, placement);
   }
 
-  async #runJob(run: JobRun): Promise<void> {
-    const inline = run.task.mode === 'inline';
+  async #runJob(run: JobRun, placement: JobPlacement): Promise<void> {
+    const inline = placement.mode === 'inline';
     if (inline) this.#watchdog.begin(run.job.id, run.task.name);
-    const outcome = await run.execute(this.#executors.get(run.task.mode)!);
+    const executor = inline && run.task.mode === 'auto' ? this.#measuredInline : this.#executors.get(placement.mode)!;
+    const outcome = await run.execute(executor);
     if (inline) this.#watchdog.end(run.job.id);
     this.#releaseCapacity(run);
     if (outcome) await this.#record(run, outcome);
@@ -417,7 +428,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Tasks this worker may claim now: those whose mode has free capacity. */
   #taskNames(): string[] {
-    return this.#tasks.list().filter((task) => this.#pools.hasRoom(task.mode)).map((task) => task.name);
+    return this.#tasks.list().filter((task) => this.#pools.hasRoom(this.#placer.current(task))).map((task) => task.name);
   }
 
   #fail(error: unknown, message: string): void {
@@ -427,7 +438,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   #assertModesSupported(): void {
     for (const task of this.#tasks.list()) {
-      if (!this.#executors.has(task.mode)) {
+      if (task.mode !== 'auto' && !this.#executors.has(task.mode)) {
         throw new OffloadError(ErrorCodes.INVALID_OPTION, `task "${task.name}" has mode '${task.mode}', which this worker cannot run yet; use mode: 'inline'`);
       }
       this.#pools.check(task);

@@ -1,0 +1,89 @@
+import { performance } from 'node:perf_hooks';
+import { chooseMode, DEFAULT_HANDOFF_MS } from '../mode-rule.ts';
+import type { ExecutionMode, Task } from '../task.ts';
+import type { Executor } from './job-run.ts';
+
+/** Where one job runs and why: passed with the worker's `job:start` event. */
+export interface JobPlacement {
+  mode: ExecutionMode;
+  reason: string;
+}
+
+/** Weight of the newest run in the running average of loop blocking. */
+const SMOOTHING = 0.3;
+/** A task placed in a thread runs inline once in this many runs, to measure it again. */
+export const RECHECK_EVERY = 50;
+
+interface AutoState {
+  current: 'inline' | 'thread';
+  reason: string;
+  /** Running average of how long a run held the event loop (ms); undefined before the first run. */
+  blockMs: number | undefined;
+  runsSinceCheck: number;
+}
+
+/**
+ * Places each job of a task: a fixed mode as the task says, `auto` by the rule of mode-rule.ts.
+ * An `auto` task starts inline; each inline run's first synchronous stretch (how long it held the
+ * event loop) feeds a running average, and the hand-off cost is the thread pool's measured round
+ * trip (a default until it has one). While in a thread, one run in RECHECK_EVERY runs inline again
+ * to measure it, so a task whose runs become cheap comes back.
+ */
+export class ModePlacer {
+  readonly #auto = new Map<string, AutoState>();
+  readonly #handoffMs: () => number | undefined;
+  readonly #onMove: (task: Task, placement: JobPlacement) => void;
+
+  constructor(options: { handoffMs: () => number | undefined; onMove: (task: Task, placement: JobPlacement) => void }) {
+    this.#handoffMs = options.handoffMs;
+    this.#onMove = options.onMove;
+  }
+
+  /** The mode the task's next job would run in (for claiming only while that mode has room). */
+  current(task: Task): ExecutionMode {
+    return task.mode === 'auto' ? this.#state(task).current : task.mode;
+  }
+
+  /** Places one job. */
+  place(task: Task): JobPlacement {
+    if (task.mode !== 'auto') return { mode: task.mode, reason: task.isolate ? 'isolate: true' : `mode: '${task.mode}' set on the task` };
+    const state = this.#state(task);
+    if (state.current === 'thread' && ++state.runsSinceCheck >= RECHECK_EVERY) {
+      state.runsSinceCheck = 0;
+      return { mode: 'inline', reason: `auto: measuring again inline (one run in ${RECHECK_EVERY})` };
+    }
+    return { mode: state.current, reason: `auto: ${state.reason}` };
+  }
+
+  /** Wraps the inline executor of an `auto` task so each run's loop blocking is recorded. */
+  measured(inline: Executor): Executor {
+    return (task, payload, ctx) => {
+      const start = performance.now();
+      try {
+        return inline(task, payload, ctx);
+      } finally {
+        this.#observe(task, performance.now() - start);
+      }
+    };
+  }
+
+  #observe(task: Task, blockMs: number): void {
+    const state = this.#state(task);
+    state.blockMs = state.blockMs === undefined ? blockMs : state.blockMs + SMOOTHING * (blockMs - state.blockMs);
+    const choice = chooseMode({ blockMs: state.blockMs, handoffMs: this.#handoffMs() ?? DEFAULT_HANDOFF_MS }, state.current);
+    state.reason = choice.reason;
+    if (choice.mode === state.current) return;
+    state.current = choice.mode;
+    state.runsSinceCheck = 0;
+    this.#onMove(task, { mode: choice.mode, reason: `auto: ${choice.reason}` });
+  }
+
+  #state(task: Task): AutoState {
+    let state = this.#auto.get(task.name);
+    if (!state) {
+      state = { current: 'inline', reason: 'starts inline until a run is measured', blockMs: undefined, runsSinceCheck: 0 };
+      this.#auto.set(task.name, state);
+    }
+    return state;
+  }
+}
