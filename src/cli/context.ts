@@ -23,6 +23,8 @@ export interface CommandContext {
   logger: Logger;
   /** Where the data lives, for people: an absolute path or a URL without its password. */
   databaseLabel: string;
+  /** offload's data folder: where the SQLite file lives, or ./.offload for PostgreSQL (benchmark results). */
+  dataDir: string;
   openStore(): Promise<Store>;
   loadTasks(): Promise<Task[] | undefined>;
 }
@@ -43,6 +45,7 @@ export async function createContext(flags: GlobalFlags & { tasks?: string; concu
     json: flags.json === true,
     logger,
     databaseLabel: isUrl(config.database) ? redactUrl(config.database) : path.resolve(config.database),
+    dataDir: isUrl(config.database) ? path.resolve('.offload') : path.dirname(path.resolve(config.database)),
     openStore: () => openStore(config.database),
     loadTasks: async () => (config.tasks ? loadTaskModule(config.tasks) : undefined),
   };

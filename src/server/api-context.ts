@@ -14,4 +14,6 @@ export interface ApiContext {
   maxWaitMs: number;
   /** Sent as `Retry-After` (seconds) with 202 answers and unfinished long polls. */
   retryAfterSeconds: number;
+  /** offload's data folder, where the last `offload bench switch` result is kept. */
+  dataDir: string | undefined;
 }

@@ -184,3 +184,23 @@ export const workerListSchema = z
     ),
   })
   .meta({ id: 'WorkerList' });
+
+export const modesSchema = z
+  .object({
+    measuredAt: z.string().nullable(),
+    machine: z.unknown(),
+    rows: z.array(
+      z.object({
+        id: z.string(),
+        group: z.string(),
+        name: z.string(),
+        placement: z.string(),
+        median: z.number().nullable().meta({ description: 'nanoseconds per operation' }),
+        p25: z.number().nullable(),
+        p75: z.number().nullable(),
+        reason: z.string().optional(),
+      }),
+    ),
+    chart: z.string().optional(),
+  })
+  .meta({ id: 'Modes' });

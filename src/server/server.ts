@@ -50,6 +50,8 @@ export interface ServerOptions {
   rateLimit?: { max: number; windowMs: number } | false;
   /** Longest `?wait=` honoured, in ms. Default 60 000. */
   maxWait?: number;
+  /** Where `offload bench switch` saved its last result (`bench-switch.json`), for `GET /v1/modes`. Default: none. */
+  dataDir?: string;
   logger?: Logger;
 }
 
@@ -63,6 +65,7 @@ const optionsSchema = z.object({
   bodyLimit: optionSchemas.positiveInt.default(DEFAULT_MAX_PAYLOAD_BYTES + 64 * 1024),
   rateLimit: z.union([z.literal(false), z.object({ max: optionSchemas.positiveInt, windowMs: optionSchemas.positiveInt }).strict()]).default({ max: 600_000, windowMs: 60_000 }),
   maxWait: optionSchemas.positiveInt.default(60_000),
+  dataDir: z.string().min(1).optional(),
   logger: z.unknown().optional(),
 });
 
@@ -117,6 +120,7 @@ export class OffloadServer {
       tasks: options.tasks ?? [],
       maxWaitMs: parsed.maxWait,
       retryAfterSeconds: 1,
+      dataDir: parsed.dataDir,
     };
     this.#ready = this.#setUp(api, authenticate);
   }

@@ -5,7 +5,10 @@ import type { Browser, Page } from 'playwright-core';
 import { z } from 'zod';
 import { defineTask } from '../../src/task.ts';
 import { launchChromium } from '../../tools/chromium.ts';
+import { saveLastResult } from '../../src/bench/last-result.ts';
+import { runSwitchBench } from '../../src/bench/switch-bench.ts';
 import { startApi, type ApiHarness } from '../helpers/api.ts';
+import { makeTempDir } from '../helpers/temp.ts';
 
 const slow = defineTask({
   name: 'slow',
@@ -41,9 +44,13 @@ describe('dashboard in Chromium', () => {
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
+  const cleanups: Array<() => void> = [];
 
   before(async () => {
-    api = await startApi([slow, flakyOnce, noop]);
+    const dataDir = makeTempDir('dashboard-modes');
+    cleanups.push(dataDir.cleanup);
+    saveLastResult(dataDir.dir, await runSwitchBench({ quick: true }));
+    api = await startApi([slow, flakyOnce, noop], { dataDir: dataDir.dir });
     browser = await launchChromium();
     page = await browser.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -58,6 +65,7 @@ describe('dashboard in Chromium', () => {
   after(async () => {
     await browser?.close();
     await api?.close();
+    for (const cleanup of cleanups) cleanup();
   });
 
   const jobState = (id: string) => api.call('GET', `/v1/jobs/${id}`).then((r) => r.body.state as string);
@@ -162,6 +170,17 @@ describe('dashboard in Chromium', () => {
     assert.match(text, /inline/);
     assert.match(text, /lane/);
     assert.match(text, new RegExp(String(process.pid)));
+  });
+
+  test('the modes view shows the switching costs measured on this machine, with the chart', async () => {
+    await page.goto(`${api.url}/#/modes`);
+    await page.locator('tr[data-row="thread-postmessage-any"], tr[data-row]').first().waitFor();
+    const rows = await page.locator('tr[data-row]').count();
+    assert.ok(rows >= 10, `expected the measured rows, got ${rows}`);
+    const chart = page.getByRole('img', { name: /switching costs/ });
+    await chart.waitFor();
+    assert.ok(await chart.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth > 0), 'the chart image loaded');
+    assert.match((await page.locator('tr[data-row]').first().textContent()) ?? '', /\d+(\.\d+)? (ns|µs|ms)/);
   });
 
   test('a flood of 5 000 jobs (15 000 events) leaves the page without a long task over 100 ms', async () => {

@@ -9,7 +9,6 @@ import { benchTask, type TaskBenchResult } from '../../bench/task-bench.ts';
 import { runSwitchBench, type SwitchResult } from '../../bench/switch-bench.ts';
 import { harnessNote, machineLine, SWITCH_HEADERS, switchTableRows } from '../../bench/switch-report.ts';
 import { TaskRegistry } from '../../task.ts';
-import { isUrl } from '../config.ts';
 import { createContext, requireTasks, type CommandContext, type GlobalFlags } from '../context.ts';
 import { print, printJson, ProgressBar, table } from '../output.ts';
 import { jsonOption } from '../parse.ts';
@@ -42,7 +41,7 @@ async function benchSwitch(context: CommandContext, flags: SwitchFlags): Promise
       onProgress: (done, total, next) => (bar ??= new ProgressBar('bench switch', total)).update(done, next?.id),
     }),
   );
-  if (flags.save !== false) saveLastResult(dataDir(context), result);
+  if (flags.save !== false) saveLastResult(context.dataDir, result);
   if (flags.svg) {
     fs.mkdirSync(path.dirname(path.resolve(flags.svg)), { recursive: true });
     fs.writeFileSync(flags.svg, renderSwitchSvg(result));
@@ -57,12 +56,6 @@ function printSwitch(result: SwitchResult, svg: string | undefined): void {
   print(table(SWITCH_HEADERS, switchTableRows(result)));
   print(harnessNote(result));
   if (svg) print(`chart: ${svg}`);
-}
-
-/** Offload's data folder: where the SQLite file lives, or ./.offload for PostgreSQL. */
-function dataDir(context: CommandContext): string {
-  const { database } = context.config;
-  return isUrl(database) ? path.resolve('.offload') : path.dirname(path.resolve(database));
 }
 
 /**

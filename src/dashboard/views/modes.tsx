@@ -2,18 +2,22 @@ import { api } from '../api.ts';
 import { useLiveData } from '../hooks.ts';
 
 interface SwitchRow {
+  id: string;
   name: string;
   group: string;
-  medianNs?: number | null;
-  median?: number | null;
-  unit?: string;
-  reason?: string | null;
-  [extra: string]: unknown;
+  placement: string;
+  /** Nanoseconds per operation. */
+  median: number | null;
+  p25: number | null;
+  p75: number | null;
+  reason?: string;
 }
+
+const PLACEMENT: Record<string, string> = { any: 'unpinned', 'one-cpu': 'both on 1 CPU', 'two-cpus': 'across 2 CPUs' };
 
 /** The switching costs `offload bench switch` measured on this machine. */
 export function ModesView() {
-  const result = useLiveData(() => api<{ measuredAt: string | null; rows: SwitchRow[]; machine?: Record<string, unknown> }>('GET', '/v1/modes'), [], false);
+  const result = useLiveData(() => api<{ measuredAt: string | null; rows: SwitchRow[]; chart?: string }>('GET', '/v1/modes'), [], false);
   return (
     <>
       <h1>Modes</h1>
@@ -26,23 +30,28 @@ export function ModesView() {
       )}
       {result.data && result.data.rows.length > 0 && (
         <>
-          <p>Measured {result.data.measuredAt ? new Date(result.data.measuredAt).toLocaleString() : ''}.</p>
+          <p>Measured {result.data.measuredAt ? new Date(result.data.measuredAt).toLocaleString() : ''} by <code>offload bench switch</code>.</p>
+          {result.data.chart && <img class="modes-chart" src={result.data.chart} alt="Chart of the switching costs below, log scale, grouped by mode" />}
           <div class="table-wrap">
             <table>
               <thead>
                 <tr>
                   <th scope="col">Mode</th>
                   <th scope="col">Hand-off</th>
+                  <th scope="col">Where</th>
                   <th scope="col" class="num">Median</th>
+                  <th scope="col" class="num">p25–p75</th>
                   <th scope="col">Note</th>
                 </tr>
               </thead>
               <tbody>
                 {result.data.rows.map((row) => (
-                  <tr>
+                  <tr data-row={row.id}>
                     <td>{row.group}</td>
                     <th scope="row">{row.name}</th>
-                    <td class="num">{formatCost(row)}</td>
+                    <td>{PLACEMENT[row.placement] ?? row.placement}</td>
+                    <td class="num">{formatNs(row.median)}</td>
+                    <td class="num">{row.p25 === null || row.p75 === null ? '–' : `${formatNs(row.p25)} – ${formatNs(row.p75)}`}</td>
                     <td>{row.reason ?? ''}</td>
                   </tr>
                 ))}
@@ -55,11 +64,9 @@ export function ModesView() {
   );
 }
 
-function formatCost(row: SwitchRow): string {
-  const ns = typeof row.medianNs === 'number' ? row.medianNs : typeof row.median === 'number' ? row.median : null;
+function formatNs(ns: number | null): string {
   if (ns === null) return '–';
-  if (row.unit && row.unit !== 'ns') return `${ns} ${row.unit}`;
-  if (ns < 1000) return `${ns.toFixed(0)} ns`;
+  if (ns < 1000) return `${ns.toFixed(ns < 10 ? 1 : 0)} ns`;
   if (ns < 1_000_000) return `${(ns / 1000).toFixed(1)} µs`;
   return `${(ns / 1_000_000).toFixed(2)} ms`;
 }

@@ -3,7 +3,10 @@ import type { JobEvent, StoreEvents } from '../../store/contract.ts';
 import type { ApiContext } from '../api-context.ts';
 import type { ServerMetrics } from '../metrics.ts';
 import { defineRoute, type RouteSpec } from '../route.ts';
-import { healthSchema } from '../schemas.ts';
+import { loadLastResult } from '../../bench/last-result.ts';
+import { renderSwitchSvg } from '../../bench/svg-chart.ts';
+import { HttpProblem } from '../problem.ts';
+import { healthSchema, modesSchema, problemSchema } from '../schemas.ts';
 import { EventStream } from '../sse.ts';
 
 const eventsQuerySchema = z.strictObject({ queue: z.string().min(1).max(200).optional() });
@@ -39,6 +42,31 @@ export function systemRoutes(api: ApiContext, metrics: ServerMetrics, openApi: (
         const { contentType, body } = await metrics.render();
         reply.type(contentType);
         return body;
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/modes',
+      summary: 'What switching between coroutines, threads and processes costs on this machine, as `offload bench switch` last measured it',
+      scope: 'jobs:read',
+      responses: { 200: { description: 'The saved result (rows with medians in nanoseconds), or no rows when nothing was measured yet', schema: modesSchema } },
+      async handler() {
+        const result = api.dataDir ? loadLastResult(api.dataDir) : undefined;
+        if (!result) return { measuredAt: null, machine: null, rows: [] };
+        return { measuredAt: result.startedAt, machine: result.machine, rows: result.rows, chart: '/v1/modes/chart.svg' };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/modes/chart.svg',
+      summary: 'The last `offload bench switch` result as a chart (log scale, grouped by mode)',
+      scope: 'jobs:read',
+      responses: { 200: { description: 'An SVG image', contentType: 'image/svg+xml' }, 404: { description: 'Nothing measured yet', schema: problemSchema, contentType: 'application/problem+json' } },
+      async handler({ reply }) {
+        const result = api.dataDir ? loadLastResult(api.dataDir) : undefined;
+        if (!result) throw new HttpProblem(404, 'ERR_NOT_MEASURED', 'nothing measured yet: run `offload bench switch` on this machine');
+        reply.type('image/svg+xml');
+        return renderSwitchSvg(result);
       },
     }),
     defineRoute({
