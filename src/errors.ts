@@ -45,6 +45,12 @@ export const ErrorCodes = {
   POOL_CLOSED: 'ERR_POOL_CLOSED',
   /** A pool's waiting line is at its `maxQueue`. */
   QUEUE_FULL: 'ERR_QUEUE_FULL',
+  /** The HTTP client could not reach the server (refused, reset, DNS). */
+  SERVER_UNREACHABLE: 'ERR_SERVER_UNREACHABLE',
+  /** The server's answer was not what the API promises (not JSON, or an event stream cut before its end). */
+  BAD_RESPONSE: 'ERR_BAD_RESPONSE',
+  /** `waitForJob` ran out of time before the job ended. */
+  WAIT_TIMEOUT: 'ERR_WAIT_TIMEOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
