@@ -15,6 +15,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
+import { writeResultsSection } from './results-section.ts';
 
 const RUNS = 3;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
@@ -130,10 +131,6 @@ const markdown = [
   '',
   `Target (issue 5): ≥ ${fmt(TARGET.jobsPerSecond)} accepted jobs/s with p99 < ${TARGET.p99Ms} ms on POST /v1/jobs: ${fmt(post.perSecond)} jobs/s, p99 ${post.p99} ms: **${met ? 'met' : 'missed'}**.`,
 ].join('\n');
-const file = path.join(here, 'RESULTS.md');
-const [start, end] = ['<!-- http:start -->', '<!-- http:end -->'];
-const current = fs.readFileSync(file, 'utf8');
-const block = `${start}\n${markdown}\n${end}`;
-fs.writeFileSync(file, current.includes(start) ? current.slice(0, current.indexOf(start)) + block + current.slice(current.indexOf(end) + end.length) : `${current.trimEnd()}\n\n${block}\n`);
+writeResultsSection('http', markdown);
 fs.rmSync(dir, { recursive: true, force: true });
 process.stdout.write(`${markdown}\n`);

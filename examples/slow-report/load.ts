@@ -75,12 +75,15 @@ async function phase(options: LoadOptions, send: () => Promise<Outcome>): Promis
   return { outcomes, health: stats(await Promise.all(probes)) };
 }
 
-/** Waits until the app answers /health quickly again (an inline backlog still burns CPU after its clients gave up). */
+/**
+ * Waits until the app answers /health quickly ten times in a row, a second of quiet: requests whose
+ * clients gave up are still in the app's backlog and burn its CPU until they are done.
+ */
 async function untilIdle(url: string): Promise<void> {
-  for (;;) {
+  for (let quick = 0; quick < 10; ) {
     const outcome = await timedFetch(`${url}/health`, {}, 120_000);
-    if (outcome.status === 200 && outcome.ms < 50) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    quick = outcome.status === 200 && outcome.ms < 50 ? quick + 1 : 0;
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

@@ -250,6 +250,23 @@ describe('offload/client turns refusals into ProblemErrors', () => {
   });
 });
 
+describe('offload/client under a rate limit', () => {
+  test('a 429 becomes a ProblemError with retryAfter', async () => {
+    const api = await startApi([greet], { worker: false, rateLimit: { max: 1, windowMs: 60_000 } });
+    try {
+      const client = createClient({ url: api.url, token: api.token });
+      await client.listQueues();
+      const error = await rejection(client.listQueues());
+      assert.ok(error instanceof ProblemError);
+      assert.equal(error.status, 429);
+      assert.equal(error.code, 'ERR_RATE_LIMITED');
+      assert.ok(error.retryAfter !== undefined && error.retryAfter > 0);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe('offload/client options and unreachable servers', () => {
   test('bad options are refused with a did-you-mean', () => {
     assert.throws(() => createClient({ url: 'localhost:7070' }), /option `url` must be an absolute http/);
