@@ -4,7 +4,8 @@
  * autocannon in this one; both share the machine's cores. A 202 is only sent after the job's row
  * is committed, and each run checks it: the server is killed with SIGKILL at the end and the file
  * must hold every accepted job. Medians of 3 runs go to bench/RESULTS.md (http markers).
- * `PROFILE=1` writes a CPU profile of each server process to bench/.profiles/.
+ * `PROFILE=1` runs once, writes a CPU profile of each server process to bench/.profiles/ and
+ * leaves RESULTS.md alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,7 +18,7 @@ import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { writeResultsSection } from './results-section.ts';
 
-const RUNS = 3;
+const RUNS = process.env.PROFILE ? 1 : 3;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 32;
 const SEED = 20_000;
@@ -131,6 +132,6 @@ const markdown = [
   '',
   `Target (issue 5): ≥ ${fmt(TARGET.jobsPerSecond)} accepted jobs/s with p99 < ${TARGET.p99Ms} ms on POST /v1/jobs: ${fmt(post.perSecond)} jobs/s, p99 ${post.p99} ms: **${met ? 'met' : 'missed'}**.`,
 ].join('\n');
-writeResultsSection('http', markdown);
+if (!process.env.PROFILE) writeResultsSection('http', markdown);
 fs.rmSync(dir, { recursive: true, force: true });
 process.stdout.write(`${markdown}\n`);
