@@ -162,13 +162,20 @@ export class OffloadClient {
     try {
       const response = await this.#send('GET', `${jobPath(id)}/events`, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
       if (!response.body) throw new OffloadError(ErrorCodes.BAD_RESPONSE, `the server sent no body for the event stream of job ${id}`);
-      for await (const message of readSse(response.body)) {
-        if (!EVENT_NAMES.has(message.event)) continue;
-        const event = { event: message.event, data: parseJson(message.data, `an event of job ${id}`) } as JobStreamEvent<TaskPayload<T>, TaskResult<T>>;
-        yield event;
-        if (event.event === 'end') return;
+      let cause: unknown;
+      try {
+        for await (const message of readSse(response.body)) {
+          if (!EVENT_NAMES.has(message.event)) continue;
+          const event = { event: message.event, data: parseJson(message.data, `an event of job ${id}`) } as JobStreamEvent<TaskPayload<T>, TaskResult<T>>;
+          yield event;
+          if (event.event === 'end') return;
+        }
+      } catch (error) {
+        if (options.signal?.aborted || error instanceof OffloadError) throw error;
+        cause = error;
       }
-      throw new OffloadError(ErrorCodes.BAD_RESPONSE, `the event stream of job ${id} closed before its end event; read the job with getJob() or call events() again`);
+      const how = cause === undefined ? 'closed' : `broke (${describeFetchError(cause)})`;
+      throw new OffloadError(ErrorCodes.BAD_RESPONSE, `the event stream of job ${id} ${how} before its end event; read the job with getJob() or call events() again`, { cause });
     } finally {
       options.signal?.removeEventListener('abort', stop);
       controller.abort();

@@ -267,6 +267,26 @@ describe('offload/client under a rate limit', () => {
   });
 });
 
+describe('offload/client when the server goes away', () => {
+  test('an event stream cut before its end rejects with ERR_BAD_RESPONSE', async () => {
+    const api = await startApi([steps]);
+    try {
+      const client = createClient({ url: api.url, token: api.token });
+      const job = await client.enqueue(steps, { steps: 200, delayMs: 20 });
+      let progress = 0;
+      const reading = (async () => {
+        for await (const event of client.events(job.id)) if (event.event === 'progress' && ++progress === 2) void api.server.close();
+      })();
+      const error = await rejection(reading);
+      assert.ok(error instanceof OffloadError, String(error));
+      assert.equal(error.code, ErrorCodes.BAD_RESPONSE);
+      assert.match(error.message, new RegExp(`the event stream of job ${job.id} (closed|broke .*) before its end event`));
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe('offload/client options and unreachable servers', () => {
   test('bad options are refused with a did-you-mean', () => {
     assert.throws(() => createClient({ url: 'localhost:7070' }), /option `url` must be an absolute http/);
