@@ -20,7 +20,7 @@ import { writeResultsSection } from './results-section.ts';
 
 const RUNS = process.env.PROFILE ? 1 : 3;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
-const CONNECTIONS = 32;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SEED = 20_000;
 const TARGET = { jobsPerSecond: 5000, p99Ms: 25 };
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -124,7 +124,7 @@ const markdown = [
   '## HTTP API (`npm run bench:http`)',
   '',
   `${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'} · Node ${process.version} · load before ${loadBefore.toFixed(2)} · fastify ${version('fastify')} · better-sqlite3 ${version('better-sqlite3')} · autocannon ${version('autocannon')}`,
-  `Server (createServer defaults: session token, rate limit on, SQLite WAL synchronous=NORMAL) in one process, autocannon (${CONNECTIONS} connections, no pipelining, ${DURATION_S} s after a 2 s warm-up) in another, on the same 2 cores. Every 202 is sent after the job's row is committed; each run kills the server with SIGKILL and checks that the file holds every accepted job. Medians of ${RUNS} runs, a fresh database each.`,
+  `Server (createServer defaults: session token, rate limit on, SQLite WAL synchronous=NORMAL) in one process, autocannon (${CONNECTIONS} connections, its default, no pipelining, ${DURATION_S} s after a 2 s warm-up) in another, on the same 2 cores. Every 202 is sent after the job's row is committed; each run kills the server with SIGKILL and checks that the file holds every accepted job. Medians of ${RUNS} runs, a fresh database each. Latencies in whole milliseconds as autocannon records them (0: under 1 ms).`,
   '',
   '| scenario | 2xx answers/s | p50 ms | p99 ms | errors | runs (answers/s) |',
   '|---|---:|---:|---:|---:|---|',
