@@ -1,30 +1,10 @@
-import { z } from 'zod';
 import { ErrorCodes, OffloadError } from '../errors.ts';
 import { FINISHED_STATES, type JobState } from '../job.ts';
-import { parseOptions } from '../options.ts';
 import type { Task, TaskPayload, TaskResult } from '../task.ts';
+import { checkClientOptions, type ClientOptions } from './client-options.ts';
 import { problemFromResponse } from './problem-error.ts';
 import type { ApiHealth, ApiJob, ApiJobPage, ApiQueue, ApiTask, JobStreamEvent } from './resources.ts';
 import { readSse } from './sse.ts';
-
-/** What `createClient` takes. */
-export interface ClientOptions {
-  /** Base URL of the offload server, e.g. `http://127.0.0.1:7070` (a path prefix is kept). Required. */
-  url: string;
-  /** Bearer token (`offload start` prints one). Default none: for servers with auth switched off. */
-  token?: string;
-  /** The fetch to use. Default `globalThis.fetch` (Node 20, browsers, Deno, Bun). */
-  fetch?: typeof fetch;
-  /** Extra headers sent with every request. Default none. */
-  headers?: Record<string, string>;
-}
-
-const clientOptionsSchema = z.object({
-  url: z.string().refine((value) => /^https?:\/\/[^/]/.test(value) && URL.canParse(value), 'must be an absolute http:// or https:// URL, such as http://127.0.0.1:7070'),
-  token: z.string().min(1).optional(),
-  fetch: z.custom<typeof fetch>((value) => typeof value === 'function', 'must be a fetch function').optional(),
-  headers: z.record(z.string(), z.string()).optional(),
-});
 
 /** Per-call choices every method takes. */
 export interface CallOptions {
@@ -96,7 +76,7 @@ export class OffloadClient {
   readonly #headers: Record<string, string>;
 
   constructor(options: ClientOptions) {
-    const parsed = parseOptions('createClient', clientOptionsSchema, options);
+    const parsed = checkClientOptions(options);
     this.url = parsed.url.replace(/\/+$/, '');
     this.#fetch = parsed.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#headers = { ...parsed.headers, ...(parsed.token ? { authorization: `Bearer ${parsed.token}` } : {}) };

@@ -5,7 +5,6 @@
 export {
   createClient,
   OffloadClient,
-  type ClientOptions,
   type CallOptions,
   type ClientEnqueueOptions,
   type ClientEnqueueItem,
@@ -13,6 +12,7 @@ export {
   type ListJobsOptions,
   type WaitOptions,
 } from './client.ts';
+export type { ClientOptions } from './client-options.ts';
 export { ProblemError, type ProblemField } from './problem-error.ts';
 export type { ApiHealth, ApiJob, ApiJobError, ApiJobPage, ApiQueue, ApiTask, JobStreamEvent } from './resources.ts';
 export { OffloadError, ErrorCodes, type ErrorCode } from '../errors.ts';

@@ -56,6 +56,7 @@ test('the client bundles for browsers with no Node built-ins', async () => {
   const code = bundle.outputFiles[0]!.text;
   assert.ok(code.includes('createClient'));
   assert.doesNotMatch(code, /from ["']node:|require\(["']node:/);
+  assert.ok(code.length < 40_000, `the browser bundle is ${code.length} bytes; it should stay small (no zod or other heavy dependency)`);
 });
 
 test('in real Chromium: enqueue, stream events, wait for the end, and get a ProblemError', { timeout: 120_000 }, async () => {
