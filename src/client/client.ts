@@ -48,7 +48,7 @@ export interface ListJobsOptions extends CallOptions {
   queue?: string;
   state?: JobState;
   task?: string;
-  /** Jobs per page, 1–1000. Default: the server's (100). */
+  /** Jobs per page, 1–1000. Default: the server's (50). */
   limit?: number;
   /** `nextCursor` of the previous page. */
   cursor?: string;
@@ -204,14 +204,14 @@ export class OffloadClient {
     return parseJson(await response.text(), 'GET /healthz') as ApiHealth;
   }
 
-  async #json<T>(method: string, path: string, request: Request = {}): Promise<T> {
+  async #json<T>(method: string, path: string, request: RequestParts = {}): Promise<T> {
     const response = await this.#send(method, path, request);
     return parseJson(await response.text(), `${method} ${path}`) as T;
   }
 
-  async #send(method: string, path: string, request: Request): Promise<Response> {
-    const query = new URLSearchParams(Object.entries(request.query ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined));
-    const target = `${this.url}${path}${query.size ? `?${query}` : ''}`;
+  async #send(method: string, path: string, request: RequestParts): Promise<Response> {
+    const query = new URLSearchParams(Object.entries(request.query ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined)).toString();
+    const target = `${this.url}${path}${query ? `?${query}` : ''}`;
     const headers: Record<string, string> = { accept: 'application/json', ...this.#headers, ...request.headers };
     if (request.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
@@ -226,7 +226,7 @@ export class OffloadClient {
   }
 }
 
-interface Request extends CallOptions {
+interface RequestParts extends CallOptions {
   body?: unknown;
   query?: Record<string, string | undefined>;
   headers?: Record<string, string>;
