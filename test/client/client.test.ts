@@ -35,6 +35,21 @@ const laned = defineTask({ name: 'laned', queue: 'client-lane', run: async () =>
 const _serverViewFitsClientJob = (view: JobView): ApiJob => view;
 void _serverViewFitsClientJob;
 
+/** Type checks only, never run: payloads are typed by the task, by handle or by type parameter. */
+async function _typeChecks(client: OffloadClient): Promise<void> {
+  // @ts-expect-error a misspelt field is refused when the task type is given
+  await client.enqueue<typeof greet>('greet', { nam: 'x' });
+  // @ts-expect-error and when the handle is passed
+  await client.enqueue(steps, { steps: '3', delayMs: 1 });
+  await client.enqueue('greet', { anything: 'goes without a task type' });
+  const job = await client.enqueue(steps, { steps: 1, delayMs: 1 });
+  const done: number | undefined = (await client.waitForJob(job)).result?.done;
+  // @ts-expect-error the result type follows the job
+  const wrong: string | undefined = (await client.waitForJob(job)).result?.done;
+  void [done, wrong];
+}
+void _typeChecks;
+
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
     () => assert.fail('expected a rejection'),
