@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { better, defineQueue, defineWorker } from 'plainjob';
 import { createQueue, createSqliteStore, createWorker, defineTask } from '../src/index.ts';
+import { writeResultsSection } from './results-section.ts';
 
 const BULK = 50_000;
 const SINGLE = 5_000;
@@ -122,10 +122,6 @@ const markdown = [
   '',
   `Ratios offload/plainjob: bulk ${(o.bulk / p.bulk).toFixed(2)}×, single ${(o.single / p.single).toFixed(2)}×, processing ${(o.processed / p.processed).toFixed(2)}× (target ≥ 2×).`,
 ].join('\n');
-const file = path.join(path.dirname(fileURLToPath(import.meta.url)), 'RESULTS.md');
-const [start, end] = ['<!-- queue:start -->', '<!-- queue:end -->'];
-const current = fs.readFileSync(file, 'utf8');
-const block = `${start}\n${markdown}\n${end}`;
-fs.writeFileSync(file, current.includes(start) ? current.slice(0, current.indexOf(start)) + block + current.slice(current.indexOf(end) + end.length) : `${current.trimEnd()}\n\n${block}\n`);
+writeResultsSection('queue', markdown);
 fs.rmSync(dir, { recursive: true, force: true });
 process.stdout.write(`${markdown}\n`);

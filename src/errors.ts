@@ -49,6 +49,12 @@ export const ErrorCodes = {
   IDEMPOTENCY_CONFLICT: 'ERR_IDEMPOTENCY_CONFLICT',
   /** A webhook's `offload-signature` header is missing, malformed, does not match, or is too old. */
   WEBHOOK_SIGNATURE: 'ERR_WEBHOOK_SIGNATURE',
+  /** The HTTP client could not reach the server (refused, reset, DNS). */
+  SERVER_UNREACHABLE: 'ERR_SERVER_UNREACHABLE',
+  /** The server's answer was not what the API promises (not JSON, or an event stream cut before its end). */
+  BAD_RESPONSE: 'ERR_BAD_RESPONSE',
+  /** `waitForJob` ran out of time before the job ended. */
+  WAIT_TIMEOUT: 'ERR_WAIT_TIMEOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

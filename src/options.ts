@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { closest } from './closest.ts';
 import { ErrorCodes, OffloadError } from './errors.ts';
 
+
 /**
  * Validates one options object against its schema and returns it with defaults applied.
  * Unknown keys are refused with a "did you mean" suggestion; every other problem names the option

@@ -100,7 +100,7 @@ export interface Task<Payload = unknown, Result = unknown> {
 }
 
 export type TaskPayload<T> = T extends Task<infer P, unknown> ? P : never;
-export type TaskResult<T> = T extends Task<never, infer R> ? Awaited<R> : never;
+export type TaskResult<T> = T extends { readonly __types?: { result: infer R } } ? Awaited<R> : never;
 
 
 export function isTask(value: unknown): value is Task {

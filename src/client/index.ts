@@ -1,0 +1,20 @@
+/**
+ * `offload/client`: a typed client of offload's HTTP API on `fetch`, for Node 20 and browsers.
+ * It imports nothing from Node; task types come in as types only. See docs/client.md.
+ */
+export {
+  createClient,
+  OffloadClient,
+  type CallOptions,
+  type ClientEnqueueOptions,
+  type ClientEnqueueItem,
+  type JobOf,
+  type ListJobsOptions,
+  type WaitOptions,
+} from './client.ts';
+export type { ClientOptions } from './client-options.ts';
+export { ProblemError, type ProblemField } from './problem-error.ts';
+export type { ApiHealth, ApiJob, ApiJobError, ApiJobPage, ApiQueue, ApiTask, JobStreamEvent } from './resources.ts';
+export { OffloadError, ErrorCodes, type ErrorCode } from '../errors.ts';
+export type { Task, TaskPayload, TaskResult } from '../task.ts';
+export type { JobState } from '../job.ts';

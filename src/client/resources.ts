@@ -1,0 +1,79 @@
+import type { JobState } from '../job.ts';
+
+/** The error recorded on a failed run, as the API shows it. */
+export interface ApiJobError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+  /** The attempt (from 1) that raised it. */
+  attempt: number;
+}
+
+/**
+ * A job as the HTTP API shows it (`GET /v1/jobs/{id}`): times are ISO 8601 strings. `Payload` and
+ * `Result` come from the task type given to the client's methods, `unknown` without one.
+ */
+export interface ApiJob<Payload = unknown, Result = unknown> {
+  id: string;
+  task: string;
+  queue: string;
+  state: JobState;
+  priority: number;
+  /** Runs started so far. */
+  attempts: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  uniqueKey: string | null;
+  payload: Payload;
+  progress: unknown;
+  /** Set once the job has succeeded. */
+  result: Result | null;
+  error: ApiJobError | null;
+  /** `host:pid:id` of the worker running it, while `running`. */
+  worker: string | null;
+  runAt: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  links: { self: string; events: string; cancel: string; retry: string };
+}
+
+/** One event of `GET /v1/jobs/{id}/events`: `state` on each change, `progress`, then `end` once. */
+export type JobStreamEvent<Payload = unknown, Result = unknown> =
+  | { event: 'state'; data: ApiJob<Payload, Result> }
+  | { event: 'progress'; data: { id: string; progress: unknown } }
+  | { event: 'end'; data: ApiJob<Payload, Result> };
+
+/** A page of `GET /v1/jobs`, newest first; pass `nextCursor` back as `cursor` for the next one. */
+export interface ApiJobPage {
+  jobs: ApiJob[];
+  nextCursor: string | null;
+}
+
+/** A queue with its job counts by state (`GET /v1/queues`). */
+export interface ApiQueue {
+  name: string;
+  paused: boolean;
+  counts: Record<JobState, number>;
+}
+
+/** A task the server or one of its workers knows (`GET /v1/tasks`). */
+export interface ApiTask {
+  name: string;
+  queue: string;
+  mode: string;
+  attempts: number;
+  priority: number;
+  timeout: number;
+  /** JSON Schema of the payload, when the server can describe it; otherwise null. */
+  payloadSchema: unknown;
+  example: unknown;
+}
+
+/** `GET /healthz`. */
+export interface ApiHealth {
+  status: 'ok' | 'degraded';
+  store: string;
+  uptimeSeconds: number;
+}
