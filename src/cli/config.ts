@@ -8,7 +8,7 @@ import { DEFAULT_DATABASE } from '../store/open-store.ts';
 
 /**
  * What `offload.config.{ts,mjs,js,json}` may hold. The same settings come from the environment
- * (OFFLOAD_DB, OFFLOAD_TASKS, OFFLOAD_CONCURRENCY, OFFLOAD_HOST, OFFLOAD_PORT, OFFLOAD_LOG_LEVEL,
+ * (OFFLOAD_DB, OFFLOAD_TASKS, OFFLOAD_CONCURRENCY, OFFLOAD_HOST, OFFLOAD_PORT, OFFLOAD_CORS_ORIGINS, OFFLOAD_LOG_LEVEL,
  * OFFLOAD_WEBHOOK_SECRET) and from flags; a flag beats
  * the environment, which beats the file.
  */
@@ -29,6 +29,8 @@ export interface OffloadConfig {
   host?: string;
   /** Port of the HTTP API. Default 7070; 0 picks a free one. */
   port?: number;
+  /** Web origins allowed to call the API from browsers (CORS), or `['*']`. Default none. */
+  corsOrigins?: string[];
   /** pino level. Default `info`. */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /**
@@ -47,6 +49,7 @@ const configSchema = z.object({
   retentionMs: optionSchemas.positiveInt.optional(),
   host: z.string().min(1).optional(),
   port: z.number().int('must be a whole number').min(0).max(65535, 'must be at most 65535').optional(),
+  corsOrigins: z.array(z.string().min(1)).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   webhookSecret: z.string().min(16, 'must be at least 16 characters').optional(),
 });
@@ -86,6 +89,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): OffloadConfig {
   if (env.OFFLOAD_LOG_LEVEL) config.logLevel = env.OFFLOAD_LOG_LEVEL;
   if (env.OFFLOAD_HOST) config.host = env.OFFLOAD_HOST;
   if (env.OFFLOAD_PORT) config.port = Number(env.OFFLOAD_PORT);
+  if (env.OFFLOAD_CORS_ORIGINS) config.corsOrigins = env.OFFLOAD_CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean);
   if (env.OFFLOAD_WEBHOOK_SECRET) config.webhookSecret = env.OFFLOAD_WEBHOOK_SECRET;
   return parseOptions('environment (OFFLOAD_*)', configSchema, config);
 }

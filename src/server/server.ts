@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -50,6 +51,11 @@ export interface ServerOptions {
   rateLimit?: { max: number; windowMs: number } | false;
   /** Longest `?wait=` honoured, in ms. Default 60 000. */
   maxWait?: number;
+  /**
+   * Web origins (`https://app.example.org`) whose pages may call the API from the browser with a
+   * bearer token (`offload/client`); `['*']` for any. Cookies never cross origins. Default none.
+   */
+  corsOrigins?: string[];
   /** Where `offload bench switch` saved its last result (`bench-switch.json`), for `GET /v1/modes`. Default: none. */
   dataDir?: string;
   logger?: Logger;
@@ -66,6 +72,9 @@ const optionsSchema = z.object({
   rateLimit: z.union([z.literal(false), z.object({ max: optionSchemas.positiveInt, windowMs: optionSchemas.positiveInt }).strict()]).default({ max: 600_000, windowMs: 60_000 }),
   maxWait: optionSchemas.positiveInt.default(60_000),
   dataDir: z.string().min(1).optional(),
+  corsOrigins: z
+    .array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, "must be an origin such as https://app.example.org (scheme and host, no path), or '*'"))
+    .default([]),
   logger: z.unknown().optional(),
 });
 
@@ -132,6 +141,17 @@ export class OffloadServer {
     app.decorateRequest('authFailure', undefined);
     app.decorateRequest('session', undefined);
     app.addHook('onRequest', async (request) => identify(request, authenticate, this.#sessions));
+    const origins = this.#options.corsOrigins;
+    if (origins.length > 0) {
+      await app.register(cors, {
+        origin: origins.includes('*') ? '*' : origins,
+        credentials: false,
+        methods: ['GET', 'POST'],
+        allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
+        exposedHeaders: ['location', 'retry-after'],
+        maxAge: 600,
+      });
+    }
     const limit = this.#options.rateLimit;
     if (limit) {
       await app.register(rateLimit, {

@@ -2,31 +2,13 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
 import { createClient, OffloadClient, ProblemError, type ApiJob, type JobStreamEvent } from '../../src/client/index.ts';
 import { ErrorCodes, OffloadError } from '../../src/errors.ts';
 import type { JobView } from '../../src/server/job-view.ts';
 import { defineTask } from '../../src/task.ts';
+import { greet, steps } from '../fixtures/api-tasks.ts';
 import { startApi, type ApiHarness } from '../helpers/api.ts';
 
-const greet = defineTask({
-  name: 'greet',
-  schema: z.object({ name: z.string().min(1) }),
-  example: { name: 'ada' },
-  run: async (payload: { name: string }) => ({ greeting: `hello, ${payload.name}` }),
-});
-
-const steps = defineTask({
-  name: 'steps',
-  run: async (payload: { steps: number; delayMs: number }, ctx) => {
-    for (let i = 1; i <= payload.steps; i++) {
-      await sleep(payload.delayMs, undefined, { signal: ctx.signal });
-      ctx.progress({ step: i });
-    }
-    return { done: payload.steps };
-  },
-});
 
 const boom = defineTask({ name: 'boom', attempts: 1, run: async (): Promise<never> => { throw new Error('boom on purpose'); } });
 const laned = defineTask({ name: 'laned', queue: 'client-lane', run: async () => 'ran' });

@@ -25,13 +25,13 @@ export const TEST_WEBHOOK_SECRET = 'whsec_test_secret_for_api_tests';
 
 export async function startApi(
   tasks: Task[],
-  options: { worker?: boolean; authenticate?: Authenticate | null; rateLimit?: { max: number; windowMs: number } | false; bodyLimit?: number; host?: string; dataDir?: string } = {},
+  options: { worker?: boolean; authenticate?: Authenticate | null; rateLimit?: { max: number; windowMs: number } | false; bodyLimit?: number; host?: string; dataDir?: string; corsOrigins?: string[] } = {},
 ): Promise<ApiHarness> {
   const { dir, cleanup } = makeTempDir('api');
   const store = createSqliteStore({ path: path.join(dir, 'jobs.db') });
   const worker = options.worker === false ? undefined : createWorker({ store, tasks, pollInterval: 50, blockThreshold: 0, webhookSecret: TEST_WEBHOOK_SECRET, webhookBackoff: { delay: 50 } });
   await worker?.start();
-  const server = createServer({ store, tasks, worker, port: 0, host: options.host, dataDir: options.dataDir, authenticate: options.authenticate, rateLimit: options.rateLimit, bodyLimit: options.bodyLimit });
+  const server = createServer({ store, tasks, worker, port: 0, host: options.host, dataDir: options.dataDir, corsOrigins: options.corsOrigins, authenticate: options.authenticate, rateLimit: options.rateLimit, bodyLimit: options.bodyLimit });
   const url = await server.listen();
   const token = server.sessionToken;
   return {

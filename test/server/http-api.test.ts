@@ -1,28 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
 import { defineTask } from '../../src/task.ts';
 import { createServer } from '../../src/server/server.ts';
+import { greet, steps } from '../fixtures/api-tasks.ts';
 import { startApi, type ApiHarness } from '../helpers/api.ts';
 
-const greet = defineTask({
-  name: 'greet',
-  schema: z.object({ name: z.string().min(1) }),
-  example: { name: 'ada' },
-  run: async (payload: { name: string }) => ({ greeting: `hello, ${payload.name}` }),
-});
-
-const steps = defineTask({
-  name: 'steps',
-  run: async (payload: { steps: number; delayMs: number }, ctx) => {
-    for (let i = 1; i <= payload.steps; i++) {
-      await sleep(payload.delayMs, undefined, { signal: ctx.signal });
-      ctx.progress({ step: i });
-    }
-    return { done: payload.steps };
-  },
-});
 
 const laned = defineTask({ name: 'laned', queue: 'lane', run: async () => 'ran' });
 
@@ -237,6 +220,39 @@ describe('HTTP API auth', () => {
     const store = createSqliteStore({ path: ':memory:' });
     try {
       assert.throws(() => createServer({ store, host: '0.0.0.0', authenticate: null }), /refusing to serve 0\.0\.0\.0 without authentication/);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('HTTP API from other web origins (CORS)', () => {
+  test('an allowed origin gets the preflight and the headers it needs; others get none', async () => {
+    const api = await startApi([greet], { worker: false, corsOrigins: ['http://app.test'] });
+    try {
+      const preflight = await fetch(`${api.url}/v1/jobs`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://app.test', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,idempotency-key' },
+      });
+      assert.ok(preflight.status === 204 || preflight.status === 200);
+      assert.equal(preflight.headers.get('access-control-allow-origin'), 'http://app.test');
+      assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /authorization/);
+      const created = await api.call('POST', '/v1/jobs', { task: 'greet', payload: { name: 'x' } }, { origin: 'http://app.test' });
+      assert.equal(created.headers.get('access-control-allow-origin'), 'http://app.test');
+      assert.match(created.headers.get('access-control-expose-headers') ?? '', /location/);
+      assert.equal(created.headers.get('access-control-allow-credentials'), null, 'cookies never cross origins');
+      const other = await api.call('GET', '/v1/queues', undefined, { origin: 'http://evil.test' });
+      assert.equal(other.headers.get('access-control-allow-origin'), null);
+    } finally {
+      await api.close();
+    }
+  });
+
+  test('a malformed origin is refused at start', async () => {
+    const { createSqliteStore } = await import('../../src/store/sqlite/sqlite-store.ts');
+    const store = createSqliteStore({ path: ':memory:' });
+    try {
+      assert.throws(() => createServer({ store, corsOrigins: ['app.test/path'] }), /corsOrigins.*must be an origin/);
     } finally {
       await store.close();
     }

@@ -69,7 +69,7 @@ async function runWorker(mode: 'start' | 'worker', context: CommandContext, demo
 
 async function startServer(context: CommandContext, store: Store, tasks: Task[], worker: Worker): Promise<OffloadServer> {
   const { config, logger } = context;
-  const server = createServer({ store, tasks, worker, host: config.host, port: config.port, logger, dataDir: context.dataDir });
+  const server = createServer({ store, tasks, worker, host: config.host, port: config.port, logger, dataDir: context.dataDir, corsOrigins: config.corsOrigins });
   const url = await server.listen();
   logger.info({ url }, `offload start: HTTP API on ${url} (described at ${url}/v1/openapi.json)`);
   logger.info(`dashboard: ${server.loginLink()} (a one-time login link)`);
