@@ -71,6 +71,9 @@ export interface Me {
 
 export const JOB_STATES = ['scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
+/** Fired on `window` when the API says the session is gone (expired, logged out elsewhere, server restarted). */
+export const SESSION_ENDED = 'offload:session-ended';
+
 let csrfToken: string | null = null;
 
 export function setCsrfToken(token: string | null): void {
@@ -84,6 +87,7 @@ export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknow
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
   if (response.status === 204) return undefined as T;
   const data = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  if (response.status === 401 && path !== '/v1/session') dispatchEvent(new CustomEvent(SESSION_ENDED, { detail: String(data.detail ?? '') }));
   if (!response.ok) {
     throw new ApiError(response.status, String(data.code ?? 'ERR_HTTP'), String(data.detail ?? response.statusText), (data.errors as FieldError[]) ?? []);
   }

@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, describeError, setCsrfToken, type Me } from './api.ts';
+import { api, ApiError, describeError, SESSION_ENDED, setCsrfToken, type Me } from './api.ts';
 import { useRoute } from './hooks.ts';
 import { live } from './live.ts';
 import { JobView } from './views/job.tsx';
@@ -31,11 +31,23 @@ function App() {
       },
       (error: unknown) => (error instanceof ApiError && error.status === 401 ? setMe(null) : setFailure(describeError(error))),
     );
+  const [ended, setEnded] = useState<string | undefined>(undefined);
   useEffect(() => void loadMe(), []);
+  useEffect(() => {
+    const onEnded = (event: Event) => {
+      setEnded((event as CustomEvent<string>).detail || 'Your session has ended.');
+      setMe(null);
+    };
+    addEventListener(SESSION_ENDED, onEnded);
+    return () => removeEventListener(SESSION_ENDED, onEnded);
+  }, []);
 
   if (failure) return <main class="page"><p role="alert" class="error">{failure}</p></main>;
   if (me === undefined) return <main class="page"><p>Loading…</p></main>;
-  if (me === null) return <LoginView onLogin={loadMe} expired={new URLSearchParams(location.search).get('login') === 'expired'} />;
+  if (me === null) {
+    const expired = new URLSearchParams(location.search).get('login') === 'expired';
+    return <LoginView onLogin={() => (setEnded(undefined), loadMe())} message={ended ?? (expired ? 'That login link has been used or has expired. Paste a token instead.' : undefined)} />;
+  }
 
   const [section = '', id] = route.path;
   const logout = async () => {

@@ -206,6 +206,18 @@ describe('dashboard in Chromium', () => {
     await page.locator('tr[data-queue="flood"] td').nth(3).filter({ hasText: String(flood.counts.succeeded) }).waitFor();
   });
 
+  test('a session that ends under the page sends it back to the login form with a message', async () => {
+    const second = await browser.newPage();
+    await second.goto(api.server.loginLink());
+    await second.getByRole('heading', { name: 'Overview' }).waitFor();
+    const csrf = await second.evaluate(async () => ((await (await fetch('/v1/session')).json()) as { csrfToken: string }).csrfToken);
+    await second.evaluate(async (token) => void (await fetch('/v1/session/logout', { method: 'POST', headers: { 'x-csrf-token': token } })), csrf);
+    await second.evaluate(() => (location.hash = '#/jobs'));
+    await second.getByLabel('API token').waitFor();
+    await second.getByRole('alert').filter({ hasText: /needs a token|session/ }).waitFor();
+    await second.close();
+  });
+
   test('no errors were thrown in the page', () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -1,9 +1,9 @@
 import { useState } from 'preact/hooks';
 import { api, describeError } from '../api.ts';
 
-export function LoginView({ onLogin, expired }: { onLogin: () => void; expired: boolean }) {
+export function LoginView({ onLogin, message }: { onLogin: () => void; message: string | undefined }) {
   const [token, setToken] = useState('');
-  const [error, setError] = useState<string | undefined>(expired ? 'That login link has been used or has expired. Paste a token instead.' : undefined);
+  const [error, setError] = useState<string | undefined>(message);
   const submit = async (event: Event) => {
     event.preventDefault();
     try {
