@@ -36,26 +36,36 @@ export function fromProcessWire<T extends ParentMessage | ChildMessage>(wire: un
  * be `undefined` (JSON drops them, and a missing field reads the same); user data may not.
  */
 function fitsJson(message: ParentMessage | ChildMessage): boolean {
+  // Plain loops and no closures: this runs twice per task on the hot path.
   const budget = { nodes: NODE_BUDGET };
-  const field = (value: unknown) => value === undefined || exact(value, 0, budget);
-  const error = (wire: WireError) => field(wire.props);
   switch (message.t) {
     case 'run':
-      return message.tasks.every((task) => field(task.payload) && field(task.job) && exact(task.timeout, 0, budget));
+      for (const task of message.tasks) {
+        if (!field(task.payload, budget) || !field(task.job, budget) || !exact(task.timeout, 0, budget)) return false;
+      }
+      return true;
     case 'done':
-      return (
-        message.replies.every((reply) => (reply.ok ? field(reply.value) : error(reply.error))) &&
-        (message.progress?.every(([, value]) => exact(value, 0, budget)) ?? true)
-      );
+      for (const reply of message.replies) if (!(reply.ok ? field(reply.value, budget) : wireError(reply.error, budget))) return false;
+      for (const [, value] of message.progress ?? []) if (!exact(value, 0, budget)) return false;
+      return true;
     case 'init-error':
     case 'fatal':
-      return error(message.error);
+      return wireError(message.error, budget);
     case 'ready':
     case 'started':
       return exact(message, 0, budget);
     default:
       return true;
   }
+}
+
+/** A protocol field: absent (`undefined`) or JSON-exact. */
+function field(value: unknown, budget: { nodes: number }): boolean {
+  return value === undefined || exact(value, 0, budget);
+}
+
+function wireError(error: WireError, budget: { nodes: number }): boolean {
+  return field(error.props, budget);
 }
 
 /** Whether `JSON.parse(JSON.stringify(value))` gives back what a structured clone would. */
