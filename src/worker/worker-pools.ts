@@ -13,7 +13,7 @@ type PoolSettings = Omit<PoolOptions, 'mode' | 'module'>;
 /** Most characters of a process's output appended to a failed job's stack. */
 const OUTPUT_IN_ERROR = 4_000;
 /** Most characters of a process's output kept on the job record (`Job.outputTail`). */
-export const OUTPUT_TAIL_CHARS = 4_096;
+const OUTPUT_TAIL_CHARS = 4_096;
 
 /** Thread runs needed before their measured hand-off replaces the default in `auto` placement. */
 const HANDOFF_SAMPLES = 20;
