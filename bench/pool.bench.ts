@@ -41,6 +41,31 @@ async function oneAtATime(runner: Runner, count: number): Promise<number> {
   return ((performance.now() - start) / count) * 1000;
 }
 
+/** CPU time this process (all its threads) spent in a measurement, per task, and the cores that makes. */
+interface CpuShare {
+  cpuUsPerTask: number;
+  cores: number;
+}
+const cpuShares: Record<string, CpuShare[]> = {};
+
+/** Wraps a burst so its CPU time is recorded under `key`: where the time of the CPU-bound runs goes. */
+function withCpu(key: string, count: number, what: (runner: Runner) => Promise<number>) {
+  return async (runner: Runner): Promise<number> => {
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    const value = await what(runner);
+    const used = process.cpuUsage(cpu);
+    const cpuMs = (used.user + used.system) / 1000;
+    (cpuShares[key] ??= []).push({ cpuUsPerTask: (cpuMs * 1000) / count, cores: cpuMs / (performance.now() - start) });
+    return value;
+  };
+}
+
+const cpuShare = (key: string): CpuShare => ({
+  cpuUsPerTask: median(cpuShares[key]!.map((share) => share.cpuUsPerTask)),
+  cores: median(cpuShares[key]!.map((share) => share.cores)),
+});
+
 /** Median over RUNS of a measurement, after one warm-up. */
 async function measure(label: string, make: () => Promise<Runner>, what: (runner: Runner) => Promise<number>): Promise<number> {
   const runner = await make();
@@ -104,6 +129,7 @@ async function main(): Promise<void> {
   console.log(`pool benchmark: ${RUNS} runs each, medians (throughput in tasks/s, latency in µs)\n`);
   const noop = (runner: Runner) => burst(runner, 'noop', BURST);
   const cpu = (runner: Runner) => burst(runner, 'sha', CPU_TASKS);
+  const loadBefore = os.loadavg();
   const seq = (runner: Runner) => oneAtATime(runner, SEQUENTIAL);
 
   r.offloadThreadNoop = await measure('no-op burst: offload thread pool', offload('thread'), noop);
@@ -114,20 +140,20 @@ async function main(): Promise<void> {
   r.piscinaSeq = await measure('one at a time: Piscina (µs)', piscina(), seq);
   r.tinypoolSeq = await measure('one at a time: Tinypool (µs)', tinypool('worker_threads'), seq);
   r.rawThreadSeq = await measure('one at a time: raw worker_threads ping-pong (µs)', pingPong('thread'), seq);
-  r.offloadThreadCpu = await measure('sha256 64 KiB: offload thread pool', offload('thread'), cpu);
+  r.offloadThreadCpu = await measure('sha256 64 KiB: offload thread pool', offload('thread'), withCpu('offload', CPU_TASKS, cpu));
   r.piscinaCpu = await measure('sha256 64 KiB: Piscina (defaults)', piscina(), cpu);
   r.piscina16Cpu = await measure('sha256 64 KiB: Piscina (16 in flight)', piscina(16), cpu);
   r.tinypoolCpu = await measure('sha256 64 KiB: Tinypool', tinypool('worker_threads'), cpu);
-  r.inlineCpu = await measure('sha256 64 KiB: inline (one thread)', inline, cpu);
+  r.inlineCpu = await measure('sha256 64 KiB: inline (one thread)', inline, withCpu('inline', CPU_TASKS, cpu));
   r.offloadProcessNoop = await measure('no-op burst: offload process pool', offload('process'), noop);
   r.tinypoolChildNoop = await measure('no-op burst: Tinypool child_process', tinypool('child_process'), (runner) => burst(runner, 'noop', 20_000));
   r.offloadProcessSeq = await measure('one at a time: offload process pool (µs)', offload('process'), seq);
   r.rawForkSeq = await measure('one at a time: raw fork IPC ping-pong (µs)', pingPong('process'), seq);
   r.tinypoolChildSeq = await measure('one at a time: Tinypool child_process (µs)', tinypool('child_process'), seq);
-  writeResults(r);
+  writeResults(r, loadBefore, os.loadavg());
 }
 
-function writeResults(r: Record<string, number>): void {
+function writeResults(r: Record<string, number>, loadBefore: number[], loadAfter: number[]): void {
   const k = (n: number) => `${Math.round(n).toLocaleString('en-US')}`;
   const x = (n: number) => `${n.toFixed(2)}×`;
   const target = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -140,6 +166,9 @@ function writeResults(r: Record<string, number>): void {
     processLatency: r.offloadProcessSeq! / r.rawForkSeq!,
     cpu: r.offloadThreadCpu! / r.inlineCpu!,
   };
+  const load = (avg: number[]) => avg.map((n) => n.toFixed(2)).join(' / ');
+  const offloadCpu = cpuShare('offload');
+  const inlineCpu = cpuShare('inline');
   const section = `<!-- pool:start -->
 ## Pool (\`npm run bench:pool\`)
 
@@ -164,6 +193,13 @@ round trips; CPU: ${k(CPU_TASKS)} × sha256 of 64 KiB submitted at once. offload
 | process no-op ≥ 3× Tinypool child_process | ${x(ratios.processVsTinypool)} | ${target(ratios.processVsTinypool >= 3)} |
 | process one at a time ≤ 1.3× raw fork IPC | ${x(ratios.processLatency)} | ${target(ratios.processLatency <= 1.3)} |
 | CPU with 2 threads ≥ 1.8× inline | ${x(ratios.cpu)} | ${target(ratios.cpu >= 1.8)} |
+
+Load average (1 / 5 / 15 min) on ${os.availableParallelism()} CPUs: ${load(loadBefore)} at the start, ${load(loadAfter)} at the end.
+Where the CPU-bound time goes (process CPU time over wall time, all threads, medians): inline used
+${inlineCpu.cores.toFixed(2)} cores at ${inlineCpu.cpuUsPerTask.toFixed(1)} µs of CPU per hash; offload's two threads and the parent used
+${offloadCpu.cores.toFixed(2)} cores at ${offloadCpu.cpuUsPerTask.toFixed(1)} µs per hash. Two threads can beat inline by at most the
+cores they get over the cores inline got (${(offloadCpu.cores / inlineCpu.cores).toFixed(2)}× here), times inline's CPU per hash over theirs
+(${(inlineCpu.cpuUsPerTask / offloadCpu.cpuUsPerTask).toFixed(2)}×).
 <!-- pool:end -->`;
   const file = new URL('./RESULTS.md', import.meta.url);
   const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n\nEach benchmark replaces only its own section.\n';

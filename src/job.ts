@@ -50,6 +50,10 @@ export interface Job<Payload = unknown, Result = unknown> {
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** Where the last run ran and why, e.g. `thread: auto: blocked the loop 12.0 ms ≥ 4 × 45 µs round trip`. */
+  placement: string | null;
+  /** The last few KiB a process-mode run wrote to stdout and stderr ('' when it wrote nothing); null in other modes. */
+  outputTail: string | null;
 }
 
 /** A job handed to a worker by a claim; `attempts` doubles as the fencing token of this lease. */

@@ -32,6 +32,10 @@ export interface ApiJob<Payload = unknown, Result = unknown> {
   error: ApiJobError | null;
   /** `host:pid:id` of the worker running it, while `running`. */
   worker: string | null;
+  /** Where the last run ran and why (`thread: auto: …`); null before a run records it. */
+  placement: string | null;
+  /** The last 4 KiB a process-mode run wrote to stdout and stderr; null in other modes. */
+  outputTail: string | null;
   runAt: string;
   createdAt: string;
   startedAt: string | null;

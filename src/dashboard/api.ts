@@ -31,6 +31,8 @@ export interface Job {
   result: unknown;
   error: { name: string; message: string; stack?: string; code?: string; attempt: number } | null;
   worker: string | null;
+  placement: string | null;
+  outputTail: string | null;
   runAt: string;
   createdAt: string;
   startedAt: string | null;

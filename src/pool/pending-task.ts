@@ -20,6 +20,8 @@ export class PendingTask {
   waiting = false;
   /** Settled (timed out or cancelled) while its worker still runs it. */
   abandoned = false;
+  /** Its worker answered; it settles on the next turn. */
+  answered = false;
   outputFrom = 0;
   timer: NodeJS.Timeout | undefined;
   onAbort: (() => void) | undefined;

@@ -1,24 +1,25 @@
 import { fork } from 'node:child_process';
 import { OutputTail } from './output-tail.ts';
+import { fromProcessWire, toProcessWire } from './process-wire.ts';
 import type { ChildMessage, ParentMessage } from './protocol.ts';
 import { entryUrl, type SpawnSettings, type WorkerHandle } from './worker-handle.ts';
 
 /** How long to wait, after a child exits, for the rest of its output before reporting the exit. */
 const OUTPUT_GRACE_MS = 500;
 
-/** Starts one pool child process with `fork`, structured (advanced) serialisation and captured output. */
+/** Starts one pool child process with `fork`, messages framed by {@link toProcessWire}, and captured output. */
 export function spawnProcess(settings: SpawnSettings): WorkerHandle {
   const { url, typescript } = entryUrl('process-entry');
   const child = fork(url, [JSON.stringify(settings.config)], {
     execArgv: [...heapFlags(settings), ...(typescript ? ['--import', import.meta.resolve('tsx')] : []), ...settings.execArgv],
     env: settings.env ?? process.env,
-    serialization: 'advanced',
+    serialization: 'json',
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   const output = new OutputTail(settings.outputTail);
   output.capture(child.stdout, settings.forwardOutput ? process.stdout : undefined);
   output.capture(child.stderr, settings.forwardOutput ? process.stderr : undefined);
-  child.on('message', (message) => settings.onMessage(message as ChildMessage));
+  child.on('message', (message) => settings.onMessage(fromProcessWire<ChildMessage>(message)));
   let spawnError: Error | undefined;
   child.on('error', (error) => (spawnError ??= error));
   let reported = false;
@@ -33,7 +34,7 @@ export function spawnProcess(settings: SpawnSettings): WorkerHandle {
     label: `process ${child.pid}`,
     output,
     send: (message: ParentMessage) => {
-      if (child.connected) child.send(message);
+      if (child.connected) child.send(toProcessWire(message));
     },
     kill: () => void child.kill('SIGKILL'),
     hold: (held) => {

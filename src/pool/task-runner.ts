@@ -105,7 +105,10 @@ export class ChildRuntime {
   }
 
   #scheduleFlush(): void {
-    if (this.#inBatch || this.#flushQueued) return;
+    if (this.#inBatch) return;
+    // Nothing else runs here, so nothing could join the batch: a lone task answers without a hop.
+    if (this.#running.size === 0) return this.#flush();
+    if (this.#flushQueued) return;
     this.#flushQueued = true;
     this.#settings.defer(() => {
       this.#flushQueued = false;

@@ -298,6 +298,16 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
   }
 
   #finish(task: PendingTask, reply: TaskReply): void {
+    if (this.mode === 'process' && task.options?.onOutput) {
+      // A child's stdout and stderr are separate pipes: let this turn's reads land before the tail is taken.
+      task.answered = true;
+      setImmediate(() => this.#settleReply(task, reply));
+    } else {
+      this.#settleReply(task, reply);
+    }
+  }
+
+  #settleReply(task: PendingTask, reply: TaskReply): void {
     if (reply.ok) {
       this.#stats.counts.completed++;
       task.settle(true, reply.value);
@@ -309,7 +319,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
 
   /** Gives up on a task: rejects it now, asks its worker to stop it, and ends the worker if it will not. */
   #abandon(task: PendingTask, reason: 'cancelled' | 'timeout'): void {
-    if (task.settled) return;
+    if (task.settled || task.answered) return;
     const error = stopError(task.task, reason, task.options?.signal);
     this.#stats.counts[reason === 'timeout' ? 'timedOut' : 'cancelled']++;
     const worker = task.worker;

@@ -21,6 +21,8 @@ export function toJobView(job: Job, delivery?: Job) {
     result: job.result,
     error: job.error,
     worker: job.state === 'running' ? job.leaseOwner : null,
+    placement: job.placement,
+    outputTail: job.outputTail,
     idempotencyKey: job.idempotencyKey,
     callbackUrl: job.callbackUrl,
     webhook: delivery

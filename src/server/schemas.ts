@@ -114,6 +114,11 @@ export const jobViewSchema = z
     result: z.unknown(),
     error: errorSchema.nullable(),
     worker: z.string().nullable().meta({ description: 'host:pid:id of the worker holding the lease while running' }),
+    placement: z.string().nullable().meta({ description: "Where the last run ran and why, e.g. \"thread: auto: a run holds the event loop for 12.0 ms…\"; null before a run records it" }),
+    outputTail: z
+      .string()
+      .nullable()
+      .meta({ description: "The last 4 KiB the last run wrote to stdout and stderr, kept for process-mode runs ('' when it wrote nothing); null in other modes" }),
     idempotencyKey: z.string().nullable(),
     callbackUrl: z.string().nullable(),
     webhook: z

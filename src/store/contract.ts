@@ -149,14 +149,22 @@ export interface RenewParams {
   leaseMs: number;
 }
 
-export type JobOutcome =
+export type JobOutcome = (
   | { kind: 'succeeded'; lease: LeaseRef; result: string }
   /** `retryAt` null: failed for good. */
   | { kind: 'failed'; lease: LeaseRef; error: SerializedError; retryAt: number | null }
   /** Back to the queue at `runAt`, this run not counted as an attempt. */
   | { kind: 'snoozed'; lease: LeaseRef; runAt: number }
   /** Given back unfinished (shutdown): queued at once, this run not counted. */
-  | { kind: 'released'; lease: LeaseRef };
+  | { kind: 'released'; lease: LeaseRef }
+) &
+  RunFacts;
+
+/** What a run leaves on the job record with its outcome (`Job.placement`, `Job.outputTail`); absent means null. */
+export interface RunFacts {
+  placement?: string | null;
+  outputTail?: string | null;
+}
 
 export interface JobFilter {
   queue?: string;

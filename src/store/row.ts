@@ -25,6 +25,9 @@ export interface JobRow {
   created_at: number | string;
   started_at: number | string | null;
   finished_at: number | string | null;
+  /** Absent from rows of statements that list their columns. */
+  placement?: string | null;
+  output_tail?: string | null;
 }
 
 /** Maps a row to the public Job; a queued job whose run-at lies ahead reads as `scheduled`. */
@@ -54,6 +57,8 @@ export function jobFromRow(row: JobRow, now: number): Job {
     createdAt: Number(row.created_at),
     startedAt: toNumber(row.started_at),
     finishedAt: toNumber(row.finished_at),
+    placement: row.placement ?? null,
+    outputTail: row.output_tail ?? null,
   };
 }
 
@@ -82,6 +87,8 @@ export function jobFromInsert(params: EnqueueParams, id: number | bigint, now: n
     createdAt: now,
     startedAt: null,
     finishedAt: null,
+    placement: null,
+    outputTail: null,
   };
 }
 

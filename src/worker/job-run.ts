@@ -4,14 +4,17 @@ import type { Clock } from '../clock.ts';
 import { ErrorCodes, OffloadError, PermanentFailure, Snooze, serializeError } from '../errors.ts';
 import type { ClaimedJob } from '../job.ts';
 import { encodeJson } from '../payload.ts';
-import type { JobOutcome, LeaseRef } from '../store/contract.ts';
+import type { JobOutcome, LeaseRef, RunFacts } from '../store/contract.ts';
 import type { Task, TaskContext } from '../task.ts';
 
 /** Why a running job's signal aborted. */
 export type AbortReason = 'cancelled' | 'timeout' | 'lease-lost' | 'shutdown';
 
-/** Runs a task's code in some execution mode. `inline` calls it on this event loop. */
-export type Executor = (task: Task, payload: unknown, ctx: TaskContext) => Promise<unknown>;
+/**
+ * Runs a task's code in some execution mode. `inline` calls it on this event loop. An executor
+ * may note what the job record keeps of the run in `facts` (a process's output tail).
+ */
+export type Executor = (task: Task, payload: unknown, ctx: TaskContext, facts: RunFacts) => Promise<unknown>;
 
 export interface JobRunDeps {
   workerId: string;
@@ -79,14 +82,18 @@ export class JobRun {
     return this.#controller.signal;
   }
 
-  /** Runs the task and returns the outcome to record, or null when nothing may be recorded. */
-  async execute(executor: Executor): Promise<JobOutcome | null> {
+  /**
+   * Runs the task and returns the outcome to record, or null when nothing may be recorded. The
+   * outcome carries `placement` (where it ran and why) and what the executor noted of the run.
+   */
+  async execute(executor: Executor, placement?: string): Promise<JobOutcome | null> {
     if (this.job.timeoutMs > 0) this.#timeout = setTimeout(() => this.abort('timeout'), this.job.timeoutMs);
+    const facts: RunFacts = { placement: placement ?? null, outputTail: null };
     try {
-      const result = await Promise.race([executor(this.task, this.job.payload, this.#context()), this.#aborted()]);
-      return this.#reason ? this.#abortOutcome(this.#abortError) : this.#success(result);
+      const result = await Promise.race([executor(this.task, this.job.payload, this.#context(), facts), this.#aborted()]);
+      return withFacts(this.#reason ? this.#abortOutcome(this.#abortError) : this.#success(result), facts);
     } catch (error) {
-      return this.#reason ? this.#abortOutcome(error) : this.#failure(error);
+      return withFacts(this.#reason ? this.#abortOutcome(error) : this.#failure(error), facts);
     } finally {
       clearTimeout(this.#timeout);
       this.#flushProgress();
@@ -180,4 +187,8 @@ export class JobRun {
     const delay = backoffDelay(this.task.backoff ?? {}, this.job.attempts);
     return { kind: 'failed', lease: this.lease, error: serialized, retryAt: this.#deps.clock.now() + delay };
   }
+}
+
+function withFacts(outcome: JobOutcome | null, facts: RunFacts): JobOutcome | null {
+  return outcome && { ...outcome, placement: facts.placement ?? null, outputTail: facts.outputTail ?? null };
 }

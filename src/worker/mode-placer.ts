@@ -9,6 +9,14 @@ export interface JobPlacement {
   reason: string;
 }
 
+/** Most characters of a placement kept on the job record. */
+const PLACEMENT_CHARS = 500;
+
+/** A placement as the job record keeps it: `thread: auto: a run holds the event loop for …`. */
+export function describePlacement(placement: JobPlacement): string {
+  return `${placement.mode}: ${placement.reason}`.slice(0, PLACEMENT_CHARS);
+}
+
 /** Weight of the newest run in the running average of loop blocking. */
 const SMOOTHING = 0.3;
 /** A task placed in a thread runs inline once in this many runs, to measure it again. */
@@ -57,10 +65,10 @@ export class ModePlacer {
 
   /** Wraps the inline executor of an `auto` task so each run's loop blocking is recorded. */
   measured(inline: Executor): Executor {
-    return (task, payload, ctx) => {
+    return (task, payload, ctx, facts) => {
       const start = performance.now();
       try {
-        return inline(task, payload, ctx);
+        return inline(task, payload, ctx, facts);
       } finally {
         this.#observe(task, performance.now() - start);
       }

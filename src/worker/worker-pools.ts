@@ -12,6 +12,8 @@ type PoolSettings = Omit<PoolOptions, 'mode' | 'module'>;
 
 /** Most characters of a process's output appended to a failed job's stack. */
 const OUTPUT_IN_ERROR = 4_000;
+/** Most characters of a process's output kept on the job record (`Job.outputTail`). */
+const OUTPUT_TAIL_CHARS = 4_096;
 
 /** Thread runs needed before their measured hand-off replaces the default in `auto` placement. */
 const HANDOFF_SAMPLES = 20;
@@ -56,14 +58,19 @@ export class WorkerPools {
 
   /** Runs a task in the pool of its mode, passing cancellation, progress and the job's facts through. */
   executor(mode: PooledMode): Executor {
-    return async (task, payload, ctx) => {
+    return async (task, payload, ctx, facts) => {
       this.#active[mode]++;
       let output = '';
+      const onOutput = (text: string) => {
+        output = text;
+        facts.outputTail = text.slice(-OUTPUT_TAIL_CHARS);
+      };
+      if (mode === 'process') facts.outputTail = '';
       try {
         return await this.#pool(mode, task).run(task.name, payload, {
           signal: ctx.signal,
           onProgress: (value) => ctx.progress(value),
-          onOutput: mode === 'process' ? (text) => (output = text) : undefined,
+          onOutput: mode === 'process' ? onOutput : undefined,
           job: ctx.job,
         });
       } catch (error) {

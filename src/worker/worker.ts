@@ -18,7 +18,7 @@ import { OutcomeRecorder } from './outcome-recorder.ts';
 import type { Backoff } from '../backoff.ts';
 import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../store/contract.ts';
 import { createWebhookTask } from '../webhooks/delivery.ts';
-import { ModePlacer, type JobPlacement } from './mode-placer.ts';
+import { describePlacement, ModePlacer, type JobPlacement } from './mode-placer.ts';
 
 /** Options of {@link createWorker}; each states its default. */
 /** How often a worker tells the registry it is alive. */
@@ -340,7 +340,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const inline = placement.mode === 'inline';
     if (inline) this.#watchdog.begin(run.job.id, run.task.name);
     const executor = inline && run.task.mode === 'auto' ? this.#measuredInline : this.#executors.get(placement.mode)!;
-    const outcome = await run.execute(executor);
+    const outcome = await run.execute(executor, describePlacement(placement));
     if (inline) this.#watchdog.end(run.job.id);
     this.#releaseCapacity(run);
     if (outcome) await this.#record(run, outcome);

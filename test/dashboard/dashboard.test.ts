@@ -9,6 +9,8 @@ import { saveLastResult } from '../../src/bench/last-result.ts';
 import { runSwitchBench } from '../../src/bench/switch-bench.ts';
 import { startApi, type ApiHarness } from '../helpers/api.ts';
 import { makeTempDir } from '../helpers/temp.ts';
+import { isolated, tiny } from '../fixtures/auto-tasks.ts';
+import type { Task } from '../../src/task.ts';
 
 const slow = defineTask({
   name: 'slow',
@@ -50,7 +52,7 @@ describe('dashboard in Chromium', () => {
     const dataDir = makeTempDir('dashboard-modes');
     cleanups.push(dataDir.cleanup);
     saveLastResult(dataDir.dir, await runSwitchBench({ quick: true }));
-    api = await startApi([slow, flakyOnce, noop], { dataDir: dataDir.dir });
+    api = await startApi([slow, flakyOnce, noop, isolated, tiny] as Task[], { dataDir: dataDir.dir, pools: { process: { maxWorkers: 1, forwardOutput: false } } });
     browser = await launchChromium();
     page = await browser.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -160,6 +162,29 @@ describe('dashboard in Chromium', () => {
     assert.ok(states.length >= 1 && states.every((s) => s === 'cancelled'), states.join());
     await page.goto(`${api.url}/#/jobs/987654`);
     await page.getByRole('alert').filter({ hasText: 'No job has id 987654' }).waitFor();
+  });
+
+  test("a job's page shows where it ran and why, and a process run's output tail", async () => {
+    const inChild = await api.call('POST', '/v1/jobs', { task: 'isolated', payload: null });
+    const child = (await api.call('GET', `/v1/jobs/${inChild.body.id}?wait=30s`)).body;
+    assert.equal(child.state, 'succeeded', JSON.stringify(child.error));
+    assert.equal(child.placement, 'process: isolate: true');
+    assert.match(child.outputTail, /isolated run in \d+\n/);
+    const auto = await api.call('POST', '/v1/jobs', { task: 'auto-tiny', payload: { a: 1, b: 2 } });
+    const ran = (await api.call('GET', `/v1/jobs/${auto.body.id}?wait=10s`)).body;
+    assert.equal(ran.state, 'succeeded');
+    assert.match(ran.placement, /^inline: auto: /);
+    assert.equal(ran.outputTail, null);
+
+    await page.goto(`${api.url}/#/jobs/${inChild.body.id}`);
+    await page.getByTestId('job-mode').filter({ hasText: 'process: isolate: true' }).waitFor();
+    await page.getByRole('heading', { name: 'Output (tail)' }).waitFor();
+    const shown = (await page.getByTestId('job-output').textContent())!;
+    assert.match(shown, /isolated run in \d+/);
+    assert.match(shown, /a warning on stderr/);
+    await page.goto(`${api.url}/#/jobs/${auto.body.id}`);
+    await page.getByTestId('job-mode').filter({ hasText: /^inline: auto: / }).waitFor();
+    assert.equal(await page.getByRole('heading', { name: 'Output (tail)' }).count(), 0);
   });
 
   test('the workers view lists the worker with its modes, queues and heartbeat', async () => {

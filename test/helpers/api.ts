@@ -5,7 +5,7 @@ import { createServer, type OffloadServer } from '../../src/server/server.ts';
 import type { Store } from '../../src/store/contract.ts';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Task } from '../../src/task.ts';
-import { createWorker, type Worker } from '../../src/worker/worker.ts';
+import { createWorker, type Worker, type WorkerOptions } from '../../src/worker/worker.ts';
 import { makeTempDir } from './temp.ts';
 
 /** A real HTTP server on loopback over a real SQLite file, with an optional worker in the same process. */
@@ -25,11 +25,20 @@ export const TEST_WEBHOOK_SECRET = 'whsec_test_secret_for_api_tests';
 
 export async function startApi(
   tasks: Task[],
-  options: { worker?: boolean; authenticate?: Authenticate | null; rateLimit?: { max: number; windowMs: number } | false; bodyLimit?: number; host?: string; dataDir?: string; corsOrigins?: string[] } = {},
+  options: {
+    worker?: boolean;
+    authenticate?: Authenticate | null;
+    rateLimit?: { max: number; windowMs: number } | false;
+    bodyLimit?: number;
+    host?: string;
+    dataDir?: string;
+    corsOrigins?: string[];
+    pools?: WorkerOptions['pools'];
+  } = {},
 ): Promise<ApiHarness> {
   const { dir, cleanup } = makeTempDir('api');
   const store = createSqliteStore({ path: path.join(dir, 'jobs.db') });
-  const worker = options.worker === false ? undefined : createWorker({ store, tasks, pollInterval: 50, blockThreshold: 0, webhookSecret: TEST_WEBHOOK_SECRET, webhookBackoff: { delay: 50 } });
+  const worker = options.worker === false ? undefined : createWorker({ store, tasks, pollInterval: 50, blockThreshold: 0, webhookSecret: TEST_WEBHOOK_SECRET, webhookBackoff: { delay: 50 }, pools: options.pools });
   await worker?.start();
   const server = createServer({ store, tasks, worker, port: 0, host: options.host, dataDir: options.dataDir, corsOrigins: options.corsOrigins, authenticate: options.authenticate, rateLimit: options.rateLimit, bodyLimit: options.bodyLimit });
   const url = await server.listen();

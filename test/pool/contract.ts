@@ -239,7 +239,8 @@ export function poolContract(mode: ExecutionMode): void {
           void pool.run('speaks', { text: 'hello' }, { onOutput: (text) => ((output = text), resolve()) });
         });
         await done;
-        assert.equal(typeof output, 'string');
+        assert.match(output, /out: hello\n/);
+        assert.match(output, /err: hello\n/);
         const crash = await rejectsWith(pool.run('speaks-then-exits', { text: 'goodbye' }), ErrorCodes.WORKER_CRASHED, /last words: goodbye/);
         assert.match(String(crash.details?.output), /last words: goodbye/);
       });

@@ -9,6 +9,7 @@ import { tokensContract } from './tokens-contract.ts';
 import { webhooksContract } from './webhooks-contract.ts';
 import { workersContract } from './workers-contract.ts';
 import { idempotencyContract } from './idempotency-contract.ts';
+import { runFactsContract } from './run-facts-contract.ts';
 
 const WORKER = 'host:1:a';
 const LEASE_MS = 10_000;
@@ -462,6 +463,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
     idempotencyContract(kit);
     tokensContract(kit);
     workersContract(kit);
+    runFactsContract(kit);
 
     it('refuses use after close, and tolerates a second close', async () => {
       const instance = await open();

@@ -28,10 +28,10 @@ const INSERT_V1 = `INSERT INTO {jobs} (queue, task, payload, state, priority, ru
 
 /** A store written by version 1 keeps its jobs and gains the new columns, trigger and tables of every later migration. */
 async function assertUpgraded(store: Store, versions: number[]): Promise<void> {
-  assert.deepEqual(versions, [1, 2, 3]);
+  assert.deepEqual(versions, [1, 2, 3, 4]);
   const old = await store.jobGet({ id: '1' });
   assert.equal(old?.task, 'old');
-  assert.deepEqual([old?.callbackUrl, old?.webhookJobId, old?.idempotencyKey], [null, null, null]);
+  assert.deepEqual([old?.callbackUrl, old?.webhookJobId, old?.idempotencyKey, old?.placement, old?.outputTail], [null, null, null, null, null]);
   const { job } = await store.jobEnqueue({
     task: 'old',
     queue: 'default',

@@ -27,7 +27,7 @@ describe("mode: 'auto' and isolate: true", () => {
     const job = await harness.queue.enqueue(task.name, payload);
     const done = await harness.finished(job.id, 60_000);
     assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
-    return { result: done.result as Record<string, unknown>, placement: placements.get(job.id)! };
+    return { result: done.result as Record<string, unknown>, placement: placements.get(job.id)!, job: done };
   };
 
   it('starts a CPU-holding task inline, then moves it to a thread, saying why', async () => {
@@ -39,6 +39,9 @@ describe("mode: 'auto' and isolate: true", () => {
     assert.equal(second.placement.mode, 'thread');
     assert.match(second.placement.reason, /^auto: a run holds the event loop for .* thread round trip/);
     assert.equal(second.result.inThread, true);
+    assert.equal(first.job.placement, `inline: ${first.placement.reason}`, 'the job record says where it ran and why');
+    assert.match(second.job.placement!, /^thread: auto: a run holds the event loop for .* thread round trip/);
+    assert.equal(second.job.outputTail, null, 'only process runs keep an output tail');
   });
 
   it('keeps a cheap task inline', async () => {
@@ -50,8 +53,11 @@ describe("mode: 'auto' and isolate: true", () => {
   });
 
   it('runs an isolated task in a child process', async () => {
-    const { result, placement } = await runOne(isolated as unknown as Task, null);
+    const { result, placement, job } = await runOne(isolated as unknown as Task, null);
     assert.deepEqual(placement, { mode: 'process', reason: 'isolate: true' });
+    assert.equal(job.placement, 'process: isolate: true');
+    assert.match(job.outputTail!, new RegExp(`isolated run in ${String(result.pid)}\n`));
+    assert.match(job.outputTail!, /a warning on stderr\n/);
     assert.notEqual(result.pid, process.pid);
     assert.equal(isolated.mode, 'process');
   });

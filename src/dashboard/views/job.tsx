@@ -82,6 +82,7 @@ export function JobView({ id }: { id: string }) {
         <dt>Attempts</dt><dd>{job.attempts} of {job.maxAttempts}</dd>
         <dt>Priority</dt><dd>{job.priority}</dd>
         <dt>Worker</dt><dd>{job.worker ?? '–'}</dd>
+        <dt>Mode</dt><dd data-testid="job-mode">{job.placement ?? '–'}</dd>
         <dt>Timeout</dt><dd>{job.timeoutMs ? `${job.timeoutMs} ms` : 'none'}</dd>
       </dl>
       <section aria-labelledby="timeline-heading">
@@ -102,6 +103,12 @@ export function JobView({ id }: { id: string }) {
         <section aria-labelledby="result-heading">
           <h2 id="result-heading">Result</h2>
           <pre>{JSON.stringify(job.result, null, 2)}</pre>
+        </section>
+      )}
+      {job.outputTail !== null && job.outputTail !== undefined && (
+        <section aria-labelledby="output-heading">
+          <h2 id="output-heading">Output (tail)</h2>
+          <pre class="output" data-testid="job-output">{job.outputTail === '' ? 'no output' : job.outputTail}</pre>
         </section>
       )}
       {job.error && (

@@ -108,6 +108,14 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'placement and output tail of the last run',
+    sql: `
+      ALTER TABLE {s}.jobs ADD COLUMN placement text;
+      ALTER TABLE {s}.jobs ADD COLUMN output_tail text;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

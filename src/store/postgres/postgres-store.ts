@@ -265,6 +265,7 @@ export class PostgresStore implements Store {
     if (indexes.length === 0) return accepted;
     const now = this.clock.now();
     const columns = [[], [], [], [], [], [], []] as unknown[][];
+    const facts = [[], []] as unknown[][];
     for (const i of indexes) {
       const outcome = outcomes[i]!;
       const [kind, result, error, runAt] = outcomeColumns(outcome, now);
@@ -275,8 +276,10 @@ export class PostgresStore implements Store {
       columns[4]!.push(result);
       columns[5]!.push(error);
       columns[6]!.push(runAt);
+      facts[0]!.push(outcome.placement ?? null);
+      facts[1]!.push(outcome.outputTail ?? null);
     }
-    const { rows } = await this.#run<{ ord: string; id: string; queue: string; task: string; webhook_job_id: string | null }>('jobRecordOutcomes', [...columns, now]);
+    const { rows } = await this.#run<{ ord: string; id: string; queue: string; task: string; webhook_job_id: string | null }>('jobRecordOutcomes', [...columns, now, ...facts]);
     const items: unknown[][] = [];
     for (const row of rows) {
       const index = indexes[Number(row.ord) - 1]!;

@@ -104,13 +104,13 @@ export const sql = {
                         WHERE j.id = l.id AND j.state = 'running' AND j.lease_owner = l.worker AND j.attempts = l.attempt)`,
   /**
    * All outcomes in one statement. Arrays $1 id, $2 worker, $3 attempt, $4 kind (succeeded, failed,
-   * retry, requeue), $5 result, $6 error, $7 run_at; $8 now. Returns the input positions (ord) that
-   * were accepted.
+   * retry, requeue), $5 result, $6 error, $7 run_at; $8 now; arrays $9 placement, $10 output tail.
+   * Returns the input positions (ord) that were accepted.
    */
   jobRecordOutcomes: `
     WITH o AS (
-      SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[]) WITH ORDINALITY
-        AS o(id, worker, attempt, kind, result, error, run_at, ord)),
+      SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[], $9::text[], $10::text[]) WITH ORDINALITY
+        AS o(id, worker, attempt, kind, result, error, run_at, placement, output_tail, ord)),
     done AS (
       UPDATE {s}.jobs j SET
         state = CASE o.kind WHEN 'succeeded' THEN 'succeeded' WHEN 'failed' THEN 'failed' ELSE 'queued' END,
@@ -119,6 +119,8 @@ export const sql = {
         run_at = CASE WHEN o.kind IN ('retry', 'requeue') THEN o.run_at ELSE j.run_at END,
         attempts = CASE o.kind WHEN 'requeue' THEN j.attempts - 1 ELSE j.attempts END,
         finished_at = CASE WHEN o.kind IN ('succeeded', 'failed') THEN $8 ELSE j.finished_at END,
+        placement = o.placement,
+        output_tail = o.output_tail,
         ${CLEAR_LEASE}
       FROM o
       WHERE j.id = ANY($1::bigint[]) AND j.id = o.id AND j.state = 'running' AND j.lease_owner = o.worker AND j.attempts = o.attempt

@@ -100,6 +100,14 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'placement and output tail of the last run',
+    sql: `
+      ALTER TABLE offload_jobs ADD COLUMN placement TEXT;
+      ALTER TABLE offload_jobs ADD COLUMN output_tail TEXT;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -5,6 +5,8 @@
  */
 const LEASE_MATCH = `id = @id AND state = 'running' AND lease_owner = @workerId AND attempts = @attempt`;
 const CLEAR_LEASE = `lease_owner = NULL, lease_expires_at = NULL`;
+/** Where the run ran and what it printed, written with every outcome. */
+const RUN_FACTS = `placement = @placement, output_tail = @outputTail`;
 /** What outcome statements return: the event fields, and whether the job has a callback (a delivery job may have been made). */
 const EVENT_COLUMNS = `id, queue, task, attempts, callback_url IS NOT NULL AS hooked`;
 
@@ -39,26 +41,27 @@ export const sql = {
   queuePaused: `SELECT name FROM offload_queues WHERE paused = 1`,
   jobRenewLease: `UPDATE offload_jobs SET lease_expires_at = @expiresAt WHERE ${LEASE_MATCH}`,
   jobSucceed: `
-    UPDATE offload_jobs SET state = 'succeeded', result = @result, finished_at = @now, ${CLEAR_LEASE}
+    UPDATE offload_jobs SET state = 'succeeded', result = @result, finished_at = @now, ${RUN_FACTS}, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
     RETURNING ${EVENT_COLUMNS}`,
-  /** Successes of one worker in one statement: @leases is a JSON array of [id, attempt, result]. */
+  /** Successes of one worker in one statement: @leases is a JSON array of [id, attempt, result, placement, outputTail]. */
   jobSucceedMany: `
-    UPDATE offload_jobs SET state = 'succeeded', result = done.value ->> 2, finished_at = @now, ${CLEAR_LEASE}
+    UPDATE offload_jobs SET state = 'succeeded', result = done.value ->> 2, finished_at = @now,
+           placement = done.value ->> 3, output_tail = done.value ->> 4, ${CLEAR_LEASE}
       FROM json_each(@leases) AS done
      WHERE offload_jobs.id = done.value ->> 0 AND state = 'running'
        AND lease_owner = @workerId AND attempts = done.value ->> 1
     RETURNING offload_jobs.id, queue, task, attempts, callback_url IS NOT NULL AS hooked`,
   jobRetryLater: `
-    UPDATE offload_jobs SET state = 'queued', run_at = @runAt, error = @error, ${CLEAR_LEASE}
+    UPDATE offload_jobs SET state = 'queued', run_at = @runAt, error = @error, ${RUN_FACTS}, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
     RETURNING id, queue, task, attempts`,
   jobFailForGood: `
-    UPDATE offload_jobs SET state = 'failed', error = @error, finished_at = @now, ${CLEAR_LEASE}
+    UPDATE offload_jobs SET state = 'failed', error = @error, finished_at = @now, ${RUN_FACTS}, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
     RETURNING ${EVENT_COLUMNS}`,
   jobRequeueUncounted: `
-    UPDATE offload_jobs SET state = 'queued', run_at = @runAt, attempts = attempts - 1, ${CLEAR_LEASE}
+    UPDATE offload_jobs SET state = 'queued', run_at = @runAt, attempts = attempts - 1, ${RUN_FACTS}, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
     RETURNING id, queue, task, attempts`,
   jobSetProgress: `UPDATE offload_jobs SET progress = @progress WHERE ${LEASE_MATCH} RETURNING id, queue, task, attempts`,

@@ -215,7 +215,7 @@ export class SqliteStore implements Store {
         const chunk = all.slice(start, start + SUCCESS_CHUNK);
         const leases = chunk.map((i) => {
           const outcome = outcomes[i] as Extract<JobOutcome, { kind: 'succeeded' }>;
-          return [Number(outcome.lease.id), outcome.lease.attempt, outcome.result];
+          return [Number(outcome.lease.id), outcome.lease.attempt, outcome.result, outcome.placement ?? null, outcome.outputTail ?? null];
         });
         const updated = succeed.all({ leases: JSON.stringify(leases), workerId, now }) as EventRow[];
         const byId = new Map(updated.map((row) => [String(row.id), row]));
@@ -225,7 +225,7 @@ export class SqliteStore implements Store {
   }
 
   #recordOutcome(outcome: JobOutcome, now: number): EventRow | undefined {
-    const lease = leaseParams(outcome.lease);
+    const lease = { ...leaseParams(outcome.lease), placement: outcome.placement ?? null, outputTail: outcome.outputTail ?? null };
     switch (outcome.kind) {
       case 'succeeded':
         return this.#statement(sql.jobSucceed).get({ ...lease, result: outcome.result, now }) as EventRow | undefined;
