@@ -237,7 +237,7 @@ describe('dashboard in Chromium', () => {
     await second.getByRole('heading', { name: 'Overview' }).waitFor();
     const csrf = await second.evaluate(async () => ((await (await fetch('/v1/session')).json()) as { csrfToken: string }).csrfToken);
     await second.evaluate(async (token) => void (await fetch('/v1/session/logout', { method: 'POST', headers: { 'x-csrf-token': token } })), csrf);
-    await second.evaluate(() => (location.hash = '#/jobs'));
+    await second.evaluate(() => ((globalThis as unknown as { location: { hash: string } }).location.hash = '#/jobs'));
     await second.getByLabel('API token').waitFor();
     await second.getByRole('alert').filter({ hasText: /needs a token|session/ }).waitFor();
     await second.close();
