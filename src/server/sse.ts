@@ -11,6 +11,8 @@ export class EventStream {
     this.#reply = reply;
     reply.hijack();
     reply.raw.writeHead(200, {
+      // Headers hooks already set (CORS, rate limit) would be lost by hijacking; keep them.
+      ...(reply.getHeaders() as Record<string, string | string[]>),
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',

@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { defineTask } from '../../src/task.ts';
-import { startApi, type ApiHarness } from '../helpers/api.ts';
-import { exited } from '../helpers/processes.ts';
-import { makeTempDir } from '../helpers/temp.ts';
+import { startApi } from '../helpers/api.ts';
+import { launchChromium } from '../../tools/chromium.ts';
 
 const clientDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/client');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 const steps = defineTask({
   name: 'steps',
@@ -45,12 +42,6 @@ try {
 }
 `;
 
-let api: ApiHarness;
-before(async () => {
-  api = await startApi([steps]);
-});
-after(() => api.close());
-
 test('the client bundles for browsers with no Node built-ins', async () => {
   const bundle = await build({ entryPoints: [path.join(clientDir, 'index.ts')], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' });
   const code = bundle.outputFiles[0]!.text;
@@ -59,10 +50,9 @@ test('the client bundles for browsers with no Node built-ins', async () => {
   assert.ok(code.length < 40_000, `the browser bundle is ${code.length} bytes; it should stay small (no zod or other heavy dependency)`);
 });
 
-test('in real Chromium: enqueue, stream events, wait for the end, and get a ProblemError', { timeout: 120_000 }, async () => {
+test('in real Chromium, from another origin through CORS: enqueue, stream events, wait for the end, and get a ProblemError', { timeout: 120_000 }, async () => {
   const bundle = await build({ stdin: { contents: SCENARIO, resolveDir: clientDir, loader: 'ts' }, bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' });
-  const config = JSON.stringify({ url: api.url, token: api.token });
-  const page = `<!doctype html><title>client</title><script type="application/json" id="config">${config}</script><script type="module">${bundle.outputFiles[0]!.text}</script>`;
+  let page = '';
   let resolveResult: (value: Record<string, unknown>) => void = () => {};
   const result = new Promise<Record<string, unknown>>((resolve) => (resolveResult = resolve));
   const site = http.createServer((request, response) => {
@@ -78,12 +68,14 @@ test('in real Chromium: enqueue, stream events, wait for the end, and get a Prob
     response.writeHead(request.url === '/' ? 200 : 404, { 'content-type': 'text/html' }).end(request.url === '/' ? page : '');
   });
   await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-  const { dir, cleanup } = makeTempDir('chromium');
-  // The page and the API are on different ports, so different origins; the API sends no CORS headers yet.
-  const browser = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-web-security', `--user-data-dir=${dir}`, `http://127.0.0.1:${(site.address() as AddressInfo).port}/`], { stdio: 'ignore' });
-  const died = exited(browser).then((code): Record<string, unknown> => ({ ok: false, error: `chromium exited (${code}) before the page reported` }));
+  const origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+  const api = await startApi([steps], { corsOrigins: [origin] });
+  page = `<!doctype html><title>client</title><script type="application/json" id="config">${JSON.stringify({ url: api.url, token: api.token })}</script><script type="module">${bundle.outputFiles[0]!.text}</script>`;
+  const browser = await launchChromium();
   try {
-    const outcome = await Promise.race([result, died]);
+    const tab = await browser.newPage();
+    await tab.goto(`${origin}/`);
+    const outcome = await result;
     assert.equal(outcome.ok, true, String(outcome.error));
     assert.match(String(outcome.userAgent), /Chrome/);
     assert.equal(outcome.state, 'succeeded');
@@ -93,9 +85,8 @@ test('in real Chromium: enqueue, stream events, wait for the end, and get a Prob
     assert.equal((outcome.events as string[]).at(-1), 'end');
     assert.deepEqual(outcome.problem, { isProblem: true, status: 422, code: 'ERR_TASK_NOT_FOUND' });
   } finally {
-    browser.kill('SIGKILL');
-    await exited(browser);
+    await browser.close();
+    await api.close();
     site.close();
-    cleanup();
   }
 });
