@@ -11,7 +11,9 @@ after(() => temp.cleanup());
 const file = (name: string) => path.join(temp.dir, name);
 const code = (expected: string) => (error: unknown) => error instanceof OffloadError && error.code === expected;
 
-describe('SQLite bulk enqueue and checkpoints', () => {
+const jobParams = () => ({ task: 'a', queue: 'default', payload: '{}', priority: 0, runAt: Date.now(), maxAttempts: 1, timeoutMs: 0, uniqueKey: null, idempotencyKey: null, callbackUrl: null });
+
+describe('SQLite bulk and grouped enqueue, checkpoints', () => {
   const a = defineTask({ name: 'a', run: async () => null });
   const b = defineTask({ name: 'b', queue: 'other', priority: 3, attempts: 5, run: async () => null });
 
@@ -50,6 +52,28 @@ describe('SQLite bulk enqueue and checkpoints', () => {
     await assert.rejects(queue.enqueue(a, { deep: { map: new Map() } }), /\$\.deep\.map is a Map instance/);
     assert.equal((await store.jobList({})).jobs.length, 1, 'nothing half-written');
     await store.close();
+  });
+
+  it('commits concurrent single enqueues together, each resolving after its commit', async () => {
+    const path = file('group.db');
+    const store = createSqliteStore({ path });
+    const queue = createQueue({ store, tasks: [a, b] });
+    const reader = new Database(path, { readonly: true });
+    const committed = reader.prepare('SELECT payload FROM offload_jobs WHERE id = ?').pluck();
+    const jobs = await Promise.all(
+      Array.from({ length: 300 }, async (_, n) => {
+        const job = await queue.enqueue(n % 3 ? a : b, { n });
+        assert.equal(committed.get(Number(job.id)), JSON.stringify({ n }), `job ${n} is committed when its promise resolves`);
+        return job;
+      }),
+    );
+    assert.equal(new Set(jobs.map((job) => job.id)).size, 300);
+    for (const job of jobs) assert.deepEqual(await store.jobGet({ id: job.id }), job);
+    const late = store.jobEnqueue({ ...jobParams(), payload: '{"late":true}' });
+    await store.close();
+    const { job } = await late;
+    assert.equal(committed.get(Number(job.id)), '{"late":true}', 'an enqueue pending at close is committed');
+    reader.close();
   });
 
   it('copies the write-ahead log into the database file on its timer, not in commits', async () => {

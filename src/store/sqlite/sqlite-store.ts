@@ -84,6 +84,7 @@ export class SqliteStore implements Store {
   readonly #statements = new Map<string, Statement>();
   readonly #insertStatements = new Map<number, Statement>();
   readonly #insertSharedStatements = new Map<number, Statement>();
+  #pending: Array<{ params: EnqueueParams; resolve: (result: EnqueueResult) => void; reject: (error: unknown) => void }> = [];
   #watchTimer: NodeJS.Timeout | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
   #dataVersion = 0;
@@ -102,10 +103,34 @@ export class SqliteStore implements Store {
     refuseClient(context);
     if (params.uniqueKey !== null || params.idempotencyKey !== null) return (await this.jobEnqueueMany([params]))[0]!;
     this.#assertOpen();
-    const now = this.clock.now();
-    const result = this.#insertRows([params], now)[0]!;
-    this.#events.emit('job:enqueued', eventOf(result.job));
-    return result;
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ params, resolve, reject });
+      if (this.#pending.length === 1) setImmediate(() => this.#commitPending());
+    });
+  }
+
+  /**
+   * Single enqueues that arrive in the same turn of the event loop (concurrent requests) share one
+   * transaction; each promise still resolves only after that commit.
+   */
+  #commitPending(): void {
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    let results: EnqueueResult[];
+    try {
+      this.#assertOpen();
+      const now = this.clock.now();
+      const params = batch.map((entry) => entry.params);
+      results = batch.length === 1 ? this.#insertRows(params, now) : this.#db.transaction(() => this.#insertChunks(params, now)).immediate();
+    } catch (error) {
+      for (const entry of batch) entry.reject(error);
+      return;
+    }
+    for (const [i, entry] of batch.entries()) {
+      this.#events.emit('job:enqueued', eventOf(results[i]!.job));
+      entry.resolve(results[i]!);
+    }
   }
 
   async jobEnqueueMany(params: readonly EnqueueParams[], context?: EnqueueContext): Promise<EnqueueResult[]> {
@@ -516,6 +541,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#commitPending();
     this.#closed = true;
     clearInterval(this.#watchTimer);
     clearInterval(this.#checkpointTimer);
