@@ -32,38 +32,103 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 2));
 
 interface Result { bulk: number; single: number; processed: number; p50: number; p99: number; xp50: number; xp99: number }
 
-async function offloadRun(): Promise<Result> {
+/** One system under test, on its own fresh file; the runner interleaves the phases of both. */
+interface Subject {
+  bulk(): Promise<number>;
+  single(): Promise<number>;
+  process(): Promise<number>;
+  latencies(): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+function offloadSubject(): Subject {
   const noop = defineTask({ name: 'noop', run: async () => null });
   const store = createSqliteStore({ path: freshFile() });
   const queue = createQueue({ store, tasks: [noop] });
-  let t = performance.now();
-  await queue.enqueueMany(Array.from({ length: BULK }, (_, n) => ({ task: noop, payload: { n } })));
-  const bulk = rate(BULK, performance.now() - t);
-  t = performance.now();
-  for (let n = 0; n < SINGLE; n++) await queue.enqueue(noop, { n });
-  const single = rate(SINGLE, performance.now() - t);
   const worker = createWorker({ store, tasks: [noop], blockThreshold: 0 });
-  let done = 0;
-  const all = new Promise<void>((resolve) => worker.on('job:end', () => ++done === PROCESS && resolve()));
-  t = performance.now();
-  await worker.start();
-  await all;
-  const processed = rate(PROCESS, performance.now() - t);
-  const latencies: number[] = [];
-  let sentAt = 0;
-  worker.on('job:start', (job) => {
-    if ((job.payload as { probe?: number }).probe === latencies.length) latencies.push(performance.now() - sentAt);
-  });
-  for (let n = 0; n < LATENCY; n++) {
-    sentAt = performance.now();
-    await queue.enqueue(noop, { probe: n });
-    while (latencies.length <= n) await new Promise((resolve) => setImmediate(resolve));
-    await tick();
-  }
-  await worker.stop();
-  await store.close();
-  const cross = await crossProcessLatencies();
-  return { bulk, single, processed, p50: pct(latencies, 50), p99: pct(latencies, 99), xp50: pct(cross, 50), xp99: pct(cross, 99) };
+  return {
+    async bulk() {
+      const t = performance.now();
+      await queue.enqueueMany(Array.from({ length: BULK }, (_, n) => ({ task: noop, payload: { n } })));
+      return rate(BULK, performance.now() - t);
+    },
+    async single() {
+      const t = performance.now();
+      for (let n = 0; n < SINGLE; n++) await queue.enqueue(noop, { n });
+      return rate(SINGLE, performance.now() - t);
+    },
+    async process() {
+      let done = 0;
+      const all = new Promise<void>((resolve) => worker.on('job:end', () => ++done === PROCESS && resolve()));
+      const t = performance.now();
+      await worker.start();
+      await all;
+      return rate(PROCESS, performance.now() - t);
+    },
+    async latencies() {
+      const latencies: number[] = [];
+      let sentAt = 0;
+      worker.on('job:start', (job) => {
+        if ((job.payload as { probe?: number }).probe === latencies.length) latencies.push(performance.now() - sentAt);
+      });
+      for (let n = 0; n < LATENCY; n++) {
+        sentAt = performance.now();
+        await queue.enqueue(noop, { probe: n });
+        while (latencies.length <= n) await new Promise((resolve) => setImmediate(resolve));
+        await tick();
+      }
+      return latencies;
+    },
+    async close() {
+      await worker.stop();
+      await store.close();
+    },
+  };
+}
+
+function plainjobSubject(): Subject {
+  const connection = better(new Database(freshFile()));
+  const queue = defineQueue({ connection, logger: silent });
+  let onJob = (_job: { data: string }) => {};
+  const worker = defineWorker('noop', (job) => onJob(job), { queue, pollIntervall: 1, logger: silent });
+  return {
+    async bulk() {
+      const t = performance.now();
+      queue.addMany('noop', Array.from({ length: BULK }, (_, n) => ({ n })));
+      return rate(BULK, performance.now() - t);
+    },
+    async single() {
+      const t = performance.now();
+      for (let n = 0; n < SINGLE; n++) queue.add('noop', { n });
+      return rate(SINGLE, performance.now() - t);
+    },
+    async process() {
+      let done = 0;
+      const all = new Promise<void>((resolve) => (onJob = () => ++done === PROCESS && resolve()));
+      const t = performance.now();
+      void worker.start();
+      await all;
+      return rate(PROCESS, performance.now() - t);
+    },
+    async latencies() {
+      const latencies: number[] = [];
+      let sentAt = 0;
+      onJob = (job) => {
+        if ((JSON.parse(job.data) as { probe?: number }).probe === latencies.length) latencies.push(performance.now() - sentAt);
+      };
+      for (let n = 0; n < LATENCY; n++) {
+        sentAt = performance.now();
+        queue.add('noop', { probe: n });
+        while (latencies.length <= n) await new Promise((resolve) => setTimeout(resolve, 0));
+        await tick();
+      }
+      return latencies;
+    },
+    async close() {
+      await worker.stop();
+      queue.close();
+    },
+  };
 }
 
 /** Enqueue here, start in a worker process on the same file (it learns of the commit by polling data_version). */
@@ -95,37 +160,25 @@ async function crossProcessLatencies(): Promise<number[]> {
   return latencies;
 }
 
-async function plainjobRun(): Promise<Result> {
-  const connection = better(new Database(freshFile()));
-  const queue = defineQueue({ connection, logger: silent });
-  let t = performance.now();
-  queue.addMany('noop', Array.from({ length: BULK }, (_, n) => ({ n })));
-  const bulk = rate(BULK, performance.now() - t);
-  t = performance.now();
-  for (let n = 0; n < SINGLE; n++) queue.add('noop', { n });
-  const single = rate(SINGLE, performance.now() - t);
-  let done = 0;
-  let onJob = (_job: { data: string }) => {};
-  const all = new Promise<void>((resolve) => (onJob = () => ++done === PROCESS && resolve()));
-  const worker = defineWorker('noop', (job) => onJob(job), { queue, pollIntervall: 1, logger: silent });
-  t = performance.now();
-  void worker.start();
-  await all;
-  const processed = rate(PROCESS, performance.now() - t);
-  const latencies: number[] = [];
-  let sentAt = 0;
-  onJob = (job) => {
-    if ((JSON.parse(job.data) as { probe?: number }).probe === latencies.length) latencies.push(performance.now() - sentAt);
-  };
-  for (let n = 0; n < LATENCY; n++) {
-    sentAt = performance.now();
-    queue.add('noop', { probe: n });
-    while (latencies.length <= n) await new Promise((resolve) => setTimeout(resolve, 0));
-    await tick();
+/**
+ * One run: each phase for both systems back to back (so both meet the same machine load), the one
+ * that goes first alternating from run to run; then the cross-process latency (offload only).
+ */
+async function run(index: number): Promise<{ offload: Result; plainjob: Result }> {
+  const subjects = { offload: offloadSubject(), plainjob: plainjobSubject() };
+  const order = index % 2 === 0 ? (['offload', 'plainjob'] as const) : (['plainjob', 'offload'] as const);
+  const out = { offload: {} as Result, plainjob: {} as Result };
+  for (const name of order) out[name].bulk = await subjects[name].bulk();
+  for (const name of order) out[name].single = await subjects[name].single();
+  for (const name of order) out[name].processed = await subjects[name].process();
+  for (const name of order) {
+    const latencies = await subjects[name].latencies();
+    Object.assign(out[name], { p50: pct(latencies, 50), p99: pct(latencies, 99), xp50: NaN, xp99: NaN });
+    await subjects[name].close();
   }
-  await worker.stop();
-  queue.close();
-  return { bulk, single, processed, p50: pct(latencies, 50), p99: pct(latencies, 99), xp50: NaN, xp99: NaN };
+  const cross = await crossProcessLatencies();
+  Object.assign(out.offload, { xp50: pct(cross, 50), xp99: pct(cross, 99) });
+  return out;
 }
 
 function summarize(runs: Result[]): Result {
@@ -137,10 +190,11 @@ const require = createRequire(import.meta.url);
 const version = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
 const results: Record<string, Result[]> = { offload: [], plainjob: [] };
 const loadBefore = os.loadavg()[0]!;
-for (let run = 0; run < RUNS; run++) {
-  results.offload!.push(await offloadRun());
-  results.plainjob!.push(await plainjobRun());
-  process.stderr.write(`bench:queue run ${run + 1}/${RUNS} done\n`);
+for (let index = 0; index < RUNS; index++) {
+  const { offload, plainjob } = await run(index);
+  results.offload!.push(offload);
+  results.plainjob!.push(plainjob);
+  process.stderr.write(`bench:queue run ${index + 1}/${RUNS}: ${JSON.stringify({ offload, plainjob })}\n`);
 }
 const o = summarize(results.offload!);
 const p = summarize(results.plainjob!);
@@ -153,7 +207,7 @@ const markdown = [
   '## SQLite queue (`npm run bench:queue`)',
   '',
   `${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'} · Node ${process.version} · load (1 min) ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after · better-sqlite3 ${version('better-sqlite3')} · plainjob ${version('plainjob')}`,
-  'Both: WAL, synchronous=NORMAL (a process crash loses nothing; a power cut may lose the last commits). offload with its defaults (10 jobs per queue at once, `watchInterval` 5 ms, `checkpointInterval` 1000 ms); every state change committed. Medians of 3 runs. Latency is enqueue-to-start of one job at a time with an idle worker, ' + `${LATENCY} jobs a run: in the same process, and in another process on the same file (its report back over IPC included).`,
+  'Both: WAL, synchronous=NORMAL (a process crash loses nothing; a power cut may lose the last commits). offload with its defaults (10 jobs per queue at once, `watchInterval` 5 ms, `checkpointInterval` 1000 ms); every state change committed. Medians of 3 runs; in each run every phase measures both systems back to back, the first alternating. Latency is enqueue-to-start of one job at a time with an idle worker, ' + `${LATENCY} jobs a run: in the same process, and in another process on the same file (its report back over IPC included).`,
   '',
   '| system | bulk enqueue/s | single enqueue/s | processed/s | latency p50 ms | p99 ms | other process p50 ms | p99 ms |',
   '|---|---:|---:|---:|---:|---:|---:|---:|',
