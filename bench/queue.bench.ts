@@ -15,11 +15,11 @@ import { better, defineQueue, defineWorker } from 'plainjob';
 import { createQueue, createSqliteStore, createWorker, defineTask } from '../src/index.ts';
 import { writeResultsSection } from './results-section.ts';
 
-const BULK = 50_000;
-const SINGLE = 5_000;
-/** The worker starts on every job enqueued above. */
-const PROCESS = BULK + SINGLE;
-const LATENCY = 500;
+/** Jobs per phase; the worker processes every job the two enqueue phases made. */
+interface Sizes { bulk: number; single: number; processed: number; latency: number }
+const SIZES: Sizes = { bulk: 50_000, single: 5_000, processed: 55_000, latency: 500 };
+/** One unmeasured run first, so neither system's first measured run pays for cold code. */
+const WARM_UP: Sizes = { bulk: 5_000, single: 500, processed: 5_500, latency: 50 };
 const RUNS = 3;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offload-bench-queue-'));
 let fileNo = 0;
@@ -41,7 +41,7 @@ interface Subject {
   close(): Promise<void>;
 }
 
-function offloadSubject(): Subject {
+function offloadSubject(size: Sizes): Subject {
   const noop = defineTask({ name: 'noop', run: async () => null });
   const store = createSqliteStore({ path: freshFile() });
   const queue = createQueue({ store, tasks: [noop] });
@@ -49,21 +49,21 @@ function offloadSubject(): Subject {
   return {
     async bulk() {
       const t = performance.now();
-      await queue.enqueueMany(Array.from({ length: BULK }, (_, n) => ({ task: noop, payload: { n } })));
-      return rate(BULK, performance.now() - t);
+      await queue.enqueueMany(Array.from({ length: size.bulk }, (_, n) => ({ task: noop, payload: { n } })));
+      return rate(size.bulk, performance.now() - t);
     },
     async single() {
       const t = performance.now();
-      for (let n = 0; n < SINGLE; n++) await queue.enqueue(noop, { n });
-      return rate(SINGLE, performance.now() - t);
+      for (let n = 0; n < size.single; n++) await queue.enqueue(noop, { n });
+      return rate(size.single, performance.now() - t);
     },
     async process() {
       let done = 0;
-      const all = new Promise<void>((resolve) => worker.on('job:end', () => ++done === PROCESS && resolve()));
+      const all = new Promise<void>((resolve) => worker.on('job:end', () => ++done === size.processed && resolve()));
       const t = performance.now();
       await worker.start();
       await all;
-      return rate(PROCESS, performance.now() - t);
+      return rate(size.processed, performance.now() - t);
     },
     async latencies() {
       const latencies: number[] = [];
@@ -71,7 +71,7 @@ function offloadSubject(): Subject {
       worker.on('job:start', (job) => {
         if ((job.payload as { probe?: number }).probe === latencies.length) latencies.push(performance.now() - sentAt);
       });
-      for (let n = 0; n < LATENCY; n++) {
+      for (let n = 0; n < size.latency; n++) {
         sentAt = performance.now();
         await queue.enqueue(noop, { probe: n });
         while (latencies.length <= n) await new Promise((resolve) => setImmediate(resolve));
@@ -86,7 +86,7 @@ function offloadSubject(): Subject {
   };
 }
 
-function plainjobSubject(): Subject {
+function plainjobSubject(size: Sizes): Subject {
   const connection = better(new Database(freshFile()));
   const queue = defineQueue({ connection, logger: silent });
   let onJob = (_job: { data: string }) => {};
@@ -94,21 +94,21 @@ function plainjobSubject(): Subject {
   return {
     async bulk() {
       const t = performance.now();
-      queue.addMany('noop', Array.from({ length: BULK }, (_, n) => ({ n })));
-      return rate(BULK, performance.now() - t);
+      queue.addMany('noop', Array.from({ length: size.bulk }, (_, n) => ({ n })));
+      return rate(size.bulk, performance.now() - t);
     },
     async single() {
       const t = performance.now();
-      for (let n = 0; n < SINGLE; n++) queue.add('noop', { n });
-      return rate(SINGLE, performance.now() - t);
+      for (let n = 0; n < size.single; n++) queue.add('noop', { n });
+      return rate(size.single, performance.now() - t);
     },
     async process() {
       let done = 0;
-      const all = new Promise<void>((resolve) => (onJob = () => ++done === PROCESS && resolve()));
+      const all = new Promise<void>((resolve) => (onJob = () => ++done === size.processed && resolve()));
       const t = performance.now();
       void worker.start();
       await all;
-      return rate(PROCESS, performance.now() - t);
+      return rate(size.processed, performance.now() - t);
     },
     async latencies() {
       const latencies: number[] = [];
@@ -116,7 +116,7 @@ function plainjobSubject(): Subject {
       onJob = (job) => {
         if ((JSON.parse(job.data) as { probe?: number }).probe === latencies.length) latencies.push(performance.now() - sentAt);
       };
-      for (let n = 0; n < LATENCY; n++) {
+      for (let n = 0; n < size.latency; n++) {
         sentAt = performance.now();
         queue.add('noop', { probe: n });
         while (latencies.length <= n) await new Promise((resolve) => setTimeout(resolve, 0));
@@ -132,7 +132,7 @@ function plainjobSubject(): Subject {
 }
 
 /** Enqueue here, start in a worker process on the same file (it learns of the commit by polling data_version). */
-async function crossProcessLatencies(): Promise<number[]> {
+async function crossProcessLatencies(count: number): Promise<number[]> {
   const file = freshFile();
   const noop = defineTask({ name: 'noop', run: async () => null });
   const store = createSqliteStore({ path: file });
@@ -146,7 +146,7 @@ async function crossProcessLatencies(): Promise<number[]> {
   });
   await new Promise<void>((resolve) => (onMessage = resolve));
   const latencies: number[] = [];
-  for (let n = 0; n < LATENCY; n++) {
+  for (let n = 0; n < count; n++) {
     const sentAt = performance.now();
     const seen = new Promise<void>((resolve) => (onMessage = () => started === n && resolve()));
     await queue.enqueue(noop, { n });
@@ -164,8 +164,8 @@ async function crossProcessLatencies(): Promise<number[]> {
  * One run: each phase for both systems back to back (so both meet the same machine load), the one
  * that goes first alternating from run to run; then the cross-process latency (offload only).
  */
-async function run(index: number): Promise<{ offload: Result; plainjob: Result }> {
-  const subjects = { offload: offloadSubject(), plainjob: plainjobSubject() };
+async function run(index: number, size: Sizes = SIZES): Promise<{ offload: Result; plainjob: Result }> {
+  const subjects = { offload: offloadSubject(size), plainjob: plainjobSubject(size) };
   const order = index % 2 === 0 ? (['offload', 'plainjob'] as const) : (['plainjob', 'offload'] as const);
   const out = { offload: {} as Result, plainjob: {} as Result };
   for (const name of order) out[name].bulk = await subjects[name].bulk();
@@ -176,7 +176,7 @@ async function run(index: number): Promise<{ offload: Result; plainjob: Result }
     Object.assign(out[name], { p50: pct(latencies, 50), p99: pct(latencies, 99), xp50: NaN, xp99: NaN });
     await subjects[name].close();
   }
-  const cross = await crossProcessLatencies();
+  const cross = await crossProcessLatencies(size.latency);
   Object.assign(out.offload, { xp50: pct(cross, 50), xp99: pct(cross, 99) });
   return out;
 }
@@ -189,6 +189,7 @@ function summarize(runs: Result[]): Result {
 const require = createRequire(import.meta.url);
 const version = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
 const results: Record<string, Result[]> = { offload: [], plainjob: [] };
+await run(0, WARM_UP);
 const loadBefore = os.loadavg()[0]!;
 for (let index = 0; index < RUNS; index++) {
   const { offload, plainjob } = await run(index);
@@ -207,7 +208,7 @@ const markdown = [
   '## SQLite queue (`npm run bench:queue`)',
   '',
   `${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'} · Node ${process.version} · load (1 min) ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after · better-sqlite3 ${version('better-sqlite3')} · plainjob ${version('plainjob')}`,
-  'Both: WAL, synchronous=NORMAL (a process crash loses nothing; a power cut may lose the last commits). offload with its defaults (10 jobs per queue at once, `watchInterval` 5 ms, `checkpointInterval` 1000 ms); every state change committed. Medians of 3 runs; in each run every phase measures both systems back to back, the first alternating. Latency is enqueue-to-start of one job at a time with an idle worker, ' + `${LATENCY} jobs a run: in the same process, and in another process on the same file (its report back over IPC included).`,
+  'Both: WAL, synchronous=NORMAL (a process crash loses nothing; a power cut may lose the last commits). offload with its defaults (10 jobs per queue at once, `watchInterval` 5 ms, `checkpointInterval` 1000 ms); every state change committed. Medians of 3 runs after an unmeasured warm-up run; in each run every phase measures both systems back to back, the first alternating. Latency is enqueue-to-start of one job at a time with an idle worker, ' + `${SIZES.latency} jobs a run: in the same process, and in another process on the same file (its report back over IPC included).`,
   '',
   '| system | bulk enqueue/s | single enqueue/s | processed/s | latency p50 ms | p99 ms | other process p50 ms | p99 ms |',
   '|---|---:|---:|---:|---:|---:|---:|---:|',

@@ -129,8 +129,11 @@ export class Queue {
     return this.#enqueueOne(task, payload, options);
   }
 
+  /** Reaches the store without an await when there is nothing to wait for, so enqueues started together commit together. */
   async #enqueueOne(task: Task | string, payload: unknown, options: EnqueueOptions): Promise<EnqueueWithResult<Job>> {
-    const params = await this.#prepare(task, payload, options, await this.#storedTasks(task));
+    const defaults = this.#resolveTask(task, typeof task === 'string' && !this.#tasks.has(task) ? await this.store.taskList() : []);
+    if (defaults.schema) payload = await validateWithSchema(defaults.schema, payload, defaults.name);
+    const params = this.#build(defaults, payload, options);
     const { job, created } = await this.store.jobEnqueue(params, options.client === undefined ? undefined : { client: options.client });
     return { job, created };
   }
@@ -203,16 +206,6 @@ export class Queue {
 
   listQueues(): Promise<QueueInfo[]> {
     return this.store.queueList();
-  }
-
-  async #storedTasks(task: Task | string): Promise<TaskInfo[]> {
-    return typeof task === 'string' && !this.#tasks.has(task) ? this.store.taskList() : [];
-  }
-
-  async #prepare(task: Task | string, payload: unknown, options: EnqueueOptions, stored: TaskInfo[]): Promise<EnqueueParams> {
-    const defaults = this.#resolveTask(task, stored);
-    if (defaults.schema) payload = await validateWithSchema(defaults.schema, payload, defaults.name);
-    return this.#build(defaults, payload, options);
   }
 
   #build(defaults: TaskDefaults, payload: unknown, options: EnqueueOptions): EnqueueParams {

@@ -105,13 +105,13 @@ export class SqliteStore implements Store {
     this.#assertOpen();
     return new Promise((resolve, reject) => {
       this.#pending.push({ params, resolve, reject });
-      if (this.#pending.length === 1) setImmediate(() => this.#commitPending());
+      if (this.#pending.length === 1) queueMicrotask(() => this.#commitPending());
     });
   }
 
   /**
-   * Single enqueues that arrive in the same turn of the event loop (concurrent requests) share one
-   * transaction; each promise still resolves only after that commit.
+   * Single enqueues started together (before the microtasks run: `Promise.all`, a loop without
+   * await) share one transaction; each promise still resolves only after that commit.
    */
   #commitPending(): void {
     const batch = this.#pending;
