@@ -202,7 +202,14 @@ const p = summarize(results.plainjob!);
 const loadAfter = os.loadavg()[0]!;
 const ms = (v: number) => (Number.isNaN(v) ? '–' : v.toFixed(2));
 const row = (name: string, r: Result) => `| ${name} | ${r.bulk} | ${r.single} | ${r.processed} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.xp50)} | ${ms(r.xp99)} |`;
-const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+/** The median of the per-run ratios (each run's pair met the same load), and each run's ratio. */
+const ratio = (key: keyof Result) => {
+  const ratios = results.offload!.map((r, i) => r[key] / results.plainjob![i]![key]);
+  return { median: median(ratios), text: `${median(ratios).toFixed(2)}× (runs ${ratios.map((x) => x.toFixed(2)).join(', ')})` };
+};
+const bulk = ratio('bulk');
+const single = ratio('single');
+const processing = ratio('processed');
 const met = (ok: boolean) => (ok ? 'met' : '**missed**');
 const markdown = [
   '## SQLite queue (`npm run bench:queue`)',
@@ -215,13 +222,18 @@ const markdown = [
   row('offload', o),
   row('plainjob', p),
   '',
+  'Ratios are medians of the per-run ratios offload/plainjob.',
+  '',
   '| target | measured | |',
   '|---|---:|---|',
-  `| bulk enqueue ≥ 1× plainjob | ${ratio(o.bulk, p.bulk)} | ${met(o.bulk >= p.bulk)} |`,
-  `| single enqueue ≥ 1× plainjob | ${ratio(o.single, p.single)} | ${met(o.single >= p.single)} |`,
-  `| processing ≥ 2× plainjob | ${ratio(o.processed, p.processed)} | ${met(o.processed >= 2 * p.processed)} |`,
+  `| bulk enqueue ≥ 1× plainjob | ${bulk.text} | ${met(bulk.median >= 1)} |`,
+  `| single enqueue ≥ 1× plainjob | ${single.text} | ${met(single.median >= 1)} |`,
+  `| processing ≥ 2× plainjob | ${processing.text} | ${met(processing.median >= 2)} |`,
   `| latency p50 < 1 ms, p99 < 5 ms (same process) | ${ms(o.p50)} / ${ms(o.p99)} ms | ${met(o.p50 < 1 && o.p99 < 5)} |`,
   `| latency p99 < 20 ms (other process) | ${ms(o.xp99)} ms | ${met(o.xp99 < 20)} |`,
+  '',
+  'Where the time goes (CPU time for 50 000 jobs, measured apart on this machine): bulk enqueue is about 55 ms of SQLite insert (multi-row, with the claim index), 10 ms building the returned jobs (full `Job` objects, payloads parsed back from their JSON) and 14 ms of payload checks and options; plainjob spends about 100 ms and returns ids only. ' +
+    'Single enqueue and the latencies are mostly the commit. From another process, the worker learns of a commit within `watchInterval` (5 ms: 2.5 ms on average, hence a p50 near 3 ms); its p99 is mostly that process waiting for a CPU on this shared, loaded machine.',
 ].join('\n');
 writeResultsSection('queue', markdown);
 fs.rmSync(dir, { recursive: true, force: true });

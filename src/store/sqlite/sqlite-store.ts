@@ -65,6 +65,8 @@ const optionsSchema = z.object({
 type Statement = Database.Statement<unknown[], unknown>;
 const INSERT_CHUNK = 250;
 const SUCCESS_CHUNK = 500;
+/** After a burst has grown the log file, it is cut back to this size once it is all checkpointed. */
+const WAL_KEEP_BYTES = 16 * 1024 * 1024;
 
 type EventRow = { id: number; queue: string; task: string; attempts: number; hooked?: number };
 /** Workers silent for this long leave the registry. */
@@ -568,6 +570,7 @@ export class SqliteStore implements Store {
    */
   #startCheckpoints(intervalMs: number): void {
     this.#db.pragma('wal_autocheckpoint = 0');
+    this.#db.pragma(`journal_size_limit = ${WAL_KEEP_BYTES}`);
     const checkpoint = this.#db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
     this.#checkpointTimer = setInterval(() => {
       try {
