@@ -8,6 +8,8 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
 /** Encodes a job's payload, refusing what JSON would change and what is over `maxBytes`. */
 export function encodePayload(payload: unknown, taskName: string, maxBytes: number): string {
+  const json = fastJson(payload, maxBytes);
+  if (json !== undefined) return json;
   return encodeJson(payload, {
     label: `payload for task "${taskName}"`,
     code: ErrorCodes.INVALID_PAYLOAD,
@@ -25,7 +27,7 @@ export function encodeJson(
   value: unknown,
   options: { label: string; code: ErrorCode; maxBytes: number; details?: Record<string, unknown> },
 ): string {
-  const problem = findUnserializable(value, '$', new Set(), 0);
+  const problem = isPlainJson(value, []) ? undefined : findUnserializable(value, '$', new Set(), 0);
   if (problem) {
     throw new OffloadError(
       options.code,
@@ -36,7 +38,8 @@ export function encodeJson(
     );
   }
   const json = JSON.stringify(value ?? null);
-  const bytes = Buffer.byteLength(json, 'utf8');
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: only text near the limit needs counting.
+  const bytes = json.length * 3 > options.maxBytes ? Buffer.byteLength(json, 'utf8') : 0;
   if (bytes > options.maxBytes) {
     throw new OffloadError(
       ErrorCodes.PAYLOAD_TOO_LARGE,
@@ -46,6 +49,53 @@ export function encodeJson(
     );
   }
   return json;
+}
+
+/** The JSON of a value JSON keeps exactly and that is surely within `maxBytes`; else undefined. */
+function fastJson(value: unknown, maxBytes: number): string | undefined {
+  if (!isPlainJson(value, [])) return undefined;
+  const json = JSON.stringify(value ?? null);
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: only text near the limit needs counting.
+  return json.length * 3 <= maxBytes ? json : undefined;
+}
+
+/**
+ * The hot path of every enqueue: true when JSON keeps `value` exactly. Builds no paths; on false,
+ * findUnserializable walks again to name the problem (or, for an array hole, accepts it as before).
+ * `ancestors` holds the objects above `value`.
+ */
+function isPlainJson(value: unknown, ancestors: object[]): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'undefined':
+      return ancestors.length === 0;
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null || value instanceof Date) return true;
+  if (ancestors.length >= MAX_PAYLOAD_DEPTH || ancestors.includes(value)) return false;
+  ancestors.push(value);
+  if (Array.isArray(value)) {
+    for (const item of value as unknown[]) {
+      if (item === undefined || !isPlainJson(item, ancestors)) return false;
+    }
+  } else {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return false;
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const child = record[key];
+      if (child !== undefined && !isPlainJson(child, ancestors)) return false;
+    }
+  }
+  ancestors.pop();
+  return true;
 }
 
 function findUnserializable(value: unknown, path: string, seen: Set<object>, depth: number): string | undefined {

@@ -4,7 +4,7 @@ import type { Job, JobState } from './job.ts';
 import { optionSchemas, parseOptions } from './options.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from './payload.ts';
 import { validateWithSchema } from './schema.ts';
-import type { EnqueueParams, JobFilter, JobListParams, QueueInfo, Store, TaskInfo } from './store/contract.ts';
+import type { EnqueueParams, EnqueueResult, JobFilter, JobListParams, QueueInfo, Store, TaskInfo } from './store/contract.ts';
 import { TaskRegistry, type Task, type TaskPayload, type TaskResult } from './task.ts';
 
 /** Per-job choices at enqueue; each defaults to the task's own setting. */
@@ -99,6 +99,8 @@ export class Queue {
   readonly store: Store;
   readonly #tasks: TaskRegistry;
   readonly #maxPayloadBytes: number;
+  /** The handle last added to #tasks: a bulk enqueue of one task checks it once. */
+  #lastTask: Task | undefined;
 
   constructor(options: QueueOptions) {
     const parsed = parseOptions('createQueue', queueOptionsSchema, options);
@@ -127,8 +129,11 @@ export class Queue {
     return this.#enqueueOne(task, payload, options);
   }
 
+  /** Reaches the store without an await when there is nothing to wait for, so enqueues started together commit together. */
   async #enqueueOne(task: Task | string, payload: unknown, options: EnqueueOptions): Promise<EnqueueWithResult<Job>> {
-    const params = await this.#prepare(task, payload, options, await this.#storedTasks(task));
+    const defaults = this.#resolveTask(task, typeof task === 'string' && !this.#tasks.has(task) ? await this.store.taskList() : []);
+    if (defaults.schema) payload = await validateWithSchema(defaults.schema, payload, defaults.name);
+    const params = this.#build(defaults, payload, options);
     const { job, created } = await this.store.jobEnqueue(params, options.client === undefined ? undefined : { client: options.client });
     return { job, created };
   }
@@ -138,21 +143,26 @@ export class Queue {
    * `options.client` joins your own transaction instead (see {@link EnqueueOptions.client}).
    */
   async enqueueMany(items: readonly EnqueueManyItem[], options: { client?: unknown } = {}): Promise<Job[]> {
-    return (await this.enqueueManyWithResult(items, options)).map((result) => result.job);
+    return (await this.#enqueueMany(items, options)).map((result) => result.job);
   }
 
   /** Like {@link enqueueMany}, with `created` per item (false when a key matched an existing job). */
   async enqueueManyWithResult(items: readonly EnqueueManyItem[], options: { client?: unknown } = {}): Promise<Array<EnqueueWithResult<Job>>> {
+    return (await this.#enqueueMany(items, options)).map(({ job, created }) => ({ job, created }));
+  }
+
+  async #enqueueMany(items: readonly EnqueueManyItem[], options: { client?: unknown }): Promise<EnqueueResult[]> {
     if (!Array.isArray(items)) {
       throw new OffloadError(ErrorCodes.INVALID_OPTION, 'enqueueMany: expected an array of { task, payload, options }');
     }
     const stored = items.some((item) => typeof item.task === 'string') ? await this.store.taskList() : [];
-    const params: EnqueueParams[] = [];
-    for (const [index, item] of items.entries()) {
+    const params = new Array<EnqueueParams>(items.length);
+    for (let index = 0; index < items.length; index++) {
+      const item = items[index]!;
       try {
         const defaults = this.#resolveTask(item.task, stored);
         const payload = defaults.schema ? await validateWithSchema(defaults.schema, item.payload, defaults.name) : item.payload;
-        params.push(this.#build(defaults, payload, item.options ?? {}));
+        params[index] = this.#build(defaults, payload, item.options ?? {});
       } catch (error) {
         if (error instanceof OffloadError) {
           throw new OffloadError(error.code, `enqueueMany: item ${index}: ${error.message}`, { details: { ...error.details, index } });
@@ -161,7 +171,7 @@ export class Queue {
       }
     }
     const context = options.client === undefined ? undefined : { client: options.client };
-    return (await this.store.jobEnqueueMany(params, context)).map(({ job, created }) => ({ job, created }));
+    return this.store.jobEnqueueMany(params, context);
   }
 
   async getJob(id: string): Promise<Job | undefined> {
@@ -198,16 +208,6 @@ export class Queue {
     return this.store.queueList();
   }
 
-  async #storedTasks(task: Task | string): Promise<TaskInfo[]> {
-    return typeof task === 'string' && !this.#tasks.has(task) ? this.store.taskList() : [];
-  }
-
-  async #prepare(task: Task | string, payload: unknown, options: EnqueueOptions, stored: TaskInfo[]): Promise<EnqueueParams> {
-    const defaults = this.#resolveTask(task, stored);
-    if (defaults.schema) payload = await validateWithSchema(defaults.schema, payload, defaults.name);
-    return this.#build(defaults, payload, options);
-  }
-
   #build(defaults: TaskDefaults, payload: unknown, options: EnqueueOptions): EnqueueParams {
     const opts = isEmpty(options) ? options : parseOptions('enqueue', enqueueOptionsSchema, options);
     const now = this.store.clock.now();
@@ -228,7 +228,8 @@ export class Queue {
 
   #resolveTask(task: Task | string, stored: TaskInfo[]): TaskDefaults {
     if (typeof task !== 'string') {
-      this.#tasks.add(task);
+      if (task !== this.#lastTask) this.#tasks.add(task);
+      this.#lastTask = task;
       return task;
     }
     if (this.#tasks.has(task)) return this.#tasks.get(task);

@@ -22,6 +22,12 @@ export const sql = {
   jobInsertRows: (rows: number) =>
     `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at) VALUES ` +
     Array<string>(rows).fill(`(?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`).join(', '),
+  /** Insert of `rows` jobs that share their settings: named parameters for those, (payload, run-at) pairs a row. */
+  jobInsertShared: (rows: number) =>
+    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at) ` +
+    `SELECT @queue, @task, column1, 'queued', @priority, column2, @maxAttempts, @timeoutMs, @callbackUrl, @now FROM (VALUES ` +
+    Array<string>(rows).fill('(?, ?)').join(', ') +
+    ')',
   jobByIdempotencyKey: `SELECT * FROM offload_jobs WHERE idempotency_key = ?`,
   /** The delivery jobs the webhook trigger made for these ended jobs (@ids: a JSON array). */
   jobWebhookIds: `SELECT webhook_job_id AS id, run_at FROM offload_jobs WHERE id IN (SELECT value FROM json_each(@ids)) AND webhook_job_id IS NOT NULL`,

@@ -44,6 +44,12 @@ export interface SqliteStoreOptions {
    * Cheap: it reads SQLite's data_version. Default 5; 0 turns it off.
    */
   watchInterval?: number;
+  /**
+   * How often (ms) to copy the write-ahead log into the database file (a passive checkpoint), off
+   * the commit path. Default 1000. 0 leaves it to SQLite, which checkpoints inside the commit that
+   * grows the log past 1000 pages (a few ms on that commit). See docs/internals.md.
+   */
+  checkpointInterval?: number;
   /** Time source. Default: the system clock. */
   clock?: Clock;
 }
@@ -52,12 +58,15 @@ const optionsSchema = z.object({
   path: z.string().min(1, 'must be a file path').default('./.offload/offload.db'),
   durability: z.enum(['normal', 'full']).default('normal'),
   watchInterval: optionSchemas.milliseconds.default(5),
+  checkpointInterval: optionSchemas.milliseconds.default(1000),
   clock: z.custom<Clock>((value) => typeof (value as Clock)?.now === 'function', 'must have a now() method').optional(),
 });
 
 type Statement = Database.Statement<unknown[], unknown>;
-const INSERT_CHUNK = 100;
+const INSERT_CHUNK = 250;
 const SUCCESS_CHUNK = 500;
+/** After a burst has grown the log file, it is cut back to this size once it is all checkpointed. */
+const WAL_KEEP_BYTES = 16 * 1024 * 1024;
 
 type EventRow = { id: number; queue: string; task: string; attempts: number; hooked?: number };
 /** Workers silent for this long leave the registry. */
@@ -76,7 +85,10 @@ export class SqliteStore implements Store {
   readonly #events = new StoreEventHub();
   readonly #statements = new Map<string, Statement>();
   readonly #insertStatements = new Map<number, Statement>();
+  readonly #insertSharedStatements = new Map<number, Statement>();
+  #pending: Array<{ params: EnqueueParams; resolve: (result: EnqueueResult) => void; reject: (error: unknown) => void }> = [];
   #watchTimer: NodeJS.Timeout | undefined;
+  #checkpointTimer: NodeJS.Timeout | undefined;
   #dataVersion = 0;
   #closed = false;
 
@@ -86,16 +98,41 @@ export class SqliteStore implements Store {
     this.#db = openDatabase(parsed.path, parsed.durability);
     this.description = `sqlite:${parsed.path}`;
     if (parsed.watchInterval > 0) this.#startWatching(parsed.watchInterval);
+    if (parsed.checkpointInterval > 0) this.#startCheckpoints(parsed.checkpointInterval);
   }
 
   async jobEnqueue(params: EnqueueParams, context?: EnqueueContext): Promise<EnqueueResult> {
     refuseClient(context);
     if (params.uniqueKey !== null || params.idempotencyKey !== null) return (await this.jobEnqueueMany([params]))[0]!;
     this.#assertOpen();
-    const now = this.clock.now();
-    const result = this.#insertRows([params], now)[0]!;
-    this.#events.emit('job:enqueued', eventOf(result.job));
-    return result;
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ params, resolve, reject });
+      if (this.#pending.length === 1) queueMicrotask(() => this.#commitPending());
+    });
+  }
+
+  /**
+   * Single enqueues started together (before the microtasks run: `Promise.all`, a loop without
+   * await) share one transaction; each promise still resolves only after that commit.
+   */
+  #commitPending(): void {
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    let results: EnqueueResult[];
+    try {
+      this.#assertOpen();
+      const now = this.clock.now();
+      const params = batch.map((entry) => entry.params);
+      results = batch.length === 1 ? this.#insertRows(params, now) : this.#db.transaction(() => this.#insertChunks(params, now)).immediate();
+    } catch (error) {
+      for (const entry of batch) entry.reject(error);
+      return;
+    }
+    for (const [i, entry] of batch.entries()) {
+      this.#events.emit('job:enqueued', eventOf(results[i]!.job));
+      entry.resolve(results[i]!);
+    }
   }
 
   async jobEnqueueMany(params: readonly EnqueueParams[], context?: EnqueueContext): Promise<EnqueueResult[]> {
@@ -129,7 +166,8 @@ export class SqliteStore implements Store {
   #insertChunks(params: readonly EnqueueParams[], now: number): EnqueueResult[] {
     const results: EnqueueResult[] = [];
     for (let start = 0; start < params.length; start += INSERT_CHUNK) {
-      results.push(...this.#insertRows(params.slice(start, start + INSERT_CHUNK), now));
+      const chunk = params.slice(start, start + INSERT_CHUNK);
+      for (const result of sameSettings(chunk) ? this.#insertShared(chunk, now) : this.#insertRows(chunk, now)) results.push(result);
     }
     return results;
   }
@@ -139,14 +177,37 @@ export class SqliteStore implements Store {
     for (const job of rows) {
       values.push(job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.callbackUrl, now);
     }
-    let insert = this.#insertStatements.get(rows.length);
-    if (!insert) {
-      insert = this.#db.prepare(sql.jobInsertRows(rows.length));
-      this.#insertStatements.set(rows.length, insert);
-    }
-    const { lastInsertRowid } = insert.run(values);
+    const insert = this.#cached(this.#insertStatements, rows.length, sql.jobInsertRows);
+    return this.#inserted(rows, insert.run(values).lastInsertRowid, now);
+  }
+
+  /** Rows that differ only in payload and run-at (the usual bulk enqueue) bind two values a row instead of nine. */
+  #insertShared(rows: readonly EnqueueParams[], now: number): EnqueueResult[] {
+    const values: unknown[] = [];
+    for (const job of rows) values.push(job.payload, job.runAt);
+    const first = rows[0]!;
+    const shared = { queue: first.queue, task: first.task, priority: first.priority, maxAttempts: first.maxAttempts, timeoutMs: first.timeoutMs, callbackUrl: first.callbackUrl, now };
+    const insert = this.#cached(this.#insertSharedStatements, rows.length, sql.jobInsertShared);
+    return this.#inserted(rows, insert.run(values, shared).lastInsertRowid, now);
+  }
+
+  #inserted(rows: readonly EnqueueParams[], lastInsertRowid: number | bigint, now: number): EnqueueResult[] {
     const first = Number(lastInsertRowid) - rows.length + 1;
-    return rows.map((job, i) => ({ job: jobFromInsert(job, first + i, now, JSON.parse(job.payload)), created: true }));
+    const results = new Array<EnqueueResult>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const job = rows[i]!;
+      results[i] = { job: jobFromInsert(job, first + i, now, JSON.parse(job.payload)), created: true };
+    }
+    return results;
+  }
+
+  #cached(cache: Map<number, Statement>, rows: number, text: (rows: number) => string): Statement {
+    let statement = cache.get(rows);
+    if (!statement) {
+      statement = this.#db.prepare(text(rows));
+      cache.set(rows, statement);
+    }
+    return statement;
   }
 
   async jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
@@ -482,8 +543,10 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#commitPending();
     this.#closed = true;
     clearInterval(this.#watchTimer);
+    clearInterval(this.#checkpointTimer);
     this.#events.clear();
     this.#db.close();
   }
@@ -498,6 +561,26 @@ export class SqliteStore implements Store {
       this.#events.emit('store:changed', {});
     }, intervalMs);
     this.#watchTimer.unref();
+  }
+
+  /**
+   * Commits stop paying for checkpoints: this connection's automatic one is off and a timer runs a
+   * PASSIVE checkpoint instead (it never waits for readers or writers). The log is copied back every
+   * interval, so it stays bounded by what is written in one interval (or held by a long reader).
+   */
+  #startCheckpoints(intervalMs: number): void {
+    this.#db.pragma('wal_autocheckpoint = 0');
+    this.#db.pragma(`journal_size_limit = ${WAL_KEEP_BYTES}`);
+    const checkpoint = this.#db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+    this.#checkpointTimer = setInterval(() => {
+      try {
+        checkpoint.run();
+      } catch (error) {
+        // Busy (another process checkpoints or writes): the next tick tries again.
+        if ((error as { code?: string }).code?.startsWith('SQLITE_BUSY') !== true) throw error;
+      }
+    }, intervalMs);
+    this.#checkpointTimer.unref();
   }
 
   #statement(text: string): Statement {
@@ -526,6 +609,20 @@ export class SqliteStore implements Store {
 /** Opens the embedded SQLite store. See {@link SqliteStoreOptions} for defaults. */
 export function createSqliteStore(options?: SqliteStoreOptions): SqliteStore {
   return new SqliteStore(options);
+}
+
+/** Whether the rows share every column but payload and run-at. */
+function sameSettings(rows: readonly EnqueueParams[]): boolean {
+  const first = rows[0]!;
+  return rows.every(
+    (job) =>
+      job.queue === first.queue &&
+      job.task === first.task &&
+      job.priority === first.priority &&
+      job.maxAttempts === first.maxAttempts &&
+      job.timeoutMs === first.timeoutMs &&
+      job.callbackUrl === first.callbackUrl,
+  );
 }
 
 /** The SQLite store writes through its own connection only. */
