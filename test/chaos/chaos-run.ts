@@ -116,12 +116,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       for (let n = b * BATCH; n < Math.min(options.jobs, (b + 1) * BATCH); n++) jobs.push({ task: 'work', payload: { ms: 2 }, idempotencyKey: `chaos-${n}` });
       for (;;) {
         const { url, token } = await serverUp;
+        const sentAt = Date.now();
         try {
           const response = await fetch(`${url}/v1/jobs/batch`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) });
           const body = (await response.json()) as { jobs?: Array<{ id: string }> };
           if (response.status === 202 && body.jobs) {
             for (const job of body.jobs) acked.add(job.id);
-            if (serverKilledAt && !serverRecoveryMs) serverRecoveryMs = Date.now() - serverKilledAt;
+            if (serverKilledAt && sentAt > serverKilledAt && !serverRecoveryMs) serverRecoveryMs = Date.now() - serverKilledAt;
             break;
           }
           if (response.status < 500) throw new Error(`batch ${b} refused with ${response.status}: ${JSON.stringify(body)}`);
