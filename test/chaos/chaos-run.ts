@@ -4,7 +4,6 @@
  * restarted, the server process SIGKILLed mid-enqueue and restarted, and on PostgreSQL the
  * database's connections cut (or the server restarted) once. Returns what happened; the callers assert.
  */
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -23,8 +22,11 @@ export interface ChaosOptions {
   workers: number;
   /** Mean time between two worker kills (each ±50 %). */
   killEveryMs: number;
-  /** On PostgreSQL: cut this store's connections (`terminate`, safe beside other tests) or restart the server (`restart`). */
-  database: 'terminate' | 'restart';
+  /**
+   * On PostgreSQL, once mid-run: restart the database server with this function. Without it, the
+   * run cuts its own schema's connections instead (pg_terminate_backend), which is safe beside other tests.
+   */
+  restartDatabase?: () => void;
   /** A folder for the SQLite files. */
   dir: string;
   log?: (line: string) => void;
@@ -89,9 +91,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     return { fixture, url: url!, token: token! };
   };
   const startWorker = () => startFixture('chaos-worker.ts', env);
+  /** Like a supervisor: start again until it comes up (a worker cannot start while the database restarts). */
+  const restart = async <T>(start: () => Promise<T>): Promise<T> => {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await start();
+      } catch (error) {
+        if (tries === 50) throw error;
+        log(`restart failed (${(error as Error).message.split('\n')[0]}); trying again`);
+        await sleep(200);
+      }
+    }
+  };
 
   const kills: Array<{ pid: number; at: number }> = [];
-  const cuts: number[] = [];
+  const cuts: Array<{ from: number; to: number }> = [];
   let server = await startServer();
   let serverUp: Promise<typeof server> = Promise.resolve(server);
   const slots: Array<Fixture | Promise<Fixture>> = await Promise.all(Array.from({ length: options.workers }, startWorker));
@@ -105,7 +119,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     serverKilledAt = Date.now();
     log(`killing the server (pid ${server.fixture.child.pid}) after ${acked.size} acknowledged jobs`);
     server.fixture.child.kill('SIGKILL');
-    serverUp = server.fixture.exited.then(startServer).then((next) => (server = next));
+    serverUp = server.fixture.exited.then(() => restart(startServer)).then((next) => (server = next));
   };
 
   const batches = Math.ceil(options.jobs / BATCH);
@@ -145,7 +159,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (slot instanceof Promise) continue;
       kills.push({ pid: slot.child.pid!, at: Date.now() });
       slot.child.kill('SIGKILL');
-      slots[i] = slot.exited.then(startWorker).then((fresh) => (slots[i] = fresh));
+      slots[i] = slot.exited.then(() => restart(startWorker)).then((fresh) => (slots[i] = fresh));
     }
   })();
 
@@ -154,13 +168,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (options.store !== 'postgres') return;
     while ((await succeeded()) < options.jobs / 2) await sleep(100);
     log('disrupting the database');
-    cuts.push(Date.now());
-    if (options.database === 'restart') {
+    const from = Date.now();
+    if (options.restartDatabase) {
       log('restarting the PostgreSQL server');
-      execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', '15', 'main', 'restart'], { stdio: 'inherit' });
+      options.restartDatabase();
+      log('PostgreSQL is back');
     } else {
       log(`cut ${await terminateConnections(schema)} connections of schema ${schema}`);
     }
+    cuts.push({ from, to: Date.now() });
   };
 
   try {
@@ -207,7 +223,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const run = list[k]!;
       const killed = killedAt.get(run.pid);
       if (killed !== undefined && killed >= run.at) recoveries.push(list[k + 1]!.at - killed);
-      else if (!cuts.some((cut) => run.at <= cut + CUT_WINDOW_MS && list[k + 1]!.at >= cut)) unexplained.push(`job ${job}: ${JSON.stringify(list)}`);
+      else if (!cuts.some((cut) => run.at <= cut.to + CUT_WINDOW_MS && list[k + 1]!.at >= cut.from)) unexplained.push(`job ${job}: ${JSON.stringify(list)}`);
     }
   }
   recoveries.sort((a, b) => a - b);
