@@ -36,7 +36,10 @@ if (args['shared-postgres']) {
   const data = path.join(dir, 'pg');
   fs.mkdirSync(data);
   const asPostgres = process.getuid?.() === 0;
-  if (asPostgres) fs.chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), 0), fs.chownSync(data, Number(execFileSync('id', ['-u', 'postgres']).toString()), 0);
+  if (asPostgres) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+    for (const folder of [dir, data]) fs.chownSync(folder, uid, 0);
+  }
   const pg = (bin: string, ...rest: string[]) => {
     const command = [path.join(PG_BIN, bin), ...rest];
     execFileSync(asPostgres ? 'su' : command[0]!, asPostgres ? ['postgres', '-c', command.map((part) => `'${part}'`).join(' ')] : command.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -83,20 +86,23 @@ try {
         assert.equal(report.failed, 0, `${store}: no job failed`);
         assert.ok(report.serverRss.growth < 0.1, `${store}: server RSS grew ${pct(report.serverRss.growth)} after warm-up`);
         assert.ok(report.workerRss.growth < 0.1, `${store}: worker RSS grew ${pct(report.workerRss.growth)} after warm-up`);
+        assert.ok(report.serverHeap.growth < 0.1, `${store}: server heap grew ${pct(report.serverHeap.growth)} after warm-up`);
+        assert.ok(report.workerHeap.growth < 0.1, `${store}: worker heap grew ${pct(report.workerHeap.growth)} after warm-up`);
         assert.ok(report.rowsAtEnd < report.jobs / 10, `${store}: retention deleted the finished jobs (${report.rowsAtEnd} rows left)`);
       });
+      const cell = (series: { warm: number; end: number; max: number; growth: number }) => `${mb(series.warm)} → ${mb(series.end)} (${pct(series.growth)}, max ${mb(series.max)})`;
       rows.push(
-        `| ${store} | ${report.jobs.toLocaleString('en')} | ${report.jobsPerSecond.toLocaleString('en')} | ${mb(report.serverRss.warm)} → ${mb(report.serverRss.end)} (${pct(report.serverRss.growth)}, max ${mb(report.serverRss.max)}) | ${mb(report.workerRss.warm)} → ${mb(report.workerRss.end)} (${pct(report.workerRss.growth)}, max ${mb(report.workerRss.max)}) | ${mb(report.databaseBytes.warm)} → ${mb(report.databaseBytes.end)} (max ${mb(report.databaseBytes.max)}) | ${report.rowsAtEnd.toLocaleString('en')} |`,
+        `| ${store} | ${report.jobs.toLocaleString('en')} | ${report.jobsPerSecond.toLocaleString('en')} | ${cell(report.serverRss)} | ${cell(report.serverHeap)} | ${cell(report.workerRss)} | ${cell(report.workerHeap)} | ${mb(report.databaseBytes.warm)} → ${mb(report.databaseBytes.end)} (max ${mb(report.databaseBytes.max)}) | ${report.rowsAtEnd.toLocaleString('en')} |`,
       );
     }
     if (Number(args['soak-jobs']) >= 500_000) {
       writeResultsSection('soak', [
         '## Soak: 500 000 jobs through one server and one worker (`npm run chaos`)',
         '',
-        `No-op jobs posted over HTTP in batches of 500 (backlog held under 5 000) to one server process, run by one worker process (concurrency 50) with retention 5 s. RSS in MB at the end of warm-up (first quarter of the jobs) → at the end (last tenth), growth, and the largest value after warm-up; database size in MB likewise (SQLite: file + WAL; PostgreSQL: the schema's tables with indexes and TOAST). ${os.cpus().length} vCPUs, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}.`,
+        `No-op jobs posted over HTTP in batches of 500 (backlog held under 5 000) to one server process, run by one worker process (concurrency 50) with retention 5 s. RSS and heap (in use after a full collection, which each process runs every second to sample it) in MB at the end of warm-up (first quarter of the jobs) → at the end (last tenth), growth, and the largest value after warm-up; database size in MB likewise (SQLite: file + WAL; PostgreSQL: the schema's tables with indexes and TOAST). ${os.cpus().length} vCPUs, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}.`,
         '',
-        '| store | jobs | jobs/s | server RSS (MB) | worker RSS (MB) | database (MB) | rows left |',
-        '|---|---|---|---|---|---|---|',
+        '| store | jobs | jobs/s | server RSS | server heap | worker RSS | worker heap | database | rows left |',
+        '|---|---|---|---|---|---|---|---|---|',
         ...rows,
       ].join('\n'));
     }

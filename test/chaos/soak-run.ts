@@ -39,6 +39,9 @@ export interface SoakReport {
   jobsPerSecond: number;
   serverRss: Series;
   workerRss: Series;
+  /** Heap in use after a full collection: what a leak makes grow. */
+  serverHeap: Series;
+  workerHeap: Series;
   databaseBytes: Series;
   /** Jobs still stored when the run ended (the rest were deleted by retention). */
   rowsAtEnd: number;
@@ -74,12 +77,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const size = (file: string) => (fs.existsSync(file) ? fs.statSync(file).size : 0);
     databaseBytes = async () => size(db) + size(`${db}-wal`);
   }
-  env = { ...env, OFFLOAD_CHAOS_RETENTION_MS: String(options.retentionMs), OFFLOAD_CHAOS_CONCURRENCY: '50' };
+  env = { ...env, OFFLOAD_CHAOS_RETENTION_MS: String(options.retentionMs), OFFLOAD_CHAOS_CONCURRENCY: '50', OFFLOAD_CHAOS_HEAP_MS: '1000', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim() };
 
   const server = await startFixture('chaos-server.ts', env, /^listening (\S+) (\S+)$/m);
   const [, url, token] = /^listening (\S+) (\S+)$/.exec(server.line)!;
   const worker = await startFixture('chaos-worker.ts', env);
-  const samples: Array<{ done: number; server: number; worker: number; bytes: number }> = [];
+  const heap = { server: 0, worker: 0 };
+  for (const [name, fixture] of [['server', server], ['worker', worker]] as const) {
+    fixture.child.stdout!.on('data', (chunk: Buffer) => {
+      const last = /heap (\d+)\s*$/.exec(chunk.toString());
+      if (last) heap[name] = Number(last[1]);
+    });
+  }
+  const samples: Array<{ done: number; server: number; worker: number; bytes: number; serverHeap: number; workerHeap: number }> = [];
   let acked = 0;
   let done = 0;
   let failed = 0;
@@ -94,11 +104,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     let said = 0;
     while (sampling) {
       await progress();
-      samples.push({ done: done / options.jobs, server: rssOf(server.child.pid!), worker: rssOf(worker.child.pid!), bytes: await databaseBytes() });
+      samples.push({ done: done / options.jobs, server: rssOf(server.child.pid!), worker: rssOf(worker.child.pid!), bytes: await databaseBytes(), serverHeap: heap.server, workerHeap: heap.worker });
       if (Date.now() - said > 10_000) {
         said = Date.now();
         const last = samples.at(-1)!;
-        log(`${options.store}: ${done} done, server ${(last.server / 2 ** 20).toFixed(0)} MB, worker ${(last.worker / 2 ** 20).toFixed(0)} MB, database ${(last.bytes / 2 ** 20).toFixed(1)} MB`);
+        const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+        log(`${options.store}: ${done} done, server ${mb(last.server)} (heap ${mb(last.serverHeap)}), worker ${mb(last.worker)} (heap ${mb(last.workerHeap)}), database ${mb(last.bytes)}`);
       }
       await sleep(250);
     }
@@ -151,6 +162,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     jobsPerSecond: Math.round(options.jobs / (durationMs / 1000)),
     serverRss: series((s) => s.server),
     workerRss: series((s) => s.worker),
+    serverHeap: series((s) => s.serverHeap),
+    workerHeap: series((s) => s.workerHeap),
     databaseBytes: series((s) => s.bytes),
     rowsAtEnd,
   };
