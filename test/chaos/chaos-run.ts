@@ -7,14 +7,13 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import type { Store } from '../../src/store/contract.ts';
-import { createPostgresStore } from '../../src/store/postgres/postgres-store.ts';
-import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { createRunsLog } from '../fixtures/crash-tasks.ts';
-import { adminQuery, dropSchema, requirePostgres, TEST_PG_URL, terminateConnections, uniqueSchema } from '../helpers/postgres.ts';
+import { adminQuery, terminateConnections } from '../helpers/postgres.ts';
 import { startFixture, stopFixture, type Fixture } from './processes.ts';
+import { openRunStore, type StoreKind } from './run-store.ts';
 
-export type StoreKind = 'sqlite' | 'postgres';
+export type { StoreKind } from './run-store.ts';
+
 
 export interface ChaosOptions {
   store: StoreKind;
@@ -71,22 +70,10 @@ const CUT_WINDOW_MS = 3_000;
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   const started = Date.now();
-  let store: Store;
-  let schema = '';
-  let env: Record<string, string>;
   const runsFile = path.join(options.dir, `runs-${options.store}-${started}.db`);
-  if (options.store === 'postgres') {
-    await requirePostgres();
-    schema = uniqueSchema('chaos');
-    store = await createPostgresStore({ connectionString: TEST_PG_URL, schema, poolSize: 2 });
-    env = { OFFLOAD_CHAOS_DB: TEST_PG_URL, OFFLOAD_CHAOS_SCHEMA: schema };
-  } else {
-    const db = path.join(options.dir, `chaos-${started}.db`);
-    store = createSqliteStore({ path: db });
-    env = { OFFLOAD_CHAOS_DB: db };
-  }
+  const { store, schema, file, env: storeEnv, close } = await openRunStore(options.store, options.dir, 'chaos');
   const runsDb = createRunsLog(runsFile);
-  env = { ...env, OFFLOAD_TEST_RUNS: runsFile, OFFLOAD_CHAOS_LEASE_MS: '1000', OFFLOAD_CHAOS_CONCURRENCY: '10' };
+  const env = { ...storeEnv, OFFLOAD_TEST_RUNS: runsFile, OFFLOAD_CHAOS_LEASE_MS: '1000', OFFLOAD_CHAOS_CONCURRENCY: '10' };
 
   const startServer = async () => {
     const fixture = await startFixture('chaos-server.ts', env, /^listening (\S+) (\S+)$/m);
@@ -219,7 +206,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const states = options.store === 'postgres'
     ? await adminQuery<{ id: string; state: string }>(`SELECT id::text AS id, state FROM "${schema}".jobs`)
-    : (new Database(env.OFFLOAD_CHAOS_DB!, { readonly: true }).prepare('SELECT CAST(id AS TEXT) AS id, state FROM offload_jobs').all() as Array<{ id: string; state: string }>);
+    : (new Database(file, { readonly: true }).prepare('SELECT CAST(id AS TEXT) AS id, state FROM offload_jobs').all() as Array<{ id: string; state: string }>);
   const stateOf = new Map(states.map((row) => [row.id, row.state]));
   const lost = [...acked].filter((id) => stateOf.get(id) !== 'succeeded');
   const unfinished = states.filter((row) => row.state !== 'succeeded').length;
@@ -243,8 +230,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const sorted = [...values].sort((a, b) => a - b);
     return { median: sorted[Math.floor(sorted.length / 2)] ?? 0, max: sorted.at(-1) ?? 0 };
   };
-  await store.close();
-  if (schema) await dropSchema(schema);
+  await close();
 
   return {
     store: options.store,

@@ -5,14 +5,10 @@
  * are sampled. Finished jobs are deleted by the worker's retention, so the database must stay flat.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Store } from '../../src/store/contract.ts';
-import { createPostgresStore } from '../../src/store/postgres/postgres-store.ts';
-import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { adminQuery, dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema } from '../helpers/postgres.ts';
-import type { StoreKind } from './chaos-run.ts';
+import { adminQuery } from '../helpers/postgres.ts';
 import { rssOf, startFixture, stopFixture } from './processes.ts';
+import { openRunStore, type StoreKind } from './run-store.ts';
 
 export interface SoakOptions {
   store: StoreKind;
@@ -56,28 +52,14 @@ const WARM_UP = 0.25;
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const log = options.log ?? (() => undefined);
   const started = Date.now();
-  let store: Store;
-  let env: Record<string, string>;
-  let databaseBytes: () => Promise<number>;
-  let schema = '';
-  if (options.store === 'postgres') {
-    await requirePostgres();
-    schema = uniqueSchema('soak');
-    store = await createPostgresStore({ connectionString: TEST_PG_URL, schema, poolSize: 2 });
-    env = { OFFLOAD_CHAOS_DB: TEST_PG_URL, OFFLOAD_CHAOS_SCHEMA: schema };
-    databaseBytes = async () =>
-      Number((await adminQuery<{ bytes: string }>(
-        `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::text AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
-        [schema],
-      ))[0]!.bytes);
-  } else {
-    const db = path.join(options.dir, `soak-${started}.db`);
-    store = createSqliteStore({ path: db });
-    env = { OFFLOAD_CHAOS_DB: db };
-    const size = (file: string) => (fs.existsSync(file) ? fs.statSync(file).size : 0);
-    databaseBytes = async () => size(db) + size(`${db}-wal`);
-  }
-  env = { ...env, OFFLOAD_CHAOS_RETENTION_MS: String(options.retentionMs), OFFLOAD_CHAOS_CONCURRENCY: '50', OFFLOAD_CHAOS_HEAP_MS: '1000', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim() };
+  const { store, schema, file, env: storeEnv, close } = await openRunStore(options.store, options.dir, 'soak');
+  const size = (name: string) => (fs.existsSync(name) ? fs.statSync(name).size : 0);
+  const databaseBytes = async () => {
+    if (!schema) return size(file) + size(`${file}-wal`);
+    const sql = `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::text AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`;
+    return Number((await adminQuery<{ bytes: string }>(sql, [schema]))[0]!.bytes);
+  };
+  const env = { ...storeEnv, OFFLOAD_CHAOS_RETENTION_MS: String(options.retentionMs), OFFLOAD_CHAOS_CONCURRENCY: '50', OFFLOAD_CHAOS_HEAP_MS: '1000', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim() };
 
   const server = await startFixture('chaos-server.ts', env, /^listening (\S+) (\S+)$/m);
   const [, url, token] = /^listening (\S+) (\S+)$/.exec(server.line)!;
@@ -142,8 +124,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   }
   const durationMs = Date.now() - started;
   const rowsAtEnd = Object.values(await store.jobCount({})).reduce((a, b) => a + b, 0);
-  await store.close();
-  if (schema) await dropSchema(schema);
+  await close();
 
   const series = (pick: (s: (typeof samples)[number]) => number): Series => {
     const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
