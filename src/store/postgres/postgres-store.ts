@@ -563,6 +563,11 @@ export class PostgresStore implements Store {
 
   async #transaction<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
+    // A checked-out client has no pool listener: a connection cut between two statements would
+    // otherwise be an unhandled 'error' event that ends the process. The statement fails anyway.
+    let broken: Error | undefined;
+    const onError = (error: Error) => (broken = error);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -572,7 +577,8 @@ export class PostgresStore implements Store {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.removeListener('error', onError);
+      client.release(broken);
     }
   }
 
