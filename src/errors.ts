@@ -23,6 +23,8 @@ export const ErrorCodes = {
   STORE_CORRUPT: 'ERR_STORE_CORRUPT',
   /** The database was written by a newer offload and has a schema this version does not know. */
   STORE_TOO_NEW: 'ERR_STORE_TOO_NEW',
+  /** The disk holding the store is full: nothing was written; free space and try again. */
+  STORE_FULL: 'ERR_STORE_FULL',
   /** The store's database cannot be reached or refused the connection (host, port, credentials, database). */
   STORE_CONNECT: 'ERR_STORE_CONNECT',
   /** The database user lacks a privilege the store needs (creating its schema, for one). */

@@ -54,6 +54,7 @@ const TITLES: Record<number, string> = {
   429: 'Too many requests',
   500: 'Internal server error',
   503: 'Service unavailable',
+  507: 'Insufficient storage',
 };
 
 const STATUS_BY_CODE: Record<string, number> = {
@@ -67,6 +68,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   ERR_QUEUE_FULL: 503,
   ERR_STORE_CLOSED: 503,
   ERR_STORE_CONNECT: 503,
+  ERR_STORE_FULL: 507,
+  ERR_STORE_CORRUPT: 503,
 };
 
 /** Parses one part of a request with its schema, or throws a 400 naming every wrong field. */

@@ -34,10 +34,12 @@ export async function startApi(
     dataDir?: string;
     corsOrigins?: string[];
     pools?: WorkerOptions['pools'];
+    /** Another store to serve (closed by `close()` too). Default: a fresh SQLite file. */
+    store?: Store;
   } = {},
 ): Promise<ApiHarness> {
   const { dir, cleanup } = makeTempDir('api');
-  const store = createSqliteStore({ path: path.join(dir, 'jobs.db') });
+  const store = options.store ?? createSqliteStore({ path: path.join(dir, 'jobs.db') });
   const worker = options.worker === false ? undefined : createWorker({ store, tasks, pollInterval: 50, blockThreshold: 0, webhookSecret: TEST_WEBHOOK_SECRET, webhookBackoff: { delay: 50 }, pools: options.pools });
   await worker?.start();
   const server = createServer({ store, tasks, worker, port: 0, host: options.host, dataDir: options.dataDir, corsOrigins: options.corsOrigins, authenticate: options.authenticate, rateLimit: options.rateLimit, bodyLimit: options.bodyLimit });

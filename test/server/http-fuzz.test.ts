@@ -1,21 +1,33 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { z } from 'zod';
 import { defineTask } from '../../src/task.ts';
+import type { Store } from '../../src/store/contract.ts';
+import { createPostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { startApi, type ApiHarness } from '../helpers/api.ts';
+import { dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema } from '../helpers/postgres.ts';
 
-const greet = defineTask({ name: 'greet', schema: z.object({ name: z.string() }), run: async (payload: { name: string }) => payload.name });
+const greet = defineTask({
+  name: 'greet',
+  schema: z.object({ name: z.string() }),
+  run: async (payload: { name: string }) => payload.name,
+});
 
 let api: ApiHarness;
-before(async () => {
-  api = await startApi([greet], { worker: false, bodyLimit: 256 * 1024 });
-});
-after(() => api.close());
 
 /** Sends one raw request and checks the contract: never a 5xx, and every 4xx is a problem document. */
-async function probe(method: string, path: string, headers: Record<string, string>, body: string | undefined): Promise<void> {
-  const response = await fetch(api.url + path, { method, headers, body: method === 'GET' || method === 'HEAD' ? undefined : body });
+async function probe(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+): Promise<void> {
+  const response = await fetch(api.url + path, {
+    method,
+    headers,
+    body: method === 'GET' || method === 'HEAD' ? undefined : body,
+  });
   const text = await response.text();
   const context = `${method} ${path} ${JSON.stringify(headers)} ${body?.slice(0, 200)} → ${response.status} ${text.slice(0, 300)}`;
   assert.ok(response.status < 500, context);
@@ -29,21 +41,48 @@ async function probe(method: string, path: string, headers: Record<string, strin
 }
 
 const paths = fc.oneof(
-  fc.constantFrom('/v1/jobs', '/v1/jobs/batch', '/v1/queues', '/v1/tasks', '/v1/jobs/1', '/v1/jobs/1/events', '/v1/jobs/1/cancel', '/v1/jobs/1/retry', '/v1/queues/default/pause', '/healthz', '/metrics'),
-  fc.tuple(fc.constantFrom('/v1/jobs/', '/v1/queues/', '/v1/'), fc.string({ maxLength: 40 })).map(([prefix, rest]) => prefix + encodeURIComponent(rest)),
-  fc.tuple(fc.constantFrom('/v1/jobs?', '/v1/jobs/1?'), fc.dictionary(fc.constantFrom('queue', 'state', 'task', 'limit', 'cursor', 'wait', 'x', ''), fc.string({ maxLength: 30 }))).map(
-    ([prefix, query]) => prefix + new URLSearchParams(query).toString(),
+  fc.constantFrom(
+    '/v1/jobs',
+    '/v1/jobs/batch',
+    '/v1/queues',
+    '/v1/tasks',
+    '/v1/jobs/1',
+    '/v1/jobs/1/events',
+    '/v1/jobs/1/cancel',
+    '/v1/jobs/1/retry',
+    '/v1/queues/default/pause',
+    '/healthz',
+    '/metrics',
   ),
+  fc
+    .tuple(fc.constantFrom('/v1/jobs/', '/v1/queues/', '/v1/'), fc.string({ maxLength: 40 }))
+    .map(([prefix, rest]) => prefix + encodeURIComponent(rest)),
+  fc
+    .tuple(
+      fc.constantFrom('/v1/jobs?', '/v1/jobs/1?'),
+      fc.dictionary(
+        fc.constantFrom('queue', 'state', 'task', 'limit', 'cursor', 'wait', 'x', ''),
+        fc.string({ maxLength: 30 }),
+      ),
+    )
+    .map(([prefix, query]) => prefix + new URLSearchParams(query).toString()),
 );
 
 const jobLike = fc.record(
   {
     task: fc.oneof(fc.constant('greet'), fc.string({ maxLength: 20 }), fc.integer()),
-    payload: fc.oneof(fc.jsonValue({ maxDepth: 4 }), fc.record({ name: fc.oneof(fc.string(), fc.integer()) })),
+    payload: fc.oneof(
+      fc.jsonValue({ maxDepth: 4 }),
+      fc.record({ name: fc.oneof(fc.string(), fc.integer()) }),
+    ),
     queue: fc.oneof(fc.string({ maxLength: 20 }), fc.integer()),
     priority: fc.oneof(fc.integer(), fc.double(), fc.string()),
     delay: fc.oneof(fc.integer({ min: -10, max: 1e12 }), fc.string({ maxLength: 10 }), fc.double()),
-    runAt: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string({ maxLength: 30 }), fc.integer()),
+    runAt: fc.oneof(
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.string({ maxLength: 30 }),
+      fc.integer(),
+    ),
     attempts: fc.oneof(fc.integer({ min: -5, max: 5000 }), fc.string()),
     uniqueKey: fc.oneof(fc.string({ maxLength: 600 }), fc.integer()),
     callbackUrl: fc.oneof(fc.webUrl(), fc.string({ maxLength: 50 })),
@@ -57,45 +96,113 @@ const bodies = fc.oneof(
   fc.array(jobLike, { maxLength: 5 }).map((jobs) => JSON.stringify({ jobs })),
   fc.jsonValue({ maxDepth: 5 }).map((value) => JSON.stringify(value)),
   fc.string({ maxLength: 200 }),
-  fc.constantFrom('', '{', '{"task":', 'null', '[]', '"x"', '{"__proto__":{"admin":true},"task":"greet"}', '{"constructor":{"prototype":{"x":1}}}'),
+  fc.constantFrom(
+    '',
+    '{',
+    '{"task":',
+    'null',
+    '[]',
+    '"x"',
+    '{"__proto__":{"admin":true},"task":"greet"}',
+    '{"constructor":{"prototype":{"x":1}}}',
+  ),
 );
 
 const headerSets = fc.record(
   {
-    'content-type': fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'garbage', ''),
-    authorization: fc.oneof(fc.constant(''), fc.constant('Bearer nope'), fc.string({ maxLength: 40 }).filter((s) => /^[\x20-\x7e]*$/.test(s))),
+    'content-type': fc.constantFrom(
+      'application/json',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'application/json; charset=latin1',
+      'garbage',
+      '',
+    ),
+    authorization: fc.oneof(
+      fc.constant(''),
+      fc.constant('Bearer nope'),
+      fc.string({ maxLength: 40 }).filter((s) => /^[\x20-\x7e]*$/.test(s)),
+    ),
     'idempotency-key': fc.string({ maxLength: 300 }).filter((s) => /^[\x20-\x7e]*$/.test(s)),
   },
   { requiredKeys: [] },
 );
 
-test('random requests never get a 5xx, and every refusal is a problem document', async () => {
-  await fc.assert(
-    fc.asyncProperty(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'), paths, headerSets, bodies, fc.boolean(), async (method, path, headers, body, withToken) => {
-      const sent = { ...headers };
-      if (withToken) sent.authorization = `Bearer ${api.token}`;
-      await probe(method, path, sent, body);
-    }),
-    { numRuns: 400 },
-  );
-});
+const stores: Array<
+  [string, () => Promise<{ store: Store | undefined; cleanup: () => Promise<void> }>]
+> = [
+  ['SQLite', async () => ({ store: undefined, cleanup: async () => {} })],
+  [
+    'PostgreSQL',
+    async () => {
+      await requirePostgres();
+      const schema = uniqueSchema('fuzz');
+      return {
+        store: await createPostgresStore({ connectionString: TEST_PG_URL, schema, poolSize: 4 }),
+        cleanup: () => dropSchema(schema),
+      };
+    },
+  ],
+];
 
-test('huge, deeply nested and oversized bodies are refused cleanly, and the server keeps serving', async () => {
-  const auth = { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' };
-  const deep = (n: number) => `{"task":"greet","payload":${'['.repeat(n)}${']'.repeat(n)}}`;
-  for (const body of [deep(300), deep(10_000), deep(100_000), JSON.stringify({ task: 'greet', payload: { name: 'x'.repeat(300_000) } }), '{"task":"greet","payload":{"name":"' + 'é'.repeat(50_000) + '"}}']) {
-    await probe('POST', '/v1/jobs', auth, body);
-  }
-  const wide = JSON.stringify({ task: 'greet', payload: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i])) });
-  await probe('POST', '/v1/jobs', auth, wide);
-  const health = await fetch(`${api.url}/healthz`);
-  assert.equal(health.status, 200);
-});
+for (const [label, open] of stores) {
+  describe(`HTTP fuzz on ${label}`, () => {
+    let cleanup: () => Promise<void> = async () => {};
+    before(async () => {
+      const opened = await open();
+      cleanup = opened.cleanup;
+      api = await startApi([greet], { worker: false, bodyLimit: 256 * 1024, store: opened.store });
+    });
+    after(async () => {
+      await api.close();
+      await cleanup();
+    });
 
-test('the fuzzing left no job half-written: every stored job reads back whole', async () => {
-  const page = await api.queue.listJobs({ limit: 1000 });
-  for (const job of page.jobs) {
-    assert.equal(job.task, 'greet');
-    assert.equal(typeof (job.payload as { name: unknown }).name, 'string');
-  }
-});
+    test('random requests never get a 5xx, and every refusal is a problem document', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'),
+          paths,
+          headerSets,
+          bodies,
+          fc.boolean(),
+          async (method, path, headers, body, withToken) => {
+            const sent = { ...headers };
+            if (withToken) sent.authorization = `Bearer ${api.token}`;
+            await probe(method, path, sent, body);
+          },
+        ),
+        { numRuns: 400 },
+      );
+    });
+
+    test('huge, deeply nested and oversized bodies are refused cleanly, and the server keeps serving', async () => {
+      const auth = { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' };
+      const deep = (n: number) => `{"task":"greet","payload":${'['.repeat(n)}${']'.repeat(n)}}`;
+      for (const body of [
+        deep(300),
+        deep(10_000),
+        deep(100_000),
+        JSON.stringify({ task: 'greet', payload: { name: 'x'.repeat(300_000) } }),
+        '{"task":"greet","payload":{"name":"' + 'é'.repeat(50_000) + '"}}',
+      ]) {
+        await probe('POST', '/v1/jobs', auth, body);
+      }
+      const wide = JSON.stringify({
+        task: 'greet',
+        payload: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i])),
+      });
+      await probe('POST', '/v1/jobs', auth, wide);
+      const health = await fetch(`${api.url}/healthz`);
+      assert.equal(health.status, 200);
+    });
+
+    test('the fuzzing left no job half-written: every stored job reads back whole', async () => {
+      const page = await api.queue.listJobs({ limit: 1000 });
+      for (const job of page.jobs) {
+        assert.equal(job.task, 'greet');
+        assert.equal(typeof (job.payload as { name: unknown }).name, 'string');
+      }
+    });
+  });
+}

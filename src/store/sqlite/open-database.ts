@@ -23,6 +23,7 @@ export function openDatabase(file: string, durability: SqliteDurability): Databa
     db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('temp_store = MEMORY');
     db.pragma('cache_size = -32000');
+    refuseDamaged(db, file);
     migrate(db, file);
     return db;
   } catch (error) {
@@ -80,4 +81,40 @@ function refuseForeign(db: Database.Database, file: string): void {
       'offload will not write into it: point offload at a new file (--db).',
     { details: { file, tables } },
   );
+}
+
+/**
+ * Reads every page once (`PRAGMA quick_check`) so a truncated or damaged file is refused at start
+ * rather than losing jobs later. Costs about a second per few hundred MB, once per open.
+ */
+function refuseDamaged(db: Database.Database, file: string): void {
+  if (file === ':memory:') return;
+  const problems = db.pragma('quick_check(3)', { simple: false }) as Array<{ quick_check: string }>;
+  const found = problems.map((row) => row.quick_check).filter((text) => text !== 'ok');
+  if (found.length === 0) return;
+  throw new OffloadError(
+    ErrorCodes.STORE_CORRUPT,
+    `${file} is damaged (${found.join('; ')}); offload will not run on it, to avoid losing jobs. ` +
+      'Restore it from a backup, or try `sqlite3 <file> ".recover"` into a new file, then point offload at that (--db).',
+    { details: { file, problems: found } },
+  );
+}
+
+/**
+ * Turns SQLite's storage failures into offload errors that say what to do: a full disk, a file
+ * damaged after it was opened. Anything else is returned as it is.
+ */
+export function storageError(error: unknown, file: string): unknown {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== 'string') return error;
+  if (code === 'SQLITE_FULL') {
+    return new OffloadError(ErrorCodes.STORE_FULL, `the disk holding ${file} is full: nothing was written. Free space (or move the store) and try again.`, {
+      cause: error,
+      details: { file },
+    });
+  }
+  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+    return new OffloadError(ErrorCodes.STORE_CORRUPT, `${file} is damaged (${(error as Error).message}); restore it from a backup.`, { cause: error, details: { file } });
+  }
+  return error;
 }

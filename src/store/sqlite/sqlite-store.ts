@@ -28,7 +28,7 @@ import {
 import { StoreEventHub } from '../events.ts';
 import { idempotentReplay } from '../idempotency.ts';
 import { jobFromInsert, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
-import { openDatabase } from './open-database.ts';
+import { openDatabase, storageError } from './open-database.ts';
 import { filterClause, sql, stateExpression } from './queries.ts';
 
 export interface SqliteStoreOptions {
@@ -82,6 +82,7 @@ export class SqliteStore implements Store {
   readonly description: string;
   readonly clock: Clock;
   readonly #db: Database.Database;
+  readonly #file: string;
   readonly #events = new StoreEventHub();
   readonly #statements = new Map<string, Statement>();
   readonly #insertStatements = new Map<number, Statement>();
@@ -96,6 +97,7 @@ export class SqliteStore implements Store {
     const parsed = parseOptions('createSqliteStore', optionsSchema, options);
     this.clock = parsed.clock ?? systemClock;
     this.#db = openDatabase(parsed.path, parsed.durability);
+    this.#file = parsed.path;
     this.description = `sqlite:${parsed.path}`;
     if (parsed.watchInterval > 0) this.#startWatching(parsed.watchInterval);
     if (parsed.checkpointInterval > 0) this.#startCheckpoints(parsed.checkpointInterval);
@@ -126,7 +128,8 @@ export class SqliteStore implements Store {
       const params = batch.map((entry) => entry.params);
       results = batch.length === 1 ? this.#insertRows(params, now) : this.#db.transaction(() => this.#insertChunks(params, now)).immediate();
     } catch (error) {
-      for (const entry of batch) entry.reject(error);
+      const failure = storageError(error, this.#file);
+      for (const entry of batch) entry.reject(failure);
       return;
     }
     for (const [i, entry] of batch.entries()) {
@@ -140,9 +143,12 @@ export class SqliteStore implements Store {
     this.#assertOpen();
     const now = this.clock.now();
     const unique = params.some((job) => job.uniqueKey !== null || job.idempotencyKey !== null);
-    const results = this.#db
-      .transaction(() => (unique ? this.#insertEach(params, now) : this.#insertChunks(params, now)))
-      .immediate();
+    let results: EnqueueResult[];
+    try {
+      results = this.#db.transaction(() => (unique ? this.#insertEach(params, now) : this.#insertChunks(params, now))).immediate();
+    } catch (error) {
+      throw storageError(error, this.#file);
+    }
     if (this.#events.listens('job:enqueued')) {
       for (const { job, created } of results) if (created) this.#events.emit('job:enqueued', eventOf(job));
     }
