@@ -20,10 +20,12 @@ import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../store/contract.ts';
 import { createWebhookTask } from '../webhooks/delivery.ts';
 import { ModePlacer, type JobPlacement } from './mode-placer.ts';
 
-/** Options of {@link createWorker}; each states its default. */
 /** How often a worker tells the registry it is alive. */
 export const HEARTBEAT_MS = 5000;
+/** Jobs per queue running at once, unless the worker's options say otherwise. */
+export const DEFAULT_CONCURRENCY = 100;
 
+/** Options of {@link createWorker}; each states its default. */
 export interface WorkerOptions {
   /** Where jobs live. Required. */
   store: Store;
@@ -34,7 +36,11 @@ export interface WorkerOptions {
    * queue named by a task, each with `concurrency`.
    */
   queues?: Record<string, { concurrency?: number }> | readonly string[];
-  /** Jobs per queue running at once, where `queues` does not say. Default 10. */
+  /**
+   * Jobs per queue running at once, where `queues` does not say. Default 100: inline jobs are
+   * cheap to hold, and bigger claims make short jobs fast. Jobs of `thread` and `process` tasks
+   * are claimed only while their pool has room (see `pools`), whatever this number.
+   */
   concurrency?: number;
   /** How long a claim stays valid without renewal (ms); renewed every third of it. Default 15 000. */
   leaseMs?: number;
@@ -84,7 +90,7 @@ const optionsSchema = z.object({
   queues: z
     .union([z.array(optionSchemas.name), z.record(optionSchemas.name, z.object({ concurrency: optionSchemas.positiveInt.optional() }).strict())])
     .optional(),
-  concurrency: optionSchemas.positiveInt.default(10),
+  concurrency: optionSchemas.positiveInt.default(DEFAULT_CONCURRENCY),
   leaseMs: z.number().int().min(1000, 'must be at least 1000 ms').default(15_000),
   recoveryInterval: optionSchemas.positiveInt.default(5_000),
   pollInterval: optionSchemas.positiveInt.default(1_000),
@@ -138,6 +144,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #unsubscribe: Array<() => void> = [];
   #wakeTimer: NodeJS.Timeout | undefined;
   #filling = false;
+  #fillAgain = false;
   #wakeQueued = false;
   #started = false;
   #stopping: Promise<void> | undefined;
@@ -277,12 +284,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * event loop, so outcomes get recorded between claims and timers keep firing.
    */
   async #fill(): Promise<void> {
-    if (this.#filling || this.#stopping) return;
+    if (this.#stopping) return;
+    if (this.#filling) {
+      // A wake during a look (a job enqueued while the last claim was in flight) must not be lost.
+      this.#fillAgain = true;
+      return;
+    }
     this.#filling = true;
+    this.#fillAgain = false;
     try {
-      const wanted = this.#freeCapacity();
+      const tasks = this.#claimableTasks();
+      const wanted = this.#freeCapacity(tasks);
       if (wanted.length === 0) return;
-      const jobs = await this.store.jobClaim({ workerId: this.id, queues: wanted, tasks: this.#taskNames(), leaseMs: this.#options.leaseMs });
+      const jobs = await this.store.jobClaim({ workerId: this.id, queues: wanted, tasks: tasks.map((task) => task.name), leaseMs: this.#options.leaseMs });
       for (const job of jobs) this.#startJob(job);
       if (jobs.length === wanted.reduce((sum, queue) => sum + queue.limit, 0)) this.#wake();
       else await this.#scheduleWake();
@@ -290,13 +304,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#fail(error, 'claiming jobs failed');
     } finally {
       this.#filling = false;
+      if (this.#fillAgain) this.#wake();
     }
   }
 
-  #freeCapacity(): Array<{ name: string; limit: number }> {
+  /**
+   * Free capacity per queue. A queue whose claimable tasks all run in threads or processes claims
+   * no more than those pools have room for, so a high queue concurrency never leases jobs that
+   * would only wait for a thread.
+   */
+  #freeCapacity(tasks: readonly Task[] = this.#claimableTasks()): Array<{ name: string; limit: number }> {
+    const room = new Map<string, number>();
+    for (const task of tasks) {
+      const mode = this.#placer.current(task);
+      const free = mode === 'inline' ? Infinity : this.#pools.room(mode);
+      room.set(task.queue, Math.max(room.get(task.queue) ?? 0, free));
+    }
     const wanted: Array<{ name: string; limit: number }> = [];
     for (const [name, capacity] of this.#capacity) {
-      const free = capacity - (this.#activeByQueue.get(name) ?? 0);
+      const free = Math.min(capacity - (this.#activeByQueue.get(name) ?? 0), room.get(name) ?? Infinity);
       if (free > 0) wanted.push({ name, limit: free });
     }
     return wanted;
@@ -305,7 +331,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Sets a timer for the next scheduled job, so delays and backoffs start on time. */
   async #scheduleWake(): Promise<void> {
     if (this.#freeCapacity().length === 0) return;
-    const next = await this.store.jobNextRunAt({ queues: [...this.#capacity.keys()], tasks: this.#taskNames() });
+    const next = await this.store.jobNextRunAt({ queues: [...this.#capacity.keys()], tasks: this.#claimableTasks().map((task) => task.name) });
     clearTimeout(this.#wakeTimer);
     if (next === null || this.#stopping) return;
     const delay = next - this.store.clock.now();
@@ -427,8 +453,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /** Tasks this worker may claim now: those whose mode has free capacity. */
-  #taskNames(): string[] {
-    return this.#tasks.list().filter((task) => this.#pools.hasRoom(this.#placer.current(task))).map((task) => task.name);
+  #claimableTasks(): Task[] {
+    return this.#tasks.list().filter((task) => this.#pools.hasRoom(this.#placer.current(task)));
   }
 
   #fail(error: unknown, message: string): void {
