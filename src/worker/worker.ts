@@ -19,6 +19,7 @@ import type { Backoff } from '../backoff.ts';
 import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../store/contract.ts';
 import { createWebhookTask } from '../webhooks/delivery.ts';
 import { ModePlacer, type JobPlacement } from './mode-placer.ts';
+import { ClaimAhead } from './claim-ahead.ts';
 
 /** How often a worker tells the registry it is alive. */
 export const HEARTBEAT_MS = 5000;
@@ -143,8 +144,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #unsubscribe: Array<() => void> = [];
   #wakeTimer: NodeJS.Timeout | undefined;
+  readonly #ahead = new ClaimAhead();
   #filling = false;
   #fillAgain = false;
+  #claimDone: Promise<void> = Promise.resolve();
   #wakeQueued = false;
   #started = false;
   #stopping: Promise<void> | undefined;
@@ -202,7 +205,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.store.on('job:enqueued', (event) => this.#capacity.has(event.queue) && this.#wake()),
       this.store.on('job:retrying', (event) => this.#capacity.has(event.queue) && this.#wake()),
       this.store.on('store:changed', () => this.#wake()),
-      this.store.on('job:cancelled', (event) => this.#active.get(event.id)?.abort('cancelled')),
+      this.store.on('job:cancelled', (event) => this.#ahead.remove(event.id) || this.#active.get(event.id)?.abort('cancelled')),
     );
     this.#every(Math.floor(this.#options.leaseMs / 3), () => this.#renewLeases());
     this.#every(this.#options.recoveryInterval, () => this.#recoverExpired());
@@ -230,6 +233,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     clearTimeout(this.#wakeTimer);
     this.#unsubscribe.forEach((off) => off());
     this.#watchdog.stop();
+    await this.#claimDone;
+    this.#releaseWaiting();
     const settled = this.#whenIdle();
     const grace = new Promise<void>((resolve) => setTimeout(resolve, this.#options.shutdownGrace).unref());
     await Promise.race([settled, grace]);
@@ -292,20 +297,50 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.#filling = true;
     this.#fillAgain = false;
+    let done!: () => void;
+    this.#claimDone = new Promise((resolve) => (done = resolve));
     try {
       const tasks = this.#claimableTasks();
       const wanted = this.#freeCapacity(tasks);
       if (wanted.length === 0) return;
+      const sent = performance.now();
       const jobs = await this.store.jobClaim({ workerId: this.id, queues: wanted, tasks: tasks.map((task) => task.name), leaseMs: this.#options.leaseMs });
-      for (const job of jobs) this.#startJob(job);
+      this.#ahead.claimed(jobs, performance.now() - sent, performance.now());
+      if (this.#stopping) this.#releaseWaiting();
+      else this.#startWaiting();
       if (jobs.length === wanted.reduce((sum, queue) => sum + queue.limit, 0)) this.#wake();
       else await this.#scheduleWake();
     } catch (error) {
       this.#fail(error, 'claiming jobs failed');
     } finally {
       this.#filling = false;
+      done();
       if (this.#fillAgain) this.#wake();
     }
+  }
+
+  /** Starts claimed jobs that wait, oldest first, while their queue has room to run them. */
+  #startWaiting(): void {
+    if (this.#stopping) return;
+    for (const queue of this.#ahead.queues()) {
+      const capacity = this.#capacity.get(queue) ?? 0;
+      while ((this.#activeByQueue.get(queue) ?? 0) < capacity) {
+        const job = this.#ahead.take(queue);
+        if (!job) break;
+        this.#startJob(job);
+      }
+    }
+  }
+
+  /** Hands jobs claimed ahead back to the queue (on shutdown), as unstarted. */
+  #releaseWaiting(): void {
+    for (const job of this.#ahead.clear()) {
+      this.#recorder.record({ kind: 'released', lease: this.#leaseOf(job) }).catch((error: unknown) => this.#fail(error, `releasing job ${job.id} failed; it runs again after its lease expires`));
+    }
+  }
+
+  #leaseOf(job: ClaimedJob): LeaseRef {
+    return { id: job.id, workerId: this.id, attempt: job.attempts };
   }
 
   /**
@@ -322,7 +357,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const wanted: Array<{ name: string; limit: number }> = [];
     for (const [name, capacity] of this.#capacity) {
-      const free = Math.min(capacity - (this.#activeByQueue.get(name) ?? 0), room.get(name) ?? Infinity);
+      const held = (this.#activeByQueue.get(name) ?? 0) + this.#ahead.waitingIn(name);
+      const pooledOnly = room.has(name) && room.get(name) !== Infinity;
+      const free = pooledOnly ? Math.min(capacity - held, room.get(name)!) : capacity + this.#ahead.ahead(name, capacity) - held;
       if (free > 0) wanted.push({ name, limit: free });
     }
     return wanted;
@@ -345,7 +382,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       task = this.#tasks.get(job.task);
     } catch (error) {
-      void this.#recorder.record({ kind: 'failed', lease: { id: job.id, workerId: this.id, attempt: job.attempts }, error: { name: 'OffloadError', message: (error as Error).message, code: ErrorCodes.TASK_NOT_FOUND }, retryAt: null });
+      void this.#recorder.record({ kind: 'failed', lease: this.#leaseOf(job), error: { name: 'OffloadError', message: (error as Error).message, code: ErrorCodes.TASK_NOT_FOUND }, retryAt: null });
       return;
     }
     const run = new JobRun(job, task, {
@@ -369,6 +406,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const outcome = await run.execute(executor);
     if (inline) this.#watchdog.end(run.job.id);
     this.#releaseCapacity(run);
+    this.#ahead.finished(run.job.queue);
+    this.#startWaiting();
     if (outcome) await this.#record(run, outcome);
     this.#wake();
     this.emit('job:end', run.job, outcome);
@@ -396,12 +435,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async #renewLeases(): Promise<void> {
-    if (this.#active.size === 0) return;
+    const waiting = this.#ahead.all();
+    if (this.#active.size === 0 && waiting.length === 0) return;
     const runs = new Map(this.#active);
     try {
-      const leases = [...runs.values()].map((run) => run.lease);
+      const leases = [...[...runs.values()].map((run) => run.lease), ...waiting.map((job) => this.#leaseOf(job))];
       const lost = await this.store.jobRenewLeases({ leases, leaseMs: this.#options.leaseMs });
       for (const id of lost) {
+        if (this.#ahead.remove(id)) {
+          this.#log.warn({ job: id }, `lost the lease of job ${id} before it started (cancelled, or expired and moved on); dropping it`);
+          continue;
+        }
         const run = runs.get(id);
         if (run && this.#active.get(id) === run) {
           this.#log.warn({ job: id, attempt: run.lease.attempt }, `lost the lease of job ${id} (cancelled, or expired and moved on); stopping it`);
