@@ -74,7 +74,7 @@ function offload(url: string, concurrency?: number): Peer {
     name: concurrency ? `offload (concurrency ${concurrency})` : 'offload',
     settings: concurrency
       ? `as offload, with createWorker({ concurrency: ${concurrency} }) (the default before this release)`
-      : 'createPostgresStore defaults (pool 10, LISTEN/NOTIFY, async claim commits, durable completions); createWorker defaults (concurrency 100, claim-ahead up to 4× by measured rate, lease 15 s); producer and worker on separate store instances',
+      : 'createPostgresStore defaults (pool 10, LISTEN/NOTIFY, async claim commits, durable completions); createWorker defaults (concurrency 100, claim-ahead up to 8× by measured rate, lease 15 s); producer and worker on separate store instances',
     sizes: SIZES,
     async setup() {
       await admin(url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);

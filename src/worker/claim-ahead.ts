@@ -1,14 +1,16 @@
 import type { ClaimedJob } from '../job.ts';
 
-/** Claimed-ahead jobs of one queue never exceed this many times its concurrency. */
-const MAX_AHEAD_FACTOR = 4;
+/** Jobs held ahead for one queue never exceed this many times its concurrency. */
+const MAX_AHEAD_FACTOR = 8;
+/** Claim round trips' worth of finished jobs to hold ahead. */
+const ROUND_TRIPS = 4;
 /** Weight of the newest sample in the moving averages. */
 const SMOOTHING = 0.3;
 
 /**
  * Jobs claimed ahead of free capacity, per queue, so the claim pipeline never drains: while a
  * batch runs, the next one is already here. How many: what this worker finishes of a queue in
- * about two claim round trips (measured, as moving averages), at most four times the queue's
+ * about four claim round trips (measured, as moving averages), at most eight times the queue's
  * concurrency. Short jobs get big batches; slow jobs get next to none, so they stay in the
  * database for other workers. Waiting jobs hold leases from their claim; the worker renews them
  * with the running ones and releases them on shutdown.
@@ -22,7 +24,7 @@ export class ClaimAhead {
 
   /** How many jobs of `queue` to hold beyond those running, waiting ones included. */
   ahead(queue: string, concurrency: number): number {
-    const wanted = Math.ceil((this.#rate.get(queue) ?? 0) * this.#roundTripMs * 2);
+    const wanted = Math.ceil((this.#rate.get(queue) ?? 0) * this.#roundTripMs * ROUND_TRIPS);
     return Math.min(wanted, concurrency * MAX_AHEAD_FACTOR);
   }
 
