@@ -81,6 +81,32 @@ function versions(): string {
   return `graphile-worker ${version('graphile-worker')}, pg-boss ${version('pg-boss')}, bullmq ${version('bullmq')}, ioredis ${version('ioredis')}, pg ${version('pg')}`;
 }
 
+/**
+ * The floor under any queue's latency here: p50/p99 of a one-row INSERT committed durably, 300
+ * times 5 ms apart, as each enqueue is. A p99 target below this floor cannot be met in this run.
+ */
+async function commitFloor(): Promise<{ p50: number; p99: number }> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    // A regular table: a temporary one writes no WAL, so its commits wait for no flush.
+    await client.query('DROP TABLE IF EXISTS public.offload_bench_floor');
+    await client.query('CREATE TABLE public.offload_bench_floor (n int)');
+    const times: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const t = performance.now();
+      await client.query('INSERT INTO public.offload_bench_floor VALUES (1)');
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    return { p50: times[150]!, p99: times[297]! };
+  } finally {
+    await client.query('DROP TABLE IF EXISTS public.offload_bench_floor').catch(() => undefined);
+    await client.end();
+  }
+}
+
 async function serverVersions(): Promise<string> {
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
@@ -105,6 +131,7 @@ async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const loadBefore = os.loadavg()[0]!.toFixed(2);
   const results: Measured[] = [];
+  const floor = await commitFloor();
   for (const peer of peers(PG_URL, REDIS_URL)) {
     if (only.length && !only.some((name) => peer.name.includes(name))) continue;
     process.stderr.write(`bench:pg ${peer.name} (${peer.settings})… `);
@@ -136,7 +163,7 @@ async function main(): Promise<void> {
     `- processing ≥ Graphile Worker fastest: ${(offload.processing / fast.processing).toFixed(2)}× (${offload.processing >= fast.processing ? 'met' : 'NOT met'})`,
     `- processing ≥ BullMQ: ${(offload.processing / bull.processing).toFixed(2)}× (${offload.processing >= bull.processing ? 'met' : 'NOT met'})`,
     `- latency p50 ≤ Graphile Worker's: ${offload.p50.toFixed(2)} ms vs ${Math.min(fast.p50, get('graphile-worker (defaults)').p50).toFixed(2)} ms (${offload.p50 <= Math.min(fast.p50, get('graphile-worker (defaults)').p50) ? 'met' : 'NOT met'})`,
-    `- latency p99 < 5 ms: ${offload.p99.toFixed(2)} ms (${offload.p99 < 5 ? 'met' : 'NOT met'})`,
+    `- latency p99 < 5 ms: ${offload.p99.toFixed(2)} ms (${offload.p99 < 5 ? 'met' : 'NOT met'}); the floor at the start of this run, a bare one-row INSERT with a durable commit: p50 ${floor.p50.toFixed(2)} ms, p99 ${floor.p99.toFixed(2)} ms`,
   ].join('\n');
   writeResults(markdown);
 }

@@ -17,7 +17,7 @@ export interface OffloadConfig {
   database?: string;
   /** Path of the task module, relative to the config file. */
   tasks?: string;
-  /** Jobs per queue a worker runs at once. Default 10. */
+  /** Jobs per queue a worker runs at once. Default 100 (see createWorker). */
   concurrency?: number;
   /** Per-queue concurrency, as for createWorker. */
   queues?: Record<string, { concurrency?: number }>;

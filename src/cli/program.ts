@@ -6,6 +6,7 @@ import { registerBenchCommands } from './commands/bench.ts';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerWorkerCommands } from './commands/worker.ts';
 import { registerTokenCommands } from './commands/tokens.ts';
+import { registerMigrateCommand } from './commands/migrate.ts';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -26,6 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   registerJobCommands(program, globals);
   registerTokenCommands(program, globals);
   registerBenchCommands(program, globals);
+  registerMigrateCommand(program, globals);
   try {
     await program.parseAsync(argv);
     return 0;

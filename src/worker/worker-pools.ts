@@ -56,6 +56,11 @@ export class WorkerPools {
     return mode === 'inline' || this.#active[mode] < this.#capacity[mode];
   }
 
+  /** Jobs of a pooled mode that could start now. */
+  room(mode: PooledMode): number {
+    return Math.max(0, this.#capacity[mode] - this.#active[mode]);
+  }
+
   /** Runs a task in the pool of its mode, passing cancellation, progress and the job's facts through. */
   executor(mode: PooledMode): Executor {
     return async (task, payload, ctx, facts) => {

@@ -18,12 +18,15 @@ import { OutcomeRecorder } from './outcome-recorder.ts';
 import type { Backoff } from '../backoff.ts';
 import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../store/contract.ts';
 import { createWebhookTask } from '../webhooks/delivery.ts';
+import { ClaimAhead } from './claim-ahead.ts';
 import { describePlacement, ModePlacer, type JobPlacement } from './mode-placer.ts';
 
-/** Options of {@link createWorker}; each states its default. */
 /** How often a worker tells the registry it is alive. */
 export const HEARTBEAT_MS = 5000;
+/** Jobs per queue running at once, unless the worker's options say otherwise. */
+export const DEFAULT_CONCURRENCY = 100;
 
+/** Options of {@link createWorker}; each states its default. */
 export interface WorkerOptions {
   /** Where jobs live. Required. */
   store: Store;
@@ -34,7 +37,11 @@ export interface WorkerOptions {
    * queue named by a task, each with `concurrency`.
    */
   queues?: Record<string, { concurrency?: number }> | readonly string[];
-  /** Jobs per queue running at once, where `queues` does not say. Default 10. */
+  /**
+   * Jobs per queue running at once, where `queues` does not say. Default 100: inline jobs are
+   * cheap to hold, and bigger claims make short jobs fast. Jobs of `thread` and `process` tasks
+   * are claimed only while their pool has room (see `pools`), whatever this number.
+   */
   concurrency?: number;
   /** How long a claim stays valid without renewal (ms); renewed every third of it. Default 15 000. */
   leaseMs?: number;
@@ -84,7 +91,7 @@ const optionsSchema = z.object({
   queues: z
     .union([z.array(optionSchemas.name), z.record(optionSchemas.name, z.object({ concurrency: optionSchemas.positiveInt.optional() }).strict())])
     .optional(),
-  concurrency: optionSchemas.positiveInt.default(10),
+  concurrency: optionSchemas.positiveInt.default(DEFAULT_CONCURRENCY),
   leaseMs: z.number().int().min(1000, 'must be at least 1000 ms').default(15_000),
   recoveryInterval: optionSchemas.positiveInt.default(5_000),
   pollInterval: optionSchemas.positiveInt.default(1_000),
@@ -137,7 +144,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #unsubscribe: Array<() => void> = [];
   #wakeTimer: NodeJS.Timeout | undefined;
+  readonly #ahead = new ClaimAhead();
   #filling = false;
+  #fillAgain = false;
+  #claimDone: Promise<void> = Promise.resolve();
   #wakeQueued = false;
   #started = false;
   #stopping: Promise<void> | undefined;
@@ -195,7 +205,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.store.on('job:enqueued', (event) => this.#capacity.has(event.queue) && this.#wake()),
       this.store.on('job:retrying', (event) => this.#capacity.has(event.queue) && this.#wake()),
       this.store.on('store:changed', () => this.#wake()),
-      this.store.on('job:cancelled', (event) => this.#active.get(event.id)?.abort('cancelled')),
+      this.store.on('job:cancelled', (event) => this.#ahead.remove(event.id) || this.#active.get(event.id)?.abort('cancelled')),
     );
     this.#every(Math.floor(this.#options.leaseMs / 3), () => this.#renewLeases());
     this.#every(this.#options.recoveryInterval, () => this.#recoverExpired());
@@ -223,6 +233,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     clearTimeout(this.#wakeTimer);
     this.#unsubscribe.forEach((off) => off());
     this.#watchdog.stop();
+    await this.#claimDone;
+    this.#releaseWaiting();
     const settled = this.#whenIdle();
     const grace = new Promise<void>((resolve) => setTimeout(resolve, this.#options.shutdownGrace).unref());
     await Promise.race([settled, grace]);
@@ -277,26 +289,77 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * event loop, so outcomes get recorded between claims and timers keep firing.
    */
   async #fill(): Promise<void> {
-    if (this.#filling || this.#stopping) return;
+    if (this.#stopping) return;
+    if (this.#filling) {
+      // A wake during a look (a job enqueued while the last claim was in flight) must not be lost.
+      this.#fillAgain = true;
+      return;
+    }
     this.#filling = true;
+    this.#fillAgain = false;
+    let done!: () => void;
+    this.#claimDone = new Promise((resolve) => (done = resolve));
     try {
-      const wanted = this.#freeCapacity();
+      const tasks = this.#claimableTasks();
+      const wanted = this.#freeCapacity(tasks);
       if (wanted.length === 0) return;
-      const jobs = await this.store.jobClaim({ workerId: this.id, queues: wanted, tasks: this.#taskNames(), leaseMs: this.#options.leaseMs });
-      for (const job of jobs) this.#startJob(job);
+      const sent = performance.now();
+      const jobs = await this.store.jobClaim({ workerId: this.id, queues: wanted, tasks: tasks.map((task) => task.name), leaseMs: this.#options.leaseMs });
+      this.#ahead.claimed(jobs, performance.now() - sent, performance.now());
+      if (this.#stopping) this.#releaseWaiting();
+      else this.#startWaiting();
       if (jobs.length === wanted.reduce((sum, queue) => sum + queue.limit, 0)) this.#wake();
       else await this.#scheduleWake();
     } catch (error) {
       this.#fail(error, 'claiming jobs failed');
     } finally {
       this.#filling = false;
+      done();
+      if (this.#fillAgain) this.#wake();
     }
   }
 
-  #freeCapacity(): Array<{ name: string; limit: number }> {
+  /** Starts claimed jobs that wait, oldest first, while their queue has room to run them. */
+  #startWaiting(): void {
+    if (this.#stopping) return;
+    for (const queue of this.#ahead.queues()) {
+      const capacity = this.#capacity.get(queue) ?? 0;
+      while ((this.#activeByQueue.get(queue) ?? 0) < capacity) {
+        const job = this.#ahead.take(queue);
+        if (!job) break;
+        this.#startJob(job);
+      }
+    }
+  }
+
+  /** Hands jobs claimed ahead back to the queue (on shutdown), as unstarted. */
+  #releaseWaiting(): void {
+    for (const job of this.#ahead.clear()) {
+      this.#recorder.record({ kind: 'released', lease: this.#leaseOf(job) }).catch((error: unknown) => this.#fail(error, `releasing job ${job.id} failed; it runs again after its lease expires`));
+    }
+  }
+
+  #leaseOf(job: ClaimedJob): LeaseRef {
+    return { id: job.id, workerId: this.id, attempt: job.attempts };
+  }
+
+  /**
+   * Free capacity per queue. A queue whose claimable tasks all run in threads or processes claims
+   * no more than those pools have room for, so a high queue concurrency never leases jobs that
+   * would only wait for a thread.
+   */
+  #freeCapacity(tasks: readonly Task[] = this.#claimableTasks()): Array<{ name: string; limit: number }> {
+    const room = new Map<string, number>();
+    for (const task of tasks) {
+      const mode = this.#placer.current(task);
+      const free = mode === 'inline' ? Infinity : this.#pools.room(mode);
+      room.set(task.queue, Math.max(room.get(task.queue) ?? 0, free));
+    }
     const wanted: Array<{ name: string; limit: number }> = [];
     for (const [name, capacity] of this.#capacity) {
-      const free = capacity - (this.#activeByQueue.get(name) ?? 0);
+      const held = (this.#activeByQueue.get(name) ?? 0) + this.#ahead.waitingIn(name);
+      const pooledOnly = room.has(name) && room.get(name) !== Infinity;
+      const free = pooledOnly ? Math.min(capacity - held, room.get(name)!) : capacity + this.#ahead.ahead(name, capacity) - held;
       if (free > 0) wanted.push({ name, limit: free });
     }
     return wanted;
@@ -305,7 +368,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Sets a timer for the next scheduled job, so delays and backoffs start on time. */
   async #scheduleWake(): Promise<void> {
     if (this.#freeCapacity().length === 0) return;
-    const next = await this.store.jobNextRunAt({ queues: [...this.#capacity.keys()], tasks: this.#taskNames() });
+    const next = await this.store.jobNextRunAt({ queues: [...this.#capacity.keys()], tasks: this.#claimableTasks().map((task) => task.name) });
     clearTimeout(this.#wakeTimer);
     if (next === null || this.#stopping) return;
     const delay = next - this.store.clock.now();
@@ -319,7 +382,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       task = this.#tasks.get(job.task);
     } catch (error) {
-      void this.#recorder.record({ kind: 'failed', lease: { id: job.id, workerId: this.id, attempt: job.attempts }, error: { name: 'OffloadError', message: (error as Error).message, code: ErrorCodes.TASK_NOT_FOUND }, retryAt: null });
+      void this.#recorder.record({ kind: 'failed', lease: this.#leaseOf(job), error: { name: 'OffloadError', message: (error as Error).message, code: ErrorCodes.TASK_NOT_FOUND }, retryAt: null });
       return;
     }
     const run = new JobRun(job, task, {
@@ -343,6 +406,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const outcome = await run.execute(executor, describePlacement(placement));
     if (inline) this.#watchdog.end(run.job.id);
     this.#releaseCapacity(run);
+    this.#ahead.finished(run.job.queue);
+    this.#startWaiting();
     if (outcome) await this.#record(run, outcome);
     this.#wake();
     this.emit('job:end', run.job, outcome);
@@ -370,12 +435,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async #renewLeases(): Promise<void> {
-    if (this.#active.size === 0) return;
+    const waiting = this.#ahead.all();
+    if (this.#active.size === 0 && waiting.length === 0) return;
     const runs = new Map(this.#active);
     try {
-      const leases = [...runs.values()].map((run) => run.lease);
+      const leases = [...[...runs.values()].map((run) => run.lease), ...waiting.map((job) => this.#leaseOf(job))];
       const lost = await this.store.jobRenewLeases({ leases, leaseMs: this.#options.leaseMs });
       for (const id of lost) {
+        if (this.#ahead.remove(id)) {
+          this.#log.warn({ job: id }, `lost the lease of job ${id} before it started (cancelled, or expired and moved on); dropping it`);
+          continue;
+        }
         const run = runs.get(id);
         if (run && this.#active.get(id) === run) {
           this.#log.warn({ job: id, attempt: run.lease.attempt }, `lost the lease of job ${id} (cancelled, or expired and moved on); stopping it`);
@@ -427,8 +497,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /** Tasks this worker may claim now: those whose mode has free capacity. */
-  #taskNames(): string[] {
-    return this.#tasks.list().filter((task) => this.#pools.hasRoom(this.#placer.current(task))).map((task) => task.name);
+  #claimableTasks(): Task[] {
+    return this.#tasks.list().filter((task) => this.#pools.hasRoom(this.#placer.current(task)));
   }
 
   #fail(error: unknown, message: string): void {

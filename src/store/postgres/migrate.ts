@@ -1,6 +1,9 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { ErrorCodes, OffloadError } from '../../errors.ts';
+import { pendingAfter, type MigrationReport } from '../migration.ts';
+import { startError } from './connection-errors.ts';
 import { LATEST_VERSION, migrations } from './migrations.ts';
+import { parsePostgresOptions } from './postgres-options.ts';
 
 /** Oldest PostgreSQL the store supports (SKIP LOCKED, identity columns, pg_notify in CTEs). */
 const MIN_SERVER_VERSION = 120000;
@@ -10,11 +13,13 @@ const LOCK_NAMESPACE = 0x0ff10ad;
 /**
  * Brings `schema` to the latest version. Many processes may call this at once: the first takes an
  * advisory lock and migrates, the others wait for it and find nothing left to do. Refuses a server
- * that is not PostgreSQL 12+, a schema that belongs to something else, and a newer schema.
+ * that is not PostgreSQL 12+, a schema that belongs to something else, and a newer schema. With
+ * `dryRun`, changes nothing and reports the pending migrations.
  */
-export async function migrate(client: pg.ClientBase, schema: string, label: string): Promise<number> {
+export async function migrate(client: pg.ClientBase, schema: string, label: string, { dryRun = false } = {}): Promise<MigrationReport> {
   await checkServer(client, label);
-  if ((await currentVersion(client, schema, label)) === LATEST_VERSION) return LATEST_VERSION;
+  const found = await currentVersion(client, schema, label);
+  if (found === LATEST_VERSION || dryRun) return { from: found, to: found, migrations: pendingAfter(migrations, found) };
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, schema]);
@@ -24,16 +29,35 @@ export async function migrate(client: pg.ClientBase, schema: string, label: stri
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${quote(schema)}.migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
+    const pending = pendingAfter(migrations, current);
     for (const migration of migrations) {
       if (migration.version <= current) continue;
       await client.query(migration.sql.replaceAll('{s}', quote(schema)));
       await client.query(`INSERT INTO ${quote(schema)}.migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
     }
     await client.query('COMMIT');
-    return LATEST_VERSION;
+    return { from: current, to: LATEST_VERSION, migrations: pending };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * `offload migrate` on PostgreSQL: connects once, migrates `schema` (default `offload`) under the
+ * advisory lock, or with `dryRun` only lists what is pending. Errors name what to fix, as at store start.
+ */
+export async function migratePostgres(options: { connectionString: string; schema?: string; dryRun?: boolean }): Promise<MigrationReport & { schema: string; label: string }> {
+  const parsed = parsePostgresOptions({ connectionString: options.connectionString, schema: options.schema });
+  const client = new pg.Client({ connectionString: parsed.connectionString, connectionTimeoutMillis: parsed.connectTimeout, application_name: `offload:${parsed.schema}:migrate` });
+  try {
+    await client.connect();
+    const report = await migrate(client, parsed.schema, parsed.target.label, { dryRun: options.dryRun });
+    return { ...report, schema: parsed.schema, label: parsed.target.label };
+  } catch (error) {
+    throw startError(error, parsed.target, parsed.schema);
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 
