@@ -79,7 +79,7 @@ describe('a full disk during enqueue', () => {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
     } catch (error) {
       cleanup();
-      throw new Error(`this test mounts a 1 MiB tmpfs to fill a disk and needs root (as CI has): ${(error as Error).message}`);
+      throw new Error(`this test mounts a 1 MiB tmpfs to fill a disk and needs root (as CI has): ${(error as Error).message}`, { cause: error });
     }
     t.after(() => {
       execFileSync('umount', ['-l', dir]);
