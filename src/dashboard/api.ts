@@ -1,4 +1,5 @@
 /** The dashboard's only way to the server: the public HTTP API, with the session cookie and CSRF token. */
+import type { ApiJob, ApiQueue, ApiTask } from '../client/resources.ts';
 
 export interface FieldError {
   field: string;
@@ -17,42 +18,10 @@ export class ApiError extends Error {
   }
 }
 
-export interface Job {
-  id: string;
-  task: string;
-  queue: string;
-  state: string;
-  priority: number;
-  attempts: number;
-  maxAttempts: number;
-  timeoutMs: number;
-  payload: unknown;
-  progress: unknown;
-  result: unknown;
-  error: { name: string; message: string; stack?: string; code?: string; attempt: number } | null;
-  worker: string | null;
-  placement: string | null;
-  outputTail: string | null;
-  runAt: string;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  [extra: string]: unknown;
-}
-
-export interface QueueInfo {
-  name: string;
-  paused: boolean;
-  counts: Record<string, number>;
-}
-
-export interface TaskInfo {
-  name: string;
-  queue: string;
-  mode: string;
-  payloadSchema: JsonSchema | null;
-  example: unknown;
-}
+/** The API's shapes, shared with `offload/client`: one description of what the server sends. */
+export type Job = ApiJob;
+export type QueueInfo = ApiQueue;
+export type TaskInfo = Omit<ApiTask, 'payloadSchema'> & { payloadSchema: JsonSchema | null };
 
 export interface JsonSchema {
   type?: string | string[];
@@ -71,7 +40,7 @@ export interface Me {
   csrfToken: string | null;
 }
 
-export const JOB_STATES = ['scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled'];
+export { JOB_STATES } from '../job.ts';
 
 /** Fired on `window` when the API says the session is gone (expired, logged out elsewhere, server restarted). */
 export const SESSION_ENDED = 'offload:session-ended';

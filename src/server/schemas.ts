@@ -49,6 +49,11 @@ export const jobStateSchema = z.enum(JOB_STATES as [JobState, ...JobState[]]);
 
 const DAY = 86_400_000;
 
+const idempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces');
+
+/** The `Idempotency-Key` header of `POST /v1/jobs`. */
+export const idempotencyKeySchema = idempotencyKey.optional();
+
 /** One job to enqueue. Everything but `task` defaults to the task's own settings. */
 export const enqueueBodySchema = z
   .strictObject({
@@ -71,16 +76,12 @@ export const enqueueBodySchema = z
 export const enqueueBatchBodySchema = z
   .strictObject({
     jobs: z
-      .array(enqueueBodySchema.extend({ idempotencyKey: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces').optional() }))
+      .array(enqueueBodySchema.extend({ idempotencyKey: idempotencyKey.optional() }))
       .min(1, 'must hold at least one job')
       .max(1000, 'must hold at most 1000 jobs'),
   })
   .meta({ id: 'EnqueueBatchRequest' });
 
-export const idempotencyKeySchema = z
-  .string()
-  .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces')
-  .optional();
 
 export const getJobQuerySchema = z.strictObject({ wait: duration('s', 60_000).optional() });
 

@@ -85,8 +85,15 @@ export function queueRoutes(api: ApiContext): RouteSpec[] {
   ];
 }
 
-/** The JSON Schema of a task's payload when its schema is a zod schema; other libraries: null. */
-export function payloadJsonSchema(task: Task): unknown {
+const jsonSchemas = new WeakMap<Task, unknown>();
+
+/** The JSON Schema of a task's payload when its schema is a zod schema (other libraries: null), made once per task. */
+function payloadJsonSchema(task: Task): unknown {
+  if (!jsonSchemas.has(task)) jsonSchemas.set(task, toJsonSchema(task));
+  return jsonSchemas.get(task);
+}
+
+function toJsonSchema(task: Task): unknown {
   if (!(task.schema instanceof z.ZodType)) return null;
   try {
     return z.toJSONSchema(task.schema, { io: 'input', unrepresentable: 'any' });
