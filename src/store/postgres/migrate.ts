@@ -50,6 +50,7 @@ export async function migrate(client: pg.ClientBase, schema: string, label: stri
 export async function migratePostgres(options: { connectionString: string; schema?: string; dryRun?: boolean }): Promise<MigrationReport & { schema: string; label: string }> {
   const parsed = parsePostgresOptions({ connectionString: options.connectionString, schema: options.schema });
   const client = new pg.Client({ connectionString: parsed.connectionString, connectionTimeoutMillis: parsed.connectTimeout, application_name: `offload:${parsed.schema}:migrate` });
+  client.on('error', () => undefined); // a cut connection fails the running statement, which reports it
   try {
     await client.connect();
     const report = await migrate(client, parsed.schema, parsed.target.label, { dryRun: options.dryRun });

@@ -90,6 +90,11 @@ export class PostgresStore implements Store {
     ) as Record<QueryName, { text: string; name: string }>;
     this.#pool = new pg.Pool({ ...this.#clientConfig('pool'), max: this.#options.poolSize, idleTimeoutMillis: 30_000 });
     this.#pool.on('error', (error) => this.#log.warn({ store: this.description, err: error.message }, 'offload: an idle PostgreSQL connection failed; it will be replaced'));
+    // pg-pool listens for errors only on idle clients. A backend killed just as its client is handed
+    // to a waiter (its ReadyForQuery and the kill in one read) would otherwise raise an 'error' event
+    // with no listener and end the process. The failed statement reports the error; the pool drops
+    // the client because it is no longer queryable.
+    this.#pool.on('connect', (client) => client.on('error', () => undefined));
     this.#feed = new ChangeFeed({
       events: this.#events,
       origin: this.#origin,
@@ -563,8 +568,6 @@ export class PostgresStore implements Store {
 
   async #transaction<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
-    // A checked-out client has no pool listener: a connection cut between two statements would
-    // otherwise be an unhandled 'error' event that ends the process. The statement fails anyway.
     let broken: Error | undefined;
     const onError = (error: Error) => (broken = error);
     client.on('error', onError);
