@@ -14,9 +14,11 @@ import { Tinypool } from 'tinypool';
 import { createPool } from '../src/pool/pool.ts';
 
 const RUNS = 5;
+/** One-at-a-time runs alternate between systems; more of them, as single round trips drift most. */
+const SEQUENTIAL_RUNS = 9;
 const BURST = 100_000;
 const SEQUENTIAL = 5_000;
-const CPU_TASKS = 2_000;
+const CPU_TASKS = 10_000;
 const here = (file: string) => new URL(file, import.meta.url);
 const PEER = here('./fixtures/peer-tasks.mjs').href;
 
@@ -78,6 +80,26 @@ async function measure(label: string, make: () => Promise<Runner>, what: (runner
   return value;
 }
 
+/**
+ * Medians over SEQUENTIAL_RUNS of one measurement on several systems whose runs alternate (A B C A B C …), so
+ * drift in the machine's state (other load, CPU idle states) falls on all of them alike.
+ */
+async function measureInterleaved<const S extends ReadonlyArray<{ label: string; make: () => Promise<Runner> }>>(
+  systems: S,
+  what: (runner: Runner) => Promise<number>,
+): Promise<{ [K in keyof S]: number }> {
+  const runners = await Promise.all(systems.map((system) => system.make()));
+  const values: number[][] = systems.map(() => []);
+  for (const runner of runners) await what(runner);
+  for (let i = 0; i < SEQUENTIAL_RUNS; i++) for (const [n, runner] of runners.entries()) values[n]!.push(await what(runner));
+  await Promise.all(runners.map((runner) => runner.close()));
+  return systems.map((system, n) => {
+    const value = median(values[n]!);
+    console.log(`${system.label.padEnd(48)} ${value.toFixed(1)}`);
+    return value;
+  }) as { [K in keyof S]: number };
+}
+
 const offload = (mode: 'thread' | 'process') => async (): Promise<Runner> => {
   const pool = createPool({ mode, module: new URL('./fixtures/offload-tasks.ts', import.meta.url), minWorkers: 2, maxWorkers: 2 });
   await pool.ready();
@@ -100,6 +122,25 @@ const inline = async (): Promise<Runner> => {
   return {
     run: async (name, payload) => (name === 'sha' ? createHash('sha256').update(data).digest('hex') : payload),
     close: async () => {},
+  };
+};
+
+/**
+ * The ceiling two threads can reach on this machine: each bare thread hashes half the tasks in one
+ * loop, with no pool, no promise and no message per task (one message each way per run).
+ */
+const bareThreads = async (): Promise<Runner> => {
+  const threads = [new Worker(here('./fixtures/hash-loop-thread.mjs')), new Worker(here('./fixtures/hash-loop-thread.mjs'))];
+  const loop = (thread: Worker, n: number) => new Promise((resolve) => (thread.once('message', resolve), thread.postMessage(n)));
+  let held = 0;
+  let batch: Promise<unknown> | undefined;
+  return {
+    // The burst calls run() CPU_TASKS times in one go: start both loops at the first call, settle every call when both end.
+    run: () => {
+      if (held++ === 0) batch = Promise.all(threads.map((thread) => loop(thread, CPU_TASKS / 2))).finally(() => (held = 0));
+      return batch!;
+    },
+    close: async () => void (await Promise.all(threads.map((thread) => thread.terminate()))),
   };
 };
 
@@ -136,20 +177,31 @@ async function main(): Promise<void> {
   r.piscinaNoop = await measure('no-op burst: Piscina (defaults)', piscina(), noop);
   r.piscina16Noop = await measure('no-op burst: Piscina (16 in flight per worker)', piscina(16), noop);
   r.tinypoolNoop = await measure('no-op burst: Tinypool', tinypool('worker_threads'), noop);
-  r.offloadThreadSeq = await measure('one at a time: offload thread pool (µs)', offload('thread'), seq);
-  r.piscinaSeq = await measure('one at a time: Piscina (µs)', piscina(), seq);
-  r.tinypoolSeq = await measure('one at a time: Tinypool (µs)', tinypool('worker_threads'), seq);
-  r.rawThreadSeq = await measure('one at a time: raw worker_threads ping-pong (µs)', pingPong('thread'), seq);
+  [r.offloadThreadSeq, r.piscinaSeq, r.tinypoolSeq, r.rawThreadSeq] = await measureInterleaved(
+    [
+      { label: 'one at a time: offload thread pool (µs)', make: offload('thread') },
+      { label: 'one at a time: Piscina (µs)', make: piscina() },
+      { label: 'one at a time: Tinypool (µs)', make: tinypool('worker_threads') },
+      { label: 'one at a time: raw worker_threads ping-pong (µs)', make: pingPong('thread') },
+    ],
+    seq,
+  );
   r.offloadThreadCpu = await measure('sha256 64 KiB: offload thread pool', offload('thread'), withCpu('offload', CPU_TASKS, cpu));
   r.piscinaCpu = await measure('sha256 64 KiB: Piscina (defaults)', piscina(), cpu);
   r.piscina16Cpu = await measure('sha256 64 KiB: Piscina (16 in flight)', piscina(16), cpu);
   r.tinypoolCpu = await measure('sha256 64 KiB: Tinypool', tinypool('worker_threads'), cpu);
   r.inlineCpu = await measure('sha256 64 KiB: inline (one thread)', inline, withCpu('inline', CPU_TASKS, cpu));
+  r.bareCpu = await measure('sha256 64 KiB: 2 bare threads, no pool (ceiling)', bareThreads, cpu);
   r.offloadProcessNoop = await measure('no-op burst: offload process pool', offload('process'), noop);
   r.tinypoolChildNoop = await measure('no-op burst: Tinypool child_process', tinypool('child_process'), (runner) => burst(runner, 'noop', 20_000));
-  r.offloadProcessSeq = await measure('one at a time: offload process pool (µs)', offload('process'), seq);
-  r.rawForkSeq = await measure('one at a time: raw fork IPC ping-pong (µs)', pingPong('process'), seq);
-  r.tinypoolChildSeq = await measure('one at a time: Tinypool child_process (µs)', tinypool('child_process'), seq);
+  [r.offloadProcessSeq, r.rawForkSeq, r.tinypoolChildSeq] = await measureInterleaved(
+    [
+      { label: 'one at a time: offload process pool (µs)', make: offload('process') },
+      { label: 'one at a time: raw fork IPC ping-pong (µs)', make: pingPong('process') },
+      { label: 'one at a time: Tinypool child_process (µs)', make: tinypool('child_process') },
+    ],
+    seq,
+  );
   writeResults(r, loadBefore, os.loadavg());
 }
 
@@ -173,7 +225,7 @@ function writeResults(r: Record<string, number>, loadBefore: number[], loadAfter
 ## Pool (\`npm run bench:pool\`)
 
 ${new Date().toISOString().slice(0, 10)} · ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.availableParallelism()} · Node ${process.version} · ${os.platform()} ${os.release()} ·
-piscina ${pkg('piscina')} · tinypool ${pkg('tinypool')}. Two workers each; medians of ${RUNS} runs after a warm-up.
+piscina ${pkg('piscina')} · tinypool ${pkg('tinypool')}. Two workers each; medians of ${RUNS} runs after a warm-up (one at a time: ${SEQUENTIAL_RUNS} runs, alternating between the systems compared).
 No-op: ${k(BURST)} tasks submitted at once (Tinypool child_process: 20 000); one at a time: ${k(SEQUENTIAL)} sequential
 round trips; CPU: ${k(CPU_TASKS)} × sha256 of 64 KiB submitted at once. offload runs with its defaults (\`tasksPerWorker: 'auto'\`).
 
@@ -181,7 +233,7 @@ round trips; CPU: ${k(CPU_TASKS)} × sha256 of 64 KiB submitted at once. offload
 |---|---|---|
 | thread no-op burst (tasks/s) | ${k(r.offloadThreadNoop!)} | Piscina ${k(r.piscinaNoop!)} · Piscina 16 in flight ${k(r.piscina16Noop!)} · Tinypool ${k(r.tinypoolNoop!)} |
 | thread one at a time (µs per task) | ${r.offloadThreadSeq!.toFixed(1)} | raw postMessage ${r.rawThreadSeq!.toFixed(1)} · Piscina ${r.piscinaSeq!.toFixed(1)} · Tinypool ${r.tinypoolSeq!.toFixed(1)} |
-| thread sha256 64 KiB (tasks/s) | ${k(r.offloadThreadCpu!)} | inline ${k(r.inlineCpu!)} · Piscina ${k(r.piscinaCpu!)} · Piscina 16 ${k(r.piscina16Cpu!)} · Tinypool ${k(r.tinypoolCpu!)} |
+| thread sha256 64 KiB (tasks/s) | ${k(r.offloadThreadCpu!)} | inline ${k(r.inlineCpu!)} · 2 bare threads, no pool ${k(r.bareCpu!)} (${x(r.bareCpu! / r.inlineCpu!)} inline: the machine's ceiling) · Piscina ${k(r.piscinaCpu!)} · Piscina 16 ${k(r.piscina16Cpu!)} · Tinypool ${k(r.tinypoolCpu!)} |
 | process no-op burst (tasks/s) | ${k(r.offloadProcessNoop!)} | Tinypool child_process ${k(r.tinypoolChildNoop!)} |
 | process one at a time (µs per task) | ${r.offloadProcessSeq!.toFixed(1)} | raw fork IPC ${r.rawForkSeq!.toFixed(1)} · Tinypool child_process ${r.tinypoolChildSeq!.toFixed(1)} |
 

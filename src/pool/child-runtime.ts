@@ -12,7 +12,11 @@ import { toWireError, type ParentMessage, type WorkerConfig } from './protocol.t
 export async function runWorker(port: ChildPort, config: WorkerConfig): Promise<void> {
   const early: ParentMessage[] = [];
   const started: { runtime?: ChildRuntime } = {};
-  port.onMessage((message) => (started.runtime ? started.runtime.handle(message) : early.push(message)));
+  port.onMessage((message) => {
+    const runtime = started.runtime;
+    if (!runtime) return void early.push(message);
+    for (let next: ParentMessage | undefined = message; next; next = runtime.idle ? port.nextMessage?.() : undefined) runtime.handle(next);
+  });
   const fatal = (error: unknown) => port.postThenExit({ t: 'fatal', error: toWireError(error) }, 1);
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);

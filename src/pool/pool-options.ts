@@ -27,8 +27,9 @@ export interface PoolOptions {
   /** Heap caps per thread; for processes `maxOldGenerationSizeMb` becomes `--max-old-space-size`. Default: Node's. */
   resourceLimits?: ResourceLimits;
   /**
-   * Tasks handed to one worker at a time. `auto` keeps about 2 ms of work queued in each worker,
-   * judged by measured run times (from 1 up to 64), so a busy worker never sleeps between tasks.
+   * Tasks handed to one worker at a time. `auto` keeps about 8 ms of work queued in each worker,
+   * judged by measured run times (from 1 up to 256), so a busy worker never sleeps between tasks
+   * and the parent wakes once per batch rather than once per task.
    * Default `auto`.
    */
   tasksPerWorker?: number | 'auto';

@@ -10,6 +10,12 @@ export interface ChildPort {
   /** Sends one last message, then ends this thread or process with `code` once it is on its way. */
   postThenExit(message: ChildMessage, code: number): void;
   onMessage(handler: (message: ParentMessage) => void): void;
+  /**
+   * Waits a few microseconds for the parent's next message without giving up the thread, so a
+   * worker that just answered is still awake when the next task comes. Optional: ports that cannot
+   * peek (pipes, Web Workers) go straight back to their event loop.
+   */
+  nextMessage?(): ParentMessage | undefined;
 }
 
 /** What the runtime needs of a task: `defineTask` results qualify, and so do plain functions wrapped by name. */
@@ -45,6 +51,11 @@ export class ChildRuntime {
     this.#port = port;
     this.#tasks = new Map(tasks.map((task) => [task.name, task]));
     this.#settings = settings;
+  }
+
+  /** Nothing is running or waiting to be sent: the thread may wait for the next message in place. */
+  get idle(): boolean {
+    return this.#running.size === 0 && this.#replies.length === 0 && !this.#closing;
   }
 
   handle(message: ParentMessage): void {

@@ -18,8 +18,8 @@ import type { ExitInfo } from './worker-handle.ts';
 import { checkRunOptions, poolClosed, refusal, stopError } from './run-checks.ts';
 
 /** Work queued inside one worker that `tasksPerWorker: 'auto'` aims for, in ms of measured run time. */
-const TARGET_QUEUED_MS = 2;
-const MAX_AUTO_TASKS = 64;
+const TARGET_QUEUED_MS = 8;
+const MAX_AUTO_TASKS = 256;
 /** How long a worker asked to close may take before it is killed. */
 const CLOSE_GRACE_MS = 5_000;
 
