@@ -27,6 +27,8 @@ export class StoreEventHub {
 
   /** Announces the state change a recorded outcome made. */
   emitOutcome(outcome: JobOutcome, row: { id: string | number; queue: string; task: string }): void {
+    const name = outcome.kind === 'succeeded' ? 'job:succeeded' : outcome.kind !== 'failed' ? 'job:enqueued' : outcome.retryAt === null ? 'job:failed' : 'job:retrying';
+    if (this.#emitter.listenerCount(name) === 0) return;
     const base = { id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt };
     if (outcome.kind === 'succeeded') this.emit('job:succeeded', { ...base, state: 'succeeded' });
     else if (outcome.kind === 'failed' && outcome.retryAt === null) this.emit('job:failed', { ...base, state: 'failed', error: outcome.error });

@@ -90,7 +90,7 @@ export class JobRun {
     if (this.job.timeoutMs > 0) this.#timeout = setTimeout(() => this.abort('timeout'), this.job.timeoutMs);
     const facts: RunFacts = { placement: placement ?? null, outputTail: null };
     try {
-      const result = await Promise.race([executor(this.task, this.job.payload, this.#context(), facts), this.#aborted()]);
+      const result = await this.#untilAborted(executor(this.task, this.job.payload, this.#context(), facts));
       return withFacts(this.#reason ? this.#abortOutcome(this.#abortError) : this.#success(result), facts);
     } catch (error) {
       return withFacts(this.#reason ? this.#abortOutcome(error) : this.#failure(error), facts);
@@ -104,6 +104,7 @@ export class JobRun {
     const { job } = this;
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const run = this;
+    // Closures, not methods: tasks may destructure ctx (`{ progress, signal }`).
     return {
       job: { id: job.id, task: job.task, queue: job.queue, attempt: job.attempts, maxAttempts: job.maxAttempts },
       get signal() {
@@ -120,8 +121,10 @@ export class JobRun {
     };
   }
 
-  #aborted(): Promise<never> {
-    return new Promise((_, reject) => {
+  /** Settles as the task does, or rejects at once when the run is aborted (a task that ignores its signal is left behind). */
+  #untilAborted(running: Promise<unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      running.then(resolve, reject);
       if (this.#abortError) reject(this.#abortError);
       else this.#rejectRace = reject;
     });
@@ -189,6 +192,11 @@ export class JobRun {
   }
 }
 
+/** The outcome was made by this run: the facts go on it in place. */
 function withFacts(outcome: JobOutcome | null, facts: RunFacts): JobOutcome | null {
-  return outcome && { ...outcome, placement: facts.placement ?? null, outputTail: facts.outputTail ?? null };
+  if (outcome) {
+    outcome.placement = facts.placement ?? null;
+    outcome.outputTail = facts.outputTail ?? null;
+  }
+  return outcome;
 }

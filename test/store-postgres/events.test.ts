@@ -85,6 +85,25 @@ describe('postgres store: events between processes', () => {
     await waitFor(() => enqueued === 12_000, { what: '12 000 enqueue events' });
   });
 
+  it('announces the starts and successes of big batches, grouped, and every one arrives', async () => {
+    const here = await open();
+    const there = await open();
+    const started = new Set<string>();
+    const succeeded = new Set<string>();
+    there.on('job:started', (event) => started.add(`${event.id}:${event.queue}:${event.task}:${event.attempt}`));
+    there.on('job:succeeded', (event) => succeeded.add(`${event.id}:${event.queue}:${event.task}:${event.attempt}`));
+    const queue = `q-${'y'.repeat(150)}`;
+    await here.jobEnqueueMany(Array.from({ length: 1_200 }, (_, n) => job({ task: n % 2 ? 'odd' : 'even', queue })));
+    const claimed = await here.jobClaim({ workerId: 'w', queues: [{ name: queue, limit: 2_000 }], tasks: ['odd', 'even'], leaseMs: 30_000 });
+    assert.equal(claimed.length, 1_200);
+    const accepted = await here.jobRecordOutcomes(claimed.map((c) => ({ kind: 'succeeded' as const, lease: { id: c.id, workerId: 'w', attempt: c.attempts }, result: '1' })));
+    assert.ok(accepted.every(Boolean));
+    const expected = claimed.map((c) => `${c.id}:${queue}:${c.task}:1`).sort();
+    await waitFor(() => started.size === 1_200 && succeeded.size === 1_200, { what: '1 200 start and success events' });
+    assert.deepEqual([...started].sort(), expected);
+    assert.deepEqual([...succeeded].sort(), expected);
+  });
+
   it('wakes a poll-only instance (listen: false) when another process enqueues', async () => {
     const here = await open();
     const polling = await open({ listen: false, pollInterval: 20 });

@@ -34,6 +34,30 @@ export function outcomeItem(outcome: JobOutcome, row: { id: string; queue: strin
   return [String(row.id), row.queue, row.task, outcome.lease.attempt, kind, error, runAt];
 }
 
+/** Most ids in one grouped item, so an item stays far below the 7 500-byte payload limit. */
+const GROUP_SIZE = 250;
+
+/**
+ * Notification items of many jobs at once (`st` starts, `ok` successes): one item per queue and
+ * task, `[queue, task, ids, attempts]`, about 10 bytes a job where one item per job takes 35–45.
+ */
+export function groupedItems(jobs: Iterable<{ id: string; queue: string; task: string; attempt: number }>): unknown[][] {
+  const groups = new Map<string, [string, string, string[], number[]]>();
+  const items: unknown[][] = [];
+  for (const job of jobs) {
+    const key = `${job.queue}\u0000${job.task}`;
+    let group = groups.get(key);
+    if (!group || group[2].length >= GROUP_SIZE) {
+      group = [job.queue, job.task, [], []];
+      groups.set(key, group);
+      items.push(group);
+    }
+    group[2].push(job.id);
+    group[3].push(job.attempt);
+  }
+  return items;
+}
+
 /** Claim order: priority (higher first), then run-at, then id. */
 export function claimOrder(a: Job, b: Job): number {
   return b.priority - a.priority || a.runAt - b.runAt || Number(a.id) - Number(b.id);

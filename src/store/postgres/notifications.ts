@@ -28,10 +28,23 @@ export function decodeNotification(text: string, ownOrigin: string, now: number)
   if (origin === ownOrigin) return null;
   const events: DecodedEvent[] = [];
   for (const item of items) {
-    const event = decodeItem(kind, item, now);
-    if (event) events.push(event);
+    if (kind === 'st' || kind === 'ok') decodeGroup(kind, item, events);
+    else {
+      const event = decodeItem(kind, item, now);
+      if (event) events.push(event);
+    }
   }
   return events;
+}
+
+/** A grouped item `[queue, task, ids, attempts]` of starts (`st`) or successes (`ok`). */
+function decodeGroup(kind: 'st' | 'ok', item: unknown, events: DecodedEvent[]): void {
+  if (!Array.isArray(item) || !Array.isArray(item[2]) || !Array.isArray(item[3])) return;
+  const [queue, task, ids, attempts] = item as [string, string, string[], number[]];
+  for (let i = 0; i < ids.length; i++) {
+    const event: JobEvent = { id: String(ids[i]), queue, task, state: kind === 'st' ? 'running' : 'succeeded', attempt: Number(attempts[i]) };
+    events.push(kind === 'st' ? { name: 'job:started', payload: event } : { name: 'job:succeeded', payload: event });
+  }
 }
 
 function decodeItem(kind: string, item: Item, now: number): DecodedEvent | undefined {

@@ -31,7 +31,7 @@ import { isConnectionError, startError } from './connection-errors.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { migrate } from './migrate.ts';
 import { announcedError, announcedProgress, Notifier } from './notifier.ts';
-import { claimOrder, enqueuedItem, eventOf, eventOfRow, outcomeColumns, outcomeItem, type EventRow } from './job-items.ts';
+import { claimOrder, groupedItems, enqueuedItem, eventOf, eventOfRow, outcomeColumns, outcomeItem, type EventRow } from './job-items.ts';
 import { parsePostgresOptions, type ParsedPostgresOptions, type PostgresStoreOptions } from './postgres-options.ts';
 import { bindSql, filterClause, sql, stateExpression, type QueryName } from './queries.ts';
 
@@ -107,7 +107,7 @@ export class PostgresStore implements Store {
       listenConfig: this.#clientConfig('listen'),
       lastJobId: async () => (await this.#run<{ id: string }>('lastJobId', [])).rows[0]?.id,
     });
-    this.#notifier = new Notifier({ origin: this.#origin, logger: this.#log, send: (payloads) => this.#run('notify', [this.#channel, payloads]) });
+    this.#notifier = new Notifier({ origin: this.#origin, logger: this.#log, send: (payloads) => this.#run('notify', [this.#channel, payloads.join('\n')]) });
   }
 
   #bindings(origin: string) {
@@ -216,8 +216,15 @@ export class PostgresStore implements Store {
     const now = this.clock.now();
     const values = [params.workerId, queues.map((q) => q.name), queues.map((q) => q.limit), now, params.tasks, params.leaseMs];
     const { rows } = await this.#run<JobRow>('jobClaim', values);
+    const leaseExpiresAt = now + params.leaseMs;
+    for (const row of rows) {
+      row.state = 'running';
+      row.lease_owner = params.workerId;
+      row.lease_expires_at = leaseExpiresAt;
+      row.started_at = now;
+    }
     const jobs = rows.map((row) => jobFromRow(row, now) as ClaimedJob).sort(claimOrder);
-    this.#notifier.publish('start', jobs.map((job) => [job.id, job.queue, job.task, job.attempts]));
+    this.#notifier.publish('st', groupedItems(jobs.map((job) => ({ id: job.id, queue: job.queue, task: job.task, attempt: job.attempts }))));
     if (this.#events.listens('job:started')) for (const job of jobs) this.#events.emit('job:started', eventOf(job));
     return jobs;
   }
@@ -269,29 +276,24 @@ export class PostgresStore implements Store {
     const indexes = outcomes.map((_, i) => i).filter((i) => ID_PATTERN.test(outcomes[i]!.lease.id));
     if (indexes.length === 0) return accepted;
     const now = this.clock.now();
-    const columns = [[], [], [], [], [], [], []] as unknown[][];
-    const facts = [[], []] as unknown[][];
-    for (const i of indexes) {
+    const records = indexes.map((i, n) => {
       const outcome = outcomes[i]!;
       const [kind, result, error, runAt] = outcomeColumns(outcome, now);
-      columns[0]!.push(outcome.lease.id);
-      columns[1]!.push(outcome.lease.workerId);
-      columns[2]!.push(outcome.lease.attempt);
-      columns[3]!.push(kind);
-      columns[4]!.push(result);
-      columns[5]!.push(error);
-      columns[6]!.push(runAt);
-      facts[0]!.push(outcome.placement ?? null);
-      facts[1]!.push(outcome.outputTail ?? null);
-    }
-    const { rows } = await this.#run<{ ord: string; id: string; queue: string; task: string; webhook_job_id: string | null }>('jobRecordOutcomes', [...columns, now, ...facts]);
+      const { id, workerId: worker, attempt } = outcome.lease;
+      return { ord: n + 1, id, worker, attempt, kind, result, error, run_at: runAt, placement: outcome.placement ?? null, output_tail: outcome.outputTail ?? null };
+    });
+    const { rows } = await this.#run<{ ord: string; id: string; queue: string; task: string; webhook_job_id: string | null }>('jobRecordOutcomes', [JSON.stringify(records), now]);
     const items: unknown[][] = [];
+    const succeeded: Array<{ id: string; queue: string; task: string; attempt: number }> = [];
     for (const row of rows) {
       const index = indexes[Number(row.ord) - 1]!;
+      const outcome = outcomes[index]!;
       accepted[index] = true;
-      items.push(outcomeItem(outcomes[index]!, row, now));
-      this.#events.emitOutcome(outcomes[index]!, row);
+      if (outcome.kind === 'succeeded') succeeded.push({ id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt });
+      else items.push(outcomeItem(outcome, row, now));
+      this.#events.emitOutcome(outcome, row);
     }
+    this.#notifier.publish('ok', groupedItems(succeeded));
     this.#notifier.publish('out', items);
     this.#announceDeliveries(rows, now);
     return accepted;
