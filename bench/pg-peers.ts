@@ -77,6 +77,8 @@ function offload(url: string, concurrency?: number): Peer {
       : 'createPostgresStore defaults (pool 10, LISTEN/NOTIFY, async claim commits, durable completions); createWorker defaults (concurrency 100, claim-ahead up to 8× by measured rate, lease 15 s); producer and worker on separate store instances',
     sizes: SIZES,
     async setup() {
+      probe.runs = 0;
+      ended = 0;
       await admin(url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       producer = await createPostgresStore({ connectionString: url, schema });
       consumer = await createPostgresStore({ connectionString: url, schema });
@@ -122,6 +124,7 @@ function graphile(url: string, fastest: boolean): Peer {
       : 'run() defaults (concurrency 1, pollInterval 2 s, LISTEN/NOTIFY)',
     sizes: fastest ? SIZES : { ...SIZES, bulk: 20_000, processing: 10_000 },
     async setup() {
+      probe.runs = 0;
       await admin(url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       utils = await makeWorkerUtils({ connectionString: url, schema, logger });
       await utils.migrate();
@@ -162,6 +165,7 @@ function pgBoss(url: string): Peer {
     settings: 'work() with batchSize 100 and pollingIntervalSeconds 0.5 (its minimum); send() and insert()',
     sizes: { single: 1_000, bulk: 20_000, processing: 2_000, latency: 30 },
     async setup() {
+      probe.runs = 0;
       await admin(url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       boss = new PgBoss({ connectionString: url, schema });
       boss.on('error', () => undefined);
@@ -200,6 +204,7 @@ function bullmq(redisUrl: string): Peer {
     settings: 'Worker concurrency 50, removeOnComplete; add() and addBulk()',
     sizes: SIZES,
     async setup() {
+      probe.runs = 0;
       queue = new BullQueue('noop', { connection: connection(), prefix });
       await queue.obliterate({ force: true });
     },

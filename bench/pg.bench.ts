@@ -30,7 +30,17 @@ export interface Measured {
   p99: number;
 }
 
-async function measure(peer: Peer): Promise<Measured> {
+/** Extra rounds of processing and latency for the systems the targets compare, run alternately. */
+const EXTRA_ROUNDS = 2;
+const COMPARED = ['offload', 'graphile-worker (fastest)', 'bullmq'];
+
+/** Every processing rate and latency sample of one system, over all its rounds. */
+interface Rounds {
+  processing: number[];
+  latencies: number[];
+}
+
+async function measure(peer: Peer, rounds: Rounds): Promise<Measured> {
   const sizes = peer.sizes;
   await peer.setup();
   try {
@@ -44,23 +54,43 @@ async function measure(peer: Peer): Promise<Measured> {
     const bulk = sizes.bulk / ((performance.now() - t) / 1000);
     await peer.reset();
 
-    for (let done = 0; done < sizes.processing; done += 1000) await peer.enqueueBulk(Math.min(1000, sizes.processing - done));
-    t = performance.now();
-    await peer.startWorker();
-    await peer.waitProcessed(sizes.processing);
-    const processing = sizes.processing / ((performance.now() - t) / 1000);
-
-    const latencies: number[] = [];
-    for (let i = 0; i < sizes.latency; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      latencies.push(await peer.latencyOnce());
-    }
-    latencies.sort((a, b) => a - b);
-    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-    return { peer: peer.name, settings: peer.settings, single, bulk, processing, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+    await processAndTime(peer, rounds);
+    return { peer: peer.name, settings: peer.settings, single, bulk, ...summary(rounds) };
   } finally {
     await peer.teardown();
   }
+}
+
+/** One more round of processing and latency on a fresh setup. */
+async function extraRound(peer: Peer, rounds: Rounds): Promise<void> {
+  await peer.setup();
+  try {
+    await processAndTime(peer, rounds);
+  } finally {
+    await peer.teardown();
+  }
+}
+
+/** Processing throughput of a full queue, then enqueue-to-start latency with the worker idle. */
+async function processAndTime(peer: Peer, rounds: Rounds): Promise<void> {
+  const sizes = peer.sizes;
+  for (let done = 0; done < sizes.processing; done += 1000) await peer.enqueueBulk(Math.min(1000, sizes.processing - done));
+  const t = performance.now();
+  await peer.startWorker();
+  await peer.waitProcessed(sizes.processing);
+  rounds.processing.push(sizes.processing / ((performance.now() - t) / 1000));
+  for (let i = 0; i < sizes.latency; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    rounds.latencies.push(await peer.latencyOnce());
+  }
+}
+
+/** Median processing rate over the rounds; latency percentiles over every sample of every round. */
+function summary(rounds: Rounds): Pick<Measured, 'processing' | 'p50' | 'p95' | 'p99'> {
+  const sorted = [...rounds.latencies].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const rates = [...rounds.processing].sort((a, b) => a - b);
+  return { processing: rates[Math.floor(rates.length / 2)]!, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
 }
 
 function table(results: Measured[]): string {
@@ -132,13 +162,24 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg()[0]!.toFixed(2);
   const results: Measured[] = [];
   const floor = await commitFloor();
-  for (const peer of peers(PG_URL, REDIS_URL)) {
-    if (only.length && !only.some((name) => peer.name.includes(name))) continue;
+  const all = peers(PG_URL, REDIS_URL).filter((peer) => !only.length || only.some((name) => peer.name.includes(name)));
+  const rounds = new Map(all.map((peer) => [peer.name, { processing: [], latencies: [] } as Rounds]));
+  for (const peer of all) {
     process.stderr.write(`bench:pg ${peer.name} (${peer.settings})… `);
-    const result = await measure(peer);
+    const result = await measure(peer, rounds.get(peer.name)!);
     process.stderr.write(`${Math.round(result.processing)} jobs/s, p50 ${result.p50.toFixed(2)} ms\n`);
     results.push(result);
   }
+  const compared = all.filter((peer) => COMPARED.includes(peer.name));
+  for (let round = 0; round < EXTRA_ROUNDS; round++) {
+    for (const peer of compared) {
+      process.stderr.write(`bench:pg round ${round + 2}: ${peer.name}… `);
+      await extraRound(peer, rounds.get(peer.name)!);
+      process.stderr.write(`${Math.round(rounds.get(peer.name)!.processing.at(-1)!)} jobs/s\n`);
+    }
+  }
+  for (const result of results) Object.assign(result, summary(rounds.get(result.peer)!));
+  const perRound = compared.map((peer) => `${peer.name} ${rounds.get(peer.name)!.processing.map((rate) => Math.round(rate).toLocaleString('en-US')).join(' / ')}`).join('; ');
   const table_ = table(results);
   console.log(table_);
   if (only.length) return;
@@ -152,6 +193,7 @@ async function main(): Promise<void> {
     `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${await serverVersions()}, Redis on 127.0.0.1.`,
     `Peers: ${versions()}. No-op jobs; producer and worker in one process, on separate connections.`,
     'Processing counts until every completion is committed; latency is enqueue-to-start with an idle worker (5 ms between jobs).',
+    `offload, Graphile Worker (fastest) and BullMQ are measured in ${EXTRA_ROUNDS + 1} rounds, taken in turn, each on a fresh setup: processed/s is the median of the rounds and the latency percentiles are over all their samples (30 000 jobs and 300 latency samples a round). Rounds (processed/s): ${perRound}.`,
     `Load average (1 min) ${loadBefore} before the run and ${os.loadavg()[0]!.toFixed(2)} after: on a shared 2-CPU machine, numbers of one system vary up to 2× between runs; compare rows of one run.`,
     '',
     table_,

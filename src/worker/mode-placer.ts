@@ -14,8 +14,13 @@ const PLACEMENT_CHARS = 500;
 
 /** A placement as the job record keeps it: `thread: auto: a run holds the event loop for …`. */
 export function describePlacement(placement: JobPlacement): string {
-  return `${placement.mode}: ${placement.reason}`.slice(0, PLACEMENT_CHARS);
+  let description = descriptions.get(placement);
+  if (description === undefined) descriptions.set(placement, (description = `${placement.mode}: ${placement.reason}`.slice(0, PLACEMENT_CHARS)));
+  return description;
 }
+
+/** Descriptions of placements shared by many jobs (fixed modes), made once each. */
+const descriptions = new WeakMap<JobPlacement, string>();
 
 /** Weight of the newest run in the running average of loop blocking. */
 const SMOOTHING = 0.3;
@@ -39,6 +44,8 @@ interface AutoState {
  */
 export class ModePlacer {
   readonly #auto = new Map<string, AutoState>();
+  /** The placement of each task with a fixed mode: the same for every job, so made once. */
+  readonly #fixed = new WeakMap<Task, JobPlacement>();
   readonly #handoffMs: () => number | undefined;
   readonly #onMove: (task: Task, placement: JobPlacement) => void;
 
@@ -54,7 +61,11 @@ export class ModePlacer {
 
   /** Places one job. */
   place(task: Task): JobPlacement {
-    if (task.mode !== 'auto') return { mode: task.mode, reason: task.isolate ? 'isolate: true' : `mode: '${task.mode}' set on the task` };
+    if (task.mode !== 'auto') {
+      let placement = this.#fixed.get(task);
+      if (!placement) this.#fixed.set(task, (placement = { mode: task.mode, reason: task.isolate ? 'isolate: true' : `mode: '${task.mode}' set on the task` }));
+      return placement;
+    }
     const state = this.#state(task);
     if (state.current === 'thread' && ++state.runsSinceCheck >= RECHECK_EVERY) {
       state.runsSinceCheck = 0;

@@ -11,7 +11,7 @@ import type { JobOutcome, LeaseRef, Store } from '../store/contract.ts';
 import { TaskRegistry, type ExecutionMode, type Task } from '../task.ts';
 import type { PoolOptions } from '../pool/pool-options.ts';
 import type { PoolStats } from '../pool/pool-stats.ts';
-import { JobRun, type Executor } from './job-run.ts';
+import { JobRun, type Executor, type JobRunDeps } from './job-run.ts';
 import { WorkerPools } from './worker-pools.ts';
 import { LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
 import { OutcomeRecorder } from './outcome-recorder.ts';
@@ -137,6 +137,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #recorder: OutcomeRecorder;
   readonly #watchdog: LoopWatchdog;
   readonly #executors = new Map<ExecutionMode, Executor>();
+  /** What every JobRun needs of this worker: one object for all of them. */
+  readonly #runDeps: JobRunDeps;
   readonly #pools: WorkerPools;
   readonly #placer: ModePlacer;
   readonly #measuredInline: Executor;
@@ -172,6 +174,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onMove: (task, placement) => this.#log.info({ task: task.name, mode: placement.mode, reason: placement.reason }, `task "${task.name}" now runs ${placement.mode}: ${placement.reason}`),
     });
     this.#measuredInline = this.#placer.measured(this.#executors.get('inline')!);
+    this.#runDeps = {
+      workerId: this.id,
+      clock: this.store.clock,
+      maxResultBytes: this.#options.maxResultBytes,
+      sliceMs: this.#options.sliceMs,
+      saveProgress: (lease, progress) => this.#saveProgress(lease, progress),
+    };
     this.#assertModesSupported();
   }
 
@@ -385,13 +394,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       void this.#recorder.record({ kind: 'failed', lease: this.#leaseOf(job), error: { name: 'OffloadError', message: (error as Error).message, code: ErrorCodes.TASK_NOT_FOUND }, retryAt: null });
       return;
     }
-    const run = new JobRun(job, task, {
-      workerId: this.id,
-      clock: this.store.clock,
-      maxResultBytes: this.#options.maxResultBytes,
-      sliceMs: this.#options.sliceMs,
-      saveProgress: (lease, progress) => this.#saveProgress(lease, progress),
-    });
+    const run = new JobRun(job, task, this.#runDeps);
     this.#active.set(job.id, run);
     this.#activeByQueue.set(job.queue, (this.#activeByQueue.get(job.queue) ?? 0) + 1);
     const placement = this.#placer.place(task);
