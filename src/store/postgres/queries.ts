@@ -222,8 +222,15 @@ export const sql = {
   /** $1 id, $2 now, $3 min interval. */
   tokenTouch: `UPDATE {s}.tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $2::bigint - $3::bigint)`,
   /** Sends announcements (see notifier.ts): $1 channel, $2 payloads. A transaction without writes: no WAL flush. */
-  /** $1 channel; $2 payloads, one per line (they are JSON texts, which never hold a raw newline). */
-  notify: `SELECT count(pg_notify($1, p)) FROM unnest(string_to_array($2, E'\\n')) AS p`,
+  /**
+   * $1 channel; $2 payloads, one per line (they are JSON texts, which never hold a raw newline).
+   * Committed without waiting for the disk: a NOTIFY holds a database-wide lock until its commit
+   * ends, so a durable commit here made every other announcement, and through them enqueues, wait
+   * for a disk flush. Notifications live in memory and are lost in a crash whatever the setting.
+   */
+  notify: `
+    WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+    SELECT count(pg_notify($1, p)) FROM relaxed, unnest(string_to_array($2, E'\\n')) AS p`,
   /** Poll-only mode: the last id handed out, a cheap sign that jobs were added. */
   lastJobId: `SELECT last_value::text AS id FROM {s}.jobs_id_seq`,
 } as const;
