@@ -110,9 +110,6 @@ const optionsSchema = z.object({
   webhookBackoff: z.unknown().optional(),
 });
 
-/** A wake-up after which any queue may have due jobs again. */
-const EVERY_QUEUE = Symbol('every queue');
-
 const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
 
 /** Events a worker emits. */
@@ -140,13 +137,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #recorder: OutcomeRecorder;
   readonly #watchdog: LoopWatchdog;
   readonly #executors = new Map<ExecutionMode, Executor>();
-  /**
-   * Queues whose last claim came back short: the database had no more due jobs in them. A job
-   * ending in such a queue does not make the worker look again (an idle worker would otherwise
-   * claim nothing, then ask for the next run-at, after every job); an event naming the queue, a
-   * `store:changed`, the poll and the timer of a scheduled job do.
-   */
-  readonly #drained = new Set<string>();
   /** What every JobRun needs of this worker: one object for all of them. */
   readonly #runDeps: JobRunDeps;
   readonly #pools: WorkerPools;
@@ -221,15 +211,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
         .map(({ name, queue, mode, attempts, priority, timeout }) => ({ name, queue, mode, attempts, priority, timeout })),
     });
     this.#unsubscribe.push(
-      this.store.on('job:enqueued', (event) => this.#capacity.has(event.queue) && this.#wake(event.queue)),
-      this.store.on('job:retrying', (event) => this.#capacity.has(event.queue) && this.#wake(event.queue)),
-      this.store.on('store:changed', () => this.#wake(EVERY_QUEUE)),
+      this.store.on('job:enqueued', (event) => this.#capacity.has(event.queue) && this.#wake()),
+      this.store.on('job:retrying', (event) => this.#capacity.has(event.queue) && this.#wake()),
+      this.store.on('store:changed', () => this.#wake()),
       this.store.on('job:cancelled', (event) => this.#ahead.remove(event.id) || this.#active.get(event.id)?.abort('cancelled')),
     );
     this.#every(Math.floor(this.#options.leaseMs / 3), () => this.#renewLeases());
     this.#every(this.#options.recoveryInterval, () => this.#recoverExpired());
     this.#every(HEARTBEAT_MS, () => this.#heartbeat());
-    this.#every(this.#options.pollInterval, () => this.#wake(EVERY_QUEUE), { keepAlive: true });
+    this.#every(this.#options.pollInterval, () => this.#wake(), { keepAlive: true });
     if (this.#options.retention) this.#every(this.#options.retention.interval ?? 3600_000, () => this.#applyRetention());
     if (this.#options.blockThreshold > 0) this.#watchdog.start();
     await this.#heartbeat();
@@ -293,13 +283,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /**
-   * Asks for a look for work on the next turn of the event loop; many asks make one look. `fresh`
-   * names what may have become claimable (a queue, or every queue), so it is no longer taken as drained.
-   */
-  #wake(fresh?: string | typeof EVERY_QUEUE): void {
-    if (fresh === EVERY_QUEUE) this.#drained.clear();
-    else if (fresh !== undefined) this.#drained.delete(fresh);
+  /** Asks for a look for work on the next turn of the event loop; many asks make one look. */
+  #wake(): void {
     if (this.#stopping || this.#wakeQueued) return;
     this.#wakeQueued = true;
     setImmediate(() => {
@@ -330,7 +315,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const sent = performance.now();
       const jobs = await this.store.jobClaim({ workerId: this.id, queues: wanted, tasks: tasks.map((task) => task.name), leaseMs: this.#options.leaseMs });
       this.#ahead.claimed(jobs, performance.now() - sent, performance.now());
-      this.#noteDrained(wanted, jobs);
       if (this.#stopping) this.#releaseWaiting();
       else this.#startWaiting();
       if (jobs.length === wanted.reduce((sum, queue) => sum + queue.limit, 0)) this.#wake();
@@ -341,16 +325,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#filling = false;
       done();
       if (this.#fillAgain) this.#wake();
-    }
-  }
-
-  /** Queues that gave fewer jobs than asked have no more due now: a job ending there need not look again. */
-  #noteDrained(wanted: ReadonlyArray<{ name: string; limit: number }>, jobs: readonly ClaimedJob[]): void {
-    const got = new Map<string, number>();
-    for (const job of jobs) got.set(job.queue, (got.get(job.queue) ?? 0) + 1);
-    for (const { name, limit } of wanted) {
-      if ((got.get(name) ?? 0) < limit) this.#drained.add(name);
-      else this.#drained.delete(name);
     }
   }
 
@@ -408,7 +382,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (next === null || this.#stopping) return;
     const delay = next - this.store.clock.now();
     if (delay >= this.#options.pollInterval) return;
-    this.#wakeTimer = setTimeout(() => this.#wake(EVERY_QUEUE), Math.max(delay, 1));
+    this.#wakeTimer = setTimeout(() => this.#wake(), Math.max(delay, 1));
     this.#wakeTimer.unref();
   }
 
@@ -438,7 +412,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#ahead.finished(run.job.queue);
     this.#startWaiting();
     if (outcome) await this.#record(run, outcome);
-    if (!this.#drained.has(run.job.queue)) this.#wake();
+    this.#wake();
     this.emit('job:end', run.job, outcome);
   }
 
@@ -491,7 +465,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const { requeued, failed } = await this.store.jobRecoverExpired();
       if (requeued.length || failed.length) {
         this.#log.warn({ requeued, failed }, 'recovered jobs whose worker stopped renewing its lease');
-        this.#wake(EVERY_QUEUE);
+        this.#wake();
       }
     } catch (error) {
       this.#fail(error, 'recovering expired leases failed');
