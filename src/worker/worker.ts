@@ -151,6 +151,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #fillAgain = false;
   #claimDone: Promise<void> = Promise.resolve();
   #wakeQueued = false;
+  /**
+   * The earliest run-at of a scheduled job, as last read, while nothing happened that could change
+   * it (any job event, the poll, a timer or a recovery forgets it). An idle worker asks after every
+   * claim that comes back short; after its own job ends, the answer from a moment ago still holds.
+   */
+  #nextRunAt: { at: number | null; news: number } | undefined;
+  /** Counts wake-ups with news; a run-at read before the latest one is stale. */
+  #news = 0;
   #started = false;
   #stopping: Promise<void> | undefined;
 
@@ -211,15 +219,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
         .map(({ name, queue, mode, attempts, priority, timeout }) => ({ name, queue, mode, attempts, priority, timeout })),
     });
     this.#unsubscribe.push(
-      this.store.on('job:enqueued', (event) => this.#capacity.has(event.queue) && this.#wake()),
-      this.store.on('job:retrying', (event) => this.#capacity.has(event.queue) && this.#wake()),
-      this.store.on('store:changed', () => this.#wake()),
+      this.store.on('job:enqueued', (event) => this.#capacity.has(event.queue) && this.#wake(true)),
+      this.store.on('job:retrying', (event) => this.#capacity.has(event.queue) && this.#wake(true)),
+      this.store.on('store:changed', () => this.#wake(true)),
       this.store.on('job:cancelled', (event) => this.#ahead.remove(event.id) || this.#active.get(event.id)?.abort('cancelled')),
     );
     this.#every(Math.floor(this.#options.leaseMs / 3), () => this.#renewLeases());
     this.#every(this.#options.recoveryInterval, () => this.#recoverExpired());
     this.#every(HEARTBEAT_MS, () => this.#heartbeat());
-    this.#every(this.#options.pollInterval, () => this.#wake(), { keepAlive: true });
+    this.#every(this.#options.pollInterval, () => this.#wake(true), { keepAlive: true });
     if (this.#options.retention) this.#every(this.#options.retention.interval ?? 3600_000, () => this.#applyRetention());
     if (this.#options.blockThreshold > 0) this.#watchdog.start();
     await this.#heartbeat();
@@ -283,8 +291,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /** Asks for a look for work on the next turn of the event loop; many asks make one look. */
-  #wake(): void {
+  /**
+   * Asks for a look for work on the next turn of the event loop; many asks make one look. `news`:
+   * something happened that may have scheduled a job, so the next run-at must be read again.
+   */
+  #wake(news = false): void {
+    if (news) this.#news++;
     if (this.#stopping || this.#wakeQueued) return;
     this.#wakeQueued = true;
     setImmediate(() => {
@@ -374,15 +386,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return wanted;
   }
 
+  /** The earliest run-at of a scheduled job, read again only when something may have changed it. */
+  async #readNextRunAt(): Promise<number | null> {
+    const known = this.#nextRunAt;
+    if (known && known.news === this.#news) return known.at;
+    const news = this.#news;
+    const at = await this.store.jobNextRunAt({ queues: [...this.#capacity.keys()], tasks: this.#claimableTasks().map((task) => task.name) });
+    this.#nextRunAt = { at, news };
+    return at;
+  }
+
   /** Sets a timer for the next scheduled job, so delays and backoffs start on time. */
   async #scheduleWake(): Promise<void> {
     if (this.#freeCapacity().length === 0) return;
-    const next = await this.store.jobNextRunAt({ queues: [...this.#capacity.keys()], tasks: this.#claimableTasks().map((task) => task.name) });
+    const next = await this.#readNextRunAt();
     clearTimeout(this.#wakeTimer);
     if (next === null || this.#stopping) return;
     const delay = next - this.store.clock.now();
     if (delay >= this.#options.pollInterval) return;
-    this.#wakeTimer = setTimeout(() => this.#wake(), Math.max(delay, 1));
+    this.#wakeTimer = setTimeout(() => this.#wake(true), Math.max(delay, 1));
     this.#wakeTimer.unref();
   }
 
@@ -465,7 +487,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const { requeued, failed } = await this.store.jobRecoverExpired();
       if (requeued.length || failed.length) {
         this.#log.warn({ requeued, failed }, 'recovered jobs whose worker stopped renewing its lease');
-        this.#wake();
+        this.#wake(true);
       }
     } catch (error) {
       this.#fail(error, 'recovering expired leases failed');
