@@ -49,3 +49,32 @@ it('a large plain payload crosses whole', async () => {
   const rows = Array.from({ length: 50_000 }, (_, i) => ({ i, label: `row ${i}` }));
   assert.deepEqual(await pool.run('echo', rows), rows);
 });
+
+it('the messages of every task go as compact arrays and come back as they were', async () => {
+  const { fromProcessWire, toProcessWire } = await import('../../src/pool/process-wire.ts');
+  const run = {
+    t: 'run' as const,
+    tasks: [
+      { id: 1, task: 'echo', payload: undefined, timeout: -1, job: undefined },
+      { id: 2, task: 'echo', payload: null, timeout: 50, job: { id: '7', task: 'echo', queue: 'q', attempt: 1, maxAttempts: 3 } },
+      { id: 3, task: 'echo', payload: { list: [1, 'two', null] }, timeout: 0, job: undefined },
+    ],
+  };
+  const done = {
+    t: 'done' as const,
+    replies: [
+      { id: 1, ok: true as const, value: undefined, runMs: 0.5 },
+      { id: 2, ok: true as const, value: null, runMs: 1 },
+      { id: 3, ok: false as const, error: { name: 'Error', message: 'boom', stack: 'Error: boom' }, runMs: 2 },
+    ],
+    progress: [[4, { p: 50 }]] as Array<[number, unknown]>,
+    heapUsed: 1234,
+  };
+  for (const message of [run, done, { ...done, progress: undefined, heapUsed: undefined }]) {
+    const wire = toProcessWire(message);
+    assert.ok(Array.isArray(wire), `${message.t} goes as an array`);
+    assert.deepEqual(fromProcessWire(JSON.parse(JSON.stringify(wire))), message);
+  }
+  const cannotJson = { t: 'run' as const, tasks: [{ id: 1, task: 'echo', payload: new Date(1), timeout: -1, job: undefined }] };
+  assert.deepEqual(fromProcessWire(JSON.parse(JSON.stringify(toProcessWire(cannotJson)))), cannotJson, 'what JSON would change still goes structured');
+});
