@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { better, defineQueue, defineWorker } from 'plainjob';
 import { createQueue, createSqliteStore, createWorker, defineTask } from '../src/index.ts';
+import { DEFAULT_CONCURRENCY } from '../src/worker/worker.ts';
 import { writeResultsSection } from './results-section.ts';
 
 /** Jobs per phase; the worker processes every job the two enqueue phases made. */
@@ -215,7 +216,7 @@ const markdown = [
   '## SQLite queue (`npm run bench:queue`)',
   '',
   `${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'} · Node ${process.version} · load (1 min) ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after · better-sqlite3 ${version('better-sqlite3')} · plainjob ${version('plainjob')}`,
-  'Both: WAL, synchronous=NORMAL (a process crash loses nothing; a power cut may lose the last commits). offload with its defaults (10 jobs per queue at once, `watchInterval` 5 ms, `checkpointInterval` 1000 ms); every state change committed. Medians of 3 runs after an unmeasured warm-up run; in each run every phase measures both systems back to back, the first alternating. Latency is enqueue-to-start of one job at a time with an idle worker, ' + `${SIZES.latency} jobs a run: in the same process, and in another process on the same file (its report back over IPC included).`,
+  'Both: WAL, synchronous=NORMAL (a process crash loses nothing; a power cut may lose the last commits). ' + `offload with its defaults (${DEFAULT_CONCURRENCY} jobs per queue at once, \`watchInterval\` 5 ms, \`checkpointInterval\` 1000 ms); every state change committed. ` + 'Medians of 3 runs after an unmeasured warm-up run; in each run every phase measures both systems back to back, the first alternating. Latency is enqueue-to-start of one job at a time with an idle worker, ' + `${SIZES.latency} jobs a run: in the same process, and in another process on the same file (its report back over IPC included).`,
   '',
   '| system | bulk enqueue/s | single enqueue/s | processed/s | latency p50 ms | p99 ms | other process p50 ms | p99 ms |',
   '|---|---:|---:|---:|---:|---:|---:|---:|',

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import type { Pool } from '../../src/pool/contract.ts';
+import type { ChildMessage, ParentMessage } from '../../src/pool/protocol.ts';
 import { fixturePool } from './contract.ts';
 
 let pool: Pool;
@@ -52,29 +53,30 @@ it('a large plain payload crosses whole', async () => {
 
 it('the messages of every task go as compact arrays and come back as they were', async () => {
   const { fromProcessWire, toProcessWire } = await import('../../src/pool/process-wire.ts');
-  const run = {
-    t: 'run' as const,
+  const run: ParentMessage = {
+    t: 'run',
     tasks: [
       { id: 1, task: 'echo', payload: undefined, timeout: -1, job: undefined },
       { id: 2, task: 'echo', payload: null, timeout: 50, job: { id: '7', task: 'echo', queue: 'q', attempt: 1, maxAttempts: 3 } },
       { id: 3, task: 'echo', payload: { list: [1, 'two', null] }, timeout: 0, job: undefined },
     ],
   };
-  const done = {
-    t: 'done' as const,
+  const done: ChildMessage = {
+    t: 'done',
     replies: [
-      { id: 1, ok: true as const, value: undefined, runMs: 0.5 },
-      { id: 2, ok: true as const, value: null, runMs: 1 },
-      { id: 3, ok: false as const, error: { name: 'Error', message: 'boom', stack: 'Error: boom' }, runMs: 2 },
+      { id: 1, ok: true, value: undefined, runMs: 0.5 },
+      { id: 2, ok: true, value: null, runMs: 1 },
+      { id: 3, ok: false, error: { name: 'Error', message: 'boom', stack: 'Error: boom', code: 'E_BOOM', props: { extra: 1 } }, runMs: 2 },
     ],
-    progress: [[4, { p: 50 }]] as Array<[number, unknown]>,
+    progress: [[4, { p: 50 }]],
     heapUsed: 1234,
   };
-  for (const message of [run, done, { ...done, progress: undefined, heapUsed: undefined }]) {
+  const bare: ChildMessage = { ...done, progress: undefined, heapUsed: undefined };
+  for (const message of [run, done, bare]) {
     const wire = toProcessWire(message);
     assert.ok(Array.isArray(wire), `${message.t} goes as an array`);
     assert.deepEqual(fromProcessWire(JSON.parse(JSON.stringify(wire))), message);
   }
-  const cannotJson = { t: 'run' as const, tasks: [{ id: 1, task: 'echo', payload: new Date(1), timeout: -1, job: undefined }] };
+  const cannotJson: ParentMessage = { t: 'run', tasks: [{ id: 1, task: 'echo', payload: new Date(1), timeout: -1, job: undefined }] };
   assert.deepEqual(fromProcessWire(JSON.parse(JSON.stringify(toProcessWire(cannotJson)))), cannotJson, 'what JSON would change still goes structured');
 });
