@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { runWorker } from './child-runtime.ts';
 import type { ParentMessage, WorkerConfig } from './protocol.ts';
+import { packTaskMessage, unpackTaskMessage } from './task-messages.ts';
 
 /**
  * How long an idle thread keeps polling for the next task before it sleeps. Waking a sleeping
@@ -14,17 +15,17 @@ const SPIN_MS = 0.1;
 const port = parentPort!;
 void runWorker(
   {
-    post: (message) => port.postMessage(message),
+    post: (message) => port.postMessage(packTaskMessage(message)),
     postThenExit: (message, code) => {
-      port.postMessage(message);
+      port.postMessage(packTaskMessage(message));
       process.exit(code);
     },
-    onMessage: (handler) => port.on('message', handler),
+    onMessage: (handler) => port.on('message', (message) => handler(unpackTaskMessage(message) as ParentMessage)),
     nextMessage: () => {
       const until = performance.now() + SPIN_MS;
       do {
         const received = receiveMessageOnPort(port);
-        if (received) return received.message as ParentMessage;
+        if (received) return unpackTaskMessage(received.message) as ParentMessage;
       } while (performance.now() < until);
       return undefined;
     },

@@ -1,6 +1,7 @@
 import { Worker, type TransferListItem } from 'node:worker_threads';
 import { OutputTail } from './output-tail.ts';
-import type { ParentMessage } from './protocol.ts';
+import type { ChildMessage, ParentMessage } from './protocol.ts';
+import { packTaskMessage, unpackTaskMessage } from './task-messages.ts';
 import { entryUrl, type SpawnSettings, type WorkerHandle } from './worker-handle.ts';
 
 /** Starts one pool thread on worker_threads. */
@@ -20,13 +21,13 @@ export function spawnThread(settings: SpawnSettings): WorkerHandle {
   output.capture(worker.stdout, settings.forwardOutput ? process.stdout : undefined);
   output.capture(worker.stderr, settings.forwardOutput ? process.stderr : undefined);
   let error: Error | undefined;
-  worker.on('message', settings.onMessage);
+  worker.on('message', (message) => settings.onMessage(unpackTaskMessage(message) as ChildMessage));
   worker.on('error', (thrown) => (error ??= thrown));
   worker.on('exit', (code) => settings.onExit({ code, signal: null, error }));
   return {
     label: `thread ${worker.threadId}`,
     output,
-    send: (message: ParentMessage, transfer?: readonly TransferListItem[]) => worker.postMessage(message, transfer as TransferListItem[] | undefined),
+    send: (message: ParentMessage, transfer?: readonly TransferListItem[]) => worker.postMessage(packTaskMessage(message), transfer as TransferListItem[] | undefined),
     kill: () => void worker.terminate(),
     hold: (held) => (held ? worker.ref() : worker.unref()),
   };
