@@ -107,6 +107,12 @@ describe('a full disk during enqueue', () => {
         assert.match((job.payload as { text: string }).text, /^\d+ y+$/);
       }
       assert.equal((await api.call('GET', '/healthz')).status, 200, 'the server keeps serving reads');
+      // A worker's claim rewrites every row it takes: on the full disk it fails with the same clear error.
+      await assert.rejects(
+        api.store.jobClaim({ workerId: 'w', queues: [{ name: 'default', limit: 10_000 }], tasks: ['note'], leaseMs: 30_000 }),
+        (error: { code?: string; message?: string }) => error.code === 'ERR_STORE_FULL' && /disk .* is full/.test(error.message ?? ''),
+      );
+      assert.equal((await api.store.jobCount({})).queued, accepted.length, 'the failed claim changed nothing');
     } finally {
       await api.close();
     }

@@ -143,12 +143,7 @@ export class SqliteStore implements Store {
     this.#assertOpen();
     const now = this.clock.now();
     const unique = params.some((job) => job.uniqueKey !== null || job.idempotencyKey !== null);
-    let results: EnqueueResult[];
-    try {
-      results = this.#db.transaction(() => (unique ? this.#insertEach(params, now) : this.#insertChunks(params, now))).immediate();
-    } catch (error) {
-      throw storageError(error, this.#file);
-    }
+    const results = this.#write(() => (unique ? this.#insertEach(params, now) : this.#insertChunks(params, now)));
     if (this.#events.listens('job:enqueued')) {
       for (const { job, created } of results) if (created) this.#events.emit('job:enqueued', eventOf(job));
     }
@@ -216,11 +211,20 @@ export class SqliteStore implements Store {
     return statement;
   }
 
+  /** Runs `work` in one IMMEDIATE transaction; a full disk or a damaged file becomes ERR_STORE_FULL or ERR_STORE_CORRUPT. */
+  #write<T>(work: () => T): T {
+    try {
+      return this.#db.transaction(work).immediate();
+    } catch (error) {
+      throw storageError(error, this.#file);
+    }
+  }
+
   async jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
     this.#assertOpen();
     const now = this.clock.now();
     const tasks = JSON.stringify(params.tasks);
-    const claimed = this.#db.transaction(() => {
+    const claimed = this.#write(() => {
       const paused = new Set((this.#statement(sql.queuePaused).all() as Array<{ name: string }>).map((r) => r.name));
       const rows: JobRow[] = [];
       for (const queue of params.queues) {
@@ -229,7 +233,7 @@ export class SqliteStore implements Store {
         rows.push(...(claim.all({ ...params, queue: queue.name, limit: queue.limit, tasks, now }) as JobRow[]));
       }
       return rows;
-    }).immediate();
+    });
     const jobs = claimed.map((row) => jobFromRow(row, now) as ClaimedJob).sort(claimOrder);
     if (this.#events.listens('job:started')) for (const job of jobs) this.#events.emit('job:started', eventOf(job));
     return jobs;
@@ -239,26 +243,22 @@ export class SqliteStore implements Store {
     this.#assertOpen();
     const expiresAt = this.clock.now() + params.leaseMs;
     const renew = this.#statement(sql.jobRenewLease);
-    return this.#db.transaction(() =>
-      params.leases.filter((lease) => renew.run({ ...lease, expiresAt }).changes === 0).map((lease) => lease.id),
-    ).immediate();
+    return this.#write(() => params.leases.filter((lease) => renew.run({ ...lease, expiresAt }).changes === 0).map((lease) => lease.id));
   }
 
   async jobRecordOutcomes(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
     this.#assertOpen();
     const now = this.clock.now();
-    const recorded = this.#db
-      .transaction(() => {
-        const rows = new Array<EventRow | undefined>(outcomes.length);
-        const successes: number[] = [];
-        outcomes.forEach((outcome, i) => {
-          if (outcome.kind === 'succeeded') successes.push(i);
-          else rows[i] = this.#recordOutcome(outcome, now);
-        });
-        this.#recordSuccesses(outcomes, successes, rows, now);
-        return { rows, deliveries: this.#deliveries(rows) };
-      })
-      .immediate();
+    const recorded = this.#write(() => {
+      const rows = new Array<EventRow | undefined>(outcomes.length);
+      const successes: number[] = [];
+      outcomes.forEach((outcome, i) => {
+        if (outcome.kind === 'succeeded') successes.push(i);
+        else rows[i] = this.#recordOutcome(outcome, now);
+      });
+      this.#recordSuccesses(outcomes, successes, rows, now);
+      return { rows, deliveries: this.#deliveries(rows) };
+    });
     const accepted = recorded.rows.map((row, i) => {
       if (row) this.#events.emitOutcome(outcomes[i]!, row);
       return row !== undefined;
