@@ -29,7 +29,8 @@ export function spawnProcess(settings: SpawnSettings): WorkerHandle {
     settings.onExit({ code, signal, error: spawnError });
   };
   child.on('close', report);
-  child.on('exit', (code, signal) => setTimeout(() => report(code, signal), OUTPUT_GRACE_MS).unref());
+  // Not unref'd: a pool awaiting this exit (destroy, close) must keep the loop alive until it is reported.
+  child.on('exit', (code, signal) => setTimeout(() => report(code, signal), OUTPUT_GRACE_MS));
   return {
     label: `process ${child.pid}`,
     output,
