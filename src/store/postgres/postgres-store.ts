@@ -570,19 +570,18 @@ export class PostgresStore implements Store {
 
   async #transaction<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
+    // A cut connection needs no listener here: every pool connection has one, and the pool drops a
+    // connection that is no longer queryable. One whose ROLLBACK failed is dropped too.
     let broken: Error | undefined;
-    const onError = (error: Error) => (broken = error);
-    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
       throw error;
     } finally {
-      client.removeListener('error', onError);
       client.release(broken);
     }
   }
