@@ -128,7 +128,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     const limit = this.#tasksPerWorker();
     const batch = Math.max(1, Math.ceil(limit / 2));
     while (this.#queue.size > 0) {
-      const worker = this.#pick(limit) ?? this.#grow();
+      const worker = this.#pick(limit, batch) ?? this.#grow();
       if (!worker) return;
       this.#dispatch(worker, Math.min(batch, limit - worker.inFlight.size));
     }
@@ -141,11 +141,15 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     return Math.max(1, Math.min(MAX_AUTO_TASKS, Math.floor(TARGET_QUEUED_MS / Math.max(this.#avgRunMs, 0.001))));
   }
 
-  /** The ready worker with the fewest tasks, else a starting one, with room for more. */
-  #pick(limit: number): PoolWorker | undefined {
+  /**
+   * The ready worker with the fewest tasks, else a starting one, with room for a whole batch. A
+   * worker refilled as each answer frees a slot would get many small messages, and each message
+   * wakes a thread: a busy worker waits until half its tasks are done, then takes half a limit.
+   */
+  #pick(limit: number, batch: number): PoolWorker | undefined {
     let best: PoolWorker | undefined;
     for (const worker of this.#workers) {
-      if (!worker.open || worker.inFlight.size >= limit) continue;
+      if (!worker.open || limit - worker.inFlight.size < batch) continue;
       if (!best || rank(worker) < rank(best)) best = worker;
     }
     return best;
