@@ -129,7 +129,7 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
     const onProgress = pending.options?.onProgress;
     const context = new PoolTaskContext(
       { id: pending.id, task: pending.task, job: pending.options?.job },
-      (value) => !pending.settled && onProgress && callSafely(onProgress, value),
+      (_, value) => !pending.settled && onProgress && callSafely(onProgress, value),
       this.#options.sliceMs,
       nextTurn,
     );

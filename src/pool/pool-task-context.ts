@@ -5,23 +5,29 @@ import type { JobInfo } from './protocol.ts';
 /** The `ctx` of a task run by a pool (inline, or inside a thread or process). */
 export class PoolTaskContext implements TaskContext {
   readonly #request: { id: number; task: string; job: JobInfo | undefined };
-  readonly #onProgress: (value: unknown) => void;
+  readonly #onProgress: (id: number, value: unknown) => void;
   readonly #sliceMs: number;
   readonly #nextTurn: () => Promise<void>;
   #controller: AbortController | undefined;
-  #sliceStart = performance.now();
+  #sliceStart: number;
 
-  /** `nextTurn` resolves after the event loop has had a turn (`setImmediate` in Node). */
+  /**
+   * `onProgress` gets the request's id, so one function serves every task of a runtime;
+   * `nextTurn` resolves after the event loop has had a turn (`setImmediate` in Node); `startedAt`
+   * is when the task starts (`performance.now()`).
+   */
   constructor(
     request: { id: number; task: string; job: JobInfo | undefined },
-    onProgress: (value: unknown) => void,
+    onProgress: (id: number, value: unknown) => void,
     sliceMs: number,
     nextTurn: () => Promise<void>,
+    startedAt = performance.now(),
   ) {
     this.#request = request;
     this.#onProgress = onProgress;
     this.#sliceMs = sliceMs;
     this.#nextTurn = nextTurn;
+    this.#sliceStart = startedAt;
   }
 
   get job(): JobInfo {
@@ -47,7 +53,7 @@ export class PoolTaskContext implements TaskContext {
   }
 
   progress(value: unknown): void {
-    this.#onProgress(value);
+    this.#onProgress(this.#request.id, value);
   }
 
   async yield(): Promise<void> {

@@ -41,6 +41,8 @@ export class ChildRuntime {
   readonly #tasks: Map<string, RunnableTask>;
   readonly #settings: RunnerSettings;
   readonly #running = new Map<number, PoolTaskContext>();
+  readonly #onProgress = (id: number, value: unknown) => this.progress(id, value);
+  readonly #nextTurn: () => Promise<void>;
   #replies: TaskReply[] = [];
   #progress: Array<[number, unknown]> | undefined;
   #inBatch = false;
@@ -51,6 +53,7 @@ export class ChildRuntime {
     this.#port = port;
     this.#tasks = new Map(tasks.map((task) => [task.name, task]));
     this.#settings = settings;
+    this.#nextTurn = () => new Promise((resolve) => settings.defer(resolve));
   }
 
   /** Nothing is running or waiting to be sent: the thread may wait for the next message in place. */
@@ -77,10 +80,9 @@ export class ChildRuntime {
     if (!task) return this.#reply({ id: request.id, ok: false, error: toWireError(notFound(request.task, this.#tasks)), runMs: 0 });
     const timeout = request.timeout >= 0 ? request.timeout : task.timeout;
     if (timeout > 0) this.#port.post({ t: 'started', id: request.id, timeout });
-    const { sliceMs, defer } = this.#settings;
-    const running = new PoolTaskContext(request, (value) => this.progress(request.id, value), sliceMs, () => new Promise((resolve) => defer(resolve)));
-    this.#running.set(request.id, running);
     const start = performance.now();
+    const running = new PoolTaskContext(request, this.#onProgress, this.#settings.sliceMs, this.#nextTurn, start);
+    this.#running.set(request.id, running);
     let value: unknown;
     try {
       value = task.run(request.payload, running);
