@@ -116,6 +116,42 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE {s}.jobs ADD COLUMN output_tail text;
     `,
   },
+  {
+    version: 5,
+    name: 'claims through a function with one plan per connection',
+    sql: `
+      -- Planning the claim took about 0.3 ms of every claim, a third of a one-job claim. Inside
+      -- this function it is planned once per connection (force_generic_plan), and with sequential
+      -- scans off, so a plan made while the table was small still walks the indexes once it is big.
+      -- p_commit is 'off' (claimCommit 'async') or 'on'; it lasts until the claim commits.
+      CREATE FUNCTION {s}.claim_jobs(p_worker text, p_queues text[], p_limits integer[], p_now bigint,
+                                     p_tasks text[], p_lease_ms bigint, p_commit text)
+        RETURNS SETOF {s}.jobs LANGUAGE plpgsql
+        SET plan_cache_mode = force_generic_plan
+        SET enable_seqscan = off
+      AS $$
+      BEGIN
+        PERFORM set_config('synchronous_commit', p_commit, true);
+        RETURN QUERY
+          WITH wanted AS (
+            SELECT w.name, w.lim FROM unnest(p_queues, p_limits) AS w(name, lim)
+             WHERE NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = w.name AND p.paused)),
+          picked AS MATERIALIZED (
+            SELECT j.id FROM wanted CROSS JOIN LATERAL (
+              SELECT jobs.id FROM {s}.jobs
+               WHERE jobs.state = 'queued' AND jobs.queue = wanted.name AND jobs.run_at <= p_now
+                 AND jobs.task = ANY(p_tasks)
+               ORDER BY jobs.priority DESC, jobs.run_at, jobs.id
+               LIMIT wanted.lim
+               FOR UPDATE SKIP LOCKED) j)
+          UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, lease_owner = p_worker,
+                 lease_expires_at = p_now + p_lease_ms, started_at = p_now
+           WHERE jobs.id = ANY(ARRAY(SELECT picked.id FROM picked))
+          RETURNING jobs.*;
+      END
+      $$;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

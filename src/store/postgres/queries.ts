@@ -73,28 +73,12 @@ export const sql = {
   jobGet: `SELECT * FROM {s}.jobs WHERE id = $1`,
   jobByIdempotencyKey: `SELECT * FROM {s}.jobs WHERE idempotency_key = $1`,
   /**
-   * $1 worker, $2 queue names, $3 limits, $4 now, $5 tasks, $6 lease ms. Rows are updated through
-   * `id = ANY(ARRAY(...))` so the plan is a primary-key lookup whatever the planner guesses about
-   * the arrays (a join here drifts to a hash join over the whole table).
+   * $1 worker, $2 queue names, $3 limits, $4 now, $5 tasks, $6 lease ms. The claim itself is the
+   * function of migration 5: rows are updated through `id = ANY(ARRAY(...))` so the plan is a
+   * primary-key lookup whatever the planner guesses about the arrays, and it is planned once per
+   * connection.
    */
-  jobClaim: `
-    WITH relaxed AS (SELECT set_config('synchronous_commit', {claimCommit}, true)),
-    wanted AS (
-      SELECT w.name, w.lim FROM unnest($2::text[], $3::int[]) AS w(name, lim), relaxed
-       WHERE NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = w.name AND p.paused)),
-    picked AS MATERIALIZED (
-      SELECT j.id FROM wanted CROSS JOIN LATERAL (
-        SELECT id FROM {s}.jobs
-         WHERE state = 'queued' AND queue = wanted.name AND run_at <= $4 AND task = ANY($5::text[])
-         ORDER BY priority DESC, run_at, id
-         LIMIT wanted.lim
-         FOR UPDATE SKIP LOCKED) j),
-    claimed AS (
-      UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1,
-             lease_expires_at = $4::bigint + $6::bigint, started_at = $4
-       WHERE id = ANY(ARRAY(SELECT id FROM picked))
-      RETURNING ${CLAIM_COLUMNS})
-    SELECT * FROM claimed`,
+  jobClaim: `SELECT ${CLAIM_COLUMNS} FROM {s}.claim_jobs($1, $2::text[], $3::int[], $4, $5::text[], $6, {claimCommit})`,
   /**
    * Arrays $1 id, $2 worker, $3 attempt; $4 new expiry. Returns the ids whose lease is gone. Rows
    * another statement holds right now (an outcome being written, progress) are skipped, not
