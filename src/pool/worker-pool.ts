@@ -106,6 +106,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     const workers = [...this.#workers];
     for (const worker of workers) {
       worker.endReason ??= 'closed';
+      // Not 'ready' any more: an answer that arrives before the exit must not unref the worker
+      // (#idle), or the program could run out of handles while destroy() waits for the exit.
+      worker.state = 'exiting';
       for (const task of worker.inFlight.values()) task.settle(false, error);
       worker.handle.hold(true);
       worker.handle.kill();

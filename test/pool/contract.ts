@@ -116,6 +116,20 @@ export function poolContract(mode: ExecutionMode): void {
     }
 
     if (isolated) {
+      it('destroy() keeps the program alive until its workers are gone, even when an abandoned task answers first', async () => {
+        const single = fixturePool(mode, { minWorkers: 1, maxWorkers: 1 });
+        await rejectsWith(single.run('sleeps', { ms: 60_000 }, { timeout: 20 }), ErrorCodes.TASK_TIMEOUT);
+        // The worker answers the cancellation while this thread is busy, so destroy() comes before
+        // the answer is read. That answer used to unref the worker, and the loop could end (this
+        // file then fails with "Promise resolution is still pending") before the exit was seen.
+        const until = Date.now() + 50;
+        while (Date.now() < until);
+        await single.destroy();
+        assert.equal(single.stats().workers, 0);
+      });
+    }
+
+    if (isolated) {
       it('passes what cannot be cloned back as clear errors, and the rest of a batch goes through', async () => {
         const runs = [pool.run('echo', 1), pool.run('echo', { fn: () => 1 }), pool.run('echo', 3)];
         const [one, bad, three] = await Promise.allSettled(runs);
