@@ -14,8 +14,8 @@ import { Tinypool } from 'tinypool';
 import { createPool } from '../src/pool/pool.ts';
 
 const RUNS = 5;
-/** One-at-a-time runs alternate between systems; more of them, as single round trips drift most. */
-const SEQUENTIAL_RUNS = 9;
+/** One-at-a-time and CPU-bound runs alternate between systems; more of them, as these ratios drift most. */
+const ALTERNATING_RUNS = 9;
 const BURST = 100_000;
 const SEQUENTIAL = 5_000;
 const CPU_TASKS = 10_000;
@@ -81,17 +81,17 @@ async function measure(label: string, make: () => Promise<Runner>, what: (runner
 }
 
 /**
- * Medians over SEQUENTIAL_RUNS of one measurement on several systems whose runs alternate (A B C A B C …), so
+ * Medians over ALTERNATING_RUNS of one measurement on several systems whose runs alternate (A B C A B C …), so
  * drift in the machine's state (other load, CPU idle states) falls on all of them alike.
  */
-async function measureInterleaved<const S extends ReadonlyArray<{ label: string; make: () => Promise<Runner> }>>(
-  systems: S,
-  what: (runner: Runner) => Promise<number>,
-): Promise<{ [K in keyof S]: number }> {
+async function measureInterleaved<
+  const S extends ReadonlyArray<{ label: string; make: () => Promise<Runner>; what?: (runner: Runner) => Promise<number> }>,
+>(systems: S, what: (runner: Runner) => Promise<number>): Promise<{ [K in keyof S]: number }> {
   const runners = await Promise.all(systems.map((system) => system.make()));
   const values: number[][] = systems.map(() => []);
-  for (const runner of runners) await what(runner);
-  for (let i = 0; i < SEQUENTIAL_RUNS; i++) for (const [n, runner] of runners.entries()) values[n]!.push(await what(runner));
+  const measureOne = (n: number) => (systems[n]!.what ?? what)(runners[n]!);
+  for (const n of runners.keys()) await measureOne(n);
+  for (let i = 0; i < ALTERNATING_RUNS; i++) for (const n of runners.keys()) values[n]!.push(await measureOne(n));
   await Promise.all(runners.map((runner) => runner.close()));
   return systems.map((system, n) => {
     const value = median(values[n]!);
@@ -186,12 +186,17 @@ async function main(): Promise<void> {
     ],
     seq,
   );
-  r.offloadThreadCpu = await measure('sha256 64 KiB: offload thread pool', offload('thread'), withCpu('offload', CPU_TASKS, cpu));
-  r.piscinaCpu = await measure('sha256 64 KiB: Piscina (defaults)', piscina(), cpu);
-  r.piscina16Cpu = await measure('sha256 64 KiB: Piscina (16 in flight)', piscina(16), cpu);
-  r.tinypoolCpu = await measure('sha256 64 KiB: Tinypool', tinypool('worker_threads'), cpu);
-  r.inlineCpu = await measure('sha256 64 KiB: inline (one thread)', inline, withCpu('inline', CPU_TASKS, cpu));
-  r.bareCpu = await measure('sha256 64 KiB: 2 bare threads, no pool (ceiling)', bareThreads, cpu);
+  [r.offloadThreadCpu, r.piscinaCpu, r.piscina16Cpu, r.tinypoolCpu, r.inlineCpu, r.bareCpu] = await measureInterleaved(
+    [
+      { label: 'sha256 64 KiB: offload thread pool', make: offload('thread'), what: withCpu('offload', CPU_TASKS, cpu) },
+      { label: 'sha256 64 KiB: Piscina (defaults)', make: piscina() },
+      { label: 'sha256 64 KiB: Piscina (16 in flight)', make: piscina(16) },
+      { label: 'sha256 64 KiB: Tinypool', make: tinypool('worker_threads') },
+      { label: 'sha256 64 KiB: inline (one thread)', make: inline, what: withCpu('inline', CPU_TASKS, cpu) },
+      { label: 'sha256 64 KiB: 2 bare threads, no pool (ceiling)', make: bareThreads },
+    ],
+    cpu,
+  );
   r.offloadProcessNoop = await measure('no-op burst: offload process pool', offload('process'), noop);
   r.tinypoolChildNoop = await measure('no-op burst: Tinypool child_process', tinypool('child_process'), (runner) => burst(runner, 'noop', 20_000));
   [r.offloadProcessSeq, r.rawForkSeq, r.tinypoolChildSeq] = await measureInterleaved(
@@ -225,7 +230,7 @@ function writeResults(r: Record<string, number>, loadBefore: number[], loadAfter
 ## Pool (\`npm run bench:pool\`)
 
 ${new Date().toISOString().slice(0, 10)} · ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.availableParallelism()} · Node ${process.version} · ${os.platform()} ${os.release()} ·
-piscina ${pkg('piscina')} · tinypool ${pkg('tinypool')}. Two workers each; medians of ${RUNS} runs after a warm-up (one at a time: ${SEQUENTIAL_RUNS} runs, alternating between the systems compared).
+piscina ${pkg('piscina')} · tinypool ${pkg('tinypool')}. Two workers each; medians of ${RUNS} runs after a warm-up (one at a time and CPU-bound: ${ALTERNATING_RUNS} runs, alternating between the systems compared).
 No-op: ${k(BURST)} tasks submitted at once (Tinypool child_process: 20 000); one at a time: ${k(SEQUENTIAL)} sequential
 round trips; CPU: ${k(CPU_TASKS)} × sha256 of 64 KiB submitted at once. offload runs with its defaults (\`tasksPerWorker: 'auto'\`).
 
