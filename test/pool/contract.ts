@@ -127,6 +127,22 @@ export function poolContract(mode: ExecutionMode): void {
         await single.destroy();
         assert.equal(single.stats().workers, 0);
       });
+
+      it('hands a worker half its tasksPerWorker at a time, and grows once every worker holds more than half', async () => {
+        const growing = fixturePool(mode, { minWorkers: 1, maxWorkers: 2, tasksPerWorker: 4 });
+        const turn = () => new Promise((resolve) => setImmediate(resolve));
+        try {
+          const runs = [1, 2, 3].map((n) => growing.run('sleeps', { ms: 200 + n }));
+          await turn();
+          assert.deepEqual([growing.stats().workers, growing.stats().running], [1, 3], 'three tasks fit in one worker');
+          runs.push(growing.run('sleeps', { ms: 204 }));
+          await turn();
+          assert.deepEqual([growing.stats().workers, growing.stats().running], [2, 4], 'a fourth would leave the first worker less than a batch of room');
+          assert.deepEqual(await Promise.all(runs), [201, 202, 203, 204]);
+        } finally {
+          await growing.destroy();
+        }
+      });
     }
 
     if (isolated) {
