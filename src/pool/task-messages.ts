@@ -61,7 +61,10 @@ function packDone(message: Extract<ChildMessage, { t: 'done' }>): unknown[] {
 function unpackDone(wire: unknown[]): ChildMessage {
   const replies: TaskReply[] = [];
   for (let i = 3; i < wire.length; i += DONE_FIELDS) {
-    const [id, kind, value, runMs] = [wire[i] as number, wire[i + 1], wire[i + 2], wire[i + 3] as number];
+    const id = wire[i] as number;
+    const kind = wire[i + 1];
+    const value = wire[i + 2];
+    const runMs = wire[i + 3] as number;
     replies.push(kind === 0 ? { id, ok: false, error: value as WireError, runMs } : { id, ok: true, value: kind === 2 ? undefined : value, runMs });
   }
   return {

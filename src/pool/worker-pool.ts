@@ -105,12 +105,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     for (const task of this.#queue.drain()) task.settle(false, error);
     const workers = [...this.#workers];
     for (const worker of workers) {
-      worker.endReason ??= 'closed';
-      // Not 'ready' any more: an answer that arrives before the exit must not unref the worker
-      // (#idle), or the program could run out of handles while destroy() waits for the exit.
-      worker.state = 'exiting';
+      this.#beginExit(worker, 'closed');
       for (const task of worker.inFlight.values()) task.settle(false, error);
-      worker.handle.hold(true);
       worker.handle.kill();
     }
     this.#checkDrained();
@@ -133,7 +129,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     while (this.#queue.size > 0) {
       const worker = this.#pick(limit, batch) ?? this.#grow();
       if (!worker) return;
-      this.#dispatch(worker, Math.min(batch, limit - worker.inFlight.size));
+      this.#dispatch(worker, batch);
     }
   }
 
@@ -381,14 +377,23 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
   #end(worker: PoolWorker, reason: WorkerExitReason): Promise<void> {
     if (worker.state === 'dead') return worker.exited;
     if (worker.state !== 'exiting') {
-      worker.state = 'exiting';
-      worker.endReason ??= reason;
-      clearTimeout(worker.idleTimer);
-      worker.handle.hold(true);
+      this.#beginExit(worker, reason);
       worker.handle.send({ t: 'close' });
       setTimeout(() => worker.handle.kill(), CLOSE_GRACE_MS).unref();
     }
     return worker.exited;
+  }
+
+  /**
+   * Takes a worker out of service until its exit is seen: it gets no new work, and it keeps the
+   * event loop alive, even if an answer arrives first (#idle would unref a 'ready' worker, and the
+   * program could then end while the pool waits for the exit).
+   */
+  #beginExit(worker: PoolWorker, reason: WorkerExitReason): void {
+    worker.state = 'exiting';
+    worker.endReason ??= reason;
+    clearTimeout(worker.idleTimer);
+    worker.handle.hold(true);
   }
 
   #onExit(worker: PoolWorker, info: ExitInfo): void {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { JobEvent, JobOutcome, StoreEvents } from './contract.ts';
+import type { JobOutcome, StoreEvents } from './contract.ts';
 
 /** The typed event hub a store owns; listeners that throw cannot break the store. */
 export class StoreEventHub {
@@ -25,18 +25,15 @@ export class StoreEventHub {
     if (this.#emitter.listenerCount(event) > 0) this.#emitter.emit(event, payload);
   }
 
-  /** Announces the state change a recorded outcome made. */
+  /** Announces the state change a recorded outcome made; nothing is built when nobody listens (outcomes are on the hot path). */
   emitOutcome(outcome: JobOutcome, row: { id: string | number; queue: string; task: string }): void {
-    const event = <S extends JobEvent['state']>(state: S) => ({ id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt, state });
-    if (outcome.kind === 'succeeded') this.#emitMade('job:succeeded', () => event('succeeded'));
-    else if (outcome.kind === 'failed' && outcome.retryAt === null) this.#emitMade('job:failed', () => ({ ...event('failed'), error: outcome.error }));
-    else if (outcome.kind === 'failed') this.#emitMade('job:retrying', () => ({ ...event('scheduled'), error: outcome.error, runAt: outcome.retryAt! }));
-    else this.#emitMade('job:enqueued', () => event('queued'));
-  }
-
-  /** Emits a payload made only when someone listens: outcomes are on the hot path. */
-  #emitMade<E extends keyof StoreEvents>(name: E, make: () => StoreEvents[E]): void {
-    if (this.#emitter.listenerCount(name) > 0) this.#emitter.emit(name, make());
+    const name = outcome.kind === 'succeeded' ? 'job:succeeded' : outcome.kind !== 'failed' ? 'job:enqueued' : outcome.retryAt === null ? 'job:failed' : 'job:retrying';
+    if (!this.listens(name)) return;
+    const base = { id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt };
+    if (outcome.kind === 'succeeded') this.emit('job:succeeded', { ...base, state: 'succeeded' });
+    else if (outcome.kind !== 'failed') this.emit('job:enqueued', { ...base, state: 'queued' });
+    else if (outcome.retryAt === null) this.emit('job:failed', { ...base, state: 'failed', error: outcome.error });
+    else this.emit('job:retrying', { ...base, state: 'scheduled', error: outcome.error, runAt: outcome.retryAt });
   }
 
   listens(event: keyof StoreEvents): boolean {
