@@ -9,7 +9,9 @@ const URGENT = new Set(['enq', 'changed', 'cancel']);
 /**
  * Announces committed changes to every store instance that LISTENs on the channel, one statement
  * at a time (so they arrive in the order they happened), as payloads `[origin, kind, [item, ...]]`
- * of at most 7 500 bytes. Enqueues, cancels and queue changes go out at once (they wake workers); started, progress and outcome events are gathered for up to 20 ms, so
+ * of at most 7 500 bytes. The store's enqueues are announced by their insert instead (queries.ts):
+ * a job's own events still arrive in order, as nothing can happen to a job before its insert
+ * commits, but a new job's enqueue may overtake earlier events of other jobs still held here. Enqueues, cancels and queue changes go out at once (they wake workers); started, progress and outcome events are gathered for up to 20 ms, so
  * a busy worker sends a few announcements a second instead of two per claim.
  * Announcements are hints: one lost to a broken connection is logged and dropped, never retried;
  * listeners fall back to their poll.

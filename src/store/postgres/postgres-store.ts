@@ -31,6 +31,7 @@ import { isConnectionError, startError } from './connection-errors.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { migrate } from './migrate.ts';
 import { announcedError, announcedProgress, Notifier } from './notifier.ts';
+import { SharedFlush } from './shared-flush.ts';
 import { claimOrder, groupedItems, enqueuedItem, eventOf, eventOfRow, outcomeColumns, outcomeItem, type EventRow } from './job-items.ts';
 import { parsePostgresOptions, type ParsedPostgresOptions, type PostgresStoreOptions } from './postgres-options.ts';
 import { bindSql, filterClause, sql, stateExpression, type QueryName } from './queries.ts';
@@ -69,6 +70,7 @@ export class PostgresStore implements Store {
   readonly #clientSql = new Map<QueryName, string>();
   readonly #events = new StoreEventHub();
   readonly #notifier: Notifier;
+  readonly #flush = new SharedFlush(() => this.#run('walFlush', []));
   readonly #feed: ChangeFeed;
   readonly #outcomeQueue: Array<{ outcomes: readonly JobOutcome[]; resolve: (accepted: boolean[]) => void; reject: (error: unknown) => void }> = [];
   #writingOutcomes = false;
@@ -135,9 +137,9 @@ export class PostgresStore implements Store {
     const db = this.#queryable(context);
     const now = this.clock.now();
     const result = await this.#insertOne(db, db !== undefined, params, now);
-    if (result.created && db === undefined) {
-      this.#notifier.publish('enq', [enqueuedItem(result.job)]);
-      this.#events.emit('job:enqueued', eventOf(result.job));
+    if (db === undefined) {
+      if (result.created) this.#events.emit('job:enqueued', eventOf(result.job));
+      await this.#flush.request();
     }
     return result;
   }
@@ -158,16 +160,17 @@ export class PostgresStore implements Store {
     const single = !unique && params.length <= INSERT_CHUNK;
     const results = own !== undefined || single ? await write(own) : await this.#transaction(write);
     if (own === undefined) {
-      const created = results.filter((result) => result.created).map((result) => result.job);
-      this.#notifier.publish('enq', created.map(enqueuedItem));
-      if (this.#events.listens('job:enqueued')) for (const job of created) this.#events.emit('job:enqueued', eventOf(job));
+      if (this.#events.listens('job:enqueued')) for (const result of results) if (result.created) this.#events.emit('job:enqueued', eventOf(result.job));
+      await this.#flush.request();
     }
     return results;
   }
 
   /**
-   * Inserts one job; with a unique key that is taken, returns the job that holds it. `foreign`: `db`
-   * is the caller's client, so the statement announces the job itself, on the caller's commit.
+   * Inserts one job and announces it; with a unique key that is taken, returns the job that holds
+   * it. `foreign`: `db` is the caller's client, whose transaction decides when the job exists.
+   * Otherwise the insert commits without waiting for the disk, and the caller must `walFlush`
+   * before acknowledging (the job a taken key points at may be that fresh too).
    */
   async #insertOne(db: Queryable | undefined, foreign: boolean, job: EnqueueParams, now: number): Promise<EnqueueResult> {
     for (let attempt = 0; ; attempt++) {

@@ -6,8 +6,12 @@
  *
  * Changes are announced after they commit, by a separate NOTIFY (notifier.ts): a transaction that
  * notifies holds a database-wide lock through its commit, so notifying inside the hot statements
- * would serialise every claim and completion of every worker. Only an enqueue through a caller's
- * client notifies inside the statement, because only the caller knows when it commits.
+ * would serialise every claim and completion of every worker. Enqueues are the exception: they
+ * notify inside their own statement, so the job and its announcement become visible together.
+ * Through a caller's client that happens on the caller's commit. On the store's own connections the
+ * insert commits without waiting for the disk (the notify lock is held for microseconds), and the
+ * store acknowledges the enqueue only after `walFlush` has put that commit on disk: a worker can
+ * start the job one disk flush sooner, and no acknowledged job is less durable.
  *
  * Claims commit with synchronous_commit off (`{claimCommit}`, see PostgresStoreOptions.claimCommit):
  * a claim lost to a server crash only means the job runs again, and every later durable commit
@@ -42,6 +46,8 @@ function notify(source: string, kind: string, item: string): string {
 }
 
 const SENT = `(SELECT count(*) FROM notes) AS sent`;
+/** A CTE that makes the statement's transaction commit without waiting for the disk; select from it so it runs. */
+const RELAXED = `relaxed AS (SELECT set_config('synchronous_commit', 'off', true))`;
 const ENQUEUED_ITEM = `json_build_array(id::text, queue, task, attempts, run_at)`;
 
 const INSERT_ONE = `
@@ -56,19 +62,40 @@ const INSERT_MANY = `
      ORDER BY ord`;
 
 export const sql = {
-  /** $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms, $8 unique_key, $9 now, $10 idempotency_key, $11 callback_url. */
-  jobInsert: `${INSERT_ONE} RETURNING id`,
+  /**
+   * $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms, $8 unique_key, $9 now,
+   * $10 idempotency_key, $11 callback_url. Announces the job and commits without waiting for the disk:
+   * follow it with `walFlush` before acknowledging.
+   */
+  jobInsert: `
+    WITH ${RELAXED},
+    ins AS (${INSERT_ONE} RETURNING id, queue, task, attempts, run_at),
+    ${notify('ins', 'enq', ENQUEUED_ITEM)}
+    SELECT ins.id FROM relaxed, ins, ${SENT}`,
   /** jobInsert for a caller's client: announces the job in the caller's transaction, so only on commit. */
   jobInsertClient: `
     WITH ins AS (${INSERT_ONE} RETURNING id, queue, task, attempts, run_at),
     ${notify('ins', 'enq', ENQUEUED_ITEM)}
     SELECT ins.id FROM ins, ${SENT}`,
-  /** Arrays $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms; $8 now; array $9 callback_url. */
-  jobInsertMany: `${INSERT_MANY} RETURNING id`,
+  /**
+   * Arrays $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms; $8 now; array
+   * $9 callback_url. Like jobInsert, announces the jobs and commits without waiting for the disk.
+   */
+  jobInsertMany: `
+    WITH ${RELAXED},
+    ins AS (${INSERT_MANY} RETURNING id, queue, task, attempts, run_at),
+    ${notify('ins', 'enq', ENQUEUED_ITEM)}
+    SELECT ins.id FROM relaxed, ins, ${SENT}`,
   jobInsertManyClient: `
     WITH ins AS (${INSERT_MANY} RETURNING id, queue, task, attempts, run_at),
     ${notify('ins', 'enq', ENQUEUED_ITEM)}
     SELECT ins.id FROM ins, ${SENT}`,
+  /**
+   * Returns once everything committed before it is on disk (as far as the server's own
+   * synchronous_commit asks). A commit waits for the disk only if its transaction has an id and
+   * wrote WAL; a transactional logical-decoding message gives it both, and costs one small record.
+   */
+  walFlush: `SELECT pg_logical_emit_message(true, 'offload', 'flush')::text AS lsn`,
   jobByUniqueKey: `SELECT * FROM {s}.jobs WHERE unique_key = $1 AND state IN ('queued','running')`,
   jobGet: `SELECT * FROM {s}.jobs WHERE id = $1`,
   jobByIdempotencyKey: `SELECT * FROM {s}.jobs WHERE idempotency_key = $1`,
@@ -205,7 +232,6 @@ export const sql = {
   workerList: `SELECT * FROM {s}.workers WHERE last_heartbeat >= $1 ORDER BY id`,
   /** $1 id, $2 now, $3 min interval. */
   tokenTouch: `UPDATE {s}.tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $2::bigint - $3::bigint)`,
-  /** Sends announcements (see notifier.ts): $1 channel, $2 payloads. A transaction without writes: no WAL flush. */
   /**
    * $1 channel; $2 payloads, one per line (they are JSON texts, which never hold a raw newline).
    * Committed without waiting for the disk: a NOTIFY holds a database-wide lock until its commit

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { createQueue, type Queue } from '../../src/queue.ts';
+import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { defineTask } from '../../src/task.ts';
+import { dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema } from '../helpers/postgres.ts';
+import { waitFor } from '../helpers/temp.ts';
+
+const report = defineTask({ name: 'report', run: async () => 'done' });
+
+/**
+ * The store's own inserts commit without waiting for the disk, so a worker can see the job at once;
+ * the enqueue is acknowledged only after a flush. Each check reads the WAL position before the
+ * enqueue and the flushed position after its acknowledgement: the insert's commit record lies
+ * after the first, so the second must be past it. With a quiet server and no flush, WAL written by
+ * an asynchronous commit stays unflushed for up to wal_writer_delay (200 ms by default).
+ */
+describe('postgres store: enqueues are on disk when acknowledged', () => {
+  const schema = uniqueSchema('durable');
+  let store: PostgresStore;
+  let other: PostgresStore;
+  let queue: Queue;
+  let client: pg.Client;
+
+  before(async () => {
+    await requirePostgres();
+    store = await createPostgresStore({ connectionString: TEST_PG_URL, schema });
+    other = await createPostgresStore({ connectionString: TEST_PG_URL, schema });
+    queue = createQueue({ store, tasks: [report] });
+    client = new pg.Client({ connectionString: TEST_PG_URL });
+    await client.connect();
+  });
+  after(async () => {
+    await client.end();
+    await store.close();
+    await other.close();
+    await dropSchema(schema);
+  });
+
+  const walInsertPosition = async () => (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+  const flushedPast = async (lsn: string) =>
+    (await client.query<{ past: boolean }>('SELECT pg_current_wal_flush_lsn() > $1::pg_lsn AS past', [lsn])).rows[0]!.past;
+
+  it('one job at a time: 20 enqueues, each flushed before it resolves', async () => {
+    for (let i = 0; i < 20; i++) {
+      const before = await walInsertPosition();
+      await queue.enqueue(report, { i });
+      assert.ok(await flushedPast(before), `enqueue ${i} resolved before its commit was flushed`);
+    }
+  });
+
+  it('many jobs at once, in one statement and in a transaction of several', async () => {
+    for (const count of [10, 2_500]) {
+      const before = await walInsertPosition();
+      const jobs = await queue.enqueueMany(Array.from({ length: count }, (_, i) => ({ task: report, payload: { i } })));
+      assert.equal(jobs.length, count);
+      assert.ok(await flushedPast(before), `enqueueMany(${count}) resolved before its commit was flushed`);
+    }
+  });
+
+  it('a job taken by its unique key is flushed too before the enqueue that found it resolves', async () => {
+    await queue.enqueue(report, {}, { uniqueKey: 'nightly' });
+    const before = await walInsertPosition();
+    const again = await queue.enqueueWithResult(report, {}, { uniqueKey: 'nightly' });
+    assert.equal(again.created, false);
+    assert.ok(await flushedPast(before));
+  });
+
+  it('concurrent enqueues share flushes, and each still resolves after its own commit is flushed', async () => {
+    const before = await walInsertPosition();
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => queue.enqueue(report, { i })));
+    assert.equal(new Set(results.map((job) => job.id)).size, 40);
+    assert.ok(await flushedPast(before));
+  });
+
+  it('announces each new job to other store instances from the insert itself', async () => {
+    const seen: string[] = [];
+    const stop = other.on('job:enqueued', (event) => seen.push(event.id));
+    try {
+      const single = await queue.enqueue(report, { single: true });
+      const many = await queue.enqueueMany([{ task: report, payload: { a: 1 } }, { task: report, payload: { b: 2 } }]);
+      const expected = [single.id, ...many.map((job) => job.id)];
+      await waitFor(() => expected.every((id) => seen.includes(id)), { what: 'the announcements of three jobs' });
+      assert.deepEqual(seen.filter((id) => expected.includes(id)), expected);
+    } finally {
+      stop();
+    }
+  });
+});
