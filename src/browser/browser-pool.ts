@@ -33,6 +33,8 @@ export class WebWorkerPool implements BrowserPool {
   #closing: Promise<void> | undefined;
   #readyWaiters: Waiter[] = [];
   #drainWaiters: Array<() => void> = [];
+  /** Cancels a run whose signal aborted (one function shared by every run). */
+  readonly #cancel = (task: BrowserTask) => this.#abandon(task, 'cancelled');
 
   constructor(options: ResolvedBrowserOptions) {
     this.#options = options;
@@ -43,17 +45,13 @@ export class WebWorkerPool implements BrowserPool {
     const name = typeof task === 'string' ? task : task?.name;
     const problem = checkRunOptions(name, options) ?? this.#refusal(options);
     if (problem) return Promise.reject(problem);
-    return new Promise((resolve, reject) => {
-      const timeout = options?.timeout ?? this.#options.taskTimeout ?? -1;
-      const pending = new BrowserTask({ id: this.#nextId++, task: name, payload, timeout }, options, resolve as (value: unknown) => void, reject);
-      if (options?.signal) {
-        pending.onAbort = () => this.#abandon(pending, 'cancelled');
-        options.signal.addEventListener('abort', pending.onAbort, { once: true });
-      }
-      this.#queue.push(pending);
-      this.#pump();
-    });
+    const pending = new BrowserTask(this.#nextId++, name, payload, options?.timeout ?? this.#options.taskTimeout ?? -1, options);
+    pending.cancelOnAbort(this.#cancel);
+    this.#queue.push(pending);
+    this.#pump();
+    return pending.promise;
   }
+
 
   #refusal(options: BrowserRunOptions | undefined): Error | undefined {
     const queued = this.#queue.size;

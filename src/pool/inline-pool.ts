@@ -33,6 +33,8 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
   #accepting = true;
   #closing: Promise<void> | undefined;
   #drainWaiters: Array<() => void> = [];
+  /** Cancels a run whose signal aborted (one function shared by every run). */
+  readonly #cancel = (task: PendingTask) => this.#abandon(task, 'cancelled');
 
   constructor(options: ResolvedPoolOptions) {
     super();
@@ -43,17 +45,13 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
     const name = typeof task === 'string' ? task : task?.name;
     const problem = checkRunOptions(name, options) ?? this.#refusal(options);
     if (problem) return Promise.reject(problem);
-    return new Promise((resolve, reject) => {
-      const timeout = options?.timeout ?? this.#options.taskTimeout ?? -1;
-      const pending = new PendingTask({ id: this.#nextId++, task: name, payload, timeout, options, submittedAt: performance.now() }, resolve as (value: unknown) => void, reject);
-      if (options?.signal) {
-        pending.onAbort = () => this.#abandon(pending, 'cancelled');
-        options.signal.addEventListener('abort', pending.onAbort, { once: true });
-      }
-      if (this.#running < this.#options.maxWorkers) void this.#execute(pending);
-      else this.#queue.push(pending);
-    });
+    const pending = new PendingTask(this.#nextId++, name, payload, options?.timeout ?? this.#options.taskTimeout ?? -1, options);
+    pending.cancelOnAbort(this.#cancel);
+    if (this.#running < this.#options.maxWorkers) void this.#execute(pending);
+    else this.#queue.push(pending);
+    return pending.promise;
   }
+
 
   #refusal(options: RunOptions | undefined): Error | undefined {
     const queued = this.#queue.size;

@@ -43,6 +43,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
   #closing: Promise<void> | undefined;
   #readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   #drainWaiters: Array<() => void> = [];
+  /** Cancels a run whose signal aborted (one function shared by every run). */
+  readonly #cancel = (task: PendingTask) => this.#abandon(task, 'cancelled');
 
   constructor(options: ResolvedPoolOptions) {
     super();
@@ -56,17 +58,13 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     const name = typeof task === 'string' ? task : task?.name;
     const problem = checkRunOptions(name, options) ?? this.#refusal(options);
     if (problem) return Promise.reject(problem);
-    return new Promise((resolve, reject) => {
-      const timeout = options?.timeout ?? this.#options.taskTimeout ?? -1;
-      const pending = new PendingTask({ id: this.#nextId++, task: name, payload, timeout, options, submittedAt: performance.now() }, resolve as (value: unknown) => void, reject);
-      if (options?.signal) {
-        pending.onAbort = () => this.#abandon(pending, 'cancelled');
-        options.signal.addEventListener('abort', pending.onAbort, { once: true });
-      }
-      this.#queue.push(pending);
-      this.#schedulePump();
-    });
+    const pending = new PendingTask(this.#nextId++, name, payload, options?.timeout ?? this.#options.taskTimeout ?? -1, options);
+    pending.cancelOnAbort(this.#cancel);
+    this.#queue.push(pending);
+    this.#schedulePump();
+    return pending.promise;
   }
+
 
   #refusal(options: RunOptions | undefined): Error | undefined {
     const queued = this.#queue.size;
