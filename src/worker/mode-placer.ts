@@ -22,25 +22,25 @@ export function describePlacement(placement: JobPlacement): string {
 /** Descriptions of placements shared by many jobs (fixed modes), made once each. */
 const descriptions = new WeakMap<JobPlacement, string>();
 
-/** Weight of the newest run in the running average of loop blocking. */
-const SMOOTHING = 0.3;
 /** A task placed in a thread runs inline once in this many runs, to measure it again. */
 export const RECHECK_EVERY = 50;
 
 interface AutoState {
   current: 'inline' | 'thread';
   reason: string;
-  /** Running average of how long a run held the event loop (ms); undefined before the first run. */
-  blockMs: number | undefined;
+  /** How long the last inline run held the event loop (ms); undefined before the first. */
+  lastMs: number | undefined;
   runsSinceCheck: number;
 }
 
 /**
  * Places each job of a task: a fixed mode as the task says, `auto` by the rule of mode-rule.ts.
- * An `auto` task starts inline; each inline run's first synchronous stretch (how long it held the
- * event loop) feeds a running average, and the hand-off cost is the thread pool's measured round
- * trip (a default until it has one). While in a thread, one run in RECHECK_EVERY runs inline again
- * to measure it, so a task whose runs become cheap comes back.
+ * An `auto` task starts inline; each inline run's first synchronous stretch is how long it held the
+ * event loop, and the hand-off cost is the thread pool's measured round trip (a default until it
+ * has one). The evidence is the shorter of the last two inline runs: a garbage-collector pause or
+ * the OS taking the CPU can make any one run slow, never fast, so a cheap task is not moved by one
+ * unlucky run, and a task in a thread whose recheck runs fast comes back at once. While in a
+ * thread, one run in RECHECK_EVERY runs inline again to measure it.
  */
 export class ModePlacer {
   readonly #auto = new Map<string, AutoState>();
@@ -88,8 +88,10 @@ export class ModePlacer {
 
   #observe(task: Task, blockMs: number): void {
     const state = this.#state(task);
-    state.blockMs = state.blockMs === undefined ? blockMs : state.blockMs + SMOOTHING * (blockMs - state.blockMs);
-    const choice = chooseMode({ blockMs: state.blockMs, handoffMs: this.#handoffMs() ?? DEFAULT_HANDOFF_MS }, state.current);
+    const previous = state.lastMs;
+    state.lastMs = blockMs;
+    if (previous === undefined) return;
+    const choice = chooseMode({ blockMs: Math.min(previous, blockMs), handoffMs: this.#handoffMs() ?? DEFAULT_HANDOFF_MS }, state.current);
     state.reason = choice.reason;
     if (choice.mode === state.current) return;
     state.current = choice.mode;
@@ -100,7 +102,7 @@ export class ModePlacer {
   #state(task: Task): AutoState {
     let state = this.#auto.get(task.name);
     if (!state) {
-      state = { current: 'inline', reason: 'starts inline until a run is measured', blockMs: undefined, runsSinceCheck: 0 };
+      state = { current: 'inline', reason: 'starts inline until two runs are measured', lastMs: undefined, runsSinceCheck: 0 };
       this.#auto.set(task.name, state);
     }
     return state;
