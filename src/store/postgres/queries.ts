@@ -45,6 +45,14 @@ function notify(source: string, kind: string, item: string): string {
      GROUP BY chunk)`;
 }
 
+/**
+ * {@link notify} for a statement that changes at most one row: the same payload, without the window
+ * functions that cut many rows into chunks (about 0.1 ms of every single enqueue).
+ */
+function notifyOne(source: string, kind: string, item: string): string {
+  return `notes AS (SELECT pg_notify({channel}, json_build_array({origin}::text, '${kind}', json_build_array(${item}))::text) FROM ${source})`;
+}
+
 const SENT = `(SELECT count(*) FROM notes) AS sent`;
 /** A CTE that makes the statement's transaction commit without waiting for the disk; select from it so it runs. */
 const RELAXED = `relaxed AS (SELECT set_config('synchronous_commit', 'off', true))`;
@@ -70,12 +78,12 @@ export const sql = {
   jobInsert: `
     WITH ${RELAXED},
     ins AS (${INSERT_ONE} RETURNING id, queue, task, attempts, run_at),
-    ${notify('ins', 'enq', ENQUEUED_ITEM)}
+    ${notifyOne('ins', 'enq', ENQUEUED_ITEM)}
     SELECT ins.id FROM relaxed, ins, ${SENT}`,
   /** jobInsert for a caller's client: announces the job in the caller's transaction, so only on commit. */
   jobInsertClient: `
     WITH ins AS (${INSERT_ONE} RETURNING id, queue, task, attempts, run_at),
-    ${notify('ins', 'enq', ENQUEUED_ITEM)}
+    ${notifyOne('ins', 'enq', ENQUEUED_ITEM)}
     SELECT ins.id FROM ins, ${SENT}`,
   /**
    * Arrays $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms; $8 now; array
