@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import pino from 'pino';
 import { createQueue, type Queue } from '../../src/queue.ts';
 import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { defineTask } from '../../src/task.ts';
-import { dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema } from '../helpers/postgres.ts';
+import { adminQuery, dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema, urlAs } from '../helpers/postgres.ts';
 import { waitFor } from '../helpers/temp.ts';
 
 const report = defineTask({ name: 'report', run: async () => 'done' });
@@ -86,5 +87,63 @@ describe('postgres store: enqueues are on disk when acknowledged', () => {
     } finally {
       stop();
     }
+  });
+});
+
+/**
+ * Managed servers may revoke or lack pg_logical_emit_message. Function privileges live in each
+ * database, so the test revokes it in a database of its own and connects as a role that is not a
+ * superuser (superusers pass every privilege check).
+ */
+describe('postgres store: enqueues where the flush function may not run', () => {
+  const suffix = uniqueSchema('noflush').slice(2);
+  const database = `offload_${suffix}`;
+  const role = `offload_${suffix}`;
+  const lines: string[] = [];
+  let store: PostgresStore;
+  let other: PostgresStore;
+  let client: pg.Client;
+
+  before(async () => {
+    await requirePostgres();
+    await adminQuery(`CREATE ROLE ${role} LOGIN`);
+    await adminQuery(`CREATE DATABASE ${database} OWNER ${role}`);
+    const url = new URL(urlAs(role));
+    url.pathname = `/${database}`;
+    const adminUrl = new URL(TEST_PG_URL);
+    adminUrl.pathname = `/${database}`;
+    const admin = new pg.Client({ connectionString: adminUrl.toString() });
+    await admin.connect();
+    await admin.query('REVOKE EXECUTE ON FUNCTION pg_catalog.pg_logical_emit_message(boolean, text, text) FROM PUBLIC');
+    await admin.end();
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    store = await createPostgresStore({ connectionString: url.toString(), logger });
+    other = await createPostgresStore({ connectionString: url.toString(), logger });
+    client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+  });
+  after(async () => {
+    await client?.end();
+    await store?.close();
+    await other?.close();
+    await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await adminQuery(`DROP ROLE IF EXISTS ${role}`);
+  });
+
+  it('says so at start, and still resolves each enqueue only once it is on disk and announced', async () => {
+    assert.ok(lines.some((line) => line.includes('may not run pg_logical_emit_message')), `no warning in: ${lines.join('')}`);
+    const queue = createQueue({ store, tasks: [report] });
+    const seen: string[] = [];
+    other.on('job:enqueued', (event) => seen.push(event.id));
+    const expected: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const before = (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+      expected.push((await queue.enqueue(report, { i })).id);
+      const past = (await client.query<{ past: boolean }>('SELECT pg_current_wal_flush_lsn() > $1::pg_lsn AS past', [before])).rows[0]!.past;
+      assert.ok(past, `enqueue ${i} resolved before its commit was flushed`);
+    }
+    expected.push(...(await queue.enqueueMany([{ task: report, payload: {} }, { task: report, payload: {} }])).map((job) => job.id));
+    await waitFor(() => expected.every((id) => seen.includes(id)), { what: 'the announcements of seven jobs' });
+    assert.equal((await queue.countJobs()).queued, 7);
   });
 });

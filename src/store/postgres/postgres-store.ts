@@ -71,6 +71,11 @@ export class PostgresStore implements Store {
   readonly #events = new StoreEventHub();
   readonly #notifier: Notifier;
   readonly #flush = new SharedFlush(() => this.#run('walFlush', []));
+  /**
+   * Inserts commit before the disk and are flushed before the enqueue resolves (queries.ts). False
+   * when this role may not run the flush: inserts then commit durably and are announced after.
+   */
+  #flushAfterInsert = true;
   readonly #feed: ChangeFeed;
   readonly #outcomeQueue: Array<{ outcomes: readonly JobOutcome[]; resolve: (accepted: boolean[]) => void; reject: (error: unknown) => void }> = [];
   #writingOutcomes = false;
@@ -122,10 +127,17 @@ export class PostgresStore implements Store {
       const client = await this.#pool.connect();
       try {
         await migrate(client, this.#options.schema, this.#options.target.label);
+        this.#flushAfterInsert = (await client.query<{ allowed: boolean }>(sql.walFlushAllowed)).rows[0]?.allowed === true;
       } finally {
         client.release();
       }
       await this.#feed.start();
+      if (!this.#flushAfterInsert) {
+        this.#log.warn(
+          { store: this.description },
+          'offload: this role may not run pg_logical_emit_message, so each enqueue waits for the disk before workers can see its job (about one disk flush later); GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO this role to start jobs sooner',
+        );
+      }
     } catch (error) {
       await this.close();
       throw startError(error, this.#options.target, this.#options.schema);
@@ -137,10 +149,7 @@ export class PostgresStore implements Store {
     const db = this.#queryable(context);
     const now = this.clock.now();
     const result = await this.#insertOne(db, db !== undefined, params, now);
-    if (db === undefined) {
-      if (result.created) this.#events.emit('job:enqueued', eventOf(result.job));
-      await this.#flush.request();
-    }
+    if (db === undefined) await this.#acknowledge([result]);
     return result;
   }
 
@@ -159,11 +168,16 @@ export class PostgresStore implements Store {
     };
     const single = !unique && params.length <= INSERT_CHUNK;
     const results = own !== undefined || single ? await write(own) : await this.#transaction(write);
-    if (own === undefined) {
-      if (this.#events.listens('job:enqueued')) for (const result of results) if (result.created) this.#events.emit('job:enqueued', eventOf(result.job));
-      await this.#flush.request();
-    }
+    if (own === undefined) await this.#acknowledge(results);
     return results;
+  }
+
+  /** What an enqueue on the store's own connections does after its inserts, before it resolves. */
+  async #acknowledge(results: readonly EnqueueResult[]): Promise<void> {
+    const created = results.filter((result) => result.created).map((result) => result.job);
+    if (!this.#flushAfterInsert) this.#notifier.publish('enq', created.map(enqueuedItem));
+    if (this.#events.listens('job:enqueued')) for (const job of created) this.#events.emit('job:enqueued', eventOf(job));
+    if (this.#flushAfterInsert) await this.#flush.request();
   }
 
   /**
@@ -175,7 +189,7 @@ export class PostgresStore implements Store {
   async #insertOne(db: Queryable | undefined, foreign: boolean, job: EnqueueParams, now: number): Promise<EnqueueResult> {
     for (let attempt = 0; ; attempt++) {
       const values = [job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.uniqueKey, now, job.idempotencyKey, job.callbackUrl];
-      const inserted = await this.#run<{ id: string }>(foreign ? 'jobInsertClient' : 'jobInsert', values, db);
+      const inserted = await this.#run<{ id: string }>(foreign ? 'jobInsertClient' : this.#flushAfterInsert ? 'jobInsert' : 'jobInsertDurable', values, db);
       const row = inserted.rows[0];
       if (row) return { job: jobFromInsert(job, BigInt(row.id), now, JSON.parse(job.payload)), created: true };
       if (job.idempotencyKey !== null) {
@@ -205,7 +219,8 @@ export class PostgresStore implements Store {
         columns[5]!.push(job.maxAttempts);
         columns[6]!.push(job.timeoutMs);
       }
-      const { rows } = await this.#run<{ id: string }>(foreign ? 'jobInsertManyClient' : 'jobInsertMany', [...columns, now, callbacks], db);
+      const insert = foreign ? 'jobInsertManyClient' : this.#flushAfterInsert ? 'jobInsertMany' : 'jobInsertManyDurable';
+      const { rows } = await this.#run<{ id: string }>(insert, [...columns, now, callbacks], db);
       const ids = rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       chunk.forEach((job, i) => results.push({ job: jobFromInsert(job, ids[i]!, now, JSON.parse(job.payload)), created: true }));
     }

@@ -98,6 +98,13 @@ export const sql = {
     WITH ins AS (${INSERT_MANY} RETURNING id, queue, task, attempts, run_at),
     ${notify('ins', 'enq', ENQUEUED_ITEM)}
     SELECT ins.id FROM ins, ${SENT}`,
+  /** jobInsert where `walFlush` cannot run: a durable commit, announced afterwards by the notifier. */
+  jobInsertDurable: `${INSERT_ONE} RETURNING id`,
+  /** jobInsertMany where `walFlush` cannot run. */
+  jobInsertManyDurable: `${INSERT_MANY} RETURNING id`,
+  /** Whether this role may run `walFlush` (the function can be missing or revoked on managed servers). */
+  walFlushAllowed: `
+    SELECT coalesce(has_function_privilege(to_regprocedure('pg_catalog.pg_logical_emit_message(boolean,text,text)'), 'EXECUTE'), false) AS allowed`,
   /**
    * Returns once everything committed before it is on disk (as far as the server's own
    * synchronous_commit asks). A commit waits for the disk only if its transaction has an id and
