@@ -181,15 +181,21 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Inserts one job and announces it; with a unique key that is taken, returns the job that holds
-   * it. `foreign`: `db` is the caller's client, whose transaction decides when the job exists.
-   * Otherwise the insert commits without waiting for the disk, and the caller must `walFlush`
-   * before acknowledging (the job a taken key points at may be that fresh too).
+   * Which insert an enqueue runs. `foreign`: on the caller's client, whose commit decides when the
+   * job exists and announces it. Otherwise {@link #acknowledge} must follow before the enqueue
+   * resolves (a job that a taken unique key points at may be just as fresh).
    */
+  #insertQuery(many: boolean, foreign: boolean): QueryName {
+    if (foreign) return many ? 'jobInsertManyClient' : 'jobInsertClient';
+    if (this.#flushAfterInsert) return many ? 'jobInsertMany' : 'jobInsert';
+    return many ? 'jobInsertManyDurable' : 'jobInsertDurable';
+  }
+
+  /** Inserts one job; with a unique key that is taken, returns the job that holds it. */
   async #insertOne(db: Queryable | undefined, foreign: boolean, job: EnqueueParams, now: number): Promise<EnqueueResult> {
     for (let attempt = 0; ; attempt++) {
       const values = [job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.uniqueKey, now, job.idempotencyKey, job.callbackUrl];
-      const inserted = await this.#run<{ id: string }>(foreign ? 'jobInsertClient' : this.#flushAfterInsert ? 'jobInsert' : 'jobInsertDurable', values, db);
+      const inserted = await this.#run<{ id: string }>(this.#insertQuery(false, foreign), values, db);
       const row = inserted.rows[0];
       if (row) return { job: jobFromInsert(job, BigInt(row.id), now, JSON.parse(job.payload)), created: true };
       if (job.idempotencyKey !== null) {
@@ -219,8 +225,7 @@ export class PostgresStore implements Store {
         columns[5]!.push(job.maxAttempts);
         columns[6]!.push(job.timeoutMs);
       }
-      const insert = foreign ? 'jobInsertManyClient' : this.#flushAfterInsert ? 'jobInsertMany' : 'jobInsertManyDurable';
-      const { rows } = await this.#run<{ id: string }>(insert, [...columns, now, callbacks], db);
+      const { rows } = await this.#run<{ id: string }>(this.#insertQuery(true, foreign), [...columns, now, callbacks], db);
       const ids = rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       chunk.forEach((job, i) => results.push({ job: jobFromInsert(job, ids[i]!, now, JSON.parse(job.payload)), created: true }));
     }
