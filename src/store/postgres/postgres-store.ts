@@ -24,26 +24,20 @@ import {
   WEBHOOK_TASK,
   type WorkerRecord,
 } from '../contract.ts';
-import { idempotentReplay } from '../idempotency.ts';
 import { StoreEventHub } from '../events.ts';
-import { jobFromInsert, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
+import { jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
 import { isConnectionError, startError } from './connection-errors.ts';
 import { ChangeFeed } from './change-feed.ts';
+import { Enqueuer } from './enqueuer.ts';
 import { migrate } from './migrate.ts';
 import { announcedError, announcedProgress, Notifier } from './notifier.ts';
-import { SharedFlush } from './shared-flush.ts';
 import { claimOrder, groupedItems, enqueuedItem, eventOf, eventOfRow, outcomeColumns, outcomeItem, type EventRow } from './job-items.ts';
+import type { Queryable } from './queryable.ts';
 import { parsePostgresOptions, type ParsedPostgresOptions, type PostgresStoreOptions } from './postgres-options.ts';
 import { bindSql, filterClause, sql, stateExpression, type QueryName } from './queries.ts';
 
 export type { PostgresStoreOptions } from './postgres-options.ts';
 
-/** Anything with pg's `query({ text, values })`: a pg Client, PoolClient or Pool. */
-interface Queryable {
-  query(config: { text: string; values?: unknown[]; name?: string }): Promise<{ rows: unknown[]; rowCount: number | null }>;
-}
-
-const INSERT_CHUNK = 5_000;
 const ID_PATTERN = /^[0-9]{1,18}$/;
 /**
  * Statements over arrays whose generic plan (what a prepared statement settles on after five runs)
@@ -53,8 +47,9 @@ const PLANNED_EACH_TIME = new Set<QueryName>(['jobRecordOutcomes', 'jobRenewLeas
 
 /**
  * The store for many machines: jobs in one PostgreSQL schema, claimed with FOR UPDATE SKIP LOCKED,
- * outcomes written in one statement per batch. Every change is announced with NOTIFY in the
- * statement that makes it, so job events reach every store instance, in every process. Events from
+ * outcomes written in one statement per batch. Every change is announced with NOTIFY (an enqueue
+ * by its insert, see enqueuer.ts; the rest just after their commit, see notifier.ts), so job
+ * events reach every store instance, in every process. Events from
  * other processes arrive as the job events themselves, plus `store:changed` when work may have
  * become claimable (enqueues, retries, recoveries, resumed queues) and every `pollInterval` ms.
  */
@@ -70,12 +65,7 @@ export class PostgresStore implements Store {
   readonly #clientSql = new Map<QueryName, string>();
   readonly #events = new StoreEventHub();
   readonly #notifier: Notifier;
-  readonly #flush = new SharedFlush(() => this.#run('walFlush', []));
-  /**
-   * Inserts commit before the disk and are flushed before the enqueue resolves (queries.ts). False
-   * when this role may not run the flush: inserts then commit durably and are announced after.
-   */
-  #flushAfterInsert = true;
+  readonly #enqueuer: Enqueuer;
   readonly #feed: ChangeFeed;
   readonly #outcomeQueue: Array<{ outcomes: readonly JobOutcome[]; resolve: (accepted: boolean[]) => void; reject: (error: unknown) => void }> = [];
   #writingOutcomes = false;
@@ -115,6 +105,12 @@ export class PostgresStore implements Store {
       lastJobId: async () => (await this.#run<{ id: string }>('lastJobId', [])).rows[0]?.id,
     });
     this.#notifier = new Notifier({ origin: this.#origin, logger: this.#log, send: (payloads) => this.#run('notify', [this.#channel, payloads.join('\n')]) });
+    this.#enqueuer = new Enqueuer({
+      run: (name, values, db) => this.#run(name, values, db),
+      transaction: (work) => this.#transaction(work),
+      notifier: this.#notifier,
+      events: this.#events,
+    });
   }
 
   #bindings(origin: string) {
@@ -123,16 +119,17 @@ export class PostgresStore implements Store {
 
   /** Migrates the schema and starts listening (or polling). Rejects with an OffloadError naming what to fix. */
   async start(): Promise<void> {
+    let flushAllowed: boolean;
     try {
       const client = await this.#pool.connect();
       try {
         await migrate(client, this.#options.schema, this.#options.target.label);
-        this.#flushAfterInsert = (await client.query<{ allowed: boolean }>(sql.walFlushAllowed)).rows[0]?.allowed === true;
+        flushAllowed = await this.#enqueuer.probe(client);
       } finally {
         client.release();
       }
       await this.#feed.start();
-      if (!this.#flushAfterInsert) {
+      if (!flushAllowed) {
         this.#log.warn(
           { store: this.description },
           'offload: this role may not run pg_logical_emit_message, so each enqueue waits for the disk before workers can see its job (about one disk flush later); GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO this role to start jobs sooner',
@@ -146,90 +143,14 @@ export class PostgresStore implements Store {
 
   async jobEnqueue(params: EnqueueParams, context: EnqueueContext = {}): Promise<EnqueueResult> {
     this.#assertOpen();
-    const db = this.#queryable(context);
-    const now = this.clock.now();
-    const result = await this.#insertOne(db, db !== undefined, params, now);
-    if (db === undefined) await this.#acknowledge([result]);
-    return result;
+    return this.#enqueuer.one(params, this.#queryable(context), this.clock.now());
   }
 
   async jobEnqueueMany(params: readonly EnqueueParams[], context: EnqueueContext = {}): Promise<EnqueueResult[]> {
     this.#assertOpen();
-    const own = this.#queryable(context);
+    const db = this.#queryable(context);
     if (params.length === 0) return [];
-    const now = this.clock.now();
-    const unique = params.some((job) => job.uniqueKey !== null || job.idempotencyKey !== null);
-    const foreign = own !== undefined;
-    const write = async (db: Queryable | undefined) => {
-      if (!unique) return this.#insertChunks(db, foreign, params, now);
-      const results: EnqueueResult[] = [];
-      for (const job of params) results.push(await this.#insertOne(db, foreign, job, now));
-      return results;
-    };
-    const single = !unique && params.length <= INSERT_CHUNK;
-    const results = own !== undefined || single ? await write(own) : await this.#transaction(write);
-    if (own === undefined) await this.#acknowledge(results);
-    return results;
-  }
-
-  /** What an enqueue on the store's own connections does after its inserts, before it resolves. */
-  async #acknowledge(results: readonly EnqueueResult[]): Promise<void> {
-    const created = results.filter((result) => result.created).map((result) => result.job);
-    if (!this.#flushAfterInsert) this.#notifier.publish('enq', created.map(enqueuedItem));
-    if (this.#events.listens('job:enqueued')) for (const job of created) this.#events.emit('job:enqueued', eventOf(job));
-    if (this.#flushAfterInsert) await this.#flush.request();
-  }
-
-  /**
-   * Which insert an enqueue runs. `foreign`: on the caller's client, whose commit decides when the
-   * job exists and announces it. Otherwise {@link #acknowledge} must follow before the enqueue
-   * resolves (a job that a taken unique key points at may be just as fresh).
-   */
-  #insertQuery(many: boolean, foreign: boolean): QueryName {
-    if (foreign) return many ? 'jobInsertManyClient' : 'jobInsertClient';
-    if (this.#flushAfterInsert) return many ? 'jobInsertMany' : 'jobInsert';
-    return many ? 'jobInsertManyDurable' : 'jobInsertDurable';
-  }
-
-  /** Inserts one job; with a unique key that is taken, returns the job that holds it. */
-  async #insertOne(db: Queryable | undefined, foreign: boolean, job: EnqueueParams, now: number): Promise<EnqueueResult> {
-    for (let attempt = 0; ; attempt++) {
-      const values = [job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.uniqueKey, now, job.idempotencyKey, job.callbackUrl];
-      const inserted = await this.#run<{ id: string }>(this.#insertQuery(false, foreign), values, db);
-      const row = inserted.rows[0];
-      if (row) return { job: jobFromInsert(job, BigInt(row.id), now, JSON.parse(job.payload)), created: true };
-      if (job.idempotencyKey !== null) {
-        const same = (await this.#run<JobRow>('jobByIdempotencyKey', [job.idempotencyKey], db)).rows[0];
-        if (same) return idempotentReplay(jobFromRow(same, now), job);
-      }
-      const existing = (await this.#run<JobRow>('jobByUniqueKey', [job.uniqueKey], db)).rows[0];
-      if (existing) return { job: jobFromRow(existing, now), created: false };
-      // The holder finished between the two statements: the key is free again.
-      if (attempt >= 5) throw new Error(`enqueue: unique key "${job.uniqueKey}" kept changing hands; try again`);
-    }
-  }
-
-  async #insertChunks(db: Queryable | undefined, foreign: boolean, params: readonly EnqueueParams[], now: number): Promise<EnqueueResult[]> {
-    const results: EnqueueResult[] = [];
-    for (let start = 0; start < params.length; start += INSERT_CHUNK) {
-      const chunk = params.slice(start, start + INSERT_CHUNK);
-      const columns = [[], [], [], [], [], [], []] as unknown[][];
-      const callbacks: Array<string | null> = [];
-      for (const job of chunk) {
-        callbacks.push(job.callbackUrl);
-        columns[0]!.push(job.queue);
-        columns[1]!.push(job.task);
-        columns[2]!.push(job.payload);
-        columns[3]!.push(job.priority);
-        columns[4]!.push(job.runAt);
-        columns[5]!.push(job.maxAttempts);
-        columns[6]!.push(job.timeoutMs);
-      }
-      const { rows } = await this.#run<{ id: string }>(this.#insertQuery(true, foreign), [...columns, now, callbacks], db);
-      const ids = rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      chunk.forEach((job, i) => results.push({ job: jobFromInsert(job, ids[i]!, now, JSON.parse(job.payload)), created: true }));
-    }
-    return results;
+    return this.#enqueuer.many(params, db, this.clock.now());
   }
 
   async jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
