@@ -10,6 +10,12 @@ import { waitFor } from '../helpers/temp.ts';
 
 const report = defineTask({ name: 'report', run: async () => 'done' });
 
+/** Where the server's WAL is being written now. */
+const walInsertPositionOn = async (client: pg.Client) => (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+/** Whether the WAL is on disk past `lsn`. */
+const flushedPastOn = async (client: pg.Client, lsn: string) =>
+  (await client.query<{ past: boolean }>('SELECT pg_current_wal_flush_lsn() > $1::pg_lsn AS past', [lsn])).rows[0]!.past;
+
 /**
  * The store's own inserts commit without waiting for the disk, so a worker can see the job at once;
  * the enqueue is acknowledged only after a flush. Each check reads the WAL position before the
@@ -39,9 +45,8 @@ describe('postgres store: enqueues are on disk when acknowledged', () => {
     await dropSchema(schema);
   });
 
-  const walInsertPosition = async () => (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
-  const flushedPast = async (lsn: string) =>
-    (await client.query<{ past: boolean }>('SELECT pg_current_wal_flush_lsn() > $1::pg_lsn AS past', [lsn])).rows[0]!.past;
+  const walInsertPosition = () => walInsertPositionOn(client);
+  const flushedPast = (lsn: string) => flushedPastOn(client, lsn);
 
   it('one job at a time: 20 enqueues, each flushed before it resolves', async () => {
     for (let i = 0; i < 20; i++) {
@@ -137,10 +142,9 @@ describe('postgres store: enqueues where the flush function may not run', () => 
     other.on('job:enqueued', (event) => seen.push(event.id));
     const expected: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const before = (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+      const before = await walInsertPositionOn(client);
       expected.push((await queue.enqueue(report, { i })).id);
-      const past = (await client.query<{ past: boolean }>('SELECT pg_current_wal_flush_lsn() > $1::pg_lsn AS past', [before])).rows[0]!.past;
-      assert.ok(past, `enqueue ${i} resolved before its commit was flushed`);
+      assert.ok(await flushedPastOn(client, before), `enqueue ${i} resolved before its commit was flushed`);
     }
     expected.push(...(await queue.enqueueMany([{ task: report, payload: {} }, { task: report, payload: {} }])).map((job) => job.id));
     await waitFor(() => expected.every((id) => seen.includes(id)), { what: 'the announcements of seven jobs' });

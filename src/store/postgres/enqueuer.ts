@@ -70,9 +70,9 @@ export class Enqueuer {
 
   /** What an enqueue on the store's own connections does after its inserts, before it resolves. */
   async #acknowledge(results: readonly EnqueueResult[]): Promise<void> {
-    const created = results.filter((result) => result.created).map((result) => result.job);
-    if (!this.#flushAfterInsert) this.#deps.notifier.publish('enq', created.map(enqueuedItem));
-    if (this.#deps.events.listens('job:enqueued')) for (const job of created) this.#deps.events.emit('job:enqueued', eventOf(job));
+    const { notifier, events } = this.#deps;
+    if (!this.#flushAfterInsert) notifier.publish('enq', results.filter((result) => result.created).map((result) => enqueuedItem(result.job)));
+    if (events.listens('job:enqueued')) for (const result of results) if (result.created) events.emit('job:enqueued', eventOf(result.job));
     if (this.#flushAfterInsert) await this.#flush.request();
   }
 
