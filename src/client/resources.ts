@@ -80,6 +80,22 @@ export interface ApiTask {
   example: unknown;
 }
 
+/** A worker heard from in the last 10 minutes (`GET /v1/workers`); times are ISO 8601 strings. */
+export interface ApiWorker {
+  /** `host:pid:id`, as on the jobs it leases. */
+  id: string;
+  host: string;
+  pid: number;
+  modes: string[];
+  queues: string[];
+  /** Jobs it was running at its last heartbeat. */
+  running: number;
+  startedAt: string;
+  lastHeartbeat: string;
+  /** False once it has missed three heartbeats. */
+  alive: boolean;
+}
+
 /** `GET /healthz`. */
 export interface ApiHealth {
   status: 'ok' | 'degraded';

@@ -1,5 +1,5 @@
 /** The dashboard's only way to the server: the public HTTP API, with the session cookie and CSRF token. */
-import type { ApiJob, ApiQueue, ApiTask } from '../client/resources.ts';
+import type { ApiJob, ApiQueue, ApiTask, ApiWorker } from '../client/resources.ts';
 
 export interface FieldError {
   field: string;
@@ -21,6 +21,7 @@ export class ApiError extends Error {
 /** The API's shapes, shared with `offload/client`: one description of what the server sends. */
 export type Job = ApiJob;
 export type QueueInfo = ApiQueue;
+export type WorkerInfo = ApiWorker;
 export type TaskInfo = Omit<ApiTask, 'payloadSchema'> & { payloadSchema: JsonSchema | null };
 
 export interface JsonSchema {

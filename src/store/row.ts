@@ -1,5 +1,5 @@
 import type { Job, JobState } from '../job.ts';
-import type { EnqueueParams, WorkerRecord } from './contract.ts';
+import type { EnqueueParams, JobEvent, WorkerRecord } from './contract.ts';
 
 /** A job row as both stores return it (snake_case columns, JSON as text). */
 export interface JobRow {
@@ -124,4 +124,19 @@ export function workerFromRow(row: WorkerRow): WorkerRecord {
     startedAt: Number(row.started_at),
     lastHeartbeat: Number(row.last_heartbeat),
   };
+}
+
+/** Claim order: priority (higher first), then run-at, then id. */
+export function claimOrder(a: Job, b: Job): number {
+  return b.priority - a.priority || a.runAt - b.runAt || Number(a.id) - Number(b.id);
+}
+
+/** The event fields of a job. */
+export function eventOf(job: Job): JobEvent {
+  return { id: job.id, queue: job.queue, task: job.task, state: job.state, attempt: job.attempts };
+}
+
+/** The event fields of a row that a statement returned, in the state the statement left it. */
+export function eventOfRow(row: { id: number | string; queue: string; task: string; attempts: number }, state: JobState): JobEvent {
+  return { id: String(row.id), queue: row.queue, task: row.task, state, attempt: row.attempts };
 }

@@ -1,17 +1,5 @@
-import { api, type Job } from '../api.ts';
+import { api, type Job, type WorkerInfo } from '../api.ts';
 import { formatTime, useLiveData } from '../hooks.ts';
-
-interface WorkerInfo {
-  id: string;
-  host: string;
-  pid: number;
-  modes: string[];
-  queues: string[];
-  running: number;
-  startedAt: string;
-  lastHeartbeat: string;
-  alive: boolean;
-}
 
 export function WorkersView() {
   const workers = useLiveData(() => api<{ workers: WorkerInfo[] }>('GET', '/v1/workers'), []);

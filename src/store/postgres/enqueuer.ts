@@ -1,8 +1,8 @@
 import type { EnqueueParams, EnqueueResult } from '../contract.ts';
 import type { StoreEventHub } from '../events.ts';
 import { idempotentReplay } from '../idempotency.ts';
-import { jobFromInsert, jobFromRow, type JobRow } from '../row.ts';
-import { enqueuedItem, eventOf } from './job-items.ts';
+import { eventOf, jobFromInsert, jobFromRow, type JobRow } from '../row.ts';
+import { enqueuedItem } from './job-items.ts';
 import type { Notifier } from './notifier.ts';
 import { sql, type QueryName } from './queries.ts';
 import type { Queryable } from './queryable.ts';

@@ -1,6 +1,6 @@
-/** Pure helpers of the PostgreSQL store: outcome columns, notification items, events. */
-import type { Job, JobState } from '../../job.ts';
-import type { JobEvent, JobOutcome } from '../contract.ts';
+/** Pure helpers of the PostgreSQL store: outcome columns and notification items. */
+import type { Job } from '../../job.ts';
+import type { JobOutcome } from '../contract.ts';
 import { announcedError } from './notifier.ts';
 
 /** A job row's event fields, as statements return them. */
@@ -56,17 +56,4 @@ export function groupedItems(jobs: Iterable<{ id: string; queue: string; task: s
     group[3].push(job.attempt);
   }
   return items;
-}
-
-/** Claim order: priority (higher first), then run-at, then id. */
-export function claimOrder(a: Job, b: Job): number {
-  return b.priority - a.priority || a.runAt - b.runAt || Number(a.id) - Number(b.id);
-}
-
-export function eventOf(job: Job): JobEvent {
-  return { id: job.id, queue: job.queue, task: job.task, state: job.state, attempt: job.attempts };
-}
-
-export function eventOfRow(row: EventRow, state: JobState): JobEvent {
-  return { id: String(row.id), queue: row.queue, task: row.task, state, attempt: row.attempts };
 }

@@ -25,13 +25,13 @@ import {
   type WorkerRecord,
 } from '../contract.ts';
 import { StoreEventHub } from '../events.ts';
-import { jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
+import { claimOrder, eventOf, eventOfRow, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
 import { isConnectionError, startError } from './connection-errors.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { Enqueuer } from './enqueuer.ts';
 import { migrate } from './migrate.ts';
 import { announcedError, announcedProgress, Notifier } from './notifier.ts';
-import { claimOrder, groupedItems, enqueuedItem, eventOf, eventOfRow, outcomeColumns, outcomeItem, type EventRow } from './job-items.ts';
+import { groupedItems, enqueuedItem, outcomeColumns, outcomeItem, type EventRow } from './job-items.ts';
 import type { Queryable } from './queryable.ts';
 import { parsePostgresOptions, type ParsedPostgresOptions, type PostgresStoreOptions } from './postgres-options.ts';
 import { bindSql, filterClause, sql, stateExpression, type QueryName } from './queries.ts';

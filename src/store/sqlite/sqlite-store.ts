@@ -10,7 +10,6 @@ import {
   type EnqueueContext,
   type EnqueueParams,
   type EnqueueResult,
-  type JobEvent,
   type JobFilter,
   type JobListParams,
   type JobOutcome,
@@ -26,8 +25,8 @@ import {
   type WorkerRecord,
 } from '../contract.ts';
 import { StoreEventHub } from '../events.ts';
-import { idempotentReplay } from '../idempotency.ts';
-import { jobFromInsert, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
+import { claimOrder, eventOf, eventOfRow, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
+import { SqliteEnqueuer } from './enqueuer.ts';
 import { openDatabase, storageError } from './open-database.ts';
 import { filterClause, sql, stateExpression } from './queries.ts';
 
@@ -63,7 +62,6 @@ const optionsSchema = z.object({
 });
 
 type Statement = Database.Statement<unknown[], unknown>;
-const INSERT_CHUNK = 250;
 const SUCCESS_CHUNK = 500;
 /** After a burst has grown the log file, it is cut back to this size once it is all checkpointed. */
 const WAL_KEEP_BYTES = 16 * 1024 * 1024;
@@ -85,9 +83,7 @@ export class SqliteStore implements Store {
   readonly #file: string;
   readonly #events = new StoreEventHub();
   readonly #statements = new Map<string, Statement>();
-  readonly #insertStatements = new Map<number, Statement>();
-  readonly #insertSharedStatements = new Map<number, Statement>();
-  #pending: Array<{ params: EnqueueParams; resolve: (result: EnqueueResult) => void; reject: (error: unknown) => void }> = [];
+  readonly #enqueuer: SqliteEnqueuer;
   #watchTimer: NodeJS.Timeout | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
   #dataVersion = 0;
@@ -99,6 +95,15 @@ export class SqliteStore implements Store {
     this.#db = openDatabase(parsed.path, parsed.durability);
     this.#file = parsed.path;
     this.description = `sqlite:${parsed.path}`;
+    this.#enqueuer = new SqliteEnqueuer({
+      db: this.#db,
+      file: this.#file,
+      clock: this.clock,
+      events: this.#events,
+      statement: (text) => this.#statement(text),
+      write: (work) => this.#write(work),
+      assertOpen: () => this.#assertOpen(),
+    });
     if (parsed.watchInterval > 0) this.#startWatching(parsed.watchInterval);
     if (parsed.checkpointInterval > 0) this.#startCheckpoints(parsed.checkpointInterval);
   }
@@ -106,109 +111,12 @@ export class SqliteStore implements Store {
   async jobEnqueue(params: EnqueueParams, context?: EnqueueContext): Promise<EnqueueResult> {
     refuseClient(context);
     if (params.uniqueKey !== null || params.idempotencyKey !== null) return (await this.jobEnqueueMany([params]))[0]!;
-    this.#assertOpen();
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ params, resolve, reject });
-      if (this.#pending.length === 1) queueMicrotask(() => this.#commitPending());
-    });
-  }
-
-  /**
-   * Single enqueues started together (before the microtasks run: `Promise.all`, a loop without
-   * await) share one transaction; each promise still resolves only after that commit.
-   */
-  #commitPending(): void {
-    const batch = this.#pending;
-    if (batch.length === 0) return;
-    this.#pending = [];
-    let results: EnqueueResult[];
-    try {
-      this.#assertOpen();
-      const now = this.clock.now();
-      const params = batch.map((entry) => entry.params);
-      results = batch.length === 1 ? this.#insertRows(params, now) : this.#db.transaction(() => this.#insertChunks(params, now)).immediate();
-    } catch (error) {
-      const failure = storageError(error, this.#file);
-      for (const entry of batch) entry.reject(failure);
-      return;
-    }
-    for (const [i, entry] of batch.entries()) {
-      this.#events.emit('job:enqueued', eventOf(results[i]!.job));
-      entry.resolve(results[i]!);
-    }
+    return this.#enqueuer.one(params);
   }
 
   async jobEnqueueMany(params: readonly EnqueueParams[], context?: EnqueueContext): Promise<EnqueueResult[]> {
     refuseClient(context);
-    this.#assertOpen();
-    const now = this.clock.now();
-    const unique = params.some((job) => job.uniqueKey !== null || job.idempotencyKey !== null);
-    const results = this.#write(() => (unique ? this.#insertEach(params, now) : this.#insertChunks(params, now)));
-    if (this.#events.listens('job:enqueued')) {
-      for (const { job, created } of results) if (created) this.#events.emit('job:enqueued', eventOf(job));
-    }
-    return results;
-  }
-
-  /** Row by row, so an idempotency or unique key that exists returns the existing job. */
-  #insertEach(params: readonly EnqueueParams[], now: number): EnqueueResult[] {
-    const insert = this.#statement(sql.jobInsert);
-    return params.map((job) => {
-      const row = insert.get({ ...job, now }) as JobRow | undefined;
-      if (row) return { job: jobFromRow(row, now), created: true };
-      const same = job.idempotencyKey === null ? undefined : (this.#statement(sql.jobByIdempotencyKey).get(job.idempotencyKey) as JobRow | undefined);
-      if (same) return idempotentReplay(jobFromRow(same, now), job);
-      const existing = this.#statement(sql.jobByUniqueKey).get(job.uniqueKey) as JobRow;
-      return { job: jobFromRow(existing, now), created: false };
-    });
-  }
-
-  /** Many rows per statement; ids are consecutive because this transaction is the only writer. */
-  #insertChunks(params: readonly EnqueueParams[], now: number): EnqueueResult[] {
-    const results: EnqueueResult[] = [];
-    for (let start = 0; start < params.length; start += INSERT_CHUNK) {
-      const chunk = params.slice(start, start + INSERT_CHUNK);
-      for (const result of sameSettings(chunk) ? this.#insertShared(chunk, now) : this.#insertRows(chunk, now)) results.push(result);
-    }
-    return results;
-  }
-
-  #insertRows(rows: readonly EnqueueParams[], now: number): EnqueueResult[] {
-    const values: unknown[] = [];
-    for (const job of rows) {
-      values.push(job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.callbackUrl, now);
-    }
-    const insert = this.#cached(this.#insertStatements, rows.length, sql.jobInsertRows);
-    return this.#inserted(rows, insert.run(values).lastInsertRowid, now);
-  }
-
-  /** Rows that differ only in payload and run-at (the usual bulk enqueue) bind two values a row instead of nine. */
-  #insertShared(rows: readonly EnqueueParams[], now: number): EnqueueResult[] {
-    const values: unknown[] = [];
-    for (const job of rows) values.push(job.payload, job.runAt);
-    const first = rows[0]!;
-    const shared = { queue: first.queue, task: first.task, priority: first.priority, maxAttempts: first.maxAttempts, timeoutMs: first.timeoutMs, callbackUrl: first.callbackUrl, now };
-    const insert = this.#cached(this.#insertSharedStatements, rows.length, sql.jobInsertShared);
-    return this.#inserted(rows, insert.run(values, shared).lastInsertRowid, now);
-  }
-
-  #inserted(rows: readonly EnqueueParams[], lastInsertRowid: number | bigint, now: number): EnqueueResult[] {
-    const first = Number(lastInsertRowid) - rows.length + 1;
-    const results = new Array<EnqueueResult>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const job = rows[i]!;
-      results[i] = { job: jobFromInsert(job, first + i, now, JSON.parse(job.payload)), created: true };
-    }
-    return results;
-  }
-
-  #cached(cache: Map<number, Statement>, rows: number, text: (rows: number) => string): Statement {
-    let statement = cache.get(rows);
-    if (!statement) {
-      statement = this.#db.prepare(text(rows));
-      cache.set(rows, statement);
-    }
-    return statement;
+    return this.#enqueuer.many(params);
   }
 
   /** Runs `work` in one IMMEDIATE transaction; a full disk or a damaged file becomes ERR_STORE_FULL or ERR_STORE_CORRUPT. */
@@ -549,7 +457,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#commitPending();
+    this.#enqueuer.commitPending();
     this.#closed = true;
     clearInterval(this.#watchTimer);
     clearInterval(this.#checkpointTimer);
@@ -617,20 +525,6 @@ export function createSqliteStore(options?: SqliteStoreOptions): SqliteStore {
   return new SqliteStore(options);
 }
 
-/** Whether the rows share every column but payload and run-at. */
-function sameSettings(rows: readonly EnqueueParams[]): boolean {
-  const first = rows[0]!;
-  return rows.every(
-    (job) =>
-      job.queue === first.queue &&
-      job.task === first.task &&
-      job.priority === first.priority &&
-      job.maxAttempts === first.maxAttempts &&
-      job.timeoutMs === first.timeoutMs &&
-      job.callbackUrl === first.callbackUrl,
-  );
-}
-
 /** The SQLite store writes through its own connection only. */
 function refuseClient(context: EnqueueContext | undefined): void {
   if (context?.client === undefined) return;
@@ -659,16 +553,4 @@ function leaseParams(lease: LeaseRef): LeaseRef {
 
 function filterParams(filter: JobFilter, now: number): Record<string, unknown> {
   return { queue: filter.queue ?? null, task: filter.task ?? null, state: filter.state ?? null, now };
-}
-
-function claimOrder(a: Job, b: Job): number {
-  return b.priority - a.priority || a.runAt - b.runAt || Number(a.id) - Number(b.id);
-}
-
-function eventOf(job: Job): JobEvent {
-  return { id: job.id, queue: job.queue, task: job.task, state: job.state, attempt: job.attempts };
-}
-
-function eventOfRow(row: EventRow, state: JobState): JobEvent {
-  return { id: String(row.id), queue: row.queue, task: row.task, state, attempt: row.attempts };
 }
