@@ -52,7 +52,6 @@ export class WebWorkerPool implements BrowserPool {
     return pending.promise;
   }
 
-
   #refusal(options: BrowserRunOptions | undefined): Error | undefined {
     const queued = this.#queue.size;
     return refusal({ label: 'browser', accepting: this.#accepting, breaker: this.#breaker, full: queued >= this.#options.maxQueue, queued }, options?.signal);

@@ -52,7 +52,6 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
     return pending.promise;
   }
 
-
   #refusal(options: RunOptions | undefined): Error | undefined {
     const queued = this.#queue.size;
     const full = this.#running >= this.#options.maxWorkers && queued >= this.#options.maxQueue;

@@ -65,7 +65,6 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     return pending.promise;
   }
 
-
   #refusal(options: RunOptions | undefined): Error | undefined {
     const queued = this.#queue.size;
     return refusal({ label: this.mode, accepting: this.#accepting, breaker: this.#breaker, full: queued >= this.#options.maxQueue, queued }, options?.signal);
