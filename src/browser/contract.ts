@@ -9,7 +9,7 @@ export interface BrowserRunOptions {
   timeout?: number;
   /** ArrayBuffers, MessagePorts, ImageBitmaps… in the payload to move to the worker rather than copy. */
   transfer?: Transferable[];
-  /** Called with every `ctx.progress(value)` of the task. */
+  /** Called with the task's `ctx.progress(value)` reports while it runs, the last before the result; a report not yet sent is replaced by the next, and a task that holds its worker sends at most one every 50 ms. */
   onProgress?: (value: unknown) => void;
 }
 

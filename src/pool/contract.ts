@@ -12,7 +12,11 @@ export interface RunOptions {
   timeout?: number;
   /** ArrayBuffers, MessagePorts… in the payload to move rather than copy (`thread` mode only; ignored otherwise). */
   transfer?: readonly TransferListItem[];
-  /** Called with every `ctx.progress(value)` of the task. */
+  /**
+   * Called with the task's `ctx.progress(value)` reports while it runs, the last before the result.
+   * `inline`: every report, inside `ctx.progress`. `thread` and `process`: a report not yet sent is
+   * replaced by the next; a task that holds its loop sends at most one every 50 ms.
+   */
   onProgress?: (value: unknown) => void;
   /** `thread` and `process`: called once the task ends (either way) with what its worker wrote to stdout and stderr while the task was in flight (the tail kept, best effort). */
   onOutput?: (text: string) => void;

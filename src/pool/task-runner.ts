@@ -32,19 +32,29 @@ export interface RunnerSettings {
 }
 
 /**
+ * How often (ms) a task that holds its loop sends its progress at most. No timer can fire while a
+ * task holds the loop, so each `ctx.progress()` compares the clock; a progress bar needs no more.
+ */
+export const PROGRESS_EVERY_MS = 50;
+
+/**
  * Runs the tasks a pool sends and answers in batches: one `done` message per turn carries every
- * reply and progress report gathered in it. Platform-neutral: Node's threads and processes and the
- * browser's Web Workers each wrap it in their own port and start-up.
+ * reply and progress report gathered in it, except that a task holding its loop sends its progress
+ * as it reports it, at most every {@link PROGRESS_EVERY_MS} ms. Platform-neutral: Node's threads
+ * and processes and the browser's Web Workers each wrap it in their own port and start-up.
  */
 export class ChildRuntime {
   readonly #port: ChildPort;
   readonly #tasks: Map<string, RunnableTask>;
   readonly #settings: RunnerSettings;
   readonly #running = new Map<number, PoolTaskContext>();
+  /** When each running task's progress may next leave at once, without waiting for a turn. */
+  readonly #progressDue = new Map<number, number>();
   readonly #onProgress = (id: number, value: unknown) => this.progress(id, value);
   readonly #nextTurn: () => Promise<void>;
   #replies: TaskReply[] = [];
-  #progress: Array<[number, unknown]> | undefined;
+  /** The latest report of each task not sent yet. */
+  #progress: Map<number, unknown> | undefined;
   #inBatch = false;
   #flushQueued = false;
   #closing = false;
@@ -83,6 +93,7 @@ export class ChildRuntime {
     const start = performance.now();
     const running = new PoolTaskContext(request, this.#onProgress, this.#settings.sliceMs, this.#nextTurn, start);
     this.#running.set(request.id, running);
+    this.#progressDue.set(request.id, start + PROGRESS_EVERY_MS);
     let value: unknown;
     try {
       value = task.run(request.payload, running);
@@ -102,6 +113,7 @@ export class ChildRuntime {
   #end(id: number, ok: boolean, value: unknown, start: number): void {
     const runMs = performance.now() - start;
     this.#running.delete(id);
+    this.#progressDue.delete(id);
     this.#reply(ok ? { id, ok, value, runMs } : { id, ok: false, error: toWireError(value), runMs });
     if (this.#closing) this.#exitIfIdle();
   }
@@ -111,10 +123,17 @@ export class ChildRuntime {
     this.#scheduleFlush();
   }
 
+  /**
+   * Takes a report of a running task. It goes with the batch of this turn, replacing the task's
+   * report not sent yet; but a task that has held the loop for {@link PROGRESS_EVERY_MS} since its
+   * progress last left sends it now, for its loop may not turn again before it ends.
+   */
   progress(id: number, value: unknown): void {
-    if (!this.#running.has(id)) return;
-    (this.#progress ??= []).push([id, value]);
-    this.#scheduleFlush();
+    const due = this.#progressDue.get(id);
+    if (due === undefined) return;
+    (this.#progress ??= new Map()).set(id, value);
+    if (performance.now() >= due) this.#flush();
+    else this.#scheduleFlush();
   }
 
   #scheduleFlush(): void {
@@ -135,7 +154,7 @@ export class ChildRuntime {
     const message: ChildMessage = {
       t: 'done',
       replies: this.#replies,
-      progress: this.#progress,
+      progress: this.#progress && this.#progressSent(this.#progress),
       heapUsed: this.#settings.heapUsed?.(),
     };
     this.#replies = [];
@@ -145,6 +164,13 @@ export class ChildRuntime {
     } catch {
       this.#postOneByOne(message);
     }
+  }
+
+  /** The reports as the message carries them; their tasks may send again {@link PROGRESS_EVERY_MS} from now. */
+  #progressSent(progress: Map<number, unknown>): Array<[number, unknown]> {
+    const due = performance.now() + PROGRESS_EVERY_MS;
+    for (const id of progress.keys()) if (this.#progressDue.has(id)) this.#progressDue.set(id, due);
+    return [...progress];
   }
 
   /** A batch that failed to clone: send each part alone, and turn what cannot be cloned into errors. */

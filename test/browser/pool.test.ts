@@ -82,6 +82,17 @@ describe('browser pool in Chromium', () => {
     await destroyWithoutLeaks(pool);
   });
 
+  it('progress of a task that holds its worker leaves while it runs; the last value comes before the result', async () => {
+    const pool = await create();
+    const { outcome, seen } = await call<{ outcome: Outcome; seen: Array<{ value: number; before: number }> }>(page, 'busyProgress', pool, { ms: 1_500, every: 100 });
+    assert.equal(outcome.ok, true);
+    assert.equal(seen.at(-1)?.value, outcome.ok && outcome.value, 'the last value reported arrives, and before the result');
+    const early = seen.filter(({ before }) => before > 300);
+    assert.ok(early.length >= 3, `${early.length} of ${seen.length} values arrived over 300 ms before the result (${seen.map(({ before }) => Math.round(before)).join(', ')} ms before it)`);
+    assert.ok(seen[0]!.before > 700, `the first value arrived ${Math.round(seen[0]!.before)} ms before the result`);
+    await destroyWithoutLeaks(pool);
+  });
+
   it('a task past its timeout rejects with ERR_TASK_TIMEOUT; its worker is terminated and replaced', async () => {
     const pool = await create({ minWorkers: 1, maxWorkers: 1 });
     failure(await run(pool, 'spin', 60_000, { timeout: 100 }), ErrorCodes.TASK_TIMEOUT);

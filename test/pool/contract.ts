@@ -69,6 +69,26 @@ export function poolContract(mode: ExecutionMode): void {
       assert.deepEqual(seen, [1, 2, 3, 4, 5]);
     });
 
+    it('progress of a task that holds its loop leaves while it runs (thread, process); the last value comes before the result', async () => {
+      const arrivals: Array<{ value: number; at: number }> = [];
+      const onProgress = (value: unknown) => arrivals.push({ value: value as number, at: performance.now() });
+      const last = (await pool.run('busy-progress', { ms: 1_500, every: 100 }, { onProgress })) as number;
+      const resultAt = performance.now();
+      const values = arrivals.map(({ value }) => value);
+      assert.equal(values.at(-1), last, 'the last value reported arrives, and before the result');
+      assert.deepEqual(values, [...new Set(values)].sort((a, b) => a - b), 'in the order reported, none twice');
+      if (isolated) {
+        // The task never awaits: what arrives well before its result was sent while it held its loop.
+        const early = arrivals.filter(({ at }) => at < resultAt - 300);
+        assert.ok(early.length >= 3, `${early.length} of ${values.length} values arrived over 300 ms before the result (${arrivals.map(({ at }) => Math.round(resultAt - at)).join(', ')} ms before it)`);
+        assert.ok(arrivals[0]!.at < resultAt - 700, `the first value arrived ${Math.round(resultAt - arrivals[0]!.at)} ms before the result`);
+      } else {
+        // Inline, onProgress runs inside ctx.progress, on the loop the task holds: every value, at once,
+        // but nothing the callback starts (a write, a timer) can run before the task yields or ends.
+        assert.deepEqual(values, Array.from({ length: last }, (_, i) => i + 1));
+      }
+    });
+
     it('ctx.job says what the caller passed, or describes the pool task', async () => {
       const job = { id: '42', task: 'job', queue: 'q', attempt: 2, maxAttempts: 3 };
       assert.deepEqual(await pool.run('job', null, { job }), job);

@@ -7,7 +7,7 @@ import type { Task } from '../../src/task.ts';
 import { createQueue } from '../../src/queue.ts';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { createWorker, type Worker } from '../../src/worker/worker.ts';
-import { inlineAdd, processReport, processSegfault, threadHash } from '../fixtures/mode-tasks.ts';
+import { inlineAdd, processReport, processSegfault, threadBusyProgress, threadHash } from '../fixtures/mode-tasks.ts';
 import { makeTempDir, waitFor } from '../helpers/temp.ts';
 
 describe('worker: inline, thread and process tasks side by side', () => {
@@ -20,7 +20,7 @@ describe('worker: inline, thread and process tasks side by side', () => {
     worker = createWorker({
       store,
       // Typed tasks are cast: Task<P, R> is not assignable to Task today (run's payload is contravariant).
-      tasks: [inlineAdd, threadHash, processReport, processSegfault] as unknown as Task[],
+      tasks: [inlineAdd, threadHash, threadBusyProgress, processReport, processSegfault] as unknown as Task[],
       logger: pino({ level: 'silent' }),
       pools: { thread: { maxWorkers: 1, forwardOutput: false }, process: { maxWorkers: 2, forwardOutput: false } },
     });
@@ -67,5 +67,22 @@ describe('worker: inline, thread and process tasks side by side', () => {
     assert.equal(reportedAgain!.state, 'succeeded');
     const after = await queue.enqueue(processReport.name, { n: 3 });
     assert.equal((await finished(after)).state, 'succeeded', 'the worker lives on after the crash');
+  });
+
+  it("records a thread task's progress on the job while the task holds its loop, not only when it ends", async () => {
+    const job = await queue.enqueue(threadBusyProgress.name, { ms: 1_500, every: 100 });
+    const whileRunning = new Set<unknown>();
+    let current: Job | undefined;
+    await waitFor(
+      async () => {
+        current = await store.jobGet({ id: job.id });
+        if (current?.state === 'running' && current.progress !== null) whileRunning.add(current.progress);
+        return current?.state === 'succeeded' || current?.state === 'failed';
+      },
+      { what: `job ${job.id} to finish`, timeoutMs: 60_000, intervalMs: 20 },
+    );
+    assert.equal(current!.state, 'succeeded');
+    assert.equal(current!.progress, current!.result, 'the last value reported is the one kept');
+    assert.ok(whileRunning.size >= 3, `the running job showed progress ${[...whileRunning].join(', ') || 'never'}`);
   });
 });

@@ -54,6 +54,20 @@ export async function progress(steps: number, ctx: TaskContext): Promise<number>
   return steps;
 }
 
+/** Holds the worker's thread for `ms` without an await, reporting 1, 2, 3… every `every` ms; returns the last value. */
+export function busyProgress(
+  { ms, every }: { ms: number; every: number },
+  ctx: TaskContext,
+): number {
+  const start = performance.now();
+  let reported = 0;
+  for (let now = start; now - start < ms; now = performance.now()) {
+    if (now - start >= (reported + 1) * every) ctx.progress(++reported);
+  }
+  ctx.progress(++reported);
+  return reported;
+}
+
 export const sumBytes = (buffer: ArrayBuffer) => new Uint8Array(buffer).reduce((sum, byte) => sum + byte, 0);
 
 export const returnsFunction = () => () => 1;

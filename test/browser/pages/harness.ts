@@ -111,6 +111,14 @@ const harness = {
     return { outcome, seen };
   },
 
+  /** Runs a task that holds its worker's thread; each progress value with how long before the result it arrived (ms). */
+  async busyProgress(id: number, payload: { ms: number; every: number }) {
+    const arrivals: Array<{ value: unknown; at: number }> = [];
+    const outcome = await settle(pool(id).run('busyProgress', payload, { onProgress: (value) => arrivals.push({ value, at: performance.now() }) }));
+    const end = performance.now();
+    return { outcome, seen: arrivals.map(({ value, at }) => ({ value, before: end - at })) };
+  },
+
   uncloneable: (id: number) => settle(pool(id).run('echo', { callback: () => 1 })),
 
   /** Renders in the pool and on this thread; both checksums, to compare with Node's. */
