@@ -11,6 +11,7 @@ import type { Pool } from '../../src/pool/contract.ts';
 import { createPool } from '../../src/pool/pool.ts';
 import type { PoolOptions } from '../../src/pool/pool-options.ts';
 import type { ExecutionMode } from '../../src/task.ts';
+import { waitFor } from '../helpers/temp.ts';
 
 export const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 export const TASKS = fixture('pool-tasks.ts');
@@ -161,6 +162,27 @@ export function poolContract(mode: ExecutionMode): void {
           assert.deepEqual(await Promise.all(runs), [201, 202, 203, 204]);
         } finally {
           await growing.destroy();
+        }
+      });
+    }
+
+    if (isolated) {
+      it('idleTimeout: an idle worker above minWorkers exits after it, and the next task starts a fresh one', async () => {
+        const idle = fixturePool(mode, { minWorkers: 0, maxWorkers: 1, idleTimeout: 100 });
+        const kept = fixturePool(mode, { minWorkers: 0, maxWorkers: 1, idleTimeout: 60_000 });
+        const exits: string[] = [];
+        idle.on('worker:exit', ({ reason }) => exits.push(reason));
+        try {
+          const [first] = (await Promise.all([idle.run('whoami'), kept.run('whoami')])) as string[];
+          await waitFor(() => idle.stats().workers === 0, { what: `the idle ${mode} worker to exit` });
+          assert.deepEqual(exits, ['idle']);
+          if (mode === 'process') assert.throws(() => process.kill(Number(first!.split(':')[0]), 0), { code: 'ESRCH' }, 'the child is gone');
+          const second = await idle.run('whoami');
+          assert.notEqual(second, first, 'a fresh worker ran the next task');
+          assert.equal(idle.stats().workersStarted, 2);
+          assert.equal(kept.stats().workers, 1, 'with a long idleTimeout the worker stays');
+        } finally {
+          await Promise.all([idle.destroy(), kept.destroy()]);
         }
       });
     }
