@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createToken, revokeToken } from '../../src/auth/tokens.ts';
 import { OffloadError } from '../../src/errors.ts';
 import { createQueue, type EnqueueOptions } from '../../src/queue.ts';
 import { defineTask } from '../../src/task.ts';
@@ -44,7 +45,11 @@ export function inputRangesContract(t: ContractKit): void {
       assert.equal((await t.store().jobGet({ id: last.id }))?.runAt, MAX_RUN_AT);
       assert.deepEqual(await t.claim(), [], 'none of them is due');
       t.clock().advance(30 * DAY);
-      assert.deepEqual((await t.claim()).map((job) => job.id), [month.id], 'the month-ahead job is due after 30 days');
+      assert.deepEqual(
+        (await t.claim()).map((job) => job.id),
+        [month.id],
+        'the month-ahead job is due after 30 days',
+      );
     });
 
     it('stores the edges of priority, attempts and timeout as given', async () => {
@@ -55,7 +60,10 @@ export function inputRangesContract(t: ContractKit): void {
       for (const options of edges) {
         const job = await queue().enqueue(echo, null, options);
         const read = await t.store().jobGet({ id: job.id });
-        assert.deepEqual([read?.priority, read?.maxAttempts, read?.timeoutMs], [options.priority, options.attempts, options.timeout]);
+        assert.deepEqual(
+          [read?.priority, read?.maxAttempts, read?.timeoutMs],
+          [options.priority, options.attempts, options.timeout],
+        );
       }
     });
 
@@ -73,10 +81,17 @@ export function inputRangesContract(t: ContractKit): void {
         [{ runAt: -1 }, 'runAt', /from 0 \(1970-01-01\)/],
       ];
       for (const [options, option, words] of beyond) {
-        await assert.rejects(queue().enqueue(echo, null, options), invalidOption(option, words), JSON.stringify(options));
+        await assert.rejects(
+          queue().enqueue(echo, null, options),
+          invalidOption(option, words),
+          JSON.stringify(options),
+        );
       }
       await assert.rejects(
-        queue().enqueueMany([{ task: echo, payload: 1 }, { task: echo, payload: 2, options: { timeout: 2 ** 31 } }]),
+        queue().enqueueMany([
+          { task: echo, payload: 1 },
+          { task: echo, payload: 2, options: { timeout: 2 ** 31 } },
+        ]),
         invalidOption('timeout', /item 1.*at most 2147483647 ms/),
       );
       assert.equal((await t.store().jobList({})).jobs.length, 0, 'nothing was written');
@@ -89,20 +104,46 @@ export function inputRangesContract(t: ContractKit): void {
         [{ callbackUrl: 'https://example.com/hooks/a\u0000b' }, 'callbackUrl'],
       ];
       for (const [options, option] of nul) {
-        await assert.rejects(queue().enqueue(echo, null, options), invalidOption(option, /must not contain the NUL character U\+0000/));
+        await assert.rejects(
+          queue().enqueue(echo, null, options),
+          invalidOption(option, /must not contain the NUL character U\+0000/),
+        );
       }
-      await assert.rejects(queue().listJobs({ task: 'echo\u0000' }), invalidOption('task', /letters, digits/));
-      await assert.rejects(queue().countJobs({ queue: 'default\u0000' }), invalidOption('queue', /letters, digits/));
+      await assert.rejects(
+        queue().listJobs({ task: 'echo\u0000' }),
+        invalidOption('task', /letters, digits/),
+      );
+      await assert.rejects(
+        queue().countJobs({ queue: 'default\u0000' }),
+        invalidOption('queue', /letters, digits/),
+      );
       assert.equal((await t.store().jobList({})).jobs.length, 0, 'nothing was written');
+    });
+
+    it('refuses U+0000 in a token name, and finds no token by an id holding it', async () => {
+      await assert.rejects(createToken(t.store(), { name: 'ci\u0000bot', scopes: ['admin'] }), (error: unknown) => {
+        assert.ok(error instanceof OffloadError && error.code === 'ERR_INVALID_OPTION', String(error));
+        assert.match(error.message, /token name .* without the NUL character U\+0000/);
+        return true;
+      });
+      assert.deepEqual(await t.store().tokenList(), []);
+      assert.equal(await revokeToken(t.store(), 'abc\u0000'), false);
     });
 
     it('keeps U+0000 inside JSON payloads, results and progress, as JSON escapes', async () => {
       const job = await queue().enqueue(echo, { text: 'a\u0000b', ['k\u0000']: 1 });
-      assert.deepEqual((await t.store().jobGet({ id: job.id }))?.payload, { text: 'a\u0000b', ['k\u0000']: 1 });
+      assert.deepEqual((await t.store().jobGet({ id: job.id }))?.payload, {
+        text: 'a\u0000b',
+        ['k\u0000']: 1,
+      });
       const [claimed] = await t.claim();
-      await t.store().jobSetProgress({ ...t.leaseOf(claimed!), progress: JSON.stringify({ step: 'x\u0000' }) });
+      await t
+        .store()
+        .jobSetProgress({ ...t.leaseOf(claimed!), progress: JSON.stringify({ step: 'x\u0000' }) });
       assert.deepEqual((await t.store().jobGet({ id: job.id }))?.progress, { step: 'x\u0000' });
-      await t.store().jobRecordOutcomes([t.succeed(t.leaseOf(claimed!), JSON.stringify(['\u0000']))]);
+      await t
+        .store()
+        .jobRecordOutcomes([t.succeed(t.leaseOf(claimed!), JSON.stringify(['\u0000']))]);
       assert.deepEqual((await t.store().jobGet({ id: job.id }))?.result, ['\u0000']);
     });
   });
