@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { closest } from './closest.ts';
 import { ErrorCodes, OffloadError } from './errors.ts';
-import { LIMITS, TIMER_LIMIT_WORDS } from './limits.ts';
+import { hasNul, LIMITS, TIMER_LIMIT_WORDS } from './limits.ts';
 
 
 /**
@@ -46,8 +46,8 @@ export function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 
-const NO_NUL = /^[^\u0000]*$/;
 const NUL_WORDS = 'must not contain the NUL character U+0000';
+const noNul = (value: string) => !hasNul(value);
 
 const milliseconds = z.number().int('must be a whole number of milliseconds').min(0, 'must be 0 or more');
 const positiveInt = z.number().int('must be a whole number').min(1, 'must be 1 or more');
@@ -64,7 +64,7 @@ export function isRunAt(ms: number): boolean {
 /** A string of `min` to `max` characters without U+0000 (PostgreSQL's `text` cannot hold it). */
 function text(min: number, max: number) {
   const words = `must be ${min}-${max} characters`;
-  return z.string().min(min, words).max(max, words).regex(NO_NUL, NUL_WORDS);
+  return z.string().min(min, words).max(max, words).refine(noNul, NUL_WORDS);
 }
 
 function isHttpUrl(value: string): boolean {
@@ -106,6 +106,6 @@ export const optionSchemas = {
   callbackUrl: z
     .string()
     .max(2048, 'must be at most 2048 characters')
-    .regex(NO_NUL, NUL_WORDS)
+    .refine(noNul, NUL_WORDS)
     .refine(isHttpUrl, 'must be an absolute http:// or https:// URL, such as "https://example.com/hooks/offload"'),
 };

@@ -121,11 +121,17 @@ export function inputRangesContract(t: ContractKit): void {
     });
 
     it('refuses U+0000 in a token name, and finds no token by an id holding it', async () => {
-      await assert.rejects(createToken(t.store(), { name: 'ci\u0000bot', scopes: ['admin'] }), (error: unknown) => {
-        assert.ok(error instanceof OffloadError && error.code === 'ERR_INVALID_OPTION', String(error));
-        assert.match(error.message, /token name .* without the NUL character U\+0000/);
-        return true;
-      });
+      await assert.rejects(
+        createToken(t.store(), { name: 'ci\u0000bot', scopes: ['admin'] }),
+        (error: unknown) => {
+          assert.ok(
+            error instanceof OffloadError && error.code === 'ERR_INVALID_OPTION',
+            String(error),
+          );
+          assert.match(error.message, /token name .* without the NUL character U\+0000/);
+          return true;
+        },
+      );
       assert.deepEqual(await t.store().tokenList(), []);
       assert.equal(await revokeToken(t.store(), 'abc\u0000'), false);
     });
