@@ -14,6 +14,7 @@ export function encodePayload(payload: unknown, taskName: string, maxBytes: numb
     label: `payload for task "${taskName}"`,
     code: ErrorCodes.INVALID_PAYLOAD,
     maxBytes,
+    limitOption: "the queue's `maxPayloadBytes`",
     details: { task: taskName },
   });
 }
@@ -21,11 +22,12 @@ export function encodePayload(payload: unknown, taskName: string, maxBytes: numb
 /**
  * Turns a value into the JSON text the store keeps. Refuses what JSON would silently change
  * (functions, symbols, `undefined` in arrays, BigInt, NaN, cycles, class instances
- * other than Date) so that what a reader gets is what the writer sent.
+ * other than Date) so that what a reader gets is what the writer sent. `limitOption` names the
+ * option that sets `maxBytes`, for the advice when the JSON is over it.
  */
 export function encodeJson(
   value: unknown,
-  options: { label: string; code: ErrorCode; maxBytes: number; details?: Record<string, unknown> },
+  options: { label: string; code: ErrorCode; maxBytes: number; limitOption: string; details?: Record<string, unknown> },
 ): string {
   const problem = isPlainJson(value, []) ? undefined : findUnserializable(value, '$', new Set(), 0);
   if (problem) {
@@ -44,7 +46,7 @@ export function encodeJson(
     throw new OffloadError(
       ErrorCodes.PAYLOAD_TOO_LARGE,
       `${options.label} is ${bytes} bytes of JSON, over the limit of ${options.maxBytes}. ` +
-        'Store large data elsewhere and pass a reference, or raise `maxPayloadBytes`.',
+        `Store large data elsewhere and pass a reference, or raise ${options.limitOption}.`,
       { details: { ...options.details, bytes, maxBytes: options.maxBytes } },
     );
   }

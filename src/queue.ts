@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ErrorCodes, OffloadError } from './errors.ts';
-import type { Job, JobState } from './job.ts';
+import { JOB_STATES, type Job, type JobState } from './job.ts';
 import { optionSchemas, parseOptions } from './options.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from './payload.ts';
 import { validateWithSchema } from './schema.ts';
@@ -11,25 +11,28 @@ import { TaskRegistry, type Task, type TaskPayload, type TaskResult } from './ta
 export interface EnqueueOptions {
   /** Queue to put the job in. Default: the task's queue. */
   queue?: string;
-  /** Higher runs first. Default: the task's priority. */
+  /** Higher runs first, from -1 000 000 to 1 000 000. Default: the task's priority. */
   priority?: number;
-  /** Milliseconds to wait before the job may run. Default 0. */
+  /** Milliseconds to wait before the job may run, up to 100 years (3 155 760 000 000). Default 0. */
   delay?: number;
-  /** Earliest start, as a Date or epoch milliseconds. Overrides `delay`. */
+  /** Earliest start, as a Date or epoch milliseconds, from 1970 through 9999-12-31. Overrides `delay`. */
   runAt?: Date | number;
-  /** While a job with this key is queued, scheduled or running, enqueue returns that job instead. */
+  /**
+   * 1-500 characters, without U+0000. While a job with this key is queued, scheduled or running,
+   * enqueue returns that job instead.
+   */
   uniqueKey?: string;
-  /** Runs before failing for good. Default: the task's attempts. */
+  /** Runs before failing for good, 1 to 1000. Default: the task's attempts. */
   attempts?: number;
-  /** Milliseconds one run may take. Default: the task's timeout. */
+  /** Milliseconds one run may take, at most 2^31-1 (about 24.8 days; 0: no limit). Default: the task's timeout. */
   timeout?: number;
   /**
-   * An absolute http:// or https:// URL. When the job ends (succeeded, failed for good or
+   * An absolute http:// or https:// URL of at most 2048 characters. When the job ends (succeeded, failed for good or
    * cancelled), its outcome is POSTed there, signed, by a delivery job of its own. See docs/webhooks.md.
    */
   callbackUrl?: string;
   /**
-   * 1-255 characters. Enqueueing again with this key returns the job first made with it, in any
+   * 1-255 characters, without U+0000. Enqueueing again with this key returns the job first made with it, in any
    * state, for as long as that job is kept (retention frees the key); the same key with another
    * task or payload throws ERR_IDEMPOTENCY_CONFLICT. Unlike `uniqueKey`, it guards against a
    * request sent twice, not against two jobs running at once.
@@ -45,25 +48,30 @@ export interface EnqueueOptions {
 
 const enqueueOptionsSchema = z.object({
   queue: optionSchemas.name.optional(),
-  priority: z.number().int('must be a whole number').optional(),
-  delay: optionSchemas.milliseconds.optional(),
-  runAt: z.union([z.date(), z.number().int()], { message: 'must be a Date or epoch milliseconds' }).optional(),
-  uniqueKey: z.string().min(1).max(500).optional(),
-  attempts: optionSchemas.positiveInt.optional(),
-  timeout: optionSchemas.milliseconds.optional(),
-  callbackUrl: z.string().max(2048, 'must be at most 2048 characters').refine(isHttpUrl, 'must be an absolute http:// or https:// URL, such as "https://example.com/hooks/offload"').optional(),
-  idempotencyKey: z.string().min(1, 'must be 1-255 characters').max(255, 'must be 1-255 characters').optional(),
+  priority: optionSchemas.priority.optional(),
+  delay: optionSchemas.delayMs.optional(),
+  runAt: z
+    .union([z.date().transform((date) => date.getTime()), z.number()], { message: 'must be a Date or epoch milliseconds' })
+    .pipe(optionSchemas.runAtMs)
+    .optional(),
+  uniqueKey: optionSchemas.uniqueKey.optional(),
+  attempts: optionSchemas.attempts.optional(),
+  timeout: optionSchemas.timerMs.optional(),
+  callbackUrl: optionSchemas.callbackUrl.optional(),
+  idempotencyKey: optionSchemas.idempotencyKey.optional(),
   client: z.unknown().optional(),
 });
 
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
-  } catch {
-    return false;
-  }
-}
+const jobFilterSchema = z.object({
+  queue: optionSchemas.name.optional(),
+  state: z.enum(JOB_STATES as [JobState, ...JobState[]], { message: `must be one of ${JOB_STATES.join(', ')}` }).optional(),
+  task: optionSchemas.name.optional(),
+});
+
+const jobListSchema = jobFilterSchema.extend({
+  limit: z.number().int('must be a whole number').min(1, 'must be 1-1000').max(1000, 'must be 1-1000').optional(),
+  cursor: z.string().nullable().optional(),
+});
 
 export interface QueueOptions {
   /** Where jobs live (createSqliteStore, createPostgresStore). Required. */
@@ -178,12 +186,13 @@ export class Queue {
     return this.store.jobGet({ id: String(id) });
   }
 
-  listJobs(params: JobListParams = {}): Promise<{ jobs: Job[]; nextCursor: string | null }> {
-    return this.store.jobList(params);
+  /** Jobs newest first, `limit` (1-1000, default 50) at a time; pass `nextCursor` back as `cursor`. */
+  async listJobs(params: JobListParams = {}): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+    return this.store.jobList(parseOptions('listJobs', jobListSchema, params));
   }
 
-  countJobs(filter: JobFilter = {}): Promise<Record<JobState, number>> {
-    return this.store.jobCount(filter);
+  async countJobs(filter: JobFilter = {}): Promise<Record<JobState, number>> {
+    return this.store.jobCount(parseOptions('countJobs', jobFilterSchema, filter));
   }
 
   /** Cancels a scheduled, queued or running job; a running task's `ctx.signal` aborts. */

@@ -56,15 +56,18 @@ export interface TaskDefinition<Payload, Result> {
   isolate?: boolean;
   /** The work. Its resolved value is stored as the job's result (must be JSON-serialisable). */
   run: (payload: Payload, ctx: TaskContext) => Result | Promise<Result>;
-  /** Milliseconds one run may take before its signal aborts and it fails. Default 0: no limit. */
+  /**
+   * Milliseconds one run may take before its signal aborts and it fails, at most 2^31-1 (about
+   * 24.8 days: the longest a Node.js timer waits). Default 0: no limit.
+   */
   timeout?: number;
-  /** Runs before the job fails for good (the first run counts). Default 3. */
+  /** Runs before the job fails for good (the first run counts), 1 to 1000. Default 3. */
   attempts?: number;
   /** Delay before a retry. Default: 1 s doubling each attempt, capped at 1 h, with jitter. */
   backoff?: Backoff;
   /** Queue its jobs go to unless `enqueue` says otherwise. Default `default`. */
   queue?: string;
-  /** Default priority of its jobs: higher runs first. Default 0. */
+  /** Default priority of its jobs: higher runs first, from -1 000 000 to 1 000 000. Default 0. */
   priority?: number;
   /** Validates payloads at enqueue (any Standard Schema: zod, valibot, arktype…). */
   schema?: StandardSchemaV1;

@@ -14,22 +14,22 @@ const taskOptionsSchema = z.object({
   run: z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', {
     message: 'must be a function (payload, ctx) => result',
   }),
-  timeout: optionSchemas.milliseconds.default(0),
-  attempts: optionSchemas.positiveInt.default(3),
+  timeout: optionSchemas.timerMs.default(0),
+  attempts: optionSchemas.attempts.default(3),
   backoff: z
     .union([
-      optionSchemas.milliseconds,
+      optionSchemas.delayMs,
       z.custom<(attempt: number) => number>((value) => typeof value === 'function'),
       z.object({
-        delay: optionSchemas.milliseconds.optional(),
+        delay: optionSchemas.delayMs.optional(),
         factor: z.number().min(1).optional(),
-        maxDelay: optionSchemas.milliseconds.optional(),
+        maxDelay: optionSchemas.delayMs.optional(),
         jitter: z.boolean().optional(),
       }).strict(),
     ], { message: 'must be milliseconds, a function of the attempt, or { delay, factor, maxDelay, jitter }' })
     .optional(),
   queue: optionSchemas.name.default('default'),
-  priority: z.number().int('must be a whole number').default(0),
+  priority: optionSchemas.priority.default(0),
   schema: z
     .custom<StandardSchemaV1>(isStandardSchema, {
       message: 'must be a Standard Schema (for example a zod or valibot schema)',

@@ -4,7 +4,9 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
-import { createQueue, createSqliteStore, defineTask, loadTaskModule, OffloadError } from '../src/index.ts';
+import { createPool, createQueue, createServer, createSqliteStore, createWorker, defineTask, loadTaskModule, OffloadError } from '../src/index.ts';
+import { resolveBrowserOptions } from '../src/browser/options.ts';
+import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { makeTempDir } from './helpers/temp.ts';
 
 const temp = makeTempDir('bad-input');
@@ -60,5 +62,64 @@ describe('refusing bad input', () => {
   it('loads a TypeScript task module without a loader', async () => {
     const tasks = await loadTaskModule(path.resolve('examples/quickstart/tasks.ts'));
     assert.deepEqual(tasks.map((t) => t.name).sort(), ['flaky', 'hello', 'report']);
+  });
+});
+
+describe('refusing numbers no timer or store holds', () => {
+  const MAX_TIMER = 2 ** 31 - 1;
+  const run = async () => null;
+  /** An ERR_INVALID_OPTION naming the option and the timer's maximum. */
+  const overTimer = (option: string) => (error: unknown) =>
+    code('ERR_INVALID_OPTION')(error) && new RegExp(`\`${option.replace('.', '\\.')}\` must be at most 2147483647 ms \\(about 24\\.8 days\\)`).test((error as Error).message);
+
+  it('takes a task timeout of 2^31-1 ms and refuses 2^31, which Node would fire after 1 ms', () => {
+    assert.equal(defineTask({ name: 'long', run, timeout: MAX_TIMER }).timeout, MAX_TIMER);
+    assert.throws(() => defineTask({ name: 'too-long', run, timeout: 2 ** 31 }), overTimer('timeout'));
+    assert.throws(() => defineTask({ name: 'p', run, priority: 1_000_001 }), /`priority` must be a whole number from -1000000 to 1000000/);
+    assert.throws(() => defineTask({ name: 'a', run, attempts: 1_001 }), /`attempts` must be a whole number from 1 to 1000/);
+    assert.throws(() => defineTask({ name: 'b', run, backoff: 3_155_760_000_001 }), code('ERR_INVALID_OPTION'));
+    assert.throws(() => defineTask({ name: 'c', run, backoff: { maxDelay: 3_155_760_000_001 } }), /`backoff.maxDelay` must be at most 3155760000000 ms \(100 years\)/);
+  });
+
+  it("refuses a worker's timers above 2^31-1 ms, naming each", () => {
+    const store = createSqliteStore({ path: file('worker-timers.db') });
+    const task = defineTask({ name: 'noop', run });
+    const timers: Array<[string, Record<string, unknown>]> = [
+      ['leaseMs', { leaseMs: 2 ** 31 }],
+      ['pollInterval', { pollInterval: 2 ** 31 }],
+      ['recoveryInterval', { recoveryInterval: 2 ** 31 }],
+      ['shutdownGrace', { shutdownGrace: 2 ** 31 }],
+      ['retention.interval', { retention: { interval: 2 ** 31 } }],
+      ['sliceMs', { sliceMs: 2 ** 31 }],
+      ['blockThreshold', { blockThreshold: 2 ** 31 }],
+    ];
+    for (const [option, options] of timers) assert.throws(() => createWorker({ store, tasks: [task], ...options }), overTimer(option));
+    assert.ok(createWorker({ store, tasks: [task], leaseMs: MAX_TIMER, pollInterval: MAX_TIMER, shutdownGrace: MAX_TIMER }));
+    assert.throws(() => createWorker({ store, tasks: [task], id: 'host\u0000:1' }), /`id` must not contain the NUL character U\+0000/);
+    assert.throws(() => createServer({ store, maxWait: 2 ** 31 }), overTimer('maxWait'));
+    assert.throws(() => createSqliteStore({ path: file('watch.db'), watchInterval: 2 ** 31 }), overTimer('watchInterval'));
+    void store.close();
+  });
+
+  it('refuses pool timers above 2^31-1 ms, in createPool, run() and the browser pool', async () => {
+    const module = path.resolve('test/fixtures/pool-tasks.ts');
+    for (const option of ['idleTimeout', 'taskTimeout', 'cancelGrace', 'sliceMs']) {
+      assert.throws(() => createPool({ mode: 'inline', module, [option]: 2 ** 31 }), overTimer(option));
+    }
+    const pool = createPool({ mode: 'inline', module });
+    try {
+      await assert.rejects(pool.run('echo', 1, { timeout: 2 ** 31 }), (e: unknown) => code('ERR_INVALID_OPTION')(e) && /`timeout` must be a whole number of milliseconds from 0 to 2147483647/.test((e as Error).message));
+      assert.equal(await pool.run('echo', 1, { timeout: MAX_TIMER }), 1);
+    } finally {
+      await pool.close();
+    }
+    for (const option of ['idleTimeout', 'taskTimeout', 'startTimeout']) {
+      assert.throws(() => resolveBrowserOptions({ module: 'https://example.com/w.js', [option]: 2 ** 31 }), overTimer(option));
+    }
+  });
+
+  it('refuses PostgreSQL store timers above 2^31-1 ms before it connects', async () => {
+    await assert.rejects(createPostgresStore({ connectionString: 'postgres://127.0.0.1:1/x', pollInterval: 2 ** 31 }), overTimer('pollInterval'));
+    await assert.rejects(createPostgresStore({ connectionString: 'postgres://127.0.0.1:1/x', connectTimeout: 2 ** 31 }), overTimer('connectTimeout'));
   });
 });

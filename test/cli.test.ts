@@ -38,6 +38,30 @@ describe('offload CLI (built dist)', () => {
   });
 });
 
+describe('offload enqueue: number flags (built dist)', () => {
+  it('refuses priority, attempts and delay beyond their ranges, naming the flag and the range', async () => {
+    for (const [flag, value, words] of [
+      ['--priority', '1000001', /--priority takes a whole number from -1000000 to 1000000, got "1000001"/],
+      ['--priority', '-2147483649', /--priority takes a whole number from -1000000 to 1000000/],
+      ['--attempts', '2147483648', /--attempts takes a whole number from 1 to 1000, got "2147483648"/],
+      ['--delay', '3155760000001', /--delay takes a whole number from 0 to 3155760000000/],
+    ] as const) {
+      const refused = (await cli('enqueue', 'hello', '--tasks', tasks, flag, value)) as { code: number; stderr: string };
+      assert.equal(refused.code, 1, `${flag} ${value}`);
+      assert.match(refused.stderr, words);
+    }
+  });
+
+  it('takes the edges, and schedules a job 30 days ahead', async () => {
+    const month = 30 * 86_400_000;
+    const before = Date.now();
+    const added = (await cli('enqueue', 'hello', '--tasks', tasks, '--priority', '-1000000', '--attempts', '1000', '--delay', String(month), '--json')) as { stdout: string; stderr: string };
+    const job = JSON.parse(added.stdout) as { state: string; priority: number; maxAttempts: number; runAt: number };
+    assert.deepEqual([job.state, job.priority, job.maxAttempts], ['scheduled', -1_000_000, 1_000]);
+    assert.ok(job.runAt >= before + month && job.runAt <= Date.now() + month, String(job.runAt));
+  });
+});
+
 describe('offload start (built dist)', () => {
   it('serves the HTTP API beside a worker: a job posted with the printed token runs, and SIGTERM stops it cleanly', async () => {
     const { spawn } = await import('node:child_process');

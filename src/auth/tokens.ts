@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ErrorCodes, OffloadError } from '../errors.ts';
+import { hasNul } from '../limits.ts';
 import { closest } from '../closest.ts';
 import type { Store, TokenRecord } from '../store/contract.ts';
 
@@ -32,10 +33,10 @@ export async function createToken(
   params: { name: string; scopes: Scope[] },
 ): Promise<{ token: string; info: TokenInfo }> {
   const name = typeof params.name === 'string' ? params.name.trim() : '';
-  if (name.length === 0 || name.length > 200) {
+  if (name.length === 0 || name.length > 200 || hasNul(name)) {
     throw new OffloadError(
       ErrorCodes.INVALID_OPTION,
-      'token name must be 1-200 characters, saying who or what uses it (e.g. "billing-service")',
+      'token name must be 1-200 characters without the NUL character U+0000, saying who or what uses it (e.g. "billing-service")',
     );
   }
   const scopes = parseScopes(params.scopes);
@@ -72,6 +73,8 @@ export async function listTokens(store: Store): Promise<TokenInfo[]> {
 
 /** Revokes a token at once; false when there is no such token or it was revoked already. */
 export function revokeToken(store: Store, id: string): Promise<boolean> {
+  // No token id holds U+0000, and PostgreSQL's text cannot even compare one: no such token.
+  if (hasNul(String(id))) return Promise.resolve(false);
   return store.tokenRevoke({ id: String(id) });
 }
 

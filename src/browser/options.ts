@@ -1,5 +1,6 @@
 import { closest } from '../closest.ts';
 import { ErrorCodes, OffloadError } from '../errors.ts';
+import { LIMITS, TIMER_LIMIT_WORDS } from '../limits.ts';
 
 /** Options of the browser {@link createPool}; each states its default. */
 export interface BrowserPoolOptions {
@@ -40,6 +41,9 @@ const MINIMUM: Record<Exclude<keyof BrowserPoolOptions, 'module'>, number> = {
   startTimeout: 1,
 };
 
+/** Options that become timers, so at most {@link LIMITS.timerMs} (browsers' setTimeout clamps as Node's does). */
+const TIMERS = new Set(['idleTimeout', 'taskTimeout', 'startTimeout']);
+
 /**
  * Validates {@link BrowserPoolOptions} with the same messages as the Node pool's (unknown options get a
  * "did you mean"), without zod so the browser bundle stays small.
@@ -56,6 +60,7 @@ export function resolveBrowserOptions(input: BrowserPoolOptions): ResolvedBrowse
     const value = (input as unknown as Record<string, unknown>)[key];
     if (value === undefined || (key === 'maxQueue' && value === Infinity)) continue;
     if (!Number.isInteger(value) || (value as number) < min) throw invalid(`option \`${key}\` must be a whole number, ${min} or more (got ${String(value)})`, key);
+    if (TIMERS.has(key) && (value as number) > LIMITS.timerMs) throw invalid(`option \`${key}\` must be ${TIMER_LIMIT_WORDS} (got ${String(value)})`, key);
   }
   const maxWorkers = input.maxWorkers ?? Math.max(1, (globalThis.navigator?.hardwareConcurrency ?? 2) - 1);
   const minWorkers = input.minWorkers ?? Math.min(1, maxWorkers);

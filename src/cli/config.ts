@@ -45,7 +45,7 @@ const configSchema = z.object({
   tasks: z.string().min(1).optional(),
   concurrency: optionSchemas.positiveInt.optional(),
   queues: z.record(optionSchemas.name, z.object({ concurrency: optionSchemas.positiveInt.optional() }).strict()).optional(),
-  shutdownGrace: optionSchemas.milliseconds.optional(),
+  shutdownGrace: optionSchemas.timerMs.optional(),
   retentionMs: optionSchemas.positiveInt.optional(),
   host: z.string().min(1).optional(),
   port: z.number().int('must be a whole number').min(0).max(65535, 'must be at most 65535').optional(),

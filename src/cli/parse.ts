@@ -1,10 +1,13 @@
 import { InvalidArgumentError } from 'commander';
 
-/** A commander parser for whole-number flags with a lower bound and a clear message. */
-export function intOption(flag: string, min: number): (value: string) => number {
+/** A commander parser for whole-number flags with bounds and a clear message; `max` defaults to none. */
+export function intOption(flag: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value) => {
     const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min) throw new InvalidArgumentError(`${flag} takes a whole number of at least ${min}, got "${value}"`);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+      throw new InvalidArgumentError(`${flag} takes a whole number ${range}, got "${value}"`);
+    }
     return parsed;
   };
 }

@@ -63,9 +63,9 @@ export const poolOptionsSchema = z.object({
   module: z.union([z.string().min(1, 'must be the path of a task module'), z.instanceof(URL)], { message: 'must be the path of a task module' }),
   minWorkers: z.number().int('must be a whole number').min(0, 'must be 0 or more').max(1024, 'must be 1024 or less').optional(),
   maxWorkers: z.union([optionSchemas.positiveInt.max(1024, 'must be 1024 or less'), unlimited]).optional(),
-  idleTimeout: optionSchemas.milliseconds.default(10_000),
+  idleTimeout: optionSchemas.timerMs.default(10_000),
   maxQueue: z.union([z.number().int('must be a whole number').min(0, 'must be 0 or more'), unlimited]).default(Infinity),
-  taskTimeout: optionSchemas.milliseconds.optional(),
+  taskTimeout: optionSchemas.timerMs.optional(),
   recycleAfter: z
     .union([
       optionSchemas.positiveInt,
@@ -74,12 +74,12 @@ export const poolOptionsSchema = z.object({
     .optional(),
   resourceLimits: limitsSchema.optional(),
   tasksPerWorker: z.union([optionSchemas.positiveInt.max(1024, 'must be 1024 or less'), z.literal('auto')]).default('auto'),
-  cancelGrace: optionSchemas.milliseconds.default(1_000),
+  cancelGrace: optionSchemas.timerMs.default(1_000),
   execArgv: z.array(z.string()).default([]),
   env: z.record(z.string(), z.string().optional()).optional(),
   forwardOutput: z.boolean().default(true),
   outputTail: z.number().int('must be a whole number').min(0, 'must be 0 or more').default(16_384),
-  sliceMs: optionSchemas.positiveInt.default(10),
+  sliceMs: optionSchemas.intervalMs.default(10),
 });
 
 /** Options after validation, with every default filled in. */

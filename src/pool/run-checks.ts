@@ -1,4 +1,5 @@
 import { ErrorCodes, OffloadError } from '../errors.ts';
+import { LIMITS } from '../limits.ts';
 import type { StartBreaker } from './start-breaker.ts';
 
 /** The run options checked here, as any pool's `run()` takes them. */
@@ -10,7 +11,9 @@ export function checkRunOptions(name: unknown, options: RunChecked | undefined):
   if (options === undefined) return undefined;
   if (typeof options !== 'object' || options === null) return invalid('run options must be an object');
   const { timeout, signal, onProgress, onOutput, transfer } = options;
-  if (timeout !== undefined && !(Number.isInteger(timeout) && (timeout as number) >= 0)) return invalid(`run option \`timeout\` must be a whole number of milliseconds, 0 or more (got ${String(timeout)})`);
+  if (timeout !== undefined && !(Number.isInteger(timeout) && (timeout as number) >= 0 && (timeout as number) <= LIMITS.timerMs)) {
+    return invalid(`run option \`timeout\` must be a whole number of milliseconds from 0 to ${LIMITS.timerMs} (about 24.8 days, the longest a Node.js timer waits), got ${String(timeout)}`);
+  }
   if (signal !== undefined && !(signal instanceof AbortSignal)) return invalid('run option `signal` must be an AbortSignal');
   if (onProgress !== undefined && typeof onProgress !== 'function') return invalid('run option `onProgress` must be a function');
   if (onOutput !== undefined && typeof onOutput !== 'function') return invalid('run option `onOutput` must be a function');

@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { JOB_STATES, type JobState } from '../job.ts';
-import { optionSchemas } from '../options.ts';
+import { LIMITS } from '../limits.ts';
+import { isRunAt, optionSchemas } from '../options.ts';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -16,8 +17,8 @@ export function parseDuration(text: string, defaultUnit: keyof typeof UNIT_MS): 
   return Math.round(Number(match[1]) * UNIT_MS[(match[2] as keyof typeof UNIT_MS | undefined) ?? defaultUnit]);
 }
 
-function duration(defaultUnit: keyof typeof UNIT_MS, max: number) {
-  const hint = `a duration such as 500ms, 30s or 5m (a bare number means ${defaultUnit === 'ms' ? 'milliseconds' : 'seconds'}), at most ${max / 1000} s`;
+function duration(defaultUnit: keyof typeof UNIT_MS, max: number, maxWords = `${max / 1000} s`) {
+  const hint = `a duration such as 500ms, 30s or 5m (a bare number means ${defaultUnit === 'ms' ? 'milliseconds' : 'seconds'}), at most ${maxWords}`;
   return z
     .union([z.number(), z.string()])
     .transform((value, ctx) => {
@@ -31,25 +32,14 @@ function duration(defaultUnit: keyof typeof UNIT_MS, max: number) {
     .meta({ description: hint });
 }
 
-const httpUrl = z
-  .string()
-  .max(2000)
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return url.protocol === 'http:' || url.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'must be an absolute http:// or https:// URL');
-
 export const jobIdSchema = z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be a job id: a whole number as returned by POST /v1/jobs');
 
 export const jobStateSchema = z.enum(JOB_STATES as [JobState, ...JobState[]]);
 
-const DAY = 86_400_000;
-
 const idempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces');
+
+/** An ISO 8601 date-time from 1970 through 9999-12-31 UTC, the range of `runAt` in epoch ms too. */
+const isoRunAt = z.iso.datetime({ offset: true }).refine((value) => isRunAt(Date.parse(value)), 'must be a date-time from 1970-01-01 through 9999-12-31 UTC');
 
 /** The `Idempotency-Key` header of `POST /v1/jobs`. */
 export const idempotencyKeySchema = idempotencyKey.optional();
@@ -60,16 +50,16 @@ export const enqueueBodySchema = z
     task: z.string().min(1).max(200).meta({ description: 'Name of a registered task (GET /v1/tasks).' }),
     payload: z.unknown().optional().meta({ description: 'JSON payload; checked against the task schema when it has one. Default null.' }),
     queue: optionSchemas.name.optional(),
-    priority: z.number().int('must be a whole number').min(-1_000_000).max(1_000_000).optional(),
-    delay: duration('ms', 365 * DAY).optional(),
+    priority: optionSchemas.priority.optional(),
+    delay: duration('ms', LIMITS.delayMs, `${LIMITS.delayMs} ms (100 years)`).optional(),
     runAt: z
-      .union([z.iso.datetime({ offset: true }), z.number().int().min(0)])
+      .union([isoRunAt, optionSchemas.runAtMs], { message: 'must be an ISO 8601 date-time or epoch milliseconds, from 1970 through 9999-12-31' })
       .optional()
-      .meta({ description: 'Earliest start: an ISO 8601 date-time or epoch milliseconds. Overrides delay.' }),
-    uniqueKey: z.string().min(1).max(500).optional(),
-    attempts: z.number().int('must be a whole number').min(1).max(1000).optional(),
-    timeout: duration('ms', 7 * DAY).optional(),
-    callbackUrl: httpUrl.optional().meta({ description: 'POSTed a signed outcome when the job ends (see docs/webhooks.md).' }),
+      .meta({ description: 'Earliest start: an ISO 8601 date-time or epoch milliseconds, from 1970 through 9999-12-31. Overrides delay.' }),
+    uniqueKey: optionSchemas.uniqueKey.optional(),
+    attempts: optionSchemas.attempts.optional(),
+    timeout: duration('ms', LIMITS.timerMs, `${LIMITS.timerMs} ms (about 24.8 days)`).optional(),
+    callbackUrl: optionSchemas.callbackUrl.optional().meta({ description: 'POSTed a signed outcome when the job ends (see docs/webhooks.md).' }),
   })
   .meta({ id: 'EnqueueRequest' });
 
@@ -88,7 +78,7 @@ export const getJobQuerySchema = z.strictObject({ wait: duration('s', 60_000).op
 export const listJobsQuerySchema = z.strictObject({
   queue: optionSchemas.name.optional(),
   state: jobStateSchema.optional(),
-  task: z.string().min(1).max(200).optional(),
+  task: optionSchemas.name.optional(),
   limit: z.coerce.number().int('must be a whole number').min(1).max(1000).optional(),
   cursor: z.string().regex(/^[0-9]{1,18}$/, 'must be the nextCursor of a previous page').optional(),
 });

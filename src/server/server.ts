@@ -69,8 +69,8 @@ const optionsSchema = z.object({
   port: z.number().int().min(0).max(65535).default(7070),
   authenticate: z.union([z.null(), z.custom<Authenticate>((value) => typeof value === 'function', 'must be a function')]).optional(),
   bodyLimit: optionSchemas.positiveInt.default(DEFAULT_MAX_PAYLOAD_BYTES + 64 * 1024),
-  rateLimit: z.union([z.literal(false), z.object({ max: optionSchemas.positiveInt, windowMs: optionSchemas.positiveInt }).strict()]).default({ max: 600_000, windowMs: 60_000 }),
-  maxWait: optionSchemas.positiveInt.default(60_000),
+  rateLimit: z.union([z.literal(false), z.object({ max: optionSchemas.positiveInt, windowMs: optionSchemas.intervalMs }).strict()]).default({ max: 600_000, windowMs: 60_000 }),
+  maxWait: optionSchemas.intervalMs.default(60_000),
   dataDir: z.string().min(1).optional(),
   corsOrigins: z
     .array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, "must be an origin such as https://app.example.org (scheme and host, no path), or '*'"))

@@ -142,6 +142,7 @@ export class JobRun {
       label: `progress of job ${this.job.id}`,
       code: ErrorCodes.INVALID_RESULT,
       maxBytes: this.#deps.maxResultBytes,
+      limitOption: "the worker's `maxResultBytes`",
     });
     if (!this.#progressTimer) {
       this.#flushProgress();
@@ -164,6 +165,7 @@ export class JobRun {
         label: `result of task "${this.task.name}"`,
         code: ErrorCodes.INVALID_RESULT,
         maxBytes: this.#deps.maxResultBytes,
+        limitOption: "the worker's `maxResultBytes`",
       });
       return { kind: 'succeeded', lease: this.lease, result: json };
     } catch (error) {

@@ -68,7 +68,8 @@ export class WorkerPools {
       let output = '';
       const onOutput = (text: string) => {
         output = text;
-        facts.outputTail = text.slice(-OUTPUT_TAIL_CHARS);
+        // PostgreSQL's text cannot hold U+0000; both stores keep U+FFFD in its place.
+        facts.outputTail = text.slice(-OUTPUT_TAIL_CHARS).replaceAll('\u0000', '\uFFFD');
       };
       if (mode === 'process') facts.outputTail = '';
       try {

@@ -92,18 +92,18 @@ const optionsSchema = z.object({
     .union([z.array(optionSchemas.name), z.record(optionSchemas.name, z.object({ concurrency: optionSchemas.positiveInt.optional() }).strict())])
     .optional(),
   concurrency: optionSchemas.positiveInt.default(DEFAULT_CONCURRENCY),
-  leaseMs: z.number().int().min(1000, 'must be at least 1000 ms').default(15_000),
-  recoveryInterval: optionSchemas.positiveInt.default(5_000),
-  pollInterval: optionSchemas.positiveInt.default(1_000),
-  shutdownGrace: optionSchemas.milliseconds.default(10_000),
+  leaseMs: optionSchemas.intervalMs.min(1000, 'must be at least 1000 ms').default(15_000),
+  recoveryInterval: optionSchemas.intervalMs.default(5_000),
+  pollInterval: optionSchemas.intervalMs.default(1_000),
+  shutdownGrace: optionSchemas.timerMs.default(10_000),
   retention: z
-    .union([z.literal(false), z.object({ maxAge: optionSchemas.milliseconds.optional(), interval: optionSchemas.positiveInt.optional() }).strict()])
+    .union([z.literal(false), z.object({ maxAge: optionSchemas.milliseconds.optional(), interval: optionSchemas.intervalMs.optional() }).strict()])
     .default({}),
-  sliceMs: optionSchemas.positiveInt.default(10),
-  blockThreshold: optionSchemas.milliseconds.default(100),
+  sliceMs: optionSchemas.intervalMs.default(10),
+  blockThreshold: optionSchemas.timerMs.default(100),
   maxResultBytes: optionSchemas.positiveInt.default(DEFAULT_MAX_PAYLOAD_BYTES),
   logger: z.custom<Logger>((value) => typeof (value as Logger)?.warn === 'function', 'must be a pino-compatible logger').optional(),
-  id: z.string().min(1).optional(),
+  id: optionSchemas.storedText.optional(),
   taskModule: z.string().min(1).optional(),
   pools: z.object({ thread: z.record(z.string(), z.unknown()).optional(), process: z.record(z.string(), z.unknown()).optional() }).strict().optional(),
   webhookSecret: z.string().min(16, 'must be at least 16 characters (`offload webhook secret` prints a generated one)').optional(),

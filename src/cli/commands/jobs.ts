@@ -5,6 +5,7 @@ import { ErrorCodes, OffloadError } from '../../errors.ts';
 import { closest } from '../../closest.ts';
 import { createContext, type CommandContext, type GlobalFlags } from '../context.ts';
 import { JOB_HEADERS, ProgressBar, jobRows, print, printJson, relativeTime, table } from '../output.ts';
+import { LIMITS } from '../../limits.ts';
 import { intOption, jsonOption } from '../parse.ts';
 
 interface EnqueueFlags {
@@ -27,12 +28,12 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
     .description('add a job (or --count jobs) of a task')
     .option('-p, --payload <json>', 'the payload, as JSON', jsonOption('--payload'), {})
     .option('-q, --queue <name>', "queue (default: the task's)")
-    .option('--priority <n>', 'higher runs first', intOption('--priority', -1_000_000))
-    .option('--delay <ms>', 'wait this long before the job may run', intOption('--delay', 0))
+    .option('--priority <n>', `higher runs first (-${LIMITS.priority} to ${LIMITS.priority})`, intOption('--priority', -LIMITS.priority, LIMITS.priority))
+    .option('--delay <ms>', 'wait this long before the job may run (at most 100 years)', intOption('--delay', 0, LIMITS.delayMs))
     .option('--unique-key <key>', 'return the unfinished job holding this key instead of adding one')
     .option('--idempotency-key <key>', 'return the job made with this key (in any state) instead of adding one')
     .option('--callback-url <url>', 'POST the signed outcome here when the job ends')
-    .option('--attempts <n>', 'runs before failing for good', intOption('--attempts', 1))
+    .option('--attempts <n>', `runs before failing for good (1 to ${LIMITS.attempts})`, intOption('--attempts', 1, LIMITS.attempts))
     .option('--count <n>', 'add this many copies (in one transaction per 1 000)', intOption('--count', 1), 1)
     .option('-t, --tasks <path>', 'task module, to check payloads against task schemas')
     .action((task: string, flags: EnqueueFlags) => withQueue(globals, flags, (queue, context) => enqueue(queue, context, task, flags)));
@@ -43,7 +44,7 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
     .option('-q, --queue <name>', 'only this queue')
     .option('-s, --state <state>', `only this state (${JOB_STATES.join(', ')})`, stateOption)
     .option('--task <name>', 'only this task')
-    .option('-n, --limit <n>', 'jobs per page', intOption('--limit', 1), 20)
+    .option('-n, --limit <n>', 'jobs per page (at most 1000)', intOption('--limit', 1, 1000), 20)
     .option('--cursor <cursor>', 'next page, as printed after the table')
     .action((flags: { queue?: string; state?: JobState; task?: string; limit: number; cursor?: string }) =>
       withQueue(globals, {}, async (queue, context) => {

@@ -32,7 +32,7 @@ export function registerWorkerCommands(program: Command, globals: () => GlobalFl
       .option('-t, --tasks <path>', 'task module to load (a .ts or .js file exporting defineTask() results)')
       .option('-c, --concurrency <n>', 'jobs per queue running at once', intOption('--concurrency', 1))
       .option('--host <address>', 'start: address the HTTP API listens on (default 127.0.0.1)')
-      .option('-p, --port <n>', 'start: port of the HTTP API (default 7070; 0 picks a free one)', intOption('--port', 0))
+      .option('-p, --port <n>', 'start: port of the HTTP API (default 7070; 0 picks a free one)', intOption('--port', 0, 65535))
       .option('--demo', 'also enqueue a sample job of each task every few seconds, to watch jobs flow')
       .action(async (flags: WorkerFlags) => runWorker(name, await createContext({ ...globals(), ...flags }), flags.demo === true));
   }

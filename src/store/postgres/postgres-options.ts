@@ -48,10 +48,10 @@ const optionsSchema = z.object({
     .default('offload'),
   poolSize: optionSchemas.positiveInt.default(10),
   listen: z.boolean().default(true),
-  pollInterval: optionSchemas.positiveInt.optional(),
+  pollInterval: optionSchemas.intervalMs.optional(),
   preparedStatements: z.boolean().default(true),
   claimCommit: z.enum(['async', 'sync']).default('async'),
-  connectTimeout: optionSchemas.positiveInt.default(10_000),
+  connectTimeout: optionSchemas.intervalMs.default(10_000),
   logger: z.custom<Logger>((value) => typeof (value as Logger)?.warn === 'function', 'must be a pino-compatible logger').optional(),
   clock: z.custom<Clock>((value) => typeof (value as Clock)?.now === 'function', 'must have a now() method').optional(),
 });

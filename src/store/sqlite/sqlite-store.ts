@@ -56,8 +56,8 @@ export interface SqliteStoreOptions {
 const optionsSchema = z.object({
   path: z.string().min(1, 'must be a file path').default('./.offload/offload.db'),
   durability: z.enum(['normal', 'full']).default('normal'),
-  watchInterval: optionSchemas.milliseconds.default(5),
-  checkpointInterval: optionSchemas.milliseconds.default(1000),
+  watchInterval: optionSchemas.timerMs.default(5),
+  checkpointInterval: optionSchemas.timerMs.default(1000),
   clock: z.custom<Clock>((value) => typeof (value as Clock)?.now === 'function', 'must have a now() method').optional(),
 });
 
