@@ -10,6 +10,7 @@ import { webhooksContract } from './webhooks-contract.ts';
 import { workersContract } from './workers-contract.ts';
 import { idempotencyContract } from './idempotency-contract.ts';
 import { runFactsContract } from './run-facts-contract.ts';
+import { outcomeCheckContract } from './outcome-check-contract.ts';
 
 const WORKER = 'host:1:a';
 const LEASE_MS = 10_000;
@@ -464,6 +465,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
     tokensContract(kit);
     workersContract(kit);
     runFactsContract(kit);
+    outcomeCheckContract(kit);
 
     it('refuses use after close, and tolerates a second close', async () => {
       const instance = await open();
