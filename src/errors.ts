@@ -35,6 +35,11 @@ export const ErrorCodes = {
   CONFIG: 'ERR_CONFIG',
   /** A task ran longer than its timeout. */
   TASK_TIMEOUT: 'ERR_TASK_TIMEOUT',
+  /**
+   * A task's `backoff` function threw, or returned something that is no delay (a Promise, NaN, a
+   * negative or infinite number, not a number): that retry was scheduled with the default backoff.
+   */
+  INVALID_BACKOFF: 'ERR_INVALID_BACKOFF',
   /** A task was cancelled while it ran. */
   TASK_CANCELLED: 'ERR_TASK_CANCELLED',
   /** The worker lost the job's lease (it expired and the job moved on). */

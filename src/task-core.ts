@@ -63,7 +63,14 @@ export interface TaskDefinition<Payload, Result> {
   timeout?: number;
   /** Runs before the job fails for good (the first run counts), 1 to 1000. Default 3. */
   attempts?: number;
-  /** Delay before a retry. Default: 1 s doubling each attempt, capped at 1 h, with jitter. */
+  /**
+   * Delay before a retry: whole milliseconds, `{ delay, factor, maxDelay, jitter }`, or a function
+   * of the failed attempt's number that returns milliseconds at once. Default: 1 s doubling each
+   * attempt, capped at 1 h, with jitter. Any delay is capped at one year. A function that throws or
+   * returns no delay (a Promise, NaN, a negative or infinite number) does not lose the retry: that
+   * retry waits the default backoff, and the worker logs ERR_INVALID_BACKOFF naming the task and
+   * the attempt and emits it as its `error` event.
+   */
   backoff?: Backoff;
   /** Queue its jobs go to unless `enqueue` says otherwise. Default `default`. */
   queue?: string;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { optionSchemas, parseOptions } from './options.ts';
 import { isStandardSchema, type InferSchemaInput, type InferSchemaOutput, type StandardSchemaV1 } from './schema.ts';
 import { ErrorCodes, OffloadError } from './errors.ts';
+import { backoffProblem, type Backoff } from './backoff.ts';
 import { TASK_BRAND, type Task, type TaskDefinition, type TaskMode } from './task-core.ts';
 
 const taskOptionsSchema = z.object({
@@ -17,16 +18,11 @@ const taskOptionsSchema = z.object({
   timeout: optionSchemas.timerMs.default(0),
   attempts: optionSchemas.attempts.default(3),
   backoff: z
-    .union([
-      optionSchemas.delayMs,
-      z.custom<(attempt: number) => number>((value) => typeof value === 'function'),
-      z.object({
-        delay: optionSchemas.delayMs.optional(),
-        factor: z.number().min(1).optional(),
-        maxDelay: optionSchemas.delayMs.optional(),
-        jitter: z.boolean().optional(),
-      }).strict(),
-    ], { message: 'must be milliseconds, a function of the attempt, or { delay, factor, maxDelay, jitter }' })
+    .custom<Backoff>()
+    .superRefine((value, ctx) => {
+      const problem = backoffProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+    })
     .optional(),
   queue: optionSchemas.name.default('default'),
   priority: optionSchemas.priority.default(0),

@@ -25,7 +25,12 @@ export interface Store {
   jobClaim(params: ClaimParams): Promise<ClaimedJob[]>;
   /** Extends live leases; returns the ids whose lease is gone (cancelled, expired, moved on). */
   jobRenewLeases(params: RenewParams): Promise<string[]>;
-  /** Records outcomes of leased jobs in one transaction. `accepted[i]` is false when the lease had moved on. */
+  /**
+   * Records outcomes of leased jobs in one transaction. `accepted[i]` is false when the lease had
+   * moved on. A call that holds an invalid outcome (unknown kind, a run-at that is not a safe
+   * integer, a result that is not a string…) is refused whole with ERR_INVALID_OPTION naming the
+   * outcome and its field, and none of its outcomes is written; other calls are not affected.
+   */
   jobRecordOutcomes(outcomes: readonly JobOutcome[]): Promise<boolean[]>;
   /** Saves progress of a leased job; false when the lease is gone. */
   jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean>;

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { backoffDelay } from '../backoff.ts';
+import { backoffDelay, DEFAULT_BACKOFF, MAX_BACKOFF_MS } from '../backoff.ts';
 import type { Clock } from '../clock.ts';
-import { ErrorCodes, OffloadError, PermanentFailure, Snooze, serializeError } from '../errors.ts';
+import { describeThrown, ErrorCodes, OffloadError, PermanentFailure, Snooze, serializeError } from '../errors.ts';
 import type { ClaimedJob } from '../job.ts';
 import { encodeJson } from '../payload.ts';
 import type { JobOutcome, LeaseRef, RunFacts } from '../store/contract.ts';
@@ -24,6 +24,8 @@ export interface JobRunDeps {
   /** An inline task holding the loop longer than this (ms) gives it up at `ctx.yield()`. */
   sliceMs: number;
   saveProgress(lease: LeaseRef, progress: string): void;
+  /** Something went wrong beside the task (its backoff misbehaved): log it and emit it as the worker's `error`. */
+  report(error: OffloadError): void;
 }
 
 const PROGRESS_INTERVAL_MS = 50;
@@ -182,15 +184,35 @@ export class JobRun {
   #failure(error: unknown): JobOutcome {
     const name = (error as Error | undefined)?.name;
     if (error instanceof Snooze || name === 'Snooze') {
-      const delayMs = Math.max(0, Number((error as Snooze).delayMs) || 0);
+      const delayMs = Math.floor(Math.min(MAX_BACKOFF_MS, Math.max(0, Number((error as Snooze).delayMs) || 0)));
       return { kind: 'snoozed', lease: this.lease, runAt: this.#deps.clock.now() + delayMs };
     }
     const serialized = serializeError(error);
     const permanent = error instanceof PermanentFailure || name === 'PermanentFailure';
     const attemptsLeft = this.job.attempts < this.job.maxAttempts;
     if (permanent || !attemptsLeft) return { kind: 'failed', lease: this.lease, error: serialized, retryAt: null };
-    const delay = backoffDelay(this.task.backoff ?? {}, this.job.attempts);
-    return { kind: 'failed', lease: this.lease, error: serialized, retryAt: this.#deps.clock.now() + delay };
+    return { kind: 'failed', lease: this.lease, error: serialized, retryAt: this.#deps.clock.now() + this.#retryDelay() };
+  }
+
+  /**
+   * The task's backoff for this retry. One that throws or gives no delay is reported, and this
+   * retry waits the default backoff instead: the job keeps its attempts.
+   */
+  #retryDelay(): number {
+    const attempt = this.job.attempts;
+    try {
+      return backoffDelay(this.task.backoff ?? {}, attempt);
+    } catch (error) {
+      const what = error instanceof Error ? error.message : describeThrown(error);
+      this.#deps.report(
+        new OffloadError(
+          ErrorCodes.INVALID_BACKOFF,
+          `task "${this.task.name}": after attempt ${attempt} failed, ${what}. This retry waits the default backoff instead (1 s doubling, capped at 1 h, with jitter)`,
+          { cause: error instanceof OffloadError ? (error.cause ?? error) : error, details: { task: this.task.name, job: this.job.id, attempt } },
+        ),
+      );
+      return backoffDelay(DEFAULT_BACKOFF, attempt);
+    }
   }
 }
 

@@ -188,6 +188,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       maxResultBytes: this.#options.maxResultBytes,
       sliceMs: this.#options.sliceMs,
       saveProgress: (lease, progress) => this.#saveProgress(lease, progress),
+      report: (error) => this.#fail(error, error.message),
     };
     this.#assertModesSupported();
   }
@@ -417,25 +418,49 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     const run = new JobRun(job, task, this.#runDeps);
+    const placement = this.#placer.place(task);
     this.#active.set(job.id, run);
     this.#activeByQueue.set(job.queue, (this.#activeByQueue.get(job.queue) ?? 0) + 1);
-    const placement = this.#placer.place(task);
-    this.emit('job:start', job, placement);
     void this.#runJob(run, placement);
   }
 
+  /**
+   * Runs one job to its end, from `job:start` to `job:end`. Whatever throws on the way (a bug in a
+   * step, a listener), the job's capacity is given back and `job:end` fires, so no run holds a slot
+   * or `stop()` for ever. A run left without an outcome keeps its lease until it expires; then the
+   * job runs again.
+   */
   async #runJob(run: JobRun, placement: JobPlacement): Promise<void> {
+    let outcome: JobOutcome | null = null;
+    try {
+      this.emit('job:start', run.job, placement);
+      outcome = await this.#execute(run, placement);
+    } catch (error) {
+      this.#fail(error, `running job ${run.job.id} (task "${run.task.name}") failed in the worker; it runs again after its lease expires`);
+    } finally {
+      this.#releaseCapacity(run);
+      this.#ahead.finished(run.job.queue);
+    }
+    try {
+      this.#startWaiting();
+      if (outcome) await this.#record(run, outcome);
+    } catch (error) {
+      this.#fail(error, `finishing job ${run.job.id} (task "${run.task.name}") failed in the worker`);
+    } finally {
+      this.#wake();
+      this.emit('job:end', run.job, outcome);
+    }
+  }
+
+  async #execute(run: JobRun, placement: JobPlacement): Promise<JobOutcome | null> {
     const inline = placement.mode === 'inline';
     if (inline) this.#watchdog.begin(run.job.id, run.task.name);
-    const executor = inline && run.task.mode === 'auto' ? this.#measuredInline : this.#executors.get(placement.mode)!;
-    const outcome = await run.execute(executor, describePlacement(placement));
-    if (inline) this.#watchdog.end(run.job.id);
-    this.#releaseCapacity(run);
-    this.#ahead.finished(run.job.queue);
-    this.#startWaiting();
-    if (outcome) await this.#record(run, outcome);
-    this.#wake();
-    this.emit('job:end', run.job, outcome);
+    try {
+      const executor = inline && run.task.mode === 'auto' ? this.#measuredInline : this.#executors.get(placement.mode)!;
+      return await run.execute(executor, describePlacement(placement));
+    } finally {
+      if (inline) this.#watchdog.end(run.job.id);
+    }
   }
 
   #releaseCapacity(run: JobRun): void {

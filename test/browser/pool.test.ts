@@ -185,6 +185,10 @@ describe('browser pool in Chromium', () => {
     const range = failure(await call<Outcome>(page, 'createWith', { module: 'x.js', minWorkers: 3, maxWorkers: 2 }), ErrorCodes.INVALID_OPTION);
     assert.match(range.message, /`minWorkers` must not exceed maxWorkers \(2\)/);
     failure(await call<Outcome>(page, 'createWith', {}), ErrorCodes.INVALID_OPTION);
+    for (const option of ['idleTimeout', 'taskTimeout', 'startTimeout']) {
+      const timer = failure(await call<Outcome>(page, 'createWith', { module: 'x.js', [option]: 2 ** 31 }), ErrorCodes.INVALID_OPTION);
+      assert.match(timer.message, new RegExp(`\`${option}\` must be at most 2147483647 ms`));
+    }
     const pool = await create({ minWorkers: 0 });
     failure(await run(pool, 'echo', 1, { timeout: -1 }), ErrorCodes.INVALID_OPTION);
     await destroyWithoutLeaks(pool);

@@ -6,7 +6,10 @@ import type { Task } from '../../src/task.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../../src/worker/worker.ts';
 import { makeTempDir, waitFor } from './temp.ts';
 
-/** A worker, a queue and a real SQLite file in a temp folder, torn down by `close()`. */
+/**
+ * A worker, a queue and a real SQLite file in a temp folder, torn down by `close()`. Pass `store`
+ * to run on that store instead; the caller then closes it.
+ */
 export interface Harness {
   queue: Queue;
   worker: Worker;
@@ -15,9 +18,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(tasks: Task[], options: Partial<WorkerOptions> = {}): Promise<Harness> {
+export async function startHarness(
+  tasks: Task[],
+  options: Partial<WorkerOptions> = {},
+): Promise<Harness> {
   const { dir, cleanup } = makeTempDir('worker');
-  const store = createSqliteStore({ path: path.join(dir, 'jobs.db') });
+  const store = options.store ?? createSqliteStore({ path: path.join(dir, 'jobs.db') });
   const queue = createQueue({ store, tasks });
   const worker = createWorker({ store, tasks, pollInterval: 50, blockThreshold: 0, ...options });
   await worker.start();
@@ -26,15 +32,18 @@ export async function startHarness(tasks: Task[], options: Partial<WorkerOptions
     worker,
     async finished(id, timeoutMs = 15_000) {
       let job: Job | undefined;
-      await waitFor(async () => {
-        job = await queue.getJob(id);
-        return job !== undefined && ['succeeded', 'failed', 'cancelled'].includes(job.state);
-      }, { timeoutMs, what: `job ${id} to finish` });
+      await waitFor(
+        async () => {
+          job = await queue.getJob(id);
+          return job !== undefined && ['succeeded', 'failed', 'cancelled'].includes(job.state);
+        },
+        { timeoutMs, what: `job ${id} to finish` },
+      );
       return job!;
     },
     async close() {
       await worker.stop();
-      await store.close();
+      if (!options.store) await store.close();
       cleanup();
     },
   };

@@ -11,6 +11,7 @@ import { workersContract } from './workers-contract.ts';
 import { idempotencyContract } from './idempotency-contract.ts';
 import { runFactsContract } from './run-facts-contract.ts';
 import { inputRangesContract } from './input-ranges-contract.ts';
+import { outcomeCheckContract } from './outcome-check-contract.ts';
 
 const WORKER = 'host:1:a';
 const LEASE_MS = 10_000;
@@ -466,6 +467,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
     workersContract(kit);
     runFactsContract(kit);
     inputRangesContract(kit);
+    outcomeCheckContract(kit);
 
     it('refuses use after close, and tolerates a second close', async () => {
       const instance = await open();

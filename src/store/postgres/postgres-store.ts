@@ -25,6 +25,7 @@ import {
   type WorkerRecord,
 } from '../contract.ts';
 import { StoreEventHub } from '../events.ts';
+import { checkOutcomes } from '../outcome-check.ts';
 import { claimOrder, eventOf, eventOfRow, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
 import { isConnectionError, startError } from './connection-errors.ts';
 import { ChangeFeed } from './change-feed.ts';
@@ -187,11 +188,14 @@ export class PostgresStore implements Store {
    * Outcomes are written one statement at a time per store instance: calls that arrive while a
    * statement is in flight are merged into the next one. Every call still resolves only after its
    * own outcomes are committed; merging only shares the commit (group commit), which is what keeps
-   * many small concurrent writes from queueing behind each other in the database.
+   * many small concurrent writes from queueing behind each other in the database. A call with an
+   * invalid outcome is refused before it is merged, and when the database refuses a merged
+   * statement, each call is written alone, so one call's failure fails no other.
    */
   jobRecordOutcomes(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
     this.#assertOpen();
     return new Promise((resolve, reject) => {
+      checkOutcomes(outcomes);
       this.#outcomeQueue.push({ outcomes, resolve, reject });
       if (!this.#writingOutcomes) void this.#writeOutcomes();
     });
@@ -209,7 +213,8 @@ export class PostgresStore implements Store {
           offset += call.outcomes.length;
         }
       } catch (error) {
-        for (const call of calls) call.reject(error);
+        if (calls.length === 1) calls[0]!.reject(error);
+        else for (const call of calls) await this.#recordOutcomes(call.outcomes).then(call.resolve, call.reject);
       }
     }
     this.#writingOutcomes = false;

@@ -25,6 +25,7 @@ import {
   type WorkerRecord,
 } from '../contract.ts';
 import { StoreEventHub } from '../events.ts';
+import { checkOutcomes } from '../outcome-check.ts';
 import { claimOrder, eventOf, eventOfRow, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
 import { SqliteEnqueuer } from './enqueuer.ts';
 import { openDatabase, storageError } from './open-database.ts';
@@ -154,8 +155,10 @@ export class SqliteStore implements Store {
     return this.#write(() => params.leases.filter((lease) => renew.run({ ...lease, expiresAt }).changes === 0).map((lease) => lease.id));
   }
 
+  /** One transaction per call: an invalid outcome refuses the call before anything is written. */
   async jobRecordOutcomes(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
     this.#assertOpen();
+    checkOutcomes(outcomes);
     const now = this.clock.now();
     const recorded = this.#write(() => {
       const rows = new Array<EventRow | undefined>(outcomes.length);
