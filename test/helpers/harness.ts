@@ -1,13 +1,14 @@
-import path from 'node:path';
 import { createQueue, type Queue } from '../../src/queue.ts';
-import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Job } from '../../src/job.ts';
+import type { Store } from '../../src/store/contract.ts';
 import type { Task } from '../../src/task.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../../src/worker/worker.ts';
-import { makeTempDir, waitFor } from './temp.ts';
+import { sqliteFactory, type MakeStoreFactory } from '../store-contract/factory.ts';
+import { waitFor } from './temp.ts';
 
-/** A worker, a queue and a real SQLite file in a temp folder, torn down by `close()`. */
+/** A worker and a queue over one store of fresh data (a SQLite file unless told), torn down by `close()`. */
 export interface Harness {
+  store: Store;
   queue: Queue;
   worker: Worker;
   /** Resolves with the job once it reaches a finished state. */
@@ -15,27 +16,35 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(tasks: Task[], options: Partial<WorkerOptions> = {}): Promise<Harness> {
-  const { dir, cleanup } = makeTempDir('worker');
-  const store = createSqliteStore({ path: path.join(dir, 'jobs.db') });
+export async function startHarness(
+  tasks: Task[],
+  options: Partial<WorkerOptions> = {},
+  makeFactory: MakeStoreFactory = () => sqliteFactory('worker'),
+): Promise<Harness> {
+  const factory = await makeFactory();
+  const store = await factory.open();
   const queue = createQueue({ store, tasks });
   const worker = createWorker({ store, tasks, pollInterval: 50, blockThreshold: 0, ...options });
   await worker.start();
   return {
+    store,
     queue,
     worker,
     async finished(id, timeoutMs = 15_000) {
       let job: Job | undefined;
-      await waitFor(async () => {
-        job = await queue.getJob(id);
-        return job !== undefined && ['succeeded', 'failed', 'cancelled'].includes(job.state);
-      }, { timeoutMs, what: `job ${id} to finish` });
+      await waitFor(
+        async () => {
+          job = await queue.getJob(id);
+          return job !== undefined && ['succeeded', 'failed', 'cancelled'].includes(job.state);
+        },
+        { timeoutMs, what: `job ${id} to finish` },
+      );
       return job!;
     },
     async close() {
       await worker.stop();
       await store.close();
-      cleanup();
+      await factory.destroy();
     },
   };
 }
