@@ -23,7 +23,8 @@ export interface JobRunDeps {
   maxResultBytes: number;
   /** An inline task holding the loop longer than this (ms) gives it up at `ctx.yield()`. */
   sliceMs: number;
-  saveProgress(lease: LeaseRef, progress: string): void;
+  /** Settles once the store has written or refused the progress; never rejects. */
+  saveProgress(lease: LeaseRef, progress: string): Promise<void>;
   /** Something went wrong beside the task (its backoff misbehaved): log it and emit it as the worker's `error`. */
   report(error: OffloadError): void;
 }
@@ -48,6 +49,7 @@ export class JobRun {
   #abortError: Error | undefined;
   #rejectRace: ((error: Error) => void) | undefined;
   #pendingProgress: string | undefined;
+  #savingProgress: Promise<void> | undefined;
 
   constructor(job: ClaimedJob, task: Task, deps: JobRunDeps) {
     this.job = job;
@@ -98,7 +100,7 @@ export class JobRun {
       return withFacts(this.#reason ? this.#abortOutcome(error) : this.#failure(error), facts);
     } finally {
       clearTimeout(this.#timeout);
-      this.#flushProgress();
+      await this.#progressSaved();
     }
   }
 
@@ -155,10 +157,24 @@ export class JobRun {
     }
   }
 
+  /**
+   * One save at a time, the latest value next: over a pool of connections two saves could land
+   * out of order, and the outcome, which ends the lease, must not overtake the last one.
+   */
   #flushProgress(): void {
-    if (this.#pendingProgress === undefined) return;
-    this.#deps.saveProgress(this.lease, this.#pendingProgress);
+    if (this.#pendingProgress === undefined || this.#savingProgress) return;
+    const progress = this.#pendingProgress;
     this.#pendingProgress = undefined;
+    this.#savingProgress = this.#deps.saveProgress(this.lease, progress).then(() => {
+      this.#savingProgress = undefined;
+      this.#flushProgress();
+    });
+  }
+
+  /** Resolves once every progress reported so far is written (or refused). */
+  async #progressSaved(): Promise<void> {
+    this.#flushProgress();
+    while (this.#savingProgress) await this.#savingProgress;
   }
 
   #success(result: unknown): JobOutcome {

@@ -480,8 +480,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  #saveProgress(lease: LeaseRef, progress: string): void {
-    this.store.jobSetProgress({ ...lease, progress }).catch((error: unknown) => this.#fail(error, 'saving progress failed'));
+  #saveProgress(lease: LeaseRef, progress: string): Promise<void> {
+    return this.store.jobSetProgress({ ...lease, progress }).then(
+      () => undefined,
+      (error: unknown) => this.#fail(error, 'saving progress failed'),
+    );
   }
 
   async #renewLeases(): Promise<void> {

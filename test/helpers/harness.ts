@@ -1,16 +1,17 @@
-import path from 'node:path';
 import { createQueue, type Queue } from '../../src/queue.ts';
-import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Job } from '../../src/job.ts';
+import type { Store } from '../../src/store/contract.ts';
 import type { Task } from '../../src/task.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../../src/worker/worker.ts';
-import { makeTempDir, waitFor } from './temp.ts';
+import { sqliteFactory, type MakeStoreFactory } from '../store-contract/factory.ts';
+import { waitFor } from './temp.ts';
 
 /**
- * A worker, a queue and a real SQLite file in a temp folder, torn down by `close()`. Pass `store`
- * to run on that store instead; the caller then closes it.
+ * A worker and a queue over one store of fresh data (a SQLite file unless told), torn down by
+ * `close()`. Pass `store` in the options to run on that store instead; the caller then closes it.
  */
 export interface Harness {
+  store: Store;
   queue: Queue;
   worker: Worker;
   /** Resolves with the job once it reaches a finished state. */
@@ -21,13 +22,15 @@ export interface Harness {
 export async function startHarness(
   tasks: Task[],
   options: Partial<WorkerOptions> = {},
+  makeFactory: MakeStoreFactory = () => sqliteFactory('worker'),
 ): Promise<Harness> {
-  const { dir, cleanup } = makeTempDir('worker');
-  const store = options.store ?? createSqliteStore({ path: path.join(dir, 'jobs.db') });
+  const factory = options.store ? undefined : await makeFactory();
+  const store = options.store ?? (await factory!.open());
   const queue = createQueue({ store, tasks });
   const worker = createWorker({ store, tasks, pollInterval: 50, blockThreshold: 0, ...options });
   await worker.start();
   return {
+    store,
     queue,
     worker,
     async finished(id, timeoutMs = 15_000) {
@@ -43,8 +46,9 @@ export async function startHarness(
     },
     async close() {
       await worker.stop();
-      if (!options.store) await store.close();
-      cleanup();
+      if (!factory) return;
+      await store.close();
+      await factory.destroy();
     },
   };
 }

@@ -8,6 +8,8 @@ import type { JobPlacement } from '../../src/worker/mode-placer.ts';
 import { isolated, spin, tiny } from '../fixtures/auto-tasks.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
+// SQLite only: where a run goes is the worker's choice, whatever the store; what the job
+// record keeps of it is the run-facts store contract's, on both stores.
 describe("mode: 'auto' and isolate: true", () => {
   let harness: Harness;
   const placements = new Map<string, JobPlacement>();

@@ -1,0 +1,4 @@
+import { postgresFactory } from '../store-contract/factory.ts';
+import { workerSuite } from './worker-suite.ts';
+
+workerSuite('postgres', () => postgresFactory('worker'));
