@@ -90,7 +90,10 @@ export interface Store {
 
   /**
    * Subscribes to job events. Events of this store instance arrive at once; events of other
-   * processes arrive as `store:changed` hints, which mean "look again".
+   * processes arrive as `store:changed` hints, which mean "look again". Stores that carry job
+   * events between processes (PostgreSQL with `listen`) deliver other instances' events too, each
+   * job's in the order its changes committed (docs/postgres.md); events of different jobs may
+   * interleave in any order.
    */
   on<E extends keyof StoreEvents>(event: E, listener: (payload: StoreEvents[E]) => void): () => void;
   /** Closes connections and timers. A second call does nothing. */

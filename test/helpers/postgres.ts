@@ -67,3 +67,13 @@ export async function terminateConnections(schema: string): Promise<number> {
   );
   return rows[0]?.n ?? 0;
 }
+
+/** Where the server's WAL is being written now. */
+export async function walInsertPosition(client: pg.Client): Promise<string> {
+  return (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+}
+
+/** Whether the WAL is on disk past `lsn`. */
+export async function walFlushedPast(client: pg.Client, lsn: string): Promise<boolean> {
+  return (await client.query<{ past: boolean }>('SELECT pg_current_wal_flush_lsn() > $1::pg_lsn AS past', [lsn])).rows[0]!.past;
+}

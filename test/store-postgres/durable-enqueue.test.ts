@@ -5,16 +5,19 @@ import pino from 'pino';
 import { createQueue, type Queue } from '../../src/queue.ts';
 import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { defineTask } from '../../src/task.ts';
-import { adminQuery, dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema, urlAs } from '../helpers/postgres.ts';
+import {
+  adminQuery,
+  dropSchema,
+  requirePostgres,
+  TEST_PG_URL,
+  uniqueSchema,
+  urlAs,
+  walFlushedPast as flushedPastOn,
+  walInsertPosition as walInsertPositionOn,
+} from '../helpers/postgres.ts';
 import { waitFor } from '../helpers/temp.ts';
 
 const report = defineTask({ name: 'report', run: async () => 'done' });
-
-/** Where the server's WAL is being written now. */
-const walInsertPositionOn = async (client: pg.Client) => (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
-/** Whether the WAL is on disk past `lsn`. */
-const flushedPastOn = async (client: pg.Client, lsn: string) =>
-  (await client.query<{ past: boolean }>('SELECT pg_current_wal_flush_lsn() > $1::pg_lsn AS past', [lsn])).rows[0]!.past;
 
 /**
  * The store's own inserts commit without waiting for the disk, so a worker can see the job at once;
@@ -149,5 +152,16 @@ describe('postgres store: enqueues where the flush function may not run', () => 
     expected.push(...(await queue.enqueueMany([{ task: report, payload: {} }, { task: report, payload: {} }])).map((job) => job.id));
     await waitFor(() => expected.every((id) => seen.includes(id)), { what: 'the announcements of seven jobs' });
     assert.equal((await queue.countJobs()).queued, 7);
+  });
+
+  it('commits the changes that announce themselves durably, and announces them', async () => {
+    const heard: string[] = [];
+    other.on('job:retrying', (event) => heard.push(event.id));
+    const [claimed] = await store.jobClaim({ workerId: 'w', queues: [{ name: 'default', limit: 1 }], tasks: ['report'], leaseMs: 60_000 });
+    const lease = { id: claimed!.id, workerId: 'w', attempt: claimed!.attempts };
+    const before = await walInsertPositionOn(client);
+    await store.jobRecordOutcomes([{ kind: 'failed', lease, error: { name: 'Error', message: 'boom' }, retryAt: Date.now() + 60_000 }]);
+    assert.ok(await flushedPastOn(client, before), 'the retry resolved before its commit was flushed');
+    await waitFor(() => heard.includes(lease.id), { what: 'the retry at the other instance' });
   });
 });

@@ -57,8 +57,8 @@ describe('postgres store: events between processes', () => {
     ];
     const expectedC = [`job:enqueued:${c}:queued`, `job:cancelled:${c}:cancelled`];
     await waitFor(() => seen.length >= expectedA.length + expectedC.length, { what: 'events at the other instance' });
-    // Each job's events in the order they happened. An enqueue is announced by its own insert, so
-    // job c's may arrive before job a's last events, which wait up to 20 ms to go out together.
+    // Each job's events in the order they happened. Job c's may arrive before job a's success,
+    // which waits up to 20 ms to go out with others (every other change announces itself at once).
     assert.deepEqual(seen.filter((event) => event.includes(`:${a}:`)), expectedA);
     assert.deepEqual(seen.filter((event) => event.includes(`:${c}:`)), expectedC);
     assert.equal(seen.length, expectedA.length + expectedC.length);

@@ -66,7 +66,7 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
       .description(verb)
       .action((id: string) =>
         withQueue(globals, {}, async (queue, context) => {
-          const job = name === 'cancel' ? await queue.cancel(id) : await queue.retry(id);
+          const job = await (name === 'cancel' ? queue.cancel(id) : queue.retry(id)).catch(withListHint);
           if (context.json) return printJson(job);
           print(`job ${job.id} is now ${job.state}`);
         }),
@@ -136,6 +136,12 @@ async function enqueue(queue: Queue, context: CommandContext, task: string, flag
   }
   if (context.json) printJson({ enqueued: total });
   else print(`enqueued ${total} jobs of ${task}`);
+}
+
+/** A store's "no job with id" error, told how to find the right id. */
+function withListHint(error: unknown): never {
+  if (!(error instanceof OffloadError) || error.code !== ErrorCodes.JOB_NOT_FOUND) throw error;
+  throw new OffloadError(error.code, `${error.message}; list jobs with \`offload jobs\``, { details: { ...error.details }, cause: error });
 }
 
 async function mustGet(queue: Queue, id: string): Promise<Job> {

@@ -6,7 +6,7 @@ import { enqueuedItem } from './job-items.ts';
 import type { Notifier } from './notifier.ts';
 import { sql, type QueryName } from './queries.ts';
 import type { Queryable } from './queryable.ts';
-import { SharedFlush } from './shared-flush.ts';
+import type { SharedFlush } from './shared-flush.ts';
 
 /** Most jobs one insert statement takes; bigger batches run as several, in one transaction. */
 const INSERT_CHUNK = 5_000;
@@ -19,6 +19,8 @@ export interface EnqueuerDeps {
   transaction<T>(work: (db: Queryable) => Promise<T>): Promise<T>;
   notifier: Notifier;
   events: StoreEventHub;
+  /** The store's shared `walFlush`, which relaxed commits wait for before they are acknowledged. */
+  flush: SharedFlush;
 }
 
 /**
@@ -30,12 +32,10 @@ export interface EnqueuerDeps {
  */
 export class Enqueuer {
   readonly #deps: EnqueuerDeps;
-  readonly #flush: SharedFlush;
   #flushAfterInsert = true;
 
   constructor(deps: EnqueuerDeps) {
     this.#deps = deps;
-    this.#flush = new SharedFlush(() => deps.run('walFlush', []));
   }
 
   /** Checks once, at start, whether this role may run the flush; returns whether it may. */
@@ -73,7 +73,7 @@ export class Enqueuer {
     const { notifier, events } = this.#deps;
     if (!this.#flushAfterInsert) notifier.publish('enq', results.filter((result) => result.created).map((result) => enqueuedItem(result.job)));
     if (events.listens('job:enqueued')) for (const result of results) if (result.created) events.emit('job:enqueued', eventOf(result.job));
-    if (this.#flushAfterInsert) await this.#flush.request();
+    if (this.#flushAfterInsert) await this.#deps.flush.request();
   }
 
   /**

@@ -1,7 +1,6 @@
 /** Pure helpers of the PostgreSQL store: outcome columns and notification items. */
 import type { Job } from '../../job.ts';
 import type { JobOutcome } from '../contract.ts';
-import { announcedError } from './notifier.ts';
 
 /** A job row's event fields, as statements return them. */
 export type EventRow = { id: string; queue: string; task: string; attempts: number };
@@ -27,11 +26,27 @@ export function enqueuedItem(job: Job): unknown[] {
   return [job.id, job.queue, job.task, job.attempts, job.runAt];
 }
 
-/** A notification item of an outcome: [id, queue, task, attempt, kind, error, runAt]. */
-export function outcomeItem(outcome: JobOutcome, row: { id: string; queue: string; task: string }, now: number): unknown[] {
-  const [kind, , , runAt] = outcomeColumns(outcome, now);
-  const error = outcome.kind === 'failed' ? announcedError({ ...outcome.error, attempt: outcome.lease.attempt }) : null;
-  return [String(row.id), row.queue, row.task, outcome.lease.attempt, kind, error, runAt];
+/** Longest error JSON that notifications carry whole. */
+const ANNOUNCED_ERROR_BYTES = 1_500;
+
+/** An error as announced: cut to name, message and code when its JSON is long (stacks stay in the job). */
+export function announcedError(error: { name?: string; message?: string; code?: string; attempt?: number } & object): object {
+  if (Buffer.byteLength(JSON.stringify(error)) <= ANNOUNCED_ERROR_BYTES) return error;
+  return {
+    name: String(error.name ?? 'Error').slice(0, 100),
+    message: String(error.message ?? '').slice(0, 300),
+    ...(error.code === undefined ? {} : { code: String(error.code).slice(0, 100) }),
+    ...(error.attempt === undefined ? {} : { attempt: error.attempt }),
+  };
+}
+
+/**
+ * The error an outcome's notification carries, as JSON text, where it differs from the stored
+ * `error` column (outcomeColumns): null when that column is short enough to announce as it is.
+ */
+export function announcedNote(outcome: JobOutcome, error: string | null): string | null {
+  if (outcome.kind !== 'failed' || error === null || Buffer.byteLength(error) <= ANNOUNCED_ERROR_BYTES) return null;
+  return JSON.stringify(announcedError({ ...outcome.error, attempt: outcome.lease.attempt }));
 }
 
 /** Most ids in one grouped item, so an item stays far below the 7 500-byte payload limit. */

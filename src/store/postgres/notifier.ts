@@ -2,17 +2,20 @@ import type { Logger } from 'pino';
 
 /** PostgreSQL refuses payloads of 8000 bytes or more; stay well below. */
 const MAX_PAYLOAD_BYTES = 7_500;
-/** Kinds that wake workers go out on the next turn; the rest (started, progress, outcomes) within this many ms. */
+/** Kinds that wake workers go out on the next turn; the rest (successes) within this many ms. */
 const EVENT_DELAY_MS = 20;
-const URGENT = new Set(['enq', 'changed', 'cancel']);
+const URGENT = new Set(['enq', 'changed']);
 
 /**
- * Announces committed changes to every store instance that LISTENs on the channel, one statement
- * at a time (so they arrive in the order they happened), as payloads `[origin, kind, [item, ...]]`
- * of at most 7 500 bytes. The store's enqueues are announced by their insert instead (queries.ts):
- * a job's own events still arrive in order, as nothing can happen to a job before its insert
- * commits, but a new job's enqueue may overtake earlier events of other jobs still held here. Enqueues, cancels and queue changes go out at once (they wake workers); started, progress and outcome events are gathered for up to 20 ms, so
- * a busy worker sends a few announcements a second instead of two per claim.
+ * Announces committed changes to every store instance that LISTENs on the channel, just after
+ * their commit, one statement at a time (so they arrive in the order they were published), as
+ * payloads `[origin, kind, [item, ...]]` of at most 7 500 bytes. It carries only what may follow
+ * other announcements by a few milliseconds without breaking a job's order of events: successes
+ * (`ok`: a success ends its job, and every earlier event of the job was announced by the statement
+ * that made it, see queries.ts), paused and resumed queues (`changed`), and, where the role may
+ * not run `walFlush`, enqueues (`enq`). Enqueues and queue changes go out at once (they wake
+ * workers); successes are gathered for up to 20 ms, so a busy worker sends a few announcements a
+ * second instead of one per batch.
  * Announcements are hints: one lost to a broken connection is logged and dropped, never retried;
  * listeners fall back to their poll.
  */
@@ -92,20 +95,4 @@ export class Notifier {
       if (this.#pending.length > 0) this.#schedule();
     });
   }
-}
-
-/** An error as announced: cut to name, message and code when its JSON is long (stacks stay in the job). */
-export function announcedError(error: { name?: string; message?: string; code?: string; attempt?: number } & object): object {
-  if (Buffer.byteLength(JSON.stringify(error)) <= 1_500) return error;
-  return {
-    name: String(error.name ?? 'Error').slice(0, 100),
-    message: String(error.message ?? '').slice(0, 300),
-    ...(error.code === undefined ? {} : { code: String(error.code).slice(0, 100) }),
-    ...(error.attempt === undefined ? {} : { attempt: error.attempt }),
-  };
-}
-
-/** Progress as announced: the value, or null when its JSON is over 4 000 bytes (read the job for it). */
-export function announcedProgress(progress: string): unknown {
-  return Buffer.byteLength(progress) <= 4_000 ? (JSON.parse(progress) as unknown) : null;
 }

@@ -31,11 +31,12 @@ import { isConnectionError, startError } from './connection-errors.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { Enqueuer } from './enqueuer.ts';
 import { migrate } from './migrate.ts';
-import { announcedError, announcedProgress, Notifier } from './notifier.ts';
-import { groupedItems, enqueuedItem, outcomeColumns, outcomeItem, type EventRow } from './job-items.ts';
+import { Notifier } from './notifier.ts';
+import { announcedNote, groupedItems, outcomeColumns, type EventRow } from './job-items.ts';
 import type { Queryable } from './queryable.ts';
 import { parsePostgresOptions, type ParsedPostgresOptions, type PostgresStoreOptions } from './postgres-options.ts';
 import { bindSql, filterClause, sql, stateExpression, type QueryName } from './queries.ts';
+import { SharedFlush } from './shared-flush.ts';
 
 export type { PostgresStoreOptions } from './postgres-options.ts';
 
@@ -46,11 +47,14 @@ const ID_PATTERN = /^[0-9]{1,18}$/;
  */
 const PLANNED_EACH_TIME = new Set<QueryName>(['jobRecordOutcomes', 'jobRenewLeases']);
 
+/** What a statement that announces its own change returns besides its rows (queries.ts, `relaxedIf`). */
+type Announced = { relaxed?: boolean };
+
 /**
  * The store for many machines: jobs in one PostgreSQL schema, claimed with FOR UPDATE SKIP LOCKED,
- * outcomes written in one statement per batch. Every change is announced with NOTIFY (an enqueue
- * by its insert, see enqueuer.ts; the rest just after their commit, see notifier.ts), so job
- * events reach every store instance, in every process. Events from
+ * outcomes written in one statement per batch. Every change is announced with NOTIFY by the
+ * statement that makes it (queries.ts), successes just after their commit (notifier.ts), so job
+ * events reach every store instance, in every process, each job's in the order they happened. Events from
  * other processes arrive as the job events themselves, plus `store:changed` when work may have
  * become claimable (enqueues, retries, recoveries, resumed queues) and every `pollInterval` ms.
  */
@@ -68,6 +72,10 @@ export class PostgresStore implements Store {
   readonly #notifier: Notifier;
   readonly #enqueuer: Enqueuer;
   readonly #feed: ChangeFeed;
+  /** Puts relaxed commits on disk before the store acknowledges them (queries.ts). */
+  readonly #flush = new SharedFlush(() => this.#run('walFlush', []));
+  /** Whether statements that notify may commit without waiting for the disk: set at start, once `walFlush` is known to be allowed. */
+  #relax = false;
   readonly #outcomeQueue: Array<{ outcomes: readonly JobOutcome[]; resolve: (accepted: boolean[]) => void; reject: (error: unknown) => void }> = [];
   #writingOutcomes = false;
   #closed = false;
@@ -111,11 +119,12 @@ export class PostgresStore implements Store {
       transaction: (work) => this.#transaction(work),
       notifier: this.#notifier,
       events: this.#events,
+      flush: this.#flush,
     });
   }
 
   #bindings(origin: string) {
-    return { schema: this.#options.schema, channel: this.#channel, origin, claimCommit: this.#options.claimCommit };
+    return { schema: this.#options.schema, channel: this.#channel, origin };
   }
 
   /** Migrates the schema and starts listening (or polling). Rejects with an OffloadError naming what to fix. */
@@ -126,6 +135,7 @@ export class PostgresStore implements Store {
       try {
         await migrate(client, this.#options.schema, this.#options.target.label);
         flushAllowed = await this.#enqueuer.probe(client);
+        this.#relax = flushAllowed;
       } finally {
         client.release();
       }
@@ -159,8 +169,11 @@ export class PostgresStore implements Store {
     const queues = params.queues.filter((queue) => queue.limit > 0);
     if (queues.length === 0 || params.tasks.length === 0) return [];
     const now = this.clock.now();
-    const values = [params.workerId, queues.map((q) => q.name), queues.map((q) => q.limit), now, params.tasks, params.leaseMs];
+    // A durable claim that notifies would hold the notify lock through its disk flush: it commits relaxed, then flushes.
+    const durable = this.#options.claimCommit === 'sync';
+    const values = [params.workerId, queues.map((q) => q.name), queues.map((q) => q.limit), now, params.tasks, params.leaseMs, durable && !this.#relax ? 'on' : 'off'];
     const { rows } = await this.#run<JobRow>('jobClaim', values);
+    if (durable && this.#relax && rows.length > 0) await this.#flush.request();
     const leaseExpiresAt = now + params.leaseMs;
     for (const row of rows) {
       row.state = 'running';
@@ -169,7 +182,6 @@ export class PostgresStore implements Store {
       row.started_at = now;
     }
     const jobs = rows.map((row) => jobFromRow(row, now) as ClaimedJob).sort(claimOrder);
-    this.#notifier.publish('st', groupedItems(jobs.map((job) => ({ id: job.id, queue: job.queue, task: job.task, attempt: job.attempts }))));
     if (this.#events.listens('job:started')) for (const job of jobs) this.#events.emit('job:started', eventOf(job));
     return jobs;
   }
@@ -229,39 +241,44 @@ export class PostgresStore implements Store {
       const outcome = outcomes[i]!;
       const [kind, result, error, runAt] = outcomeColumns(outcome, now);
       const { id, workerId: worker, attempt } = outcome.lease;
-      return { ord: n + 1, id, worker, attempt, kind, result, error, run_at: runAt, placement: outcome.placement ?? null, output_tail: outcome.outputTail ?? null };
+      const note = announcedNote(outcome, error);
+      return { ord: n + 1, id, worker, attempt, kind, result, error, run_at: runAt, placement: outcome.placement ?? null, output_tail: outcome.outputTail ?? null, note };
     });
-    const { rows } = await this.#run<{ ord: string; id: string; queue: string; task: string; webhook_job_id: string | null }>('jobRecordOutcomes', [JSON.stringify(records), now]);
-    const items: unknown[][] = [];
+    type Row = { ord: string; id: string; queue: string; task: string; webhook_job_id: string | null } & Announced;
+    const { rows } = await this.#run<Row>('jobRecordOutcomes', [JSON.stringify(records), now, this.#relax]);
+    await this.#flushIfRelaxed(rows);
     const succeeded: Array<{ id: string; queue: string; task: string; attempt: number }> = [];
     for (const row of rows) {
       const index = indexes[Number(row.ord) - 1]!;
       const outcome = outcomes[index]!;
       accepted[index] = true;
       if (outcome.kind === 'succeeded') succeeded.push({ id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt });
-      else items.push(outcomeItem(outcome, row, now));
       this.#events.emitOutcome(outcome, row);
     }
     this.#notifier.publish('ok', groupedItems(succeeded));
-    this.#notifier.publish('out', items);
-    this.#announceDeliveries(rows, now);
+    this.#emitDeliveries(rows);
     return accepted;
   }
 
-  /** Announces the delivery jobs the webhook trigger made for ended jobs with a callback URL. */
-  #announceDeliveries(rows: ReadonlyArray<{ webhook_job_id: string | number | null }>, now: number): void {
-    const ids = rows.filter((row) => row.webhook_job_id !== null).map((row) => String(row.webhook_job_id));
-    if (ids.length === 0) return;
-    this.#notifier.publish('enq', ids.map((id) => [id, WEBHOOK_QUEUE, WEBHOOK_TASK, 0, now]));
-    for (const id of ids) this.#events.emit('job:enqueued', { id, queue: WEBHOOK_QUEUE, task: WEBHOOK_TASK, state: 'queued', attempt: 0 });
+  /** Emits the delivery jobs the webhook trigger made for ended jobs with a callback URL (the statement announced them). */
+  #emitDeliveries(rows: ReadonlyArray<{ webhook_job_id: string | number | null }>): void {
+    if (!this.#events.listens('job:enqueued')) return;
+    for (const row of rows) {
+      if (row.webhook_job_id !== null) this.#events.emit('job:enqueued', { id: String(row.webhook_job_id), queue: WEBHOOK_QUEUE, task: WEBHOOK_TASK, state: 'queued', attempt: 0 });
+    }
+  }
+
+  /** Waits until a statement that relaxed its commit to notify is on disk, before the store acknowledges it. */
+  async #flushIfRelaxed(rows: readonly Announced[]): Promise<void> {
+    if (rows[0]?.relaxed === true) await this.#flush.request();
   }
 
   async jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean> {
     this.#assertOpen();
     if (!ID_PATTERN.test(params.id)) return false;
-    const { rows } = await this.#run<EventRow>('jobSetProgress', [params.id, params.workerId, params.attempt, params.progress]);
+    const { rows } = await this.#run<EventRow & Announced>('jobSetProgress', [params.id, params.workerId, params.attempt, params.progress, this.#relax]);
+    await this.#flushIfRelaxed(rows);
     const row = rows[0];
-    if (row) this.#notifier.publish('prog', [[row.id, row.queue, row.task, row.attempts, announcedProgress(params.progress)]]);
     if (row) this.#events.emit('job:progress', { ...eventOfRow(row, 'running'), progress: JSON.parse(params.progress) as unknown });
     return row !== undefined;
   }
@@ -269,21 +286,22 @@ export class PostgresStore implements Store {
   async jobCancel(params: { id: string }): Promise<Job> {
     this.#assertOpen();
     const now = this.clock.now();
-    const row = ID_PATTERN.test(params.id) ? (await this.#run<JobRow>('jobCancel', [params.id, now])).rows[0] : undefined;
+    const rows = ID_PATTERN.test(params.id) ? (await this.#run<JobRow & Announced>('jobCancel', [params.id, now, this.#relax])).rows : [];
+    await this.#flushIfRelaxed(rows);
+    const row = rows[0];
     if (!row) throw await this.#stateError(params.id, 'cancel', 'scheduled, queued or running');
     const job = jobFromRow(row, now);
-    this.#notifier.publish('cancel', [[job.id, job.queue, job.task, job.attempts]]);
     this.#events.emit('job:cancelled', eventOf(job));
-    this.#announceDeliveries([row], now);
+    this.#emitDeliveries([row]);
     return job;
   }
 
   async jobRetry(params: { id: string }): Promise<Job> {
     this.#assertOpen();
     const now = this.clock.now();
-    let row: JobRow | undefined;
+    let rows: Array<JobRow & Announced> = [];
     try {
-      row = ID_PATTERN.test(params.id) ? (await this.#run<JobRow>('jobRetry', [params.id, now])).rows[0] : undefined;
+      if (ID_PATTERN.test(params.id)) rows = (await this.#run<JobRow & Announced>('jobRetry', [params.id, now, this.#relax])).rows;
     } catch (error) {
       if ((error as { code?: string }).code !== '23505') throw error;
       throw new OffloadError(
@@ -292,9 +310,10 @@ export class PostgresStore implements Store {
         { details: { id: params.id } },
       );
     }
+    await this.#flushIfRelaxed(rows);
+    const row = rows[0];
     if (!row) throw await this.#stateError(params.id, 'retry', 'failed or cancelled');
     const job = jobFromRow(row, now);
-    this.#notifier.publish('enq', [enqueuedItem(job)]);
     this.#events.emit('job:enqueued', eventOf(job));
     return job;
   }
@@ -337,11 +356,12 @@ export class PostgresStore implements Store {
   async jobRecoverExpired(): Promise<{ requeued: string[]; failed: string[] }> {
     this.#assertOpen();
     const now = this.clock.now();
-    const { rows } = await this.#run<EventRow & { state: 'queued' | 'failed'; error: string; run_at: string; webhook_job_id: string | null }>('jobRecoverExpired', [now]);
+    type Row = EventRow & Announced & { state: 'queued' | 'failed'; error: string; run_at: string; webhook_job_id: string | null };
+    const { rows } = await this.#run<Row>('jobRecoverExpired', [now, this.#relax]);
+    await this.#flushIfRelaxed(rows);
     const requeued: string[] = [];
     const failed: string[] = [];
     rows.sort((a, b) => Number(a.id) - Number(b.id));
-    this.#notifier.publish('out', rows.map((row) => [String(row.id), row.queue, row.task, row.attempts, row.state === 'failed' ? 'failed' : 'recovered', announcedError(JSON.parse(row.error) as object), Number(row.run_at)]));
     for (const row of rows) {
       const error = JSON.parse(row.error) as SerializedError;
       if (row.state === 'failed') {
@@ -352,7 +372,7 @@ export class PostgresStore implements Store {
         this.#events.emit('job:retrying', { ...eventOfRow(row, 'queued'), error, runAt: Number(row.run_at) });
       }
     }
-    this.#announceDeliveries(rows, now);
+    this.#emitDeliveries(rows);
     return { requeued, failed };
   }
 

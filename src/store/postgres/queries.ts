@@ -4,19 +4,24 @@
  * failed/cancelled; `scheduled` is a queued job whose run_at lies ahead, derived on read. Times are
  * epoch milliseconds from the store's clock, never the server's `now()`, so tests can move time.
  *
- * Changes are announced after they commit, by a separate NOTIFY (notifier.ts): a transaction that
- * notifies holds a database-wide lock through its commit, so notifying inside the hot statements
- * would serialise every claim and completion of every worker. Enqueues are the exception: they
- * notify inside their own statement, so the job and its announcement become visible together.
- * Through a caller's client that happens on the caller's commit. On the store's own connections the
- * insert commits without waiting for the disk (the notify lock is held for microseconds), and the
- * store acknowledges the enqueue only after `walFlush` has put that commit on disk: a worker can
- * start the job one disk flush sooner, and no acknowledged job is less durable.
+ * Every statement that changes a job announces the change itself, with `pg_notify` in the same
+ * statement, so notifications are delivered in the order the changes committed: a job's events
+ * reach every listener in the order they happened, whichever store instance made them. Successes
+ * are the exception: a success ends its job, it follows only events announced in their own commits,
+ * and it is announced just after its commit, gathered with others (notifier.ts), which keeps the
+ * bulk of the traffic out of the notify lock. A transaction that notifies holds a database-wide
+ * lock through its commit, disk flush included, so the statements that notify commit without
+ * waiting for the disk (the lock is then held for microseconds) and the store acknowledges the
+ * change only after `walFlush` has put that commit on disk: no acknowledged change is less
+ * durable. Where the role may not run `walFlush`, the relaxing flag (`relaxed` below) is false and
+ * these commits wait for the disk under the lock. Through a caller's client an enqueue is
+ * announced on the caller's commit.
  *
- * Claims commit with synchronous_commit off (`{claimCommit}`, see PostgresStoreOptions.claimCommit):
- * a claim lost to a server crash only means the job runs again, and every later durable commit
- * (an outcome, an enqueue) flushes the claims before it.
+ * Claims commit with synchronous_commit off (`$7`, see PostgresStoreOptions.claimCommit): a claim
+ * lost to a server crash only means the job runs again, and every later durable commit (an
+ * outcome, an enqueue) flushes the claims before it.
  */
+import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../contract.ts';
 
 const LEASE_MATCH = `id = $1 AND state = 'running' AND lease_owner = $2 AND attempts = $3`;
 const CLEAR_LEASE = `lease_owner = NULL, lease_expires_at = NULL`;
@@ -37,8 +42,8 @@ export const stateExpression = (n: number) => `CASE WHEN state = 'queued' AND ru
  * `[origin, kind, [item, ...]]`, cut into chunks that stay well under PostgreSQL's 8000-byte limit.
  * Select `(SELECT count(*) FROM notes)` in the final query so the CTE runs.
  */
-function notify(source: string, kind: string, item: string): string {
-  return `notes AS (
+function notify(source: string, kind: string, item: string, name = 'notes'): string {
+  return `${name} AS (
     SELECT pg_notify({channel}, json_build_array({origin}::text, '${kind}', json_agg(item ORDER BY ord))::text)
       FROM (SELECT item, ord, sum(octet_length(item::text)) OVER (ORDER BY ord) / 2000 AS chunk
               FROM (SELECT ${item} AS item, row_number() OVER () AS ord FROM ${source}) numbered) sized
@@ -49,14 +54,25 @@ function notify(source: string, kind: string, item: string): string {
  * {@link notify} for a statement that changes at most one row: the same payload, without the window
  * functions that cut many rows into chunks (about 0.1 ms of every single enqueue).
  */
-function notifyOne(source: string, kind: string, item: string): string {
-  return `notes AS (SELECT pg_notify({channel}, json_build_array({origin}::text, '${kind}', json_build_array(${item}))::text) FROM ${source})`;
+function notifyOne(source: string, kind: string, item: string, name = 'notes'): string {
+  return `${name} AS (SELECT pg_notify({channel}, json_build_array({origin}::text, '${kind}', json_build_array(${item}))::text) FROM ${source})`;
 }
 
 const SENT = `(SELECT count(*) FROM notes) AS sent`;
 /** A CTE that makes the statement's transaction commit without waiting for the disk; select from it so it runs. */
 const RELAXED = `relaxed AS (SELECT set_config('synchronous_commit', 'off', true))`;
 const ENQUEUED_ITEM = `json_build_array(id::text, queue, task, attempts, run_at)`;
+/**
+ * A CTE `relaxed` for a statement that announces its change: when the flag `$n` is true (the store
+ * can run `walFlush`) and `changed` holds, the transaction commits without waiting for the disk, and
+ * the store runs `walFlush` before it resolves. Select {@link RELAXED_FLAG} so it runs.
+ */
+const relaxedIf = (flag: string, changed: string) => `relaxed AS (SELECT set_config('synchronous_commit', 'off', true) WHERE ${flag}::boolean AND ${changed})`;
+const RELAXED_FLAG = `(SELECT count(*) > 0 FROM relaxed) AS relaxed`;
+/** A notification item of a webhook delivery job made by the trigger of migration 2, as enqueued at `now`. */
+const deliveryItem = (now: string) => `json_build_array(webhook_job_id::text, '${WEBHOOK_QUEUE}', '${WEBHOOK_TASK}', 0, ${now}::bigint)`;
+/** Most job ids in one grouped start item: an item stays far below the payload limit. */
+const GROUP_SIZE = 100;
 
 const INSERT_ONE = `
     INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, created_at, idempotency_key, callback_url)
@@ -115,12 +131,22 @@ export const sql = {
   jobGet: `SELECT * FROM {s}.jobs WHERE id = $1`,
   jobByIdempotencyKey: `SELECT * FROM {s}.jobs WHERE idempotency_key = $1`,
   /**
-   * $1 worker, $2 queue names, $3 limits, $4 now, $5 tasks, $6 lease ms. The claim itself is the
-   * function of migration 5: rows are updated through `id = ANY(ARRAY(...))` so the plan is a
-   * primary-key lookup whatever the planner guesses about the arrays, and it is planned once per
-   * connection.
+   * $1 worker, $2 queue names, $3 limits, $4 now, $5 tasks, $6 lease ms, $7 synchronous_commit of
+   * the claim ('off' or 'on'). The claim itself is the function of migration 5: rows are updated
+   * through `id = ANY(ARRAY(...))` so the plan is a primary-key lookup whatever the planner guesses
+   * about the arrays, and it is planned once per connection. Announces the starts grouped by queue
+   * and task, `[queue, task, ids, attempts]`; an empty claim announces nothing.
    */
-  jobClaim: `SELECT ${CLAIM_COLUMNS} FROM {s}.claim_jobs($1, $2::text[], $3::int[], $4, $5::text[], $6, {claimCommit})`,
+  jobClaim: `
+    WITH c AS MATERIALIZED (SELECT ${CLAIM_COLUMNS} FROM {s}.claim_jobs($1, $2::text[], $3::int[], $4, $5::text[], $6, $7::text)),
+    ${notify(
+      `(SELECT json_build_array(queue, task, json_agg(id::text ORDER BY id), json_agg(attempts ORDER BY id)) AS item
+          FROM (SELECT id, queue, task, attempts, (row_number() OVER (PARTITION BY queue, task ORDER BY id) - 1) / ${GROUP_SIZE} AS part FROM c) parts
+         GROUP BY queue, task, part) grouped`,
+      'st',
+      'item',
+    )}
+    SELECT c.*, ${SENT} FROM c`,
   /**
    * Arrays $1 id, $2 worker, $3 attempt; $4 new expiry. Returns the ids whose lease is gone. Rows
    * another statement holds right now (an outcome being written, progress) are skipped, not
@@ -140,12 +166,16 @@ export const sql = {
    * All outcomes in one statement. $1 a JSON array of {ord, id, worker, attempt, kind (succeeded,
    * failed, retry, requeue), result, error, run_at, placement, output_tail}; $2 now. JSON, not
    * arrays: node-postgres escapes every array element in JavaScript, which cost more than the
-   * statement itself at tens of thousands of outcomes a second. Returns the ords that were accepted.
+   * statement itself at tens of thousands of outcomes a second. `note`: the error as announced,
+   * when it is shorter than `error`. $3: whether the commit may be relaxed (see {@link relaxedIf}).
+   * Announces every accepted outcome but successes (`[id, queue, task, attempt, kind, error,
+   * run_at]`) and the webhook deliveries it made, relaxed; a batch of successes without deliveries
+   * announces nothing and waits for the disk as before. Returns the ords that were accepted.
    */
   jobRecordOutcomes: `
     WITH o AS (
       SELECT * FROM json_to_recordset($1::json)
-        AS o(ord int, id bigint, worker text, attempt int, kind text, result text, error text, run_at bigint, placement text, output_tail text)),
+        AS o(ord int, id bigint, worker text, attempt int, kind text, result text, error text, run_at bigint, placement text, output_tail text, note text)),
     done AS (
       UPDATE {s}.jobs j SET
         state = CASE o.kind WHEN 'succeeded' THEN 'succeeded' WHEN 'failed' THEN 'failed' ELSE 'queued' END,
@@ -159,22 +189,43 @@ export const sql = {
         ${CLEAR_LEASE}
       FROM o
       WHERE j.id = ANY(ARRAY(SELECT o.id FROM o)) AND j.id = o.id AND j.state = 'running' AND j.lease_owner = o.worker AND j.attempts = o.attempt
-      RETURNING o.ord, o.id, j.queue, j.task, j.webhook_job_id)
-    SELECT * FROM done`,
-  /** $1 id, $2 worker, $3 attempt, $4 progress JSON. */
+      RETURNING o.ord, o.id, j.queue, j.task, j.webhook_job_id, o.kind, o.attempt, coalesce(o.note, o.error) AS note, o.run_at),
+    ${relaxedIf('$3', `EXISTS (SELECT 1 FROM done WHERE kind <> 'succeeded' OR webhook_job_id IS NOT NULL)`)},
+    ${notify(`done WHERE kind <> 'succeeded'`, 'out', `json_build_array(id::text, queue, task, attempt, kind, note::json, run_at)`)},
+    ${notify('done WHERE webhook_job_id IS NOT NULL', 'enq', deliveryItem('$2'), 'hooks')}
+    SELECT ord, id, queue, task, webhook_job_id, ${RELAXED_FLAG}, ${SENT}, (SELECT count(*) FROM hooks) AS hooked FROM done`,
+  /**
+   * $1 id, $2 worker, $3 attempt, $4 progress JSON, $5 may relax. Announces the value, or null when
+   * its JSON is over 4 000 bytes (read the job for it).
+   */
   jobSetProgress: `
-    UPDATE {s}.jobs SET progress = $4 WHERE ${LEASE_MATCH} RETURNING id, queue, task, attempts`,
-  /** $1 id, $2 now. */
+    WITH p AS (UPDATE {s}.jobs SET progress = $4::text WHERE ${LEASE_MATCH} RETURNING id, queue, task, attempts),
+    ${relaxedIf('$5', 'EXISTS (SELECT 1 FROM p)')},
+    ${notifyOne('p', 'prog', 'json_build_array(id::text, queue, task, attempts, CASE WHEN octet_length($4::text) <= 4000 THEN $4::text::json END)')}
+    SELECT p.*, ${RELAXED_FLAG}, ${SENT} FROM p`,
+  /** $1 id, $2 now, $3 may relax. Announces the cancel and the webhook delivery it made. */
   jobCancel: `
-    UPDATE {s}.jobs SET state = 'cancelled', finished_at = $2, ${CLEAR_LEASE}
-     WHERE id = $1 AND state IN ('queued','running')
-    RETURNING *`,
-  /** $1 id, $2 now. */
+    WITH c AS (
+      UPDATE {s}.jobs SET state = 'cancelled', finished_at = $2, ${CLEAR_LEASE}
+       WHERE id = $1 AND state IN ('queued','running')
+      RETURNING *),
+    ${relaxedIf('$3', 'EXISTS (SELECT 1 FROM c)')},
+    ${notifyOne('c', 'cancel', 'json_build_array(id::text, queue, task, attempts)')},
+    ${notifyOne('c WHERE webhook_job_id IS NOT NULL', 'enq', deliveryItem('$2'), 'hooks')}
+    SELECT c.*, ${RELAXED_FLAG}, ${SENT}, (SELECT count(*) FROM hooks) AS hooked FROM c`,
+  /** $1 id, $2 now, $3 may relax. Announces the job as enqueued again. */
   jobRetry: `
-    UPDATE {s}.jobs SET state = 'queued', attempts = 0, run_at = $2, finished_at = NULL, result = NULL
-     WHERE id = $1 AND state IN ('failed','cancelled')
-    RETURNING *`,
-  /** $1 now. Skips rows another statement holds, so two recoverers never wait on each other. */
+    WITH r AS (
+      UPDATE {s}.jobs SET state = 'queued', attempts = 0, run_at = $2, finished_at = NULL, result = NULL
+       WHERE id = $1 AND state IN ('failed','cancelled')
+      RETURNING *),
+    ${relaxedIf('$3', 'EXISTS (SELECT 1 FROM r)')},
+    ${notifyOne('r', 'enq', ENQUEUED_ITEM)}
+    SELECT r.*, ${RELAXED_FLAG}, ${SENT} FROM r`,
+  /**
+   * $1 now, $2 may relax. Skips rows another statement holds, so two recoverers never wait on each
+   * other. Announces each job as recovered (queued again) or failed, and the webhook deliveries made.
+   */
   jobRecoverExpired: `
     WITH expired AS MATERIALIZED (
       SELECT id FROM {s}.jobs WHERE state = 'running' AND lease_expires_at < $1 ORDER BY id FOR NO KEY UPDATE SKIP LOCKED),
@@ -188,8 +239,18 @@ export const sql = {
                  || CASE WHEN attempts >= max_attempts THEN 'no attempts left' ELSE 'the job was queued again' END)::text,
              ${CLEAR_LEASE}
        WHERE j.id = ANY(ARRAY(SELECT id FROM expired))
-      RETURNING j.id, j.queue, j.task, j.attempts, j.state, j.error, j.run_at, j.webhook_job_id)
-    SELECT * FROM recovered`,
+      RETURNING j.id, j.queue, j.task, j.attempts, j.state, j.error, j.run_at, j.webhook_job_id),
+    ${relaxedIf('$2', 'EXISTS (SELECT 1 FROM recovered)')},
+    ${notify(
+      'recovered',
+      'out',
+      `json_build_array(id::text, queue, task, attempts, CASE WHEN state = 'failed' THEN 'failed' ELSE 'recovered' END,
+        CASE WHEN octet_length(error) <= 1500 THEN error::json
+             ELSE json_build_object('name', 'OffloadError', 'code', 'ERR_WORKER_DIED', 'attempt', attempts, 'message', left(error::json->>'message', 300)) END,
+        run_at)`,
+    )},
+    ${notify('recovered WHERE webhook_job_id IS NOT NULL', 'enq', deliveryItem('$1'), 'hooks')}
+    SELECT recovered.*, ${RELAXED_FLAG}, ${SENT}, (SELECT count(*) FROM hooks) AS hooked FROM recovered`,
   /** $1 before, $2 limit. */
   jobDeleteFinished: `
     DELETE FROM {s}.jobs WHERE id IN (
@@ -278,12 +339,8 @@ export function filterClause(filter: { queue?: string; task?: string; state?: st
 }
 
 /** Fills in the schema, the channel and the origin of notifications. */
-export function bindSql(text: string, bind: { schema: string; channel: string; origin: string; claimCommit: 'async' | 'sync' }): string {
-  return text
-    .replaceAll('{s}', `"${bind.schema}"`)
-    .replaceAll('{channel}', literal(bind.channel))
-    .replaceAll('{origin}', literal(bind.origin))
-    .replaceAll('{claimCommit}', literal(bind.claimCommit === 'async' ? 'off' : 'on'));
+export function bindSql(text: string, bind: { schema: string; channel: string; origin: string }): string {
+  return text.replaceAll('{s}', `"${bind.schema}"`).replaceAll('{channel}', literal(bind.channel)).replaceAll('{origin}', literal(bind.origin));
 }
 
 function literal(value: string): string {
