@@ -20,7 +20,7 @@ export function toJobView(job: Job, delivery?: Job) {
     progress: job.progress,
     result: job.result,
     error: job.error,
-    worker: job.state === 'running' ? job.leaseOwner : null,
+    worker: job.state === 'running' || job.state === 'claimed' ? job.leaseOwner : null,
     placement: job.placement,
     outputTail: job.outputTail,
     idempotencyKey: job.idempotencyKey,

@@ -27,10 +27,11 @@ export class StoreEventHub {
 
   /** Announces the state change a recorded outcome made; nothing is built when nobody listens (outcomes are on the hot path). */
   emitOutcome(outcome: JobOutcome, row: { id: string | number; queue: string; task: string }): void {
-    const name = outcome.kind === 'succeeded' ? 'job:succeeded' : outcome.kind !== 'failed' ? 'job:enqueued' : outcome.retryAt === null ? 'job:failed' : 'job:retrying';
+    const name = outcomeEvent(outcome);
     if (!this.listens(name)) return;
     const base = { id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt };
     if (outcome.kind === 'succeeded') this.emit('job:succeeded', { ...base, state: 'succeeded' });
+    else if (outcome.kind === 'started') this.emit('job:started', { ...base, state: 'running' });
     else if (outcome.kind !== 'failed') this.emit('job:enqueued', { ...base, state: 'queued' });
     else if (outcome.retryAt === null) this.emit('job:failed', { ...base, state: 'failed', error: outcome.error });
     else this.emit('job:retrying', { ...base, state: 'scheduled', error: outcome.error, runAt: outcome.retryAt });
@@ -47,5 +48,18 @@ export class StoreEventHub {
 
   clear(): void {
     this.#emitter.removeAllListeners();
+  }
+}
+
+function outcomeEvent(outcome: JobOutcome): keyof StoreEvents {
+  switch (outcome.kind) {
+    case 'succeeded':
+      return 'job:succeeded';
+    case 'started':
+      return 'job:started';
+    case 'failed':
+      return outcome.retryAt === null ? 'job:failed' : 'job:retrying';
+    default:
+      return 'job:enqueued';
   }
 }

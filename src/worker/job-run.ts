@@ -46,12 +46,14 @@ export class JobRun {
   #abortError: Error | undefined;
   #rejectRace: ((error: Error) => void) | undefined;
   #pendingProgress: string | undefined;
+  /** The last progress reported, as JSON: it goes with the outcome, so it cannot lose a race with it. */
+  #lastProgress: string | null = null;
 
   constructor(job: ClaimedJob, task: Task, deps: JobRunDeps) {
     this.job = job;
     this.task = task;
     this.#deps = deps;
-    this.lease = { id: job.id, workerId: deps.workerId, attempt: job.attempts };
+    this.lease = { id: job.id, workerId: deps.workerId, attempt: job.attempts, fence: job.fence };
   }
 
   get abortReason(): AbortReason | undefined {
@@ -91,12 +93,13 @@ export class JobRun {
     const facts: RunFacts = { placement: placement ?? null, outputTail: null };
     try {
       const result = await this.#untilAborted(executor(this.task, this.job.payload, this.#context(), facts));
-      return withFacts(this.#reason ? this.#abortOutcome(this.#abortError) : this.#success(result), facts);
+      return this.#withFacts(this.#reason ? this.#abortOutcome(this.#abortError) : this.#success(result), facts);
     } catch (error) {
-      return withFacts(this.#reason ? this.#abortOutcome(error) : this.#failure(error), facts);
+      return this.#withFacts(this.#reason ? this.#abortOutcome(error) : this.#failure(error), facts);
     } finally {
       clearTimeout(this.#timeout);
-      this.#flushProgress();
+      clearTimeout(this.#progressTimer);
+      this.#pendingProgress = undefined;
     }
   }
 
@@ -143,6 +146,7 @@ export class JobRun {
       code: ErrorCodes.INVALID_RESULT,
       maxBytes: this.#deps.maxResultBytes,
     });
+    this.#lastProgress = this.#pendingProgress;
     if (!this.#progressTimer) {
       this.#flushProgress();
       this.#progressTimer = setTimeout(() => {
@@ -156,6 +160,16 @@ export class JobRun {
     if (this.#pendingProgress === undefined) return;
     this.#deps.saveProgress(this.lease, this.#pendingProgress);
     this.#pendingProgress = undefined;
+  }
+
+  /** The outcome was made by this run: the facts and the last progress go on it in place. */
+  #withFacts(outcome: JobOutcome | null, facts: RunFacts): JobOutcome | null {
+    if (outcome) {
+      outcome.placement = facts.placement ?? null;
+      outcome.outputTail = facts.outputTail ?? null;
+      outcome.progress = this.#lastProgress;
+    }
+    return outcome;
   }
 
   #success(result: unknown): JobOutcome {
@@ -192,11 +206,4 @@ export class JobRun {
   }
 }
 
-/** The outcome was made by this run: the facts go on it in place. */
-function withFacts(outcome: JobOutcome | null, facts: RunFacts): JobOutcome | null {
-  if (outcome) {
-    outcome.placement = facts.placement ?? null;
-    outcome.outputTail = facts.outputTail ?? null;
-  }
-  return outcome;
-}
+

@@ -10,6 +10,7 @@ import { webhooksContract } from './webhooks-contract.ts';
 import { workersContract } from './workers-contract.ts';
 import { idempotencyContract } from './idempotency-contract.ts';
 import { runFactsContract } from './run-facts-contract.ts';
+import { leaseLifeContract } from './lease-life-contract.ts';
 
 const WORKER = 'host:1:a';
 const LEASE_MS = 10_000;
@@ -62,10 +63,11 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         leaseMs: LEASE_MS,
       });
 
-    const leaseOf = (claimed: { id: string; attempts: number }, workerId = WORKER): LeaseRef => ({
+    const leaseOf = (claimed: { id: string; attempts: number; fence: number }, workerId = WORKER): LeaseRef => ({
       id: claimed.id,
       workerId,
       attempt: claimed.attempts,
+      fence: claimed.fence,
     });
 
     const succeed = (lease: LeaseRef, result = '"ok"'): JobOutcome => ({ kind: 'succeeded', lease, result });
@@ -233,7 +235,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         const [claimed] = await claim();
         const lease = leaseOf(claimed!);
         assert.deepEqual(await store.jobRecordOutcomes([succeed({ ...lease, workerId: 'host:2:b' })]), [false]);
-        assert.deepEqual(await store.jobRecordOutcomes([succeed({ ...lease, attempt: lease.attempt + 1 })]), [false]);
+        assert.deepEqual(await store.jobRecordOutcomes([succeed({ ...lease, fence: lease.fence + 1 })]), [false]);
         assert.equal((await store.jobGet({ id: lease.id }))?.state, 'running');
       });
 
@@ -393,7 +395,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         await store.jobEnqueueMany([job(), job(), job({ runAt: clock.now() + 1000 })]);
         const [running] = await claim(1);
         const counts = await store.jobCount({});
-        assert.deepEqual(counts, { scheduled: 1, queued: 1, running: 1, succeeded: 0, failed: 0, cancelled: 0 });
+        assert.deepEqual(counts, { scheduled: 1, queued: 1, claimed: 0, running: 1, succeeded: 0, failed: 0, cancelled: 0 });
         const scheduled = await store.jobList({ state: 'scheduled' });
         assert.equal(scheduled.jobs.length, 1);
         assert.equal(scheduled.jobs[0]!.state, 'scheduled');
@@ -464,6 +466,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
     tokensContract(kit);
     workersContract(kit);
     runFactsContract(kit);
+    leaseLifeContract(kit);
 
     it('refuses use after close, and tolerates a second close', async () => {
       const instance = await open();

@@ -25,7 +25,7 @@ import {
   type WorkerRecord,
 } from '../contract.ts';
 import { StoreEventHub } from '../events.ts';
-import { claimOrder, eventOf, eventOfRow, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
+import { attemptErrorEntry, claimedFromRow, claimOrder, eventOf, eventOfRow, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
 import { isConnectionError, startError } from './connection-errors.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { Enqueuer } from './enqueuer.ts';
@@ -158,18 +158,19 @@ export class PostgresStore implements Store {
     const queues = params.queues.filter((queue) => queue.limit > 0);
     if (queues.length === 0 || params.tasks.length === 0) return [];
     const now = this.clock.now();
-    const values = [params.workerId, queues.map((q) => q.name), queues.map((q) => q.limit), now, params.tasks, params.leaseMs];
+    const starts = queues.map((q) => Math.min(q.start ?? q.limit, q.limit));
+    const values = [params.workerId, queues.map((q) => q.name), queues.map((q) => q.limit), starts, now, params.tasks, params.leaseMs];
     const { rows } = await this.#run<JobRow>('jobClaim', values);
     const leaseExpiresAt = now + params.leaseMs;
     for (const row of rows) {
       row.state = 'running';
       row.lease_owner = params.workerId;
       row.lease_expires_at = leaseExpiresAt;
-      row.started_at = now;
     }
-    const jobs = rows.map((row) => jobFromRow(row, now) as ClaimedJob).sort(claimOrder);
-    this.#notifier.publish('st', groupedItems(jobs.map((job) => ({ id: job.id, queue: job.queue, task: job.task, attempt: job.attempts }))));
-    if (this.#events.listens('job:started')) for (const job of jobs) this.#events.emit('job:started', eventOf(job));
+    const jobs = rows.map((row) => claimedFromRow(row, now)).sort(claimOrder);
+    const started = jobs.filter((job) => job.state === 'running');
+    this.#notifier.publish('st', groupedItems(started.map((job) => ({ id: job.id, queue: job.queue, task: job.task, attempt: job.attempts }))));
+    if (this.#events.listens('job:started')) for (const job of started) this.#events.emit('job:started', eventOf(job));
     return jobs;
   }
 
@@ -178,7 +179,7 @@ export class PostgresStore implements Store {
     if (params.leases.length === 0) return [];
     const leases = params.leases.filter((lease) => ID_PATTERN.test(lease.id));
     const invalid = params.leases.filter((lease) => !ID_PATTERN.test(lease.id)).map((lease) => lease.id);
-    const values = [leases.map((l) => l.id), leases.map((l) => l.workerId), leases.map((l) => l.attempt), this.clock.now() + params.leaseMs];
+    const values = [leases.map((l) => l.id), leases.map((l) => l.workerId), leases.map((l) => l.fence), this.clock.now() + params.leaseMs];
     const { rows } = await this.#run<{ id: string }>('jobRenewLeases', values);
     return [...rows.map((row) => row.id), ...invalid];
   }
@@ -217,26 +218,55 @@ export class PostgresStore implements Store {
 
   async #recordOutcomes(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
     const accepted = outcomes.map(() => false);
+    const ended = new Set(outcomes.filter((outcome) => outcome.kind !== 'started').map((outcome) => `${outcome.lease.id}:${outcome.lease.fence}`));
     const indexes = outcomes.map((_, i) => i).filter((i) => ID_PATTERN.test(outcomes[i]!.lease.id));
-    if (indexes.length === 0) return accepted;
+    // A run that started and ended within one batch: its outcome also marks it started, and one
+    // statement must not update a row twice.
+    const startsEnded = indexes.filter((i) => outcomes[i]!.kind === 'started' && ended.has(`${outcomes[i]!.lease.id}:${outcomes[i]!.lease.fence}`));
+    const endedStarts = new Map(startsEnded.map((i) => [`${outcomes[i]!.lease.id}:${outcomes[i]!.lease.fence}`, i]));
+    const written = startsEnded.length ? indexes.filter((i) => !endedStarts.has(`${outcomes[i]!.lease.id}:${outcomes[i]!.lease.fence}`) || outcomes[i]!.kind !== 'started') : indexes;
+    if (written.length === 0) return accepted;
     const now = this.clock.now();
-    const records = indexes.map((i, n) => {
+    const records = written.map((i, n) => {
       const outcome = outcomes[i]!;
       const [kind, result, error, runAt] = outcomeColumns(outcome, now);
-      const { id, workerId: worker, attempt } = outcome.lease;
-      return { ord: n + 1, id, worker, attempt, kind, result, error, run_at: runAt, placement: outcome.placement ?? null, output_tail: outcome.outputTail ?? null };
+      const { id, workerId: worker, fence } = outcome.lease;
+      const entry = outcome.kind === 'failed' ? attemptErrorEntry(outcome.error, outcome.lease.attempt, now) : null;
+      return {
+        ord: n + 1,
+        id,
+        worker,
+        fence,
+        kind,
+        result,
+        error,
+        entry,
+        run_at: runAt,
+        placement: outcome.placement ?? null,
+        output_tail: outcome.outputTail ?? null,
+        progress: outcome.progress ?? null,
+      };
     });
     const { rows } = await this.#run<{ ord: string; id: string; queue: string; task: string; webhook_job_id: string | null }>('jobRecordOutcomes', [JSON.stringify(records), now]);
     const items: unknown[][] = [];
     const succeeded: Array<{ id: string; queue: string; task: string; attempt: number }> = [];
+    const started: typeof succeeded = [];
     for (const row of rows) {
-      const index = indexes[Number(row.ord) - 1]!;
+      const index = written[Number(row.ord) - 1]!;
       const outcome = outcomes[index]!;
       accepted[index] = true;
+      const start = outcome.kind === 'started' ? undefined : endedStarts.get(`${outcome.lease.id}:${outcome.lease.fence}`);
+      if (start !== undefined) {
+        accepted[start] = true;
+        started.push({ id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt });
+        this.#events.emitOutcome(outcomes[start]!, row);
+      }
       if (outcome.kind === 'succeeded') succeeded.push({ id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt });
+      else if (outcome.kind === 'started') started.push({ id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt });
       else items.push(outcomeItem(outcome, row, now));
       this.#events.emitOutcome(outcome, row);
     }
+    this.#notifier.publish('st', groupedItems(started));
     this.#notifier.publish('ok', groupedItems(succeeded));
     this.#notifier.publish('out', items);
     this.#announceDeliveries(rows, now);
@@ -254,7 +284,7 @@ export class PostgresStore implements Store {
   async jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean> {
     this.#assertOpen();
     if (!ID_PATTERN.test(params.id)) return false;
-    const { rows } = await this.#run<EventRow>('jobSetProgress', [params.id, params.workerId, params.attempt, params.progress]);
+    const { rows } = await this.#run<EventRow>('jobSetProgress', [params.id, params.workerId, params.fence, params.progress]);
     const row = rows[0];
     if (row) this.#notifier.publish('prog', [[row.id, row.queue, row.task, row.attempts, announcedProgress(params.progress)]]);
     if (row) this.#events.emit('job:progress', { ...eventOfRow(row, 'running'), progress: JSON.parse(params.progress) as unknown });
