@@ -1,5 +1,6 @@
 import { closest } from './closest.ts';
 import { describeThrown, ErrorCodes, OffloadError } from './errors.ts';
+import { LIMITS } from './limits.ts';
 
 /**
  * How long to wait before the next attempt of a failed job: whole milliseconds, the curve object,
@@ -20,8 +21,8 @@ export const DEFAULT_BACKOFF = Object.freeze({
   jitter: true,
 });
 
-/** Longest delay a backoff gives (one year), so a retry's run-at stays a safe integer. */
-export const MAX_BACKOFF_MS = 365 * 24 * 3600_000;
+/** Longest delay a backoff gives: the longest enqueue delay (100 years), so a retry's run-at is one the stores hold. */
+export const MAX_BACKOFF_MS = LIMITS.delayMs;
 
 const CURVE_FIELDS = ['delay', 'factor', 'maxDelay', 'jitter'];
 
@@ -139,7 +140,10 @@ function wholeMsProblem(
   value: unknown,
   path: string[],
 ): { path: string[]; message: string } | undefined {
-  if (Number.isSafeInteger(value) && (value as number) >= 0) return undefined;
+  if (Number.isSafeInteger(value) && (value as number) >= 0) {
+    if ((value as number) <= MAX_BACKOFF_MS) return undefined;
+    return { path, message: `must be at most ${MAX_BACKOFF_MS} ms (100 years); got ${describeValue(value)}` };
+  }
   return {
     path,
     message: `must be a whole number of milliseconds, 0 or more; got ${describeValue(value)}`,

@@ -2,13 +2,16 @@ import type { SerializedError } from './errors.ts';
 
 /**
  * Where a job stands. `scheduled` is a waiting job whose run-at lies in the future (a delayed job,
- * or a retry in backoff); it turns `queued` by itself when that time comes. See docs/state-machine.md.
+ * or a retry in backoff); it turns `queued` by itself when that time comes. `claimed` is a job a
+ * worker has leased ahead of time and holds until one of its slots frees; it turns `running` when
+ * it starts. See docs/state-machine.md.
  */
-export type JobState = 'scheduled' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type JobState = 'scheduled' | 'queued' | 'claimed' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export const JOB_STATES: readonly JobState[] = Object.freeze([
   'scheduled',
   'queued',
+  'claimed',
   'running',
   'succeeded',
   'failed',
@@ -43,7 +46,10 @@ export interface Job<Payload = unknown, Result = unknown> {
   webhookJobId: string | null;
   progress: unknown;
   result: Result | null;
+  /** The error of the last failed attempt, with its stack. */
   error: (SerializedError & { attempt: number }) | null;
+  /** Every failed attempt, oldest first, as long as the job is kept (the last {@link MAX_ERROR_HISTORY}). */
+  errors: JobAttemptError[];
   /** The worker holding the lease while `running`: `host:pid:id`. */
   leaseOwner: string | null;
   leaseExpiresAt: number | null;
@@ -56,5 +62,25 @@ export interface Job<Payload = unknown, Result = unknown> {
   outputTail: string | null;
 }
 
-/** A job handed to a worker by a claim; `attempts` doubles as the fencing token of this lease. */
-export type ClaimedJob = Job & { state: 'running'; leaseOwner: string; leaseExpiresAt: number };
+/** One failed attempt of a job, as its failure history keeps it. */
+export interface JobAttemptError {
+  attempt: number;
+  /** When the attempt failed (epoch ms). */
+  at: number;
+  name: string;
+  /** The message, cut at {@link MAX_ERROR_MESSAGE} characters. */
+  message: string;
+  code?: string;
+}
+
+/** Failed attempts a job's history keeps: the newest ones. */
+export const MAX_ERROR_HISTORY = 20;
+/** Characters of each message in the failure history. */
+export const MAX_ERROR_MESSAGE = 1000;
+
+/**
+ * A job handed to a worker by a claim. `fence` is the lease's fencing token: it grows with every
+ * claim of the job and is never reset (not by a manual retry either), so a run that began before a
+ * cancel or retry can never write over a later one.
+ */
+export type ClaimedJob = Job & { state: 'claimed' | 'running'; leaseOwner: string; leaseExpiresAt: number; fence: number };

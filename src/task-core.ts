@@ -66,7 +66,7 @@ export interface TaskDefinition<Payload, Result> {
   /**
    * Delay before a retry: whole milliseconds, `{ delay, factor, maxDelay, jitter }`, or a function
    * of the failed attempt's number that returns milliseconds at once. Default: 1 s doubling each
-   * attempt, capped at 1 h, with jitter. Any delay is capped at one year. A function that throws or
+   * attempt, capped at 1 h, with jitter. Any delay is capped at 100 years (static ones above that are refused). A function that throws or
    * returns no delay (a Promise, NaN, a negative or infinite number) does not lose the retry: that
    * retry waits the default backoff, and the worker logs ERR_INVALID_BACKOFF naming the task and
    * the attempt and emits it as its `error` event.

@@ -77,8 +77,8 @@ for (const { name, setUp } of stores) {
     /** Claims a job and records `outcome` for it (`failed` for good, or `succeeded`). */
     const finish = async (kind: 'failed' | 'succeeded') => {
       const job = await enqueue('finishing');
-      const [claimed] = await claim('finishing');
-      const lease = { id: job.id, workerId: 'w', attempt: claimed!.attempts };
+      const claimed = (await claim('finishing')).find((each) => each.id === job.id);
+      const lease = { id: job.id, workerId: 'w', attempt: claimed!.attempts, fence: claimed!.fence };
       const outcome =
         kind === 'failed'
           ? { kind, lease, error: { name: 'Error', message: 'boom' }, retryAt: null }

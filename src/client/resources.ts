@@ -10,6 +10,17 @@ export interface ApiJobError {
   attempt: number;
 }
 
+/** One failed attempt in a job's failure history. */
+export interface ApiJobAttemptError {
+  attempt: number;
+  /** When it failed, ISO 8601. */
+  at: string;
+  name: string;
+  /** Cut at 1 000 characters. */
+  message: string;
+  code?: string;
+}
+
 /**
  * A job as the HTTP API shows it (`GET /v1/jobs/{id}`): times are ISO 8601 strings. `Payload` and
  * `Result` come from the task type given to the client's methods, `unknown` without one.
@@ -30,7 +41,9 @@ export interface ApiJob<Payload = unknown, Result = unknown> {
   /** Set once the job has succeeded. */
   result: Result | null;
   error: ApiJobError | null;
-  /** `host:pid:id` of the worker running it, while `running`. */
+  /** Every failed attempt, oldest first (the last 20), each with when it failed (ISO 8601); no stacks. */
+  errors: ApiJobAttemptError[];
+  /** `host:pid:id` of the worker holding it, while `claimed` or `running`. */
   worker: string | null;
   /** Where the last run ran and why (`thread: auto: …`); null before a run records it. */
   placement: string | null;

@@ -56,6 +56,7 @@ export class ServerMetrics {
     this.#unsubscribe.push(() => worker.off('job:start', onStart), () => worker.off('job:end', onEnd));
 
     new Gauge({ name: 'offload_worker_running_jobs', help: 'Jobs this worker runs now', registers: [this.registry], collect() { this.set(worker.running); } });
+    new Gauge({ name: 'offload_worker_claimed_jobs', help: 'Jobs this worker has claimed ahead and holds until a slot frees', registers: [this.registry], collect() { this.set(worker.claimed); } });
     const poolGauge = (name: string, help: string, read: (stats: ReturnType<Worker['poolStats']>[number]['stats']) => number) =>
       new Gauge({
         name,

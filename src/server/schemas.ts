@@ -104,7 +104,10 @@ export const jobViewSchema = z
     progress: z.unknown(),
     result: z.unknown(),
     error: errorSchema.nullable(),
-    worker: z.string().nullable().meta({ description: 'host:pid:id of the worker holding the lease while running' }),
+    errors: z
+      .array(z.object({ attempt: z.number(), at: isoTime, name: z.string(), message: z.string(), code: z.string().optional() }))
+      .meta({ description: 'Every failed attempt, oldest first (the last 20): message (cut at 1 000 characters), code and time; no stacks' }),
+    worker: z.string().nullable().meta({ description: 'host:pid:id of the worker holding the lease while claimed or running' }),
     placement: z.string().nullable().meta({ description: "Where the last run ran and why, e.g. \"thread: auto: a run holds the event loop for 12.0 ms…\"; null before a run records it" }),
     outputTail: z
       .string()

@@ -19,24 +19,29 @@ export interface Store {
   jobEnqueueMany(params: readonly EnqueueParams[], context?: EnqueueContext): Promise<EnqueueResult[]>;
   /**
    * Leases up to `limit` due jobs per queue (skipping paused queues), in order: priority (higher
-   * first), then run-at, then enqueue order. Each claim increments `attempts`, which then fences
-   * every later write of this lease.
+   * first), then run-at, then enqueue order. The first `start` of each queue are `running`; the
+   * rest are `claimed` until a `started` record. Each claim increments `attempts` and the job's
+   * fencing token (`fence`, never reset), which fences every later write of this lease.
    */
   jobClaim(params: ClaimParams): Promise<ClaimedJob[]>;
   /** Extends live leases; returns the ids whose lease is gone (cancelled, expired, moved on). */
   jobRenewLeases(params: RenewParams): Promise<string[]>;
   /**
-   * Records outcomes of leased jobs in one transaction. `accepted[i]` is false when the lease had
-   * moved on. A call that holds an invalid outcome (unknown kind, a run-at that is not a safe
-   * integer, a result that is not a string…) is refused whole with ERR_INVALID_OPTION naming the
-   * outcome and its field, and none of its outcomes is written; other calls are not affected.
+   * Records outcomes of leased jobs (and `started` marks of claimed ones) in one transaction.
+   * `accepted[i]` is false when the lease had moved on. A call that holds an invalid outcome
+   * (unknown kind, a run-at that is not a safe integer, a result that is not a string…) is refused
+   * whole with ERR_INVALID_OPTION naming the outcome and its field, and none of its outcomes is
+   * written; other calls are not affected.
    */
   jobRecordOutcomes(outcomes: readonly JobOutcome[]): Promise<boolean[]>;
   /** Saves progress of a leased job; false when the lease is gone. */
   jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean>;
   /** Cancels a scheduled, queued or running job. Throws ERR_JOB_NOT_FOUND / ERR_JOB_STATE. */
   jobCancel(params: { id: string }): Promise<Job>;
-  /** Puts a failed or cancelled job back in its queue with a fresh attempt budget. */
+  /**
+   * Puts a failed or cancelled job back in its queue with a fresh attempt budget. Its fencing token
+   * is kept, so the run that was cancelled can record nothing over the next one.
+   */
   jobRetry(params: { id: string }): Promise<Job>;
   jobGet(params: { id: string }): Promise<Job | undefined>;
   /** Newest first; pass `nextCursor` back as `cursor` for the next page. */
@@ -139,17 +144,23 @@ export interface EnqueueResult {
 
 export interface ClaimParams {
   workerId: string;
-  queues: ReadonlyArray<{ name: string; limit: number }>;
+  /**
+   * `limit`: jobs to lease from the queue. `start`: how many of them start at once (default all);
+   * the rest are leased ahead, `claimed`, until the worker records them `started`.
+   */
+  queues: ReadonlyArray<{ name: string; limit: number; start?: number }>;
   /** Only jobs of these tasks are claimed. */
   tasks: readonly string[];
   leaseMs: number;
 }
 
-/** Identifies one lease: the job, its holder and the attempt it was claimed for (the fence). */
+/** Identifies one lease: the job, its holder, the attempt it was claimed for, and its fencing token. */
 export interface LeaseRef {
   id: string;
   workerId: string;
   attempt: number;
+  /** The claim's `ClaimedJob.fence`: a write of this lease matches only while the job still holds it. */
+  fence: number;
 }
 
 export interface RenewParams {
@@ -165,6 +176,8 @@ export type JobOutcome = (
   | { kind: 'snoozed'; lease: LeaseRef; runAt: number }
   /** Given back unfinished (shutdown): queued at once, this run not counted. */
   | { kind: 'released'; lease: LeaseRef }
+  /** Not an end: a `claimed` job's run began; it is `running` from now on. */
+  | { kind: 'started'; lease: LeaseRef }
 ) &
   RunFacts;
 
@@ -172,6 +185,11 @@ export type JobOutcome = (
 export interface RunFacts {
   placement?: string | null;
   outputTail?: string | null;
+  /**
+   * The last progress the run reported (JSON), written with the outcome so it cannot lose a race
+   * with it; absent or null keeps what is on the job.
+   */
+  progress?: string | null;
 }
 
 export interface JobFilter {
@@ -254,5 +272,5 @@ export const WEBHOOK_QUEUE = 'offload.webhooks';
 export const WEBHOOK_ATTEMPTS = 8;
 
 export function emptyCounts(): Record<JobState, number> {
-  return { scheduled: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+  return { scheduled: 0, queued: 0, claimed: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
 }

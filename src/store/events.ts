@@ -27,8 +27,8 @@ export class StoreEventHub {
 
   /** Announces the state change a recorded outcome made; nothing is built when nobody listens (outcomes are on the hot path). */
   emitOutcome(outcome: JobOutcome, row: { id: string | number; queue: string; task: string }): void {
-    const name = outcome.kind === 'succeeded' ? 'job:succeeded' : outcome.kind !== 'failed' ? 'job:enqueued' : outcome.retryAt === null ? 'job:failed' : 'job:retrying';
-    if (!this.listens(name)) return;
+    const name = outcomeEvent(outcome);
+    if (name === undefined || !this.listens(name)) return;
     const base = { id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt };
     if (outcome.kind === 'succeeded') this.emit('job:succeeded', { ...base, state: 'succeeded' });
     else if (outcome.kind !== 'failed') this.emit('job:enqueued', { ...base, state: 'queued' });
@@ -47,5 +47,19 @@ export class StoreEventHub {
 
   clear(): void {
     this.#emitter.removeAllListeners();
+  }
+}
+
+/** The event an outcome makes; none for a claimed job's start, announced with its claim. */
+function outcomeEvent(outcome: JobOutcome): keyof StoreEvents | undefined {
+  switch (outcome.kind) {
+    case 'succeeded':
+      return 'job:succeeded';
+    case 'started':
+      return undefined;
+    case 'failed':
+      return outcome.retryAt === null ? 'job:failed' : 'job:retrying';
+    default:
+      return 'job:enqueued';
   }
 }

@@ -1,7 +1,7 @@
 import { ErrorCodes, OffloadError } from '../errors.ts';
 import type { JobOutcome } from './contract.ts';
 
-const KINDS = ['succeeded', 'failed', 'snoozed', 'released'];
+const KINDS = ['succeeded', 'failed', 'snoozed', 'released', 'started'];
 
 /**
  * Checks every outcome of a `jobRecordOutcomes` call before a store writes any: a known kind, a
@@ -42,6 +42,11 @@ function outcomeProblem(outcome: JobOutcome): { field: string; message: string }
       field: 'lease.attempt',
       message: `has lease.attempt ${describe(lease['attempt'])}; it must be a whole number`,
     };
+  if (!Number.isSafeInteger(lease['fence']))
+    return {
+      field: 'lease.fence',
+      message: `has lease.fence ${describe(lease['fence'])}; it must be the whole number its claim gave`,
+    };
   return kindProblem(outcome) ?? factsProblem(outcome);
 }
 
@@ -64,6 +69,7 @@ function kindProblem(outcome: JobOutcome): { field: string; message: string } | 
     case 'snoozed':
       return timeProblem('runAt', outcome.runAt);
     case 'released':
+    case 'started':
       return undefined;
   }
 }
@@ -80,7 +86,7 @@ function timeProblem(
 }
 
 function factsProblem(outcome: JobOutcome): { field: string; message: string } | undefined {
-  for (const field of ['placement', 'outputTail'] as const) {
+  for (const field of ['placement', 'outputTail', 'progress'] as const) {
     const value = outcome[field];
     if (value !== undefined && value !== null && typeof value !== 'string')
       return { field, message: `has ${field} ${describe(value)}; it must be a string or null` };

@@ -1,4 +1,5 @@
-import type { Job, JobState } from '../job.ts';
+import type { SerializedError } from '../errors.ts';
+import { MAX_ERROR_MESSAGE, type ClaimedJob, type Job, type JobAttemptError, type JobState } from '../job.ts';
 import type { EnqueueParams, JobEvent, WorkerRecord } from './contract.ts';
 
 /** A job row as both stores return it (snake_case columns, JSON as text). */
@@ -20,6 +21,9 @@ export interface JobRow {
   progress: string | unknown | null;
   result: string | unknown | null;
   error: string | unknown | null;
+  /** JSON text (SQLite) or parsed JSON (PostgreSQL's jsonb). */
+  errors?: string | unknown[] | null;
+  fence?: number;
   lease_owner: string | null;
   lease_expires_at: number | string | null;
   created_at: number | string;
@@ -30,10 +34,13 @@ export interface JobRow {
   output_tail?: string | null;
 }
 
-/** Maps a row to the public Job; a queued job whose run-at lies ahead reads as `scheduled`. */
+/**
+ * Maps a row to the public Job; a queued job whose run-at lies ahead reads as `scheduled`, a
+ * running one that has not started (leased ahead) as `claimed`.
+ */
 export function jobFromRow(row: JobRow, now: number): Job {
   const runAt = Number(row.run_at);
-  const state = (row.state === 'queued' && runAt > now ? 'scheduled' : row.state) as JobState;
+  const state = (row.state === 'queued' && runAt > now ? 'scheduled' : row.state === 'running' && row.started_at === null ? 'claimed' : row.state) as JobState;
   return {
     id: String(row.id),
     queue: row.queue,
@@ -52,6 +59,7 @@ export function jobFromRow(row: JobRow, now: number): Job {
     progress: parseJson(row.progress),
     result: parseJson(row.result),
     error: parseJson(row.error) as Job['error'],
+    errors: attemptErrors(row.errors),
     leaseOwner: row.lease_owner,
     leaseExpiresAt: toNumber(row.lease_expires_at),
     createdAt: Number(row.created_at),
@@ -82,6 +90,7 @@ export function jobFromInsert(params: EnqueueParams, id: number | bigint, now: n
     progress: null,
     result: null,
     error: null,
+    errors: [],
     leaseOwner: null,
     leaseExpiresAt: null,
     createdAt: now,
@@ -90,6 +99,30 @@ export function jobFromInsert(params: EnqueueParams, id: number | bigint, now: n
     placement: null,
     outputTail: null,
   };
+}
+
+/** A row a claim returned, with the lease's fencing token. */
+export function claimedFromRow(row: JobRow, now: number): ClaimedJob {
+  const job = jobFromRow(row, now) as ClaimedJob;
+  job.fence = Number(row.fence);
+  return job;
+}
+
+/**
+ * One failed attempt as the failure history keeps it: no stack, the message cut short, and no NUL
+ * character (PostgreSQL's jsonb cannot hold one).
+ */
+export function attemptErrorEntry(error: SerializedError, attempt: number, at: number): JobAttemptError {
+  const clean = (text: string) => text.replaceAll('\u0000', '\uFFFD');
+  const entry: JobAttemptError = { attempt, at, name: clean(error.name), message: clean(error.message.slice(0, MAX_ERROR_MESSAGE)) };
+  if (error.code !== undefined) entry.code = clean(error.code);
+  return entry;
+}
+
+function attemptErrors(value: string | unknown[] | null | undefined): JobAttemptError[] {
+  const list = (typeof value === 'string' ? JSON.parse(value) : (value ?? [])) as Array<JobAttemptError & { code?: string | null }>;
+  for (const entry of list) if (entry.code === null) delete entry.code;
+  return list;
 }
 
 function parseJson(value: unknown): unknown {

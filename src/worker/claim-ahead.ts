@@ -28,7 +28,14 @@ export class ClaimAhead {
     return Math.min(wanted, concurrency * MAX_AHEAD_FACTOR);
   }
 
-  waitingIn(queue: string): number {
+  /** Jobs waiting in every queue. */
+  get size(): number {
+    let size = 0;
+    for (const list of this.#waiting.values()) size += list.length;
+    return size;
+  }
+
+    waitingIn(queue: string): number {
     return this.#waiting.get(queue)?.length ?? 0;
   }
 

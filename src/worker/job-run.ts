@@ -50,12 +50,14 @@ export class JobRun {
   #rejectRace: ((error: Error) => void) | undefined;
   #pendingProgress: string | undefined;
   #savingProgress: Promise<void> | undefined;
+  /** The last progress reported, as JSON: it goes with the outcome, so it cannot lose a race with it. */
+  #lastProgress: string | null = null;
 
   constructor(job: ClaimedJob, task: Task, deps: JobRunDeps) {
     this.job = job;
     this.task = task;
     this.#deps = deps;
-    this.lease = { id: job.id, workerId: deps.workerId, attempt: job.attempts };
+    this.lease = { id: job.id, workerId: deps.workerId, attempt: job.attempts, fence: job.fence };
   }
 
   get abortReason(): AbortReason | undefined {
@@ -95,12 +97,13 @@ export class JobRun {
     const facts: RunFacts = { placement: placement ?? null, outputTail: null };
     try {
       const result = await this.#untilAborted(executor(this.task, this.job.payload, this.#context(), facts));
-      return withFacts(this.#reason ? this.#abortOutcome(this.#abortError) : this.#success(result), facts);
+      return this.#withFacts(this.#reason ? this.#abortOutcome(this.#abortError) : this.#success(result), facts);
     } catch (error) {
-      return withFacts(this.#reason ? this.#abortOutcome(error) : this.#failure(error), facts);
+      return this.#withFacts(this.#reason ? this.#abortOutcome(error) : this.#failure(error), facts);
     } finally {
       clearTimeout(this.#timeout);
-      await this.#progressSaved();
+      clearTimeout(this.#progressTimer);
+      this.#pendingProgress = undefined;
     }
   }
 
@@ -148,6 +151,7 @@ export class JobRun {
       maxBytes: this.#deps.maxResultBytes,
       limitOption: "the worker's `maxResultBytes`",
     });
+    this.#lastProgress = this.#pendingProgress;
     if (!this.#progressTimer) {
       this.#flushProgress();
       this.#progressTimer = setTimeout(() => {
@@ -159,7 +163,7 @@ export class JobRun {
 
   /**
    * One save at a time, the latest value next: over a pool of connections two saves could land
-   * out of order, and the outcome, which ends the lease, must not overtake the last one.
+   * out of order. The outcome never waits for a save: it carries the last value itself.
    */
   #flushProgress(): void {
     if (this.#pendingProgress === undefined || this.#savingProgress) return;
@@ -171,10 +175,14 @@ export class JobRun {
     });
   }
 
-  /** Resolves once every progress reported so far is written (or refused). */
-  async #progressSaved(): Promise<void> {
-    this.#flushProgress();
-    while (this.#savingProgress) await this.#savingProgress;
+  /** The outcome was made by this run: the facts and the last progress go on it in place. */
+  #withFacts(outcome: JobOutcome | null, facts: RunFacts): JobOutcome | null {
+    if (outcome) {
+      outcome.placement = facts.placement ?? null;
+      outcome.outputTail = facts.outputTail ?? null;
+      outcome.progress = this.#lastProgress;
+    }
+    return outcome;
   }
 
   #success(result: unknown): JobOutcome {
@@ -232,11 +240,4 @@ export class JobRun {
   }
 }
 
-/** The outcome was made by this run: the facts go on it in place. */
-function withFacts(outcome: JobOutcome | null, facts: RunFacts): JobOutcome | null {
-  if (outcome) {
-    outcome.placement = facts.placement ?? null;
-    outcome.outputTail = facts.outputTail ?? null;
-  }
-  return outcome;
-}
+

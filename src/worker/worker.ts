@@ -203,6 +203,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.#active.size;
   }
 
+  /** Jobs this worker has claimed ahead and holds until a slot frees (state `claimed`). */
+  get claimed(): number {
+    return this.#ahead.size;
+  }
+
   /** Statistics of this worker's thread and process pools (none until a task of that mode ran). */
   poolStats(): Array<{ key: string; stats: PoolStats }> {
     return this.#pools.stats();
@@ -362,7 +367,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #leaseOf(job: ClaimedJob): LeaseRef {
-    return { id: job.id, workerId: this.id, attempt: job.attempts };
+    return { id: job.id, workerId: this.id, attempt: job.attempts, fence: job.fence };
   }
 
   /**
@@ -370,19 +375,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * no more than those pools have room for, so a high queue concurrency never leases jobs that
    * would only wait for a thread.
    */
-  #freeCapacity(tasks: readonly Task[] = this.#claimableTasks()): Array<{ name: string; limit: number }> {
+  #freeCapacity(tasks: readonly Task[] = this.#claimableTasks()): Array<{ name: string; limit: number; start: number }> {
     const room = new Map<string, number>();
     for (const task of tasks) {
       const mode = this.#placer.current(task);
       const free = mode === 'inline' ? Infinity : this.#pools.room(mode);
       room.set(task.queue, Math.max(room.get(task.queue) ?? 0, free));
     }
-    const wanted: Array<{ name: string; limit: number }> = [];
+    const wanted: Array<{ name: string; limit: number; start: number }> = [];
     for (const [name, capacity] of this.#capacity) {
       const held = (this.#activeByQueue.get(name) ?? 0) + this.#ahead.waitingIn(name);
       const pooledOnly = room.has(name) && room.get(name) !== Infinity;
       const free = pooledOnly ? Math.min(capacity - held, room.get(name)!) : capacity + this.#ahead.ahead(name, capacity) - held;
-      if (free > 0) wanted.push({ name, limit: free });
+      // Jobs beyond the free slots are claimed ahead: `claimed`, not `running`, until they start.
+      if (free > 0) wanted.push({ name, limit: free, start: Math.max(0, Math.min(free, capacity - held)) });
     }
     return wanted;
   }
@@ -419,6 +425,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const run = new JobRun(job, task, this.#runDeps);
     const placement = this.#placer.place(task);
+    if (job.state === 'claimed') this.#markStarted(run, job);
+    // A run of this job left behind by a cancel and a retry this worker never heard of: its lease
+    // is fenced off already; stop it too.
+    this.#active.get(job.id)?.abort('lease-lost');
     this.#active.set(job.id, run);
     this.#activeByQueue.set(job.queue, (this.#activeByQueue.get(job.queue) ?? 0) + 1);
     void this.#runJob(run, placement);
@@ -464,7 +474,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #releaseCapacity(run: JobRun): void {
-    this.#active.delete(run.job.id);
+    if (this.#active.get(run.job.id) === run) this.#active.delete(run.job.id);
     this.#activeByQueue.set(run.job.queue, this.#activeByQueue.get(run.job.queue)! - 1);
   }
 
@@ -478,6 +488,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } catch (error) {
       this.#fail(error, `recording the outcome of job ${run.job.id} failed; it will run again after its lease expires`);
     }
+  }
+
+  /** A job claimed ahead starts: recorded with the next batch of outcomes, so it reads as running. */
+  #markStarted(run: JobRun, job: ClaimedJob): void {
+    job.state = 'running';
+    job.startedAt = this.store.clock.now();
+    this.#recorder.record({ kind: 'started', lease: run.lease }).catch((error: unknown) => this.#fail(error, `marking job ${job.id} started failed`));
   }
 
   #saveProgress(lease: LeaseRef, progress: string): Promise<void> {

@@ -46,7 +46,7 @@ describe('chaos: misbehaving tasks mixed into the load (thread and process mode)
 
       const counts = await store.jobCount({});
       const badTotal = Object.keys(BAD).length * EACH_BAD;
-      assert.deepEqual(counts, { scheduled: 0, queued: 0, running: 0, succeeded: total - badTotal, failed: badTotal, cancelled: 0 });
+      assert.deepEqual(counts, { scheduled: 0, queued: 0, claimed: 0, running: 0, succeeded: total - badTotal, failed: badTotal, cancelled: 0 });
       const failed = (await store.jobList({ state: 'failed', limit: 1000 })).jobs;
       const byTask = new Map<string, number>();
       for (const job of failed) {

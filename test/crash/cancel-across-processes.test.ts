@@ -132,6 +132,7 @@ describe('cancel from another process', () => {
         assert.deepEqual(await setup.store.jobCount({}), {
           scheduled: 0,
           queued: 0,
+          claimed: 0,
           running: 0,
           succeeded: 0,
           failed: 0,

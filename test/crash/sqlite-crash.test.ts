@@ -43,7 +43,7 @@ describe('worker processes on one SQLite file', () => {
     await exited(rescuer);
 
     const counts = await store.jobCount({});
-    assert.deepEqual(counts, { scheduled: 0, queued: 0, running: 0, succeeded: total, failed: 0, cancelled: 0 });
+    assert.deepEqual(counts, { scheduled: 0, queued: 0, claimed: 0, running: 0, succeeded: total, failed: 0, cancelled: 0 });
     const log = runsOf(runs);
     const byJob = new Map<number, Array<{ attempt: number; pid: number }>>();
     for (const run of log) byJob.set(run.job, [...(byJob.get(run.job) ?? []), run]);

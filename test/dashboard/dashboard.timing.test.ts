@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
 import { z } from 'zod';
 import { defineTask } from '../../src/task.ts';
+import { JOB_STATES } from '../../src/job.ts';
 import { launchChromium } from '../../tools/chromium.ts';
 import { saveLastResult } from '../../src/bench/last-result.ts';
 import { runSwitchBench } from '../../src/bench/switch-bench.ts';
@@ -143,9 +144,12 @@ describe('dashboard in Chromium', () => {
     assert.equal((await api.call('GET', `/v1/jobs/${failing.body.id}?wait=10s`)).body.state, 'failed');
     await page.goto(`${api.url}/#/jobs/${failing.body.id}`);
     await page.getByText('fails the first time').first().waitFor();
+    assert.match((await page.getByTestId('job-attempt-error').allTextContents()).join('\n'), /^Attempt 1 failed .+: fails the first time$/);
     await page.getByRole('button', { name: 'Retry' }).click();
     await page.getByTestId('job-state').filter({ hasText: 'succeeded' }).waitFor({ timeout: 20_000 });
     assert.equal(await jobState(failing.body.id), 'succeeded');
+    await page.getByTestId('job-attempt-error').first().waitFor();
+    assert.equal(await page.getByTestId('job-attempt-error').count(), 1, 'the failure history outlives the retry');
 
     const long = await api.call('POST', '/v1/jobs', { task: 'slow', payload: { steps: 200 } });
     await page.goto(`${api.url}/#/jobs/${long.body.id}`);
@@ -228,7 +232,7 @@ describe('dashboard in Chromium', () => {
     assert.match(seen, /over [1-9]\d* runs/, 'the page counted the flood');
     assert.ok(longTasks.every((ms) => ms <= 100), `long tasks during the flood: ${longTasks.map((ms) => Math.round(ms)).join(', ')} ms`);
     const flood = (await api.call('GET', '/v1/queues')).body.queues.find((q: { name: string }) => q.name === 'flood');
-    await page.locator('tr[data-queue="flood"] td').nth(3).filter({ hasText: String(flood.counts.succeeded) }).waitFor();
+    await page.locator('tr[data-queue="flood"] td').nth(JOB_STATES.indexOf('succeeded')).filter({ hasText: String(flood.counts.succeeded) }).waitFor();
   });
 
   test('a session that ends under the page sends it back to the login form with a message', async () => {

@@ -93,7 +93,7 @@ describe('postgres store: many worker processes on one database', () => {
     await Promise.all(workers.slice(1).map((w) => w.exited));
 
     const counts = await store.jobCount({});
-    assert.deepEqual(counts, { scheduled: 0, queued: 0, running: 0, succeeded: JOBS, failed: 0, cancelled: 0 }, 'none lost, none stuck');
+    assert.deepEqual(counts, { scheduled: 0, queued: 0, claimed: 0, running: 0, succeeded: JOBS, failed: 0, cancelled: 0 }, 'none lost, none stuck');
 
     // The victim's last lines may be lost with it; live workers' lines are complete.
     const byJob = new Map<string, Run[]>();

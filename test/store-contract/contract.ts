@@ -12,6 +12,7 @@ import { idempotencyContract } from './idempotency-contract.ts';
 import { runFactsContract } from './run-facts-contract.ts';
 import { inputRangesContract } from './input-ranges-contract.ts';
 import { outcomeCheckContract } from './outcome-check-contract.ts';
+import { leaseLifeContract } from './lease-life-contract.ts';
 
 const WORKER = 'host:1:a';
 const LEASE_MS = 10_000;
@@ -64,10 +65,11 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         leaseMs: LEASE_MS,
       });
 
-    const leaseOf = (claimed: { id: string; attempts: number }, workerId = WORKER): LeaseRef => ({
+    const leaseOf = (claimed: { id: string; attempts: number; fence: number }, workerId = WORKER): LeaseRef => ({
       id: claimed.id,
       workerId,
       attempt: claimed.attempts,
+      fence: claimed.fence,
     });
 
     const succeed = (lease: LeaseRef, result = '"ok"'): JobOutcome => ({ kind: 'succeeded', lease, result });
@@ -235,7 +237,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         const [claimed] = await claim();
         const lease = leaseOf(claimed!);
         assert.deepEqual(await store.jobRecordOutcomes([succeed({ ...lease, workerId: 'host:2:b' })]), [false]);
-        assert.deepEqual(await store.jobRecordOutcomes([succeed({ ...lease, attempt: lease.attempt + 1 })]), [false]);
+        assert.deepEqual(await store.jobRecordOutcomes([succeed({ ...lease, fence: lease.fence + 1 })]), [false]);
         assert.equal((await store.jobGet({ id: lease.id }))?.state, 'running');
       });
 
@@ -395,7 +397,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         await store.jobEnqueueMany([job(), job(), job({ runAt: clock.now() + 1000 })]);
         const [running] = await claim(1);
         const counts = await store.jobCount({});
-        assert.deepEqual(counts, { scheduled: 1, queued: 1, running: 1, succeeded: 0, failed: 0, cancelled: 0 });
+        assert.deepEqual(counts, { scheduled: 1, queued: 1, claimed: 0, running: 1, succeeded: 0, failed: 0, cancelled: 0 });
         const scheduled = await store.jobList({ state: 'scheduled' });
         assert.equal(scheduled.jobs.length, 1);
         assert.equal(scheduled.jobs[0]!.state, 'scheduled');
@@ -468,6 +470,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
     runFactsContract(kit);
     inputRangesContract(kit);
     outcomeCheckContract(kit);
+    leaseLifeContract(kit);
 
     it('refuses use after close, and tolerates a second close', async () => {
       const instance = await open();

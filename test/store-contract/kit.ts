@@ -13,7 +13,7 @@ export interface ContractKit {
     limit?: number,
     params?: { queue?: string; tasks?: string[]; workerId?: string; on?: Store },
   ): Promise<ClaimedJob[]>;
-  leaseOf(claimed: { id: string; attempts: number }, workerId?: string): LeaseRef;
+  leaseOf(claimed: { id: string; attempts: number; fence: number }, workerId?: string): LeaseRef;
   succeed(lease: LeaseRef, result?: string): JobOutcome;
   leaseMs: number;
 }

@@ -8,7 +8,7 @@ const schema = uniqueSchema('claimplan');
 after(() => dropSchema(schema));
 
 /**
- * The claim function keeps one plan per connection (migration 5). A plan made while the table was
+ * The claim function keeps one plan per connection (migrations 5 and 6). A plan made while the table was
  * empty must still walk the indexes once the table is big: a sequential scan there would read every
  * job on every claim.
  */
@@ -21,7 +21,7 @@ describe('postgres store: the claim plan', () => {
     const client = new pg.Client({ connectionString: TEST_PG_URL });
     await client.connect();
     const claim = (limit: number) =>
-      client.query<{ id: string }>(`SELECT id FROM "${schema}".claim_jobs('w', ARRAY['default'], ARRAY[$1::int], $2, ARRAY['t'], 15000, 'on')`, [limit, Date.now()]);
+      client.query<{ id: string }>(`SELECT id FROM "${schema}".claim_jobs('w', ARRAY['default'], ARRAY[$1::int], ARRAY[$1::int], $2, ARRAY['t'], 15000, 'on')`, [limit, Date.now()]);
     try {
       for (let i = 0; i < 6; i++) assert.equal((await claim(10)).rows.length, 0);
       await client.query(

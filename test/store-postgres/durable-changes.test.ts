@@ -78,7 +78,7 @@ describe('postgres store: changes that announce themselves are on disk when ackn
       leaseMs,
     });
     assert.equal(claimed[0]?.id, added.id);
-    return { id: added.id, workerId: 'w', attempt: claimed[0]!.attempts };
+    return { id: added.id, workerId: 'w', attempt: claimed[0]!.attempts, fence: claimed[0]!.fence };
   };
   /** Runs `change` and checks it was flushed before it resolved and that the other instance heard `event`. */
   const durable = async (what: string, change: () => Promise<unknown>, event: string) => {

@@ -158,7 +158,7 @@ describe('postgres store: enqueues where the flush function may not run', () => 
     const heard: string[] = [];
     other.on('job:retrying', (event) => heard.push(event.id));
     const [claimed] = await store.jobClaim({ workerId: 'w', queues: [{ name: 'default', limit: 1 }], tasks: ['report'], leaseMs: 60_000 });
-    const lease = { id: claimed!.id, workerId: 'w', attempt: claimed!.attempts };
+    const lease = { id: claimed!.id, workerId: 'w', attempt: claimed!.attempts, fence: claimed!.fence };
     const before = await walInsertPositionOn(client);
     await store.jobRecordOutcomes([{ kind: 'failed', lease, error: { name: 'Error', message: 'boom' }, retryAt: Date.now() + 60_000 }]);
     assert.ok(await flushedPastOn(client, before), 'the retry resolved before its commit was flushed');

@@ -44,11 +44,11 @@ describe('postgres store: events between processes', () => {
     for (const name of names) there.on(name, (e) => seen.push(`${name}:${'id' in e ? e.id : ''}:${e.state}`));
     const a = (await here.jobEnqueue(job())).job.id;
     const [claimed] = await here.jobClaim({ workerId: 'h:1:w', queues: [{ name: 'default', limit: 1 }], tasks: ['echo'], leaseMs: 10_000 });
-    const lease = { id: claimed!.id, workerId: 'h:1:w', attempt: 1 };
+    const lease = { id: claimed!.id, workerId: 'h:1:w', attempt: 1, fence: 1 };
     await here.jobSetProgress({ ...lease, progress: '{"pct":50}' });
     await here.jobRecordOutcomes([{ kind: 'failed', lease, error: { name: 'Error', message: 'boom' }, retryAt: Date.now() - 1 }]);
     const [second] = await here.jobClaim({ workerId: 'h:1:w', queues: [{ name: 'default', limit: 1 }], tasks: ['echo'], leaseMs: 10_000 });
-    await here.jobRecordOutcomes([{ kind: 'succeeded', lease: { ...lease, attempt: second!.attempts }, result: '1' }]);
+    await here.jobRecordOutcomes([{ kind: 'succeeded', lease: { ...lease, attempt: second!.attempts, fence: second!.fence }, result: '1' }]);
     const c = (await here.jobEnqueue(job())).job.id;
     await here.jobCancel({ id: c });
     const expectedA = [
@@ -73,7 +73,7 @@ describe('postgres store: events between processes', () => {
     there.on('job:failed', (e) => errors.push(e.error.message));
     await here.jobEnqueue(job({ maxAttempts: 1 }));
     const [claimed] = await here.jobClaim({ workerId: 'w', queues: [{ name: 'default', limit: 1 }], tasks: ['echo'], leaseMs: 10_000 });
-    const lease = { id: claimed!.id, workerId: 'w', attempt: 1 };
+    const lease = { id: claimed!.id, workerId: 'w', attempt: 1, fence: 1 };
     await here.jobSetProgress({ ...lease, progress: '{"pct":75}' });
     await here.jobRecordOutcomes([{ kind: 'failed', lease, error: { name: 'Error', message: 'x'.repeat(5000), stack: 'y'.repeat(20_000) }, retryAt: null }]);
     await waitFor(() => errors.length === 1, { what: 'the failure event' });
@@ -101,7 +101,7 @@ describe('postgres store: events between processes', () => {
     await here.jobEnqueueMany(Array.from({ length: 1_200 }, (_, n) => job({ task: n % 2 ? 'odd' : 'even', queue })));
     const claimed = await here.jobClaim({ workerId: 'w', queues: [{ name: queue, limit: 2_000 }], tasks: ['odd', 'even'], leaseMs: 30_000 });
     assert.equal(claimed.length, 1_200);
-    const accepted = await here.jobRecordOutcomes(claimed.map((c) => ({ kind: 'succeeded' as const, lease: { id: c.id, workerId: 'w', attempt: c.attempts }, result: '1' })));
+    const accepted = await here.jobRecordOutcomes(claimed.map((c) => ({ kind: 'succeeded' as const, lease: { id: c.id, workerId: 'w', attempt: c.attempts, fence: c.fence }, result: '1' })));
     assert.ok(accepted.every(Boolean));
     const expected = claimed.map((c) => `${c.id}:${queue}:${c.task}:1`).sort();
     await waitFor(() => started.size === 1_200 && succeeded.size === 1_200, { what: '1 200 start and success events' });

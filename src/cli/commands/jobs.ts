@@ -169,6 +169,9 @@ function showJob(job: Job, context: CommandContext): void {
     ['result', job.result === null ? '-' : JSON.stringify(job.result)],
   ];
   print(lines.map(([key, value]) => `${key.padEnd(9)} ${value}`).join('\n'));
+  for (const entry of job.errors) {
+    print(`failed    attempt ${entry.attempt} at ${new Date(entry.at).toISOString()}: ${entry.code ? `[${entry.code}] ` : ''}${entry.message}`);
+  }
   if (job.error) print(`error     (attempt ${job.error.attempt}) ${job.error.code ? `[${job.error.code}] ` : ''}${job.error.message}\n${job.error.stack ?? ''}`);
 }
 

@@ -91,7 +91,11 @@ export function JobView({ id }: { id: string }) {
           <li>Created {formatTime(job.createdAt)}</li>
           <li>Due {formatTime(job.runAt)}</li>
           {job.startedAt && <li>Attempt {job.attempts} started {formatTime(job.startedAt)} (waited {durationOf(job.runAt, job.startedAt)})</li>}
-          {job.error && <li>Attempt {job.error.attempt} failed: {job.error.message}</li>}
+          {job.errors.map((entry) => (
+            <li data-testid="job-attempt-error">
+              Attempt {entry.attempt} failed {formatTime(entry.at)}: {entry.code ? `[${entry.code}] ` : ''}{entry.message}
+            </li>
+          ))}
           {job.finishedAt && <li>{job.state} {formatTime(job.finishedAt)} (ran {durationOf(job.startedAt, job.finishedAt)})</li>}
         </ol>
       </section>

@@ -8,6 +8,8 @@ export type EventRow = { id: string; queue: string; task: string; attempts: numb
 /** [kind, result, error, run_at] of one outcome, as the outcome statement takes them. */
 export function outcomeColumns(outcome: JobOutcome, now: number): [string, string | null, string | null, number | null] {
   switch (outcome.kind) {
+    case 'started':
+      return ['start', null, null, null];
     case 'succeeded':
       return ['succeeded', outcome.result, null, null];
     case 'failed': {

@@ -152,6 +152,58 @@ export const migrations: readonly Migration[] = [
       $$;
     `,
   },
+  {
+    version: 6,
+    name: 'fencing tokens that survive a retry, failure history, claims ahead kept apart from started runs',
+    sql: `
+      -- attempts is reset by a manual retry, so it cannot fence a lease: a run cancelled before the
+      -- retry held the same number as the run after it. fence grows with every claim, never reset.
+      ALTER TABLE {s}.jobs ADD COLUMN fence integer NOT NULL DEFAULT 0;
+      UPDATE {s}.jobs SET fence = attempts WHERE state = 'running';
+      -- Every failed attempt, oldest first (the last 20), as a JSON array.
+      ALTER TABLE {s}.jobs ADD COLUMN errors jsonb;
+      UPDATE {s}.jobs SET errors = jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+               'attempt', (error::jsonb ->> 'attempt')::int, 'at', coalesce(finished_at, run_at),
+               'name', error::jsonb ->> 'name', 'message', left(error::jsonb ->> 'message', 1000), 'code', error::jsonb ->> 'code')))
+       WHERE error IS NOT NULL AND strpos(error, '\\u0000') = 0;
+      -- p_starts: how many of each queue's jobs start at once; the rest are leased ahead (claimed)
+      -- with no started_at until the worker records them started.
+      DROP FUNCTION {s}.claim_jobs(text, text[], integer[], bigint, text[], bigint, text);
+      CREATE FUNCTION {s}.claim_jobs(p_worker text, p_queues text[], p_limits integer[], p_starts integer[], p_now bigint,
+                                     p_tasks text[], p_lease_ms bigint, p_commit text)
+        RETURNS SETOF {s}.jobs LANGUAGE plpgsql
+        SET plan_cache_mode = force_generic_plan
+        SET enable_seqscan = off
+      AS $$
+      BEGIN
+        PERFORM set_config('synchronous_commit', p_commit, true);
+        RETURN QUERY
+          WITH wanted AS (
+            SELECT w.name, w.lim, w.start FROM unnest(p_queues, p_limits, p_starts) AS w(name, lim, start)
+             WHERE NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = w.name AND p.paused)),
+          picked AS MATERIALIZED (
+            SELECT j.id, j.priority, j.run_at, wanted.name, wanted.start FROM wanted CROSS JOIN LATERAL (
+              SELECT jobs.id, jobs.priority, jobs.run_at FROM {s}.jobs
+               WHERE jobs.state = 'queued' AND jobs.queue = wanted.name AND jobs.run_at <= p_now
+                 AND jobs.task = ANY(p_tasks)
+               ORDER BY jobs.priority DESC, jobs.run_at, jobs.id
+               LIMIT wanted.lim
+               FOR UPDATE SKIP LOCKED) j),
+          starting AS (
+            SELECT ranked.id FROM (
+              SELECT picked.id, picked.start,
+                     row_number() OVER (PARTITION BY picked.name ORDER BY picked.priority DESC, picked.run_at, picked.id) AS rank
+                FROM picked) ranked
+             WHERE ranked.rank <= ranked.start)
+          UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = p_worker,
+                 lease_expires_at = p_now + p_lease_ms,
+                 started_at = CASE WHEN jobs.id = ANY(ARRAY(SELECT starting.id FROM starting)) THEN p_now END
+           WHERE jobs.id = ANY(ARRAY(SELECT picked.id FROM picked))
+          RETURNING jobs.*;
+      END
+      $$;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -26,7 +26,7 @@ import {
 } from '../contract.ts';
 import { StoreEventHub } from '../events.ts';
 import { checkOutcomes } from '../outcome-check.ts';
-import { claimOrder, eventOf, eventOfRow, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
+import { attemptErrorEntry, claimedFromRow, claimOrder, eventOf, eventOfRow, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
 import { isConnectionError, startError } from './connection-errors.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { Enqueuer } from './enqueuer.ts';
@@ -171,7 +171,8 @@ export class PostgresStore implements Store {
     const now = this.clock.now();
     // A durable claim that notifies would hold the notify lock through its disk flush: it commits relaxed, then flushes.
     const durable = this.#options.claimCommit === 'sync';
-    const values = [params.workerId, queues.map((q) => q.name), queues.map((q) => q.limit), now, params.tasks, params.leaseMs, durable && !this.#relax ? 'on' : 'off'];
+    const starts = queues.map((q) => Math.min(q.start ?? q.limit, q.limit));
+    const values = [params.workerId, queues.map((q) => q.name), queues.map((q) => q.limit), starts, now, params.tasks, params.leaseMs, durable && !this.#relax ? 'on' : 'off'];
     const { rows } = await this.#run<JobRow>('jobClaim', values);
     if (durable && this.#relax && rows.length > 0) await this.#flush.request();
     const leaseExpiresAt = now + params.leaseMs;
@@ -179,9 +180,8 @@ export class PostgresStore implements Store {
       row.state = 'running';
       row.lease_owner = params.workerId;
       row.lease_expires_at = leaseExpiresAt;
-      row.started_at = now;
     }
-    const jobs = rows.map((row) => jobFromRow(row, now) as ClaimedJob).sort(claimOrder);
+    const jobs = rows.map((row) => claimedFromRow(row, now)).sort(claimOrder);
     if (this.#events.listens('job:started')) for (const job of jobs) this.#events.emit('job:started', eventOf(job));
     return jobs;
   }
@@ -191,7 +191,7 @@ export class PostgresStore implements Store {
     if (params.leases.length === 0) return [];
     const leases = params.leases.filter((lease) => ID_PATTERN.test(lease.id));
     const invalid = params.leases.filter((lease) => !ID_PATTERN.test(lease.id)).map((lease) => lease.id);
-    const values = [leases.map((l) => l.id), leases.map((l) => l.workerId), leases.map((l) => l.attempt), this.clock.now() + params.leaseMs];
+    const values = [leases.map((l) => l.id), leases.map((l) => l.workerId), leases.map((l) => l.fence), this.clock.now() + params.leaseMs];
     const { rows } = await this.#run<{ id: string }>('jobRenewLeases', values);
     return [...rows.map((row) => row.id), ...invalid];
   }
@@ -234,24 +234,51 @@ export class PostgresStore implements Store {
 
   async #recordOutcomes(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
     const accepted = outcomes.map(() => false);
-    const indexes = outcomes.map((_, i) => i).filter((i) => ID_PATTERN.test(outcomes[i]!.lease.id));
-    if (indexes.length === 0) return accepted;
+    // A run that started and ended in one batch: its outcome marks it started too, and one
+    // statement must not update a row twice.
+    const ended = new Set(outcomes.filter((outcome) => outcome.kind !== 'started').map(leaseKey));
+    const startsEnding = new Map<string, number>();
+    const written: number[] = [];
+    outcomes.forEach((outcome, i) => {
+      if (!ID_PATTERN.test(outcome.lease.id)) return;
+      if (outcome.kind === 'started' && ended.has(leaseKey(outcome))) startsEnding.set(leaseKey(outcome), i);
+      else written.push(i);
+    });
+    if (written.length === 0) return accepted;
     const now = this.clock.now();
-    const records = indexes.map((i, n) => {
+    const records = written.map((i, n) => {
       const outcome = outcomes[i]!;
       const [kind, result, error, runAt] = outcomeColumns(outcome, now);
-      const { id, workerId: worker, attempt } = outcome.lease;
+      const { id, workerId: worker, fence, attempt } = outcome.lease;
       const note = announcedNote(outcome, error);
-      return { ord: n + 1, id, worker, attempt, kind, result, error, run_at: runAt, placement: outcome.placement ?? null, output_tail: outcome.outputTail ?? null, note };
+      const entry = outcome.kind === 'failed' ? attemptErrorEntry(outcome.error, attempt, now) : null;
+      return {
+        ord: n + 1,
+        id,
+        worker,
+        fence,
+        attempt,
+        kind,
+        result,
+        error,
+        entry,
+        run_at: runAt,
+        placement: outcome.placement ?? null,
+        output_tail: outcome.outputTail ?? null,
+        progress: outcome.progress ?? null,
+        note,
+      };
     });
     type Row = { ord: string; id: string; queue: string; task: string; webhook_job_id: string | null } & Announced;
     const { rows } = await this.#run<Row>('jobRecordOutcomes', [JSON.stringify(records), now, this.#relax]);
     await this.#flushIfRelaxed(rows);
     const succeeded: Array<{ id: string; queue: string; task: string; attempt: number }> = [];
     for (const row of rows) {
-      const index = indexes[Number(row.ord) - 1]!;
+      const index = written[Number(row.ord) - 1]!;
       const outcome = outcomes[index]!;
       accepted[index] = true;
+      const start = outcome.kind === 'started' ? undefined : startsEnding.get(leaseKey(outcome));
+      if (start !== undefined) accepted[start] = true;
       if (outcome.kind === 'succeeded') succeeded.push({ id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt });
       this.#events.emitOutcome(outcome, row);
     }
@@ -276,7 +303,7 @@ export class PostgresStore implements Store {
   async jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean> {
     this.#assertOpen();
     if (!ID_PATTERN.test(params.id)) return false;
-    const { rows } = await this.#run<EventRow & Announced>('jobSetProgress', [params.id, params.workerId, params.attempt, params.progress, this.#relax]);
+    const { rows } = await this.#run<EventRow & Announced>('jobSetProgress', [params.id, params.workerId, params.fence, params.progress, this.#relax]);
     await this.#flushIfRelaxed(rows);
     const row = rows[0];
     if (row) this.#events.emit('job:progress', { ...eventOfRow(row, 'running'), progress: JSON.parse(params.progress) as unknown });
@@ -607,4 +634,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const store = new PostgresStore(options);
   await store.start();
   return store;
+}
+
+function leaseKey(outcome: JobOutcome): string {
+  return `${outcome.lease.id}:${outcome.lease.fence}`;
 }

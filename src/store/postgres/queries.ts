@@ -1,3 +1,5 @@
+import { MAX_ERROR_HISTORY } from '../../job.ts';
+
 /**
  * The SQL of the PostgreSQL store, one statement per store method, named after the method that
  * runs it. `{s}` stands for the quoted schema. Stored state is one of queued/running/succeeded/
@@ -17,25 +19,31 @@
  * these commits wait for the disk under the lock. Through a caller's client an enqueue is
  * announced on the caller's commit.
  *
- * Claims commit with synchronous_commit off (`$7`, see PostgresStoreOptions.claimCommit): a claim
+ * Claims commit with synchronous_commit off (`$8`, see PostgresStoreOptions.claimCommit): a claim
  * lost to a server crash only means the job runs again, and every later durable commit (an
  * outcome, an enqueue) flushes the claims before it.
  */
 import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../contract.ts';
 
-const LEASE_MATCH = `id = $1 AND state = 'running' AND lease_owner = $2 AND attempts = $3`;
+const LEASE_MATCH = `id = $1 AND state = 'running' AND lease_owner = $2 AND fence = $3`;
+/** `errors` with the jsonb `entry` appended, keeping the newest MAX_ERROR_HISTORY. */
+const appendError = (entry: string, table = 'j') =>
+  `(CASE WHEN jsonb_array_length(coalesce(${table}.errors, '[]')) >= ${MAX_ERROR_HISTORY} THEN ${table}.errors - 0 ELSE coalesce(${table}.errors, '[]') END) || jsonb_build_array(${entry})`;
 const CLEAR_LEASE = `lease_owner = NULL, lease_expires_at = NULL`;
+const WORKER_DIED_MESSAGE = `'the worker ' || lease_owner || ' stopped renewing its lease (it died or hung); '
+                 || CASE WHEN attempts >= max_attempts THEN 'no attempts left' ELSE 'the job was queued again' END`;
 
 /**
  * What a claim returns: every column but those the claim itself sets (state, lease_owner,
- * lease_expires_at, started_at), which the store fills in from its parameters. Parsing columns is
- * most of a worker's cost per job on PostgreSQL.
+ * lease_expires_at), which the store fills in from its parameters. Parsing columns is most of a
+ * worker's cost per job on PostgreSQL.
  */
 const CLAIM_COLUMNS = `id, queue, task, payload, priority, run_at, attempts, max_attempts, timeout_ms, unique_key, idempotency_key,
-      callback_url, webhook_job_id, progress, result, error, created_at, finished_at, placement, output_tail`;
+      callback_url, webhook_job_id, progress, result, error, errors, created_at, started_at, finished_at, placement, output_tail, fence`;
 
 /** The derived state of a row, given `now` as parameter `$n`. */
-export const stateExpression = (n: number) => `CASE WHEN state = 'queued' AND run_at > $${n} THEN 'scheduled' ELSE state END`;
+export const stateExpression = (n: number) =>
+  `CASE WHEN state = 'queued' AND run_at > $${n} THEN 'scheduled' WHEN state = 'running' AND started_at IS NULL THEN 'claimed' ELSE state END`;
 
 /**
  * A CTE `notes` that sends the rows of `source` as notifications of `kind`: JSON arrays
@@ -131,14 +139,16 @@ export const sql = {
   jobGet: `SELECT * FROM {s}.jobs WHERE id = $1`,
   jobByIdempotencyKey: `SELECT * FROM {s}.jobs WHERE idempotency_key = $1`,
   /**
-   * $1 worker, $2 queue names, $3 limits, $4 now, $5 tasks, $6 lease ms, $7 synchronous_commit of
-   * the claim ('off' or 'on'). The claim itself is the function of migration 5: rows are updated
-   * through `id = ANY(ARRAY(...))` so the plan is a primary-key lookup whatever the planner guesses
-   * about the arrays, and it is planned once per connection. Announces the starts grouped by queue
-   * and task, `[queue, task, ids, attempts]`; an empty claim announces nothing.
+   * $1 worker, $2 queue names, $3 limits, $4 how many of each queue start at once (the rest are
+   * claimed ahead), $5 now, $6 tasks, $7 lease ms, $8 synchronous_commit of the claim ('off' or
+   * 'on'). The claim itself is the function of migration 6: rows are updated through
+   * `id = ANY(ARRAY(...))` so the plan is a primary-key lookup whatever the planner guesses about
+   * the arrays, and it is planned once per connection. Announces the leases (jobs claimed ahead
+   * too) as starts grouped by queue and task, `[queue, task, ids, attempts]`; an empty claim
+   * announces nothing.
    */
   jobClaim: `
-    WITH c AS MATERIALIZED (SELECT ${CLAIM_COLUMNS} FROM {s}.claim_jobs($1, $2::text[], $3::int[], $4, $5::text[], $6, $7::text)),
+    WITH c AS MATERIALIZED (SELECT ${CLAIM_COLUMNS} FROM {s}.claim_jobs($1, $2::text[], $3::int[], $4::int[], $5, $6::text[], $7, $8::text)),
     ${notify(
       `(SELECT json_build_array(queue, task, json_agg(id::text ORDER BY id), json_agg(attempts ORDER BY id)) AS item
           FROM (SELECT id, queue, task, attempts, (row_number() OVER (PARTITION BY queue, task ORDER BY id) - 1) / ${GROUP_SIZE} AS part FROM c) parts
@@ -148,54 +158,70 @@ export const sql = {
     )}
     SELECT c.*, ${SENT} FROM c`,
   /**
-   * Arrays $1 id, $2 worker, $3 attempt; $4 new expiry. Returns the ids whose lease is gone. Rows
+   * Arrays $1 id, $2 worker, $3 fence; $4 new expiry. Returns the ids whose lease is gone. Rows
    * another statement holds right now (an outcome being written, progress) are skipped, not
    * waited for: such a lease is not lost, and the next renewal extends it. Never waiting is what
    * keeps renewals and outcome writes of one worker from deadlocking.
    */
   jobRenewLeases: `
-    WITH l AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[]) AS l(id, worker, attempt)),
+    WITH l AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[]) AS l(id, worker, fence)),
     free AS MATERIALIZED (
-      SELECT j.id FROM {s}.jobs j JOIN l ON j.id = l.id AND j.lease_owner = l.worker AND j.attempts = l.attempt
+      SELECT j.id FROM {s}.jobs j JOIN l ON j.id = l.id AND j.lease_owner = l.worker AND j.fence = l.fence
        WHERE j.id = ANY($1::bigint[]) AND j.state = 'running' FOR NO KEY UPDATE OF j SKIP LOCKED),
     renewed AS (UPDATE {s}.jobs SET lease_expires_at = $4 WHERE id = ANY(ARRAY(SELECT id FROM free)) RETURNING id)
     SELECT l.id::text AS id FROM l
      WHERE NOT EXISTS (SELECT 1 FROM {s}.jobs j
-                        WHERE j.id = l.id AND j.state = 'running' AND j.lease_owner = l.worker AND j.attempts = l.attempt)`,
+                        WHERE j.id = l.id AND j.state = 'running' AND j.lease_owner = l.worker AND j.fence = l.fence)`,
   /**
-   * All outcomes in one statement. $1 a JSON array of {ord, id, worker, attempt, kind (succeeded,
-   * failed, retry, requeue), result, error, run_at, placement, output_tail}; $2 now. JSON, not
-   * arrays: node-postgres escapes every array element in JavaScript, which cost more than the
-   * statement itself at tens of thousands of outcomes a second. `note`: the error as announced,
-   * when it is shorter than `error`. $3: whether the commit may be relaxed (see {@link relaxedIf}).
-   * Announces every accepted outcome but successes (`[id, queue, task, attempt, kind, error,
-   * run_at]`) and the webhook deliveries it made, relaxed; a batch of successes without deliveries
-   * announces nothing and waits for the disk as before. Returns the ords that were accepted.
+   * All outcomes in one statement. $1 a JSON array of {ord, id, worker, fence, attempt, kind
+   * (succeeded, failed, retry, requeue, start), result, error, entry (for the failure history),
+   * run_at, placement, output_tail, progress, note}; $2 now. JSON, not arrays: node-postgres escapes
+   * every array element in JavaScript, which cost more than the statement itself at tens of
+   * thousands of outcomes a second. `note`: the error as announced, when it is shorter than `error`.
+   * $3: whether the commit may be relaxed (see {@link relaxedIf}). Announces every accepted outcome
+   * but successes and starts (`[id, queue, task, attempt, kind, error, run_at]`) and the webhook
+   * deliveries it made, relaxed; a batch of successes and starts without deliveries announces
+   * nothing and waits for the disk as before. A `start` only marks a claimed job started (its start
+   * was announced with the claim); the caller never sends a start and an outcome of one lease
+   * together (one statement must not update a row twice). Returns the ords that were accepted.
    */
   jobRecordOutcomes: `
     WITH o AS (
       SELECT * FROM json_to_recordset($1::json)
-        AS o(ord int, id bigint, worker text, attempt int, kind text, result text, error text, run_at bigint, placement text, output_tail text, note text)),
+        AS o(ord int, id bigint, worker text, fence int, attempt int, kind text, result text, error text, entry jsonb, run_at bigint,
+             placement text, output_tail text, progress text, note text)),
     done AS (
       UPDATE {s}.jobs j SET
         state = CASE o.kind WHEN 'succeeded' THEN 'succeeded' WHEN 'failed' THEN 'failed' ELSE 'queued' END,
         result = CASE o.kind WHEN 'succeeded' THEN o.result ELSE j.result END,
         error = CASE WHEN o.kind IN ('failed', 'retry') THEN o.error ELSE j.error END,
+        errors = CASE WHEN o.kind IN ('failed', 'retry') THEN ${appendError('o.entry')} ELSE j.errors END,
         run_at = CASE WHEN o.kind IN ('retry', 'requeue') THEN o.run_at ELSE j.run_at END,
         attempts = CASE o.kind WHEN 'requeue' THEN j.attempts - 1 ELSE j.attempts END,
         finished_at = CASE WHEN o.kind IN ('succeeded', 'failed') THEN $2 ELSE j.finished_at END,
+        started_at = coalesce(j.started_at, $2),
         placement = o.placement,
         output_tail = o.output_tail,
+        progress = coalesce(o.progress, j.progress),
         ${CLEAR_LEASE}
       FROM o
-      WHERE j.id = ANY(ARRAY(SELECT o.id FROM o)) AND j.id = o.id AND j.state = 'running' AND j.lease_owner = o.worker AND j.attempts = o.attempt
+      WHERE j.id = ANY(ARRAY(SELECT o.id FROM o)) AND j.id = o.id AND o.kind <> 'start'
+        AND j.state = 'running' AND j.lease_owner = o.worker AND j.fence = o.fence
       RETURNING o.ord, o.id, j.queue, j.task, j.webhook_job_id, o.kind, o.attempt, coalesce(o.note, o.error) AS note, o.run_at),
+    started AS (
+      UPDATE {s}.jobs j SET started_at = $2
+      FROM o
+      WHERE j.id = ANY(ARRAY(SELECT o.id FROM o WHERE o.kind = 'start')) AND j.id = o.id AND o.kind = 'start'
+        AND j.state = 'running' AND j.lease_owner = o.worker AND j.fence = o.fence AND j.started_at IS NULL
+      RETURNING o.ord, o.id, j.queue, j.task, j.webhook_job_id),
     ${relaxedIf('$3', `EXISTS (SELECT 1 FROM done WHERE kind <> 'succeeded' OR webhook_job_id IS NOT NULL)`)},
     ${notify(`done WHERE kind <> 'succeeded'`, 'out', `json_build_array(id::text, queue, task, attempt, kind, note::json, run_at)`)},
     ${notify('done WHERE webhook_job_id IS NOT NULL', 'enq', deliveryItem('$2'), 'hooks')}
-    SELECT ord, id, queue, task, webhook_job_id, ${RELAXED_FLAG}, ${SENT}, (SELECT count(*) FROM hooks) AS hooked FROM done`,
+    SELECT ord, id, queue, task, webhook_job_id, ${RELAXED_FLAG}, ${SENT}, (SELECT count(*) FROM hooks) AS hooked FROM done
+    UNION ALL
+    SELECT ord, id, queue, task, webhook_job_id, ${RELAXED_FLAG}, ${SENT}, (SELECT count(*) FROM hooks) AS hooked FROM started`,
   /**
-   * $1 id, $2 worker, $3 attempt, $4 progress JSON, $5 may relax. Announces the value, or null when
+   * $1 id, $2 worker, $3 fence, $4 progress JSON, $5 may relax. Announces the value, or null when
    * its JSON is over 4 000 bytes (read the job for it).
    */
   jobSetProgress: `
@@ -234,9 +260,8 @@ export const sql = {
          SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
              finished_at = CASE WHEN attempts >= max_attempts THEN $1::bigint END,
              run_at = $1,
-             error = json_build_object('name', 'OffloadError', 'code', 'ERR_WORKER_DIED', 'attempt', attempts,
-               'message', 'the worker ' || lease_owner || ' stopped renewing its lease (it died or hung); '
-                 || CASE WHEN attempts >= max_attempts THEN 'no attempts left' ELSE 'the job was queued again' END)::text,
+             error = json_build_object('name', 'OffloadError', 'code', 'ERR_WORKER_DIED', 'attempt', attempts, 'message', ${WORKER_DIED_MESSAGE})::text,
+             errors = ${appendError(`jsonb_build_object('attempt', attempts, 'at', $1::bigint, 'name', 'OffloadError', 'message', ${WORKER_DIED_MESSAGE}, 'code', 'ERR_WORKER_DIED')`)},
              ${CLEAR_LEASE}
        WHERE j.id = ANY(ARRAY(SELECT id FROM expired))
       RETURNING j.id, j.queue, j.task, j.attempts, j.state, j.error, j.run_at, j.webhook_job_id),
@@ -334,6 +359,8 @@ export function filterClause(filter: { queue?: string; task?: string; state?: st
   if (filter.task !== undefined) parts.push(`task = ${param(filter.task)}`);
   if (filter.state === 'scheduled') parts.push(`state = 'queued' AND run_at > ${param(now)}`);
   else if (filter.state === 'queued') parts.push(`state = 'queued' AND run_at <= ${param(now)}`);
+  else if (filter.state === 'claimed') parts.push(`state = 'running' AND started_at IS NULL`);
+  else if (filter.state === 'running') parts.push(`state = 'running' AND started_at IS NOT NULL`);
   else if (filter.state !== undefined) parts.push(`state = ${param(filter.state)}`);
   return parts.length ? parts.join(' AND ') : 'true';
 }

@@ -1,16 +1,23 @@
+import { MAX_ERROR_HISTORY } from '../../job.ts';
+
 /**
  * The SQL of the SQLite store, one statement per store method, named after the method that runs it.
  * Stored state is one of queued/running/succeeded/failed/cancelled; `scheduled` is a queued job whose
  * run_at lies ahead, derived on read (see stateExpression).
  */
-const LEASE_MATCH = `id = @id AND state = 'running' AND lease_owner = @workerId AND attempts = @attempt`;
+const LEASE_MATCH = `id = @id AND state = 'running' AND lease_owner = @workerId AND fence = @fence`;
 const CLEAR_LEASE = `lease_owner = NULL, lease_expires_at = NULL`;
-/** Where the run ran and what it printed, written with every outcome. */
-const RUN_FACTS = `placement = @placement, output_tail = @outputTail`;
+/** Where the run ran, what it printed and the last progress it reported, written with every outcome. */
+const RUN_FACTS = `placement = @placement, output_tail = @outputTail, progress = coalesce(@progress, progress)`;
+/** `errors` with `entry` (JSON) appended, keeping the newest MAX_ERROR_HISTORY. */
+const appendError = (entry: string) =>
+  `json_insert(CASE WHEN json_array_length(coalesce(errors, '[]')) >= ${MAX_ERROR_HISTORY} THEN json_remove(errors, '$[0]') ELSE coalesce(errors, '[]') END, '$[#]', json(${entry}))`;
+const WORKER_DIED_MESSAGE = `'the worker ' || lease_owner || ' stopped renewing its lease (it died or hung); '
+               || CASE WHEN attempts >= max_attempts THEN 'no attempts left' ELSE 'the job was queued again' END`;
 /** What outcome statements return: the event fields, and whether the job has a callback (a delivery job may have been made). */
 const EVENT_COLUMNS = `id, queue, task, attempts, callback_url IS NOT NULL AS hooked`;
 
-export const stateExpression = `CASE WHEN state = 'queued' AND run_at > @now THEN 'scheduled' ELSE state END`;
+export const stateExpression = `CASE WHEN state = 'queued' AND run_at > @now THEN 'scheduled' WHEN state = 'running' AND started_at IS NULL THEN 'claimed' ELSE state END`;
 
 export const sql = {
   jobInsert: `
@@ -33,10 +40,11 @@ export const sql = {
   jobWebhookIds: `SELECT webhook_job_id AS id, run_at FROM offload_jobs WHERE id IN (SELECT value FROM json_each(@ids)) AND webhook_job_id IS NOT NULL`,
   jobByUniqueKey: `SELECT * FROM offload_jobs WHERE unique_key = ? AND state IN ('queued','running')`,
   jobGet: `SELECT * FROM offload_jobs WHERE id = ?`,
+  /** @startedAt: now for jobs that start at once, null for jobs claimed ahead. */
   jobClaim: `
     UPDATE offload_jobs
-       SET state = 'running', attempts = attempts + 1, lease_owner = @workerId,
-           lease_expires_at = @now + @leaseMs, started_at = @now
+       SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = @workerId,
+           lease_expires_at = @now + @leaseMs, started_at = @startedAt
      WHERE id IN (
        SELECT id FROM offload_jobs INDEXED BY offload_jobs_claim
         WHERE state = 'queued' AND queue = @queue AND run_at <= @now
@@ -50,20 +58,21 @@ export const sql = {
     UPDATE offload_jobs SET state = 'succeeded', result = @result, finished_at = @now, ${RUN_FACTS}, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
     RETURNING ${EVENT_COLUMNS}`,
-  /** Successes of one worker in one statement: @leases is a JSON array of [id, attempt, result, placement, outputTail]. */
+  /** Successes of one worker in one statement: @leases is a JSON array of [id, fence, result, placement, outputTail, progress]. */
   jobSucceedMany: `
     UPDATE offload_jobs SET state = 'succeeded', result = done.value ->> 2, finished_at = @now,
-           placement = done.value ->> 3, output_tail = done.value ->> 4, ${CLEAR_LEASE}
+           placement = done.value ->> 3, output_tail = done.value ->> 4,
+           progress = coalesce(done.value ->> 5, progress), ${CLEAR_LEASE}
       FROM json_each(@leases) AS done
      WHERE offload_jobs.id = done.value ->> 0 AND state = 'running'
-       AND lease_owner = @workerId AND attempts = done.value ->> 1
+       AND lease_owner = @workerId AND fence = done.value ->> 1
     RETURNING offload_jobs.id, queue, task, attempts, callback_url IS NOT NULL AS hooked`,
   jobRetryLater: `
-    UPDATE offload_jobs SET state = 'queued', run_at = @runAt, error = @error, ${RUN_FACTS}, ${CLEAR_LEASE}
+    UPDATE offload_jobs SET state = 'queued', run_at = @runAt, error = @error, errors = ${appendError('@entry')}, ${RUN_FACTS}, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
     RETURNING id, queue, task, attempts`,
   jobFailForGood: `
-    UPDATE offload_jobs SET state = 'failed', error = @error, finished_at = @now, ${RUN_FACTS}, ${CLEAR_LEASE}
+    UPDATE offload_jobs SET state = 'failed', error = @error, errors = ${appendError('@entry')}, finished_at = @now, ${RUN_FACTS}, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
     RETURNING ${EVENT_COLUMNS}`,
   jobRequeueUncounted: `
@@ -71,6 +80,8 @@ export const sql = {
      WHERE ${LEASE_MATCH}
     RETURNING id, queue, task, attempts`,
   jobSetProgress: `UPDATE offload_jobs SET progress = @progress WHERE ${LEASE_MATCH} RETURNING id, queue, task, attempts`,
+  /** A claimed job starts: from now on it reads as running. */
+  jobStart: `UPDATE offload_jobs SET started_at = @now WHERE ${LEASE_MATCH} AND started_at IS NULL RETURNING id, queue, task, attempts`,
   jobCancel: `
     UPDATE offload_jobs SET state = 'cancelled', finished_at = @now, ${CLEAR_LEASE}
      WHERE id = @id AND state IN ('queued','running')
@@ -84,9 +95,8 @@ export const sql = {
        SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
            finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
            run_at = @now,
-           error = json_object('name', 'OffloadError', 'code', 'ERR_WORKER_DIED', 'attempt', attempts,
-             'message', 'the worker ' || lease_owner || ' stopped renewing its lease (it died or hung); '
-               || CASE WHEN attempts >= max_attempts THEN 'no attempts left' ELSE 'the job was queued again' END),
+           error = json_object('name', 'OffloadError', 'code', 'ERR_WORKER_DIED', 'attempt', attempts, 'message', ${WORKER_DIED_MESSAGE}),
+           errors = ${appendError(`json_object('attempt', attempts, 'at', @now, 'name', 'OffloadError', 'message', ${WORKER_DIED_MESSAGE}, 'code', 'ERR_WORKER_DIED')`)},
            ${CLEAR_LEASE}
      WHERE state = 'running' AND lease_expires_at < @now
     RETURNING ${EVENT_COLUMNS}, state, error, run_at`,
@@ -140,6 +150,8 @@ export function filterClause(filter: { queue?: string; task?: string; state?: st
   if (filter.task !== undefined) parts.push('task = @task');
   if (filter.state === 'scheduled') parts.push(`state = 'queued' AND run_at > @now`);
   else if (filter.state === 'queued') parts.push(`state = 'queued' AND run_at <= @now`);
+  else if (filter.state === 'claimed') parts.push(`state = 'running' AND started_at IS NULL`);
+  else if (filter.state === 'running') parts.push(`state = 'running' AND started_at IS NOT NULL`);
   else if (filter.state !== undefined) parts.push('state = @state');
   return parts.length ? parts.join(' AND ') : '1';
 }

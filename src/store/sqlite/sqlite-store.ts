@@ -26,7 +26,7 @@ import {
 } from '../contract.ts';
 import { StoreEventHub } from '../events.ts';
 import { checkOutcomes } from '../outcome-check.ts';
-import { claimOrder, eventOf, eventOfRow, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
+import { attemptErrorEntry, claimedFromRow, claimOrder, eventOf, eventOfRow, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
 import { SqliteEnqueuer } from './enqueuer.ts';
 import { openDatabase, storageError } from './open-database.ts';
 import { filterClause, sql, stateExpression } from './queries.ts';
@@ -136,14 +136,17 @@ export class SqliteStore implements Store {
     const claimed = this.#write(() => {
       const paused = new Set((this.#statement(sql.queuePaused).all() as Array<{ name: string }>).map((r) => r.name));
       const rows: JobRow[] = [];
+      const claim = this.#statement(sql.jobClaim);
       for (const queue of params.queues) {
         if (queue.limit <= 0 || paused.has(queue.name)) continue;
-        const claim = this.#statement(sql.jobClaim);
-        rows.push(...(claim.all({ ...params, queue: queue.name, limit: queue.limit, tasks, now }) as JobRow[]));
+        const start = Math.min(queue.start ?? queue.limit, queue.limit);
+        const base = { workerId: params.workerId, leaseMs: params.leaseMs, queue: queue.name, tasks, now };
+        if (start > 0) rows.push(...(claim.all({ ...base, limit: start, startedAt: now }) as JobRow[]));
+        if (queue.limit > start) rows.push(...(claim.all({ ...base, limit: queue.limit - start, startedAt: null }) as JobRow[]));
       }
       return rows;
     });
-    const jobs = claimed.map((row) => jobFromRow(row, now) as ClaimedJob).sort(claimOrder);
+    const jobs = claimed.map((row) => claimedFromRow(row, now)).sort(claimOrder);
     if (this.#events.listens('job:started')) for (const job of jobs) this.#events.emit('job:started', eventOf(job));
     return jobs;
   }
@@ -193,7 +196,7 @@ export class SqliteStore implements Store {
         const chunk = all.slice(start, start + SUCCESS_CHUNK);
         const leases = chunk.map((i) => {
           const outcome = outcomes[i] as Extract<JobOutcome, { kind: 'succeeded' }>;
-          return [Number(outcome.lease.id), outcome.lease.attempt, outcome.result, outcome.placement ?? null, outcome.outputTail ?? null];
+          return [Number(outcome.lease.id), outcome.lease.fence, outcome.result, outcome.placement ?? null, outcome.outputTail ?? null, outcome.progress ?? null];
         });
         const updated = succeed.all({ leases: JSON.stringify(leases), workerId, now }) as EventRow[];
         const byId = new Map(updated.map((row) => [String(row.id), row]));
@@ -203,16 +206,18 @@ export class SqliteStore implements Store {
   }
 
   #recordOutcome(outcome: JobOutcome, now: number): EventRow | undefined {
-    const lease = { ...leaseParams(outcome.lease), placement: outcome.placement ?? null, outputTail: outcome.outputTail ?? null };
+    if (outcome.kind === 'started') return this.#statement(sql.jobStart).get({ ...leaseParams(outcome.lease), now }) as EventRow | undefined;
+    const lease = { ...leaseParams(outcome.lease), placement: outcome.placement ?? null, outputTail: outcome.outputTail ?? null, progress: outcome.progress ?? null };
     switch (outcome.kind) {
       case 'succeeded':
         return this.#statement(sql.jobSucceed).get({ ...lease, result: outcome.result, now }) as EventRow | undefined;
       case 'failed': {
         const error = JSON.stringify({ ...outcome.error, attempt: outcome.lease.attempt });
+        const entry = JSON.stringify(attemptErrorEntry(outcome.error, outcome.lease.attempt, now));
         if (outcome.retryAt === null) {
-          return this.#statement(sql.jobFailForGood).get({ ...lease, error, now }) as EventRow | undefined;
+          return this.#statement(sql.jobFailForGood).get({ ...lease, error, entry, now }) as EventRow | undefined;
         }
-        return this.#statement(sql.jobRetryLater).get({ ...lease, error, runAt: outcome.retryAt }) as EventRow | undefined;
+        return this.#statement(sql.jobRetryLater).get({ ...lease, error, entry, runAt: outcome.retryAt }) as EventRow | undefined;
       }
       case 'snoozed':
         return this.#statement(sql.jobRequeueUncounted).get({ ...lease, runAt: outcome.runAt }) as EventRow | undefined;
@@ -550,8 +555,8 @@ function tokenFromRow(row: TokenRow): TokenRecord {
   };
 }
 
-function leaseParams(lease: LeaseRef): LeaseRef {
-  return { id: lease.id, workerId: lease.workerId, attempt: lease.attempt };
+function leaseParams(lease: LeaseRef): { id: string; workerId: string; fence: number } {
+  return { id: lease.id, workerId: lease.workerId, fence: lease.fence };
 }
 
 function filterParams(filter: JobFilter, now: number): Record<string, unknown> {
