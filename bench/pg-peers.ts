@@ -5,9 +5,9 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import pino from 'pino';
-import { createQueue, type Queue } from '../src/queue.ts';
+import { createQueue, type Queue } from '../src/queue/queue.ts';
 import { createPostgresStore, type PostgresStore } from '../src/store/postgres/postgres-store.ts';
-import { defineTask } from '../src/task.ts';
+import { defineTask } from '../src/task/define-task-node.ts';
 import { createWorker, type Worker } from '../src/worker/worker.ts';
 
 export interface Peer {

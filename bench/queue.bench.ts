@@ -12,7 +12,8 @@ import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { better, defineQueue, defineWorker } from 'plainjob';
-import { createQueue, createSqliteStore, createWorker, defineTask } from '../src/index.ts';
+import { createQueue, createWorker, defineTask } from '../src/index.ts';
+import { createSqliteStore } from '../src/store/sqlite/index.ts';
 import { DEFAULT_CONCURRENCY } from '../src/worker/worker.ts';
 import { writeResultsSection } from './results-section.ts';
 

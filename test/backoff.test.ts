@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffDelay, DEFAULT_BACKOFF, MAX_BACKOFF_MS } from '../src/backoff.ts';
-import { ErrorCodes, OffloadError } from '../src/errors.ts';
-import { defineTask } from '../src/task.ts';
+import { backoffDelay, DEFAULT_BACKOFF, MAX_BACKOFF_MS } from '../src/core/backoff.ts';
+import { ErrorCodes, OffloadError } from '../src/core/errors.ts';
+import { defineTask } from '../src/task/define-task-node.ts';
 
 const never = () => assert.fail('random() must not be called without jitter');
 

@@ -4,7 +4,10 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
-import { createPool, createQueue, createServer, createSqliteStore, createWorker, defineTask, loadTaskModule, OffloadError } from '../src/index.ts';
+import { createQueue, createWorker, defineTask, loadTaskModule, OffloadError } from '../src/index.ts';
+import { createPool } from '../src/pool/index.ts';
+import { createServer } from '../src/server/index.ts';
+import { createSqliteStore } from '../src/store/sqlite/index.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { makeTempDir } from './helpers/temp.ts';
 

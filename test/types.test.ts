@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { createQueue, createWorker, defineTask, createSqliteStore, type Job, type TaskResult } from '../src/index.ts';
+import { createQueue, createWorker, defineTask, type Job, type TaskResult } from '../src/index.ts';
+import { createSqliteStore } from '../src/store/sqlite/index.ts';
 
 /** Type-level checks: this file must type-check (npm test runs tsc over tests); the body only runs trivially. */
 it('carries payload and result types from defineTask to enqueue', () => {

@@ -12,7 +12,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BROWSER_ENTRIES: Record<string, string> = {
   'offload/browser': 'src/browser/index.ts',
   'offload/browser/worker': 'src/browser/worker.ts',
-  'offload/task': 'src/task-api.ts',
+  'offload/task': 'src/task/index.ts',
 };
 
 const offloadSource: esbuild.Plugin = {

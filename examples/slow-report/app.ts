@@ -7,7 +7,8 @@
  */
 import os from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { createQueue, createSqliteStore, createWorker, type Store, type Worker } from 'offload';
+import { createQueue, createWorker, type Store, type Worker } from 'offload';
+import { createSqliteStore } from 'offload/sqlite';
 import { buildReport } from './report.ts';
 import { report } from './tasks.ts';
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ErrorCodes, OffloadError } from '../errors.ts';
-import { hasNul } from '../limits.ts';
-import { closest } from '../closest.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import { hasNul } from '../core/limits.ts';
+import { closest } from '../core/closest.ts';
 import type { Store, TokenRecord } from '../store/contract.ts';
 
 /** What a token may do. `admin` implies the other two. */

@@ -1,10 +1,10 @@
 import os from 'node:os';
-import { ErrorCodes, OffloadError } from '../errors.ts';
-import { chooseMode, INLINE_FACTOR } from '../mode-rule.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import { chooseMode, INLINE_FACTOR } from '../core/mode-rule.ts';
 import type { Pool } from '../pool/contract.ts';
 import { createPool } from '../pool/pool.ts';
-import { validateWithSchema } from '../schema.ts';
-import type { ExecutionMode, Task } from '../task.ts';
+import { validateWithSchema } from '../core/schema.ts';
+import type { ExecutionMode, Task } from '../task/task.ts';
 import { cpuTimeMs } from './cpu-time.ts';
 import { Interrupted } from './harness.ts';
 import { summarize } from './stats.ts';

@@ -1,4 +1,4 @@
-import { PendingRun } from '../pool/pending-run.ts';
+import { PendingRun } from '../pool/shared/pending-run.ts';
 import type { BrowserRunOptions } from './contract.ts';
 import type { WorkerSlot } from './worker-slot.ts';
 

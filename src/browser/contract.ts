@@ -1,5 +1,5 @@
-import type { PoolStats } from '../pool/pool-stats.ts';
-import type { Task, TaskPayload, TaskResult } from '../task-core.ts';
+import type { PoolStats } from '../pool/shared/pool-stats.ts';
+import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
 
 /** Per-run choices of {@link BrowserPool.run}. */
 export interface BrowserRunOptions {

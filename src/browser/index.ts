@@ -21,5 +21,5 @@ export function createPool(options: BrowserPoolOptions): BrowserPool {
 
 export type { BrowserPool, BrowserRunOptions } from './contract.ts';
 export type { BrowserPoolOptions } from './options.ts';
-export type { PoolStats, Percentiles } from '../pool/pool-stats.ts';
-export { OffloadError, ErrorCodes, type ErrorCode } from '../errors.ts';
+export type { PoolStats, Percentiles } from '../pool/shared/pool-stats.ts';
+export { OffloadError, ErrorCodes, type ErrorCode } from '../core/errors.ts';

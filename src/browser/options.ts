@@ -1,6 +1,6 @@
-import { closest } from '../closest.ts';
-import { ErrorCodes, OffloadError } from '../errors.ts';
-import { LIMITS, TIMER_LIMIT_WORDS } from '../limits.ts';
+import { closest } from '../core/closest.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import { LIMITS, TIMER_LIMIT_WORDS } from '../core/limits.ts';
 
 /** Options of the browser {@link createPool}; each states its default. */
 export interface BrowserPoolOptions {

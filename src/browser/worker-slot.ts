@@ -1,4 +1,4 @@
-import { ErrorCodes, OffloadError } from '../errors.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import type { BrowserTask } from './browser-task.ts';
 
 /** One Web Worker of a browser pool and what the pool knows about it. */

@@ -6,10 +6,10 @@
  *   import * as tasks from './tasks.js';
  *   serve(tasks);
  */
-import { ErrorCodes, OffloadError } from '../errors.ts';
-import { toWireError, type ChildMessage, type ParentMessage } from '../pool/protocol.ts';
-import { ChildRuntime, type ChildPort, type RunnableTask } from '../pool/task-runner.ts';
-import { isTask } from '../task-core.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import { toWireError, type ChildMessage, type ParentMessage } from '../pool/shared/protocol.ts';
+import { ChildRuntime, type ChildPort, type RunnableTask } from '../pool/shared/child-runtime.ts';
+import { isTask } from '../task/task.ts';
 
 /** Tasks as `serve` takes them: a module namespace or object of exports, or an array of tasks. */
 export type TaskSource = Readonly<Record<string, unknown>> | readonly unknown[];

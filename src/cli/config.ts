@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { ErrorCodes, OffloadError } from '../errors.ts';
-import { optionSchemas, parseOptions } from '../options.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import { optionSchemas, parseOptions } from '../core/options.ts';
 import { DEFAULT_DATABASE } from '../store/open-store.ts';
 
 /**

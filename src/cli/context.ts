@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ErrorCodes, OffloadError } from '../errors.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/contract.ts';
-import type { Task } from '../task.ts';
-import { loadTaskModule } from '../task-module.ts';
+import type { Task } from '../task/task.ts';
+import { loadTaskModule } from '../task/load-task-module-node.ts';
 import { configFromEnv, configFromFlags, isUrl, loadConfigFile, mergeConfig, type ResolvedConfig } from './config.ts';
 import { createCliLogger } from './logger.ts';
 

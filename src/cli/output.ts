@@ -1,4 +1,4 @@
-import type { Job } from '../job.ts';
+import type { Job } from '../core/job.ts';
 
 /** Writes a value as JSON (for --json) or lines of text. */
 export function print(text: string): void {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { OffloadError } from '../errors.ts';
+import { OffloadError } from '../core/errors.ts';
 import type { GlobalFlags } from './context.ts';
 import { registerBenchCommands } from './commands/bench.ts';
 import { registerJobCommands } from './commands/jobs.ts';

@@ -1,5 +1,5 @@
-import { closest } from '../closest.ts';
-import { ErrorCodes, OffloadError } from '../errors.ts';
+import { closest } from '../core/closest.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
 
 /** What `createClient` takes. */
 export interface ClientOptions {

@@ -1,6 +1,6 @@
-import { ErrorCodes, OffloadError } from '../errors.ts';
-import { FINISHED_STATES, type JobState } from '../job.ts';
-import type { Task, TaskPayload, TaskResult } from '../task.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import { FINISHED_STATES, type JobState } from '../core/job.ts';
+import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
 import { checkClientOptions, type ClientOptions } from './client-options.ts';
 import { problemFromResponse } from './problem-error.ts';
 import type { ApiHealth, ApiJob, ApiJobPage, ApiQueue, ApiTask, JobStreamEvent } from './resources.ts';

@@ -1,4 +1,4 @@
-import type { JobState } from '../job.ts';
+import type { JobState } from '../core/job.ts';
 
 /** The error recorded on a failed run, as the API shows it. */
 export interface ApiJobError {

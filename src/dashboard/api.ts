@@ -41,7 +41,7 @@ export interface Me {
   csrfToken: string | null;
 }
 
-export { JOB_STATES } from '../job.ts';
+export { JOB_STATES } from '../core/job.ts';
 
 /** Fired on `window` when the API says the session is gone (expired, logged out elsewhere, server restarted). */
 export const SESSION_ENDED = 'offload:session-ended';

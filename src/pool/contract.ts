@@ -1,8 +1,8 @@
 import type { EventEmitter } from 'node:events';
 import type { TransferListItem } from 'node:worker_threads';
-import type { ExecutionMode, Task, TaskPayload, TaskResult } from '../task.ts';
-import type { PoolStats } from './pool-stats.ts';
-import type { JobInfo } from './protocol.ts';
+import type { ExecutionMode, Task, TaskPayload, TaskResult } from '../task/task.ts';
+import type { PoolStats } from './shared/pool-stats.ts';
+import type { JobInfo } from './shared/protocol.ts';
 
 /** Per-run choices of {@link Pool.run}. */
 export interface RunOptions {

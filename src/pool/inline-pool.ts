@@ -1,17 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { ErrorCodes, OffloadError } from '../errors.ts';
-import type { ExecutionMode, Task } from '../task.ts';
-import { loadTaskModule } from '../task-module.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import type { ExecutionMode, Task } from '../task/task.ts';
+import { loadTaskModule } from '../task/load-task-module-node.ts';
 import type { Pool, PoolEvents, RunOptions } from './contract.ts';
-import { callSafely } from './call-safely.ts';
+import { callSafely } from './shared/call-safely.ts';
 import { PendingTask } from './pending-task.ts';
 import type { ResolvedPoolOptions } from './pool-options.ts';
-import { TaskQueue } from './task-queue.ts';
-import { PoolStatsRecorder, type PoolStats } from './pool-stats.ts';
-import { PoolTaskContext } from './pool-task-context.ts';
-import { checkRunOptions, poolClosed, refusal, stopError } from './run-checks.ts';
-import { StartBreaker } from './start-breaker.ts';
+import { TaskQueue } from './shared/task-queue.ts';
+import { PoolStatsRecorder, type PoolStats } from './shared/pool-stats.ts';
+import { PoolTaskContext } from './shared/pool-task-context.ts';
+import { checkRunOptions, poolClosed, refusal, stopError } from './shared/run-checks.ts';
+import { StartBreaker } from './shared/start-breaker.ts';
 
 /**
  * The pool interface over this event loop: tasks run as coroutines, up to `maxWorkers` at once.

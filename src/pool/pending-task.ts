@@ -1,6 +1,6 @@
-import { callSafely } from './call-safely.ts';
+import { callSafely } from './shared/call-safely.ts';
 import type { RunOptions } from './contract.ts';
-import { PendingRun } from './pending-run.ts';
+import { PendingRun } from './shared/pending-run.ts';
 import type { PoolWorker } from './pool-worker.ts';
 
 /** One `run()` call of a Node pool (inline, thread or process), from submission until it settles. */

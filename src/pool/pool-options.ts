@@ -3,8 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import { z } from 'zod';
-import { optionSchemas, parseOptions } from '../options.ts';
-import type { ExecutionMode } from '../task.ts';
+import { optionSchemas, parseOptions } from '../core/options.ts';
+import type { ExecutionMode } from '../task/task.ts';
 
 /** Options of {@link createPool}; each states its default. */
 export interface PoolOptions {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { ErrorCodes, OffloadError } from '../errors.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import type { WorkerExitReason } from './contract.ts';
 import type { PendingTask } from './pending-task.ts';
 import type { ExitInfo, WorkerHandle } from './worker-handle.ts';

@@ -1,7 +1,7 @@
 /** Entry point of a pool child process: runs the worker runtime over the IPC channel. */
 import { performance } from 'node:perf_hooks';
-import { runWorker } from './child-runtime.ts';
-import type { ChildMessage, ParentMessage, WorkerConfig } from './protocol.ts';
+import { runWorker } from './run-worker.ts';
+import type { ChildMessage, ParentMessage, WorkerConfig } from './shared/protocol.ts';
 import { fromProcessWire, toProcessWire } from './process-wire.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { OutputTail } from './output-tail.ts';
 import { fromProcessWire, toProcessWire } from './process-wire.ts';
-import type { ChildMessage, ParentMessage } from './protocol.ts';
+import type { ChildMessage, ParentMessage } from './shared/protocol.ts';
 import { entryUrl, type SpawnSettings, type WorkerHandle } from './worker-handle.ts';
 
 /** How long to wait, after a child exits, for the rest of its output before reporting the exit. */

@@ -6,7 +6,7 @@
  * results and errors keep structured-clone semantics either way.
  */
 import v8 from 'node:v8';
-import type { ChildMessage, ParentMessage, WireError } from './protocol.ts';
+import type { ChildMessage, ParentMessage, WireError } from './shared/protocol.ts';
 import { packTaskMessage, unpackTaskMessage } from './task-messages.ts';
 
 /** A message that JSON could not carry exactly. */

@@ -8,7 +8,7 @@
  * `done`: [1, heapUsed|null, progress|null, (id, kind, value|error|null, runMs)...], kind 0 error,
  * 1 value, 2 undefined. JSON turns `undefined` into `null` inside arrays, hence the flags.
  */
-import type { ChildMessage, JobInfo, ParentMessage, TaskReply, TaskRequest, WireError } from './protocol.ts';
+import type { ChildMessage, JobInfo, ParentMessage, TaskReply, TaskRequest, WireError } from './shared/protocol.ts';
 
 const RUN = 0;
 const DONE = 1;

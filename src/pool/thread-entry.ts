@@ -1,8 +1,8 @@
 /** Entry point of a pool thread: runs the worker runtime over `parentPort`. */
 import { performance } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { runWorker } from './child-runtime.ts';
-import type { ParentMessage, WorkerConfig } from './protocol.ts';
+import { runWorker } from './run-worker.ts';
+import type { ParentMessage, WorkerConfig } from './shared/protocol.ts';
 import { packTaskMessage, unpackTaskMessage } from './task-messages.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { Worker, type TransferListItem } from 'node:worker_threads';
 import { OutputTail } from './output-tail.ts';
-import type { ChildMessage, ParentMessage } from './protocol.ts';
+import type { ChildMessage, ParentMessage } from './shared/protocol.ts';
 import { packTaskMessage, unpackTaskMessage } from './task-messages.ts';
 import { entryUrl, type SpawnSettings, type WorkerHandle } from './worker-handle.ts';
 

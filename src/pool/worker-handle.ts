@@ -1,6 +1,6 @@
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
 import type { OutputTail } from './output-tail.ts';
-import type { ChildMessage, ParentMessage, WorkerConfig } from './protocol.ts';
+import type { ChildMessage, ParentMessage, WorkerConfig } from './shared/protocol.ts';
 
 /** How a thread or child process ended. */
 export interface ExitInfo {

@@ -1,21 +1,21 @@
 import { EventEmitter } from 'node:events';
 import type { TransferListItem } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { ErrorCodes, OffloadError } from '../errors.ts';
-import type { ExecutionMode, Task } from '../task.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import type { ExecutionMode, Task } from '../task/task.ts';
 import type { Pool, PoolEvents, RunOptions, WorkerExitReason } from './contract.ts';
-import { callSafely } from './call-safely.ts';
+import { callSafely } from './shared/call-safely.ts';
 import { PendingTask } from './pending-task.ts';
 import type { ResolvedPoolOptions } from './pool-options.ts';
-import { TaskQueue } from './task-queue.ts';
-import { PoolStatsRecorder, type PoolStats } from './pool-stats.ts';
+import { TaskQueue } from './shared/task-queue.ts';
+import { PoolStatsRecorder, type PoolStats } from './shared/pool-stats.ts';
 import { PoolWorker } from './pool-worker.ts';
 import { spawnProcess } from './process-handle.ts';
-import { fromWireError, type ChildMessage, type TaskReply } from './protocol.ts';
-import { StartBreaker } from './start-breaker.ts';
+import { fromWireError, type ChildMessage, type TaskReply } from './shared/protocol.ts';
+import { StartBreaker } from './shared/start-breaker.ts';
 import { spawnThread } from './thread-handle.ts';
 import type { ExitInfo } from './worker-handle.ts';
-import { checkRunOptions, poolClosed, refusal, stopError } from './run-checks.ts';
+import { checkRunOptions, poolClosed, refusal, stopError } from './shared/run-checks.ts';
 
 /** Work queued inside one worker that `tasksPerWorker: 'auto'` aims for, in ms of measured run time. */
 const TARGET_QUEUED_MS = 8;

@@ -1,6 +1,6 @@
-import type { Queue } from '../queue.ts';
+import type { Queue } from '../queue/queue.ts';
 import type { Store } from '../store/contract.ts';
-import type { Task } from '../task.ts';
+import type { Task } from '../task/task.ts';
 import type { JobWatcher } from './job-watcher.ts';
 
 /** What route handlers share: the producer side, the watcher of open waits, and the known tasks. */

@@ -1,4 +1,4 @@
-import type { Job } from '../job.ts';
+import type { Job } from '../core/job.ts';
 
 /**
  * The API's view of a job: ISO times, the worker, the links a client follows next and, when the

@@ -1,4 +1,4 @@
-import { FINISHED_STATES, type Job } from '../job.ts';
+import { FINISHED_STATES, type Job } from '../core/job.ts';
 import type { Store } from '../store/contract.ts';
 
 /** What a watcher hears about one job: a new state (or attempt), or new progress. */

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { OffloadError } from '../errors.ts';
-import { closest } from '../closest.ts';
+import { OffloadError } from '../core/errors.ts';
+import { closest } from '../core/closest.ts';
 
 /** One wrong field of a request: where it is (`body.payload.to`) and what to do about it. */
 export interface FieldError {

@@ -3,9 +3,9 @@
  * `/v1/openapi.json` is generated from them, so the document cannot drift from the code.
  */
 import { z } from 'zod';
-import { JOB_STATES, type JobState } from '../job.ts';
-import { LIMITS } from '../limits.ts';
-import { isRunAt, optionSchemas } from '../options.ts';
+import { JOB_STATES, type JobState } from '../core/job.ts';
+import { LIMITS } from '../core/limits.ts';
+import { isRunAt, optionSchemas } from '../core/options.ts';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;

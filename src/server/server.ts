@@ -6,12 +6,12 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { authenticateToken, listTokens } from '../auth/tokens.ts';
-import { ErrorCodes, OffloadError } from '../errors.ts';
-import { optionSchemas, parseOptions } from '../options.ts';
-import { DEFAULT_MAX_PAYLOAD_BYTES } from '../payload.ts';
-import { createQueue } from '../queue.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import { optionSchemas, parseOptions } from '../core/options.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../core/payload.ts';
+import { createQueue } from '../queue/queue.ts';
 import type { Store } from '../store/contract.ts';
-import type { Task } from '../task.ts';
+import type { Task } from '../task/task.ts';
 import type { Worker } from '../worker/worker.ts';
 import type { ApiContext } from './api-context.ts';
 import { identify, type Authenticate } from './auth.ts';

@@ -1,6 +1,6 @@
-import type { Clock } from '../clock.ts';
-import type { SerializedError } from '../errors.ts';
-import type { ClaimedJob, Job, JobState } from '../job.ts';
+import type { Clock } from '../core/clock.ts';
+import type { SerializedError } from '../core/errors.ts';
+import type { ClaimedJob, Job, JobState } from '../core/job.ts';
 
 /**
  * The store contract: the one place that decides who runs a job. SQLite and PostgreSQL implement

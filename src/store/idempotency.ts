@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import { ErrorCodes, OffloadError } from '../errors.ts';
-import type { Job } from '../job.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import type { Job } from '../core/job.ts';
 import type { EnqueueParams, EnqueueResult } from './contract.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { ErrorCodes, OffloadError } from '../errors.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import type { JobOutcome } from './contract.ts';
 
 const KINDS = ['succeeded', 'failed', 'snoozed', 'released', 'started'];

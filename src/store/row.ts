@@ -1,5 +1,5 @@
-import type { SerializedError } from '../errors.ts';
-import { MAX_ERROR_MESSAGE, type ClaimedJob, type Job, type JobAttemptError, type JobState } from '../job.ts';
+import type { SerializedError } from '../core/errors.ts';
+import { MAX_ERROR_MESSAGE, type ClaimedJob, type Job, type JobAttemptError, type JobState } from '../core/job.ts';
 import type { EnqueueParams, JobEvent, WorkerRecord } from './contract.ts';
 
 /** A job row as both stores return it (snake_case columns, JSON as text). */

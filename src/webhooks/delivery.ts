@@ -1,8 +1,9 @@
-import type { Backoff } from '../backoff.ts';
-import { PermanentFailure } from '../errors.ts';
-import { FINISHED_STATES, type Job } from '../job.ts';
+import type { Backoff } from '../core/backoff.ts';
+import { PermanentFailure } from '../core/errors.ts';
+import { FINISHED_STATES, type Job } from '../core/job.ts';
 import { WEBHOOK_ATTEMPTS, WEBHOOK_QUEUE, WEBHOOK_TASK, type Store } from '../store/contract.ts';
-import { defineTask, type Task, type TaskContext } from '../task.ts';
+import { defineTask } from '../task/define-task-node.ts';
+import type { Task, TaskContext } from '../task/task.ts';
 import {
   SIGNATURE_HEADER,
   WEBHOOK_ID_HEADER,

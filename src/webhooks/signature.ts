@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ErrorCodes, OffloadError } from '../errors.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
 
 /** The body offload POSTs to a job's callback URL. Times are epoch milliseconds. */
 export interface WebhookPayload<Result = unknown> {

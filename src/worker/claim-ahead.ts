@@ -1,4 +1,4 @@
-import type { ClaimedJob } from '../job.ts';
+import type { ClaimedJob } from '../core/job.ts';
 
 /** Jobs held ahead for one queue never exceed this many times its concurrency. */
 const MAX_AHEAD_FACTOR = 8;

@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { backoffDelay, DEFAULT_BACKOFF, MAX_BACKOFF_MS } from '../backoff.ts';
-import type { Clock } from '../clock.ts';
-import { describeThrown, ErrorCodes, OffloadError, PermanentFailure, Snooze, serializeError } from '../errors.ts';
-import type { ClaimedJob } from '../job.ts';
-import { encodeJson } from '../payload.ts';
+import { backoffDelay, DEFAULT_BACKOFF, MAX_BACKOFF_MS } from '../core/backoff.ts';
+import type { Clock } from '../core/clock.ts';
+import { describeThrown, ErrorCodes, OffloadError, PermanentFailure, Snooze, serializeError } from '../core/errors.ts';
+import type { ClaimedJob } from '../core/job.ts';
+import { encodeJson } from '../core/payload.ts';
 import type { JobOutcome, LeaseRef, RunFacts } from '../store/contract.ts';
-import type { Task, TaskContext } from '../task.ts';
+import type { Task, TaskContext } from '../task/task.ts';
 
 /** Why a running job's signal aborted. */
 export type AbortReason = 'cancelled' | 'timeout' | 'lease-lost' | 'shutdown';

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { chooseMode, DEFAULT_HANDOFF_MS } from '../mode-rule.ts';
-import type { ExecutionMode, Task } from '../task.ts';
+import { chooseMode, DEFAULT_HANDOFF_MS } from '../core/mode-rule.ts';
+import type { ExecutionMode, Task } from '../task/task.ts';
 import type { Executor } from './job-run.ts';
 
 /** Where one job runs and why: passed with the worker's `job:start` event. */
@@ -34,7 +34,7 @@ interface AutoState {
 }
 
 /**
- * Places each job of a task: a fixed mode as the task says, `auto` by the rule of mode-rule.ts.
+ * Places each job of a task: a fixed mode as the task says, `auto` by the rule of core/mode-rule.ts.
  * An `auto` task starts inline; each inline run's first synchronous stretch is how long it held the
  * event loop, and the hand-off cost is the thread pool's measured round trip (a default until it
  * has one). The evidence is the shorter of the last two inline runs: a garbage-collector pause or

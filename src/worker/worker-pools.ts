@@ -1,10 +1,10 @@
 import os from 'node:os';
-import { ErrorCodes, OffloadError } from '../errors.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import type { Pool } from '../pool/contract.ts';
-import type { PoolStats } from '../pool/pool-stats.ts';
+import type { PoolStats } from '../pool/shared/pool-stats.ts';
 import { createPool } from '../pool/pool.ts';
 import { resolvePoolOptions, type PoolOptions } from '../pool/pool-options.ts';
-import type { ExecutionMode, Task } from '../task.ts';
+import type { ExecutionMode, Task } from '../task/task.ts';
 import type { Executor } from './job-run.ts';
 
 type PooledMode = 'thread' | 'process';

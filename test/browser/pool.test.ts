@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { ErrorCodes } from '../../src/errors.ts';
+import { ErrorCodes } from '../../src/core/errors.ts';
 import { checksum, mandelbrot } from '../../examples/browser-pool/tasks.ts';
-import type { TaskContext } from '../../src/task.ts';
-import type { PoolStats } from '../../src/pool/pool-stats.ts';
+import type { TaskContext } from '../../src/task/task.ts';
+import type { PoolStats } from '../../src/pool/shared/pool-stats.ts';
 import { waitFor } from '../helpers/temp.ts';
 import { call, failure, openTestSite, type Outcome, type TestSite } from './browser-page.ts';
 
@@ -78,6 +78,14 @@ describe('browser pool in Chromium', () => {
     const pool = await create();
     const { outcome, seen } = await call<{ outcome: Outcome; seen: unknown[] }>(page, 'progress', pool);
     assert.deepEqual(outcome, { ok: true, value: 3 });
+    assert.deepEqual(seen, [1, 2, 3]);
+    await destroyWithoutLeaks(pool);
+  });
+
+  it('a task may destructure ctx (`{ progress, signal, yield, job }`)', async () => {
+    const pool = await create();
+    const { outcome, seen } = await call<{ outcome: Outcome; seen: unknown[] }>(page, 'destructures', pool);
+    assert.deepEqual(outcome, { ok: true, value: { aborted: false, task: 'destructures' } });
     assert.deepEqual(seen, [1, 2, 3]);
     await destroyWithoutLeaks(pool);
   });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createQueue } from '../../src/queue.ts';
+import { createQueue } from '../../src/queue/queue.ts';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import type { Job } from '../../src/job.ts';
+import type { Job } from '../../src/core/job.ts';
 import { makeTempDir, waitFor } from '../helpers/temp.ts';
 import { startFixture, stopFixture } from './processes.ts';
 

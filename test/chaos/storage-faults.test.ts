@@ -3,9 +3,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { OffloadError } from '../../src/errors.ts';
+import Database from 'better-sqlite3';
+import { OffloadError } from '../../src/core/errors.ts';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { startApi } from '../helpers/api.ts';
 import { makeTempDir } from '../helpers/temp.ts';
 
@@ -115,6 +116,36 @@ describe('a full disk during enqueue', () => {
       assert.equal((await api.store.jobCount({})).queued, accepted.length, 'the failed claim changed nothing');
     } finally {
       await api.close();
+    }
+  });
+});
+
+describe('a SQLite file damaged while a store has it open', () => {
+  test('makes cancel, pause, retry and reads fail with ERR_STORE_CORRUPT, not a raw SQLite error', async () => {
+    const { dir, cleanup } = makeTempDir('damaged-open');
+    const file = path.join(dir, 'jobs.db');
+    try {
+      await filledStore(file, 3000);
+      const store = createSqliteStore({ path: file, watchInterval: 0, checkpointInterval: 0 });
+      try {
+        // Every page but the first (the header and the schema) overwritten; another connection's
+        // commit (of the header alone) makes the store drop the pages it has cached.
+        const fd = fs.openSync(file, 'r+');
+        const size = fs.fstatSync(fd).size;
+        for (let at = 4096; at < size; at += 4096) fs.writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, at);
+        fs.closeSync(fd);
+        const other = new Database(file);
+        other.pragma('user_version = 7');
+        other.close();
+        await assert.rejects(store.jobCancel({ id: '1' }), refusedAsDamaged);
+        await assert.rejects(store.queuePause({ name: 'default' }), refusedAsDamaged);
+        await assert.rejects(store.jobRetry({ id: '2' }), refusedAsDamaged);
+        await assert.rejects(store.jobGet({ id: '3' }), refusedAsDamaged);
+      } finally {
+        await store.close().catch(() => undefined);
+      }
+    } finally {
+      cleanup();
     }
   });
 });

@@ -3,9 +3,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createClient, OffloadClient, ProblemError, type ApiJob, type JobStreamEvent } from '../../src/client/index.ts';
-import { ErrorCodes, OffloadError } from '../../src/errors.ts';
+import { ErrorCodes, OffloadError } from '../../src/core/errors.ts';
 import type { JobView } from '../../src/server/job-view.ts';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { greet, steps } from '../fixtures/api-tasks.ts';
 import { startApi, type ApiHarness } from '../helpers/api.ts';
 

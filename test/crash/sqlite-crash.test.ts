@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type Database from 'better-sqlite3';
-import { createQueue } from '../../src/queue.ts';
+import { createQueue } from '../../src/queue/queue.ts';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../../src/store/contract.ts';
 import { createRunsLog, work } from '../fixtures/crash-tasks.ts';

@@ -3,15 +3,15 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
 import { z } from 'zod';
-import { defineTask } from '../../src/task.ts';
-import { JOB_STATES } from '../../src/job.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
+import { JOB_STATES } from '../../src/core/job.ts';
 import { launchChromium } from '../../tools/chromium.ts';
 import { saveLastResult } from '../../src/bench/last-result.ts';
 import { runSwitchBench } from '../../src/bench/switch-bench.ts';
 import { startApi, type ApiHarness } from '../helpers/api.ts';
 import { makeTempDir } from '../helpers/temp.ts';
 import { isolated, tiny } from '../fixtures/auto-tasks.ts';
-import type { Task } from '../../src/task.ts';
+import type { Task } from '../../src/task/task.ts';
 
 const slow = defineTask({
   name: 'slow',

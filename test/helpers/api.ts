@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { createQueue, type Queue } from '../../src/queue.ts';
+import { createQueue, type Queue } from '../../src/queue/queue.ts';
 import type { Authenticate } from '../../src/server/auth.ts';
 import { createServer, type OffloadServer } from '../../src/server/server.ts';
 import type { Store } from '../../src/store/contract.ts';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import type { Task } from '../../src/task.ts';
+import type { Task } from '../../src/task/task.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../../src/worker/worker.ts';
 import { makeTempDir } from './temp.ts';
 

@@ -1,7 +1,7 @@
-import { createQueue, type Queue } from '../../src/queue.ts';
-import type { Job } from '../../src/job.ts';
+import { createQueue, type Queue } from '../../src/queue/queue.ts';
+import type { Job } from '../../src/core/job.ts';
 import type { Store } from '../../src/store/contract.ts';
-import type { Task } from '../../src/task.ts';
+import type { Task } from '../../src/task/task.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../../src/worker/worker.ts';
 import { sqliteFactory, type MakeStoreFactory } from '../store-contract/factory.ts';
 import { waitFor } from './temp.ts';

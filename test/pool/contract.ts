@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ErrorCodes } from '../../src/errors.ts';
+import { ErrorCodes } from '../../src/core/errors.ts';
 import type { Pool } from '../../src/pool/contract.ts';
 import { createPool } from '../../src/pool/pool.ts';
 import type { PoolOptions } from '../../src/pool/pool-options.ts';
-import type { ExecutionMode } from '../../src/task.ts';
+import type { ExecutionMode } from '../../src/task/task.ts';
 import { waitFor } from '../helpers/temp.ts';
 
 export const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
@@ -88,6 +88,17 @@ export function poolContract(mode: ExecutionMode): void {
         // but nothing the callback starts (a write, a timer) can run before the task yields or ends.
         assert.deepEqual(values, Array.from({ length: last }, (_, i) => i + 1));
       }
+    });
+
+    it('a task may destructure ctx (`{ progress, signal, yield, job, fail }`)', async () => {
+      const seen: unknown[] = [];
+      assert.deepEqual(await pool.run('destructures', 3, { onProgress: (value) => seen.push(value) }), { aborted: false, task: 'destructures' });
+      assert.deepEqual(seen, [1, 2, 3]);
+      const error = await pool.run('destructures', -1).then(
+        () => assert.fail('expected ctx.fail() to reject the run'),
+        (thrown: Error) => thrown,
+      );
+      assert.deepEqual([error.name, error.message], ['PermanentFailure', 'negative steps']);
     });
 
     it('ctx.job says what the caller passed, or describes the pool task', async () => {

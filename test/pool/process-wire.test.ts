@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import type { Pool } from '../../src/pool/contract.ts';
-import type { ChildMessage, ParentMessage } from '../../src/pool/protocol.ts';
+import type { ChildMessage, ParentMessage } from '../../src/pool/shared/protocol.ts';
 import { fixturePool } from './contract.ts';
 
 let pool: Pool;

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 // Task handles from `offload/task` (the built package) are used by name with this source pool.
 import { checksum, mandelbrot } from '../../examples/browser-pool/tasks.ts';
 import { createPool } from '../../src/pool/pool.ts';
-import type { TaskContext } from '../../src/task.ts';
+import type { TaskContext } from '../../src/task/task.ts';
 
 const pool = createPool({ mode: 'thread', module: fileURLToPath(new URL('../../examples/browser-pool/tasks.ts', import.meta.url)), maxWorkers: 2, forwardOutput: false });
 after(() => pool.destroy());

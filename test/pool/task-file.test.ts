@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadTaskModule } from '../../src/task-module.ts';
+import { loadTaskModule } from '../../src/task/load-task-module-node.ts';
 import { echo } from '../fixtures/pool-tasks.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/pool-tasks.ts', import.meta.url));

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createToken, revokeToken } from '../../src/auth/tokens.ts';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { startApi, type ApiHarness } from '../helpers/api.ts';
 import { makeTempDir } from '../helpers/temp.ts';
 

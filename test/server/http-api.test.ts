@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { createServer } from '../../src/server/server.ts';
 import { greet, steps } from '../fixtures/api-tasks.ts';
 import { startApi, type ApiHarness } from '../helpers/api.ts';

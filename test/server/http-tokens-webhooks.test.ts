@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createToken, revokeToken } from '../../src/auth/tokens.ts';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { verifyWebhook } from '../../src/webhooks/signature.ts';
 import { startApi, TEST_WEBHOOK_SECRET, type ApiHarness } from '../helpers/api.ts';
 import { waitFor } from '../helpers/temp.ts';

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import type { ApiJob, ApiQueue } from '../../src/client/resources.ts';
 import type { Store } from '../../src/store/contract.ts';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { startApi } from '../helpers/api.ts';
 import { postgresFactory, sqliteFactory, type MakeStoreFactory } from '../store-contract/factory.ts';
 

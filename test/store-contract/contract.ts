@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ManualClock } from '../../src/clock.ts';
-import { OffloadError } from '../../src/errors.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { OffloadError } from '../../src/core/errors.ts';
 import type { EnqueueParams, JobOutcome, LeaseRef, Store, StoreEvents } from '../../src/store/contract.ts';
 import type { StoreFactory } from './factory.ts';
 import type { ContractKit } from './kit.ts';

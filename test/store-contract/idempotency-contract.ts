@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OffloadError } from '../../src/errors.ts';
+import { OffloadError } from '../../src/core/errors.ts';
 import type { ContractKit } from './kit.ts';
 
 const isConflict = (e: unknown) =>

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createToken, revokeToken } from '../../src/auth/tokens.ts';
-import { OffloadError } from '../../src/errors.ts';
-import { createQueue, type EnqueueOptions } from '../../src/queue.ts';
-import { defineTask } from '../../src/task.ts';
+import { OffloadError } from '../../src/core/errors.ts';
+import { createQueue, type EnqueueOptions } from '../../src/queue/queue.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import type { ContractKit } from './kit.ts';
 
 const DAY = 86_400_000;

@@ -1,5 +1,5 @@
-import type { ManualClock } from '../../src/clock.ts';
-import type { ClaimedJob } from '../../src/job.ts';
+import type { ManualClock } from '../../src/core/clock.ts';
+import type { ClaimedJob } from '../../src/core/job.ts';
 import type { EnqueueParams, JobOutcome, LeaseRef, Store } from '../../src/store/contract.ts';
 
 /** What the contract's feature files share: the store of the running test and its helpers. */

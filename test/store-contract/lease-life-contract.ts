@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_ERROR_HISTORY, MAX_ERROR_MESSAGE } from '../../src/job.ts';
+import { MAX_ERROR_HISTORY, MAX_ERROR_MESSAGE } from '../../src/core/job.ts';
 import type { ContractKit } from './kit.ts';
 
 const WORKER = 'host:1:lease';

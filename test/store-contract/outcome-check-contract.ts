@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ErrorCodes, OffloadError } from '../../src/errors.ts';
+import { ErrorCodes, OffloadError } from '../../src/core/errors.ts';
 import type { JobOutcome, LeaseRef } from '../../src/store/contract.ts';
 import type { ContractKit } from './kit.ts';
 

@@ -7,7 +7,7 @@ import {
   listTokens,
   revokeToken,
 } from '../../src/auth/tokens.ts';
-import { OffloadError } from '../../src/errors.ts';
+import { OffloadError } from '../../src/core/errors.ts';
 import { getWebhookSecret } from '../../src/webhooks/secret.ts';
 import type { ContractKit } from './kit.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Job } from '../../src/job.ts';
+import type { Job } from '../../src/core/job.ts';
 import type { Store } from '../../src/store/contract.ts';
 import type { ContractKit } from './kit.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { OffloadError } from '../../src/errors.ts';
+import { OffloadError } from '../../src/core/errors.ts';
 import { createPostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { adminQuery, dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema, urlAs } from '../helpers/postgres.ts';
 

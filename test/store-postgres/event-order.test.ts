@@ -7,8 +7,9 @@ import {
   type PostgresStore,
   type PostgresStoreOptions,
 } from '../../src/store/postgres/postgres-store.ts';
-import { createQueue, type Queue } from '../../src/queue.ts';
-import { defineTask, type Task } from '../../src/task.ts';
+import { createQueue, type Queue } from '../../src/queue/queue.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
+import type { Task } from '../../src/task/task.ts';
 import { createWorker, type Worker } from '../../src/worker/worker.ts';
 import { dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema } from '../helpers/postgres.ts';
 import { waitFor } from '../helpers/temp.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { OffloadError } from '../../src/errors.ts';
+import { OffloadError } from '../../src/core/errors.ts';
 import { LATEST_VERSION } from '../../src/store/postgres/migrations.ts';
 import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { adminQuery, dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema } from '../helpers/postgres.ts';

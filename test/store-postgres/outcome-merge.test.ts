@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ClaimedJob } from '../../src/job.ts';
+import type { ClaimedJob } from '../../src/core/job.ts';
 import type { Store } from '../../src/store/contract.ts';
 import { createPostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema } from '../helpers/postgres.ts';

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import pg from 'pg';
-import { OffloadError } from '../../src/errors.ts';
-import { createQueue } from '../../src/queue.ts';
+import { OffloadError } from '../../src/core/errors.ts';
+import { createQueue } from '../../src/queue/queue.ts';
 import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema } from '../helpers/postgres.ts';
 import { makeTempDir, waitFor } from '../helpers/temp.ts';
 

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { createQueue, createSqliteStore, defineTask, OffloadError } from '../../src/index.ts';
+import { createQueue, defineTask, OffloadError } from '../../src/index.ts';
+import { createSqliteStore } from '../../src/store/sqlite/index.ts';
 import { makeTempDir, waitFor } from '../helpers/temp.ts';
 
 const temp = makeTempDir('sqlite-bulk');

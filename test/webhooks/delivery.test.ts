@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { verifyWebhook } from '../../src/webhooks/signature.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { waitFor } from '../helpers/temp.ts';

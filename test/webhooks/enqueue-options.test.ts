@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { OffloadError } from '../../src/errors.ts';
-import { createQueue } from '../../src/queue.ts';
+import { OffloadError } from '../../src/core/errors.ts';
+import { createQueue } from '../../src/queue/queue.ts';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { createWorker } from '../../src/worker/worker.ts';
 import { makeTempDir } from '../helpers/temp.ts';
 

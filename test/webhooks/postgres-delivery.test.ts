@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createQueue } from '../../src/queue.ts';
+import { createQueue } from '../../src/queue/queue.ts';
 import {
   createPostgresStore,
   type PostgresStore,
 } from '../../src/store/postgres/postgres-store.ts';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { getWebhookSecret } from '../../src/webhooks/secret.ts';
 import { verifyWebhook } from '../../src/webhooks/signature.ts';
 import { createWorker, type Worker } from '../../src/worker/worker.ts';

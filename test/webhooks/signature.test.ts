@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { OffloadError } from '../../src/errors.ts';
+import { OffloadError } from '../../src/core/errors.ts';
 import { signWebhook, verifyWebhook } from '../../src/webhooks/signature.ts';
 
 const secret = 'whsec_0123456789abcdef';

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { OffloadError } from '../../src/errors.ts';
-import { chooseMode, INLINE_FACTOR } from '../../src/mode-rule.ts';
-import { defineTask, type Task } from '../../src/task.ts';
+import { OffloadError } from '../../src/core/errors.ts';
+import { chooseMode, INLINE_FACTOR } from '../../src/core/mode-rule.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
+import type { Task } from '../../src/task/task.ts';
 import type { JobPlacement } from '../../src/worker/mode-placer.ts';
 import { isolated, spin, tiny } from '../fixtures/auto-tasks.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { createQueue } from '../../src/queue.ts';
+import { createQueue } from '../../src/queue/queue.ts';
 import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { createWorker } from '../../src/worker/worker.ts';
 import { dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema } from '../helpers/postgres.ts';
 import { waitFor } from '../helpers/temp.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createQueue, type Queue } from '../../src/queue.ts';
+import { createQueue, type Queue } from '../../src/queue/queue.ts';
 import type { Store } from '../../src/store/contract.ts';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { createWorker, type Worker } from '../../src/worker/worker.ts';
 import type { MakeStoreFactory, StoreFactory } from '../store-contract/factory.ts';
 import { waitFor } from '../helpers/temp.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { defineTask } from '../../src/task.ts';
-import { PermanentFailure } from '../../src/errors.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
+import { PermanentFailure } from '../../src/core/errors.ts';
 import type { MakeStoreFactory } from '../store-contract/factory.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { waitFor } from '../helpers/temp.ts';

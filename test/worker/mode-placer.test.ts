@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { defineTask, type Task, type TaskContext } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
+import type { Task, TaskContext } from '../../src/task/task.ts';
 import type { RunFacts } from '../../src/store/contract.ts';
 import { ModePlacer, RECHECK_EVERY, type JobPlacement } from '../../src/worker/mode-placer.ts';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import type { Task } from '../../src/task.ts';
-import type { Job } from '../../src/job.ts';
+import type { Task } from '../../src/task/task.ts';
+import type { Job } from '../../src/core/job.ts';
 import { inlineAdd, processReport, processSegfault, threadBusyProgress, threadHash } from '../fixtures/mode-tasks.ts';
 import { waitFor } from '../helpers/temp.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ManualClock } from '../../src/clock.ts';
-import { ErrorCodes, OffloadError } from '../../src/errors.ts';
-import type { ClaimedJob } from '../../src/job.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { ErrorCodes, OffloadError } from '../../src/core/errors.ts';
+import type { ClaimedJob } from '../../src/core/job.ts';
 import type { JobOutcome, Store } from '../../src/store/contract.ts';
 import { OutcomeRecorder } from '../../src/worker/outcome-recorder.ts';
 import { testStores, type TestStoreFactory } from '../helpers/stores.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { adminQuery } from '../helpers/postgres.ts';
 import { postgresFactory } from '../store-contract/factory.ts';

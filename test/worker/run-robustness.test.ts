@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import type { Store } from '../../src/store/contract.ts';
-import { defineTask } from '../../src/task.ts';
+import { defineTask } from '../../src/task/define-task-node.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { testStores, type TestStoreFactory } from '../helpers/stores.ts';
 import { within } from '../helpers/temp.ts';

@@ -8,7 +8,7 @@ import { renderSwitchSvg } from '../../bench/svg-chart.ts';
 import { benchTask, type TaskBenchResult } from '../../bench/task-bench.ts';
 import { runSwitchBench, type SwitchResult } from '../../bench/switch-bench.ts';
 import { harnessNote, machineLine, SWITCH_HEADERS, switchTableRows } from '../../bench/switch-report.ts';
-import { TaskRegistry } from '../../task.ts';
+import { TaskRegistry } from '../../task/task-registry.ts';
 import { createContext, requireTasks, type CommandContext, type GlobalFlags } from '../context.ts';
 import { print, printJson, ProgressBar, table } from '../output.ts';
 import { jsonOption } from '../parse.ts';

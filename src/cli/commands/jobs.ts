@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { JOB_STATES, type Job, type JobState } from '../../job.ts';
-import { createQueue, type EnqueueOptions, type Queue } from '../../queue.ts';
-import { ErrorCodes, OffloadError } from '../../errors.ts';
-import { closest } from '../../closest.ts';
+import { JOB_STATES, type Job, type JobState } from '../../core/job.ts';
+import { createQueue, type EnqueueOptions, type Queue } from '../../queue/queue.ts';
+import { ErrorCodes, OffloadError } from '../../core/errors.ts';
+import { closest } from '../../core/closest.ts';
 import { createContext, type CommandContext, type GlobalFlags } from '../context.ts';
 import { JOB_HEADERS, ProgressBar, jobRows, print, printJson, relativeTime, table } from '../output.ts';
-import { LIMITS } from '../../limits.ts';
+import { LIMITS } from '../../core/limits.ts';
 import { intOption, jsonOption } from '../parse.ts';
 
 interface EnqueueFlags {

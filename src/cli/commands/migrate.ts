@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { ErrorCodes, OffloadError } from '../../errors.ts';
+import { ErrorCodes, OffloadError } from '../../core/errors.ts';
 import type { MigrationReport } from '../../store/migration.ts';
-import { migratePostgres } from '../../store/postgres/migrate.ts';
-import { migrateSqlite } from '../../store/sqlite/migrate-file.ts';
-import { isUrl } from '../config.ts';
+import { storeKind } from '../../store/open-store.ts';
 import { createContext, type GlobalFlags } from '../context.ts';
 import { print, printJson } from '../output.ts';
 
@@ -23,12 +21,14 @@ export function registerMigrateCommand(program: Command, globals: () => GlobalFl
       const context = await createContext(globals());
       const database = context.config.database;
       const dryRun = flags.dryRun === true;
-      if (flags.schema !== undefined && !isUrl(database)) {
+      const postgres = storeKind(database) === 'postgres';
+      if (flags.schema !== undefined && !postgres) {
         throw new OffloadError(ErrorCodes.INVALID_OPTION, `--schema names a PostgreSQL schema, but --db is the SQLite file ${context.databaseLabel}; drop --schema or pass a postgres:// URL`);
       }
-      const report = isUrl(database)
-        ? await migratePostgres({ connectionString: database, schema: flags.schema, dryRun })
-        : migrateSqlite({ path: database, dryRun });
+      // Each store is loaded only when named: migrating PostgreSQL never loads the SQLite addon.
+      const report = postgres
+        ? await (await import('../../store/postgres/migrate.ts')).migratePostgres({ connectionString: database, schema: flags.schema, dryRun })
+        : (await import('../../store/sqlite/migrate-file.ts')).migrateSqlite({ path: database, dryRun });
       const where = 'schema' in report ? `${context.databaseLabel} (schema ${report.schema})` : context.databaseLabel;
       if (context.json) return printJson({ store: where, dryRun, from: report.from, to: report.to, migrations: report.migrations });
       print(describe(report, where, dryRun));

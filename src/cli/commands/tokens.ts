@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createToken, listTokens, parseScopes, revokeToken, SCOPES } from '../../auth/tokens.ts';
-import { ErrorCodes, OffloadError } from '../../errors.ts';
+import { ErrorCodes, OffloadError } from '../../core/errors.ts';
 import type { Store } from '../../store/contract.ts';
 import { getWebhookSecret } from '../../webhooks/secret.ts';
 import { createContext, type CommandContext, type GlobalFlags } from '../context.ts';

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { FINISHED_STATES, type Job } from '../../job.ts';
-import type { EnqueueOptions } from '../../queue.ts';
+import { FINISHED_STATES, type Job } from '../../core/job.ts';
+import type { EnqueueOptions } from '../../queue/queue.ts';
 import type { ApiContext } from '../api-context.ts';
 import { toJobView } from '../job-view.ts';
 import { HttpProblem, parseRequestPart } from '../problem.ts';

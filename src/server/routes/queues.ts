@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Task } from '../../task.ts';
+import type { Task } from '../../task/task.ts';
 import type { ApiContext } from '../api-context.ts';
 import { defineRoute, type RouteSpec } from '../route.ts';
 import { HEARTBEAT_MS } from '../../worker/worker.ts';

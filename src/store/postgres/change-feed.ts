@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { Clock } from '../../clock.ts';
+import type { Clock } from '../../core/clock.ts';
 import type { StoreEventHub } from '../events.ts';
 import { Listener } from './listener.ts';
 import { decodeNotification, notificationHead } from './notifications.ts';

@@ -1,4 +1,4 @@
-import { ErrorCodes, OffloadError } from '../../errors.ts';
+import { ErrorCodes, OffloadError } from '../../core/errors.ts';
 import type { PostgresTarget } from './postgres-options.ts';
 
 /**

@@ -1,3 +1,4 @@
+import { ErrorCodes, OffloadError } from '../../core/errors.ts';
 import type { EnqueueParams, EnqueueResult } from '../contract.ts';
 import type { StoreEventHub } from '../events.ts';
 import { idempotentReplay } from '../idempotency.ts';
@@ -101,7 +102,11 @@ export class Enqueuer {
       const existing = (await this.#deps.run<JobRow>('jobByUniqueKey', [job.uniqueKey], db)).rows[0];
       if (existing) return { job: jobFromRow(existing, now), created: false };
       // The holder finished between the two statements: the key is free again.
-      if (attempt >= 5) throw new Error(`enqueue: unique key "${job.uniqueKey}" kept changing hands; try again`);
+      if (attempt >= 5) {
+        throw new OffloadError(ErrorCodes.JOB_STATE, `enqueue: unique key "${job.uniqueKey}" kept changing hands (its jobs ended and began again five times during this enqueue); try again`, {
+          details: { uniqueKey: job.uniqueKey },
+        });
+      }
     }
   }
 

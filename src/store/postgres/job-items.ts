@@ -1,5 +1,5 @@
 /** Pure helpers of the PostgreSQL store: outcome columns and notification items. */
-import type { Job } from '../../job.ts';
+import type { Job } from '../../core/job.ts';
 import type { JobOutcome } from '../contract.ts';
 
 /** A job row's event fields, as statements return them. */

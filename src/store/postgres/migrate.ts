@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { ErrorCodes, OffloadError } from '../../errors.ts';
+import { ErrorCodes, OffloadError } from '../../core/errors.ts';
 import { pendingAfter, type MigrationReport } from '../migration.ts';
 import { startError } from './connection-errors.ts';
 import { LATEST_VERSION, migrations } from './migrations.ts';

@@ -1,4 +1,4 @@
-import type { SerializedError } from '../../errors.ts';
+import type { SerializedError } from '../../core/errors.ts';
 import type { JobEvent, StoreEvents } from '../contract.ts';
 
 /** One event decoded from a notification, ready to emit. */

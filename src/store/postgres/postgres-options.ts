@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import type { Clock } from '../../clock.ts';
-import { ErrorCodes, OffloadError } from '../../errors.ts';
-import { optionSchemas, parseOptions } from '../../options.ts';
+import type { Clock } from '../../core/clock.ts';
+import { ErrorCodes, OffloadError } from '../../core/errors.ts';
+import { optionSchemas, parseOptions } from '../../core/options.ts';
 
 /** Options of {@link createPostgresStore}; each states its default. */
 export interface PostgresStoreOptions {

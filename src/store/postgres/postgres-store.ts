@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import pino, { type Logger } from 'pino';
-import { systemClock, type Clock } from '../../clock.ts';
-import { ErrorCodes, OffloadError, type SerializedError } from '../../errors.ts';
-import type { ClaimedJob, Job, JobState } from '../../job.ts';
+import { systemClock, type Clock } from '../../core/clock.ts';
+import { ErrorCodes, OffloadError, type SerializedError } from '../../core/errors.ts';
+import type { ClaimedJob, Job, JobState } from '../../core/job.ts';
 import {
   emptyCounts,
   type ClaimParams,

@@ -1,4 +1,4 @@
-import { MAX_ERROR_HISTORY } from '../../job.ts';
+import { MAX_ERROR_HISTORY } from '../../core/job.ts';
 
 /**
  * The SQL of the PostgreSQL store, one statement per store method, named after the method that

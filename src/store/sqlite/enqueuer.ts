@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Clock } from '../../clock.ts';
+import type { Clock } from '../../core/clock.ts';
 import type { EnqueueParams, EnqueueResult } from '../contract.ts';
 import type { StoreEventHub } from '../events.ts';
 import { idempotentReplay } from '../idempotency.ts';

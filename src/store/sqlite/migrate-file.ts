@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { ErrorCodes, OffloadError } from '../../errors.ts';
+import { ErrorCodes, OffloadError } from '../../core/errors.ts';
 import { pendingAfter, type MigrationReport } from '../migration.ts';
 import { LATEST_VERSION, migrations } from './migrations.ts';
 import { openDatabase } from './open-database.ts';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { ErrorCodes, OffloadError } from '../../errors.ts';
+import { ErrorCodes, OffloadError } from '../../core/errors.ts';
 import { LATEST_VERSION, migrations } from './migrations.ts';
 
 /** `normal`: a power cut may lose the last commits, a process crash loses nothing. `full`: fsync per commit. */

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { systemClock, type Clock } from '../../clock.ts';
-import { ErrorCodes, OffloadError, type SerializedError } from '../../errors.ts';
-import type { ClaimedJob, Job, JobState } from '../../job.ts';
-import { optionSchemas, parseOptions } from '../../options.ts';
+import { systemClock, type Clock } from '../../core/clock.ts';
+import { ErrorCodes, OffloadError, type SerializedError } from '../../core/errors.ts';
+import type { ClaimedJob, Job, JobState } from '../../core/job.ts';
+import { optionSchemas, parseOptions } from '../../core/options.ts';
 import {
   emptyCounts,
   type ClaimParams,
@@ -107,6 +107,7 @@ export class SqliteStore implements Store {
     });
     if (parsed.watchInterval > 0) this.#startWatching(parsed.watchInterval);
     if (parsed.checkpointInterval > 0) this.#startCheckpoints(parsed.checkpointInterval);
+    mapStorageErrors(this, (error) => storageError(error, this.#file));
   }
 
   async jobEnqueue(params: EnqueueParams, context?: EnqueueContext): Promise<EnqueueResult> {
@@ -531,6 +532,22 @@ export class SqliteStore implements Store {
 /** Opens the embedded SQLite store. See {@link SqliteStoreOptions} for defaults. */
 export function createSqliteStore(options?: SqliteStoreOptions): SqliteStore {
   return new SqliteStore(options);
+}
+
+/**
+ * Every store method (but `on` and `close`) rejects with ERR_STORE_FULL or ERR_STORE_CORRUPT, never
+ * a raw SQLite error, when the disk is full or the file damaged: one path for every statement.
+ */
+function mapStorageErrors(store: SqliteStore, map: (error: unknown) => unknown): void {
+  const methods = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const name of Object.getOwnPropertyNames(SqliteStore.prototype)) {
+    if (name === 'constructor' || name === 'on' || name === 'close') continue;
+    const method = methods[name]!;
+    methods[name] = (...args) =>
+      method.apply(store, args).then(undefined, (error: unknown) => {
+        throw map(error);
+      });
+  }
 }
 
 /** The SQLite store writes through its own connection only. */

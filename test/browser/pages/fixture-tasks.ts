@@ -54,6 +54,15 @@ export async function progress(steps: number, ctx: TaskContext): Promise<number>
   return steps;
 }
 
+/** Takes its context apart and uses each piece: a task moved from inline to a Web Worker keeps working. */
+export async function destructures(steps: number, { progress, signal, yield: yieldTurn, job }: TaskContext): Promise<{ aborted: boolean; task: string }> {
+  for (let step = 1; step <= steps; step++) {
+    progress(step);
+    await yieldTurn();
+  }
+  return { aborted: signal.aborted, task: job.task };
+}
+
 /** Holds the worker's thread for `ms` without an await, reporting 1, 2, 3… every `every` ms; returns the last value. */
 export function busyProgress(
   { ms, every }: { ms: number; every: number },

@@ -111,6 +111,12 @@ const harness = {
     return { outcome, seen };
   },
 
+  async destructures(id: number) {
+    const seen: unknown[] = [];
+    const outcome = await settle(pool(id).run('destructures', 3, { onProgress: (value) => seen.push(value) }));
+    return { outcome, seen };
+  },
+
   /** Runs a task that holds its worker's thread; each progress value with how long before the result it arrived (ms). */
   async busyProgress(id: number, payload: { ms: number; every: number }) {
     const arrivals: Array<{ value: unknown; at: number }> = [];

@@ -2,11 +2,11 @@
  * `defineTask` without Node.js built-ins: options validated with zod, the task frozen and branded.
  */
 import { z } from 'zod';
-import { optionSchemas, parseOptions } from './options.ts';
-import { isStandardSchema, type InferSchemaInput, type InferSchemaOutput, type StandardSchemaV1 } from './schema.ts';
-import { ErrorCodes, OffloadError } from './errors.ts';
-import { backoffProblem, type Backoff } from './backoff.ts';
-import { TASK_BRAND, type Task, type TaskDefinition, type TaskMode } from './task-core.ts';
+import { optionSchemas, parseOptions } from '../core/options.ts';
+import { isStandardSchema, type InferSchemaInput, type InferSchemaOutput, type StandardSchemaV1 } from '../core/schema.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import { backoffProblem, type Backoff } from '../core/backoff.ts';
+import { TASK_BRAND, type Task, type TaskDefinition, type TaskMode } from './task.ts';
 
 const taskOptionsSchema = z.object({
   name: optionSchemas.name,

@@ -1,5 +1,5 @@
-import { ErrorCodes, OffloadError } from '../errors.ts';
-import type { Task } from '../task-core.ts';
+import { ErrorCodes, OffloadError } from '../../core/errors.ts';
+import type { Task } from '../../task/task.ts';
 import { PoolTaskContext } from './pool-task-context.ts';
 import { toWireError, type ChildMessage, type ParentMessage, type TaskReply, type TaskRequest } from './protocol.ts';
 

@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { ErrorCodes, OffloadError } from './errors.ts';
-import { JOB_STATES, type Job, type JobState } from './job.ts';
-import { optionSchemas, parseOptions } from './options.ts';
-import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from './payload.ts';
-import { validateWithSchema } from './schema.ts';
-import type { EnqueueParams, EnqueueResult, JobFilter, JobListParams, QueueInfo, Store, TaskInfo } from './store/contract.ts';
-import { TaskRegistry, type Task, type TaskPayload, type TaskResult } from './task.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import { JOB_STATES, type Job, type JobState } from '../core/job.ts';
+import { optionSchemas, parseOptions } from '../core/options.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from '../core/payload.ts';
+import { validateWithSchema } from '../core/schema.ts';
+import type { EnqueueParams, EnqueueResult, JobFilter, JobListParams, QueueInfo, Store, TaskInfo } from '../store/contract.ts';
+import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
+import { TaskRegistry } from '../task/task-registry.ts';
 
 /** Per-job choices at enqueue; each defaults to the task's own setting. */
 export interface EnqueueOptions {

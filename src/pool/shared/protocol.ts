@@ -3,8 +3,8 @@
  * batch: one `run` message carries several tasks, one `done` message several results, so a busy
  * worker is woken once per batch rather than once per task.
  */
-import { OffloadError, describeThrown, type ErrorCode } from '../errors.ts';
-import type { TaskContext } from '../task-core.ts';
+import { OffloadError, describeThrown, type ErrorCode } from '../../core/errors.ts';
+import type { TaskContext } from '../../task/task.ts';
 
 /** The job facts a task sees as `ctx.job`. */
 export type JobInfo = TaskContext['job'];

@@ -1,5 +1,5 @@
-import { ErrorCodes, OffloadError } from '../errors.ts';
-import { LIMITS } from '../limits.ts';
+import { ErrorCodes, OffloadError } from '../../core/errors.ts';
+import { LIMITS } from '../../core/limits.ts';
 import type { StartBreaker } from './start-breaker.ts';
 
 /** The run options checked here, as any pool's `run()` takes them. */

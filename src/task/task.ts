@@ -1,10 +1,10 @@
 /**
  * Tasks as plain data: the types and the brand, with no Node.js built-ins and no dependencies, so
- * task modules and the browser pool can use them. `task-define.ts` validates definitions;
- * `task.ts` adds what needs Node (the defining file) and the registry.
+ * task modules and the browser pool can use them. `define-task.ts` validates definitions;
+ * `define-task-node.ts` adds what needs Node (the defining file). Files that need Node end in `-node`.
  */
-import type { Backoff } from './backoff.ts';
-import type { StandardSchemaV1 } from './schema.ts';
+import type { Backoff } from '../core/backoff.ts';
+import type { StandardSchemaV1 } from '../core/schema.ts';
 
 /**
  * Where a task runs. `inline`: a coroutine on the worker's event loop (must yield).

@@ -1,8 +1,8 @@
 import v8 from 'node:v8';
-import type { Task } from '../task.ts';
-import { loadTaskModule } from '../task-module.ts';
-import { ChildRuntime, type ChildPort } from './task-runner.ts';
-import { toWireError, type ParentMessage, type WorkerConfig } from './protocol.ts';
+import type { Task } from '../task/task.ts';
+import { loadTaskModule } from '../task/load-task-module-node.ts';
+import { ChildRuntime, type ChildPort } from './shared/child-runtime.ts';
+import { toWireError, type ParentMessage, type WorkerConfig } from './shared/protocol.ts';
 
 /**
  * The inside of a pool worker (thread or child process): loads the task module once, then runs

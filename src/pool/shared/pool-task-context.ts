@@ -1,5 +1,5 @@
-import { ErrorCodes, OffloadError, PermanentFailure, Snooze } from '../errors.ts';
-import type { TaskContext } from '../task-core.ts';
+import { ErrorCodes, OffloadError, PermanentFailure, Snooze } from '../../core/errors.ts';
+import type { TaskContext } from '../../task/task.ts';
 import type { JobInfo } from './protocol.ts';
 
 /** The `ctx` of a task run by a pool (inline, or inside a thread or process). */
@@ -10,6 +10,8 @@ export class PoolTaskContext implements TaskContext {
   readonly #nextTurn: () => Promise<void>;
   #controller: AbortController | undefined;
   #sliceStart: number;
+  #progress: ((value: unknown) => void) | undefined;
+  #yield: (() => Promise<void>) | undefined;
 
   /**
    * `onProgress` gets the request's id, so one function serves every task of a runtime;
@@ -52,14 +54,20 @@ export class PoolTaskContext implements TaskContext {
     this.#controller.abort(error);
   }
 
-  progress(value: unknown): void {
-    this.#onProgress(this.#request.id, value);
+  /**
+   * `progress` and `yield` are made on first use and kept, so a task may destructure them
+   * (`const { progress } = ctx`) and a task that never calls them costs no closure.
+   */
+  get progress(): (value: unknown) => void {
+    return (this.#progress ??= (value) => this.#onProgress(this.#request.id, value));
   }
 
-  async yield(): Promise<void> {
-    if (performance.now() - this.#sliceStart < this.#sliceMs) return;
-    await this.#nextTurn();
-    this.#sliceStart = performance.now();
+  get yield(): () => Promise<void> {
+    return (this.#yield ??= async () => {
+      if (performance.now() - this.#sliceStart < this.#sliceMs) return;
+      await this.#nextTurn();
+      this.#sliceStart = performance.now();
+    });
   }
 
   fail(message: string): never {

@@ -1,6 +1,6 @@
 /**
  * The ranges of the numbers users pass, in one place and without dependencies, so the zod schemas
- * of src/options.ts, the HTTP schemas, the CLI, the pools and the browser pool (which has no zod)
+ * of src/core/options.ts, the HTTP schemas, the CLI, the pools and the browser pool (which has no zod)
  * all refuse the same values with the same words. docs/http-api.md ("Limits") lists them.
  */
 export const LIMITS = {

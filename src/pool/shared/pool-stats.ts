@@ -1,4 +1,4 @@
-import type { ExecutionMode } from '../task-core.ts';
+import type { ExecutionMode } from '../../task/task.ts';
 
 /** Percentiles of a time, in milliseconds, over the most recent tasks (up to 4 096). */
 export interface Percentiles {

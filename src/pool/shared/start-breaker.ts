@@ -1,4 +1,4 @@
-import { ErrorCodes } from '../errors.ts';
+import { ErrorCodes } from '../../core/errors.ts';
 
 const FIRST_COOLDOWN_MS = 1_000;
 const MAX_COOLDOWN_MS = 60_000;

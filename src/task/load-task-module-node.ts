@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { ErrorCodes, OffloadError } from './errors.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import { isTask, type Task } from './task.ts';
 
 const TYPESCRIPT = /\.(c|m)?tsx?$/;

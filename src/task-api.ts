@@ -1,8 +1,0 @@
-/**
- * offload/task: what a task module needs, with no Node.js built-ins, so one task module runs in
- * Node's threads and processes and in the browser's Web Workers. In Node this subpath resolves to
- * `task-api-node.ts` instead, whose `defineTask` also records the defining file.
- */
-export { defineTask, type DefineTask } from './task-define.ts';
-export { isTask, type ExecutionMode, type Task, type TaskContext, type TaskDefinition, type TaskPayload, type TaskResult } from './task-core.ts';
-export { OffloadError, PermanentFailure, Snooze, ErrorCodes, type ErrorCode } from './errors.ts';
