@@ -7,11 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { createQueue } from '../src/queue.ts';
-import type { Task } from '../src/task.ts';
+import { createQueue } from '../src/queue/queue.ts';
+import type { Task } from '../src/task/task.ts';
 import { createServer } from '../src/server/server.ts';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
-import { loadTaskModule } from '../src/task-module.ts';
+import { loadTaskModule } from '../src/task/load-task-module-node.ts';
 import { createWorker } from '../src/worker/worker.ts';
 import { launchChromium } from '../tools/chromium.ts';
 
