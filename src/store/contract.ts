@@ -49,7 +49,10 @@ export interface Store {
   jobCount(params: JobFilter): Promise<Record<JobState, number>>;
   /** Requeues (or fails, when attempts are spent) running jobs whose lease expired. */
   jobRecoverExpired(): Promise<{ requeued: string[]; failed: string[] }>;
-  /** Deletes succeeded, failed and cancelled jobs that finished before `before`. */
+  /**
+   * Deletes succeeded, failed and cancelled jobs that finished before `before`, but never the
+   * newest job of the store: SQLite would hand its id out again.
+   */
   jobDeleteFinished(params: { before: number; limit?: number }): Promise<number>;
   /** The earliest run-at among waiting jobs of these tasks in these unpaused queues, or null. */
   jobNextRunAt(params: { queues: readonly string[]; tasks: readonly string[] }): Promise<number | null>;

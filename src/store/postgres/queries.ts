@@ -281,6 +281,7 @@ export const sql = {
     DELETE FROM {s}.jobs WHERE id IN (
       SELECT id FROM {s}.jobs
        WHERE state IN ('succeeded','failed','cancelled') AND finished_at < $1
+         AND id < (SELECT max(id) FROM {s}.jobs)
        ORDER BY id
        LIMIT $2)`,
   /** $1 queues, $2 tasks. */

@@ -110,67 +110,19 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 5,
-    name: 'job ids never reused, fencing tokens that survive a retry, failure history',
+    name: 'fencing tokens that survive a retry, failure history',
     sql: `
-      -- Without AUTOINCREMENT SQLite hands out max(id) + 1, so deleting the newest jobs (retention,
-      -- removal) gave their ids to the next jobs, and a client or webhook receiver holding an old
-      -- id saw another job. A column cannot become AUTOINCREMENT in place: the table is rebuilt.
-      CREATE TABLE offload_jobs_v5 (
-        id               INTEGER PRIMARY KEY AUTOINCREMENT,
-        queue            TEXT    NOT NULL,
-        task             TEXT    NOT NULL,
-        payload          TEXT    NOT NULL,
-        state            TEXT    NOT NULL CHECK (state IN ('queued','running','succeeded','failed','cancelled')),
-        priority         INTEGER NOT NULL DEFAULT 0,
-        run_at           INTEGER NOT NULL,
-        attempts         INTEGER NOT NULL DEFAULT 0,
-        max_attempts     INTEGER NOT NULL,
-        timeout_ms       INTEGER NOT NULL DEFAULT 0,
-        unique_key       TEXT,
-        progress         TEXT,
-        result           TEXT,
-        error            TEXT,
-        lease_owner      TEXT,
-        lease_expires_at INTEGER,
-        created_at       INTEGER NOT NULL,
-        started_at       INTEGER,
-        finished_at      INTEGER,
-        idempotency_key  TEXT,
-        callback_url     TEXT,
-        webhook_job_id   INTEGER,
-        placement        TEXT,
-        output_tail      TEXT,
-        -- Grows with every claim and is never reset: the fence of a lease (attempts is reset by a retry).
-        fence            INTEGER NOT NULL DEFAULT 0,
-        -- JSON array of the failed attempts, oldest first (the last 20).
-        errors           TEXT
-      );
-      INSERT INTO offload_jobs_v5 (id, queue, task, payload, state, priority, run_at, attempts, max_attempts, timeout_ms,
-                                   unique_key, progress, result, error, lease_owner, lease_expires_at, created_at,
-                                   started_at, finished_at, idempotency_key, callback_url, webhook_job_id, placement,
-                                   output_tail, fence, errors)
-        SELECT id, queue, task, payload, state, priority, run_at, attempts, max_attempts, timeout_ms,
-               unique_key, progress, result, error, lease_owner, lease_expires_at, created_at,
-               started_at, finished_at, idempotency_key, callback_url, webhook_job_id, placement,
-               output_tail, attempts, CASE WHEN error IS NULL THEN NULL ELSE json_array(json(error)) END
-          FROM offload_jobs;
-      DROP TABLE offload_jobs;
-      ALTER TABLE offload_jobs_v5 RENAME TO offload_jobs;
-      CREATE INDEX offload_jobs_claim ON offload_jobs (queue, priority DESC, run_at) WHERE state = 'queued';
-      CREATE INDEX offload_jobs_lease ON offload_jobs (lease_expires_at) WHERE state = 'running';
-      CREATE UNIQUE INDEX offload_jobs_unique ON offload_jobs (unique_key)
-        WHERE unique_key IS NOT NULL AND state IN ('queued','running');
-      CREATE UNIQUE INDEX offload_jobs_idempotency ON offload_jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
-      CREATE TRIGGER offload_jobs_webhook AFTER UPDATE OF state ON offload_jobs
-        WHEN NEW.callback_url IS NOT NULL
-         AND NEW.state IN ('succeeded','failed','cancelled')
-         AND OLD.state NOT IN ('succeeded','failed','cancelled')
-      BEGIN
-        INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at)
-        VALUES ('offload.webhooks', 'offload.webhook', json_object('jobId', CAST(NEW.id AS TEXT)), 'queued', 0,
-                coalesce(NEW.finished_at, NEW.run_at), 8, 60000, coalesce(NEW.finished_at, NEW.run_at));
-        UPDATE offload_jobs SET webhook_job_id = last_insert_rowid() WHERE id = NEW.id;
-      END;
+      -- attempts is reset by a manual retry, so it cannot fence a lease: a run cancelled before the
+      -- retry held the same number as the run after it. fence grows with every claim, never reset.
+      ALTER TABLE offload_jobs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+      UPDATE offload_jobs SET fence = attempts WHERE state = 'running';
+      -- JSON array of the failed attempts, oldest first (the last 20).
+      ALTER TABLE offload_jobs ADD COLUMN errors TEXT;
+      UPDATE offload_jobs
+         SET errors = json_array(json_object('attempt', error ->> 'attempt', 'at', coalesce(finished_at, run_at),
+                                             'name', error ->> 'name', 'message', substr(error ->> 'message', 1, 1000),
+                                             'code', error ->> 'code'))
+       WHERE error IS NOT NULL AND json_valid(error);
     `,
   },
 ];

@@ -100,10 +100,17 @@ export const sql = {
            ${CLEAR_LEASE}
      WHERE state = 'running' AND lease_expires_at < @now
     RETURNING ${EVENT_COLUMNS}, state, error, run_at`,
+  /**
+   * Keeps the newest job whatever its age: SQLite hands out max(id) + 1, so deleting the newest
+   * jobs would give their ids to the next ones, and a client or webhook receiver holding an old id
+   * would see another job. (AUTOINCREMENT would also do, at the price of a second page written by
+   * every commit.) Every delete of jobs must keep this rule.
+   */
   jobDeleteFinished: `
     DELETE FROM offload_jobs WHERE id IN (
       SELECT id FROM offload_jobs
        WHERE state IN ('succeeded','failed','cancelled') AND finished_at < @before
+         AND id < (SELECT max(id) FROM offload_jobs)
        ORDER BY id
        LIMIT @limit)`,
   jobNextRunAt: `
