@@ -193,6 +193,11 @@ export interface RunFacts {
    * with it; absent or null keeps what is on the job.
    */
   progress?: string | null;
+  /**
+   * When the run began (epoch ms): a job claimed ahead whose start was not recorded on its own gets
+   * it with the outcome; absent or null, the outcome's time.
+   */
+  startedAt?: number | null;
 }
 
 export interface JobFilter {

@@ -181,6 +181,7 @@ export class JobRun {
       outcome.placement = facts.placement ?? null;
       outcome.outputTail = facts.outputTail ?? null;
       outcome.progress = this.#lastProgress;
+      outcome.startedAt = this.job.startedAt;
     }
     return outcome;
   }

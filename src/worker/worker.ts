@@ -22,6 +22,8 @@ import { createWebhookTask } from '../webhooks/delivery.ts';
 import { ClaimAhead } from './claim-ahead.ts';
 import { describePlacement, ModePlacer, type JobPlacement } from './mode-placer.ts';
 
+/** How long a job claimed ahead runs before its start is recorded on its own (ms); see #markStarted. */
+const START_RECORD_DELAY_MS = 100;
 /** How often a worker tells the registry it is alive. */
 export const HEARTBEAT_MS = 5000;
 /** Jobs per queue running at once, unless the worker's options say otherwise. */
@@ -146,6 +148,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #log: Logger;
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #unsubscribe: Array<() => void> = [];
+  readonly #unrecordedStarts = new Set<JobRun>();
+  #startTimer: NodeJS.Timeout | undefined;
   #wakeTimer: NodeJS.Timeout | undefined;
   readonly #ahead = new ClaimAhead();
   #filling = false;
@@ -254,6 +258,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   async #shutdown(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
+    clearTimeout(this.#startTimer);
     clearTimeout(this.#wakeTimer);
     this.#unsubscribe.forEach((off) => off());
     this.#watchdog.stop();
@@ -475,6 +480,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #releaseCapacity(run: JobRun): void {
+    this.#unrecordedStarts.delete(run);
     if (this.#active.get(run.job.id) === run) this.#active.delete(run.job.id);
     this.#activeByQueue.set(run.job.queue, this.#activeByQueue.get(run.job.queue)! - 1);
   }
@@ -491,11 +497,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /** A job claimed ahead starts: recorded with the next batch of outcomes, so it reads as running. */
+  /**
+   * A job claimed ahead starts. Its start is recorded (it reads `running`) once it has run for
+   * START_RECORD_DELAY_MS; a run that ends sooner (most runs of jobs claimed ahead, which are the
+   * short ones) records its start with its outcome, so its row is written once, not twice.
+   */
   #markStarted(run: JobRun, job: ClaimedJob): void {
     job.state = 'running';
     job.startedAt = this.store.clock.now();
-    this.#recorder.record({ kind: 'started', lease: run.lease }).catch((error: unknown) => this.#fail(error, `marking job ${job.id} started failed`));
+    this.#unrecordedStarts.add(run);
+    this.#startTimer ??= setTimeout(() => this.#recordStarts(), START_RECORD_DELAY_MS).unref();
+  }
+
+  #recordStarts(): void {
+    this.#startTimer = undefined;
+    for (const run of this.#unrecordedStarts) {
+      this.#recorder.record({ kind: 'started', lease: run.lease }).catch((error: unknown) => this.#fail(error, `recording the start of job ${run.job.id} failed`));
+    }
+    this.#unrecordedStarts.clear();
   }
 
   #saveProgress(lease: LeaseRef, progress: string): Promise<void> {

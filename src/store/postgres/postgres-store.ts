@@ -266,6 +266,7 @@ export class PostgresStore implements Store {
         placement: outcome.placement ?? null,
         output_tail: outcome.outputTail ?? null,
         progress: outcome.progress ?? null,
+        started_at: outcome.startedAt ?? null,
         note,
       };
     });

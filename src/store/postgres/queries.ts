@@ -189,7 +189,7 @@ export const sql = {
     WITH o AS (
       SELECT * FROM json_to_recordset($1::json)
         AS o(ord int, id bigint, worker text, fence int, attempt int, kind text, result text, error text, entry jsonb, run_at bigint,
-             placement text, output_tail text, progress text, note text)),
+             placement text, output_tail text, progress text, started_at bigint, note text)),
     done AS (
       UPDATE {s}.jobs j SET
         state = CASE o.kind WHEN 'succeeded' THEN 'succeeded' WHEN 'failed' THEN 'failed' ELSE 'queued' END,
@@ -199,7 +199,7 @@ export const sql = {
         run_at = CASE WHEN o.kind IN ('retry', 'requeue') THEN o.run_at ELSE j.run_at END,
         attempts = CASE o.kind WHEN 'requeue' THEN j.attempts - 1 ELSE j.attempts END,
         finished_at = CASE WHEN o.kind IN ('succeeded', 'failed') THEN $2 ELSE j.finished_at END,
-        started_at = coalesce(j.started_at, $2),
+        started_at = coalesce(j.started_at, o.started_at, $2),
         placement = o.placement,
         output_tail = o.output_tail,
         progress = coalesce(o.progress, j.progress),

@@ -7,8 +7,11 @@ import { MAX_ERROR_HISTORY } from '../../core/job.ts';
  */
 const LEASE_MATCH = `id = @id AND state = 'running' AND lease_owner = @workerId AND fence = @fence`;
 const CLEAR_LEASE = `lease_owner = NULL, lease_expires_at = NULL`;
-/** Where the run ran, what it printed and the last progress it reported, written with every outcome. */
-const RUN_FACTS = `placement = @placement, output_tail = @outputTail, progress = coalesce(@progress, progress)`;
+/**
+ * Where the run ran, what it printed and the last progress it reported, written with every outcome;
+ * a job claimed ahead whose start was not recorded on its own started with its run.
+ */
+const RUN_FACTS = `placement = @placement, output_tail = @outputTail, progress = coalesce(@progress, progress), started_at = coalesce(started_at, @startedAt, @now)`;
 /** `errors` with `entry` (JSON) appended, keeping the newest MAX_ERROR_HISTORY. */
 const appendError = (entry: string) =>
   `json_insert(CASE WHEN json_array_length(coalesce(errors, '[]')) >= ${MAX_ERROR_HISTORY} THEN json_remove(errors, '$[0]') ELSE coalesce(errors, '[]') END, '$[#]', json(${entry}))`;
@@ -58,11 +61,11 @@ export const sql = {
     UPDATE offload_jobs SET state = 'succeeded', result = @result, finished_at = @now, ${RUN_FACTS}, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
     RETURNING ${EVENT_COLUMNS}`,
-  /** Successes of one worker in one statement: @leases is a JSON array of [id, fence, result, placement, outputTail, progress]. */
+  /** Successes of one worker in one statement: @leases is a JSON array of [id, fence, result, placement, outputTail, progress, startedAt]. */
   jobSucceedMany: `
     UPDATE offload_jobs SET state = 'succeeded', result = done.value ->> 2, finished_at = @now,
            placement = done.value ->> 3, output_tail = done.value ->> 4,
-           progress = coalesce(done.value ->> 5, progress), ${CLEAR_LEASE}
+           progress = coalesce(done.value ->> 5, progress), started_at = coalesce(started_at, done.value ->> 6, @now), ${CLEAR_LEASE}
       FROM json_each(@leases) AS done
      WHERE offload_jobs.id = done.value ->> 0 AND state = 'running'
        AND lease_owner = @workerId AND fence = done.value ->> 1
@@ -80,8 +83,13 @@ export const sql = {
      WHERE ${LEASE_MATCH}
     RETURNING id, queue, task, attempts`,
   jobSetProgress: `UPDATE offload_jobs SET progress = @progress WHERE ${LEASE_MATCH} RETURNING id, queue, task, attempts`,
-  /** A claimed job starts: from now on it reads as running. */
-  jobStart: `UPDATE offload_jobs SET started_at = @now WHERE ${LEASE_MATCH} AND started_at IS NULL RETURNING id, queue, task, attempts`,
+  /** Claimed jobs of one worker start (from now on they read as running): @leases is a JSON array of [id, fence]. */
+  jobStartMany: `
+    UPDATE offload_jobs SET started_at = @now
+      FROM json_each(@leases) AS started
+     WHERE offload_jobs.id = started.value ->> 0 AND state = 'running' AND started_at IS NULL
+       AND lease_owner = @workerId AND fence = started.value ->> 1
+    RETURNING offload_jobs.id, queue, task, attempts`,
   jobCancel: `
     UPDATE offload_jobs SET state = 'cancelled', finished_at = @now, ${CLEAR_LEASE}
      WHERE id = @id AND state IN ('queued','running')

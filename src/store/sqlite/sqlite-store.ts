@@ -167,11 +167,20 @@ export class SqliteStore implements Store {
     const recorded = this.#write(() => {
       const rows = new Array<EventRow | undefined>(outcomes.length);
       const successes: number[] = [];
+      const starts: number[] = [];
       outcomes.forEach((outcome, i) => {
         if (outcome.kind === 'succeeded') successes.push(i);
-        else rows[i] = this.#recordOutcome(outcome, now);
+        else if (outcome.kind === 'started') starts.push(i);
       });
-      this.#recordSuccesses(outcomes, successes, rows, now);
+      // Starts first: a run that started and ended in this batch is marked started, then ended.
+      this.#recordByWorker(sql.jobStartMany, outcomes, starts, rows, now, (outcome) => [Number(outcome.lease.id), outcome.lease.fence]);
+      outcomes.forEach((outcome, i) => {
+        if (outcome.kind !== 'succeeded' && outcome.kind !== 'started') rows[i] = this.#recordOutcome(outcome, now);
+      });
+      this.#recordByWorker(sql.jobSucceedMany, outcomes, successes, rows, now, (outcome) => {
+        const { lease, result, placement, outputTail, progress, startedAt } = outcome as Extract<JobOutcome, { kind: 'succeeded' }>;
+        return [Number(lease.id), lease.fence, result, placement ?? null, outputTail ?? null, progress ?? null, startedAt ?? null];
+      });
       return { rows, deliveries: this.#deliveries(rows) };
     });
     const accepted = recorded.rows.map((row, i) => {
@@ -182,8 +191,13 @@ export class SqliteStore implements Store {
     return accepted;
   }
 
-  /** Successes go in one statement per worker and chunk: the hot path of a busy queue. */
-  #recordSuccesses(outcomes: readonly JobOutcome[], indexes: number[], rows: Array<EventRow | undefined>, now: number): void {
+  /**
+   * Successes, and starts of jobs claimed ahead, go in one statement per worker and chunk (the hot
+   * path of a busy queue): `statement` takes @leases, a JSON array of `item(outcome)`, and returns
+   * the rows it changed.
+   */
+  #recordByWorker(statement: string, outcomes: readonly JobOutcome[], indexes: number[], rows: Array<EventRow | undefined>, now: number, item: (outcome: JobOutcome) => unknown[]): void {
+    if (indexes.length === 0) return;
     const byWorker = new Map<string, number[]>();
     for (const i of indexes) {
       const workerId = outcomes[i]!.lease.workerId;
@@ -191,15 +205,11 @@ export class SqliteStore implements Store {
       if (list) list.push(i);
       else byWorker.set(workerId, [i]);
     }
-    const succeed = this.#statement(sql.jobSucceedMany);
+    const prepared = this.#statement(statement);
     for (const [workerId, all] of byWorker) {
       for (let start = 0; start < all.length; start += SUCCESS_CHUNK) {
         const chunk = all.slice(start, start + SUCCESS_CHUNK);
-        const leases = chunk.map((i) => {
-          const outcome = outcomes[i] as Extract<JobOutcome, { kind: 'succeeded' }>;
-          return [Number(outcome.lease.id), outcome.lease.fence, outcome.result, outcome.placement ?? null, outcome.outputTail ?? null, outcome.progress ?? null];
-        });
-        const updated = succeed.all({ leases: JSON.stringify(leases), workerId, now }) as EventRow[];
+        const updated = prepared.all({ leases: JSON.stringify(chunk.map((i) => item(outcomes[i]!))), workerId, now }) as EventRow[];
         const byId = new Map(updated.map((row) => [String(row.id), row]));
         for (const i of chunk) rows[i] = byId.get(outcomes[i]!.lease.id);
       }
@@ -207,8 +217,7 @@ export class SqliteStore implements Store {
   }
 
   #recordOutcome(outcome: JobOutcome, now: number): EventRow | undefined {
-    if (outcome.kind === 'started') return this.#statement(sql.jobStart).get({ ...leaseParams(outcome.lease), now }) as EventRow | undefined;
-    const lease = { ...leaseParams(outcome.lease), placement: outcome.placement ?? null, outputTail: outcome.outputTail ?? null, progress: outcome.progress ?? null };
+    const lease = { ...leaseParams(outcome.lease), placement: outcome.placement ?? null, outputTail: outcome.outputTail ?? null, progress: outcome.progress ?? null, startedAt: outcome.startedAt ?? null, now };
     switch (outcome.kind) {
       case 'succeeded':
         return this.#statement(sql.jobSucceed).get({ ...lease, result: outcome.result, now }) as EventRow | undefined;
