@@ -1,7 +1,6 @@
 import { callerFile } from './caller-file-node.ts';
-import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import type { InferSchemaInput, InferSchemaOutput, StandardSchemaV1 } from '../core/schema.ts';
-import { isTask, type Task, type TaskDefinition } from './task.ts';
+import type { Task, TaskDefinition } from './task.ts';
 import { buildTask } from './define-task.ts';
 
 export { isTask, type ExecutionMode, type Task, type TaskContext, type TaskDefinition, type TaskMode, type TaskPayload, type TaskResult } from './task.ts';

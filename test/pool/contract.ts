@@ -93,7 +93,9 @@ export function poolContract(mode: ExecutionMode): void {
     it('a task may destructure ctx (`{ progress, signal, yield, job, fail }`)', async () => {
       const seen: unknown[] = [];
       assert.deepEqual(await pool.run('destructures', 3, { onProgress: (value) => seen.push(value) }), { aborted: false, task: 'destructures' });
-      assert.deepEqual(seen, [1, 2, 3]);
+      // Reports of one turn may be folded into the last (a thread or process sends the latest).
+      assert.equal(seen.at(-1), 3, `progress seen: ${seen.join(', ')}`);
+      assert.deepEqual([...seen].sort(), seen);
       const error = await pool.run('destructures', -1).then(
         () => assert.fail('expected ctx.fail() to reject the run'),
         (thrown: Error) => thrown,
