@@ -8,7 +8,12 @@ import type { JobOutcome, LeaseRef, Store } from '../store/contract.ts';
 import type { ExecutionMode, Task } from '../task/task.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
 import type { PoolStats } from '../pool/shared/pool-stats.ts';
-import { JobRun, type Executor, type JobRunDeps } from './job-run.ts';
+import { JobRun, leaseOf, type Executor, type JobRunDeps } from './job-run.ts';
+import { Heartbeat } from './services/heartbeat.ts';
+import { LeaseRenewer } from './services/lease-renewer.ts';
+import { Pruner } from './services/pruner.ts';
+import { Rescuer } from './services/rescuer.ts';
+import { IntervalService, type Service, type ServiceDeps } from './services/service.ts';
 import { WorkerPools } from './worker-pools.ts';
 import { LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
 import { OutcomeRecorder } from './outcome-recorder.ts';
@@ -52,7 +57,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #placer: ModePlacer;
   readonly #measuredInline: Executor;
   readonly #log: Logger;
-  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #heartbeat: Heartbeat;
+  readonly #rescuer: Rescuer;
+  /** Lease renewal, rescue, heartbeat and retention, in the order they start. */
+  readonly #services: Service[];
+  readonly #poll: IntervalService;
   readonly #unsubscribe: Array<() => void> = [];
   #wakeTimer: NodeJS.Timeout | undefined;
   readonly #ahead = new ClaimAhead();
@@ -99,7 +108,30 @@ export class Worker extends EventEmitter<WorkerEvents> {
       saveProgress: (lease, progress) => this.#saveProgress(lease, progress),
       report: (error) => this.#fail(error, error.message),
     };
+    const deps: ServiceDeps = { store: this.store, log: this.#log, fail: (error, message) => this.#fail(error, message) };
+    this.#poll = new IntervalService(this.#options.pollInterval, () => this.#wake(true), { keepAlive: true });
+    this.#heartbeat = this.#createHeartbeat(deps);
+    this.#rescuer = new Rescuer({ ...deps, intervalMs: this.#options.recoveryInterval, onRescued: () => this.#wake(true) });
+    this.#services = [this.#createRenewer(deps), this.#rescuer, this.#heartbeat, ...this.#createPruner(deps)];
     this.#assertModesSupported();
+  }
+
+  #createHeartbeat(deps: ServiceDeps): Heartbeat {
+    const modes = this.#tasks.list().map((task) => task.mode);
+    const queues = [...this.#capacity.keys()];
+    return new Heartbeat({ ...deps, workerId: this.id, intervalMs: HEARTBEAT_MS, modes, queues, running: () => this.#active.size, startedAt: () => this.#startedAt });
+  }
+
+  #createRenewer(deps: ServiceDeps): LeaseRenewer {
+    const ahead = this.#ahead;
+    return new LeaseRenewer({ ...deps, workerId: this.id, leaseMs: this.#options.leaseMs, active: this.#active, waiting: () => ahead.all(), dropWaiting: (id) => ahead.remove(id) });
+  }
+
+  /** Retention, unless the options turn it off. */
+  #createPruner(deps: ServiceDeps): Pruner[] {
+    const retention = this.#options.retention;
+    if (!retention) return [];
+    return [new Pruner({ ...deps, maxAge: retention.maxAge ?? DEFAULT_RETENTION_MS, intervalMs: retention.interval ?? DEFAULT_RETENTION_INTERVAL_MS })];
   }
 
   #serveWebhooks(secret: string, backoff: Backoff | undefined): void {
@@ -139,15 +171,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.store.on('store:changed', () => this.#wake(true)),
       this.store.on('job:cancelled', (event) => this.#ahead.remove(event.id) || this.#active.get(event.id)?.abort('cancelled')),
     );
-    this.#every(Math.floor(this.#options.leaseMs / 3), () => this.#renewLeases());
-    this.#every(this.#options.recoveryInterval, () => this.#recoverExpired());
-    this.#every(HEARTBEAT_MS, () => this.#heartbeat());
-    this.#every(this.#options.pollInterval, () => this.#wake(true), { keepAlive: true });
-    if (this.#options.retention) this.#every(this.#options.retention.interval ?? DEFAULT_RETENTION_INTERVAL_MS, () => this.#applyRetention());
+    this.#poll.start();
+    for (const service of this.#services) service.start();
     if (this.#options.blockThreshold > 0) this.#watchdog.start();
-    await this.#heartbeat();
+    await this.#heartbeat.beat();
     this.#log.info({ queues: Object.fromEntries(this.#capacity), store: this.store.description }, 'worker started');
-    await this.#recoverExpired();
+    await this.#rescuer.rescue();
     await this.#fill();
   }
 
@@ -161,7 +190,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async #shutdown(): Promise<void> {
-    for (const timer of this.#timers) clearInterval(timer);
+    for (const service of this.#services) service.stop();
+    this.#poll.stop();
     clearTimeout(this.#wakeTimer);
     this.#unsubscribe.forEach((off) => off());
     this.#watchdog.stop();
@@ -184,25 +214,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async #whenIdle(): Promise<void> {
     while (this.#active.size > 0) {
       await new Promise<void>((resolve) => this.once('job:end', () => resolve()));
-    }
-  }
-
-  /** Tells the store's worker registry (the dashboard's workers view) this worker is alive and what it runs. */
-  async #heartbeat(): Promise<void> {
-    const [host = os.hostname(), pid = String(process.pid)] = this.id.split(':');
-    try {
-      await this.store.workerHeartbeat({
-        id: this.id,
-        host,
-        pid: Number(pid) || process.pid,
-        modes: [...new Set(this.#tasks.list().map((task) => task.mode))].sort(),
-        queues: [...this.#capacity.keys()].sort(),
-        running: this.#active.size,
-        startedAt: this.#startedAt,
-        lastHeartbeat: this.store.clock.now(),
-      });
-    } catch (error) {
-      this.#log.warn({ err: error }, 'worker heartbeat failed; the dashboard may show this worker as silent');
     }
   }
 
@@ -271,12 +282,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Hands jobs claimed ahead back to the queue (on shutdown), as unstarted. */
   #releaseWaiting(): void {
     for (const job of this.#ahead.clear()) {
-      this.#recorder.record({ kind: 'released', lease: this.#leaseOf(job) }).catch((error: unknown) => this.#fail(error, `releasing job ${job.id} failed; it runs again after its lease expires`));
+      this.#recorder.record({ kind: 'released', lease: leaseOf(job, this.id) }).catch((error: unknown) => this.#fail(error, `releasing job ${job.id} failed; it runs again after its lease expires`));
     }
-  }
-
-  #leaseOf(job: ClaimedJob): LeaseRef {
-    return { id: job.id, workerId: this.id, attempt: job.attempts, fence: job.fence };
   }
 
   /**
@@ -329,7 +336,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       task = this.#tasks.get(job.task);
     } catch (error) {
-      void this.#recorder.record({ kind: 'failed', lease: this.#leaseOf(job), error: { name: 'OffloadError', message: (error as Error).message, code: ErrorCodes.TASK_NOT_FOUND }, retryAt: null });
+      void this.#recorder.record({ kind: 'failed', lease: leaseOf(job, this.id), error: { name: 'OffloadError', message: (error as Error).message, code: ErrorCodes.TASK_NOT_FOUND }, retryAt: null });
       return;
     }
     const run = new JobRun(job, task, this.#runDeps);
@@ -413,52 +420,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
   }
 
-  async #renewLeases(): Promise<void> {
-    const waiting = this.#ahead.all();
-    if (this.#active.size === 0 && waiting.length === 0) return;
-    const runs = new Map(this.#active);
-    try {
-      const leases = [...[...runs.values()].map((run) => run.lease), ...waiting.map((job) => this.#leaseOf(job))];
-      const lost = await this.store.jobRenewLeases({ leases, leaseMs: this.#options.leaseMs });
-      for (const id of lost) {
-        if (this.#ahead.remove(id)) {
-          this.#log.warn({ job: id }, `lost the lease of job ${id} before it started (cancelled, or expired and moved on); dropping it`);
-          continue;
-        }
-        const run = runs.get(id);
-        if (run && this.#active.get(id) === run) {
-          this.#log.warn({ job: id, attempt: run.lease.attempt }, `lost the lease of job ${id} (cancelled, or expired and moved on); stopping it`);
-          run.abort('lease-lost');
-        }
-      }
-    } catch (error) {
-      this.#fail(error, 'renewing leases failed');
-    }
-  }
-
-  async #recoverExpired(): Promise<void> {
-    try {
-      const { requeued, failed } = await this.store.jobRecoverExpired();
-      if (requeued.length || failed.length) {
-        this.#log.warn({ requeued, failed }, 'recovered jobs whose worker stopped renewing its lease');
-        this.#wake(true);
-      }
-    } catch (error) {
-      this.#fail(error, 'recovering expired leases failed');
-    }
-  }
-
-  async #applyRetention(): Promise<void> {
-    const retention = this.#options.retention;
-    if (!retention) return;
-    try {
-      const deleted = await this.store.jobDeleteFinished({ before: this.store.clock.now() - (retention.maxAge ?? DEFAULT_RETENTION_MS) });
-      if (deleted > 0) this.#log.info({ deleted }, 'deleted finished jobs past retention');
-    } catch (error) {
-      this.#fail(error, 'retention failed');
-    }
-  }
-
   #reportBlock(block: LoopBlock): void {
     const names = block.jobs.map((job) => `"${job.task}" (job ${job.id})`).join(', ');
     const message = names
@@ -466,13 +427,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
       : `the event loop was blocked for ${block.durationMs} ms (no inline task was running)`;
     this.#log.warn({ blockedMs: block.durationMs, jobs: block.jobs }, message);
     this.emit('loop:blocked', block);
-  }
-
-  /** Repeats `action`; only a `keepAlive` timer holds the process open, as a listening server would. */
-  #every(ms: number, action: () => Promise<void> | void, { keepAlive = false } = {}): void {
-    const timer = setInterval(() => void action(), ms);
-    if (!keepAlive) timer.unref();
-    this.#timers.push(timer);
   }
 
   /** Tasks this worker may claim now: those whose mode has free capacity. */
