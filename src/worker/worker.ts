@@ -2,26 +2,26 @@ import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import { ErrorCodes } from '../core/errors.ts';
 import type { ClaimedJob } from '../core/job.ts';
 import type { JobOutcome, LeaseRef, Store } from '../store/contract.ts';
-import type { ExecutionMode, Task } from '../task/task.ts';
+import type { Task } from '../task/task.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
 import type { PoolStats } from '../pool/shared/pool-stats.ts';
-import { JobRun, leaseOf, type Executor, type JobRunDeps } from './job-run.ts';
+import { JobRun, leaseOf, type JobRunDeps } from './job-run.ts';
 import { Heartbeat } from './services/heartbeat.ts';
 import { LeaseRenewer } from './services/lease-renewer.ts';
 import { Pruner } from './services/pruner.ts';
 import { Rescuer } from './services/rescuer.ts';
 import { IntervalService, type Service, type ServiceDeps } from './services/service.ts';
-import { WorkerPools } from './worker-pools.ts';
-import { LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
+import { Executors } from './executors.ts';
+import { describeBlock, LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
 import { OutcomeRecorder } from './outcome-recorder.ts';
 import type { Backoff } from '../core/backoff.ts';
 import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../store/contract.ts';
 import { createWebhookTask } from '../webhooks/delivery.ts';
 import { ClaimAhead } from './claim-ahead.ts';
-import { describePlacement, ModePlacer, type JobPlacement } from './mode-placer.ts';
+import { describePlacement, type JobPlacement } from './mode-placer.ts';
 import { DEFAULT_RETENTION_INTERVAL_MS, DEFAULT_RETENTION_MS, HEARTBEAT_MS, parseWorkerOptions, resolveQueues, type ParsedWorkerOptions, type WorkerOptions } from './worker-options.ts';
 
 export type { WorkerOptions } from './worker-options.ts';
@@ -50,12 +50,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #activeByQueue = new Map<string, number>();
   readonly #recorder: OutcomeRecorder;
   readonly #watchdog: LoopWatchdog;
-  readonly #executors = new Map<ExecutionMode, Executor>();
+  readonly #executors: Executors;
   /** What every JobRun needs of this worker: one object for all of them. */
   readonly #runDeps: JobRunDeps;
-  readonly #pools: WorkerPools;
-  readonly #placer: ModePlacer;
-  readonly #measuredInline: Executor;
   readonly #log: Logger;
   readonly #heartbeat: Heartbeat;
   readonly #rescuer: Rescuer;
@@ -91,15 +88,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.#options.webhookSecret !== undefined) this.#serveWebhooks(this.#options.webhookSecret, options.webhookBackoff);
     this.#recorder = new OutcomeRecorder(this.store);
     this.#watchdog = new LoopWatchdog({ thresholdMs: this.#options.blockThreshold, onBlock: (block) => this.#reportBlock(block) });
-    this.#executors.set('inline', async (task, payload, ctx) => task.run(payload, ctx));
-    this.#pools = new WorkerPools({ taskModule: this.#options.taskModule, pools: options.pools });
-    this.#executors.set('thread', this.#pools.executor('thread'));
-    this.#executors.set('process', this.#pools.executor('process'));
-    this.#placer = new ModePlacer({
-      handoffMs: () => this.#pools.handoffMs(),
-      onMove: (task, placement) => this.#log.info({ task: task.name, mode: placement.mode, reason: placement.reason }, `task "${task.name}" now runs ${placement.mode}: ${placement.reason}`),
-    });
-    this.#measuredInline = this.#placer.measured(this.#executors.get('inline')!);
+    this.#executors = new Executors({ taskModule: this.#options.taskModule, pools: options.pools, onMove: (task, placement) => this.#logMove(task, placement) });
     this.#runDeps = {
       workerId: this.id,
       clock: this.store.clock,
@@ -113,7 +102,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#heartbeat = this.#createHeartbeat(deps);
     this.#rescuer = new Rescuer({ ...deps, intervalMs: this.#options.recoveryInterval, onRescued: () => this.#wake(true) });
     this.#services = [this.#createRenewer(deps), this.#rescuer, this.#heartbeat, ...this.#createPruner(deps)];
-    this.#assertModesSupported();
+    for (const task of this.#tasks.list()) this.#executors.check(task);
   }
 
   #createHeartbeat(deps: ServiceDeps): Heartbeat {
@@ -151,7 +140,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Statistics of this worker's thread and process pools (none until a task of that mode ran). */
   poolStats(): Array<{ key: string; stats: PoolStats }> {
-    return this.#pools.stats();
+    return this.#executors.poolStats();
   }
 
   /** Registers the tasks in the store, then starts claiming. Resolves once the first look for work is done. */
@@ -206,7 +195,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await settled;
     }
     await this.#recorder.drain();
-    await this.#pools.close();
+    await this.#executors.close();
     await this.store.workerRemove({ id: this.id }).catch((error: unknown) => this.#log.warn({ err: error }, 'could not remove this worker from the registry'));
     this.#log.info('worker stopped');
   }
@@ -294,8 +283,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #freeCapacity(tasks: readonly Task[] = this.#claimableTasks()): Array<{ name: string; limit: number; start: number }> {
     const room = new Map<string, number>();
     for (const task of tasks) {
-      const mode = this.#placer.current(task);
-      const free = mode === 'inline' ? Infinity : this.#pools.room(mode);
+      const free = this.#executors.room(task);
       room.set(task.queue, Math.max(room.get(task.queue) ?? 0, free));
     }
     const wanted: Array<{ name: string; limit: number; start: number }> = [];
@@ -340,7 +328,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     const run = new JobRun(job, task, this.#runDeps);
-    const placement = this.#placer.place(task);
+    const placement = this.#executors.place(task);
     if (job.state === 'claimed') this.#markStarted(run, job);
     // A run of this job left behind by a cancel and a retry this worker never heard of: its lease
     // is fenced off already; stop it too.
@@ -382,8 +370,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const inline = placement.mode === 'inline';
     if (inline) this.#watchdog.begin(run.job.id, run.task.name);
     try {
-      const executor = inline && run.task.mode === 'auto' ? this.#measuredInline : this.#executors.get(placement.mode)!;
-      return await run.execute(executor, describePlacement(placement));
+      return await run.execute(this.#executors.of(run.task, placement.mode), describePlacement(placement));
     } finally {
       if (inline) this.#watchdog.end(run.job.id);
     }
@@ -420,32 +407,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
   }
 
+  #logMove(task: Task, placement: JobPlacement): void {
+    this.#log.info({ task: task.name, mode: placement.mode, reason: placement.reason }, `task "${task.name}" now runs ${placement.mode}: ${placement.reason}`);
+  }
+
   #reportBlock(block: LoopBlock): void {
-    const names = block.jobs.map((job) => `"${job.task}" (job ${job.id})`).join(', ');
-    const message = names
-      ? `inline task ${names} blocked the event loop for ${block.durationMs} ms: call ctx.yield() in long loops, or use mode: 'thread'`
-      : `the event loop was blocked for ${block.durationMs} ms (no inline task was running)`;
-    this.#log.warn({ blockedMs: block.durationMs, jobs: block.jobs }, message);
+    this.#log.warn({ blockedMs: block.durationMs, jobs: block.jobs }, describeBlock(block));
     this.emit('loop:blocked', block);
   }
 
   /** Tasks this worker may claim now: those whose mode has free capacity. */
   #claimableTasks(): Task[] {
-    return this.#tasks.list().filter((task) => this.#pools.hasRoom(this.#placer.current(task)));
+    return this.#tasks.list().filter((task) => this.#executors.hasRoom(task));
   }
 
   #fail(error: unknown, message: string): void {
     this.#log.error({ err: error }, message);
     if (this.listenerCount('error') > 0) this.emit('error', error instanceof Error ? error : new Error(String(error)));
-  }
-
-  #assertModesSupported(): void {
-    for (const task of this.#tasks.list()) {
-      if (task.mode !== 'auto' && !this.#executors.has(task.mode)) {
-        throw new OffloadError(ErrorCodes.INVALID_OPTION, `task "${task.name}" has mode '${task.mode}', which this worker cannot run yet; use mode: 'inline'`);
-      }
-      this.#pools.check(task);
-    }
   }
 }
 
