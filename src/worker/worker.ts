@@ -4,24 +4,24 @@ import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { ErrorCodes } from '../core/errors.ts';
 import type { ClaimedJob } from '../core/job.ts';
+import type { Backoff } from '../core/backoff.ts';
 import type { JobOutcome, LeaseRef, Store } from '../store/contract.ts';
+import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../store/contract.ts';
 import type { Task } from '../task/task.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
 import type { PoolStats } from '../pool/shared/pool-stats.ts';
+import { createWebhookTask } from '../webhooks/delivery.ts';
+import { Executors } from './executors.ts';
 import { JobRun, leaseOf, type JobRunDeps } from './job-run.ts';
+import { describeBlock, LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
+import { describePlacement, type JobPlacement } from './mode-placer.ts';
+import { OutcomeRecorder } from './outcome-recorder.ts';
+import { Producer } from './producer.ts';
 import { Heartbeat } from './services/heartbeat.ts';
 import { LeaseRenewer } from './services/lease-renewer.ts';
 import { Pruner } from './services/pruner.ts';
 import { Rescuer } from './services/rescuer.ts';
-import { IntervalService, type Service, type ServiceDeps } from './services/service.ts';
-import { Executors } from './executors.ts';
-import { describeBlock, LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
-import { OutcomeRecorder } from './outcome-recorder.ts';
-import type { Backoff } from '../core/backoff.ts';
-import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../store/contract.ts';
-import { createWebhookTask } from '../webhooks/delivery.ts';
-import { ClaimAhead } from './claim-ahead.ts';
-import { describePlacement, type JobPlacement } from './mode-placer.ts';
+import type { Service, ServiceDeps } from './services/service.ts';
 import { DEFAULT_RETENTION_INTERVAL_MS, DEFAULT_RETENTION_MS, HEARTBEAT_MS, parseWorkerOptions, resolveQueues, type ParsedWorkerOptions, type WorkerOptions } from './worker-options.ts';
 
 export type { WorkerOptions } from './worker-options.ts';
@@ -37,7 +37,9 @@ export interface WorkerEvents {
 
 /**
  * Claims jobs from a store and runs them: the claim → run → renew → record loop. Start with
- * `start()`, stop with `stop()` (graceful; a second call returns the same promise).
+ * `start()`, stop with `stop()` (graceful; a second call returns the same promise). The claim loop
+ * is the {@link Producer}, each run a {@link JobRun}, the background loops services
+ * (src/worker/services/); the worker holds the runs and records their outcomes.
  */
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly id: string;
@@ -53,27 +55,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #executors: Executors;
   /** What every JobRun needs of this worker: one object for all of them. */
   readonly #runDeps: JobRunDeps;
-  readonly #log: Logger;
+  readonly #producer: Producer;
   readonly #heartbeat: Heartbeat;
   readonly #rescuer: Rescuer;
   /** Lease renewal, rescue, heartbeat and retention, in the order they start. */
   readonly #services: Service[];
-  readonly #poll: IntervalService;
-  readonly #unsubscribe: Array<() => void> = [];
-  #wakeTimer: NodeJS.Timeout | undefined;
-  readonly #ahead = new ClaimAhead();
-  #filling = false;
-  #fillAgain = false;
-  #claimDone: Promise<void> = Promise.resolve();
-  #wakeQueued = false;
-  /**
-   * The earliest run-at of a scheduled job, as last read, while nothing happened that could change
-   * it (any job event, the poll, a timer or a recovery forgets it). An idle worker asks after every
-   * claim that comes back short; after its own job ends, the answer from a moment ago still holds.
-   */
-  #nextRunAt: { at: number | null; news: number } | undefined;
-  /** Counts wake-ups with news; a run-at read before the latest one is stale. */
-  #news = 0;
+  readonly #log: Logger;
+  #offCancelled: (() => void) | undefined;
   #started = false;
   #stopping: Promise<void> | undefined;
 
@@ -89,20 +77,46 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#recorder = new OutcomeRecorder(this.store);
     this.#watchdog = new LoopWatchdog({ thresholdMs: this.#options.blockThreshold, onBlock: (block) => this.#reportBlock(block) });
     this.#executors = new Executors({ taskModule: this.#options.taskModule, pools: options.pools, onMove: (task, placement) => this.#logMove(task, placement) });
-    this.#runDeps = {
+    this.#runDeps = this.#createRunDeps();
+    const deps: ServiceDeps = { store: this.store, log: this.#log, fail: (error, message) => this.#fail(error, message) };
+    this.#producer = this.#createProducer(deps);
+    this.#heartbeat = this.#createHeartbeat(deps);
+    this.#rescuer = new Rescuer({ ...deps, intervalMs: this.#options.recoveryInterval, onRescued: () => this.#producer.wake(true) });
+    this.#services = [this.#createRenewer(deps), this.#rescuer, this.#heartbeat, ...this.#createPruner(deps)];
+    for (const task of this.#tasks.list()) this.#executors.check(task);
+  }
+
+  #serveWebhooks(secret: string, backoff: Backoff | undefined): void {
+    this.#tasks.add(createWebhookTask({ store: this.store, secret, backoff }));
+    if (!this.#capacity.has(WEBHOOK_QUEUE)) this.#capacity.set(WEBHOOK_QUEUE, this.#options.concurrency);
+  }
+
+  #createProducer(deps: ServiceDeps): Producer {
+    const { leaseMs, pollInterval } = this.#options;
+    return new Producer({
+      ...deps,
+      workerId: this.id,
+      leaseMs,
+      pollInterval,
+      capacity: this.#capacity,
+      activeIn: (queue) => this.#activeByQueue.get(queue) ?? 0,
+      claimableTasks: () => this.#tasks.list().filter((task) => this.#executors.hasRoom(task)),
+      roomFor: (task) => this.#executors.room(task),
+      startJob: (job) => this.#startJob(job),
+      record: (outcome) => this.#recorder.record(outcome),
+    });
+  }
+
+  #createRunDeps(): JobRunDeps {
+    const { maxResultBytes, sliceMs } = this.#options;
+    return {
       workerId: this.id,
       clock: this.store.clock,
-      maxResultBytes: this.#options.maxResultBytes,
-      sliceMs: this.#options.sliceMs,
+      maxResultBytes,
+      sliceMs,
       saveProgress: (lease, progress) => this.#saveProgress(lease, progress),
       report: (error) => this.#fail(error, error.message),
     };
-    const deps: ServiceDeps = { store: this.store, log: this.#log, fail: (error, message) => this.#fail(error, message) };
-    this.#poll = new IntervalService(this.#options.pollInterval, () => this.#wake(true), { keepAlive: true });
-    this.#heartbeat = this.#createHeartbeat(deps);
-    this.#rescuer = new Rescuer({ ...deps, intervalMs: this.#options.recoveryInterval, onRescued: () => this.#wake(true) });
-    this.#services = [this.#createRenewer(deps), this.#rescuer, this.#heartbeat, ...this.#createPruner(deps)];
-    for (const task of this.#tasks.list()) this.#executors.check(task);
   }
 
   #createHeartbeat(deps: ServiceDeps): Heartbeat {
@@ -112,8 +126,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #createRenewer(deps: ServiceDeps): LeaseRenewer {
-    const ahead = this.#ahead;
-    return new LeaseRenewer({ ...deps, workerId: this.id, leaseMs: this.#options.leaseMs, active: this.#active, waiting: () => ahead.all(), dropWaiting: (id) => ahead.remove(id) });
+    const producer = this.#producer;
+    return new LeaseRenewer({ ...deps, workerId: this.id, leaseMs: this.#options.leaseMs, active: this.#active, waiting: () => producer.waiting(), dropWaiting: (id) => producer.dropWaiting(id) });
   }
 
   /** Retention, unless the options turn it off. */
@@ -123,11 +137,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return [new Pruner({ ...deps, maxAge: retention.maxAge ?? DEFAULT_RETENTION_MS, intervalMs: retention.interval ?? DEFAULT_RETENTION_INTERVAL_MS })];
   }
 
-  #serveWebhooks(secret: string, backoff: Backoff | undefined): void {
-    this.#tasks.add(createWebhookTask({ store: this.store, secret, backoff }));
-    if (!this.#capacity.has(WEBHOOK_QUEUE)) this.#capacity.set(WEBHOOK_QUEUE, this.#options.concurrency);
-  }
-
   /** Jobs this worker is running now. */
   get running(): number {
     return this.#active.size;
@@ -135,7 +144,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Jobs this worker has claimed ahead and holds until a slot frees (state `claimed`). */
   get claimed(): number {
-    return this.#ahead.size;
+    return this.#producer.claimed;
   }
 
   /** Statistics of this worker's thread and process pools (none until a task of that mode ran). */
@@ -148,25 +157,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.#started) return;
     this.#started = true;
     this.#startedAt = this.store.clock.now();
-    await this.store.taskRegister({
-      tasks: this.#tasks
-        .list()
-        .filter((task) => task.name !== WEBHOOK_TASK)
-        .map(({ name, queue, mode, attempts, priority, timeout }) => ({ name, queue, mode, attempts, priority, timeout })),
-    });
-    this.#unsubscribe.push(
-      this.store.on('job:enqueued', (event) => this.#capacity.has(event.queue) && this.#wake(true)),
-      this.store.on('job:retrying', (event) => this.#capacity.has(event.queue) && this.#wake(true)),
-      this.store.on('store:changed', () => this.#wake(true)),
-      this.store.on('job:cancelled', (event) => this.#ahead.remove(event.id) || this.#active.get(event.id)?.abort('cancelled')),
-    );
-    this.#poll.start();
+    const tasks = this.#tasks.list().filter((task) => task.name !== WEBHOOK_TASK);
+    await this.store.taskRegister({ tasks: tasks.map(({ name, queue, mode, attempts, priority, timeout }) => ({ name, queue, mode, attempts, priority, timeout })) });
+    this.#producer.start();
+    this.#offCancelled = this.store.on('job:cancelled', (event) => this.#producer.dropWaiting(event.id) || this.#active.get(event.id)?.abort('cancelled'));
     for (const service of this.#services) service.start();
     if (this.#options.blockThreshold > 0) this.#watchdog.start();
     await this.#heartbeat.beat();
     this.#log.info({ queues: Object.fromEntries(this.#capacity), store: this.store.description }, 'worker started');
     await this.#rescuer.rescue();
-    await this.#fill();
+    await this.#producer.fill();
   }
 
   /**
@@ -180,12 +180,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   async #shutdown(): Promise<void> {
     for (const service of this.#services) service.stop();
-    this.#poll.stop();
-    clearTimeout(this.#wakeTimer);
-    this.#unsubscribe.forEach((off) => off());
+    this.#producer.stop();
+    this.#offCancelled?.();
     this.#watchdog.stop();
-    await this.#claimDone;
-    this.#releaseWaiting();
+    await this.#producer.drain();
     const settled = this.#whenIdle();
     const grace = new Promise<void>((resolve) => setTimeout(resolve, this.#options.shutdownGrace).unref());
     await Promise.race([settled, grace]);
@@ -204,119 +202,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     while (this.#active.size > 0) {
       await new Promise<void>((resolve) => this.once('job:end', () => resolve()));
     }
-  }
-
-  /**
-   * Asks for a look for work on the next turn of the event loop; many asks make one look. `news`:
-   * something happened that may have scheduled a job, so the next run-at must be read again.
-   */
-  #wake(news = false): void {
-    if (news) this.#news++;
-    if (this.#stopping || this.#wakeQueued) return;
-    this.#wakeQueued = true;
-    setImmediate(() => {
-      this.#wakeQueued = false;
-      void this.#fill();
-    });
-  }
-
-  /**
-   * Claims as many jobs as there is free capacity for, and starts them. One claim per turn of the
-   * event loop, so outcomes get recorded between claims and timers keep firing.
-   */
-  async #fill(): Promise<void> {
-    if (this.#stopping) return;
-    if (this.#filling) {
-      // A wake during a look (a job enqueued while the last claim was in flight) must not be lost.
-      this.#fillAgain = true;
-      return;
-    }
-    this.#filling = true;
-    this.#fillAgain = false;
-    let done!: () => void;
-    this.#claimDone = new Promise((resolve) => (done = resolve));
-    try {
-      const tasks = this.#claimableTasks();
-      const wanted = this.#freeCapacity(tasks);
-      if (wanted.length === 0) return;
-      const sent = performance.now();
-      const jobs = await this.store.jobClaim({ workerId: this.id, queues: wanted, tasks: tasks.map((task) => task.name), leaseMs: this.#options.leaseMs });
-      this.#ahead.claimed(jobs, performance.now() - sent, performance.now());
-      if (this.#stopping) this.#releaseWaiting();
-      else this.#startWaiting();
-      if (jobs.length === wanted.reduce((sum, queue) => sum + queue.limit, 0)) this.#wake();
-      else await this.#scheduleWake();
-    } catch (error) {
-      this.#fail(error, 'claiming jobs failed');
-    } finally {
-      this.#filling = false;
-      done();
-      if (this.#fillAgain) this.#wake();
-    }
-  }
-
-  /** Starts claimed jobs that wait, oldest first, while their queue has room to run them. */
-  #startWaiting(): void {
-    if (this.#stopping) return;
-    for (const queue of this.#ahead.queues()) {
-      const capacity = this.#capacity.get(queue) ?? 0;
-      while ((this.#activeByQueue.get(queue) ?? 0) < capacity) {
-        const job = this.#ahead.take(queue);
-        if (!job) break;
-        this.#startJob(job);
-      }
-    }
-  }
-
-  /** Hands jobs claimed ahead back to the queue (on shutdown), as unstarted. */
-  #releaseWaiting(): void {
-    for (const job of this.#ahead.clear()) {
-      this.#recorder.record({ kind: 'released', lease: leaseOf(job, this.id) }).catch((error: unknown) => this.#fail(error, `releasing job ${job.id} failed; it runs again after its lease expires`));
-    }
-  }
-
-  /**
-   * Free capacity per queue. A queue whose claimable tasks all run in threads or processes claims
-   * no more than those pools have room for, so a high queue concurrency never leases jobs that
-   * would only wait for a thread.
-   */
-  #freeCapacity(tasks: readonly Task[] = this.#claimableTasks()): Array<{ name: string; limit: number; start: number }> {
-    const room = new Map<string, number>();
-    for (const task of tasks) {
-      const free = this.#executors.room(task);
-      room.set(task.queue, Math.max(room.get(task.queue) ?? 0, free));
-    }
-    const wanted: Array<{ name: string; limit: number; start: number }> = [];
-    for (const [name, capacity] of this.#capacity) {
-      const held = (this.#activeByQueue.get(name) ?? 0) + this.#ahead.waitingIn(name);
-      const pooledOnly = room.has(name) && room.get(name) !== Infinity;
-      const free = pooledOnly ? Math.min(capacity - held, room.get(name)!) : capacity + this.#ahead.ahead(name, capacity) - held;
-      // Jobs beyond the free slots are claimed ahead: `claimed`, not `running`, until they start.
-      if (free > 0) wanted.push({ name, limit: free, start: Math.max(0, Math.min(free, capacity - held)) });
-    }
-    return wanted;
-  }
-
-  /** The earliest run-at of a scheduled job, read again only when something may have changed it. */
-  async #readNextRunAt(): Promise<number | null> {
-    const known = this.#nextRunAt;
-    if (known && known.news === this.#news) return known.at;
-    const news = this.#news;
-    const at = await this.store.jobNextRunAt({ queues: [...this.#capacity.keys()], tasks: this.#claimableTasks().map((task) => task.name) });
-    this.#nextRunAt = { at, news };
-    return at;
-  }
-
-  /** Sets a timer for the next scheduled job, so delays and backoffs start on time. */
-  async #scheduleWake(): Promise<void> {
-    if (this.#freeCapacity().length === 0) return;
-    const next = await this.#readNextRunAt();
-    clearTimeout(this.#wakeTimer);
-    if (next === null || this.#stopping) return;
-    const delay = next - this.store.clock.now();
-    if (delay >= this.#options.pollInterval) return;
-    this.#wakeTimer = setTimeout(() => this.#wake(true), Math.max(delay, 1));
-    this.#wakeTimer.unref();
   }
 
   #startJob(job: ClaimedJob): void {
@@ -353,15 +238,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#fail(error, `running job ${run.job.id} (task "${run.task.name}") failed in the worker; it runs again after its lease expires`);
     } finally {
       this.#releaseCapacity(run);
-      this.#ahead.finished(run.job.queue);
+      this.#producer.finished(run.job.queue);
     }
     try {
-      this.#startWaiting();
+      this.#producer.startWaiting();
       if (outcome) await this.#record(run, outcome);
     } catch (error) {
       this.#fail(error, `finishing job ${run.job.id} (task "${run.task.name}") failed in the worker`);
     } finally {
-      this.#wake();
+      this.#producer.wake();
       this.emit('job:end', run.job, outcome);
     }
   }
@@ -416,10 +301,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emit('loop:blocked', block);
   }
 
-  /** Tasks this worker may claim now: those whose mode has free capacity. */
-  #claimableTasks(): Task[] {
-    return this.#tasks.list().filter((task) => this.#executors.hasRoom(task));
-  }
 
   #fail(error: unknown, message: string): void {
     this.#log.error({ err: error }, message);
