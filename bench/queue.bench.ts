@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { better, defineQueue, defineWorker } from 'plainjob';
 import { createQueue, createWorker, defineTask } from '../src/index.ts';
 import { createSqliteStore } from '../src/store/sqlite/index.ts';
-import { DEFAULT_CONCURRENCY } from '../src/worker/worker.ts';
+import { DEFAULT_CONCURRENCY } from '../src/worker/worker-options.ts';
 import { writeResultsSection } from './results-section.ts';
 
 /** Jobs per phase; the worker processes every job the two enqueue phases made. */

@@ -31,6 +31,11 @@ export interface JobRunDeps {
 
 const PROGRESS_INTERVAL_MS = 50;
 
+/** The lease that `workerId`'s claim of `job` holds: what every write of that claim names. */
+export function leaseOf(job: ClaimedJob, workerId: string): LeaseRef {
+  return { id: job.id, workerId, attempt: job.attempts, fence: job.fence };
+}
+
 /**
  * One job's run, as a pipeline of small steps: build the context → start the timeout clock →
  * execute → turn what happened into an outcome. The worker records the outcome.
@@ -57,7 +62,7 @@ export class JobRun {
     this.job = job;
     this.task = task;
     this.#deps = deps;
-    this.lease = { id: job.id, workerId: deps.workerId, attempt: job.attempts, fence: job.fence };
+    this.lease = leaseOf(job, deps.workerId);
   }
 
   get abortReason(): AbortReason | undefined {

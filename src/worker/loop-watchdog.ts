@@ -7,6 +7,14 @@ export interface LoopBlock {
   jobs: Array<{ id: string; task: string }>;
 }
 
+/** The warning for a block: the inline tasks that held the loop and what to do about it. */
+export function describeBlock(block: LoopBlock): string {
+  const names = block.jobs.map((job) => `"${job.task}" (job ${job.id})`).join(', ');
+  return names
+    ? `inline task ${names} blocked the event loop for ${block.durationMs} ms: call ctx.yield() in long loops, or use mode: 'thread'`
+    : `the event loop was blocked for ${block.durationMs} ms (no inline task was running)`;
+}
+
 interface Tracked {
   id: string;
   task: string;

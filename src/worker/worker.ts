@@ -1,119 +1,33 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import pino, { type Logger } from 'pino';
-import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import { ErrorCodes } from '../core/errors.ts';
 import type { ClaimedJob } from '../core/job.ts';
-import { DEFAULT_MAX_PAYLOAD_BYTES } from '../core/payload.ts';
-import { optionSchemas, parseOptions } from '../core/options.ts';
-import type { JobOutcome, LeaseRef, Store } from '../store/contract.ts';
-import type { ExecutionMode, Task } from '../task/task.ts';
-import { TaskRegistry } from '../task/task-registry.ts';
-import type { PoolOptions } from '../pool/pool-options.ts';
-import type { PoolStats } from '../pool/shared/pool-stats.ts';
-import { JobRun, type Executor, type JobRunDeps } from './job-run.ts';
-import { WorkerPools } from './worker-pools.ts';
-import { LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
-import { OutcomeRecorder } from './outcome-recorder.ts';
 import type { Backoff } from '../core/backoff.ts';
+import type { JobOutcome, LeaseRef, Store } from '../store/contract.ts';
 import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../store/contract.ts';
+import type { Task } from '../task/task.ts';
+import { TaskRegistry } from '../task/task-registry.ts';
+import type { PoolStats } from '../pool/shared/pool-stats.ts';
 import { createWebhookTask } from '../webhooks/delivery.ts';
-import { ClaimAhead } from './claim-ahead.ts';
-import { describePlacement, ModePlacer, type JobPlacement } from './mode-placer.ts';
+import { Executors } from './executors.ts';
+import { JobRun, leaseOf, type JobRunDeps } from './job-run.ts';
+import { describeBlock, LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
+import { describePlacement, type JobPlacement } from './mode-placer.ts';
+import { OutcomeRecorder } from './outcome-recorder.ts';
+import { Producer } from './producer.ts';
+import { Heartbeat } from './services/heartbeat.ts';
+import { LeaseRenewer } from './services/lease-renewer.ts';
+import { Pruner } from './services/pruner.ts';
+import { Rescuer } from './services/rescuer.ts';
+import type { Service, ServiceDeps } from './services/service.ts';
+import { DEFAULT_RETENTION_INTERVAL_MS, DEFAULT_RETENTION_MS, HEARTBEAT_MS, parseWorkerOptions, resolveQueues, type ParsedWorkerOptions, type WorkerOptions } from './worker-options.ts';
+
+export type { WorkerOptions } from './worker-options.ts';
 
 /** How long a job claimed ahead runs before its start is recorded on its own (ms); see #markStarted. */
 const START_RECORD_DELAY_MS = 100;
-/** How often a worker tells the registry it is alive. */
-export const HEARTBEAT_MS = 5000;
-/** Jobs per queue running at once, unless the worker's options say otherwise. */
-export const DEFAULT_CONCURRENCY = 100;
-
-/** Options of {@link createWorker}; each states its default. */
-export interface WorkerOptions {
-  /** Where jobs live. Required. */
-  store: Store;
-  /** The tasks this worker runs. Required, at least one. It claims only jobs of these tasks. */
-  tasks: readonly Task[];
-  /**
-   * Queues to serve and how many jobs of each may run at once in this worker. Default: every
-   * queue named by a task, each with `concurrency`.
-   */
-  queues?: Record<string, { concurrency?: number }> | readonly string[];
-  /**
-   * Jobs per queue running at once, where `queues` does not say. Default 100: inline jobs are
-   * cheap to hold, and bigger claims make short jobs fast. Jobs of `thread` and `process` tasks
-   * are claimed only while their pool has room (see `pools`), whatever this number.
-   */
-  concurrency?: number;
-  /** How long a claim stays valid without renewal (ms); renewed every third of it. Default 15 000. */
-  leaseMs?: number;
-  /** How often to requeue jobs whose worker died (ms). Recovery takes at most leaseMs + this. Default 5 000. */
-  recoveryInterval?: number;
-  /** Longest sleep between looks for work when no event arrives (ms). Default 1 000. */
-  pollInterval?: number;
-  /** On stop, how long running jobs may take to finish before their leases are released (ms). Default 10 000. */
-  shutdownGrace?: number;
-  /** Delete finished jobs older than `maxAge` ms, checking every `interval` ms; false keeps them. Default 7 days, hourly. */
-  retention?: { maxAge?: number; interval?: number } | false;
-  /** An inline task gives up the loop at `ctx.yield()` after holding it this long (ms). Default 10. */
-  sliceMs?: number;
-  /** Report inline tasks that block the event loop longer than this (ms); 0 turns it off. Default 100. */
-  blockThreshold?: number;
-  /** Largest result or progress value, as JSON bytes. Default 1 MiB. */
-  maxResultBytes?: number;
-  /** A pino-compatible logger. Default: pino at level `warn` on stderr. */
-  logger?: Logger;
-  /** Identity recorded on leases. Default `host:pid:random`. */
-  id?: string;
-  /**
-   * Path of the task module that `thread` and `process` tasks are loaded from in their threads and
-   * processes. Default: the file each task was defined in (recorded by `defineTask`).
-   */
-  taskModule?: string;
-  /**
-   * Settings of the thread and process pools (see {@link PoolOptions}). Each mode has its own
-   * capacity: at most `maxWorkers × tasksPerWorker` jobs of that mode run at once (default: the
-   * number of CPUs, one job per thread or process), whatever the queue concurrency.
-   */
-  pools?: Partial<Record<'thread' | 'process', Omit<PoolOptions, 'mode' | 'module'>>>;
-  /**
-   * Signs webhook deliveries. When given, this worker also serves the built-in `offload.webhook`
-   * task (inline, queue `offload.webhooks`, with `concurrency` unless `queues` says otherwise),
-   * which POSTs the outcome of jobs enqueued with a `callbackUrl`. Use the store's generated secret
-   * with `getWebhookSecret(store)`. Default: none, and this worker delivers no webhooks.
-   */
-  webhookSecret?: string;
-  /** Delay before a failed webhook delivery is tried again. Default: 1 s doubling, capped at 1 h, with jitter. */
-  webhookBackoff?: Backoff;
-}
-
-const optionsSchema = z.object({
-  store: z.custom<Store>((value) => typeof (value as Store)?.jobClaim === 'function', 'must be a store'),
-  tasks: z.array(z.unknown()).min(1, 'must list at least one task'),
-  queues: z
-    .union([z.array(optionSchemas.name), z.record(optionSchemas.name, z.object({ concurrency: optionSchemas.positiveInt.optional() }).strict())])
-    .optional(),
-  concurrency: optionSchemas.positiveInt.default(DEFAULT_CONCURRENCY),
-  leaseMs: optionSchemas.intervalMs.min(1000, 'must be at least 1000 ms').default(15_000),
-  recoveryInterval: optionSchemas.intervalMs.default(5_000),
-  pollInterval: optionSchemas.intervalMs.default(1_000),
-  shutdownGrace: optionSchemas.timerMs.default(10_000),
-  retention: z
-    .union([z.literal(false), z.object({ maxAge: optionSchemas.milliseconds.optional(), interval: optionSchemas.intervalMs.optional() }).strict()])
-    .default({}),
-  sliceMs: optionSchemas.intervalMs.default(10),
-  blockThreshold: optionSchemas.timerMs.default(100),
-  maxResultBytes: optionSchemas.positiveInt.default(DEFAULT_MAX_PAYLOAD_BYTES),
-  logger: z.custom<Logger>((value) => typeof (value as Logger)?.warn === 'function', 'must be a pino-compatible logger').optional(),
-  id: optionSchemas.storedText.optional(),
-  taskModule: z.string().min(1).optional(),
-  pools: z.object({ thread: z.record(z.string(), z.unknown()).optional(), process: z.record(z.string(), z.unknown()).optional() }).strict().optional(),
-  webhookSecret: z.string().min(16, 'must be at least 16 characters (`offload webhook secret` prints a generated one)').optional(),
-  webhookBackoff: z.unknown().optional(),
-});
-
-const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
 
 /** Events a worker emits. */
 export interface WorkerEvents {
@@ -126,12 +40,14 @@ export interface WorkerEvents {
 
 /**
  * Claims jobs from a store and runs them: the claim → run → renew → record loop. Start with
- * `start()`, stop with `stop()` (graceful; a second call returns the same promise).
+ * `start()`, stop with `stop()` (graceful; a second call returns the same promise). The claim loop
+ * is the {@link Producer}, each run a {@link JobRun}, the background loops services
+ * (src/worker/services/); the worker holds the runs and records their outcomes.
  */
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly id: string;
   readonly store: Store;
-  readonly #options: z.output<typeof optionsSchema>;
+  readonly #options: ParsedWorkerOptions;
   readonly #tasks: TaskRegistry;
   readonly #capacity: Map<string, number>;
   #startedAt = 0;
@@ -139,37 +55,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #activeByQueue = new Map<string, number>();
   readonly #recorder: OutcomeRecorder;
   readonly #watchdog: LoopWatchdog;
-  readonly #executors = new Map<ExecutionMode, Executor>();
+  readonly #executors: Executors;
   /** What every JobRun needs of this worker: one object for all of them. */
   readonly #runDeps: JobRunDeps;
-  readonly #pools: WorkerPools;
-  readonly #placer: ModePlacer;
-  readonly #measuredInline: Executor;
+  readonly #producer: Producer;
+  readonly #heartbeat: Heartbeat;
+  readonly #rescuer: Rescuer;
+  /** Lease renewal, rescue, heartbeat and retention, in the order they start. */
+  readonly #services: Service[];
   readonly #log: Logger;
-  readonly #timers: NodeJS.Timeout[] = [];
-  readonly #unsubscribe: Array<() => void> = [];
+  #offCancelled: (() => void) | undefined;
   readonly #unrecordedStarts = new Set<JobRun>();
   #startTimer: NodeJS.Timeout | undefined;
-  #wakeTimer: NodeJS.Timeout | undefined;
-  readonly #ahead = new ClaimAhead();
-  #filling = false;
-  #fillAgain = false;
-  #claimDone: Promise<void> = Promise.resolve();
-  #wakeQueued = false;
-  /**
-   * The earliest run-at of a scheduled job, as last read, while nothing happened that could change
-   * it (any job event, the poll, a timer or a recovery forgets it). An idle worker asks after every
-   * claim that comes back short; after its own job ends, the answer from a moment ago still holds.
-   */
-  #nextRunAt: { at: number | null; news: number } | undefined;
-  /** Counts wake-ups with news; a run-at read before the latest one is stale. */
-  #news = 0;
   #started = false;
   #stopping: Promise<void> | undefined;
 
   constructor(options: WorkerOptions) {
     super();
-    this.#options = parseOptions('createWorker', optionsSchema, options);
+    this.#options = parseWorkerOptions(options);
     this.store = this.#options.store;
     this.#tasks = new TaskRegistry(options.tasks);
     this.id = this.#options.id ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -178,29 +81,65 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.#options.webhookSecret !== undefined) this.#serveWebhooks(this.#options.webhookSecret, options.webhookBackoff);
     this.#recorder = new OutcomeRecorder(this.store);
     this.#watchdog = new LoopWatchdog({ thresholdMs: this.#options.blockThreshold, onBlock: (block) => this.#reportBlock(block) });
-    this.#executors.set('inline', async (task, payload, ctx) => task.run(payload, ctx));
-    this.#pools = new WorkerPools({ taskModule: this.#options.taskModule, pools: options.pools });
-    this.#executors.set('thread', this.#pools.executor('thread'));
-    this.#executors.set('process', this.#pools.executor('process'));
-    this.#placer = new ModePlacer({
-      handoffMs: () => this.#pools.handoffMs(),
-      onMove: (task, placement) => this.#log.info({ task: task.name, mode: placement.mode, reason: placement.reason }, `task "${task.name}" now runs ${placement.mode}: ${placement.reason}`),
-    });
-    this.#measuredInline = this.#placer.measured(this.#executors.get('inline')!);
-    this.#runDeps = {
-      workerId: this.id,
-      clock: this.store.clock,
-      maxResultBytes: this.#options.maxResultBytes,
-      sliceMs: this.#options.sliceMs,
-      saveProgress: (lease, progress) => this.#saveProgress(lease, progress),
-      report: (error) => this.#fail(error, error.message),
-    };
-    this.#assertModesSupported();
+    this.#executors = new Executors({ taskModule: this.#options.taskModule, pools: options.pools, onMove: (task, placement) => this.#logMove(task, placement) });
+    this.#runDeps = this.#createRunDeps();
+    const deps: ServiceDeps = { store: this.store, log: this.#log, fail: (error, message) => this.#fail(error, message) };
+    this.#producer = this.#createProducer(deps);
+    this.#heartbeat = this.#createHeartbeat(deps);
+    this.#rescuer = new Rescuer({ ...deps, intervalMs: this.#options.recoveryInterval, onRescued: () => this.#producer.wake(true) });
+    this.#services = [this.#createRenewer(deps), this.#rescuer, this.#heartbeat, ...this.#createPruner(deps)];
+    for (const task of this.#tasks.list()) this.#executors.check(task);
   }
 
   #serveWebhooks(secret: string, backoff: Backoff | undefined): void {
     this.#tasks.add(createWebhookTask({ store: this.store, secret, backoff }));
     if (!this.#capacity.has(WEBHOOK_QUEUE)) this.#capacity.set(WEBHOOK_QUEUE, this.#options.concurrency);
+  }
+
+  #createProducer(deps: ServiceDeps): Producer {
+    const { leaseMs, pollInterval } = this.#options;
+    return new Producer({
+      ...deps,
+      workerId: this.id,
+      leaseMs,
+      pollInterval,
+      capacity: this.#capacity,
+      activeIn: (queue) => this.#activeByQueue.get(queue) ?? 0,
+      claimableTasks: () => this.#tasks.list().filter((task) => this.#executors.hasRoom(task)),
+      roomFor: (task) => this.#executors.room(task),
+      startJob: (job) => this.#startJob(job),
+      record: (outcome) => this.#recorder.record(outcome),
+    });
+  }
+
+  #createRunDeps(): JobRunDeps {
+    const { maxResultBytes, sliceMs } = this.#options;
+    return {
+      workerId: this.id,
+      clock: this.store.clock,
+      maxResultBytes,
+      sliceMs,
+      saveProgress: (lease, progress) => this.#saveProgress(lease, progress),
+      report: (error) => this.#fail(error, error.message),
+    };
+  }
+
+  #createHeartbeat(deps: ServiceDeps): Heartbeat {
+    const modes = this.#tasks.list().map((task) => task.mode);
+    const queues = [...this.#capacity.keys()];
+    return new Heartbeat({ ...deps, workerId: this.id, intervalMs: HEARTBEAT_MS, modes, queues, running: () => this.#active.size, startedAt: () => this.#startedAt });
+  }
+
+  #createRenewer(deps: ServiceDeps): LeaseRenewer {
+    const producer = this.#producer;
+    return new LeaseRenewer({ ...deps, workerId: this.id, leaseMs: this.#options.leaseMs, active: this.#active, waiting: () => producer.waiting(), dropWaiting: (id) => producer.dropWaiting(id) });
+  }
+
+  /** Retention, unless the options turn it off. */
+  #createPruner(deps: ServiceDeps): Pruner[] {
+    const retention = this.#options.retention;
+    if (!retention) return [];
+    return [new Pruner({ ...deps, maxAge: retention.maxAge ?? DEFAULT_RETENTION_MS, intervalMs: retention.interval ?? DEFAULT_RETENTION_INTERVAL_MS })];
   }
 
   /** Jobs this worker is running now. */
@@ -210,12 +149,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Jobs this worker has claimed ahead and holds until a slot frees (state `claimed`). */
   get claimed(): number {
-    return this.#ahead.size;
+    return this.#producer.claimed;
   }
 
   /** Statistics of this worker's thread and process pools (none until a task of that mode ran). */
   poolStats(): Array<{ key: string; stats: PoolStats }> {
-    return this.#pools.stats();
+    return this.#executors.poolStats();
   }
 
   /** Registers the tasks in the store, then starts claiming. Resolves once the first look for work is done. */
@@ -223,28 +162,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.#started) return;
     this.#started = true;
     this.#startedAt = this.store.clock.now();
-    await this.store.taskRegister({
-      tasks: this.#tasks
-        .list()
-        .filter((task) => task.name !== WEBHOOK_TASK)
-        .map(({ name, queue, mode, attempts, priority, timeout }) => ({ name, queue, mode, attempts, priority, timeout })),
-    });
-    this.#unsubscribe.push(
-      this.store.on('job:enqueued', (event) => this.#capacity.has(event.queue) && this.#wake(true)),
-      this.store.on('job:retrying', (event) => this.#capacity.has(event.queue) && this.#wake(true)),
-      this.store.on('store:changed', () => this.#wake(true)),
-      this.store.on('job:cancelled', (event) => this.#ahead.remove(event.id) || this.#active.get(event.id)?.abort('cancelled')),
-    );
-    this.#every(Math.floor(this.#options.leaseMs / 3), () => this.#renewLeases());
-    this.#every(this.#options.recoveryInterval, () => this.#recoverExpired());
-    this.#every(HEARTBEAT_MS, () => this.#heartbeat());
-    this.#every(this.#options.pollInterval, () => this.#wake(true), { keepAlive: true });
-    if (this.#options.retention) this.#every(this.#options.retention.interval ?? 3600_000, () => this.#applyRetention());
+    const tasks = this.#tasks.list().filter((task) => task.name !== WEBHOOK_TASK);
+    await this.store.taskRegister({ tasks: tasks.map(({ name, queue, mode, attempts, priority, timeout }) => ({ name, queue, mode, attempts, priority, timeout })) });
+    this.#producer.start();
+    this.#offCancelled = this.store.on('job:cancelled', (event) => this.#producer.dropWaiting(event.id) || this.#active.get(event.id)?.abort('cancelled'));
+    for (const service of this.#services) service.start();
     if (this.#options.blockThreshold > 0) this.#watchdog.start();
-    await this.#heartbeat();
+    await this.#heartbeat.beat();
     this.#log.info({ queues: Object.fromEntries(this.#capacity), store: this.store.description }, 'worker started');
-    await this.#recoverExpired();
-    await this.#fill();
+    await this.#rescuer.rescue();
+    await this.#producer.fill();
   }
 
   /**
@@ -257,13 +184,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async #shutdown(): Promise<void> {
-    for (const timer of this.#timers) clearInterval(timer);
+    for (const service of this.#services) service.stop();
+    this.#producer.stop();
     clearTimeout(this.#startTimer);
-    clearTimeout(this.#wakeTimer);
-    this.#unsubscribe.forEach((off) => off());
+    this.#offCancelled?.();
     this.#watchdog.stop();
-    await this.#claimDone;
-    this.#releaseWaiting();
+    await this.#producer.drain();
     const settled = this.#whenIdle();
     const grace = new Promise<void>((resolve) => setTimeout(resolve, this.#options.shutdownGrace).unref());
     await Promise.race([settled, grace]);
@@ -273,7 +199,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await settled;
     }
     await this.#recorder.drain();
-    await this.#pools.close();
+    await this.#executors.close();
     await this.store.workerRemove({ id: this.id }).catch((error: unknown) => this.#log.warn({ err: error }, 'could not remove this worker from the registry'));
     this.#log.info('worker stopped');
   }
@@ -284,153 +210,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /** Tells the store's worker registry (the dashboard's workers view) this worker is alive and what it runs. */
-  async #heartbeat(): Promise<void> {
-    const [host = os.hostname(), pid = String(process.pid)] = this.id.split(':');
-    try {
-      await this.store.workerHeartbeat({
-        id: this.id,
-        host,
-        pid: Number(pid) || process.pid,
-        modes: [...new Set(this.#tasks.list().map((task) => task.mode))].sort(),
-        queues: [...this.#capacity.keys()].sort(),
-        running: this.#active.size,
-        startedAt: this.#startedAt,
-        lastHeartbeat: this.store.clock.now(),
-      });
-    } catch (error) {
-      this.#log.warn({ err: error }, 'worker heartbeat failed; the dashboard may show this worker as silent');
-    }
-  }
-
-  /**
-   * Asks for a look for work on the next turn of the event loop; many asks make one look. `news`:
-   * something happened that may have scheduled a job, so the next run-at must be read again.
-   */
-  #wake(news = false): void {
-    if (news) this.#news++;
-    if (this.#stopping || this.#wakeQueued) return;
-    this.#wakeQueued = true;
-    setImmediate(() => {
-      this.#wakeQueued = false;
-      void this.#fill();
-    });
-  }
-
-  /**
-   * Claims as many jobs as there is free capacity for, and starts them. One claim per turn of the
-   * event loop, so outcomes get recorded between claims and timers keep firing.
-   */
-  async #fill(): Promise<void> {
-    if (this.#stopping) return;
-    if (this.#filling) {
-      // A wake during a look (a job enqueued while the last claim was in flight) must not be lost.
-      this.#fillAgain = true;
-      return;
-    }
-    this.#filling = true;
-    this.#fillAgain = false;
-    let done!: () => void;
-    this.#claimDone = new Promise((resolve) => (done = resolve));
-    try {
-      const tasks = this.#claimableTasks();
-      const wanted = this.#freeCapacity(tasks);
-      if (wanted.length === 0) return;
-      const sent = performance.now();
-      const jobs = await this.store.jobClaim({ workerId: this.id, queues: wanted, tasks: tasks.map((task) => task.name), leaseMs: this.#options.leaseMs });
-      this.#ahead.claimed(jobs, performance.now() - sent, performance.now());
-      if (this.#stopping) this.#releaseWaiting();
-      else this.#startWaiting();
-      if (jobs.length === wanted.reduce((sum, queue) => sum + queue.limit, 0)) this.#wake();
-      else await this.#scheduleWake();
-    } catch (error) {
-      this.#fail(error, 'claiming jobs failed');
-    } finally {
-      this.#filling = false;
-      done();
-      if (this.#fillAgain) this.#wake();
-    }
-  }
-
-  /** Starts claimed jobs that wait, oldest first, while their queue has room to run them. */
-  #startWaiting(): void {
-    if (this.#stopping) return;
-    for (const queue of this.#ahead.queues()) {
-      const capacity = this.#capacity.get(queue) ?? 0;
-      while ((this.#activeByQueue.get(queue) ?? 0) < capacity) {
-        const job = this.#ahead.take(queue);
-        if (!job) break;
-        this.#startJob(job);
-      }
-    }
-  }
-
-  /** Hands jobs claimed ahead back to the queue (on shutdown), as unstarted. */
-  #releaseWaiting(): void {
-    for (const job of this.#ahead.clear()) {
-      this.#recorder.record({ kind: 'released', lease: this.#leaseOf(job) }).catch((error: unknown) => this.#fail(error, `releasing job ${job.id} failed; it runs again after its lease expires`));
-    }
-  }
-
-  #leaseOf(job: ClaimedJob): LeaseRef {
-    return { id: job.id, workerId: this.id, attempt: job.attempts, fence: job.fence };
-  }
-
-  /**
-   * Free capacity per queue. A queue whose claimable tasks all run in threads or processes claims
-   * no more than those pools have room for, so a high queue concurrency never leases jobs that
-   * would only wait for a thread.
-   */
-  #freeCapacity(tasks: readonly Task[] = this.#claimableTasks()): Array<{ name: string; limit: number; start: number }> {
-    const room = new Map<string, number>();
-    for (const task of tasks) {
-      const mode = this.#placer.current(task);
-      const free = mode === 'inline' ? Infinity : this.#pools.room(mode);
-      room.set(task.queue, Math.max(room.get(task.queue) ?? 0, free));
-    }
-    const wanted: Array<{ name: string; limit: number; start: number }> = [];
-    for (const [name, capacity] of this.#capacity) {
-      const held = (this.#activeByQueue.get(name) ?? 0) + this.#ahead.waitingIn(name);
-      const pooledOnly = room.has(name) && room.get(name) !== Infinity;
-      const free = pooledOnly ? Math.min(capacity - held, room.get(name)!) : capacity + this.#ahead.ahead(name, capacity) - held;
-      // Jobs beyond the free slots are claimed ahead: `claimed`, not `running`, until they start.
-      if (free > 0) wanted.push({ name, limit: free, start: Math.max(0, Math.min(free, capacity - held)) });
-    }
-    return wanted;
-  }
-
-  /** The earliest run-at of a scheduled job, read again only when something may have changed it. */
-  async #readNextRunAt(): Promise<number | null> {
-    const known = this.#nextRunAt;
-    if (known && known.news === this.#news) return known.at;
-    const news = this.#news;
-    const at = await this.store.jobNextRunAt({ queues: [...this.#capacity.keys()], tasks: this.#claimableTasks().map((task) => task.name) });
-    this.#nextRunAt = { at, news };
-    return at;
-  }
-
-  /** Sets a timer for the next scheduled job, so delays and backoffs start on time. */
-  async #scheduleWake(): Promise<void> {
-    if (this.#freeCapacity().length === 0) return;
-    const next = await this.#readNextRunAt();
-    clearTimeout(this.#wakeTimer);
-    if (next === null || this.#stopping) return;
-    const delay = next - this.store.clock.now();
-    if (delay >= this.#options.pollInterval) return;
-    this.#wakeTimer = setTimeout(() => this.#wake(true), Math.max(delay, 1));
-    this.#wakeTimer.unref();
-  }
-
   #startJob(job: ClaimedJob): void {
     let task: Task;
     try {
       task = this.#tasks.get(job.task);
     } catch (error) {
-      void this.#recorder.record({ kind: 'failed', lease: this.#leaseOf(job), error: { name: 'OffloadError', message: (error as Error).message, code: ErrorCodes.TASK_NOT_FOUND }, retryAt: null });
+      void this.#recorder.record({ kind: 'failed', lease: leaseOf(job, this.id), error: { name: 'OffloadError', message: (error as Error).message, code: ErrorCodes.TASK_NOT_FOUND }, retryAt: null });
       return;
     }
     const run = new JobRun(job, task, this.#runDeps);
-    const placement = this.#placer.place(task);
+    const placement = this.#executors.place(task);
     if (job.state === 'claimed') this.#markStarted(run, job);
     // A run of this job left behind by a cancel and a retry this worker never heard of: its lease
     // is fenced off already; stop it too.
@@ -455,15 +244,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#fail(error, `running job ${run.job.id} (task "${run.task.name}") failed in the worker; it runs again after its lease expires`);
     } finally {
       this.#releaseCapacity(run);
-      this.#ahead.finished(run.job.queue);
+      this.#producer.finished(run.job.queue);
     }
     try {
-      this.#startWaiting();
+      this.#producer.startWaiting();
       if (outcome) await this.#record(run, outcome);
     } catch (error) {
       this.#fail(error, `finishing job ${run.job.id} (task "${run.task.name}") failed in the worker`);
     } finally {
-      this.#wake();
+      this.#producer.wake();
       this.emit('job:end', run.job, outcome);
     }
   }
@@ -472,8 +261,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const inline = placement.mode === 'inline';
     if (inline) this.#watchdog.begin(run.job.id, run.task.name);
     try {
-      const executor = inline && run.task.mode === 'auto' ? this.#measuredInline : this.#executors.get(placement.mode)!;
-      return await run.execute(executor, describePlacement(placement));
+      return await run.execute(this.#executors.of(run.task, placement.mode), describePlacement(placement));
     } finally {
       if (inline) this.#watchdog.end(run.job.id);
     }
@@ -524,92 +312,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
   }
 
-  async #renewLeases(): Promise<void> {
-    const waiting = this.#ahead.all();
-    if (this.#active.size === 0 && waiting.length === 0) return;
-    const runs = new Map(this.#active);
-    try {
-      const leases = [...[...runs.values()].map((run) => run.lease), ...waiting.map((job) => this.#leaseOf(job))];
-      const lost = await this.store.jobRenewLeases({ leases, leaseMs: this.#options.leaseMs });
-      for (const id of lost) {
-        if (this.#ahead.remove(id)) {
-          this.#log.warn({ job: id }, `lost the lease of job ${id} before it started (cancelled, or expired and moved on); dropping it`);
-          continue;
-        }
-        const run = runs.get(id);
-        if (run && this.#active.get(id) === run) {
-          this.#log.warn({ job: id, attempt: run.lease.attempt }, `lost the lease of job ${id} (cancelled, or expired and moved on); stopping it`);
-          run.abort('lease-lost');
-        }
-      }
-    } catch (error) {
-      this.#fail(error, 'renewing leases failed');
-    }
-  }
-
-  async #recoverExpired(): Promise<void> {
-    try {
-      const { requeued, failed } = await this.store.jobRecoverExpired();
-      if (requeued.length || failed.length) {
-        this.#log.warn({ requeued, failed }, 'recovered jobs whose worker stopped renewing its lease');
-        this.#wake(true);
-      }
-    } catch (error) {
-      this.#fail(error, 'recovering expired leases failed');
-    }
-  }
-
-  async #applyRetention(): Promise<void> {
-    const retention = this.#options.retention;
-    if (!retention) return;
-    try {
-      const deleted = await this.store.jobDeleteFinished({ before: this.store.clock.now() - (retention.maxAge ?? DEFAULT_RETENTION_MS) });
-      if (deleted > 0) this.#log.info({ deleted }, 'deleted finished jobs past retention');
-    } catch (error) {
-      this.#fail(error, 'retention failed');
-    }
+  #logMove(task: Task, placement: JobPlacement): void {
+    this.#log.info({ task: task.name, mode: placement.mode, reason: placement.reason }, `task "${task.name}" now runs ${placement.mode}: ${placement.reason}`);
   }
 
   #reportBlock(block: LoopBlock): void {
-    const names = block.jobs.map((job) => `"${job.task}" (job ${job.id})`).join(', ');
-    const message = names
-      ? `inline task ${names} blocked the event loop for ${block.durationMs} ms: call ctx.yield() in long loops, or use mode: 'thread'`
-      : `the event loop was blocked for ${block.durationMs} ms (no inline task was running)`;
-    this.#log.warn({ blockedMs: block.durationMs, jobs: block.jobs }, message);
+    this.#log.warn({ blockedMs: block.durationMs, jobs: block.jobs }, describeBlock(block));
     this.emit('loop:blocked', block);
   }
 
-  /** Repeats `action`; only a `keepAlive` timer holds the process open, as a listening server would. */
-  #every(ms: number, action: () => Promise<void> | void, { keepAlive = false } = {}): void {
-    const timer = setInterval(() => void action(), ms);
-    if (!keepAlive) timer.unref();
-    this.#timers.push(timer);
-  }
-
-  /** Tasks this worker may claim now: those whose mode has free capacity. */
-  #claimableTasks(): Task[] {
-    return this.#tasks.list().filter((task) => this.#pools.hasRoom(this.#placer.current(task)));
-  }
 
   #fail(error: unknown, message: string): void {
     this.#log.error({ err: error }, message);
     if (this.listenerCount('error') > 0) this.emit('error', error instanceof Error ? error : new Error(String(error)));
   }
-
-  #assertModesSupported(): void {
-    for (const task of this.#tasks.list()) {
-      if (task.mode !== 'auto' && !this.#executors.has(task.mode)) {
-        throw new OffloadError(ErrorCodes.INVALID_OPTION, `task "${task.name}" has mode '${task.mode}', which this worker cannot run yet; use mode: 'inline'`);
-      }
-      this.#pools.check(task);
-    }
-  }
-}
-
-function resolveQueues(queues: WorkerOptions['queues'], tasks: Task[], concurrency: number): Map<string, number> {
-  if (queues === undefined) return new Map(tasks.map((task) => [task.queue, concurrency]));
-  if (Array.isArray(queues)) return new Map(queues.map((name) => [name, concurrency]));
-  return new Map(Object.entries(queues).map(([name, settings]) => [name, settings.concurrency ?? concurrency]));
 }
 
 /** Creates a worker over a store. Call `start()` to begin and `stop()` to end. See {@link WorkerOptions}. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Task } from '../../task/task.ts';
 import type { ApiContext } from '../api-context.ts';
 import { defineRoute, type RouteSpec } from '../route.ts';
-import { HEARTBEAT_MS } from '../../worker/worker.ts';
+import { HEARTBEAT_MS } from '../../worker/worker-options.ts';
 import { problemSchema, queueListSchema, queueNameParamsSchema, taskListSchema, workerListSchema } from '../schemas.ts';
 
 /** Queues with their counts, pausing and resuming them, and the tasks this deployment knows. */
