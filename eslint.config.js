@@ -13,7 +13,9 @@ export default tseslint.config(
   },
   {
     files: ['**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly' },
+    },
   },
   {
     // The browser pool shares only the platform-neutral half of the pool (src/pool/shared, checked
@@ -24,7 +26,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['../pool/*', '!../pool/shared'], message: 'src/browser may import only src/pool/shared of the pool' },
+            {
+              group: ['../pool/*', '!../pool/shared'],
+              message: 'src/browser may import only src/pool/shared of the pool',
+            },
             { group: ['node:*'], message: 'this code runs in browsers too: no Node.js built-ins' },
           ],
         },

@@ -19,9 +19,18 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** What a page and its worker import of each library. */
 const LIBRARIES = {
-  'offload/browser': { page: `export { createPool } from 'offload/browser';`, worker: `export { serve } from 'offload/browser/worker';` },
-  comlink: { page: `export { wrap, transfer } from 'comlink';`, worker: `export { expose } from 'comlink';` },
-  workerpool: { page: `import workerpool from 'workerpool'; export const pool = workerpool.pool;`, worker: `import workerpool from 'workerpool'; export const worker = workerpool.worker;` },
+  'offload/browser': {
+    page: `export { createPool } from 'offload/browser';`,
+    worker: `export { serve } from 'offload/browser/worker';`,
+  },
+  comlink: {
+    page: `export { wrap, transfer } from 'comlink';`,
+    worker: `export { expose } from 'comlink';`,
+  },
+  workerpool: {
+    page: `import workerpool from 'workerpool'; export const pool = workerpool.pool;`,
+    worker: `import workerpool from 'workerpool'; export const worker = workerpool.worker;`,
+  },
 };
 
 interface Size {
@@ -57,9 +66,15 @@ async function frameGaps(): Promise<{ main: FrameGaps[]; pool: FrameGaps[]; chro
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`;
-const version = (name: string) => (JSON.parse(fs.readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+const version = (name: string) =>
+  (
+    JSON.parse(
+      fs.readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8'),
+    ) as { version: string }
+  ).version;
 
 async function main(): Promise<void> {
   const rows: string[] = [];
@@ -68,14 +83,18 @@ async function main(): Promise<void> {
   for (const [name, sides] of Object.entries(LIBRARIES)) {
     const page = await size(sides.page);
     const worker = await size(sides.worker);
-    if (name === 'offload/browser') [offloadPage, offloadBoth] = [page.gzip, page.gzip + worker.gzip];
+    if (name === 'offload/browser')
+      [offloadPage, offloadBoth] = [page.gzip, page.gzip + worker.gzip];
     const label = name === 'offload/browser' ? name : `${name} ${version(name)}`;
-    rows.push(`| ${label} | ${kb(page.min)} / **${kb(page.gzip)}** | ${kb(worker.min)} / **${kb(worker.gzip)}** | **${kb(page.gzip + worker.gzip)}** |`);
+    rows.push(
+      `| ${label} | ${kb(page.min)} / **${kb(page.gzip)}** | ${kb(worker.min)} / **${kb(worker.gzip)}** | **${kb(page.gzip + worker.gzip)}** |`,
+    );
   }
   const gaps = await frameGaps();
   const mainGap = median(gaps.main.map((gap) => gap.longestGapMs));
   const poolGap = median(gaps.pool.map((gap) => gap.longestGapMs));
-  const range = (list: FrameGaps[]) => `${Math.min(...list.map((gap) => gap.longestGapMs)).toFixed(1)}–${Math.max(...list.map((gap) => gap.longestGapMs)).toFixed(1)}`;
+  const range = (list: FrameGaps[]) =>
+    `${Math.min(...list.map((gap) => gap.longestGapMs)).toFixed(1)}–${Math.max(...list.map((gap) => gap.longestGapMs)).toFixed(1)}`;
   const jobMs = (list: FrameGaps[]) => median(list.map((gap) => gap.jobMs)).toFixed(0);
   const met = (ok: boolean) => (ok ? 'met' : '**missed**');
   writeResultsSection(

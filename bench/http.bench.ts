@@ -28,20 +28,49 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offload-bench-http-'));
 const profileDir = path.join(here, '.profiles');
 let fileNo = 0;
 
-interface Server { url: string; token: string; file: string; child: ChildProcess }
-interface Measure { perSecond: number; p50: number; p99: number; errors: number }
-interface Scenario { name: string; worker: boolean; method: 'POST' | 'GET' }
+interface Server {
+  url: string;
+  token: string;
+  file: string;
+  child: ChildProcess;
+}
+interface Measure {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+interface Scenario {
+  name: string;
+  worker: boolean;
+  method: 'POST' | 'GET';
+}
 
 const SCENARIOS: Scenario[] = [
   { name: 'POST /v1/jobs (server only)', worker: false, method: 'POST' },
-  { name: 'POST /v1/jobs (server + worker running them, as `offload start`)', worker: true, method: 'POST' },
+  {
+    name: 'POST /v1/jobs (server + worker running them, as `offload start`)',
+    worker: true,
+    method: 'POST',
+  },
   { name: 'GET /v1/jobs/{id} (20 000 jobs stored)', worker: false, method: 'GET' },
 ];
 
 async function startServer(worker: boolean): Promise<Server> {
   const file = path.join(dir, `http${fileNo++}.db`);
   const profile = process.env.PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(here, 'fixtures/http-server.ts'), file, ...(worker ? ['worker'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...profile,
+      '--import',
+      'tsx',
+      path.join(here, 'fixtures/http-server.ts'),
+      file,
+      ...(worker ? ['worker'] : []),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const line = await new Promise<string>((resolve, reject) => {
     readline.createInterface({ input: child.stdout! }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`bench server exited early (${code})`)));
@@ -72,16 +101,45 @@ function headers(server: Server): Record<string, string> {
 async function seed(server: Server): Promise<void> {
   const jobs = Array.from({ length: 1000 }, (_, n) => ({ task: 'noop', payload: { n } }));
   for (let done = 0; done < SEED; done += jobs.length) {
-    const response = await fetch(`${server.url}/v1/jobs/batch`, { method: 'POST', headers: headers(server), body: JSON.stringify({ jobs }) });
-    if (response.status !== 202) throw new Error(`seeding failed: ${response.status} ${await response.text()}`);
+    const response = await fetch(`${server.url}/v1/jobs/batch`, {
+      method: 'POST',
+      headers: headers(server),
+      body: JSON.stringify({ jobs }),
+    });
+    if (response.status !== 202)
+      throw new Error(`seeding failed: ${response.status} ${await response.text()}`);
   }
 }
 
-async function load(server: Server, method: 'POST' | 'GET', seconds: number): Promise<autocannon.Result> {
-  const common = { url: server.url, connections: CONNECTIONS, duration: seconds, headers: headers(server) };
-  if (method === 'POST') return autocannon({ ...common, url: `${server.url}/v1/jobs`, method: 'POST', body: JSON.stringify({ task: 'noop', payload: { to: 'ada@example.com', n: 1 } }) });
+async function load(
+  server: Server,
+  method: 'POST' | 'GET',
+  seconds: number,
+): Promise<autocannon.Result> {
+  const common = {
+    url: server.url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: headers(server),
+  };
+  if (method === 'POST')
+    return autocannon({
+      ...common,
+      url: `${server.url}/v1/jobs`,
+      method: 'POST',
+      body: JSON.stringify({ task: 'noop', payload: { to: 'ada@example.com', n: 1 } }),
+    });
   let n = 0;
-  return autocannon({ ...common, headers: { authorization: `Bearer ${server.token}` }, requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: `/v1/jobs/${(n++ % SEED) + 1}` }) }] });
+  return autocannon({
+    ...common,
+    headers: { authorization: `Bearer ${server.token}` },
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (request) => ({ ...request, path: `/v1/jobs/${(n++ % SEED) + 1}` }),
+      },
+    ],
+  });
 }
 
 async function measure(scenario: Scenario): Promise<Measure> {
@@ -95,15 +153,25 @@ async function measure(scenario: Scenario): Promise<Measure> {
     await stop(server, process.env.PROFILE ? 'SIGTERM' : 'SIGKILL');
     if (scenario.method === 'POST') {
       const stored = storedJobs(server.file) - before;
-      if (stored < result['2xx']) throw new Error(`${result['2xx']} jobs were accepted but only ${stored} are in the file after the server was killed`);
+      if (stored < result['2xx'])
+        throw new Error(
+          `${result['2xx']} jobs were accepted but only ${stored} are in the file after the server was killed`,
+        );
     }
-    return { perSecond: Math.round(result['2xx'] / DURATION_S), p50: result.latency.p50, p99: result.latency.p99, errors };
+    return {
+      perSecond: Math.round(result['2xx'] / DURATION_S),
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      errors,
+    };
   } finally {
-    if (server.child.exitCode === null && server.child.signalCode === null) await stop(server, 'SIGKILL');
+    if (server.child.exitCode === null && server.child.signalCode === null)
+      await stop(server, 'SIGKILL');
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const require = createRequire(import.meta.url);
 const version = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
 const loadBefore = os.loadavg()[0]!;
@@ -115,7 +183,14 @@ for (let run = 0; run < RUNS; run++) {
 
 const summary = SCENARIOS.map((scenario) => {
   const measures = runs.get(scenario)!;
-  return { scenario, perSecond: median(measures.map((m) => m.perSecond)), p50: median(measures.map((m) => m.p50)), p99: median(measures.map((m) => m.p99)), errors: measures.reduce((sum, m) => sum + m.errors, 0), all: measures };
+  return {
+    scenario,
+    perSecond: median(measures.map((m) => m.perSecond)),
+    p50: median(measures.map((m) => m.p50)),
+    p99: median(measures.map((m) => m.p99)),
+    errors: measures.reduce((sum, m) => sum + m.errors, 0),
+    all: measures,
+  };
 });
 const post = summary[0]!;
 const met = post.perSecond >= TARGET.jobsPerSecond && post.p99 < TARGET.p99Ms;
@@ -128,7 +203,10 @@ const markdown = [
   '',
   '| scenario | 2xx answers/s | p50 ms | p99 ms | errors | runs (answers/s) |',
   '|---|---:|---:|---:|---:|---|',
-  ...summary.map((s) => `| ${s.scenario.name} | ${fmt(s.perSecond)} | ${s.p50} | ${s.p99} | ${s.errors} | ${s.all.map((m) => fmt(m.perSecond)).join(' · ')} |`),
+  ...summary.map(
+    (s) =>
+      `| ${s.scenario.name} | ${fmt(s.perSecond)} | ${s.p50} | ${s.p99} | ${s.errors} | ${s.all.map((m) => fmt(m.perSecond)).join(' · ')} |`,
+  ),
   '',
   `Target (issue 5): ≥ ${fmt(TARGET.jobsPerSecond)} accepted jobs/s with p99 < ${TARGET.p99Ms} ms on POST /v1/jobs: ${fmt(post.perSecond)} jobs/s, p99 ${post.p99} ms: **${met ? 'met' : 'missed'}**.${met ? '' : ' `PROFILE=1 npm run bench:http` profiles the server to see where the time goes.'}`,
 ].join('\n');

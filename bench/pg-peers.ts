@@ -1,6 +1,12 @@
 /** The systems `bench/pg.bench.ts` compares, each behind one small interface. */
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
-import { Logger as GraphileLogger, makeWorkerUtils, run as runGraphile, type Runner, type WorkerUtils } from 'graphile-worker';
+import {
+  Logger as GraphileLogger,
+  makeWorkerUtils,
+  run as runGraphile,
+  type Runner,
+  type WorkerUtils,
+} from 'graphile-worker';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
@@ -86,9 +92,15 @@ function offload(url: string, concurrency?: number): Peer {
     },
     reset: () => admin(url, `TRUNCATE ${schema}.jobs`),
     enqueue: (i) => queue.enqueue(noop, { i }),
-    enqueueBulk: (n) => queue.enqueueMany(Array.from({ length: n }, (_, i) => ({ task: noop, payload: { i } }))),
+    enqueueBulk: (n) =>
+      queue.enqueueMany(Array.from({ length: n }, (_, i) => ({ task: noop, payload: { i } }))),
     async startWorker() {
-      worker = createWorker({ store: consumer, tasks: [noop], logger: pino({ level: 'silent' }), ...(concurrency ? { concurrency } : {}) });
+      worker = createWorker({
+        store: consumer,
+        tasks: [noop],
+        logger: pino({ level: 'silent' }),
+        ...(concurrency ? { concurrency } : {}),
+      });
       worker.on('job:end', () => ended++);
       await worker.start();
     },
@@ -109,11 +121,15 @@ function graphile(url: string, fastest: boolean): Peer {
   let utils: WorkerUtils;
   let runner: Runner | undefined;
   const logger = new GraphileLogger(() => () => undefined);
-  const worker = fastest ? { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } : {};
+  const worker = fastest
+    ? { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 }
+    : {};
   const pending = async () => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
-    const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}._private_jobs`);
+    const { rows } = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${schema}._private_jobs`,
+    );
     await client.end();
     return rows[0]!.n;
   };
@@ -131,7 +147,8 @@ function graphile(url: string, fastest: boolean): Peer {
     },
     reset: () => admin(url, `DELETE FROM ${schema}._private_jobs`),
     enqueue: (i) => utils.addJob('noop', { i }),
-    enqueueBulk: (n) => utils.addJobs(Array.from({ length: n }, (_, i) => ({ identifier: 'noop', payload: { i } }))),
+    enqueueBulk: (n) =>
+      utils.addJobs(Array.from({ length: n }, (_, i) => ({ identifier: 'noop', payload: { i } }))),
     async startWorker() {
       runner = await runGraphile({
         connectionString: url,
@@ -162,7 +179,8 @@ function pgBoss(url: string): Peer {
   let boss: PgBoss;
   return {
     name: 'pg-boss',
-    settings: 'work() with batchSize 100 and pollingIntervalSeconds 0.5 (its minimum); send() and insert()',
+    settings:
+      'work() with batchSize 100 and pollingIntervalSeconds 0.5 (its minimum); send() and insert()',
     sizes: { single: 1_000, bulk: 20_000, processing: 2_000, latency: 30 },
     async setup() {
       probe.runs = 0;
@@ -174,7 +192,8 @@ function pgBoss(url: string): Peer {
     },
     reset: () => admin(url, `DELETE FROM ${schema}.job`),
     enqueue: (i) => boss.send('noop', { i }),
-    enqueueBulk: (n) => boss.insert(Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { i } }))),
+    enqueueBulk: (n) =>
+      boss.insert(Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { i } }))),
     async startWorker() {
       await boss.work('noop', { batchSize: 100, pollingIntervalSeconds: 0.5 }, async (jobs) => {
         for (let i = 0; i < jobs.length; i++) probe.ran();
@@ -210,9 +229,16 @@ function bullmq(redisUrl: string): Peer {
     },
     reset: () => queue.obliterate({ force: true }),
     enqueue: (i) => queue.add('noop', { i }, options),
-    enqueueBulk: (n) => queue.addBulk(Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { i }, opts: options }))),
+    enqueueBulk: (n) =>
+      queue.addBulk(
+        Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { i }, opts: options })),
+      ),
     async startWorker() {
-      worker = new BullWorker('noop', async () => probe.ran(), { connection: connection(), prefix, concurrency: 50 });
+      worker = new BullWorker('noop', async () => probe.ran(), {
+        connection: connection(),
+        prefix,
+        concurrency: 50,
+      });
       await worker.waitUntilReady();
     },
     async waitProcessed(n) {
@@ -233,5 +259,12 @@ function bullmq(redisUrl: string): Peer {
 
 /** Every system, offload first. */
 export function peers(pgUrl: string, redisUrl: string): Peer[] {
-  return [offload(pgUrl), offload(pgUrl, 10), graphile(pgUrl, false), graphile(pgUrl, true), pgBoss(pgUrl), bullmq(redisUrl)];
+  return [
+    offload(pgUrl),
+    offload(pgUrl, 10),
+    graphile(pgUrl, false),
+    graphile(pgUrl, true),
+    pgBoss(pgUrl),
+    bullmq(redisUrl),
+  ];
 }

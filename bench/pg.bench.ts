@@ -50,7 +50,8 @@ async function measure(peer: Peer, rounds: Rounds): Promise<Measured> {
     await peer.reset();
 
     t = performance.now();
-    for (let done = 0; done < sizes.bulk; done += 1000) await peer.enqueueBulk(Math.min(1000, sizes.bulk - done));
+    for (let done = 0; done < sizes.bulk; done += 1000)
+      await peer.enqueueBulk(Math.min(1000, sizes.bulk - done));
     const bulk = sizes.bulk / ((performance.now() - t) / 1000);
     await peer.reset();
 
@@ -74,7 +75,8 @@ async function extraRound(peer: Peer, rounds: Rounds): Promise<void> {
 /** Processing throughput of a full queue, then enqueue-to-start latency with the worker idle. */
 async function processAndTime(peer: Peer, rounds: Rounds): Promise<void> {
   const sizes = peer.sizes;
-  for (let done = 0; done < sizes.processing; done += 1000) await peer.enqueueBulk(Math.min(1000, sizes.processing - done));
+  for (let done = 0; done < sizes.processing; done += 1000)
+    await peer.enqueueBulk(Math.min(1000, sizes.processing - done));
   const t = performance.now();
   await peer.startWorker();
   await peer.waitProcessed(sizes.processing);
@@ -90,7 +92,12 @@ function summary(rounds: Rounds): Pick<Measured, 'processing' | 'p50' | 'p95' | 
   const sorted = [...rounds.latencies].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
   const rates = [...rounds.processing].sort((a, b) => a - b);
-  return { processing: rates[Math.floor(rates.length / 2)]!, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+  return {
+    processing: rates[Math.floor(rates.length / 2)]!,
+    p50: at(0.5),
+    p95: at(0.95),
+    p99: at(0.99),
+  };
 }
 
 function table(results: Measured[]): string {
@@ -100,14 +107,22 @@ function table(results: Measured[]): string {
   const lines = [
     '| system | single enqueue/s | bulk enqueue/s | processed/s | latency p50 ms | p95 ms | p99 ms | offload processing ratio |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...results.map((r) => `| ${r.peer} | ${n(r.single)} | ${n(r.bulk)} | ${n(r.processing)} | ${ms(r.p50)} | ${ms(r.p95)} | ${ms(r.p99)} | ${(base.processing / r.processing).toFixed(2)}× |`),
+    ...results.map(
+      (r) =>
+        `| ${r.peer} | ${n(r.single)} | ${n(r.bulk)} | ${n(r.processing)} | ${ms(r.p50)} | ${ms(r.p95)} | ${ms(r.p99)} | ${(base.processing / r.processing).toFixed(2)}× |`,
+    ),
   ];
   return lines.join('\n');
 }
 
 function versions(): string {
   const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-  const version = (name: string) => (JSON.parse(fs.readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  const version = (name: string) =>
+    (
+      JSON.parse(
+        fs.readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8'),
+      ) as { version: string }
+    ).version;
   return `graphile-worker ${version('graphile-worker')}, pg-boss ${version('pg-boss')}, bullmq ${version('bullmq')}, ioredis ${version('ioredis')}, pg ${version('pg')}`;
 }
 
@@ -145,13 +160,17 @@ async function commitFloor(): Promise<{ p50: number; p99: number }> {
  * 300 of them, 5 ms apart. offload's enqueue-to-start adds its own work to exactly this path.
  */
 async function announceFloor(): Promise<{ p50: number; p99: number }> {
-  const [producer, listener, claimer] = [0, 1, 2].map(() => new pg.Client({ connectionString: PG_URL }));
+  const [producer, listener, claimer] = [0, 1, 2].map(
+    () => new pg.Client({ connectionString: PG_URL }),
+  );
   for (const client of [producer!, listener!, claimer!]) await client.connect();
   let heard: ((id: string) => void) | undefined;
   listener!.on('notification', (message) => heard?.(message.payload ?? ''));
   try {
     await producer!.query('DROP TABLE IF EXISTS public.offload_bench_announce');
-    await producer!.query("CREATE TABLE public.offload_bench_announce (id bigserial PRIMARY KEY, state text NOT NULL DEFAULT 'queued')");
+    await producer!.query(
+      "CREATE TABLE public.offload_bench_announce (id bigserial PRIMARY KEY, state text NOT NULL DEFAULT 'queued')",
+    );
     for (const client of [producer!, claimer!]) await client.query('SET synchronous_commit = off');
     await listener!.query('LISTEN offload_bench_announce');
     const times: number[] = [];
@@ -159,14 +178,21 @@ async function announceFloor(): Promise<{ p50: number; p99: number }> {
       await new Promise((resolve) => setTimeout(resolve, 5));
       const t = performance.now();
       const id = new Promise<string>((resolve) => (heard = resolve));
-      await producer!.query("WITH i AS (INSERT INTO public.offload_bench_announce DEFAULT VALUES RETURNING id) SELECT pg_notify('offload_bench_announce', id::text) FROM i");
-      await claimer!.query("UPDATE public.offload_bench_announce SET state = 'running' WHERE id = $1", [await id]);
+      await producer!.query(
+        "WITH i AS (INSERT INTO public.offload_bench_announce DEFAULT VALUES RETURNING id) SELECT pg_notify('offload_bench_announce', id::text) FROM i",
+      );
+      await claimer!.query(
+        "UPDATE public.offload_bench_announce SET state = 'running' WHERE id = $1",
+        [await id],
+      );
       times.push(performance.now() - t);
     }
     times.sort((a, b) => a - b);
     return { p50: times[150]!, p99: times[297]! };
   } finally {
-    await producer!.query('DROP TABLE IF EXISTS public.offload_bench_announce').catch(() => undefined);
+    await producer!
+      .query('DROP TABLE IF EXISTS public.offload_bench_announce')
+      .catch(() => undefined);
     for (const client of [producer!, listener!, claimer!]) await client.end();
   }
 }
@@ -174,7 +200,9 @@ async function announceFloor(): Promise<{ p50: number; p99: number }> {
 async function serverVersions(): Promise<string> {
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
-  const { rows } = await client.query<{ v: string; s: string }>(`SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS s`);
+  const { rows } = await client.query<{ v: string; s: string }>(
+    `SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS s`,
+  );
   await client.end();
   return `PostgreSQL ${rows[0]!.v} (synchronous_commit=${rows[0]!.s})`;
 }
@@ -185,9 +213,12 @@ function writeResults(markdown: string): void {
   const end = '<!-- pg:end -->';
   const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n';
   const block = `${start}\n${markdown}\n${end}`;
-  const next = current.includes(start) && current.includes(end)
-    ? current.slice(0, current.indexOf(start)) + block + current.slice(current.indexOf(end) + end.length)
-    : `${current.trimEnd()}\n\n${block}\n`;
+  const next =
+    current.includes(start) && current.includes(end)
+      ? current.slice(0, current.indexOf(start)) +
+        block +
+        current.slice(current.indexOf(end) + end.length)
+      : `${current.trimEnd()}\n\n${block}\n`;
   fs.writeFileSync(file, next);
 }
 
@@ -197,12 +228,18 @@ async function main(): Promise<void> {
   const results: Measured[] = [];
   const floor = await commitFloor();
   const announce = await announceFloor();
-  const all = peers(PG_URL, REDIS_URL).filter((peer) => !only.length || only.some((name) => peer.name.includes(name)));
-  const rounds = new Map(all.map((peer) => [peer.name, { processing: [], latencies: [] } as Rounds]));
+  const all = peers(PG_URL, REDIS_URL).filter(
+    (peer) => !only.length || only.some((name) => peer.name.includes(name)),
+  );
+  const rounds = new Map(
+    all.map((peer) => [peer.name, { processing: [], latencies: [] } as Rounds]),
+  );
   for (const peer of all) {
     process.stderr.write(`bench:pg ${peer.name} (${peer.settings})… `);
     const result = await measure(peer, rounds.get(peer.name)!);
-    process.stderr.write(`${Math.round(result.processing)} jobs/s, p50 ${result.p50.toFixed(2)} ms\n`);
+    process.stderr.write(
+      `${Math.round(result.processing)} jobs/s, p50 ${result.p50.toFixed(2)} ms\n`,
+    );
     results.push(result);
   }
   const compared = all.filter((peer) => COMPARED.includes(peer.name));
@@ -214,7 +251,15 @@ async function main(): Promise<void> {
     }
   }
   for (const result of results) Object.assign(result, summary(rounds.get(result.peer)!));
-  const perRound = compared.map((peer) => `${peer.name} ${rounds.get(peer.name)!.processing.map((rate) => Math.round(rate).toLocaleString('en-US')).join(' / ')}`).join('; ');
+  const perRound = compared
+    .map(
+      (peer) =>
+        `${peer.name} ${rounds
+          .get(peer.name)!
+          .processing.map((rate) => Math.round(rate).toLocaleString('en-US'))
+          .join(' / ')}`,
+    )
+    .join('; ');
   const table_ = table(results);
   console.log(table_);
   if (only.length) return;

@@ -27,7 +27,8 @@ interface Runner {
   close(): Promise<void>;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function burst(runner: Runner, name: 'noop' | 'sha', count: number): Promise<number> {
   const start = performance.now();
@@ -58,7 +59,10 @@ function withCpu(key: string, count: number, what: (runner: Runner) => Promise<n
     const value = await what(runner);
     const used = process.cpuUsage(cpu);
     const cpuMs = (used.user + used.system) / 1000;
-    (cpuShares[key] ??= []).push({ cpuUsPerTask: (cpuMs * 1000) / count, cores: cpuMs / (performance.now() - start) });
+    (cpuShares[key] ??= []).push({
+      cpuUsPerTask: (cpuMs * 1000) / count,
+      cores: cpuMs / (performance.now() - start),
+    });
     return value;
   };
 }
@@ -69,7 +73,11 @@ const cpuShare = (key: string): CpuShare => ({
 });
 
 /** Median over RUNS of a measurement, after one warm-up. */
-async function measure(label: string, make: () => Promise<Runner>, what: (runner: Runner) => Promise<number>): Promise<number> {
+async function measure(
+  label: string,
+  make: () => Promise<Runner>,
+  what: (runner: Runner) => Promise<number>,
+): Promise<number> {
   const runner = await make();
   await what(runner);
   const values: number[] = [];
@@ -85,13 +93,18 @@ async function measure(label: string, make: () => Promise<Runner>, what: (runner
  * drift in the machine's state (other load, CPU idle states) falls on all of them alike.
  */
 async function measureInterleaved<
-  const S extends ReadonlyArray<{ label: string; make: () => Promise<Runner>; what?: (runner: Runner) => Promise<number> }>,
+  const S extends ReadonlyArray<{
+    label: string;
+    make: () => Promise<Runner>;
+    what?: (runner: Runner) => Promise<number>;
+  }>,
 >(systems: S, what: (runner: Runner) => Promise<number>): Promise<{ [K in keyof S]: number }> {
   const runners = await Promise.all(systems.map((system) => system.make()));
   const values: number[][] = systems.map(() => []);
   const measureOne = (n: number) => (systems[n]!.what ?? what)(runners[n]!);
   for (const n of runners.keys()) await measureOne(n);
-  for (let i = 0; i < ALTERNATING_RUNS; i++) for (const n of runners.keys()) values[n]!.push(await measureOne(n));
+  for (let i = 0; i < ALTERNATING_RUNS; i++)
+    for (const n of runners.keys()) values[n]!.push(await measureOne(n));
   await Promise.all(runners.map((runner) => runner.close()));
   return systems.map((system, n) => {
     const value = median(values[n]!);
@@ -101,26 +114,49 @@ async function measureInterleaved<
 }
 
 const offload = (mode: 'thread' | 'process') => async (): Promise<Runner> => {
-  const pool = createPool({ mode, module: new URL('./fixtures/offload-tasks.ts', import.meta.url), minWorkers: 2, maxWorkers: 2 });
+  const pool = createPool({
+    mode,
+    module: new URL('./fixtures/offload-tasks.ts', import.meta.url),
+    minWorkers: 2,
+    maxWorkers: 2,
+  });
   await pool.ready();
   await Promise.all([pool.run('noop', 0), pool.run('noop', 1)]);
   return { run: (name, payload) => pool.run(name, payload), close: () => pool.close() };
 };
 
 const piscina = (concurrentTasksPerWorker?: number) => async (): Promise<Runner> => {
-  const pool = new Piscina({ filename: PEER, minThreads: 2, maxThreads: 2, ...(concurrentTasksPerWorker ? { concurrentTasksPerWorker } : {}) });
-  return { run: (name, payload) => pool.run(payload, name === 'noop' ? {} : { name }), close: () => pool.destroy() };
+  const pool = new Piscina({
+    filename: PEER,
+    minThreads: 2,
+    maxThreads: 2,
+    ...(concurrentTasksPerWorker ? { concurrentTasksPerWorker } : {}),
+  });
+  return {
+    run: (name, payload) => pool.run(payload, name === 'noop' ? {} : { name }),
+    close: () => pool.destroy(),
+  };
 };
 
 const tinypool = (runtime: 'worker_threads' | 'child_process') => async (): Promise<Runner> => {
-  const pool = new Tinypool({ filename: PEER, minThreads: 2, maxThreads: 2, runtime, isolateWorkers: false });
-  return { run: (name, payload) => pool.run(payload, name === 'noop' ? {} : { name }), close: () => pool.destroy() };
+  const pool = new Tinypool({
+    filename: PEER,
+    minThreads: 2,
+    maxThreads: 2,
+    runtime,
+    isolateWorkers: false,
+  });
+  return {
+    run: (name, payload) => pool.run(payload, name === 'noop' ? {} : { name }),
+    close: () => pool.destroy(),
+  };
 };
 
 const inline = async (): Promise<Runner> => {
   const data = Buffer.alloc(64 * 1024, 7);
   return {
-    run: async (name, payload) => (name === 'sha' ? createHash('sha256').update(data).digest('hex') : payload),
+    run: async (name, payload) =>
+      name === 'sha' ? createHash('sha256').update(data).digest('hex') : payload,
     close: async () => {},
   };
 };
@@ -130,14 +166,21 @@ const inline = async (): Promise<Runner> => {
  * loop, with no pool, no promise and no message per task (one message each way per run).
  */
 const bareThreads = async (): Promise<Runner> => {
-  const threads = [new Worker(here('./fixtures/hash-loop-thread.mjs')), new Worker(here('./fixtures/hash-loop-thread.mjs'))];
-  const loop = (thread: Worker, n: number) => new Promise((resolve) => (thread.once('message', resolve), thread.postMessage(n)));
+  const threads = [
+    new Worker(here('./fixtures/hash-loop-thread.mjs')),
+    new Worker(here('./fixtures/hash-loop-thread.mjs')),
+  ];
+  const loop = (thread: Worker, n: number) =>
+    new Promise((resolve) => (thread.once('message', resolve), thread.postMessage(n)));
   let held = 0;
   let batch: Promise<unknown> | undefined;
   return {
     // The burst calls run() CPU_TASKS times in one go: start both loops at the first call, settle every call when both end.
     run: () => {
-      if (held++ === 0) batch = Promise.all(threads.map((thread) => loop(thread, CPU_TASKS / 2))).finally(() => (held = 0));
+      if (held++ === 0)
+        batch = Promise.all(threads.map((thread) => loop(thread, CPU_TASKS / 2))).finally(
+          () => (held = 0),
+        );
       return batch!;
     },
     close: async () => void (await Promise.all(threads.map((thread) => thread.terminate()))),
@@ -152,14 +195,16 @@ function pingPong(kind: 'thread' | 'process') {
       const worker = new Worker(here('./fixtures/echo-thread.mjs'));
       worker.on('message', (message) => answer(message));
       return {
-        run: (_, payload) => new Promise((resolve) => ((answer = resolve), worker.postMessage(payload))),
+        run: (_, payload) =>
+          new Promise((resolve) => ((answer = resolve), worker.postMessage(payload))),
         close: async () => void (await worker.terminate()),
       };
     }
     const child = fork(here('./fixtures/echo-process.mjs'));
     child.on('message', (message) => answer(message));
     return {
-      run: (_, payload) => new Promise((resolve) => ((answer = resolve), child.send(payload as number))),
+      run: (_, payload) =>
+        new Promise((resolve) => ((answer = resolve), child.send(payload as number))),
       close: async () => void child.kill(),
     };
   };
@@ -167,7 +212,9 @@ function pingPong(kind: 'thread' | 'process') {
 
 async function main(): Promise<void> {
   const r: Record<string, number> = {};
-  console.log(`pool benchmark: ${RUNS} runs each, medians (throughput in tasks/s, latency in µs)\n`);
+  console.log(
+    `pool benchmark: ${RUNS} runs each, medians (throughput in tasks/s, latency in µs)\n`,
+  );
   const noop = (runner: Runner) => burst(runner, 'noop', BURST);
   const cpu = (runner: Runner) => burst(runner, 'sha', CPU_TASKS);
   const loadBefore = os.loadavg();
@@ -175,7 +222,11 @@ async function main(): Promise<void> {
 
   r.offloadThreadNoop = await measure('no-op burst: offload thread pool', offload('thread'), noop);
   r.piscinaNoop = await measure('no-op burst: Piscina (defaults)', piscina(), noop);
-  r.piscina16Noop = await measure('no-op burst: Piscina (16 in flight per worker)', piscina(16), noop);
+  r.piscina16Noop = await measure(
+    'no-op burst: Piscina (16 in flight per worker)',
+    piscina(16),
+    noop,
+  );
   r.tinypoolNoop = await measure('no-op burst: Tinypool', tinypool('worker_threads'), noop);
   [r.offloadThreadSeq, r.piscinaSeq, r.tinypoolSeq, r.rawThreadSeq] = await measureInterleaved(
     [
@@ -186,19 +237,36 @@ async function main(): Promise<void> {
     ],
     seq,
   );
-  [r.offloadThreadCpu, r.piscinaCpu, r.piscina16Cpu, r.tinypoolCpu, r.inlineCpu, r.bareCpu] = await measureInterleaved(
-    [
-      { label: 'sha256 64 KiB: offload thread pool', make: offload('thread'), what: withCpu('offload', CPU_TASKS, cpu) },
-      { label: 'sha256 64 KiB: Piscina (defaults)', make: piscina() },
-      { label: 'sha256 64 KiB: Piscina (16 in flight)', make: piscina(16) },
-      { label: 'sha256 64 KiB: Tinypool', make: tinypool('worker_threads') },
-      { label: 'sha256 64 KiB: inline (one thread)', make: inline, what: withCpu('inline', CPU_TASKS, cpu) },
-      { label: 'sha256 64 KiB: 2 bare threads, no pool (ceiling)', make: bareThreads },
-    ],
-    cpu,
+  [r.offloadThreadCpu, r.piscinaCpu, r.piscina16Cpu, r.tinypoolCpu, r.inlineCpu, r.bareCpu] =
+    await measureInterleaved(
+      [
+        {
+          label: 'sha256 64 KiB: offload thread pool',
+          make: offload('thread'),
+          what: withCpu('offload', CPU_TASKS, cpu),
+        },
+        { label: 'sha256 64 KiB: Piscina (defaults)', make: piscina() },
+        { label: 'sha256 64 KiB: Piscina (16 in flight)', make: piscina(16) },
+        { label: 'sha256 64 KiB: Tinypool', make: tinypool('worker_threads') },
+        {
+          label: 'sha256 64 KiB: inline (one thread)',
+          make: inline,
+          what: withCpu('inline', CPU_TASKS, cpu),
+        },
+        { label: 'sha256 64 KiB: 2 bare threads, no pool (ceiling)', make: bareThreads },
+      ],
+      cpu,
+    );
+  r.offloadProcessNoop = await measure(
+    'no-op burst: offload process pool',
+    offload('process'),
+    noop,
   );
-  r.offloadProcessNoop = await measure('no-op burst: offload process pool', offload('process'), noop);
-  r.tinypoolChildNoop = await measure('no-op burst: Tinypool child_process', tinypool('child_process'), (runner) => burst(runner, 'noop', 20_000));
+  r.tinypoolChildNoop = await measure(
+    'no-op burst: Tinypool child_process',
+    tinypool('child_process'),
+    (runner) => burst(runner, 'noop', 20_000),
+  );
   [r.offloadProcessSeq, r.rawForkSeq, r.tinypoolChildSeq] = await measureInterleaved(
     [
       { label: 'one at a time: offload process pool (µs)', make: offload('process') },
@@ -214,7 +282,12 @@ function writeResults(r: Record<string, number>, loadBefore: number[], loadAfter
   const k = (n: number) => `${Math.round(n).toLocaleString('en-US')}`;
   const x = (n: number) => `${n.toFixed(2)}×`;
   const target = (ok: boolean) => (ok ? 'met' : '**missed**');
-  const pkg = (name: string) => (JSON.parse(fs.readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+  const pkg = (name: string) =>
+    (
+      JSON.parse(
+        fs.readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8'),
+      ) as { version: string }
+    ).version;
   const ratios = {
     vsPiscina: r.offloadThreadNoop! / r.piscinaNoop!,
     vsPiscina16: r.offloadThreadNoop! / r.piscina16Noop!,
@@ -259,9 +332,13 @@ cores they get over the cores inline got (${(offloadCpu.cores / inlineCpu.cores)
 (${(inlineCpu.cpuUsPerTask / offloadCpu.cpuUsPerTask).toFixed(2)}×).
 <!-- pool:end -->`;
   const file = new URL('./RESULTS.md', import.meta.url);
-  const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n\nEach benchmark replaces only its own section.\n';
+  const current = fs.existsSync(file)
+    ? fs.readFileSync(file, 'utf8')
+    : '# Benchmark results\n\nEach benchmark replaces only its own section.\n';
   const pattern = /<!-- pool:start -->[\s\S]*<!-- pool:end -->/;
-  const next = pattern.test(current) ? current.replace(pattern, section) : `${current.trimEnd()}\n\n${section}\n`;
+  const next = pattern.test(current)
+    ? current.replace(pattern, section)
+    : `${current.trimEnd()}\n\n${section}\n`;
   fs.writeFileSync(file, next);
   console.log(`\n${section}`);
 }

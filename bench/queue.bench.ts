@@ -18,7 +18,12 @@ import { DEFAULT_CONCURRENCY } from '../src/worker/worker-options.ts';
 import { writeResultsSection } from './results-section.ts';
 
 /** Jobs per phase; the worker processes every job the two enqueue phases made. */
-interface Sizes { bulk: number; single: number; processed: number; latency: number }
+interface Sizes {
+  bulk: number;
+  single: number;
+  processed: number;
+  latency: number;
+}
 const SIZES: Sizes = { bulk: 50_000, single: 5_000, processed: 55_000, latency: 500 };
 /** One unmeasured run first, so neither system's first measured run pays for cold code. */
 const WARM_UP: Sizes = { bulk: 5_000, single: 500, processed: 5_500, latency: 50 };
@@ -27,12 +32,23 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offload-bench-queue-'));
 let fileNo = 0;
 const freshFile = () => path.join(dir, `q${fileNo++}.db`);
 const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
-const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
+const pct = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[
+    Math.min(values.length - 1, Math.floor((p / 100) * values.length))
+  ]!;
 const median = (values: number[]) => pct(values, 50);
 const silent = { error() {}, warn() {}, info() {}, debug() {} };
 const tick = () => new Promise((resolve) => setTimeout(resolve, 2));
 
-interface Result { bulk: number; single: number; processed: number; p50: number; p99: number; xp50: number; xp99: number }
+interface Result {
+  bulk: number;
+  single: number;
+  processed: number;
+  p50: number;
+  p99: number;
+  xp50: number;
+  xp99: number;
+}
 
 /** One system under test, on its own fresh file; the runner interleaves the phases of both. */
 interface Subject {
@@ -51,7 +67,9 @@ function offloadSubject(size: Sizes): Subject {
   return {
     async bulk() {
       const t = performance.now();
-      await queue.enqueueMany(Array.from({ length: size.bulk }, (_, n) => ({ task: noop, payload: { n } })));
+      await queue.enqueueMany(
+        Array.from({ length: size.bulk }, (_, n) => ({ task: noop, payload: { n } })),
+      );
       return rate(size.bulk, performance.now() - t);
     },
     async single() {
@@ -61,7 +79,9 @@ function offloadSubject(size: Sizes): Subject {
     },
     async process() {
       let done = 0;
-      const all = new Promise<void>((resolve) => worker.on('job:end', () => ++done === size.processed && resolve()));
+      const all = new Promise<void>((resolve) =>
+        worker.on('job:end', () => ++done === size.processed && resolve()),
+      );
       const t = performance.now();
       await worker.start();
       await all;
@@ -71,7 +91,8 @@ function offloadSubject(size: Sizes): Subject {
       const latencies: number[] = [];
       let sentAt = 0;
       worker.on('job:start', (job) => {
-        if ((job.payload as { probe?: number }).probe === latencies.length) latencies.push(performance.now() - sentAt);
+        if ((job.payload as { probe?: number }).probe === latencies.length)
+          latencies.push(performance.now() - sentAt);
       });
       for (let n = 0; n < size.latency; n++) {
         sentAt = performance.now();
@@ -92,11 +113,18 @@ function plainjobSubject(size: Sizes): Subject {
   const connection = better(new Database(freshFile()));
   const queue = defineQueue({ connection, logger: silent });
   let onJob = (_job: { data: string }) => {};
-  const worker = defineWorker('noop', (job) => onJob(job), { queue, pollIntervall: 1, logger: silent });
+  const worker = defineWorker('noop', (job) => onJob(job), {
+    queue,
+    pollIntervall: 1,
+    logger: silent,
+  });
   return {
     async bulk() {
       const t = performance.now();
-      queue.addMany('noop', Array.from({ length: size.bulk }, (_, n) => ({ n })));
+      queue.addMany(
+        'noop',
+        Array.from({ length: size.bulk }, (_, n) => ({ n })),
+      );
       return rate(size.bulk, performance.now() - t);
     },
     async single() {
@@ -106,7 +134,9 @@ function plainjobSubject(size: Sizes): Subject {
     },
     async process() {
       let done = 0;
-      const all = new Promise<void>((resolve) => (onJob = () => ++done === size.processed && resolve()));
+      const all = new Promise<void>(
+        (resolve) => (onJob = () => ++done === size.processed && resolve()),
+      );
       const t = performance.now();
       void worker.start();
       await all;
@@ -116,7 +146,8 @@ function plainjobSubject(size: Sizes): Subject {
       const latencies: number[] = [];
       let sentAt = 0;
       onJob = (job) => {
-        if ((JSON.parse(job.data) as { probe?: number }).probe === latencies.length) latencies.push(performance.now() - sentAt);
+        if ((JSON.parse(job.data) as { probe?: number }).probe === latencies.length)
+          latencies.push(performance.now() - sentAt);
       };
       for (let n = 0; n < size.latency; n++) {
         sentAt = performance.now();
@@ -139,7 +170,9 @@ async function crossProcessLatencies(count: number): Promise<number[]> {
   const noop = defineTask({ name: 'noop', run: async () => null });
   const store = createSqliteStore({ path: file });
   const queue = createQueue({ store, tasks: [noop] });
-  const child = fork(new URL('./fixtures/queue-worker.ts', import.meta.url), [file], { execArgv: ['--import', 'tsx'] });
+  const child = fork(new URL('./fixtures/queue-worker.ts', import.meta.url), [file], {
+    execArgv: ['--import', 'tsx'],
+  });
   let started = -1;
   let onMessage = () => {};
   child.on('message', (message: { ready?: true; started?: number }) => {
@@ -166,16 +199,25 @@ async function crossProcessLatencies(count: number): Promise<number[]> {
  * One run: each phase for both systems back to back (so both meet the same machine load), the one
  * that goes first alternating from run to run; then the cross-process latency (offload only).
  */
-async function run(index: number, size: Sizes = SIZES): Promise<{ offload: Result; plainjob: Result }> {
+async function run(
+  index: number,
+  size: Sizes = SIZES,
+): Promise<{ offload: Result; plainjob: Result }> {
   const subjects = { offload: offloadSubject(size), plainjob: plainjobSubject(size) };
-  const order = index % 2 === 0 ? (['offload', 'plainjob'] as const) : (['plainjob', 'offload'] as const);
+  const order =
+    index % 2 === 0 ? (['offload', 'plainjob'] as const) : (['plainjob', 'offload'] as const);
   const out = { offload: {} as Result, plainjob: {} as Result };
   for (const name of order) out[name].bulk = await subjects[name].bulk();
   for (const name of order) out[name].single = await subjects[name].single();
   for (const name of order) out[name].processed = await subjects[name].process();
   for (const name of order) {
     const latencies = await subjects[name].latencies();
-    Object.assign(out[name], { p50: pct(latencies, 50), p99: pct(latencies, 99), xp50: NaN, xp99: NaN });
+    Object.assign(out[name], {
+      p50: pct(latencies, 50),
+      p99: pct(latencies, 99),
+      xp50: NaN,
+      xp99: NaN,
+    });
     await subjects[name].close();
   }
   const cross = await crossProcessLatencies(size.latency);
@@ -185,7 +227,9 @@ async function run(index: number, size: Sizes = SIZES): Promise<{ offload: Resul
 
 function summarize(runs: Result[]): Result {
   const keys: Array<keyof Result> = ['bulk', 'single', 'processed', 'p50', 'p99', 'xp50', 'xp99'];
-  return Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r[k]))])) as unknown as Result;
+  return Object.fromEntries(
+    keys.map((k) => [k, median(runs.map((r) => r[k]))]),
+  ) as unknown as Result;
 }
 
 const require = createRequire(import.meta.url);
@@ -197,17 +241,23 @@ for (let index = 0; index < RUNS; index++) {
   const { offload, plainjob } = await run(index);
   results.offload!.push(offload);
   results.plainjob!.push(plainjob);
-  process.stderr.write(`bench:queue run ${index + 1}/${RUNS}: ${JSON.stringify({ offload, plainjob })}\n`);
+  process.stderr.write(
+    `bench:queue run ${index + 1}/${RUNS}: ${JSON.stringify({ offload, plainjob })}\n`,
+  );
 }
 const o = summarize(results.offload!);
 const p = summarize(results.plainjob!);
 const loadAfter = os.loadavg()[0]!;
 const ms = (v: number) => (Number.isNaN(v) ? '–' : v.toFixed(2));
-const row = (name: string, r: Result) => `| ${name} | ${r.bulk} | ${r.single} | ${r.processed} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.xp50)} | ${ms(r.xp99)} |`;
+const row = (name: string, r: Result) =>
+  `| ${name} | ${r.bulk} | ${r.single} | ${r.processed} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.xp50)} | ${ms(r.xp99)} |`;
 /** The median of the per-run ratios (each run's pair met the same load), and each run's ratio. */
 const ratio = (key: keyof Result) => {
   const ratios = results.offload!.map((r, i) => r[key] / results.plainjob![i]![key]);
-  return { median: median(ratios), text: `${median(ratios).toFixed(2)}× (runs ${ratios.map((x) => x.toFixed(2)).join(', ')})` };
+  return {
+    median: median(ratios),
+    text: `${median(ratios).toFixed(2)}× (runs ${ratios.map((x) => x.toFixed(2)).join(', ')})`,
+  };
 };
 const bulk = ratio('bulk');
 const single = ratio('single');
@@ -217,7 +267,10 @@ const markdown = [
   '## SQLite queue (`npm run bench:queue`)',
   '',
   `${new Date().toISOString().slice(0, 10)} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'} · Node ${process.version} · load (1 min) ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after · better-sqlite3 ${version('better-sqlite3')} · plainjob ${version('plainjob')}`,
-  'Both: WAL, synchronous=NORMAL (a process crash loses nothing; a power cut may lose the last commits). ' + `offload with its defaults (${DEFAULT_CONCURRENCY} jobs per queue at once, \`watchInterval\` 5 ms, \`checkpointInterval\` 1000 ms); every state change committed. ` + 'Medians of 3 runs after an unmeasured warm-up run; in each run every phase measures both systems back to back, the first alternating. Latency is enqueue-to-start of one job at a time with an idle worker, ' + `${SIZES.latency} jobs a run: in the same process, and in another process on the same file (its report back over IPC included).`,
+  'Both: WAL, synchronous=NORMAL (a process crash loses nothing; a power cut may lose the last commits). ' +
+    `offload with its defaults (${DEFAULT_CONCURRENCY} jobs per queue at once, \`watchInterval\` 5 ms, \`checkpointInterval\` 1000 ms); every state change committed. ` +
+    'Medians of 3 runs after an unmeasured warm-up run; in each run every phase measures both systems back to back, the first alternating. Latency is enqueue-to-start of one job at a time with an idle worker, ' +
+    `${SIZES.latency} jobs a run: in the same process, and in another process on the same file (its report back over IPC included).`,
   '',
   '| system | bulk enqueue/s | single enqueue/s | processed/s | latency p50 ms | p99 ms | other process p50 ms | p99 ms |',
   '|---|---:|---:|---:|---:|---:|---:|---:|',

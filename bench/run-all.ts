@@ -21,12 +21,16 @@ for (const name of wanted.length ? wanted : BENCH_SCRIPTS) {
   const started = Date.now();
   console.log(`\n=== bench:${name} ===`);
   const { status, signal } = spawnSync('npm', ['run', `bench:${name}`], { stdio: 'inherit' });
-  console.log(`=== bench:${name}: ${status === 0 ? 'done' : `FAILED (${signal ?? `exit ${status}`})`} in ${((Date.now() - started) / 1000).toFixed(0)} s ===`);
+  console.log(
+    `=== bench:${name}: ${status === 0 ? 'done' : `FAILED (${signal ?? `exit ${status}`})`} in ${((Date.now() - started) / 1000).toFixed(0)} s ===`,
+  );
   if (status === 0) writeResultsJson(name);
   else failed.push(name);
 }
 if (failed.length) {
-  console.error(`\nfailed: ${failed.join(', ')} (their sections of bench/RESULTS.md are left as they were)`);
+  console.error(
+    `\nfailed: ${failed.join(', ')} (their sections of bench/RESULTS.md are left as they were)`,
+  );
   process.exit(1);
 }
 console.log('\nbench/RESULTS.md and bench/results.json updated');

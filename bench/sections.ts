@@ -10,15 +10,24 @@ const RESULTS_JSON = new URL('./results.json', import.meta.url);
 
 /** Replaces (or appends) the section between `<!-- name:start -->` and `<!-- name:end -->`. */
 export function writeSection(name: string, section: string): void {
-  const current = fs.existsSync(RESULTS_MD) ? fs.readFileSync(RESULTS_MD, 'utf8') : '# Benchmark results\n\nEach benchmark replaces only its own section.\n';
+  const current = fs.existsSync(RESULTS_MD)
+    ? fs.readFileSync(RESULTS_MD, 'utf8')
+    : '# Benchmark results\n\nEach benchmark replaces only its own section.\n';
   const pattern = new RegExp(`<!-- ${name}:start -->[\\s\\S]*<!-- ${name}:end -->`);
-  fs.writeFileSync(RESULTS_MD, pattern.test(current) ? current.replace(pattern, () => section) : `${current.trimEnd()}\n\n${section}\n`);
+  fs.writeFileSync(
+    RESULTS_MD,
+    pattern.test(current)
+      ? current.replace(pattern, () => section)
+      : `${current.trimEnd()}\n\n${section}\n`,
+  );
 }
 
 /** The text of one section, or undefined. */
 export function readSection(name: string): string | undefined {
   if (!fs.existsSync(RESULTS_MD)) return undefined;
-  const match = new RegExp(`<!-- ${name}:start -->([\\s\\S]*)<!-- ${name}:end -->`).exec(fs.readFileSync(RESULTS_MD, 'utf8'));
+  const match = new RegExp(`<!-- ${name}:start -->([\\s\\S]*)<!-- ${name}:end -->`).exec(
+    fs.readFileSync(RESULTS_MD, 'utf8'),
+  );
   return match?.[1];
 }
 
@@ -48,7 +57,14 @@ export function writeResultsJson(name: string, data?: unknown): void {
   const json = readJson();
   const previous = json.benchmarks[name];
   const section = readSection(name);
-  json.benchmarks[name] = { tables: section ? markdownTables(section) : [], ...(data === undefined ? (previous?.data === undefined ? {} : { data: previous.data }) : { data }) };
+  json.benchmarks[name] = {
+    tables: section ? markdownTables(section) : [],
+    ...(data === undefined
+      ? previous?.data === undefined
+        ? {}
+        : { data: previous.data }
+      : { data }),
+  };
   json.generatedAt = new Date().toISOString();
   json.machine = machine();
   fs.writeFileSync(RESULTS_JSON, `${JSON.stringify(json, null, 2)}\n`);
@@ -58,14 +74,23 @@ export function writeResultsJson(name: string, data?: unknown): void {
 export function markdownTables(markdown: string): Array<Array<Record<string, string>>> {
   const tables: Array<Array<Record<string, string>>> = [];
   const lines = markdown.split('\n');
-  const cells = (line: string) => line.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim());
+  const cells = (line: string) =>
+    line
+      .trim()
+      .replace(/^\||\|$/g, '')
+      .split('|')
+      .map((c) => c.trim());
   for (let i = 0; i < lines.length - 1; i++) {
     if (!lines[i]!.trim().startsWith('|') || !/^\s*\|[\s:|-]+\|\s*$/.test(lines[i + 1]!)) continue;
     const headers = cells(lines[i]!);
     const rows: Array<Record<string, string>> = [];
     for (i += 2; i < lines.length && lines[i]!.trim().startsWith('|'); i++) {
       const values = cells(lines[i]!);
-      rows.push(Object.fromEntries(headers.map((header, n) => [header || `column ${n + 1}`, values[n] ?? ''])));
+      rows.push(
+        Object.fromEntries(
+          headers.map((header, n) => [header || `column ${n + 1}`, values[n] ?? '']),
+        ),
+      );
     }
     tables.push(rows);
   }
@@ -73,5 +98,11 @@ export function markdownTables(markdown: string): Array<Array<Record<string, str
 }
 
 function machine(): ResultsJson['machine'] {
-  return { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', node: process.version, platform: os.platform(), release: os.release() };
+  return {
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    platform: os.platform(),
+    release: os.release(),
+  };
 }

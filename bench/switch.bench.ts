@@ -10,7 +10,8 @@ import { switchMarkdown } from '../src/bench/switch-markdown.ts';
 import { writeResultsJson, writeSection } from './sections.ts';
 
 const result = await runSwitchBench({
-  onProgress: (done, total, next) => process.stderr.write(`switch ${done}/${total}${next ? ` ${next.id}` : ''}\n`),
+  onProgress: (done, total, next) =>
+    process.stderr.write(`switch ${done}/${total}${next ? ` ${next.id}` : ''}\n`),
 });
 const section = switchMarkdown(result);
 writeSection('switch', section);

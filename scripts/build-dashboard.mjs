@@ -20,7 +20,10 @@ try {
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(out, { recursive: true });
 await esbuild.build({
-  entryPoints: { app: path.join(source, 'main.tsx'), 'stats-worker': path.join(source, 'stats-worker.ts') },
+  entryPoints: {
+    app: path.join(source, 'main.tsx'),
+    'stats-worker': path.join(source, 'stats-worker.ts'),
+  },
   outdir: out,
   bundle: true,
   format: 'esm',
@@ -39,5 +42,8 @@ await esbuild.build({
   logLevel: 'warning',
 });
 fs.copyFileSync(path.join(source, 'index.html'), path.join(out, 'index.html'));
-const sizes = fs.readdirSync(out).filter((f) => !f.endsWith('.map')).map((f) => `${f} ${(fs.statSync(path.join(out, f)).size / 1024).toFixed(1)} KiB`);
+const sizes = fs
+  .readdirSync(out)
+  .filter((f) => !f.endsWith('.map'))
+  .map((f) => `${f} ${(fs.statSync(path.join(out, f)).size / 1024).toFixed(1)} KiB`);
 console.log(`dashboard: ${sizes.join(', ')}`);

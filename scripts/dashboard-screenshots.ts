@@ -19,7 +19,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(root, 'docs/screenshots');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offload-shots-'));
 const tasks = await loadTaskModule(path.join(root, 'examples/quickstart/tasks.ts'));
-const [hello, report, flaky] = ['hello', 'report', 'flaky'].map((name) => tasks.find((task) => task.name === name)!) as [Task, Task, Task];
+const [hello, report, flaky] = ['hello', 'report', 'flaky'].map((name) =>
+  tasks.find((task) => task.name === name)!,
+) as [Task, Task, Task];
 const store = createSqliteStore({ path: path.join(dir, 'offload.db') });
 const worker = createWorker({ store, tasks, concurrency: 4 });
 await worker.start();
@@ -32,7 +34,12 @@ try {
   await page.goto(server.loginLink());
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
   for (let i = 0; i < 60; i++) {
-    await queue.enqueueMany(Array.from({ length: 5 }, (_, n) => ({ task: n % 3 === 0 ? flaky : hello, payload: n % 3 === 0 ? { chance: 0.3 } : { name: `user ${i}-${n}` } })));
+    await queue.enqueueMany(
+      Array.from({ length: 5 }, (_, n) => ({
+        task: n % 3 === 0 ? flaky : hello,
+        payload: n % 3 === 0 ? { chance: 0.3 } : { name: `user ${i}-${n}` },
+      })),
+    );
     await sleep(100);
   }
   const running = await queue.enqueue(report, { pages: 40 });
@@ -49,7 +56,10 @@ try {
   await shoot('jobs', '#/jobs', () => page.locator('tr[data-job]').first().waitFor());
   await shoot('job', `#/jobs/${running.id}`, () => page.locator('progress').waitFor());
   const failed = (await queue.listJobs({ state: 'failed', limit: 1 })).jobs[0];
-  if (failed) await shoot('job-failed', `#/jobs/${failed.id}`, () => page.getByRole('heading', { name: 'Error' }).waitFor());
+  if (failed)
+    await shoot('job-failed', `#/jobs/${failed.id}`, () =>
+      page.getByRole('heading', { name: 'Error' }).waitFor(),
+    );
   await shoot('workers', '#/workers', () => page.locator('tr[data-worker]').first().waitFor());
   await shoot('modes', '#/modes', () => page.getByRole('heading', { name: 'Modes' }).waitFor());
   await page.setViewportSize({ width: 390, height: 844 });

@@ -16,14 +16,50 @@
  * import { createSqliteStore } from 'offload/sqlite';
  */
 export { defineTask } from './task/define-task-node.ts';
-export type { Task, TaskDefinition, TaskContext, ExecutionMode, TaskMode, TaskPayload, TaskResult } from './task/task.ts';
+export type {
+  Task,
+  TaskDefinition,
+  TaskContext,
+  ExecutionMode,
+  TaskMode,
+  TaskPayload,
+  TaskResult,
+} from './task/task.ts';
 export { loadTaskModule } from './task/load-task-module-node.ts';
-export { createQueue, type Queue, type QueueOptions, type EnqueueOptions, type EnqueueManyItem, type EnqueueWithResult } from './queue/queue.ts';
-export { createWorker, type Worker, type WorkerOptions, type WorkerEvents } from './worker/worker.ts';
+export {
+  createQueue,
+  type Queue,
+  type QueueOptions,
+  type EnqueueOptions,
+  type EnqueueManyItem,
+  type EnqueueWithResult,
+} from './queue/queue.ts';
+export {
+  createWorker,
+  type Worker,
+  type WorkerOptions,
+  type WorkerEvents,
+} from './worker/worker.ts';
 export type { JobPlacement } from './worker/mode-placer.ts';
-export { OffloadError, PermanentFailure, Snooze, ErrorCodes, type ErrorCode, type SerializedError } from './core/errors.ts';
+export {
+  OffloadError,
+  PermanentFailure,
+  Snooze,
+  ErrorCodes,
+  type ErrorCode,
+  type SerializedError,
+} from './core/errors.ts';
 export { JOB_STATES, type Job, type JobState, type JobAttemptError } from './core/job.ts';
 export type { Backoff } from './core/backoff.ts';
 export type { Clock } from './core/clock.ts';
 export type { StandardSchemaV1 } from './core/schema.ts';
-export type { Store, EnqueueContext, QueueInfo, TaskInfo, JobEvent, StoreEvents, JobFilter, JobListParams } from './store/contract.ts';
+export type {
+  Store,
+  EnqueueContext,
+  QueueInfo,
+  TaskInfo,
+  JobEvent,
+  StoreEvents,
+  JobFilter,
+  JobListParams,
+} from './store/contract.ts';

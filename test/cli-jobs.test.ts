@@ -78,7 +78,12 @@ for (const { name, setUp } of stores) {
     const finish = async (kind: 'failed' | 'succeeded') => {
       const job = await enqueue('finishing');
       const claimed = (await claim('finishing')).find((each) => each.id === job.id);
-      const lease = { id: job.id, workerId: 'w', attempt: claimed!.attempts, fence: claimed!.fence };
+      const lease = {
+        id: job.id,
+        workerId: 'w',
+        attempt: claimed!.attempts,
+        fence: claimed!.fence,
+      };
       const outcome =
         kind === 'failed'
           ? { kind, lease, error: { name: 'Error', message: 'boom' }, retryAt: null }

@@ -5,7 +5,10 @@ import { createSqliteStore } from '../src/store/sqlite/index.ts';
 
 /** Type-level checks: this file must type-check (npm test runs tsc over tests); the body only runs trivially. */
 it('carries payload and result types from defineTask to enqueue', () => {
-  const send = defineTask({ name: 'send', run: async (payload: { to: string }) => ({ sent: payload.to.length }) });
+  const send = defineTask({
+    name: 'send',
+    run: async (payload: { to: string }) => ({ sent: payload.to.length }),
+  });
   const check = async () => {
     const store = createSqliteStore({ path: ':memory:' });
     const queue = createQueue({ store, tasks: [send] });

@@ -21,13 +21,23 @@ const offloadSource: esbuild.Plugin = {
     build.onResolve({ filter: /^offload(\/|$)/ }, (args) => {
       const target = BROWSER_ENTRIES[args.path];
       if (target) return { path: path.join(ROOT, target) };
-      return { errors: [{ text: `${args.path} has no browser build; import ${Object.keys(BROWSER_ENTRIES).join(', ')}` }] };
+      return {
+        errors: [
+          {
+            text: `${args.path} has no browser build; import ${Object.keys(BROWSER_ENTRIES).join(', ')}`,
+          },
+        ],
+      };
     });
   },
 };
 
 /** Bundles `entryPoints` (output name → source file) as browser ES modules into `outdir`. */
-export async function bundleForBrowser(entryPoints: Record<string, string>, outdir: string, minify = false): Promise<esbuild.Metafile> {
+export async function bundleForBrowser(
+  entryPoints: Record<string, string>,
+  outdir: string,
+  minify = false,
+): Promise<esbuild.Metafile> {
   const result = await esbuild.build({
     entryPoints,
     outdir,
@@ -48,8 +58,14 @@ export async function bundleForBrowser(entryPoints: Record<string, string>, outd
  * Minified bundle of one module's code (or of `source`, when given) as a browser ES module, in bytes.
  * `external` names imports left out (Node built-ins a library only requires when it runs in Node).
  */
-export async function bundleBytes(entry: { file: string } | { source: string; resolveDir: string }, external: string[] = []): Promise<Uint8Array> {
-  const input = 'file' in entry ? { entryPoints: [entry.file] } : { stdin: { contents: entry.source, resolveDir: entry.resolveDir, loader: 'ts' as const } };
+export async function bundleBytes(
+  entry: { file: string } | { source: string; resolveDir: string },
+  external: string[] = [],
+): Promise<Uint8Array> {
+  const input =
+    'file' in entry
+      ? { entryPoints: [entry.file] }
+      : { stdin: { contents: entry.source, resolveDir: entry.resolveDir, loader: 'ts' as const } };
   const result = await esbuild.build({
     ...input,
     bundle: true,

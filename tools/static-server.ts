@@ -12,7 +12,10 @@ const TYPES: Record<string, string> = {
 };
 
 /** Headers that make a page cross-origin isolated (`crossOriginIsolated`, SharedArrayBuffer). */
-export const ISOLATION_HEADERS = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+export const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+};
 
 export interface StaticServer {
   /** `http://127.0.0.1:<port>` */
@@ -24,14 +27,25 @@ export interface StaticServer {
  * Serves the files under `root` on 127.0.0.1 (an ephemeral port unless `port` is given). `headers`
  * chooses extra headers per request path (for cross-origin isolation, say).
  */
-export async function serveStatic(root: string, options: { port?: number; headers?: (pathname: string) => Record<string, string> } = {}): Promise<StaticServer> {
+export async function serveStatic(
+  root: string,
+  options: { port?: number; headers?: (pathname: string) => Record<string, string> } = {},
+): Promise<StaticServer> {
   const server = http.createServer(async (request, response) => {
     const pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
     const file = path.join(root, pathname.endsWith('/') ? `${pathname}index.html` : pathname);
     const body = file.startsWith(root) ? await fs.readFile(file).catch(() => undefined) : undefined;
     const headers = { 'cache-control': 'no-store', ...options.headers?.(pathname) };
-    if (!body) return void response.writeHead(404, { ...headers, 'content-type': 'text/plain' }).end('not found');
-    response.writeHead(200, { ...headers, 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(body);
+    if (!body)
+      return void response
+        .writeHead(404, { ...headers, 'content-type': 'text/plain' })
+        .end('not found');
+    response
+      .writeHead(200, {
+        ...headers,
+        'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      })
+      .end(body);
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -25,7 +25,16 @@ export const mandelbrot = defineTask({
   name: 'mandelbrot',
   mode: 'thread',
   run: (view: MandelbrotView): Uint8ClampedArray => {
-    const { width, height, maxIterations, top = 0, rows = height - top, centreX = -0.5, centreY = 0, span = 3 } = view;
+    const {
+      width,
+      height,
+      maxIterations,
+      top = 0,
+      rows = height - top,
+      centreX = -0.5,
+      centreY = 0,
+      span = 3,
+    } = view;
     const pixels = new Uint8ClampedArray(width * rows * 4);
     const step = span / width;
     for (let row = 0; row < rows; row++) {

@@ -32,7 +32,11 @@ export async function startApp(options: AppOptions): Promise<App> {
   const queue = createQueue({ store, tasks: [report] });
   // Leave one core to the web server; the others build reports.
   const threads = Math.max(1, os.availableParallelism() - 1);
-  const worker = createWorker({ store, tasks: [report], pools: { thread: { maxWorkers: threads } } });
+  const worker = createWorker({
+    store,
+    tasks: [report],
+    pools: { thread: { maxWorkers: threads } },
+  });
   await worker.start();
   const app = routes(Fastify(), { queue, rounds });
   await app.listen({ host: '127.0.0.1', port: options.port ?? 3000 });
@@ -40,14 +44,22 @@ export async function startApp(options: AppOptions): Promise<App> {
   return { url: `http://127.0.0.1:${port}`, close: () => closeAll(app, worker, store) };
 }
 
-function routes(app: FastifyInstance, { queue, rounds }: { queue: ReturnType<typeof createQueue>; rounds: number }): FastifyInstance {
+function routes(
+  app: FastifyInstance,
+  { queue, rounds }: { queue: ReturnType<typeof createQueue>; rounds: number },
+): FastifyInstance {
   app.get('/health', async () => ({ ok: true }));
 
-  app.get<{ Querystring: { customer?: string } }>('/report/inline', async (request) => buildReport({ customer: request.query.customer ?? 'acme', rounds }));
+  app.get<{ Querystring: { customer?: string } }>('/report/inline', async (request) =>
+    buildReport({ customer: request.query.customer ?? 'acme', rounds }),
+  );
 
   app.post<{ Body: { customer?: string } | undefined }>('/report', async (request, reply) => {
     const job = await queue.enqueue(report, { customer: request.body?.customer ?? 'acme', rounds });
-    return reply.code(202).header('location', `/report/${job.id}`).send({ id: job.id, state: job.state, url: `/report/${job.id}` });
+    return reply
+      .code(202)
+      .header('location', `/report/${job.id}`)
+      .send({ id: job.id, state: job.state, url: `/report/${job.id}` });
   });
 
   app.get<{ Params: { id: string } }>('/report/:id', async (request, reply) => {

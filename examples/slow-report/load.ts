@@ -28,10 +28,20 @@ export interface PhaseStats {
 
 export interface LoadReport {
   inline: { requests: PhaseStats; health: PhaseStats };
-  offloaded: { requests: PhaseStats; health: PhaseStats; jobIds: string[]; succeeded: number; drainSeconds: number };
+  offloaded: {
+    requests: PhaseStats;
+    health: PhaseStats;
+    jobIds: string[];
+    succeeded: number;
+    drainSeconds: number;
+  };
 }
 
-interface Outcome { status: number | 'timeout' | 'error'; ms: number; body: unknown }
+interface Outcome {
+  status: number | 'timeout' | 'error';
+  ms: number;
+  body: unknown;
+}
 
 async function timedFetch(url: string, init: RequestInit, timeoutMs: number): Promise<Outcome> {
   const started = performance.now();
@@ -40,12 +50,20 @@ async function timedFetch(url: string, init: RequestInit, timeoutMs: number): Pr
     const body: unknown = await response.json().catch(() => null);
     return { status: response.status, ms: performance.now() - started, body };
   } catch (error) {
-    return { status: (error as Error).name === 'TimeoutError' ? 'timeout' : 'error', ms: performance.now() - started, body: null };
+    return {
+      status: (error as Error).name === 'TimeoutError' ? 'timeout' : 'error',
+      ms: performance.now() - started,
+      body: null,
+    };
   }
 }
 
 /** Fires `send` `rate` times a second for `seconds`, without waiting for answers; resolves with all outcomes. */
-async function openLoop(rate: number, seconds: number, send: () => Promise<Outcome>): Promise<Outcome[]> {
+async function openLoop(
+  rate: number,
+  seconds: number,
+  send: () => Promise<Outcome>,
+): Promise<Outcome[]> {
   const pending: Array<Promise<Outcome>> = [];
   const total = Math.round(rate * seconds);
   const start = performance.now();
@@ -60,16 +78,31 @@ async function openLoop(rate: number, seconds: number, send: () => Promise<Outco
 function stats(outcomes: Outcome[]): PhaseStats {
   const answered = outcomes.filter((o) => typeof o.status === 'number');
   const ms = answered.map((o) => o.ms).sort((a, b) => a - b);
-  const at = (p: number) => (ms.length ? Math.round(ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!) : 0);
+  const at = (p: number) =>
+    ms.length ? Math.round(ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!) : 0;
   const statuses: Record<string, number> = {};
   for (const o of outcomes) statuses[String(o.status)] = (statuses[String(o.status)] ?? 0) + 1;
-  return { sent: outcomes.length, answered: answered.length, statuses, timedOut: outcomes.length - answered.length, p50: at(0.5), p99: at(0.99), max: Math.round(ms.at(-1) ?? 0) };
+  return {
+    sent: outcomes.length,
+    answered: answered.length,
+    statuses,
+    timedOut: outcomes.length - answered.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: Math.round(ms.at(-1) ?? 0),
+  };
 }
 
 /** Load and a /health probe side by side. */
-async function phase(options: LoadOptions, send: () => Promise<Outcome>): Promise<{ outcomes: Outcome[]; health: PhaseStats }> {
+async function phase(
+  options: LoadOptions,
+  send: () => Promise<Outcome>,
+): Promise<{ outcomes: Outcome[]; health: PhaseStats }> {
   const probes: Array<Promise<Outcome>> = [];
-  const probe = setInterval(() => probes.push(timedFetch(`${options.url}/health`, {}, options.timeoutMs)), 200);
+  const probe = setInterval(
+    () => probes.push(timedFetch(`${options.url}/health`, {}, options.timeoutMs)),
+    200,
+  );
   const outcomes = await openLoop(options.rate, options.seconds, send);
   clearInterval(probe);
   return { outcomes, health: stats(await Promise.all(probes)) };
@@ -80,7 +113,7 @@ async function phase(options: LoadOptions, send: () => Promise<Outcome>): Promis
  * clients gave up are still in the app's backlog and burn its CPU until they are done.
  */
 async function untilIdle(url: string): Promise<void> {
-  for (let quick = 0; quick < 10; ) {
+  for (let quick = 0; quick < 10;) {
     const outcome = await timedFetch(`${url}/health`, {}, 120_000);
     quick = outcome.status === 200 && outcome.ms < 50 ? quick + 1 : 0;
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -92,7 +125,9 @@ async function untilDone(url: string, ids: string[], timeoutMs: number): Promise
   let open = [...ids];
   let succeeded = 0;
   while (open.length && Date.now() < deadline) {
-    const states = await Promise.all(open.map((id) => timedFetch(`${url}/report/${id}`, {}, 10_000)));
+    const states = await Promise.all(
+      open.map((id) => timedFetch(`${url}/report/${id}`, {}, 10_000)),
+    );
     const left: string[] = [];
     states.forEach((outcome, i) => {
       const state = (outcome.body as { state?: string } | null)?.state;
@@ -107,21 +142,43 @@ async function untilDone(url: string, ids: string[], timeoutMs: number): Promise
 
 /** Runs both phases against a running app. */
 export async function runLoad(options: LoadOptions, drainTimeoutMs = 600_000): Promise<LoadReport> {
-  const inline = await phase(options, () => timedFetch(`${options.url}/report/inline`, {}, options.timeoutMs));
+  const inline = await phase(options, () =>
+    timedFetch(`${options.url}/report/inline`, {}, options.timeoutMs),
+  );
   await untilIdle(options.url);
-  const post = () => timedFetch(`${options.url}/report`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ customer: 'acme' }) }, options.timeoutMs);
+  const post = () =>
+    timedFetch(
+      `${options.url}/report`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ customer: 'acme' }),
+      },
+      options.timeoutMs,
+    );
   const offloaded = await phase(options, post);
-  const jobIds = offloaded.outcomes.flatMap((o) => (o.status === 202 ? [(o.body as { id: string }).id] : []));
+  const jobIds = offloaded.outcomes.flatMap((o) =>
+    o.status === 202 ? [(o.body as { id: string }).id] : [],
+  );
   const started = performance.now();
   const succeeded = await untilDone(options.url, jobIds, drainTimeoutMs);
   return {
     inline: { requests: stats(inline.outcomes), health: inline.health },
-    offloaded: { requests: stats(offloaded.outcomes), health: offloaded.health, jobIds, succeeded, drainSeconds: Math.round((performance.now() - started) / 100) / 10 },
+    offloaded: {
+      requests: stats(offloaded.outcomes),
+      health: offloaded.health,
+      jobIds,
+      succeeded,
+      drainSeconds: Math.round((performance.now() - started) / 100) / 10,
+    },
   };
 }
 
 function table(report: LoadReport, options: LoadOptions): string {
-  const row = (name: string, s: PhaseStats) => `| ${name} | ${s.sent} | ${Object.entries(s.statuses).map(([k, v]) => `${k}: ${v}`).join(', ')} | ${s.p50} | ${s.p99} | ${s.max} |`;
+  const row = (name: string, s: PhaseStats) =>
+    `| ${name} | ${s.sent} | ${Object.entries(s.statuses)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ')} | ${s.p50} | ${s.p99} | ${s.max} |`;
   return [
     `${options.rate} requests/s for ${options.seconds} s, clients give up after ${options.timeoutMs} ms; /health probed every 200 ms.`,
     '',
@@ -137,8 +194,20 @@ function table(report: LoadReport, options: LoadOptions): string {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const { values } = parseArgs({ options: { url: { type: 'string', default: 'http://127.0.0.1:3000' }, rate: { type: 'string', default: '2' }, seconds: { type: 'string', default: '15' }, timeout: { type: 'string', default: '5000' } } });
-  const options = { url: values.url, rate: Number(values.rate), seconds: Number(values.seconds), timeoutMs: Number(values.timeout) };
+  const { values } = parseArgs({
+    options: {
+      url: { type: 'string', default: 'http://127.0.0.1:3000' },
+      rate: { type: 'string', default: '2' },
+      seconds: { type: 'string', default: '15' },
+      timeout: { type: 'string', default: '5000' },
+    },
+  });
+  const options = {
+    url: values.url,
+    rate: Number(values.rate),
+    seconds: Number(values.seconds),
+    timeoutMs: Number(values.timeout),
+  };
   console.log(`loading ${options.url}: inline first, then offloaded…`);
   console.log(table(await runLoad(options), options));
 }

@@ -22,5 +22,10 @@ export function buildReport(input: ReportInput): Report {
     digest = createHash('sha256').update(digest).digest();
     histogram[digest[0]! >> 4]!++;
   }
-  return { customer: input.customer, rounds: input.rounds, digest: digest.toString('hex'), histogram };
+  return {
+    customer: input.customer,
+    rounds: input.rounds,
+    digest: digest.toString('hex'),
+    histogram,
+  };
 }

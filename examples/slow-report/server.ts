@@ -8,8 +8,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startApp } from './app.ts';
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '3000' }, rounds: { type: 'string', default: '600000' }, db: { type: 'string' } } });
-const database = values.db ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'offload-slow-report-')), 'jobs.db');
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '3000' },
+    rounds: { type: 'string', default: '600000' },
+    db: { type: 'string' },
+  },
+});
+const database =
+  values.db ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'offload-slow-report-')), 'jobs.db');
 const app = await startApp({ database, port: Number(values.port), rounds: Number(values.rounds) });
 console.log(`slow-report on ${app.url} (queue in ${database})
   inline:    curl ${app.url}/report/inline

@@ -3,7 +3,11 @@ import { execFileSync } from 'node:child_process';
 /** Where the two sides of a round trip run. */
 export type Placement = 'any' | 'one-cpu' | 'two-cpus';
 
-export const PLACEMENT_LABELS: Record<Placement, string> = { any: 'any', 'one-cpu': '1 CPU', 'two-cpus': '2 CPUs' };
+export const PLACEMENT_LABELS: Record<Placement, string> = {
+  any: 'any',
+  'one-cpu': '1 CPU',
+  'two-cpus': '2 CPUs',
+};
 
 /**
  * CPU pinning with `taskset` (sched_setaffinity). The measuring side is this process's main
@@ -26,7 +30,8 @@ export class Affinity {
   whyNot(placement: Placement): string | undefined {
     if (placement === 'any') return undefined;
     if (this.unavailable) return this.unavailable;
-    if (placement === 'two-cpus' && this.cpus.length < 2) return `this process may use only CPU ${this.cpus.join(',')}`;
+    if (placement === 'two-cpus' && this.cpus.length < 2)
+      return `this process may use only CPU ${this.cpus.join(',')}`;
     return undefined;
   }
 
@@ -39,7 +44,9 @@ export class Affinity {
 
   /** Pins one thread (or, with `allThreads`, a whole process) to a CPU list like "0" or "0,1". */
   pin(id: number, cpus: string, allThreads = false): void {
-    execFileSync('taskset', [...(allThreads ? ['-a'] : []), '-c', '-p', cpus, String(id)], { stdio: 'ignore' });
+    execFileSync('taskset', [...(allThreads ? ['-a'] : []), '-c', '-p', cpus, String(id)], {
+      stdio: 'ignore',
+    });
   }
 
   /** Gives this process's main thread back every CPU it started with. */
@@ -50,11 +57,20 @@ export class Affinity {
 
 function readAffinity(pid: number): { cpus: string[]; error?: string } {
   try {
-    const out = execFileSync('taskset', ['-c', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync('taskset', ['-c', '-p', String(pid)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     return { cpus: expandCpuList(out.slice(out.lastIndexOf(':') + 1).trim()) };
   } catch (error) {
     const code = (error as { code?: string }).code;
-    return { cpus: [], error: code === 'ENOENT' ? 'taskset not found (install util-linux) to pin CPUs' : `taskset failed: ${firstLine(error)}` };
+    return {
+      cpus: [],
+      error:
+        code === 'ENOENT'
+          ? 'taskset not found (install util-linux) to pin CPUs'
+          : `taskset failed: ${firstLine(error)}`,
+    };
   }
 }
 
@@ -69,6 +85,11 @@ export function expandCpuList(list: string): string[] {
 
 export function firstLine(error: unknown): string {
   const stderr = (error as { stderr?: unknown }).stderr;
-  const text = typeof stderr === 'string' && stderr.trim() ? stderr : stderr instanceof Buffer && stderr.length ? stderr.toString() : (error as Error)?.message ?? String(error);
+  const text =
+    typeof stderr === 'string' && stderr.trim()
+      ? stderr
+      : stderr instanceof Buffer && stderr.length
+        ? stderr.toString()
+        : ((error as Error)?.message ?? String(error));
   return text.trim().split('\n')[0]!;
 }

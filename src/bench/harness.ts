@@ -44,14 +44,19 @@ export async function timeOnce(probe: Probe, iterations: number): Promise<number
 }
 
 /** Finds how many iterations fill about `sampleMs`, starting at one and growing. */
-export async function calibrate(probe: Probe, sampleMs: number, signal?: AbortSignal): Promise<number> {
+export async function calibrate(
+  probe: Probe,
+  sampleMs: number,
+  signal?: AbortSignal,
+): Promise<number> {
   const target = sampleMs * 1e6;
   await probe.run(1);
   let iterations = 1;
   for (;;) {
     if (signal?.aborted) throw new Interrupted();
     const elapsed = Math.max(1, await timeOnce(probe, iterations));
-    if (elapsed >= target / 4 || iterations >= MAX_ITERATIONS) return Math.min(MAX_ITERATIONS, Math.max(1, Math.round((iterations * target) / elapsed)));
+    if (elapsed >= target / 4 || iterations >= MAX_ITERATIONS)
+      return Math.min(MAX_ITERATIONS, Math.max(1, Math.round((iterations * target) / elapsed)));
     iterations = Math.min(MAX_ITERATIONS, iterations * (elapsed < target / 100 ? 10 : 2));
   }
 }
@@ -60,7 +65,11 @@ export async function calibrate(probe: Probe, sampleMs: number, signal?: AbortSi
  * Warm-up, then `samples` timed batches of `iterations` (calibrated unless given); the summary is
  * of nanoseconds per operation.
  */
-export async function measure(probe: Probe, settings: HarnessSettings, options: { iterations?: number; signal?: AbortSignal } = {}): Promise<Measurement> {
+export async function measure(
+  probe: Probe,
+  settings: HarnessSettings,
+  options: { iterations?: number; signal?: AbortSignal } = {},
+): Promise<Measurement> {
   const { signal } = options;
   const iterations = options.iterations ?? (await calibrate(probe, settings.sampleMs, signal));
   for (let i = 0; i < settings.warmups; i++) {

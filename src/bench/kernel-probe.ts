@@ -28,7 +28,13 @@ export interface PerfSettings {
  * For two CPUs, perf starts on one CPU and one side moves to the other as soon as it appears (a few
  * ms into a run of about a second).
  */
-export async function perfPipe(threaded: boolean, placement: Placement, affinity: Affinity, settings: PerfSettings, signal?: AbortSignal): Promise<number[]> {
+export async function perfPipe(
+  threaded: boolean,
+  placement: Placement,
+  affinity: Affinity,
+  settings: PerfSettings,
+  signal?: AbortSignal,
+): Promise<number[]> {
   const why = affinity.whyNot(placement);
   if (why) throw new Unmeasurable(why);
   const samples: number[] = [];
@@ -39,24 +45,49 @@ export async function perfPipe(threaded: boolean, placement: Placement, affinity
   return samples;
 }
 
-async function perfOnce(threaded: boolean, placement: Placement, affinity: Affinity, settings: PerfSettings): Promise<number> {
+async function perfOnce(
+  threaded: boolean,
+  placement: Placement,
+  affinity: Affinity,
+  settings: PerfSettings,
+): Promise<number> {
   const sides = affinity.sides(placement);
-  const args = ['bench', 'sched', 'pipe', '-l', String(placement === 'two-cpus' ? settings.apartLoops : settings.loops), ...(threaded ? ['-T'] : [])];
+  const args = [
+    'bench',
+    'sched',
+    'pipe',
+    '-l',
+    String(placement === 'two-cpus' ? settings.apartLoops : settings.loops),
+    ...(threaded ? ['-T'] : []),
+  ];
   const [command, argv] = sides ? ['taskset', ['-c', sides.self, 'perf', ...args]] : ['perf', args];
-  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [PEER_ENV]: String(process.pid) } });
+  const child = spawn(command, argv, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, [PEER_ENV]: String(process.pid) },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', (error: NodeJS.ErrnoException) => reject(new Unmeasurable(error.code === 'ENOENT' ? `${command} not found (install linux-perf for the kernel's own numbers)` : error.message)));
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new Unmeasurable(
+          error.code === 'ENOENT'
+            ? `${command} not found (install linux-perf for the kernel's own numbers)`
+            : error.message,
+        ),
+      ),
+    );
     child.once('close', (code) => resolve(code));
   });
   exited.catch(() => {});
   if (placement === 'two-cpus' && child.pid) {
     await pinApart(child.pid, threaded, sides!.peer, affinity).catch((error: unknown) => {
       child.kill('SIGKILL');
-      throw error instanceof Unmeasurable ? error : new Unmeasurable(`could not pin perf's tasks apart: ${(error as Error).message}`);
+      throw error instanceof Unmeasurable
+        ? error
+        : new Unmeasurable(`could not pin perf's tasks apart: ${(error as Error).message}`);
     });
   }
   const code = await exited;
@@ -69,7 +100,12 @@ async function perfOnce(threaded: boolean, placement: Placement, affinity: Affin
 }
 
 /** Waits (up to 1 s) for perf's two ping-pong tasks and moves the second to the other CPU. */
-async function pinApart(pid: number, threaded: boolean, cpu: string, affinity: Affinity): Promise<void> {
+async function pinApart(
+  pid: number,
+  threaded: boolean,
+  cpu: string,
+  affinity: Affinity,
+): Promise<void> {
   for (let waited = 0; waited < 1000; waited++) {
     const tasks = pingPongTasks(pid, threaded);
     if (tasks.length === 2) {
@@ -77,7 +113,10 @@ async function pinApart(pid: number, threaded: boolean, cpu: string, affinity: A
         affinity.pin(tasks[1]!, cpu);
         return;
       } catch (error) {
-        if (!fs.existsSync(`/proc/${pid}`)) throw new Unmeasurable('perf ended before its tasks could be pinned apart', { cause: error });
+        if (!fs.existsSync(`/proc/${pid}`))
+          throw new Unmeasurable('perf ended before its tasks could be pinned apart', {
+            cause: error,
+          });
       }
     }
     await sleep(1);
@@ -88,7 +127,12 @@ async function pinApart(pid: number, threaded: boolean, cpu: string, affinity: A
 /** Process mode: perf itself and its forked child. Thread mode: the two threads beside perf's main thread. */
 function pingPongTasks(pid: number, threaded: boolean): number[] {
   try {
-    if (threaded) return fs.readdirSync(`/proc/${pid}/task`).map(Number).filter((tid) => tid !== pid).sort((a, b) => a - b);
+    if (threaded)
+      return fs
+        .readdirSync(`/proc/${pid}/task`)
+        .map(Number)
+        .filter((tid) => tid !== pid)
+        .sort((a, b) => a - b);
     const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
     return children ? [pid, Number(children.split(/\s+/)[0])] : [];
   } catch {

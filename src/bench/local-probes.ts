@@ -77,7 +77,9 @@ export const threadStartProbe: Probe = {
     let total = 0;
     for (let i = 0; i < n; i++) {
       const start = process.hrtime.bigint();
-      const worker = new Worker("require('node:worker_threads').parentPort.postMessage(1)", { eval: true });
+      const worker = new Worker("require('node:worker_threads').parentPort.postMessage(1)", {
+        eval: true,
+      });
       await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
       total += Number(process.hrtime.bigint() - start);
       await worker.terminate();
@@ -92,11 +94,16 @@ export const processStartProbe: Probe = {
     let total = 0;
     for (let i = 0; i < n; i++) {
       const start = process.hrtime.bigint();
-      const child = spawn(process.execPath, ['-e', 'process.send(1)'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, [PEER_ENV]: String(process.pid) } });
+      const child = spawn(process.execPath, ['-e', 'process.send(1)'], {
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        env: { ...process.env, [PEER_ENV]: String(process.pid) },
+      });
       try {
         await new Promise((resolve, reject) => {
           child.once('message', resolve).once('error', reject);
-          child.once('exit', (code) => reject(new Error(`node exited (code ${code}) before it was ready`)));
+          child.once('exit', (code) =>
+            reject(new Error(`node exited (code ${code}) before it was ready`)),
+          );
         });
         total += Number(process.hrtime.bigint() - start);
       } finally {

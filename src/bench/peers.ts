@@ -50,7 +50,11 @@ if (process.env.OFFLOAD_BENCH_PEER === 'pipe') {
 }`;
 
 /** A ping-pong over an event emitter-like channel: send, wait for the answer, repeat. */
-function messagePingPong(send: () => void, subscribe: (onReply: () => void) => void, died: Promise<never>): (n: number) => Promise<void> {
+function messagePingPong(
+  send: () => void,
+  subscribe: (onReply: () => void) => void,
+  died: Promise<never>,
+): (n: number) => Promise<void> {
   let reply: () => void = () => {};
   subscribe(() => reply());
   return (n) =>
@@ -69,22 +73,34 @@ export async function startThreadPeer(kind: ThreadPeerKind): Promise<Peer> {
   const sab = new SharedArrayBuffer(4);
   const channel = kind === 'channel' ? new MessageChannel() : undefined;
   const workerData = { kind, sab, port: channel?.port2 };
-  const worker = new Worker(THREAD_PEER, { eval: true, workerData, transferList: channel ? [channel.port2] : [] });
+  const worker = new Worker(THREAD_PEER, {
+    eval: true,
+    workerData,
+    transferList: channel ? [channel.port2] : [],
+  });
   const died = new Promise<never>((_, reject) => {
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`bench thread exited (code ${code})`)));
   });
   died.catch(() => {});
-  const { tid } = await Promise.race([died, new Promise<{ tid: number }>((resolve) => worker.once('message', resolve))]);
+  const { tid } = await Promise.race([
+    died,
+    new Promise<{ tid: number }>((resolve) => worker.once('message', resolve)),
+  ]);
   const close = async () => {
     Atomics.store(new Int32Array(sab), 0, 3);
     Atomics.notify(new Int32Array(sab), 0);
     channel?.port1.close();
     await worker.terminate();
   };
-  if (kind === 'atomics') return { id: tid, isProcess: false, roundTrips: atomicsRoundTrips(new Int32Array(sab)), close };
+  if (kind === 'atomics')
+    return { id: tid, isProcess: false, roundTrips: atomicsRoundTrips(new Int32Array(sab)), close };
   const port: MessagePort | Worker = channel ? channel.port1 : worker;
-  const roundTrips = messagePingPong(() => port.postMessage(1), (onReply) => port.on('message', onReply), died);
+  const roundTrips = messagePingPong(
+    () => port.postMessage(1),
+    (onReply) => port.on('message', onReply),
+    died,
+  );
   return { id: tid, isProcess: false, roundTrips, close };
 }
 
@@ -94,7 +110,8 @@ function atomicsRoundTrips(cell: Int32Array): (n: number) => void {
     for (let i = 0; i < n; i++) {
       Atomics.store(cell, 0, 1);
       Atomics.notify(cell, 0);
-      if (Atomics.wait(cell, 0, 1, HANG_MS) === 'timed-out') throw new Error('bench thread did not answer through Atomics');
+      if (Atomics.wait(cell, 0, 1, HANG_MS) === 'timed-out')
+        throw new Error('bench thread did not answer through Atomics');
     }
   };
 }
@@ -108,15 +125,29 @@ export async function startProcessPeer(kind: ProcessPeerKind): Promise<Peer> {
   });
   const died = new Promise<never>((_, reject) => {
     child.once('error', reject);
-    child.once('exit', (code, signal) => reject(new Error(`bench process exited (${signal ?? `code ${code}`})`)));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`bench process exited (${signal ?? `code ${code}`})`)),
+    );
   });
   died.catch(() => {});
-  const ready = new Promise<void>((resolve) => (kind === 'pipe' ? child.stdout!.once('data', () => resolve()) : child.once('message', () => resolve())));
+  const ready = new Promise<void>((resolve) =>
+    kind === 'pipe'
+      ? child.stdout!.once('data', () => resolve())
+      : child.once('message', () => resolve()),
+  );
   await Promise.race([died, ready]);
   const roundTrips =
     kind === 'pipe'
-      ? messagePingPong(() => child.stdin!.write('p'), (onReply) => child.stdout!.on('data', onReply), died)
-      : messagePingPong(() => child.send(1), (onReply) => child.on('message', onReply), died);
+      ? messagePingPong(
+          () => child.stdin!.write('p'),
+          (onReply) => child.stdout!.on('data', onReply),
+          died,
+        )
+      : messagePingPong(
+          () => child.send(1),
+          (onReply) => child.on('message', onReply),
+          died,
+        );
   return { id: child.pid ?? 0, isProcess: true, roundTrips, close: () => endChild(child) };
 }
 

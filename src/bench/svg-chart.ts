@@ -37,7 +37,9 @@ export function renderSwitchSvg(result: SwitchResult): string {
     if (row.group !== group) {
       group = row.group;
       y += GROUP_GAP;
-      parts.push(`<text x="8" y="${y - 6}" class="group" fill="${COLORS[group]}">${escapeXml(GROUP_LABELS[group])}</text>`);
+      parts.push(
+        `<text x="8" y="${y - 6}" class="group" fill="${COLORS[group]}">${escapeXml(GROUP_LABELS[group])}</text>`,
+      );
     }
     parts.push(bar(row, y, x(row.median!) - LABEL_W));
     y += BAR_H + GAP;
@@ -72,12 +74,20 @@ function bar(row: SwitchRow, y: number, width: number): string {
   );
 }
 
-function axisLines(lo: number, hi: number, x: (ns: number) => number, top: number, bottom: number): string[] {
+function axisLines(
+  lo: number,
+  hi: number,
+  x: (ns: number) => number,
+  top: number,
+  bottom: number,
+): string[] {
   const lines: string[] = [];
   for (let power = lo; power <= hi; power++) {
     const at = x(10 ** power).toFixed(1);
     lines.push(`<line x1="${at}" y1="${top}" x2="${at}" y2="${bottom}" stroke="#e0e0e0"/>`);
-    lines.push(`<text x="${at}" y="${bottom + 16}" text-anchor="middle" class="axis">${decade(power)}</text>`);
+    lines.push(
+      `<text x="${at}" y="${bottom + 16}" text-anchor="middle" class="axis">${decade(power)}</text>`,
+    );
   }
   return lines;
 }
@@ -90,5 +100,8 @@ function decade(power: number): string {
 }
 
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!,
+  );
 }

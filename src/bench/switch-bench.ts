@@ -2,7 +2,13 @@ import os from 'node:os';
 import { Affinity, type Placement } from './affinity.ts';
 import { Interrupted } from './harness.ts';
 import { Unmeasurable } from './kernel-probe.ts';
-import { DEFAULT_SETTINGS, QUICK_SETTINGS, switchRows, type CostGroup, type RowSpec } from './switch-rows.ts';
+import {
+  DEFAULT_SETTINGS,
+  QUICK_SETTINGS,
+  switchRows,
+  type CostGroup,
+  type RowSpec,
+} from './switch-rows.ts';
 
 /** One measured cost. Times are nanoseconds per operation (a hop, a round trip, a start, a copy). */
 export interface SwitchRow {
@@ -41,7 +47,14 @@ export interface SwitchResult {
   /** False when interrupted: rows not reached carry the reason `interrupted`. */
   complete: boolean;
   quick: boolean;
-  machine: { cpus: number; cpuModel: string; node: string; platform: string; release: string; loadAverage: number[] };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    platform: string;
+    release: string;
+    loadAverage: number[];
+  };
   harness: HarnessCheck;
   rows: SwitchRow[];
 }
@@ -79,12 +92,29 @@ export async function runSwitchBench(options: SwitchOptions = {}): Promise<Switc
     }
     try {
       const m = await spec.measure({ settings, affinity, signal: options.signal });
-      rows.push({ ...base(spec), median: m.median, p25: m.p25, p75: m.p75, mad: m.mad, samples: m.samples, iterations: m.iterations });
+      rows.push({
+        ...base(spec),
+        median: m.median,
+        p25: m.p25,
+        p75: m.p75,
+        mad: m.mad,
+        samples: m.samples,
+        iterations: m.iterations,
+      });
     } catch (error) {
       // Ctrl-C also reaches the peers (same process group): a peer that died of it counts as interrupted.
       const interrupted = error instanceof Interrupted || options.signal?.aborted === true;
       if (interrupted) complete = false;
-      rows.push(emptyRow(spec, interrupted ? 'interrupted' : error instanceof Unmeasurable ? error.message : `failed: ${(error as Error)?.message ?? String(error)}`));
+      rows.push(
+        emptyRow(
+          spec,
+          interrupted
+            ? 'interrupted'
+            : error instanceof Unmeasurable
+              ? error.message
+              : `failed: ${(error as Error)?.message ?? String(error)}`,
+        ),
+      );
     }
   }
   options.onProgress?.(specs.length, specs.length, undefined);
@@ -106,15 +136,33 @@ function base(spec: RowSpec): Pick<SwitchRow, 'id' | 'group' | 'name' | 'placeme
 }
 
 function emptyRow(spec: RowSpec, reason: string): SwitchRow {
-  return { ...base(spec), median: null, p25: null, p75: null, mad: null, samples: 0, iterations: 0, reason };
+  return {
+    ...base(spec),
+    median: null,
+    p25: null,
+    p75: null,
+    mad: null,
+    samples: 0,
+    iterations: 0,
+    reason,
+  };
 }
 
 export function harnessCheck(rows: readonly SwitchRow[]): HarnessCheck {
   const overhead = rows.find((row) => row.group === 'harness')?.median ?? null;
   const measured = rows.filter((row) => row.group !== 'harness' && row.median !== null);
-  const smallest = measured.reduce<SwitchRow | null>((best, row) => (best === null || row.median! < best.median! ? row : best), null);
+  const smallest = measured.reduce<SwitchRow | null>(
+    (best, row) => (best === null || row.median! < best.median! ? row : best),
+    null,
+  );
   const fraction = overhead !== null && smallest ? overhead / smallest.median! : null;
-  return { overheadNs: overhead, smallestNs: smallest?.median ?? null, smallestRow: smallest?.name ?? null, fraction, ok: fraction !== null && fraction < HARNESS_LIMIT };
+  return {
+    overheadNs: overhead,
+    smallestNs: smallest?.median ?? null,
+    smallestRow: smallest?.name ?? null,
+    fraction,
+    ok: fraction !== null && fraction < HARNESS_LIMIT,
+  };
 }
 
 function machine(): SwitchResult['machine'] {

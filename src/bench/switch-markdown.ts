@@ -20,25 +20,36 @@ function costTable(result: SwitchResult): string[] {
     const key = `${GROUP_LABELS[row.group]} | ${row.name}`;
     byCost.set(key, [...(byCost.get(key) ?? []), row]);
   }
-  const lines = ['| mode | cost | any CPU | both on 1 CPU | on 2 CPUs |', '|---|---|---:|---:|---:|'];
-  for (const [key, rows] of byCost) lines.push(`| ${key} | ${COLUMNS.map((p) => cell(rows.find((row) => row.placement === p))).join(' | ')} |`);
+  const lines = [
+    '| mode | cost | any CPU | both on 1 CPU | on 2 CPUs |',
+    '|---|---|---:|---:|---:|',
+  ];
+  for (const [key, rows] of byCost)
+    lines.push(
+      `| ${key} | ${COLUMNS.map((p) => cell(rows.find((row) => row.placement === p))).join(' | ')} |`,
+    );
   return lines;
 }
 
 /** How much of a Node hand-off is the kernel's switch: Node's round trip over perf's, per placement. */
 function kernelShare(result: SwitchResult): string[] {
-  const find = (id: string, placement: Placement) => result.rows.find((row) => row.id === `${id}@${placement}`)?.median ?? null;
+  const find = (id: string, placement: Placement) =>
+    result.rows.find((row) => row.id === `${id}@${placement}`)?.median ?? null;
   const pairs: Array<[string, string, string]> = [
     ['thread postMessage (Worker) / perf -T', 'thread-post', 'perf-pipe-threads'],
     ['thread Atomics hand-off / perf -T', 'thread-atomics', 'perf-pipe-threads'],
     ["process IPC 'advanced' / perf", 'process-ipc-advanced', 'perf-pipe'],
     ['process raw pipe / perf', 'process-pipe', 'perf-pipe'],
   ];
-  const ratio = (a: number | null, b: number | null) => (a !== null && b !== null ? `${(a / b).toFixed(1)}×` : '—');
+  const ratio = (a: number | null, b: number | null) =>
+    a !== null && b !== null ? `${(a / b).toFixed(1)}×` : '—';
   return [
     '| Node round trip ÷ kernel round trip | any CPU | 1 CPU | 2 CPUs |',
     '|---|---:|---:|---:|',
-    ...pairs.map(([label, node, kernel]) => `| ${label} | ${COLUMNS.map((p) => ratio(find(node, p), find(kernel, p))).join(' | ')} |`),
+    ...pairs.map(
+      ([label, node, kernel]) =>
+        `| ${label} | ${COLUMNS.map((p) => ratio(find(node, p), find(kernel, p))).join(' | ')} |`,
+    ),
   ];
 }
 

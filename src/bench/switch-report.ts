@@ -20,10 +20,13 @@ export function switchTableRows(result: SwitchResult): string[][] {
 /** One line on the harness's own overhead against the smallest cost reported. */
 export function harnessNote(result: SwitchResult): string {
   const { overheadNs, smallestNs, smallestRow, fraction, ok } = result.harness;
-  if (overheadNs === null || smallestNs === null || fraction === null) return 'harness overhead: not measured';
+  if (overheadNs === null || smallestNs === null || fraction === null)
+    return 'harness overhead: not measured';
   const share = `${(fraction * 100).toFixed(2)} %`;
   const facts = `harness overhead ${formatNs(overheadNs)} per operation = ${share} of the smallest cost (${smallestRow}, ${formatNs(smallestNs)})`;
-  return ok ? `${facts}: under ${HARNESS_LIMIT * 100} %, so it does not distort the numbers` : `WARNING: ${facts}, over ${HARNESS_LIMIT * 100} %: the smallest costs are overstated`;
+  return ok
+    ? `${facts}: under ${HARNESS_LIMIT * 100} %, so it does not distort the numbers`
+    : `WARNING: ${facts}, over ${HARNESS_LIMIT * 100} %: the smallest costs are overstated`;
 }
 
 /** The header line: machine, Node, load, and whether the run was cut short. */

@@ -54,7 +54,11 @@ const MODES: ExecutionMode[] = ['inline', 'thread', 'process'];
  * overhead), then a burst (throughput and CPU time per job), and recommends a mode by the rule in
  * mode-rule.ts. The payload is checked against the task's schema first.
  */
-export async function benchTask(task: Task, payload: unknown, options: TaskBenchOptions): Promise<TaskBenchResult> {
+export async function benchTask(
+  task: Task,
+  payload: unknown,
+  options: TaskBenchOptions,
+): Promise<TaskBenchResult> {
   const value = task.schema ? await validateWithSchema(task.schema, payload, task.name) : payload;
   const modes: ModeMeasurement[] = [];
   for (const [index, mode] of MODES.entries()) {
@@ -63,38 +67,93 @@ export async function benchTask(task: Task, payload: unknown, options: TaskBench
     modes.push(await measureMode(task, value, mode, options));
   }
   options.onProgress?.(MODES.length, MODES.length, undefined);
-  return { kind: 'offload-bench-task', task: task.name, payload, cpus: os.availableParallelism(), modes, recommendation: recommend(modes) };
+  return {
+    kind: 'offload-bench-task',
+    task: task.name,
+    payload,
+    cpus: os.availableParallelism(),
+    modes,
+    recommendation: recommend(modes),
+  };
 }
 
-async function measureMode(task: Task, payload: unknown, mode: ExecutionMode, options: TaskBenchOptions): Promise<ModeMeasurement> {
+async function measureMode(
+  task: Task,
+  payload: unknown,
+  mode: ExecutionMode,
+  options: TaskBenchOptions,
+): Promise<ModeMeasurement> {
   const workers = mode === 'inline' ? 1 : Math.max(1, os.availableParallelism());
-  const pool = createPool({ mode, module: options.module, maxWorkers: mode === 'inline' ? Infinity : workers, minWorkers: mode === 'inline' ? 0 : workers });
+  const pool = createPool({
+    mode,
+    module: options.module,
+    maxWorkers: mode === 'inline' ? Infinity : workers,
+    minWorkers: mode === 'inline' ? 0 : workers,
+  });
   try {
     await firstRun(pool, task, payload, mode);
     const budget = options.quick ? 150 : 1000;
-    const latencies = await oneAtATime(pool, task.name, payload, budget, options.quick ? 30 : 500, options.signal);
+    const latencies = await oneAtATime(
+      pool,
+      task.name,
+      payload,
+      budget,
+      options.quick ? 30 : 500,
+      options.signal,
+    );
     const latencyMs = summarize(latencies).median;
     const runMs = pool.stats().runTime.p50;
-    const burstJobs = Math.round(Math.min(20_000, Math.max(10, ((options.quick ? 200 : 1500) * workers) / Math.max(latencyMs, 0.001))));
+    const burstJobs = Math.round(
+      Math.min(
+        20_000,
+        Math.max(10, ((options.quick ? 200 : 1500) * workers) / Math.max(latencyMs, 0.001)),
+      ),
+    );
     const { throughput, cpuMsPerJob } = await burst(pool, task.name, payload, burstJobs);
-    return { mode, workers, sequentialJobs: latencies.length, latencyMs, runMs, overheadMs: Math.max(0, latencyMs - runMs), burstJobs, throughput, cpuMsPerJob };
+    return {
+      mode,
+      workers,
+      sequentialJobs: latencies.length,
+      latencyMs,
+      runMs,
+      overheadMs: Math.max(0, latencyMs - runMs),
+      burstJobs,
+      throughput,
+      cpuMsPerJob,
+    };
   } finally {
     await pool.destroy();
   }
 }
 
-async function firstRun(pool: Pool, task: Task, payload: unknown, mode: ExecutionMode): Promise<void> {
+async function firstRun(
+  pool: Pool,
+  task: Task,
+  payload: unknown,
+  mode: ExecutionMode,
+): Promise<void> {
   try {
     await pool.ready();
     await pool.run(task.name, payload);
   } catch (error) {
     const message = (error as Error)?.message ?? String(error);
-    throw new OffloadError(ErrorCodes.INVALID_PAYLOAD, `task "${task.name}" failed in ${mode} mode with this payload: ${message}; bench task needs a payload the task runs to success`, { cause: error });
+    throw new OffloadError(
+      ErrorCodes.INVALID_PAYLOAD,
+      `task "${task.name}" failed in ${mode} mode with this payload: ${message}; bench task needs a payload the task runs to success`,
+      { cause: error },
+    );
   }
 }
 
 /** Jobs one after another until `budgetMs` has passed or `maxJobs` ran (at least 5); each job's latency in ms. */
-async function oneAtATime(pool: Pool, name: string, payload: unknown, budgetMs: number, maxJobs: number, signal?: AbortSignal): Promise<number[]> {
+async function oneAtATime(
+  pool: Pool,
+  name: string,
+  payload: unknown,
+  budgetMs: number,
+  maxJobs: number,
+  signal?: AbortSignal,
+): Promise<number[]> {
   const latencies: number[] = [];
   const end = performance.now() + budgetMs;
   while (latencies.length < 5 || (latencies.length < maxJobs && performance.now() < end)) {
@@ -106,7 +165,12 @@ async function oneAtATime(pool: Pool, name: string, payload: unknown, budgetMs: 
   return latencies;
 }
 
-async function burst(pool: Pool, name: string, payload: unknown, jobs: number): Promise<{ throughput: number; cpuMsPerJob: number }> {
+async function burst(
+  pool: Pool,
+  name: string,
+  payload: unknown,
+  jobs: number,
+): Promise<{ throughput: number; cpuMsPerJob: number }> {
   const cpuBefore = cpuTimeMs();
   const start = performance.now();
   await Promise.all(Array.from({ length: jobs }, () => pool.run(name, payload)));

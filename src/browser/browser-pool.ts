@@ -45,7 +45,13 @@ export class WebWorkerPool implements BrowserPool {
     const name = typeof task === 'string' ? task : task?.name;
     const problem = checkRunOptions(name, options) ?? this.#refusal(options);
     if (problem) return Promise.reject(problem);
-    const pending = new BrowserTask(this.#nextId++, name, payload, options?.timeout ?? this.#options.taskTimeout ?? -1, options);
+    const pending = new BrowserTask(
+      this.#nextId++,
+      name,
+      payload,
+      options?.timeout ?? this.#options.taskTimeout ?? -1,
+      options,
+    );
     pending.cancelOnAbort(this.#cancel);
     this.#queue.push(pending);
     this.#pump();
@@ -54,7 +60,16 @@ export class WebWorkerPool implements BrowserPool {
 
   #refusal(options: BrowserRunOptions | undefined): Error | undefined {
     const queued = this.#queue.size;
-    return refusal({ label: 'browser', accepting: this.#accepting, breaker: this.#breaker, full: queued >= this.#options.maxQueue, queued }, options?.signal);
+    return refusal(
+      {
+        label: 'browser',
+        accepting: this.#accepting,
+        breaker: this.#breaker,
+        full: queued >= this.#options.maxQueue,
+        queued,
+      },
+      options?.signal,
+    );
   }
 
   ready(): Promise<void> {
@@ -70,8 +85,16 @@ export class WebWorkerPool implements BrowserPool {
 
   stats(): PoolStats {
     const running = this.#slots.filter((slot) => slot.task).length;
-    const base = { mode: this.mode, workers: this.#slots.length, queued: this.#queue.size, running };
-    return this.#stats.snapshot(base, this.#slots.map((slot) => slot.startedAt));
+    const base = {
+      mode: this.mode,
+      workers: this.#slots.length,
+      queued: this.#queue.size,
+      running,
+    };
+    return this.#stats.snapshot(
+      base,
+      this.#slots.map((slot) => slot.startedAt),
+    );
   }
 
   close(): Promise<void> {
@@ -123,7 +146,13 @@ export class WebWorkerPool implements BrowserPool {
       slot.worker.postMessage({ t: 'run', tasks: [task.request()] }, task.options?.transfer ?? []);
     } catch (error) {
       const message = `the payload of task "${task.task}" cannot be sent to a web worker (${(error as Error).message}); send structured-cloneable data`;
-      task.settle(false, new OffloadError(ErrorCodes.INVALID_PAYLOAD, message, { cause: error, details: { task: task.task } }));
+      task.settle(
+        false,
+        new OffloadError(ErrorCodes.INVALID_PAYLOAD, message, {
+          cause: error,
+          details: { task: task.task },
+        }),
+      );
       return;
     }
     clearTimeout(slot.timer);
@@ -155,7 +184,10 @@ export class WebWorkerPool implements BrowserPool {
     try {
       worker = new Worker(module, { type: 'module', name: label });
     } catch (error) {
-      this.#startFailed(moduleError(module, `cannot start as a module worker: ${(error as Error).message}`, error), true);
+      this.#startFailed(
+        moduleError(module, `cannot start as a module worker: ${(error as Error).message}`, error),
+        true,
+      );
       return undefined;
     }
     const slot = new WorkerSlot(worker, label);
@@ -163,8 +195,16 @@ export class WebWorkerPool implements BrowserPool {
     this.#stats.counts.workersStarted++;
     worker.onmessage = (event) => this.#onMessage(slot, event.data as ChildMessage);
     worker.onerror = (event) => this.#onError(slot, event);
-    worker.onmessageerror = () => this.#end(slot, slot.crashError(undefined, 'sent a message that could not be read'));
-    slot.timer = setTimeout(() => this.#end(slot, moduleError(module, `did not call serve() within ${startTimeout} ms (startTimeout)`)), startTimeout);
+    worker.onmessageerror = () =>
+      this.#end(slot, slot.crashError(undefined, 'sent a message that could not be read'));
+    slot.timer = setTimeout(
+      () =>
+        this.#end(
+          slot,
+          moduleError(module, `did not call serve() within ${startTimeout} ms (startTimeout)`),
+        ),
+      startTimeout,
+    );
     return slot;
   }
 
@@ -204,13 +244,19 @@ export class WebWorkerPool implements BrowserPool {
 
   #onStarted(slot: WorkerSlot, id: number, timeout: number): void {
     const task = slot.task;
-    if (task?.id === id && !task.settled) task.timer = setTimeout(() => this.#abandon(task, 'timeout'), timeout);
+    if (task?.id === id && !task.settled)
+      task.timer = setTimeout(() => this.#abandon(task, 'timeout'), timeout);
   }
 
-  #onDone(slot: WorkerSlot, replies: TaskReply[], progress: Array<[number, unknown]> | undefined): void {
+  #onDone(
+    slot: WorkerSlot,
+    replies: TaskReply[],
+    progress: Array<[number, unknown]> | undefined,
+  ): void {
     const task = slot.task;
     for (const [id, value] of progress ?? []) {
-      if (task?.id === id && !task.settled && task.options?.onProgress) callSafely(task.options.onProgress, value);
+      if (task?.id === id && !task.settled && task.options?.onProgress)
+        callSafely(task.options.onProgress, value);
     }
     const reply = replies.find((candidate) => candidate.id === task?.id);
     if (!task || !reply) return;
@@ -226,7 +272,12 @@ export class WebWorkerPool implements BrowserPool {
   /** Gives up on a task: rejects it now and, if a worker runs it, terminates that worker. */
   #abandon(task: BrowserTask, reason: 'cancelled' | 'timeout'): void {
     if (task.settled) return;
-    const error = stopError(task.task, reason, task.options?.signal, '; its web worker was terminated');
+    const error = stopError(
+      task.task,
+      reason,
+      task.options?.signal,
+      '; its web worker was terminated',
+    );
     this.#stats.counts[reason === 'timeout' ? 'timedOut' : 'cancelled']++;
     task.settle(false, error);
     if (task.slot?.task === task) this.#end(task.slot, undefined);
@@ -281,7 +332,12 @@ export class WebWorkerPool implements BrowserPool {
   }
 
   #checkDrained(): void {
-    if (this.#drainWaiters.length === 0 || this.#queue.size > 0 || this.#slots.some((slot) => slot.task)) return;
+    if (
+      this.#drainWaiters.length === 0 ||
+      this.#queue.size > 0 ||
+      this.#slots.some((slot) => slot.task)
+    )
+      return;
     for (const resolve of this.#drainWaiters.splice(0)) resolve();
   }
 }

@@ -27,8 +27,16 @@ export interface BrowserPool {
    * ERR_TASK_CANCELLED, ERR_WORKER_CRASHED, ERR_QUEUE_FULL, ERR_POOL_CLOSED, ERR_TASK_NOT_FOUND,
    * ERR_TASK_MODULE, ERR_INVALID_PAYLOAD.
    */
-  run<T extends Task>(task: T, payload: TaskPayload<T>, options?: BrowserRunOptions): Promise<TaskResult<T>>;
-  run<Result = unknown>(task: string, payload?: unknown, options?: BrowserRunOptions): Promise<Result>;
+  run<T extends Task>(
+    task: T,
+    payload: TaskPayload<T>,
+    options?: BrowserRunOptions,
+  ): Promise<TaskResult<T>>;
+  run<Result = unknown>(
+    task: string,
+    payload?: unknown,
+    options?: BrowserRunOptions,
+  ): Promise<Result>;
   /** Resolves once a worker has loaded the module; rejects with the start-up error if none can. */
   ready(): Promise<void>;
   /** Counts, utilisation and recent run and wait time percentiles. */

@@ -54,17 +54,27 @@ export function resolveBrowserOptions(input: BrowserPoolOptions): ResolvedBrowse
   for (const key of Object.keys(input)) {
     if (known.includes(key)) continue;
     const guess = closest(key, known);
-    throw invalid(`unknown option \`${key}\`${guess ? `, did you mean \`${guess}\`?` : `; known options: ${known.join(', ')}`}`, key);
+    throw invalid(
+      `unknown option \`${key}\`${guess ? `, did you mean \`${guess}\`?` : `; known options: ${known.join(', ')}`}`,
+      key,
+    );
   }
   for (const [key, min] of Object.entries(MINIMUM)) {
     const value = (input as unknown as Record<string, unknown>)[key];
     if (value === undefined || (key === 'maxQueue' && value === Infinity)) continue;
-    if (!Number.isInteger(value) || (value as number) < min) throw invalid(`option \`${key}\` must be a whole number, ${min} or more (got ${String(value)})`, key);
-    if (TIMERS.has(key) && (value as number) > LIMITS.timerMs) throw invalid(`option \`${key}\` must be ${TIMER_LIMIT_WORDS} (got ${String(value)})`, key);
+    if (!Number.isInteger(value) || (value as number) < min)
+      throw invalid(
+        `option \`${key}\` must be a whole number, ${min} or more (got ${String(value)})`,
+        key,
+      );
+    if (TIMERS.has(key) && (value as number) > LIMITS.timerMs)
+      throw invalid(`option \`${key}\` must be ${TIMER_LIMIT_WORDS} (got ${String(value)})`, key);
   }
-  const maxWorkers = input.maxWorkers ?? Math.max(1, (globalThis.navigator?.hardwareConcurrency ?? 2) - 1);
+  const maxWorkers =
+    input.maxWorkers ?? Math.max(1, (globalThis.navigator?.hardwareConcurrency ?? 2) - 1);
   const minWorkers = input.minWorkers ?? Math.min(1, maxWorkers);
-  if (minWorkers > maxWorkers) throw invalid(`option \`minWorkers\` must not exceed maxWorkers (${maxWorkers})`, 'minWorkers');
+  if (minWorkers > maxWorkers)
+    throw invalid(`option \`minWorkers\` must not exceed maxWorkers (${maxWorkers})`, 'minWorkers');
   return {
     module: moduleUrl(input.module),
     minWorkers,
@@ -78,7 +88,10 @@ export function resolveBrowserOptions(input: BrowserPoolOptions): ResolvedBrowse
 
 function moduleUrl(module: unknown): string {
   if (!(module instanceof URL) && (typeof module !== 'string' || module === '')) {
-    throw invalid('option `module` must be the URL of a module worker script that calls serve()', 'module');
+    throw invalid(
+      'option `module` must be the URL of a module worker script that calls serve()',
+      'module',
+    );
   }
   try {
     return new URL(module, globalThis.location?.href).href;
@@ -88,5 +101,7 @@ function moduleUrl(module: unknown): string {
 }
 
 function invalid(message: string, option?: string): OffloadError {
-  return new OffloadError(ErrorCodes.INVALID_OPTION, `createPool: ${message}`, { details: { label: 'createPool', ...(option === undefined ? {} : { option }) } });
+  return new OffloadError(ErrorCodes.INVALID_OPTION, `createPool: ${message}`, {
+    details: { label: 'createPool', ...(option === undefined ? {} : { option }) },
+  });
 }

@@ -25,7 +25,10 @@ interface WorkerScope {
   postMessage(message: ChildMessage): void;
   addEventListener(type: 'message', listener: (event: MessageEvent<ParentMessage>) => void): void;
   addEventListener(type: 'error', listener: (event: ErrorEvent) => void): void;
-  addEventListener(type: 'unhandledrejection', listener: (event: PromiseRejectionEvent) => void): void;
+  addEventListener(
+    type: 'unhandledrejection',
+    listener: (event: PromiseRejectionEvent) => void,
+  ): void;
   close(): void;
 }
 
@@ -38,17 +41,32 @@ let serving = false;
  * or `self.close()` ends the worker: the pool fails its task with ERR_WORKER_CRASHED and replaces it.
  */
 export function serve(tasks: TaskSource, options: ServeOptions = {}): void {
-  if (serving) throw new OffloadError(ErrorCodes.INVALID_OPTION, 'serve() was called twice in one worker; call it once with all the tasks');
-  if (!('WorkerGlobalScope' in globalThis)) throw new OffloadError(ErrorCodes.INVALID_OPTION, 'serve() runs inside a module Web Worker (new Worker(url, { type: "module" })), not on a page');
+  if (serving)
+    throw new OffloadError(
+      ErrorCodes.INVALID_OPTION,
+      'serve() was called twice in one worker; call it once with all the tasks',
+    );
+  if (!('WorkerGlobalScope' in globalThis))
+    throw new OffloadError(
+      ErrorCodes.INVALID_OPTION,
+      'serve() runs inside a module Web Worker (new Worker(url, { type: "module" })), not on a page',
+    );
   serving = true;
   const scope = globalThis as unknown as WorkerScope;
   const port = workerPort(scope);
   const found = collect(tasks);
   if (found.length === 0) {
-    const error = new OffloadError(ErrorCodes.TASK_MODULE, 'serve() was given no tasks: pass the module namespace (`import * as tasks`) of defineTask() results or plain functions');
+    const error = new OffloadError(
+      ErrorCodes.TASK_MODULE,
+      'serve() was given no tasks: pass the module namespace (`import * as tasks`) of defineTask() results or plain functions',
+    );
     return port.post({ t: 'init-error', error: toWireError(error) });
   }
-  const runtime = new ChildRuntime(port, found, { sliceMs: options.sliceMs ?? 10, heapUsed: undefined, defer: deferrer() });
+  const runtime = new ChildRuntime(port, found, {
+    sliceMs: options.sliceMs ?? 10,
+    heapUsed: undefined,
+    defer: deferrer(),
+  });
   port.onMessage((message) => runtime.handle(message));
   port.post({ t: 'ready', tasks: found.map(({ name, timeout }) => ({ name, timeout })) });
 }
@@ -84,11 +102,18 @@ function collect(source: TaskSource): RunnableTask[] {
   const found = new Map<string, RunnableTask>();
   const add = (key: string, value: unknown): void => {
     if (isTask(value)) found.set(value.name, value);
-    else if (typeof value === 'function') found.set(key, { name: key, run: value as RunnableTask['run'], timeout: 0 });
+    else if (typeof value === 'function')
+      found.set(key, { name: key, run: value as RunnableTask['run'], timeout: 0 });
     else if (Array.isArray(value)) for (const item of value) if (isTask(item)) add(item.name, item);
   };
   for (const [key, value] of Object.entries(source)) {
-    if (key === 'default' && value && typeof value === 'object' && !isTask(value) && !Array.isArray(value)) {
+    if (
+      key === 'default' &&
+      value &&
+      typeof value === 'object' &&
+      !isTask(value) &&
+      !Array.isArray(value)
+    ) {
       for (const [inner, item] of Object.entries(value)) add(inner, item);
     } else add(key, value);
   }

@@ -44,39 +44,69 @@ const configSchema = z.object({
   database: z.string().min(1).optional(),
   tasks: z.string().min(1).optional(),
   concurrency: optionSchemas.positiveInt.optional(),
-  queues: z.record(optionSchemas.name, z.object({ concurrency: optionSchemas.positiveInt.optional() }).strict()).optional(),
+  queues: z
+    .record(
+      optionSchemas.name,
+      z.object({ concurrency: optionSchemas.positiveInt.optional() }).strict(),
+    )
+    .optional(),
   shutdownGrace: optionSchemas.timerMs.optional(),
   retentionMs: optionSchemas.positiveInt.optional(),
   host: z.string().min(1).optional(),
-  port: z.number().int('must be a whole number').min(0).max(65535, 'must be at most 65535').optional(),
+  port: z
+    .number()
+    .int('must be a whole number')
+    .min(0)
+    .max(65535, 'must be at most 65535')
+    .optional(),
   corsOrigins: z.array(z.string().min(1)).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   webhookSecret: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
-export type ResolvedConfig = Required<Pick<OffloadConfig, 'database' | 'logLevel'>> & Omit<OffloadConfig, 'database' | 'logLevel'>;
+export type ResolvedConfig = Required<Pick<OffloadConfig, 'database' | 'logLevel'>> &
+  Omit<OffloadConfig, 'database' | 'logLevel'>;
 
-const CONFIG_NAMES = ['offload.config.ts', 'offload.config.mts', 'offload.config.mjs', 'offload.config.js', 'offload.config.json'];
+const CONFIG_NAMES = [
+  'offload.config.ts',
+  'offload.config.mts',
+  'offload.config.mjs',
+  'offload.config.js',
+  'offload.config.json',
+];
 
 /** Finds and loads the config file (explicit path, or the first of CONFIG_NAMES in `cwd`). */
-export async function loadConfigFile(explicit: string | undefined, cwd = process.cwd()): Promise<OffloadConfig> {
-  const file = explicit ? path.resolve(cwd, explicit) : CONFIG_NAMES.map((name) => path.join(cwd, name)).find((f) => fs.existsSync(f));
+export async function loadConfigFile(
+  explicit: string | undefined,
+  cwd = process.cwd(),
+): Promise<OffloadConfig> {
+  const file = explicit
+    ? path.resolve(cwd, explicit)
+    : CONFIG_NAMES.map((name) => path.join(cwd, name)).find((f) => fs.existsSync(f));
   if (!file) return {};
-  if (!fs.existsSync(file)) throw new OffloadError(ErrorCodes.CONFIG, `config file ${explicit} does not exist`);
+  if (!fs.existsSync(file))
+    throw new OffloadError(ErrorCodes.CONFIG, `config file ${explicit} does not exist`);
   let raw: unknown;
   try {
     if (file.endsWith('.json')) raw = JSON.parse(fs.readFileSync(file, 'utf8'));
     else {
       const { tsImport } = await import('tsx/esm/api');
-      const loaded = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown };
+      const loaded = (await tsImport(pathToFileURL(file).href, import.meta.url)) as {
+        default?: unknown;
+      };
       raw = loaded.default;
     }
   } catch (error) {
-    throw new OffloadError(ErrorCodes.CONFIG, `config file ${file} could not be read: ${(error as Error).message}`, { cause: error });
+    throw new OffloadError(
+      ErrorCodes.CONFIG,
+      `config file ${file} could not be read: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   const config = parseOptions(`config file ${path.basename(file)}`, configSchema, raw);
   if (config.tasks) config.tasks = path.resolve(path.dirname(file), config.tasks);
-  if (config.database && !isUrl(config.database)) config.database = path.resolve(path.dirname(file), config.database);
+  if (config.database && !isUrl(config.database))
+    config.database = path.resolve(path.dirname(file), config.database);
   return config;
 }
 
@@ -89,14 +119,19 @@ export function configFromEnv(env: NodeJS.ProcessEnv): OffloadConfig {
   if (env.OFFLOAD_LOG_LEVEL) config.logLevel = env.OFFLOAD_LOG_LEVEL;
   if (env.OFFLOAD_HOST) config.host = env.OFFLOAD_HOST;
   if (env.OFFLOAD_PORT) config.port = Number(env.OFFLOAD_PORT);
-  if (env.OFFLOAD_CORS_ORIGINS) config.corsOrigins = env.OFFLOAD_CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean);
+  if (env.OFFLOAD_CORS_ORIGINS)
+    config.corsOrigins = env.OFFLOAD_CORS_ORIGINS.split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean);
   if (env.OFFLOAD_WEBHOOK_SECRET) config.webhookSecret = env.OFFLOAD_WEBHOOK_SECRET;
   return parseOptions('environment (OFFLOAD_*)', configSchema, config);
 }
 
 /** Checks the settings given as flags, leaving out those not given. */
 export function configFromFlags(flags: Record<string, unknown>): OffloadConfig {
-  const given = Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
+  const given = Object.fromEntries(
+    Object.entries(flags).filter(([, value]) => value !== undefined),
+  );
   return parseOptions('command-line flags', configSchema, given);
 }
 
@@ -104,9 +139,14 @@ export function configFromFlags(flags: Record<string, unknown>): OffloadConfig {
 export function mergeConfig(...layers: OffloadConfig[]): ResolvedConfig {
   const merged: OffloadConfig = {};
   for (const layer of layers) {
-    for (const [key, value] of Object.entries(layer)) if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
+    for (const [key, value] of Object.entries(layer))
+      if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
   }
-  return { ...merged, database: merged.database ?? DEFAULT_DATABASE, logLevel: merged.logLevel ?? 'info' };
+  return {
+    ...merged,
+    database: merged.database ?? DEFAULT_DATABASE,
+    logLevel: merged.logLevel ?? 'info',
+  };
 }
 
 export function isUrl(value: string): boolean {

@@ -5,7 +5,14 @@ import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/contract.ts';
 import type { Task } from '../task/task.ts';
 import { loadTaskModule } from '../task/load-task-module-node.ts';
-import { configFromEnv, configFromFlags, isUrl, loadConfigFile, mergeConfig, type ResolvedConfig } from './config.ts';
+import {
+  configFromEnv,
+  configFromFlags,
+  isUrl,
+  loadConfigFile,
+  mergeConfig,
+  type ResolvedConfig,
+} from './config.ts';
 import { createCliLogger } from './logger.ts';
 
 /** Flags every command accepts. */
@@ -29,7 +36,9 @@ export interface CommandContext {
   loadTasks(): Promise<Task[] | undefined>;
 }
 
-export async function createContext(flags: GlobalFlags & { tasks?: string; concurrency?: number; host?: string; port?: number }): Promise<CommandContext> {
+export async function createContext(
+  flags: GlobalFlags & { tasks?: string; concurrency?: number; host?: string; port?: number },
+): Promise<CommandContext> {
   const fromFlags = configFromFlags({
     database: flags.db,
     tasks: flags.tasks,
@@ -38,14 +47,22 @@ export async function createContext(flags: GlobalFlags & { tasks?: string; concu
     port: flags.port,
     logLevel: flags.logLevel,
   });
-  const config = mergeConfig(await loadConfigFile(flags.config), configFromEnv(process.env), fromFlags);
+  const config = mergeConfig(
+    await loadConfigFile(flags.config),
+    configFromEnv(process.env),
+    fromFlags,
+  );
   const logger = createCliLogger(config.logLevel);
   return {
     config,
     json: flags.json === true,
     logger,
-    databaseLabel: isUrl(config.database) ? redactUrl(config.database) : path.resolve(config.database),
-    dataDir: isUrl(config.database) ? path.resolve('.offload') : path.dirname(path.resolve(config.database)),
+    databaseLabel: isUrl(config.database)
+      ? redactUrl(config.database)
+      : path.resolve(config.database),
+    dataDir: isUrl(config.database)
+      ? path.resolve('.offload')
+      : path.dirname(path.resolve(config.database)),
     openStore: () => openStore(config.database),
     loadTasks: async () => (config.tasks ? loadTaskModule(config.tasks) : undefined),
   };
@@ -55,7 +72,10 @@ export async function createContext(flags: GlobalFlags & { tasks?: string; concu
 export async function requireTasks(context: CommandContext): Promise<Task[]> {
   const tasks = await context.loadTasks();
   if (!tasks) {
-    throw new OffloadError(ErrorCodes.TASK_MODULE, 'no task module given: pass --tasks ./path/to/tasks.ts, set OFFLOAD_TASKS, or set `tasks` in offload.config.ts');
+    throw new OffloadError(
+      ErrorCodes.TASK_MODULE,
+      'no task module given: pass --tasks ./path/to/tasks.ts, set OFFLOAD_TASKS, or set `tasks` in offload.config.ts',
+    );
   }
   return tasks;
 }

@@ -11,8 +11,11 @@ export function printJson(value: unknown): void {
 
 /** A plain aligned table; the last column is not padded. */
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');
+  const widths = headers.map((header, i) =>
+    Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -21,12 +24,27 @@ export function relativeTime(epochMs: number | null, now = Date.now()): string {
   if (epochMs === null) return '-';
   const delta = epochMs - now;
   const abs = Math.abs(delta);
-  const text = abs < 1000 ? `${abs} ms` : abs < 60_000 ? `${Math.round(abs / 1000)} s` : abs < 3_600_000 ? `${Math.round(abs / 60_000)} min` : `${Math.round(abs / 3_600_000)} h`;
+  const text =
+    abs < 1000
+      ? `${abs} ms`
+      : abs < 60_000
+        ? `${Math.round(abs / 1000)} s`
+        : abs < 3_600_000
+          ? `${Math.round(abs / 60_000)} min`
+          : `${Math.round(abs / 3_600_000)} h`;
   return delta > 0 ? `in ${text}` : `${text} ago`;
 }
 
 export function jobRows(jobs: Job[]): string[][] {
-  return jobs.map((job) => [job.id, job.queue, job.task, job.state, `${job.attempts}/${job.maxAttempts}`, relativeTime(job.createdAt), summary(job)]);
+  return jobs.map((job) => [
+    job.id,
+    job.queue,
+    job.task,
+    job.state,
+    `${job.attempts}/${job.maxAttempts}`,
+    relativeTime(job.createdAt),
+    summary(job),
+  ]);
 }
 
 export const JOB_HEADERS = ['ID', 'QUEUE', 'TASK', 'STATE', 'TRIES', 'CREATED', 'RESULT / ERROR'];

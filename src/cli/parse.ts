@@ -1,11 +1,16 @@
 import { InvalidArgumentError } from 'commander';
 
 /** A commander parser for whole-number flags with bounds and a clear message; `max` defaults to none. */
-export function intOption(flag: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+export function intOption(
+  flag: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): (value: string) => number {
   return (value) => {
     const parsed = Number(value);
     if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-      const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+      const range =
+        max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
       throw new InvalidArgumentError(`${flag} takes a whole number ${range}, got "${value}"`);
     }
     return parsed;
@@ -18,7 +23,9 @@ export function jsonOption(flag: string): (value: string) => unknown {
     try {
       return JSON.parse(value) as unknown;
     } catch (error) {
-      throw new InvalidArgumentError(`${flag} must be JSON (${(error as Error).message}); quote it for the shell, e.g. ${flag} '{"to":"ada"}'`);
+      throw new InvalidArgumentError(
+        `${flag} must be JSON (${(error as Error).message}); quote it for the shell, e.g. ${flag} '{"to":"ada"}'`,
+      );
     }
   };
 }

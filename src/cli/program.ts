@@ -13,12 +13,23 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
 /** The `offload` command line. The only place that reads the environment and installs signal handlers. */
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('offload')
-    .description('durable background jobs: queues on SQLite or PostgreSQL, run as coroutines, threads or processes')
+    .description(
+      'durable background jobs: queues on SQLite or PostgreSQL, run as coroutines, threads or processes',
+    )
     .version(version)
-    .option('--db <path|url>', 'SQLite file or postgres:// URL (env OFFLOAD_DB; default ./.offload/offload.db)')
-    .option('--config <file>', 'config file (default: offload.config.{ts,mjs,js,json} in this folder)')
+    .option(
+      '--db <path|url>',
+      'SQLite file or postgres:// URL (env OFFLOAD_DB; default ./.offload/offload.db)',
+    )
+    .option(
+      '--config <file>',
+      'config file (default: offload.config.{ts,mjs,js,json} in this folder)',
+    )
     .option('--json', 'print JSON instead of tables')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env OFFLOAD_LOG_LEVEL)')
+    .option(
+      '--log-level <level>',
+      'fatal, error, warn, info, debug, trace or silent (env OFFLOAD_LOG_LEVEL)',
+    )
     .showSuggestionAfterError(true)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();

@@ -20,18 +20,33 @@ const KNOWN = ['url', 'token', 'fetch', 'headers'];
  * make the browser bundle of the client about twenty times larger.
  */
 export function checkClientOptions(options: unknown): ClientOptions {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalid('options must be an object such as { url, token }');
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw invalid('options must be an object such as { url, token }');
   const given = options as Record<string, unknown>;
   const unknown = Object.keys(given).find((key) => !KNOWN.includes(key));
   if (unknown !== undefined) {
     const guess = closest(unknown, KNOWN);
-    throw invalid(`unknown option \`${unknown}\`${guess ? `, did you mean \`${guess}\`?` : `; known options: ${KNOWN.join(', ')}`}`, unknown);
+    throw invalid(
+      `unknown option \`${unknown}\`${guess ? `, did you mean \`${guess}\`?` : `; known options: ${KNOWN.join(', ')}`}`,
+      unknown,
+    );
   }
-  if (typeof given.url !== 'string' || !isHttpUrl(given.url)) throw invalid('option `url` must be an absolute http:// or https:// URL, such as http://127.0.0.1:7070', 'url');
-  if (given.token !== undefined && (typeof given.token !== 'string' || given.token === '')) throw invalid('option `token` must be a non-empty string', 'token');
-  if (given.fetch !== undefined && typeof given.fetch !== 'function') throw invalid('option `fetch` must be a fetch function', 'fetch');
+  if (typeof given.url !== 'string' || !isHttpUrl(given.url))
+    throw invalid(
+      'option `url` must be an absolute http:// or https:// URL, such as http://127.0.0.1:7070',
+      'url',
+    );
+  if (given.token !== undefined && (typeof given.token !== 'string' || given.token === ''))
+    throw invalid('option `token` must be a non-empty string', 'token');
+  if (given.fetch !== undefined && typeof given.fetch !== 'function')
+    throw invalid('option `fetch` must be a fetch function', 'fetch');
   const headers = given.headers;
-  if (headers !== undefined && (typeof headers !== 'object' || headers === null || Object.values(headers).some((value) => typeof value !== 'string'))) {
+  if (
+    headers !== undefined &&
+    (typeof headers !== 'object' ||
+      headers === null ||
+      Object.values(headers).some((value) => typeof value !== 'string'))
+  ) {
     throw invalid('option `headers` must be an object of header names to string values', 'headers');
   }
   return given as unknown as ClientOptions;
@@ -47,5 +62,7 @@ function isHttpUrl(value: string): boolean {
 }
 
 function invalid(message: string, option?: string): OffloadError {
-  return new OffloadError(ErrorCodes.INVALID_OPTION, `createClient: ${message}`, { details: { label: 'createClient', ...(option === undefined ? {} : { option }) } });
+  return new OffloadError(ErrorCodes.INVALID_OPTION, `createClient: ${message}`, {
+    details: { label: 'createClient', ...(option === undefined ? {} : { option }) },
+  });
 }

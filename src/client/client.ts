@@ -3,7 +3,14 @@ import { FINISHED_STATES, type JobState } from '../core/job.ts';
 import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
 import { checkClientOptions, type ClientOptions } from './client-options.ts';
 import { problemFromResponse } from './problem-error.ts';
-import type { ApiHealth, ApiJob, ApiJobPage, ApiQueue, ApiTask, JobStreamEvent } from './resources.ts';
+import type {
+  ApiHealth,
+  ApiJob,
+  ApiJobPage,
+  ApiQueue,
+  ApiTask,
+  JobStreamEvent,
+} from './resources.ts';
 import { readSse } from './sse.ts';
 
 /** Per-call choices every method takes. */
@@ -79,29 +86,53 @@ export class OffloadClient {
     const parsed = checkClientOptions(options);
     this.url = parsed.url.replace(/\/+$/, '');
     this.#fetch = parsed.fetch ?? ((input, init) => globalThis.fetch(input, init));
-    this.#headers = { ...parsed.headers, ...(parsed.token ? { authorization: `Bearer ${parsed.token}` } : {}) };
+    this.#headers = {
+      ...parsed.headers,
+      ...(parsed.token ? { authorization: `Bearer ${parsed.token}` } : {}),
+    };
   }
 
   /**
    * Submits one job; resolves once the server has stored it durably (its 202). Typed by the task:
    * pass the handle (`enqueue(resize, …)`) or its type (`enqueue<typeof resize>('resize', …)`).
    */
-  async enqueue<T extends Task = Task>(task: T | string, payload: TaskPayload<T>, options: ClientEnqueueOptions = {}): Promise<JobOf<T>> {
+  async enqueue<T extends Task = Task>(
+    task: T | string,
+    payload: TaskPayload<T>,
+    options: ClientEnqueueOptions = {},
+  ): Promise<JobOf<T>> {
     const { signal, idempotencyKey, ...rest } = options;
-    const headers: Record<string, string> = idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey };
-    return this.#json('POST', '/v1/jobs', { body: enqueueBody(task, payload, rest), headers, signal });
+    const headers: Record<string, string> =
+      idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey };
+    return this.#json('POST', '/v1/jobs', {
+      body: enqueueBody(task, payload, rest),
+      headers,
+      signal,
+    });
   }
 
   /** Submits up to 1000 jobs in one request: all are stored or none. */
-  async enqueueMany<T extends Task = Task>(items: ReadonlyArray<ClientEnqueueItem<T>>, options: CallOptions = {}): Promise<Array<JobOf<T>>> {
+  async enqueueMany<T extends Task = Task>(
+    items: ReadonlyArray<ClientEnqueueItem<T>>,
+    options: CallOptions = {},
+  ): Promise<Array<JobOf<T>>> {
     const jobs = items.map((item) => enqueueBody(item.task, item.payload, item.options ?? {}));
-    const answer = await this.#json<{ jobs: Array<JobOf<T>> }>('POST', '/v1/jobs/batch', { body: { jobs }, signal: options.signal });
+    const answer = await this.#json<{ jobs: Array<JobOf<T>> }>('POST', '/v1/jobs/batch', {
+      body: { jobs },
+      signal: options.signal,
+    });
     return answer.jobs;
   }
 
   /** Reads a job. With `wait` (milliseconds or `30s`), the server holds the answer until the job ends or the wait runs out. */
-  async getJob<T extends Task = Task>(id: string, options: CallOptions & { wait?: number | string } = {}): Promise<JobOf<T>> {
-    const wait = typeof options.wait === 'number' ? `${Math.max(0, Math.round(options.wait))}ms` : options.wait;
+  async getJob<T extends Task = Task>(
+    id: string,
+    options: CallOptions & { wait?: number | string } = {},
+  ): Promise<JobOf<T>> {
+    const wait =
+      typeof options.wait === 'number'
+        ? `${Math.max(0, Math.round(options.wait))}ms`
+        : options.wait;
     return this.#json('GET', jobPath(id), { query: { wait }, signal: options.signal });
   }
 
@@ -122,7 +153,11 @@ export class OffloadClient {
       if (FINISHED_STATES.includes(current.state)) return current;
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new OffloadError(ErrorCodes.WAIT_TIMEOUT, `job ${id} did not end within ${options.timeoutMs} ms (it is ${current.state}); wait again, or read it later with getJob()`, { details: { job: current } });
+        throw new OffloadError(
+          ErrorCodes.WAIT_TIMEOUT,
+          `job ${id} did not end within ${options.timeoutMs} ms (it is ${current.state}); wait again, or read it later with getJob()`,
+          { details: { job: current } },
+        );
       }
       // A server that answers long polls early (a proxy, a low maxWait) must not be hammered.
       if (Date.now() - started < asked / 2) await sleep(Math.min(1000, left), options.signal);
@@ -134,19 +169,32 @@ export class OffloadClient {
    * finished job, after which iteration stops. Breaking out of the loop closes the stream. Read with
    * fetch, so the token travels in a header (EventSource cannot send one).
    */
-  async *events<T extends Task = Task>(id: string, options: CallOptions = {}): AsyncGenerator<JobStreamEvent<TaskPayload<T>, TaskResult<T>>> {
+  async *events<T extends Task = Task>(
+    id: string,
+    options: CallOptions = {},
+  ): AsyncGenerator<JobStreamEvent<TaskPayload<T>, TaskResult<T>>> {
     const controller = new AbortController();
     const stop = () => controller.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', stop, { once: true });
     if (options.signal?.aborted) stop();
     try {
-      const response = await this.#send('GET', `${jobPath(id)}/events`, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
-      if (!response.body) throw new OffloadError(ErrorCodes.BAD_RESPONSE, `the server sent no body for the event stream of job ${id}`);
+      const response = await this.#send('GET', `${jobPath(id)}/events`, {
+        signal: controller.signal,
+        headers: { accept: 'text/event-stream' },
+      });
+      if (!response.body)
+        throw new OffloadError(
+          ErrorCodes.BAD_RESPONSE,
+          `the server sent no body for the event stream of job ${id}`,
+        );
       let cause: unknown;
       try {
         for await (const message of readSse(response.body)) {
           if (!EVENT_NAMES.has(message.event)) continue;
-          const event = { event: message.event, data: parseJson(message.data, `an event of job ${id}`) } as JobStreamEvent<TaskPayload<T>, TaskResult<T>>;
+          const event = {
+            event: message.event,
+            data: parseJson(message.data, `an event of job ${id}`),
+          } as JobStreamEvent<TaskPayload<T>, TaskResult<T>>;
           yield event;
           if (event.event === 'end') return;
         }
@@ -155,7 +203,11 @@ export class OffloadClient {
         cause = error;
       }
       const how = cause === undefined ? 'closed' : `broke (${describeFetchError(cause)})`;
-      throw new OffloadError(ErrorCodes.BAD_RESPONSE, `the event stream of job ${id} ${how} before its end event; read the job with getJob() or call events() again`, { cause });
+      throw new OffloadError(
+        ErrorCodes.BAD_RESPONSE,
+        `the event stream of job ${id} ${how} before its end event; read the job with getJob() or call events() again`,
+        { cause },
+      );
     } finally {
       options.signal?.removeEventListener('abort', stop);
       controller.abort();
@@ -165,7 +217,10 @@ export class OffloadClient {
   /** A page of jobs, newest first. */
   async listJobs(options: ListJobsOptions = {}): Promise<ApiJobPage> {
     const { signal, limit, ...filters } = options;
-    return this.#json('GET', '/v1/jobs', { query: { ...filters, limit: limit === undefined ? undefined : String(limit) }, signal });
+    return this.#json('GET', '/v1/jobs', {
+      query: { ...filters, limit: limit === undefined ? undefined : String(limit) },
+      signal,
+    });
   }
 
   /** Cancels a scheduled, queued or running job; a finished one is a 409 `ERR_JOB_STATE`. */
@@ -180,22 +235,35 @@ export class OffloadClient {
 
   /** Every queue with its job counts by state. */
   async listQueues(options: CallOptions = {}): Promise<ApiQueue[]> {
-    return (await this.#json<{ queues: ApiQueue[] }>('GET', '/v1/queues', { signal: options.signal })).queues;
+    return (
+      await this.#json<{ queues: ApiQueue[] }>('GET', '/v1/queues', { signal: options.signal })
+    ).queues;
   }
 
   /** Stops workers claiming from a queue (running jobs finish). Needs the `admin` scope. */
-  async pause(queue: string, options: CallOptions = {}): Promise<{ name: string; paused: boolean }> {
-    return this.#json('POST', `/v1/queues/${encodeURIComponent(queue)}/pause`, { signal: options.signal });
+  async pause(
+    queue: string,
+    options: CallOptions = {},
+  ): Promise<{ name: string; paused: boolean }> {
+    return this.#json('POST', `/v1/queues/${encodeURIComponent(queue)}/pause`, {
+      signal: options.signal,
+    });
   }
 
   /** Lets workers claim from a paused queue again. Needs the `admin` scope. */
-  async resume(queue: string, options: CallOptions = {}): Promise<{ name: string; paused: boolean }> {
-    return this.#json('POST', `/v1/queues/${encodeURIComponent(queue)}/resume`, { signal: options.signal });
+  async resume(
+    queue: string,
+    options: CallOptions = {},
+  ): Promise<{ name: string; paused: boolean }> {
+    return this.#json('POST', `/v1/queues/${encodeURIComponent(queue)}/resume`, {
+      signal: options.signal,
+    });
   }
 
   /** Tasks the server and its workers know, with payload JSON Schemas where known. */
   async listTasks(options: CallOptions = {}): Promise<ApiTask[]> {
-    return (await this.#json<{ tasks: ApiTask[] }>('GET', '/v1/tasks', { signal: options.signal })).tasks;
+    return (await this.#json<{ tasks: ApiTask[] }>('GET', '/v1/tasks', { signal: options.signal }))
+      .tasks;
   }
 
   /** `GET /healthz`: `status` is `degraded` (not an error) when the store does not answer. */
@@ -210,18 +278,36 @@ export class OffloadClient {
   }
 
   async #send(method: string, path: string, request: RequestParts): Promise<Response> {
-    const query = new URLSearchParams(Object.entries(request.query ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined)).toString();
+    const query = new URLSearchParams(
+      Object.entries(request.query ?? {}).filter(
+        (entry): entry is [string, string] => entry[1] !== undefined,
+      ),
+    ).toString();
     const target = `${this.url}${path}${query ? `?${query}` : ''}`;
-    const headers: Record<string, string> = { accept: 'application/json', ...this.#headers, ...request.headers };
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...this.#headers,
+      ...request.headers,
+    };
     if (request.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
-      response = await this.#fetch(target, { method, headers, body: request.body === undefined ? undefined : JSON.stringify(request.body), signal: request.signal });
+      response = await this.#fetch(target, {
+        method,
+        headers,
+        body: request.body === undefined ? undefined : JSON.stringify(request.body),
+        signal: request.signal,
+      });
     } catch (error) {
       if (request.signal?.aborted) throw error;
-      throw new OffloadError(ErrorCodes.SERVER_UNREACHABLE, `cannot reach the offload server at ${this.url} (${method} ${path}): ${describeFetchError(error)}; is it running, and is \`url\` right?`, { cause: error });
+      throw new OffloadError(
+        ErrorCodes.SERVER_UNREACHABLE,
+        `cannot reach the offload server at ${this.url} (${method} ${path}): ${describeFetchError(error)}; is it running, and is \`url\` right?`,
+        { cause: error },
+      );
     }
-    if (!response.ok && !request.allow?.includes(response.status)) throw await problemFromResponse(response);
+    if (!response.ok && !request.allow?.includes(response.status))
+      throw await problemFromResponse(response);
     return response;
   }
 }
@@ -239,7 +325,11 @@ export function createClient(options: ClientOptions): OffloadClient {
   return new OffloadClient(options);
 }
 
-function enqueueBody(task: Task | string, payload: unknown, options: Omit<ClientEnqueueOptions, 'signal' | 'idempotencyKey'>): Record<string, unknown> {
+function enqueueBody(
+  task: Task | string,
+  payload: unknown,
+  options: Omit<ClientEnqueueOptions, 'signal' | 'idempotencyKey'>,
+): Record<string, unknown> {
   const { runAt, ...rest } = options;
   return {
     task: typeof task === 'string' ? task : task.name,
@@ -257,7 +347,10 @@ function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new OffloadError(ErrorCodes.BAD_RESPONSE, `the answer to ${what} is not JSON (${text.slice(0, 100)}); is the client's url an offload server?`);
+    throw new OffloadError(
+      ErrorCodes.BAD_RESPONSE,
+      `the answer to ${what} is not JSON (${text.slice(0, 100)}); is the client's url an offload server?`,
+    );
   }
 }
 

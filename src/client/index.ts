@@ -14,7 +14,16 @@ export {
 } from './client.ts';
 export type { ClientOptions } from './client-options.ts';
 export { ProblemError, type ProblemField } from './problem-error.ts';
-export type { ApiHealth, ApiJob, ApiJobError, ApiJobPage, ApiQueue, ApiTask, ApiWorker, JobStreamEvent } from './resources.ts';
+export type {
+  ApiHealth,
+  ApiJob,
+  ApiJobError,
+  ApiJobPage,
+  ApiQueue,
+  ApiTask,
+  ApiWorker,
+  JobStreamEvent,
+} from './resources.ts';
 export { OffloadError, ErrorCodes, type ErrorCode } from '../core/errors.ts';
 export type { Task, TaskPayload, TaskResult } from '../task/define-task-node.ts';
 export type { JobState } from '../core/job.ts';

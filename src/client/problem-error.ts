@@ -20,7 +20,15 @@ export class ProblemError extends Error {
   /** Seconds the server asked to wait before trying again (`Retry-After`), when it said. */
   readonly retryAfter: number | undefined;
 
-  constructor(problem: { status: number; code: string; detail: string; type?: string; title?: string; errors?: readonly ProblemField[]; retryAfter?: number }) {
+  constructor(problem: {
+    status: number;
+    code: string;
+    detail: string;
+    type?: string;
+    title?: string;
+    errors?: readonly ProblemField[];
+    retryAfter?: number;
+  }) {
     super(`${problem.status} ${problem.code}: ${problem.detail}`);
     this.name = 'ProblemError';
     this.status = problem.status;
@@ -50,7 +58,11 @@ export async function problemFromResponse(response: Response): Promise<ProblemEr
   });
 }
 
-function parseProblem(text: string): { code: string; detail: string; type?: string; title?: string; errors?: ProblemField[] } | undefined {
+function parseProblem(
+  text: string,
+):
+  | { code: string; detail: string; type?: string; title?: string; errors?: ProblemField[] }
+  | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -58,7 +70,8 @@ function parseProblem(text: string): { code: string; detail: string; type?: stri
     return undefined;
   }
   const problem = value as Record<string, unknown> | null;
-  if (!problem || typeof problem.code !== 'string' || typeof problem.detail !== 'string') return undefined;
+  if (!problem || typeof problem.code !== 'string' || typeof problem.detail !== 'string')
+    return undefined;
   return {
     code: problem.code,
     detail: problem.detail,

@@ -53,7 +53,14 @@ export interface ApiJob<Payload = unknown, Result = unknown> {
   /** Where the outcome is POSTed, signed, when the job ends. */
   callbackUrl: string | null;
   /** The delivery of the outcome to `callbackUrl` once the job ended (`GET /v1/jobs/{id}` only; null in lists). */
-  webhook: { id: string; state: JobState; attempts: number; maxAttempts: number; lastError: string | null; link: string } | null;
+  webhook: {
+    id: string;
+    state: JobState;
+    attempts: number;
+    maxAttempts: number;
+    lastError: string | null;
+    link: string;
+  } | null;
   runAt: string;
   createdAt: string;
   startedAt: string | null;

@@ -142,7 +142,10 @@ function wholeMsProblem(
 ): { path: string[]; message: string } | undefined {
   if (Number.isSafeInteger(value) && (value as number) >= 0) {
     if ((value as number) <= MAX_BACKOFF_MS) return undefined;
-    return { path, message: `must be at most ${MAX_BACKOFF_MS} ms (100 years); got ${describeValue(value)}` };
+    return {
+      path,
+      message: `must be at most ${MAX_BACKOFF_MS} ms (100 years); got ${describeValue(value)}`,
+    };
   }
   return {
     path,

@@ -6,7 +6,8 @@ import type { SerializedError } from './errors.ts';
  * worker has leased ahead of time and holds until one of its slots frees; it turns `running` when
  * it starts. See docs/state-machine.md.
  */
-export type JobState = 'scheduled' | 'queued' | 'claimed' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type JobState =
+  'scheduled' | 'queued' | 'claimed' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export const JOB_STATES: readonly JobState[] = Object.freeze([
   'scheduled',
@@ -19,7 +20,11 @@ export const JOB_STATES: readonly JobState[] = Object.freeze([
 ]);
 
 /** States a job never leaves by itself. */
-export const FINISHED_STATES: readonly JobState[] = Object.freeze(['succeeded', 'failed', 'cancelled']);
+export const FINISHED_STATES: readonly JobState[] = Object.freeze([
+  'succeeded',
+  'failed',
+  'cancelled',
+]);
 
 /** One run of a task with a payload, as the store keeps it. Times are epoch milliseconds. */
 export interface Job<Payload = unknown, Result = unknown> {
@@ -83,4 +88,9 @@ export const MAX_ERROR_MESSAGE = 1000;
  * claim of the job and is never reset (not by a manual retry either), so a run that began before a
  * cancel or retry can never write over a later one.
  */
-export type ClaimedJob = Job & { state: 'claimed' | 'running'; leaseOwner: string; leaseExpiresAt: number; fence: number };
+export type ClaimedJob = Job & {
+  state: 'claimed' | 'running';
+  leaseOwner: string;
+  leaseExpiresAt: number;
+  fence: number;
+};

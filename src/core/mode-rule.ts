@@ -25,15 +25,25 @@ export interface ModeChoice {
   reason: string;
 }
 
-const ms = (value: number) => (value >= 1 ? `${value.toFixed(1)} ms` : `${(value * 1000).toFixed(value >= 0.01 ? 0 : 1)} µs`);
+const ms = (value: number) =>
+  value >= 1 ? `${value.toFixed(1)} ms` : `${(value * 1000).toFixed(value >= 0.01 ? 0 : 1)} µs`;
 
 /** Applies the rule; `current` (for `auto`) adds the hysteresis. */
-export function chooseMode(evidence: ModeEvidence, current: 'inline' | 'thread' = 'inline'): ModeChoice {
+export function chooseMode(
+  evidence: ModeEvidence,
+  current: 'inline' | 'thread' = 'inline',
+): ModeChoice {
   const bound = INLINE_FACTOR * evidence.handoffMs;
   const limit = current === 'thread' ? bound / 2 : bound;
   const facts = `a run holds the event loop for ${ms(evidence.blockMs)}; a thread round trip costs ${ms(evidence.handoffMs)}`;
   if (evidence.blockMs < limit) {
-    return { mode: 'inline', reason: `${facts}: under ${current === 'thread' ? INLINE_FACTOR / 2 : INLINE_FACTOR}× the round trip (${ms(limit)}), so the hand-off would cost more than it frees` };
+    return {
+      mode: 'inline',
+      reason: `${facts}: under ${current === 'thread' ? INLINE_FACTOR / 2 : INLINE_FACTOR}× the round trip (${ms(limit)}), so the hand-off would cost more than it frees`,
+    };
   }
-  return { mode: 'thread', reason: `${facts}: over ${current === 'thread' ? INLINE_FACTOR / 2 : INLINE_FACTOR}× the round trip (${ms(limit)}), so a thread keeps the loop free for other jobs` };
+  return {
+    mode: 'thread',
+    reason: `${facts}: over ${current === 'thread' ? INLINE_FACTOR / 2 : INLINE_FACTOR}× the round trip (${ms(limit)}), so a thread keeps the loop free for other jobs`,
+  };
 }

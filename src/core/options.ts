@@ -3,7 +3,6 @@ import { closest } from './closest.ts';
 import { ErrorCodes, OffloadError } from './errors.ts';
 import { hasNul, LIMITS, TIMER_LIMIT_WORDS } from './limits.ts';
 
-
 /**
  * Validates one options object against its schema and returns it with defaults applied.
  * Unknown keys are refused with a "did you mean" suggestion; every other problem names the option
@@ -49,7 +48,10 @@ export function describe(value: unknown): string {
 const NUL_WORDS = 'must not contain the NUL character U+0000';
 const noNul = (value: string) => !hasNul(value);
 
-const milliseconds = z.number().int('must be a whole number of milliseconds').min(0, 'must be 0 or more');
+const milliseconds = z
+  .number()
+  .int('must be a whole number of milliseconds')
+  .min(0, 'must be 0 or more');
 const positiveInt = z.number().int('must be a whole number').min(1, 'must be 1 or more');
 const timerWords = `must be ${TIMER_LIMIT_WORDS}`;
 const priorityWords = `must be a whole number from -${LIMITS.priority} to ${LIMITS.priority}`;
@@ -97,7 +99,11 @@ export const optionSchemas = {
   delayMs: milliseconds.max(LIMITS.delayMs, `must be at most ${LIMITS.delayMs} ms (100 years)`),
   /** An absolute run-at in epoch milliseconds. */
   runAtMs: z.number().int(runAtWords).min(0, runAtWords).max(LIMITS.runAt, runAtWords),
-  priority: z.number().int(priorityWords).min(-LIMITS.priority, priorityWords).max(LIMITS.priority, priorityWords),
+  priority: z
+    .number()
+    .int(priorityWords)
+    .min(-LIMITS.priority, priorityWords)
+    .max(LIMITS.priority, priorityWords),
   attempts: z.number().int(attemptsWords).min(1, attemptsWords).max(LIMITS.attempts, attemptsWords),
   uniqueKey: text(1, 500),
   idempotencyKey: text(1, 255),
@@ -107,5 +113,8 @@ export const optionSchemas = {
     .string()
     .max(2048, 'must be at most 2048 characters')
     .refine(noNul, NUL_WORDS)
-    .refine(isHttpUrl, 'must be an absolute http:// or https:// URL, such as "https://example.com/hooks/offload"'),
+    .refine(
+      isHttpUrl,
+      'must be an absolute http:// or https:// URL, such as "https://example.com/hooks/offload"',
+    ),
 };

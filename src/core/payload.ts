@@ -27,7 +27,13 @@ export function encodePayload(payload: unknown, taskName: string, maxBytes: numb
  */
 export function encodeJson(
   value: unknown,
-  options: { label: string; code: ErrorCode; maxBytes: number; limitOption: string; details?: Record<string, unknown> },
+  options: {
+    label: string;
+    code: ErrorCode;
+    maxBytes: number;
+    limitOption: string;
+    details?: Record<string, unknown>;
+  },
 ): string {
   const problem = isPlainJson(value, []) ? undefined : findUnserializable(value, '$', new Set(), 0);
   if (problem) {
@@ -100,7 +106,12 @@ function isPlainJson(value: unknown, ancestors: object[]): boolean {
   return true;
 }
 
-function findUnserializable(value: unknown, path: string, seen: Set<object>, depth: number): string | undefined {
+function findUnserializable(
+  value: unknown,
+  path: string,
+  seen: Set<object>,
+  depth: number,
+): string | undefined {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -117,7 +128,8 @@ function findUnserializable(value: unknown, path: string, seen: Set<object>, dep
   if (value === null || value instanceof Date) return undefined;
   const object = value as object;
   if (seen.has(object)) return `${path} is a circular reference`;
-  if (depth >= MAX_PAYLOAD_DEPTH) return `${path.slice(0, 40)}… is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`;
+  if (depth >= MAX_PAYLOAD_DEPTH)
+    return `${path.slice(0, 40)}… is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`;
   const proto: unknown = Object.getPrototypeOf(object);
   if (!Array.isArray(object) && proto !== Object.prototype && proto !== null) {
     return `${path} is a ${object.constructor?.name ?? 'class'} instance`;

@@ -44,10 +44,14 @@ export async function validateWithSchema(
   const result = await schema['~standard'].validate(value);
   if (!result.issues) return result.value;
   const fields = result.issues.map((issue) => ({
-    path: (issue.path ?? []).map((part) => String(typeof part === 'object' ? part.key : part)).join('.'),
+    path: (issue.path ?? [])
+      .map((part) => String(typeof part === 'object' ? part.key : part))
+      .join('.'),
     message: issue.message,
   }));
-  const problems = fields.map((field) => (field.path ? `${field.path}: ${field.message}` : field.message));
+  const problems = fields.map((field) =>
+    field.path ? `${field.path}: ${field.message}` : field.message,
+  );
   throw new OffloadError(
     ErrorCodes.INVALID_PAYLOAD,
     `payload for task "${taskName}" does not match its schema: ${problems.join('; ')}`,

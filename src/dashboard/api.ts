@@ -56,17 +56,31 @@ export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknow
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
-  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+  });
   if (response.status === 204) return undefined as T;
   const data = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (response.status === 401 && path !== '/v1/session') dispatchEvent(new CustomEvent(SESSION_ENDED, { detail: String(data.detail ?? '') }));
+  if (response.status === 401 && path !== '/v1/session')
+    dispatchEvent(new CustomEvent(SESSION_ENDED, { detail: String(data.detail ?? '') }));
   if (!response.ok) {
-    throw new ApiError(response.status, String(data.code ?? 'ERR_HTTP'), String(data.detail ?? response.statusText), (data.errors as FieldError[]) ?? []);
+    throw new ApiError(
+      response.status,
+      String(data.code ?? 'ERR_HTTP'),
+      String(data.detail ?? response.statusText),
+      (data.errors as FieldError[]) ?? [],
+    );
   }
   return data as T;
 }
 
 export function describeError(error: unknown): string {
-  if (error instanceof ApiError) return error.errors.length ? error.errors.map((e) => `${e.field}: ${e.message}`).join('\n') : error.message;
+  if (error instanceof ApiError)
+    return error.errors.length
+      ? error.errors.map((e) => `${e.field}: ${e.message}`).join('\n')
+      : error.message;
   return error instanceof Error ? error.message : String(error);
 }

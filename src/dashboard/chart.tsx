@@ -7,7 +7,17 @@ export interface Series {
 }
 
 /** A time-series line chart (uPlot); `data[0]` is epoch seconds, one array per series after it. */
-export function LineChart({ title, series, data, unit }: { title: string; series: Series[]; data: number[][]; unit: string }) {
+export function LineChart({
+  title,
+  series,
+  data,
+  unit,
+}: {
+  title: string;
+  series: Series[];
+  data: number[][];
+  unit: string;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | undefined>(undefined);
   useEffect(() => {
@@ -20,7 +30,10 @@ export function LineChart({ title, series, data, unit }: { title: string; series
         legend: { show: true },
         scales: { x: { time: true } },
         axes: [{}, { label: unit, size: 60 }],
-        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: false }))],
+        series: [
+          {},
+          ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: false })),
+        ],
       },
       data as uPlot.AlignedData,
       element,
@@ -32,7 +45,15 @@ export function LineChart({ title, series, data, unit }: { title: string; series
       plot.current?.destroy();
     };
   }, []);
-  useEffect(() => plot.current?.setData(data.map((column) => column.map((v) => (Number.isFinite(v) ? v : null))) as uPlot.AlignedData), [data]);
+  useEffect(
+    () =>
+      plot.current?.setData(
+        data.map((column) =>
+          column.map((v) => (Number.isFinite(v) ? v : null)),
+        ) as uPlot.AlignedData,
+      ),
+    [data],
+  );
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>

@@ -5,7 +5,11 @@ import { live } from './live.ts';
 /**
  * Loads data, and (unless `follow` is false) loads it again whenever the store changes, at most twice a second (the stats worker's pulse).
  */
-export function useLiveData<T>(load: () => Promise<T>, deps: unknown[], follow = true): { data: T | undefined; error: string | undefined; reload: () => void } {
+export function useLiveData<T>(
+  load: () => Promise<T>,
+  deps: unknown[],
+  follow = true,
+): { data: T | undefined; error: string | undefined; reload: () => void } {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   const [tick, setTick] = useState(0);

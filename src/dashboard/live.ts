@@ -16,7 +16,9 @@ class LiveFeed {
   start(): void {
     if (this.#worker) return;
     this.#worker = new Worker('/assets/stats-worker.js', { type: 'module' });
-    this.#worker.onmessage = (event: MessageEvent<{ type: string; stats?: StatsSnapshot; open?: boolean }>) => {
+    this.#worker.onmessage = (
+      event: MessageEvent<{ type: string; stats?: StatsSnapshot; open?: boolean }>,
+    ) => {
       const message = event.data;
       if (message.type === 'stats') {
         this.stats = message.stats;

@@ -29,7 +29,10 @@ function App() {
         setMe(who);
         live.start();
       },
-      (error: unknown) => (error instanceof ApiError && error.status === 401 ? setMe(null) : setFailure(describeError(error))),
+      (error: unknown) =>
+        error instanceof ApiError && error.status === 401
+          ? setMe(null)
+          : setFailure(describeError(error)),
     );
   const [ended, setEnded] = useState<string | undefined>(undefined);
   useEffect(() => void loadMe(), []);
@@ -42,11 +45,33 @@ function App() {
     return () => removeEventListener(SESSION_ENDED, onEnded);
   }, []);
 
-  if (failure) return <main class="page"><p role="alert" class="error">{failure}</p></main>;
-  if (me === undefined) return <main class="page"><p>Loading…</p></main>;
+  if (failure)
+    return (
+      <main class="page">
+        <p role="alert" class="error">
+          {failure}
+        </p>
+      </main>
+    );
+  if (me === undefined)
+    return (
+      <main class="page">
+        <p>Loading…</p>
+      </main>
+    );
   if (me === null) {
     const expired = new URLSearchParams(location.search).get('login') === 'expired';
-    return <LoginView onLogin={() => (setEnded(undefined), loadMe())} message={ended ?? (expired ? 'That login link has been used or has expired. Paste a token instead.' : undefined)} />;
+    return (
+      <LoginView
+        onLogin={() => (setEnded(undefined), loadMe())}
+        message={
+          ended ??
+          (expired
+            ? 'That login link has been used or has expired. Paste a token instead.'
+            : undefined)
+        }
+      />
+    );
   }
 
   const [section = '', id] = route.path;
@@ -66,7 +91,10 @@ function App() {
           ))}
         </nav>
         <span class="who">
-          {me.name} <button type="button" class="link" onClick={logout}>Log out</button>
+          {me.name}{' '}
+          <button type="button" class="link" onClick={logout}>
+            Log out
+          </button>
         </span>
       </header>
       <main class="page" id="main">

@@ -2,24 +2,51 @@ import { useState } from 'preact/hooks';
 import type { FieldError, JsonSchema } from './api.ts';
 
 /** Whether the form can draw this schema field by field (a flat object of simple fields). */
-export function isSimpleObject(schema: JsonSchema | null): schema is JsonSchema & { properties: Record<string, JsonSchema> } {
+export function isSimpleObject(
+  schema: JsonSchema | null,
+): schema is JsonSchema & { properties: Record<string, JsonSchema> } {
   if (!schema || schema.type !== 'object' || !schema.properties) return false;
-  return Object.values(schema.properties).every((field) => field.enum || ['string', 'number', 'integer', 'boolean'].includes(String(field.type)));
+  return Object.values(schema.properties).every(
+    (field) =>
+      field.enum || ['string', 'number', 'integer', 'boolean'].includes(String(field.type)),
+  );
 }
 
 /**
  * A form generated from a task's payload JSON Schema: one input per field, typed by the schema,
  * with the server's field errors shown beside the field they name. Other schemas get a JSON box.
  */
-export function PayloadForm({ schema, example, errors, onSubmit }: { schema: JsonSchema | null; example: unknown; errors: FieldError[]; onSubmit: (payload: unknown) => void }) {
+export function PayloadForm({
+  schema,
+  example,
+  errors,
+  onSubmit,
+}: {
+  schema: JsonSchema | null;
+  example: unknown;
+  errors: FieldError[];
+  onSubmit: (payload: unknown) => void;
+}) {
   const simple = isSimpleObject(schema);
   const initial = (example ?? {}) as Record<string, unknown>;
   const [values, setValues] = useState<Record<string, string | boolean>>(() =>
-    simple ? Object.fromEntries(Object.entries(schema.properties).map(([key, field]) => [key, field.type === 'boolean' ? initial[key] === true : initial[key] === undefined ? '' : String(initial[key])])) : {},
+    simple
+      ? Object.fromEntries(
+          Object.entries(schema.properties).map(([key, field]) => [
+            key,
+            field.type === 'boolean'
+              ? initial[key] === true
+              : initial[key] === undefined
+                ? ''
+                : String(initial[key]),
+          ]),
+        )
+      : {},
   );
   const [json, setJson] = useState(() => JSON.stringify(example ?? {}, null, 2));
   const [localError, setLocalError] = useState<string | undefined>(undefined);
-  const errorFor = (key: string) => errors.find((e) => e.field.endsWith(`.${key}`) || e.field.endsWith(`payload.${key}`))?.message;
+  const errorFor = (key: string) =>
+    errors.find((e) => e.field.endsWith(`.${key}`) || e.field.endsWith(`payload.${key}`))?.message;
 
   const submit = (event: Event) => {
     event.preventDefault();
@@ -37,7 +64,8 @@ export function PayloadForm({ schema, example, errors, onSubmit }: { schema: Jso
       const raw = values[key];
       if (field.type === 'boolean') payload[key] = raw === true;
       else if (raw === '' || raw === undefined) continue;
-      else if (field.type === 'number' || field.type === 'integer') payload[key] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
+      else if (field.type === 'number' || field.type === 'integer')
+        payload[key] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
       else payload[key] = raw;
     }
     onSubmit(payload);
@@ -58,14 +86,23 @@ export function PayloadForm({ schema, example, errors, onSubmit }: { schema: Jso
                 {required ? ' (required)' : ''}
               </label>
               {field.enum ? (
-                <select id={id} value={String(values[key] ?? '')} onChange={(e) => set((e.target as HTMLSelectElement).value)}>
+                <select
+                  id={id}
+                  value={String(values[key] ?? '')}
+                  onChange={(e) => set((e.target as HTMLSelectElement).value)}
+                >
                   <option value="">–</option>
                   {field.enum.map((option) => (
                     <option value={String(option)}>{String(option)}</option>
                   ))}
                 </select>
               ) : field.type === 'boolean' ? (
-                <input id={id} type="checkbox" checked={values[key] === true} onChange={(e) => set((e.target as HTMLInputElement).checked)} />
+                <input
+                  id={id}
+                  type="checkbox"
+                  checked={values[key] === true}
+                  onChange={(e) => set((e.target as HTMLInputElement).checked)}
+                />
               ) : (
                 <input
                   id={id}
@@ -89,7 +126,12 @@ export function PayloadForm({ schema, example, errors, onSubmit }: { schema: Jso
       ) : (
         <div class="field">
           <label for="payload-json">Payload (JSON)</label>
-          <textarea id="payload-json" rows={6} value={json} onInput={(e) => setJson((e.target as HTMLTextAreaElement).value)} />
+          <textarea
+            id="payload-json"
+            rows={6}
+            value={json}
+            onInput={(e) => setJson((e.target as HTMLTextAreaElement).value)}
+          />
         </div>
       )}
       {localError && (

@@ -126,8 +126,14 @@ export class EventAggregator {
       }
     }
     all.sort((a, b) => a - b);
-    snapshot.latency = { p50: percentile(all, 0.5), p95: percentile(all, 0.95), p99: percentile(all, 0.99), count: all.length };
-    for (const duration of all) snapshot.histogram.counts[HISTOGRAM_UPPER_MS.findIndex((upper) => duration <= upper)]!++;
+    snapshot.latency = {
+      p50: percentile(all, 0.5),
+      p95: percentile(all, 0.95),
+      p99: percentile(all, 0.99),
+      count: all.length,
+    };
+    for (const duration of all)
+      snapshot.histogram.counts[HISTOGRAM_UPPER_MS.findIndex((upper) => duration <= upper)]!++;
     snapshot.eventRate = recentEvents / 5;
     return snapshot;
   }
@@ -137,14 +143,22 @@ export class EventAggregator {
     if (last && last.second === second) return last;
     const existing = this.#seconds.find((s) => s.second === second);
     if (existing) return existing;
-    const bucket: Second = { second, enqueued: 0, succeeded: 0, failed: 0, events: 0, durations: [] };
+    const bucket: Second = {
+      second,
+      enqueued: 0,
+      succeeded: 0,
+      failed: 0,
+      events: 0,
+      durations: [],
+    };
     this.#seconds.push(bucket);
     if (last && last.second > second) this.#seconds.sort((a, b) => a.second - b.second);
     return bucket;
   }
 
   #trim(now: number): void {
-    while (this.#seconds.length && this.#seconds[0]!.second <= now - this.#windowSeconds) this.#seconds.shift();
+    while (this.#seconds.length && this.#seconds[0]!.second <= now - this.#windowSeconds)
+      this.#seconds.shift();
   }
 }
 

@@ -25,13 +25,22 @@ export interface RunOptions {
 }
 
 /** Why a worker ended. */
-export type WorkerExitReason = 'crashed' | 'start-failed' | 'recycled' | 'idle' | 'closed' | 'terminated';
+export type WorkerExitReason =
+  'crashed' | 'start-failed' | 'recycled' | 'idle' | 'closed' | 'terminated';
 
 /** Events of a pool. */
 export interface PoolEvents {
   'worker:start': [{ worker: string }];
   'worker:ready': [{ worker: string }];
-  'worker:exit': [{ worker: string; reason: WorkerExitReason; code: number | null; signal: string | null; error: Error | undefined }];
+  'worker:exit': [
+    {
+      worker: string;
+      reason: WorkerExitReason;
+      code: number | null;
+      signal: string | null;
+      error: Error | undefined;
+    },
+  ];
 }
 
 /**
@@ -46,7 +55,11 @@ export interface Pool extends EventEmitter<PoolEvents> {
    * ERR_TASK_CANCELLED, ERR_WORKER_CRASHED, ERR_QUEUE_FULL, ERR_POOL_CLOSED, ERR_TASK_NOT_FOUND,
    * ERR_TASK_MODULE, ERR_INVALID_PAYLOAD.
    */
-  run<T extends Task>(task: T, payload: TaskPayload<T>, options?: RunOptions): Promise<TaskResult<T>>;
+  run<T extends Task>(
+    task: T,
+    payload: TaskPayload<T>,
+    options?: RunOptions,
+  ): Promise<TaskResult<T>>;
   run<Result = unknown>(task: string, payload?: unknown, options?: RunOptions): Promise<Result>;
   /** Resolves once a worker has loaded the module; rejects with the start-up error if none can. */
   ready(): Promise<void>;

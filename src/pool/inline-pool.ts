@@ -24,7 +24,10 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
   readonly #queue = new TaskQueue<PendingTask>();
   readonly #stats = new PoolStatsRecorder();
   readonly #breaker = new StartBreaker();
-  readonly #started = new Map<number, { pending: PendingTask; context: PoolTaskContext | undefined }>();
+  readonly #started = new Map<
+    number,
+    { pending: PendingTask; context: PoolTaskContext | undefined }
+  >();
   readonly #createdAt = performance.now();
   #tasks: Map<string, Task> | undefined;
   #loading: Promise<Map<string, Task>> | undefined;
@@ -45,7 +48,13 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
     const name = typeof task === 'string' ? task : task?.name;
     const problem = checkRunOptions(name, options) ?? this.#refusal(options);
     if (problem) return Promise.reject(problem);
-    const pending = new PendingTask(this.#nextId++, name, payload, options?.timeout ?? this.#options.taskTimeout ?? -1, options);
+    const pending = new PendingTask(
+      this.#nextId++,
+      name,
+      payload,
+      options?.timeout ?? this.#options.taskTimeout ?? -1,
+      options,
+    );
     pending.cancelOnAbort(this.#cancel);
     if (this.#running < this.#options.maxWorkers) void this.#execute(pending);
     else this.#queue.push(pending);
@@ -55,7 +64,10 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
   #refusal(options: RunOptions | undefined): Error | undefined {
     const queued = this.#queue.size;
     const full = this.#running >= this.#options.maxWorkers && queued >= this.#options.maxQueue;
-    return refusal({ label: 'inline', accepting: this.#accepting, breaker: this.#breaker, full, queued }, options?.signal);
+    return refusal(
+      { label: 'inline', accepting: this.#accepting, breaker: this.#breaker, full, queued },
+      options?.signal,
+    );
   }
 
   async ready(): Promise<void> {
@@ -154,7 +166,12 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
     this.#queue.forget(pending);
     this.#started.get(pending.id)?.context?.abort(reason);
     this.#stats.counts[reason === 'timeout' ? 'timedOut' : 'cancelled']++;
-    const error = stopError(pending.task, reason, pending.options?.signal, '; in inline mode it cannot be stopped, only its signal aborts');
+    const error = stopError(
+      pending.task,
+      reason,
+      pending.options?.signal,
+      '; in inline mode it cannot be stopped, only its signal aborts',
+    );
     pending.settle(false, error);
     this.#checkDrained();
   }
@@ -174,9 +191,13 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
 }
 
 function notFound(name: string, tasks: Map<string, Task>): OffloadError {
-  return new OffloadError(ErrorCodes.TASK_NOT_FOUND, `the task module exports no task named "${name}"; it exports: ${[...tasks.keys()].join(', ')}`, {
-    details: { task: name },
-  });
+  return new OffloadError(
+    ErrorCodes.TASK_NOT_FOUND,
+    `the task module exports no task named "${name}"; it exports: ${[...tasks.keys()].join(', ')}`,
+    {
+      details: { task: name },
+    },
+  );
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -14,6 +14,7 @@ export class PendingTask extends PendingRun<RunOptions> {
   outputFrom = 0;
 
   protected override beforeSettle(): void {
-    if (this.options?.onOutput && this.worker) callSafely(this.options.onOutput, this.worker.handle.output.text(this.outputFrom));
+    if (this.options?.onOutput && this.worker)
+      callSafely(this.options.onOutput, this.worker.handle.output.text(this.outputFrom));
   }
 }

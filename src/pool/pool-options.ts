@@ -59,21 +59,44 @@ const limitsSchema = z
 const unlimited = z.literal(Infinity);
 
 export const poolOptionsSchema = z.object({
-  mode: z.enum(['inline', 'thread', 'process'], { message: "must be 'inline', 'thread' or 'process'" }).default('thread'),
-  module: z.union([z.string().min(1, 'must be the path of a task module'), z.instanceof(URL)], { message: 'must be the path of a task module' }),
-  minWorkers: z.number().int('must be a whole number').min(0, 'must be 0 or more').max(1024, 'must be 1024 or less').optional(),
-  maxWorkers: z.union([optionSchemas.positiveInt.max(1024, 'must be 1024 or less'), unlimited]).optional(),
+  mode: z
+    .enum(['inline', 'thread', 'process'], { message: "must be 'inline', 'thread' or 'process'" })
+    .default('thread'),
+  module: z.union([z.string().min(1, 'must be the path of a task module'), z.instanceof(URL)], {
+    message: 'must be the path of a task module',
+  }),
+  minWorkers: z
+    .number()
+    .int('must be a whole number')
+    .min(0, 'must be 0 or more')
+    .max(1024, 'must be 1024 or less')
+    .optional(),
+  maxWorkers: z
+    .union([optionSchemas.positiveInt.max(1024, 'must be 1024 or less'), unlimited])
+    .optional(),
   idleTimeout: optionSchemas.timerMs.default(10_000),
-  maxQueue: z.union([z.number().int('must be a whole number').min(0, 'must be 0 or more'), unlimited]).default(Infinity),
+  maxQueue: z
+    .union([z.number().int('must be a whole number').min(0, 'must be 0 or more'), unlimited])
+    .default(Infinity),
   taskTimeout: optionSchemas.timerMs.optional(),
   recycleAfter: z
-    .union([
-      optionSchemas.positiveInt,
-      z.object({ tasks: optionSchemas.positiveInt.optional(), heapUsedMb: z.number().positive('must be more than 0').optional() }).strict(),
-    ], { message: 'must be a number of tasks or { tasks, heapUsedMb }' })
+    .union(
+      [
+        optionSchemas.positiveInt,
+        z
+          .object({
+            tasks: optionSchemas.positiveInt.optional(),
+            heapUsedMb: z.number().positive('must be more than 0').optional(),
+          })
+          .strict(),
+      ],
+      { message: 'must be a number of tasks or { tasks, heapUsedMb }' },
+    )
     .optional(),
   resourceLimits: limitsSchema.optional(),
-  tasksPerWorker: z.union([optionSchemas.positiveInt.max(1024, 'must be 1024 or less'), z.literal('auto')]).default('auto'),
+  tasksPerWorker: z
+    .union([optionSchemas.positiveInt.max(1024, 'must be 1024 or less'), z.literal('auto')])
+    .default('auto'),
   cancelGrace: optionSchemas.timerMs.default(1_000),
   execArgv: z.array(z.string()).default([]),
   env: z.record(z.string(), z.string().optional()).optional(),
@@ -83,7 +106,10 @@ export const poolOptionsSchema = z.object({
 });
 
 /** Options after validation, with every default filled in. */
-export type ResolvedPoolOptions = Omit<z.output<typeof poolOptionsSchema>, 'minWorkers' | 'maxWorkers' | 'recycleAfter' | 'module'> & {
+export type ResolvedPoolOptions = Omit<
+  z.output<typeof poolOptionsSchema>,
+  'minWorkers' | 'maxWorkers' | 'recycleAfter' | 'module'
+> & {
   module: string;
   minWorkers: number;
   maxWorkers: number;
@@ -95,19 +121,32 @@ export type ResolvedPoolOptions = Omit<z.output<typeof poolOptionsSchema>, 'minW
 export function resolvePoolOptions(input: PoolOptions): ResolvedPoolOptions {
   const options = parseOptions('createPool', poolOptionsSchema, input);
   const inline = options.mode === 'inline';
-  const maxWorkers = options.maxWorkers ?? (inline ? Infinity : Math.max(1, os.availableParallelism()));
+  const maxWorkers =
+    options.maxWorkers ?? (inline ? Infinity : Math.max(1, os.availableParallelism()));
   const minWorkers = inline ? 0 : Math.min(options.minWorkers ?? 1, maxWorkers);
   if (options.minWorkers !== undefined && options.minWorkers > maxWorkers) {
-    parseOptions('createPool', poolOptionsSchema.extend({ minWorkers: z.number().max(maxWorkers, `must not exceed maxWorkers (${maxWorkers})`) }), input);
+    parseOptions(
+      'createPool',
+      poolOptionsSchema.extend({
+        minWorkers: z.number().max(maxWorkers, `must not exceed maxWorkers (${maxWorkers})`),
+      }),
+      input,
+    );
   }
-  const recycle = typeof options.recycleAfter === 'number' ? { tasks: options.recycleAfter } : (options.recycleAfter ?? {});
-  const module = path.resolve(options.module instanceof URL ? fileURLToPath(options.module) : options.module);
+  const recycle =
+    typeof options.recycleAfter === 'number'
+      ? { tasks: options.recycleAfter }
+      : (options.recycleAfter ?? {});
+  const module = path.resolve(
+    options.module instanceof URL ? fileURLToPath(options.module) : options.module,
+  );
   return {
     ...options,
     module,
     minWorkers,
     maxWorkers,
     recycleTasks: recycle.tasks ?? Infinity,
-    recycleHeapBytes: recycle.heapUsedMb === undefined ? Infinity : recycle.heapUsedMb * 1024 * 1024,
+    recycleHeapBytes:
+      recycle.heapUsedMb === undefined ? Infinity : recycle.heapUsedMb * 1024 * 1024,
   };
 }

@@ -44,24 +44,57 @@ export class PoolWorker {
 
   /** The error its in-flight tasks reject with when it dies unexpectedly. */
   crashError(mode: string, info: ExitInfo): OffloadError {
-    const tasks = [...new Set([...this.inFlight.values()].filter((task) => !task.abandoned).map((task) => `"${task.task}"`))];
+    const tasks = [
+      ...new Set(
+        [...this.inFlight.values()]
+          .filter((task) => !task.abandoned)
+          .map((task) => `"${task.task}"`),
+      ),
+    ];
     const output = this.handle.output.text();
     const { reason, what } = this.#describe(info, output);
-    const during = this.state === 'starting' ? ' while starting' : tasks.length ? ` while running ${tasks.join(', ')}` : '';
+    const during =
+      this.state === 'starting'
+        ? ' while starting'
+        : tasks.length
+          ? ` while running ${tasks.join(', ')}`
+          : '';
     const tail = lastLines(output, 12);
-    return new OffloadError(ErrorCodes.WORKER_CRASHED, `${mode} worker (${this.handle.label}) ${what}${during}${tail ? `; its last output:\n${tail}` : ''}`, {
-      cause: this.fatal ?? info.error,
-      details: { reason, worker: this.handle.label, exitCode: info.code, signal: info.signal, tasks, output },
-    });
+    return new OffloadError(
+      ErrorCodes.WORKER_CRASHED,
+      `${mode} worker (${this.handle.label}) ${what}${during}${tail ? `; its last output:\n${tail}` : ''}`,
+      {
+        cause: this.fatal ?? info.error,
+        details: {
+          reason,
+          worker: this.handle.label,
+          exitCode: info.code,
+          signal: info.signal,
+          tasks,
+          output,
+        },
+      },
+    );
   }
 
   #describe(info: ExitInfo, output: string): { reason: string; what: string } {
-    if (this.killedFor) return { reason: 'terminated', what: `was ended because ${this.killedFor}` };
+    if (this.killedFor)
+      return { reason: 'terminated', what: `was ended because ${this.killedFor}` };
     const code = (info.error as { code?: unknown } | undefined)?.code;
-    if (code === 'ERR_WORKER_OUT_OF_MEMORY' || /heap out of memory|Reached heap limit/.test(output)) {
-      return { reason: 'out-of-memory', what: 'ran out of memory (raise resourceLimits.maxOldGenerationSizeMb, or find the leak)' };
+    if (
+      code === 'ERR_WORKER_OUT_OF_MEMORY' ||
+      /heap out of memory|Reached heap limit/.test(output)
+    ) {
+      return {
+        reason: 'out-of-memory',
+        what: 'ran out of memory (raise resourceLimits.maxOldGenerationSizeMb, or find the leak)',
+      };
     }
-    if (this.fatal) return { reason: 'uncaught', what: `crashed on an uncaught ${this.fatal.name}: ${this.fatal.message}` };
+    if (this.fatal)
+      return {
+        reason: 'uncaught',
+        what: `crashed on an uncaught ${this.fatal.name}: ${this.fatal.message}`,
+      };
     if (info.error) return { reason: 'uncaught', what: `crashed: ${info.error.message}` };
     if (info.signal) return { reason: 'signal', what: `was killed by signal ${info.signal}` };
     const hint = this.state === 'starting' ? '' : ' (did a task call process.exit()?)';

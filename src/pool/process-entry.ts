@@ -33,7 +33,8 @@ void runWorker(
       if (!turning) setImmediate(stayAwake);
     },
     postThenExit: (message, code) => send(message, () => process.exit(code)),
-    onMessage: (handler) => process.on('message', (message) => handler(fromProcessWire<ParentMessage>(message))),
+    onMessage: (handler) =>
+      process.on('message', (message) => handler(fromProcessWire<ParentMessage>(message))),
   },
   JSON.parse(process.argv[2] ?? '{}') as WorkerConfig,
 );

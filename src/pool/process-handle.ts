@@ -11,7 +11,11 @@ const OUTPUT_GRACE_MS = 500;
 export function spawnProcess(settings: SpawnSettings): WorkerHandle {
   const { url, typescript } = entryUrl('process-entry');
   const child = fork(url, [JSON.stringify(settings.config)], {
-    execArgv: [...heapFlags(settings), ...(typescript ? ['--import', import.meta.resolve('tsx')] : []), ...settings.execArgv],
+    execArgv: [
+      ...heapFlags(settings),
+      ...(typescript ? ['--import', import.meta.resolve('tsx')] : []),
+      ...settings.execArgv,
+    ],
     env: settings.env ?? process.env,
     serialization: 'json',
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -39,7 +43,9 @@ export function spawnProcess(settings: SpawnSettings): WorkerHandle {
     },
     kill: () => void child.kill('SIGKILL'),
     hold: (held) => {
-      for (const handle of [child, child.channel, child.stdout, child.stderr] as Array<{ ref?(): void; unref?(): void } | null | undefined>) {
+      for (const handle of [child, child.channel, child.stdout, child.stderr] as Array<
+        { ref?(): void; unref?(): void } | null | undefined
+      >) {
         if (held) handle?.ref?.();
         else handle?.unref?.();
       }
@@ -51,8 +57,12 @@ export function spawnProcess(settings: SpawnSettings): WorkerHandle {
 function heapFlags(settings: SpawnSettings): string[] {
   const limits = settings.resourceLimits ?? {};
   const flags: string[] = [];
-  if (limits.maxOldGenerationSizeMb) flags.push(`--max-old-space-size=${limits.maxOldGenerationSizeMb}`);
-  if (limits.maxYoungGenerationSizeMb) flags.push(`--max-semi-space-size=${Math.max(1, Math.ceil(limits.maxYoungGenerationSizeMb / 3))}`);
+  if (limits.maxOldGenerationSizeMb)
+    flags.push(`--max-old-space-size=${limits.maxOldGenerationSizeMb}`);
+  if (limits.maxYoungGenerationSizeMb)
+    flags.push(
+      `--max-semi-space-size=${Math.max(1, Math.ceil(limits.maxYoungGenerationSizeMb / 3))}`,
+    );
   if (limits.stackSizeMb) flags.push(`--stack-size=${Math.floor(limits.stackSizeMb * 1024)}`);
   return flags;
 }

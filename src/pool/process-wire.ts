@@ -21,7 +21,8 @@ const MAX_DEPTH = 64;
 
 /** Makes `message` fit a `json` IPC channel; throws (DataCloneError) if it cannot be cloned at all. */
 export function toProcessWire(message: ParentMessage | ChildMessage): object {
-  if (!fitsJson(message)) return { t: 'v8', data: v8.serialize(message).toString('base64') } satisfies StructuredEnvelope;
+  if (!fitsJson(message))
+    return { t: 'v8', data: v8.serialize(message).toString('base64') } satisfies StructuredEnvelope;
   return packTaskMessage(message);
 }
 
@@ -29,7 +30,8 @@ export function toProcessWire(message: ParentMessage | ChildMessage): object {
 export function fromProcessWire<T extends ParentMessage | ChildMessage>(wire: unknown): T {
   if (Array.isArray(wire)) return unpackTaskMessage(wire) as T;
   const envelope = wire as Partial<StructuredEnvelope> | null;
-  if (envelope?.t === 'v8' && typeof envelope.data === 'string') return v8.deserialize(Buffer.from(envelope.data, 'base64')) as T;
+  if (envelope?.t === 'v8' && typeof envelope.data === 'string')
+    return v8.deserialize(Buffer.from(envelope.data, 'base64')) as T;
   return wire as T;
 }
 
@@ -43,11 +45,17 @@ function fitsJson(message: ParentMessage | ChildMessage): boolean {
   switch (message.t) {
     case 'run':
       for (const task of message.tasks) {
-        if (!field(task.payload, budget) || !field(task.job, budget) || !exact(task.timeout, 0, budget)) return false;
+        if (
+          !field(task.payload, budget) ||
+          !field(task.job, budget) ||
+          !exact(task.timeout, 0, budget)
+        )
+          return false;
       }
       return true;
     case 'done':
-      for (const reply of message.replies) if (!(reply.ok ? field(reply.value, budget) : wireError(reply.error, budget))) return false;
+      for (const reply of message.replies)
+        if (!(reply.ok ? field(reply.value, budget) : wireError(reply.error, budget))) return false;
       for (const [, value] of message.progress ?? []) if (!exact(value, 0, budget)) return false;
       return true;
     case 'init-error':
@@ -93,7 +101,11 @@ function exact(value: unknown, depth: number, budget: { nodes: number }): boolea
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return false;
   for (const key in value) {
-    if (!Object.hasOwn(value, key) || !exact((value as Record<string, unknown>)[key], depth + 1, budget)) return false;
+    if (
+      !Object.hasOwn(value, key) ||
+      !exact((value as Record<string, unknown>)[key], depth + 1, budget)
+    )
+      return false;
   }
   return true;
 }

@@ -15,7 +15,12 @@ export async function runWorker(port: ChildPort, config: WorkerConfig): Promise<
   port.onMessage((message) => {
     const runtime = started.runtime;
     if (!runtime) return void early.push(message);
-    for (let next: ParentMessage | undefined = message; next; next = runtime.idle ? port.nextMessage?.() : undefined) runtime.handle(next);
+    for (
+      let next: ParentMessage | undefined = message;
+      next;
+      next = runtime.idle ? port.nextMessage?.() : undefined
+    )
+      runtime.handle(next);
   });
   const fatal = (error: unknown) => port.postThenExit({ t: 'fatal', error: toWireError(error) }, 1);
   process.on('uncaughtException', fatal);
@@ -27,7 +32,11 @@ export async function runWorker(port: ChildPort, config: WorkerConfig): Promise<
     port.postThenExit({ t: 'init-error', error: toWireError(error) }, 1);
     return;
   }
-  const settings = { sliceMs: config.sliceMs, heapUsed: config.reportHeap ? () => v8.getHeapStatistics().used_heap_size : undefined, defer: setImmediate };
+  const settings = {
+    sliceMs: config.sliceMs,
+    heapUsed: config.reportHeap ? () => v8.getHeapStatistics().used_heap_size : undefined,
+    defer: setImmediate,
+  };
   const runtime = (started.runtime = new ChildRuntime(port, tasks, settings));
   port.post({ t: 'ready', tasks: tasks.map(({ name, timeout }) => ({ name, timeout })) });
   for (const message of early) runtime.handle(message);

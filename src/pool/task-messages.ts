@@ -8,7 +8,14 @@
  * `done`: [1, heapUsed|null, progress|null, (id, kind, value|error|null, runMs)...], kind 0 error,
  * 1 value, 2 undefined. JSON turns `undefined` into `null` inside arrays, hence the flags.
  */
-import type { ChildMessage, JobInfo, ParentMessage, TaskReply, TaskRequest, WireError } from './shared/protocol.ts';
+import type {
+  ChildMessage,
+  JobInfo,
+  ParentMessage,
+  TaskReply,
+  TaskRequest,
+  WireError,
+} from './shared/protocol.ts';
 
 const RUN = 0;
 const DONE = 1;
@@ -30,7 +37,15 @@ export function unpackTaskMessage(wire: unknown): ParentMessage | ChildMessage {
 
 function packRun(tasks: readonly TaskRequest[]): unknown[] {
   const wire: unknown[] = [RUN];
-  for (const task of tasks) wire.push(task.id, task.task, task.timeout, task.job ?? null, task.payload === undefined ? 0 : 1, task.payload ?? null);
+  for (const task of tasks)
+    wire.push(
+      task.id,
+      task.task,
+      task.timeout,
+      task.job ?? null,
+      task.payload === undefined ? 0 : 1,
+      task.payload ?? null,
+    );
   return wire;
 }
 
@@ -65,7 +80,11 @@ function unpackDone(wire: unknown[]): ChildMessage {
     const kind = wire[i + 1];
     const value = wire[i + 2];
     const runMs = wire[i + 3] as number;
-    replies.push(kind === 0 ? { id, ok: false, error: value as WireError, runMs } : { id, ok: true, value: kind === 2 ? undefined : value, runMs });
+    replies.push(
+      kind === 0
+        ? { id, ok: false, error: value as WireError, runMs }
+        : { id, ok: true, value: kind === 2 ? undefined : value, runMs },
+    );
   }
   return {
     t: 'done',

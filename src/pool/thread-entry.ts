@@ -20,7 +20,8 @@ void runWorker(
       port.postMessage(packTaskMessage(message));
       process.exit(code);
     },
-    onMessage: (handler) => port.on('message', (message) => handler(unpackTaskMessage(message) as ParentMessage)),
+    onMessage: (handler) =>
+      port.on('message', (message) => handler(unpackTaskMessage(message) as ParentMessage)),
     nextMessage: () => {
       const until = performance.now() + SPIN_MS;
       do {

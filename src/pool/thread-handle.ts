@@ -16,7 +16,9 @@ export function spawnThread(settings: SpawnSettings): WorkerHandle {
     stderr: true,
   };
   // Loader hooks do not reach threads on Node 20, so from source the entry is compiled by tsx's tsImport.
-  const worker = typescript ? new Worker(bootstrap(url), { ...options, eval: true }) : new Worker(url, options);
+  const worker = typescript
+    ? new Worker(bootstrap(url), { ...options, eval: true })
+    : new Worker(url, options);
   const output = new OutputTail(settings.outputTail);
   output.capture(worker.stdout, settings.forwardOutput ? process.stdout : undefined);
   output.capture(worker.stderr, settings.forwardOutput ? process.stderr : undefined);
@@ -27,7 +29,8 @@ export function spawnThread(settings: SpawnSettings): WorkerHandle {
   return {
     label: `thread ${worker.threadId}`,
     output,
-    send: (message: ParentMessage, transfer?: readonly TransferListItem[]) => worker.postMessage(packTaskMessage(message), transfer as TransferListItem[] | undefined),
+    send: (message: ParentMessage, transfer?: readonly TransferListItem[]) =>
+      worker.postMessage(packTaskMessage(message), transfer as TransferListItem[] | undefined),
     kill: () => void worker.terminate(),
     hold: (held) => (held ? worker.ref() : worker.unref()),
   };

@@ -39,7 +39,10 @@ export interface SpawnSettings {
 }
 
 /** Where the entry points are: `.ts` beside this file when running from source, `.js` when built. */
-export function entryUrl(name: 'thread-entry' | 'process-entry'): { url: URL; typescript: boolean } {
+export function entryUrl(name: 'thread-entry' | 'process-entry'): {
+  url: URL;
+  typescript: boolean;
+} {
   const typescript = import.meta.url.endsWith('.ts');
   return { url: new URL(`./${name}${typescript ? '.ts' : '.js'}`, import.meta.url), typescript };
 }

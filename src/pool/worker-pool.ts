@@ -58,7 +58,13 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     const name = typeof task === 'string' ? task : task?.name;
     const problem = checkRunOptions(name, options) ?? this.#refusal(options);
     if (problem) return Promise.reject(problem);
-    const pending = new PendingTask(this.#nextId++, name, payload, options?.timeout ?? this.#options.taskTimeout ?? -1, options);
+    const pending = new PendingTask(
+      this.#nextId++,
+      name,
+      payload,
+      options?.timeout ?? this.#options.taskTimeout ?? -1,
+      options,
+    );
     pending.cancelOnAbort(this.#cancel);
     this.#queue.push(pending);
     this.#schedulePump();
@@ -67,7 +73,16 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
 
   #refusal(options: RunOptions | undefined): Error | undefined {
     const queued = this.#queue.size;
-    return refusal({ label: this.mode, accepting: this.#accepting, breaker: this.#breaker, full: queued >= this.#options.maxQueue, queued }, options?.signal);
+    return refusal(
+      {
+        label: this.mode,
+        accepting: this.#accepting,
+        breaker: this.#breaker,
+        full: queued >= this.#options.maxQueue,
+        queued,
+      },
+      options?.signal,
+    );
   }
 
   ready(): Promise<void> {
@@ -82,8 +97,16 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
   stats(): PoolStats {
     let running = 0;
     for (const worker of this.#workers) running += worker.inFlight.size;
-    const base = { mode: this.mode, workers: this.#workers.length, queued: this.#queue.size, running };
-    return this.#stats.snapshot(base, this.#workers.map((worker) => worker.startedAt));
+    const base = {
+      mode: this.mode,
+      workers: this.#workers.length,
+      queued: this.#queue.size,
+      running,
+    };
+    return this.#stats.snapshot(
+      base,
+      this.#workers.map((worker) => worker.startedAt),
+    );
   }
 
   close(): Promise<void> {
@@ -134,7 +157,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     const fixed = this.#options.tasksPerWorker;
     if (fixed !== 'auto') return fixed;
     if (this.#avgRunMs < 0) return 2;
-    return Math.max(1, Math.min(MAX_AUTO_TASKS, Math.floor(TARGET_QUEUED_MS / Math.max(this.#avgRunMs, 0.001))));
+    return Math.max(
+      1,
+      Math.min(MAX_AUTO_TASKS, Math.floor(TARGET_QUEUED_MS / Math.max(this.#avgRunMs, 0.001))),
+    );
   }
 
   /**
@@ -173,7 +199,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
       worker.inFlight.set(task.id, task);
     }
     try {
-      worker.handle.send({ t: 'run', tasks: batch.map((task) => task.request()) }, this.#transferList(batch));
+      worker.handle.send(
+        { t: 'run', tasks: batch.map((task) => task.request()) },
+        this.#transferList(batch),
+      );
     } catch {
       for (const task of batch) this.#sendAlone(worker, task);
     }
@@ -186,7 +215,13 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     } catch (error) {
       worker.inFlight.delete(task.id);
       const message = `the payload of task "${task.task}" cannot be sent to a ${this.mode}: ${(error as Error).message}. Send structured-cloneable data (no functions, symbols or class instances with behaviour)`;
-      task.settle(false, new OffloadError(ErrorCodes.INVALID_PAYLOAD, message, { cause: error, details: { task: task.task } }));
+      task.settle(
+        false,
+        new OffloadError(ErrorCodes.INVALID_PAYLOAD, message, {
+          cause: error,
+          details: { task: task.task },
+        }),
+      );
       if (worker.inFlight.size === 0) this.#idle(worker);
     }
   }
@@ -194,7 +229,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
   #transferList(batch: PendingTask[]): TransferListItem[] | undefined {
     if (this.mode !== 'thread') return undefined;
     let list: TransferListItem[] | undefined;
-    for (const task of batch) if (task.options?.transfer) (list ??= []).push(...task.options.transfer);
+    for (const task of batch)
+      if (task.options?.transfer) (list ??= []).push(...task.options.transfer);
     return list;
   }
 
@@ -207,7 +243,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
   }
 
   #replenish(): void {
-    while (this.#accepting && this.#liveCount() < this.#options.minWorkers && !this.#breaker.blocking(performance.now())) {
+    while (
+      this.#accepting &&
+      this.#liveCount() < this.#options.minWorkers &&
+      !this.#breaker.blocking(performance.now())
+    ) {
       if (!this.#startWorker()) return;
     }
   }
@@ -217,7 +257,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     const options = this.#options;
     try {
       worker.handle = this.#spawn({
-        config: { module: options.module, sliceMs: options.sliceMs, reportHeap: Number.isFinite(options.recycleHeapBytes) },
+        config: {
+          module: options.module,
+          sliceMs: options.sliceMs,
+          reportHeap: Number.isFinite(options.recycleHeapBytes),
+        },
         resourceLimits: options.resourceLimits,
         execArgv: options.execArgv,
         env: options.env,
@@ -227,7 +271,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
         onExit: (info) => this.#onExit(worker, info),
       });
     } catch (error) {
-      const failure = new OffloadError(ErrorCodes.WORKER_CRASHED, `could not start a ${this.mode} worker: ${(error as Error).message}`, { cause: error, details: { reason: 'start-failed' } });
+      const failure = new OffloadError(
+        ErrorCodes.WORKER_CRASHED,
+        `could not start a ${this.mode} worker: ${(error as Error).message}`,
+        { cause: error, details: { reason: 'start-failed' } },
+      );
       this.#startFailed(failure, true);
       return undefined;
     }
@@ -266,10 +314,16 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
 
   #onStarted(worker: PoolWorker, id: number, timeout: number): void {
     const task = worker.inFlight.get(id);
-    if (task && !task.settled) task.timer = setTimeout(() => this.#abandon(task, 'timeout'), timeout);
+    if (task && !task.settled)
+      task.timer = setTimeout(() => this.#abandon(task, 'timeout'), timeout);
   }
 
-  #onDone(worker: PoolWorker, replies: TaskReply[], progress: Array<[number, unknown]> | undefined, heapUsed: number | undefined): void {
+  #onDone(
+    worker: PoolWorker,
+    replies: TaskReply[],
+    progress: Array<[number, unknown]> | undefined,
+    heapUsed: number | undefined,
+  ): void {
     if (progress) this.#onProgress(worker, progress);
     const now = performance.now();
     for (const reply of replies) {
@@ -278,11 +332,15 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
       worker.inFlight.delete(reply.id);
       worker.ran++;
       this.#stats.task(reply.runMs, now - task.submittedAt);
-      this.#avgRunMs = this.#avgRunMs < 0 ? reply.runMs : this.#avgRunMs + (reply.runMs - this.#avgRunMs) * 0.1;
+      this.#avgRunMs =
+        this.#avgRunMs < 0 ? reply.runMs : this.#avgRunMs + (reply.runMs - this.#avgRunMs) * 0.1;
       if (task.abandoned) this.#release(worker, task);
       else this.#finish(task, reply);
     }
-    if (worker.state === 'ready' && (worker.ran >= this.#options.recycleTasks || (heapUsed ?? 0) > this.#options.recycleHeapBytes)) {
+    if (
+      worker.state === 'ready' &&
+      (worker.ran >= this.#options.recycleTasks || (heapUsed ?? 0) > this.#options.recycleHeapBytes)
+    ) {
       this.#retire(worker, 'recycled');
     }
     if (worker.inFlight.size === 0) this.#idle(worker);
@@ -293,7 +351,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
   #onProgress(worker: PoolWorker, progress: Array<[number, unknown]>): void {
     for (const [id, value] of progress) {
       const task = worker.inFlight.get(id);
-      if (task && !task.settled && task.options?.onProgress) callSafely(task.options.onProgress, value);
+      if (task && !task.settled && task.options?.onProgress)
+        callSafely(task.options.onProgress, value);
     }
   }
 
@@ -399,8 +458,19 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     clearTimeout(worker.idleTimer);
     this.#stats.workerEnded(worker.startedAt);
     const planned = worker.endReason !== undefined && !worker.killedFor;
-    const reason: WorkerExitReason = worker.killedFor ? 'terminated' : planned ? worker.endReason! : wasStarting ? 'start-failed' : 'crashed';
-    const error = planned && worker.inFlight.size === 0 ? undefined : wasStarting && worker.initError ? worker.initError : worker.crashError(this.mode, info);
+    const reason: WorkerExitReason = worker.killedFor
+      ? 'terminated'
+      : planned
+        ? worker.endReason!
+        : wasStarting
+          ? 'start-failed'
+          : 'crashed';
+    const error =
+      planned && worker.inFlight.size === 0
+        ? undefined
+        : wasStarting && worker.initError
+          ? worker.initError
+          : worker.crashError(this.mode, info);
     for (const task of worker.inFlight.values()) {
       if (task.abandoned) clearTimeout(task.timer);
       else if (task.settle(false, error)) this.#stats.counts.crashed++;
@@ -409,7 +479,13 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
     worker.state = 'dead';
     if (reason === 'recycled') this.#stats.counts.workersRecycled++;
     if (!planned) this.#stats.counts.workersCrashed++;
-    this.emit('worker:exit', { worker: worker.handle.label, reason, code: info.code, signal: info.signal, error });
+    this.emit('worker:exit', {
+      worker: worker.handle.label,
+      reason,
+      code: info.code,
+      signal: info.signal,
+      error,
+    });
     if (wasStarting && !planned) this.#startFailed(error!, false);
     worker.markExited();
     this.#checkDrained();

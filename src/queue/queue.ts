@@ -4,7 +4,15 @@ import { JOB_STATES, type Job, type JobState } from '../core/job.ts';
 import { optionSchemas, parseOptions } from '../core/options.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from '../core/payload.ts';
 import { validateWithSchema } from '../core/schema.ts';
-import type { EnqueueParams, EnqueueResult, JobFilter, JobListParams, QueueInfo, Store, TaskInfo } from '../store/contract.ts';
+import type {
+  EnqueueParams,
+  EnqueueResult,
+  JobFilter,
+  JobListParams,
+  QueueInfo,
+  Store,
+  TaskInfo,
+} from '../store/contract.ts';
 import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
 
@@ -52,7 +60,9 @@ const enqueueOptionsSchema = z.object({
   priority: optionSchemas.priority.optional(),
   delay: optionSchemas.delayMs.optional(),
   runAt: z
-    .union([z.date().transform((date) => date.getTime()), z.number()], { message: 'must be a Date or epoch milliseconds' })
+    .union([z.date().transform((date) => date.getTime()), z.number()], {
+      message: 'must be a Date or epoch milliseconds',
+    })
     .pipe(optionSchemas.runAtMs)
     .optional(),
   uniqueKey: optionSchemas.uniqueKey.optional(),
@@ -65,12 +75,21 @@ const enqueueOptionsSchema = z.object({
 
 const jobFilterSchema = z.object({
   queue: optionSchemas.name.optional(),
-  state: z.enum(JOB_STATES as [JobState, ...JobState[]], { message: `must be one of ${JOB_STATES.join(', ')}` }).optional(),
+  state: z
+    .enum(JOB_STATES as [JobState, ...JobState[]], {
+      message: `must be one of ${JOB_STATES.join(', ')}`,
+    })
+    .optional(),
   task: optionSchemas.name.optional(),
 });
 
 const jobListSchema = jobFilterSchema.extend({
-  limit: z.number().int('must be a whole number').min(1, 'must be 1-1000').max(1000, 'must be 1-1000').optional(),
+  limit: z
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be 1-1000')
+    .max(1000, 'must be 1-1000')
+    .optional(),
   cursor: z.string().nullable().optional(),
 });
 
@@ -84,7 +103,10 @@ export interface QueueOptions {
 }
 
 const queueOptionsSchema = z.object({
-  store: z.custom<Store>((value) => typeof (value as Store)?.jobEnqueue === 'function', 'must be a store (createSqliteStore())'),
+  store: z.custom<Store>(
+    (value) => typeof (value as Store)?.jobEnqueue === 'function',
+    'must be a store (createSqliteStore())',
+  ),
   tasks: z.array(z.unknown()).optional(),
   maxPayloadBytes: optionSchemas.positiveInt.default(DEFAULT_MAX_PAYLOAD_BYTES),
 });
@@ -122,7 +144,11 @@ export class Queue {
    * Durably adds one job and resolves once it is committed. A task handle types the payload; a
    * task name is checked against tasks known to this queue or registered in the store by a worker.
    */
-  async enqueue<T extends Task>(task: T, payload: TaskPayload<T>, options?: EnqueueOptions): Promise<Job<TaskPayload<T>, TaskResult<T>>>;
+  async enqueue<T extends Task>(
+    task: T,
+    payload: TaskPayload<T>,
+    options?: EnqueueOptions,
+  ): Promise<Job<TaskPayload<T>, TaskResult<T>>>;
   async enqueue(task: string, payload: unknown, options?: EnqueueOptions): Promise<Job>;
   async enqueue(task: Task | string, payload: unknown, options: EnqueueOptions = {}): Promise<Job> {
     return (await this.#enqueueOne(task, payload, options)).job;
@@ -132,18 +158,41 @@ export class Queue {
    * Like {@link enqueue}, and also says whether the job is new: `created` is false when an
    * idempotency key or unique key matched an existing job, which is returned instead.
    */
-  async enqueueWithResult<T extends Task>(task: T, payload: TaskPayload<T>, options?: EnqueueOptions): Promise<EnqueueWithResult<Job<TaskPayload<T>, TaskResult<T>>>>;
-  async enqueueWithResult(task: string, payload: unknown, options?: EnqueueOptions): Promise<EnqueueWithResult<Job>>;
-  async enqueueWithResult(task: Task | string, payload: unknown, options: EnqueueOptions = {}): Promise<EnqueueWithResult<Job>> {
+  async enqueueWithResult<T extends Task>(
+    task: T,
+    payload: TaskPayload<T>,
+    options?: EnqueueOptions,
+  ): Promise<EnqueueWithResult<Job<TaskPayload<T>, TaskResult<T>>>>;
+  async enqueueWithResult(
+    task: string,
+    payload: unknown,
+    options?: EnqueueOptions,
+  ): Promise<EnqueueWithResult<Job>>;
+  async enqueueWithResult(
+    task: Task | string,
+    payload: unknown,
+    options: EnqueueOptions = {},
+  ): Promise<EnqueueWithResult<Job>> {
     return this.#enqueueOne(task, payload, options);
   }
 
   /** Reaches the store without an await when there is nothing to wait for, so enqueues started together commit together. */
-  async #enqueueOne(task: Task | string, payload: unknown, options: EnqueueOptions): Promise<EnqueueWithResult<Job>> {
-    const defaults = this.#resolveTask(task, typeof task === 'string' && !this.#tasks.has(task) ? await this.store.taskList() : []);
-    if (defaults.schema) payload = await validateWithSchema(defaults.schema, payload, defaults.name);
+  async #enqueueOne(
+    task: Task | string,
+    payload: unknown,
+    options: EnqueueOptions,
+  ): Promise<EnqueueWithResult<Job>> {
+    const defaults = this.#resolveTask(
+      task,
+      typeof task === 'string' && !this.#tasks.has(task) ? await this.store.taskList() : [],
+    );
+    if (defaults.schema)
+      payload = await validateWithSchema(defaults.schema, payload, defaults.name);
     const params = this.#build(defaults, payload, options);
-    const { job, created } = await this.store.jobEnqueue(params, options.client === undefined ? undefined : { client: options.client });
+    const { job, created } = await this.store.jobEnqueue(
+      params,
+      options.client === undefined ? undefined : { client: options.client },
+    );
     return { job, created };
   }
 
@@ -151,30 +200,48 @@ export class Queue {
    * Adds many jobs in one transaction: all are committed or none. Returns them in input order.
    * `options.client` joins your own transaction instead (see {@link EnqueueOptions.client}).
    */
-  async enqueueMany(items: readonly EnqueueManyItem[], options: { client?: unknown } = {}): Promise<Job[]> {
+  async enqueueMany(
+    items: readonly EnqueueManyItem[],
+    options: { client?: unknown } = {},
+  ): Promise<Job[]> {
     return (await this.#enqueueMany(items, options)).map((result) => result.job);
   }
 
   /** Like {@link enqueueMany}, with `created` per item (false when a key matched an existing job). */
-  async enqueueManyWithResult(items: readonly EnqueueManyItem[], options: { client?: unknown } = {}): Promise<Array<EnqueueWithResult<Job>>> {
+  async enqueueManyWithResult(
+    items: readonly EnqueueManyItem[],
+    options: { client?: unknown } = {},
+  ): Promise<Array<EnqueueWithResult<Job>>> {
     return (await this.#enqueueMany(items, options)).map(({ job, created }) => ({ job, created }));
   }
 
-  async #enqueueMany(items: readonly EnqueueManyItem[], options: { client?: unknown }): Promise<EnqueueResult[]> {
+  async #enqueueMany(
+    items: readonly EnqueueManyItem[],
+    options: { client?: unknown },
+  ): Promise<EnqueueResult[]> {
     if (!Array.isArray(items)) {
-      throw new OffloadError(ErrorCodes.INVALID_OPTION, 'enqueueMany: expected an array of { task, payload, options }');
+      throw new OffloadError(
+        ErrorCodes.INVALID_OPTION,
+        'enqueueMany: expected an array of { task, payload, options }',
+      );
     }
-    const stored = items.some((item) => typeof item.task === 'string') ? await this.store.taskList() : [];
+    const stored = items.some((item) => typeof item.task === 'string')
+      ? await this.store.taskList()
+      : [];
     const params = new Array<EnqueueParams>(items.length);
     for (let index = 0; index < items.length; index++) {
       const item = items[index]!;
       try {
         const defaults = this.#resolveTask(item.task, stored);
-        const payload = defaults.schema ? await validateWithSchema(defaults.schema, item.payload, defaults.name) : item.payload;
+        const payload = defaults.schema
+          ? await validateWithSchema(defaults.schema, item.payload, defaults.name)
+          : item.payload;
         params[index] = this.#build(defaults, payload, item.options ?? {});
       } catch (error) {
         if (error instanceof OffloadError) {
-          throw new OffloadError(error.code, `enqueueMany: item ${index}: ${error.message}`, { details: { ...error.details, index } });
+          throw new OffloadError(error.code, `enqueueMany: item ${index}: ${error.message}`, {
+            details: { ...error.details, index },
+          });
         }
         throw error;
       }
@@ -219,7 +286,9 @@ export class Queue {
   }
 
   #build(defaults: TaskDefaults, payload: unknown, options: EnqueueOptions): EnqueueParams {
-    const opts = isEmpty(options) ? options : parseOptions('enqueue', enqueueOptionsSchema, options);
+    const opts = isEmpty(options)
+      ? options
+      : parseOptions('enqueue', enqueueOptionsSchema, options);
     const now = this.store.clock.now();
     const runAt = opts.runAt === undefined ? now + (opts.delay ?? 0) : Number(opts.runAt);
     return {
@@ -245,11 +314,15 @@ export class Queue {
     if (this.#tasks.has(task)) return this.#tasks.get(task);
     const info = stored.find((candidate) => candidate.name === task);
     if (info) return { ...info, schema: undefined };
-    const known = [...new Set([...this.#tasks.list().map((t) => t.name), ...stored.map((t) => t.name)])];
+    const known = [
+      ...new Set([...this.#tasks.list().map((t) => t.name), ...stored.map((t) => t.name)]),
+    ];
     throw new OffloadError(
       ErrorCodes.TASK_NOT_FOUND,
       `no task named "${task}"` +
-        (known.length ? `; known tasks: ${known.join(', ')}` : '; no worker has registered tasks in this store yet (start one with --tasks, or pass the task module)'),
+        (known.length
+          ? `; known tasks: ${known.join(', ')}`
+          : '; no worker has registered tasks in this store yet (start one with --tasks, or pass the task module)'),
       { details: { task } },
     );
   }

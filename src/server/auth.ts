@@ -36,7 +36,11 @@ export function bearerToken(request: FastifyRequest): string | undefined {
  * Resolves who sent the request once, before routing, so rate limits and handlers see it: a
  * bearer token, else a dashboard session cookie.
  */
-export async function identify(request: FastifyRequest, authenticate: Authenticate | null, sessions: SessionStore): Promise<void> {
+export async function identify(
+  request: FastifyRequest,
+  authenticate: Authenticate | null,
+  sessions: SessionStore,
+): Promise<void> {
   request.principal = undefined;
   request.authFailure = undefined;
   request.session = undefined;
@@ -49,7 +53,8 @@ export async function identify(request: FastifyRequest, authenticate: Authentica
     const cookie = readCookie(request.headers.cookie, SESSION_COOKIE);
     request.session = sessions.get(cookie);
     request.principal = request.session?.principal;
-    if (cookie && !request.session) request.authFailure = 'the session has expired or was ended; log in again';
+    if (cookie && !request.session)
+      request.authFailure = 'the session has expired or was ended; log in again';
     return;
   }
   const token = bearerToken(request);
@@ -58,11 +63,16 @@ export async function identify(request: FastifyRequest, authenticate: Authentica
     return;
   }
   request.principal = await authenticate(token);
-  if (!request.principal) request.authFailure = 'the token is unknown or revoked; create one with `offload token create`';
+  if (!request.principal)
+    request.authFailure = 'the token is unknown or revoked; create one with `offload token create`';
 }
 
 /** The principal of a server started with auth turned off (tests, trusted networks). */
-const OPEN_ACCESS: Principal = Object.freeze({ id: 'open', name: 'open access (auth disabled)', scopes: Object.freeze(['admin' as const]) });
+const OPEN_ACCESS: Principal = Object.freeze({
+  id: 'open',
+  name: 'open access (auth disabled)',
+  scopes: Object.freeze(['admin' as const]),
+});
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -74,16 +84,31 @@ export function requireScope(request: FastifyRequest, scope: Scope): Principal {
   const principal = request.principal;
   const challenge = { 'www-authenticate': `Bearer realm="offload", scope="${scope}"` };
   if (!principal) {
-    const detail = request.authFailure ?? 'this endpoint needs a token: send `Authorization: Bearer <token>` (offload start prints one; `offload token create` makes more)';
+    const detail =
+      request.authFailure ??
+      'this endpoint needs a token: send `Authorization: Bearer <token>` (offload start prints one; `offload token create` makes more)';
     throw new HttpProblem(401, 'ERR_UNAUTHORIZED', detail, { headers: challenge });
   }
-  if (request.session && !SAFE_METHODS.has(request.method) && !SessionStore.csrfMatches(request.session, request.headers['x-csrf-token'])) {
-    throw new HttpProblem(403, 'ERR_CSRF', 'this request came with a session cookie but without its CSRF token: send the `x-csrf-token` header from GET /v1/session (reload the page)');
+  if (
+    request.session &&
+    !SAFE_METHODS.has(request.method) &&
+    !SessionStore.csrfMatches(request.session, request.headers['x-csrf-token'])
+  ) {
+    throw new HttpProblem(
+      403,
+      'ERR_CSRF',
+      'this request came with a session cookie but without its CSRF token: send the `x-csrf-token` header from GET /v1/session (reload the page)',
+    );
   }
   if (!hasScope(principal, scope)) {
-    throw new HttpProblem(403, 'ERR_FORBIDDEN', `this token (${principal.name}) lacks the \`${scope}\` scope; create one with \`offload token create --scope ${scope}\``, {
-      headers: challenge,
-    });
+    throw new HttpProblem(
+      403,
+      'ERR_FORBIDDEN',
+      `this token (${principal.name}) lacks the \`${scope}\` scope; create one with \`offload token create --scope ${scope}\``,
+      {
+        headers: challenge,
+      },
+    );
   }
   return principal;
 }

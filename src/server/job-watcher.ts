@@ -34,7 +34,15 @@ export class JobWatcher {
       const watched = this.#watched.get(event.id);
       if (watched) void this.#refresh(event.id, watched);
     };
-    for (const name of ['job:started', 'job:progress', 'job:succeeded', 'job:retrying', 'job:failed', 'job:cancelled', 'job:enqueued'] as const) {
+    for (const name of [
+      'job:started',
+      'job:progress',
+      'job:succeeded',
+      'job:retrying',
+      'job:failed',
+      'job:cancelled',
+      'job:enqueued',
+    ] as const) {
       this.#unsubscribe.push(store.on(name, onJobEvent));
     }
     this.#unsubscribe.push(store.on('store:changed', () => void this.#sweep()));
@@ -123,7 +131,8 @@ export class JobWatcher {
     const previous = watched.last;
     watched.last = job;
     let kind: JobChange['kind'] | undefined;
-    if (!previous || previous.state !== job.state || previous.attempts !== job.attempts) kind = 'state';
+    if (!previous || previous.state !== job.state || previous.attempts !== job.attempts)
+      kind = 'state';
     else if (JSON.stringify(previous.progress) !== JSON.stringify(job.progress)) kind = 'progress';
     if (!kind) return;
     for (const listener of [...watched.listeners]) listener({ kind, job });

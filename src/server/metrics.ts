@@ -22,7 +22,8 @@ export class ServerMetrics {
       async collect() {
         this.reset();
         for (const queue of await store.queueList()) {
-          for (const [state, count] of Object.entries(queue.counts)) this.set({ queue: queue.name, state }, count);
+          for (const [state, count] of Object.entries(queue.counts))
+            this.set({ queue: queue.name, state }, count);
         }
       },
     });
@@ -33,31 +34,79 @@ export class ServerMetrics {
       registers: [this.registry],
     });
     for (const event of ['job:succeeded', 'job:failed', 'job:cancelled', 'job:retrying'] as const) {
-      this.#unsubscribe.push(store.on(event, (job) => finished.inc({ queue: job.queue, task: job.task, state: event === 'job:retrying' ? 'retrying' : job.state })));
+      this.#unsubscribe.push(
+        store.on(event, (job) =>
+          finished.inc({
+            queue: job.queue,
+            task: job.task,
+            state: event === 'job:retrying' ? 'retrying' : job.state,
+          }),
+        ),
+      );
     }
     if (worker) this.#observeWorker(worker);
   }
 
   #observeWorker(worker: Worker): void {
-    const runTime = new Histogram({ name: 'offload_job_run_seconds', help: 'Time from a run start to its outcome', labelNames: ['queue', 'task'], buckets: SECONDS, registers: [this.registry] });
-    const waitTime = new Histogram({ name: 'offload_job_wait_seconds', help: 'Time from a job being due to its start', labelNames: ['queue'], buckets: SECONDS, registers: [this.registry] });
+    const runTime = new Histogram({
+      name: 'offload_job_run_seconds',
+      help: 'Time from a run start to its outcome',
+      labelNames: ['queue', 'task'],
+      buckets: SECONDS,
+      registers: [this.registry],
+    });
+    const waitTime = new Histogram({
+      name: 'offload_job_wait_seconds',
+      help: 'Time from a job being due to its start',
+      labelNames: ['queue'],
+      buckets: SECONDS,
+      registers: [this.registry],
+    });
     const started = new Map<string, number>();
-    const onStart = (job: { id: string; queue: string; runAt: number; startedAt: number | null }) => {
+    const onStart = (job: {
+      id: string;
+      queue: string;
+      runAt: number;
+      startedAt: number | null;
+    }) => {
       started.set(job.id, performance.now());
-      if (job.startedAt !== null) waitTime.observe({ queue: job.queue }, Math.max(0, job.startedAt - job.runAt) / 1000);
+      if (job.startedAt !== null)
+        waitTime.observe({ queue: job.queue }, Math.max(0, job.startedAt - job.runAt) / 1000);
     };
     const onEnd = (job: { id: string; queue: string; task: string }) => {
       const start = started.get(job.id);
       started.delete(job.id);
-      if (start !== undefined) runTime.observe({ queue: job.queue, task: job.task }, (performance.now() - start) / 1000);
+      if (start !== undefined)
+        runTime.observe({ queue: job.queue, task: job.task }, (performance.now() - start) / 1000);
     };
     worker.on('job:start', onStart);
     worker.on('job:end', onEnd);
-    this.#unsubscribe.push(() => worker.off('job:start', onStart), () => worker.off('job:end', onEnd));
+    this.#unsubscribe.push(
+      () => worker.off('job:start', onStart),
+      () => worker.off('job:end', onEnd),
+    );
 
-    new Gauge({ name: 'offload_worker_running_jobs', help: 'Jobs this worker runs now', registers: [this.registry], collect() { this.set(worker.running); } });
-    new Gauge({ name: 'offload_worker_claimed_jobs', help: 'Jobs this worker has claimed ahead and holds until a slot frees', registers: [this.registry], collect() { this.set(worker.claimed); } });
-    const poolGauge = (name: string, help: string, read: (stats: ReturnType<Worker['poolStats']>[number]['stats']) => number) =>
+    new Gauge({
+      name: 'offload_worker_running_jobs',
+      help: 'Jobs this worker runs now',
+      registers: [this.registry],
+      collect() {
+        this.set(worker.running);
+      },
+    });
+    new Gauge({
+      name: 'offload_worker_claimed_jobs',
+      help: 'Jobs this worker has claimed ahead and holds until a slot frees',
+      registers: [this.registry],
+      collect() {
+        this.set(worker.claimed);
+      },
+    });
+    const poolGauge = (
+      name: string,
+      help: string,
+      read: (stats: ReturnType<Worker['poolStats']>[number]['stats']) => number,
+    ) =>
       new Gauge({
         name,
         help,
@@ -68,7 +117,11 @@ export class ServerMetrics {
           for (const { key, stats } of worker.poolStats()) this.set({ pool: key }, read(stats));
         },
       });
-    poolGauge('offload_pool_utilisation', 'Fraction of pool worker time spent running tasks since the pool started', (s) => s.utilisation);
+    poolGauge(
+      'offload_pool_utilisation',
+      'Fraction of pool worker time spent running tasks since the pool started',
+      (s) => s.utilisation,
+    );
     poolGauge('offload_pool_workers', 'Threads or processes alive in the pool', (s) => s.workers);
     poolGauge('offload_pool_queued', 'Tasks waiting for a pool worker', (s) => s.queued);
   }

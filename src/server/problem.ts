@@ -30,7 +30,12 @@ export class HttpProblem extends Error {
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string>;
 
-  constructor(status: number, code: string, detail: string, options: { errors?: FieldError[]; headers?: Record<string, string> } = {}) {
+  constructor(
+    status: number,
+    code: string,
+    detail: string,
+    options: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+  ) {
     super(detail);
     this.name = 'HttpProblem';
     this.status = status;
@@ -73,12 +78,18 @@ const STATUS_BY_CODE: Record<string, number> = {
 };
 
 /** Parses one part of a request with its schema, or throws a 400 naming every wrong field. */
-export function parseRequestPart<S extends z.ZodType>(schema: S, value: unknown, part: 'body' | 'query' | 'params' | 'headers'): z.output<S> {
+export function parseRequestPart<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  part: 'body' | 'query' | 'params' | 'headers',
+): z.output<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const errors = parsed.error.issues.map((issue) => fieldError(issue, part, schema));
   const summary = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-  throw new HttpProblem(400, 'ERR_INVALID_REQUEST', `the request ${part} is invalid: ${summary}`, { errors });
+  throw new HttpProblem(400, 'ERR_INVALID_REQUEST', `the request ${part} is invalid: ${summary}`, {
+    errors,
+  });
 }
 
 function fieldError(issue: z.core.$ZodIssue, part: string, schema: z.ZodType): FieldError {
@@ -106,25 +117,49 @@ function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
 
 /** Turns anything thrown by a handler (or by Fastify itself) into a problem document; never leaks a stack. */
 export function toProblem(error: unknown, instance: string): Problem {
-  if (error instanceof HttpProblem) return problem(error.status, error.code, error.message, instance, error.errors);
+  if (error instanceof HttpProblem)
+    return problem(error.status, error.code, error.message, instance, error.errors);
   if (error instanceof OffloadError) {
     const status = STATUS_BY_CODE[error.code] ?? 500;
-    const detail = status === 500 ? 'the server failed to handle this request; its log has the details' : error.message;
+    const detail =
+      status === 500
+        ? 'the server failed to handle this request; its log has the details'
+        : error.message;
     return problem(status, error.code, detail, instance, payloadFieldErrors(error));
   }
   const fastify = error as Partial<FastifyError>;
-  if (typeof fastify.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {
-    return problem(fastify.statusCode, fastify.code ?? 'ERR_BAD_REQUEST', fastifyDetail(fastify), instance);
+  if (
+    typeof fastify.statusCode === 'number' &&
+    fastify.statusCode >= 400 &&
+    fastify.statusCode < 500
+  ) {
+    return problem(
+      fastify.statusCode,
+      fastify.code ?? 'ERR_BAD_REQUEST',
+      fastifyDetail(fastify),
+      instance,
+    );
   }
-  return problem(500, 'ERR_INTERNAL', 'the server failed to handle this request; its log has the details', instance);
+  return problem(
+    500,
+    'ERR_INTERNAL',
+    'the server failed to handle this request; its log has the details',
+    instance,
+  );
 }
 
 /** The fields a payload failed its task schema on, as `body.payload.<path>` errors. */
 function payloadFieldErrors(error: OffloadError): FieldError[] | undefined {
   const fields = error.details.fields;
   if (!Array.isArray(fields)) return undefined;
-  const prefix = typeof error.details.index === 'number' ? `body.jobs.${error.details.index}.payload` : 'body.payload';
-  return (fields as Array<{ path: string; message: string }>).map((f) => ({ field: f.path ? `${prefix}.${f.path}` : prefix, message: f.message }));
+  const prefix =
+    typeof error.details.index === 'number'
+      ? `body.jobs.${error.details.index}.payload`
+      : 'body.payload';
+  return (fields as Array<{ path: string; message: string }>).map((f) => ({
+    field: f.path ? `${prefix}.${f.path}` : prefix,
+    message: f.message,
+  }));
 }
 
 function fastifyDetail(error: Partial<FastifyError>): string {
@@ -143,9 +178,18 @@ function fastifyDetail(error: Partial<FastifyError>): string {
   }
 }
 
-function problem(status: number, code: string, detail: string, instance: string, errors?: FieldError[]): Problem {
+function problem(
+  status: number,
+  code: string,
+  detail: string,
+  instance: string,
+  errors?: FieldError[],
+): Problem {
   return {
-    type: `urn:offload:problem:${code.replace(/^(ERR|FST_ERR)_/, '').toLowerCase().replaceAll('_', '-')}`,
+    type: `urn:offload:problem:${code
+      .replace(/^(ERR|FST_ERR)_/, '')
+      .toLowerCase()
+      .replaceAll('_', '-')}`,
     title: TITLES[status] ?? 'Error',
     status,
     detail,
@@ -156,9 +200,17 @@ function problem(status: number, code: string, detail: string, instance: string,
 }
 
 /** Sends a problem document with its status and headers. */
-export function sendProblem(reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply {
+export function sendProblem(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  error: unknown,
+): FastifyReply {
   const body = toProblem(error, request.url.split('?')[0]!);
   if (error instanceof HttpProblem) reply.headers(error.headers);
-  if (body.status === 500) request.log.error({ err: error, path: body.instance, method: request.method }, 'request failed');
+  if (body.status === 500)
+    request.log.error(
+      { err: error, path: body.instance, method: request.method },
+      'request failed',
+    );
   return reply.code(body.status).type('application/problem+json').send(body);
 }

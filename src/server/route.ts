@@ -42,7 +42,9 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
 }
 
 /** Keeps the parsed types of a route's schemas flowing into its handler. */
-export function defineRoute<P = undefined, Q = undefined, B = undefined>(spec: RouteSpec<P, Q, B>): RouteSpec {
+export function defineRoute<P = undefined, Q = undefined, B = undefined>(
+  spec: RouteSpec<P, Q, B>,
+): RouteSpec {
   return spec as unknown as RouteSpec;
 }
 
@@ -55,8 +57,12 @@ export function registerRoutes(app: FastifyInstance, routes: readonly RouteSpec[
       handler: async (request, reply) => {
         const principal = route.scope === null ? undefined : requireScope(request, route.scope);
         const input: RouteInput<unknown, unknown, unknown> = {
-          params: route.params ? parseRequestPart(route.params, request.params, 'params') : undefined,
-          query: route.query ? parseRequestPart(route.query, request.query ?? {}, 'query') : undefined,
+          params: route.params
+            ? parseRequestPart(route.params, request.params, 'params')
+            : undefined,
+          query: route.query
+            ? parseRequestPart(route.query, request.query ?? {}, 'query')
+            : undefined,
           body: route.body ? parseRequestPart(route.body, request.body, 'body') : undefined,
           headers: request.headers,
           principal,

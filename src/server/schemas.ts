@@ -14,7 +14,9 @@ const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 export function parseDuration(text: string, defaultUnit: keyof typeof UNIT_MS): number | undefined {
   const match = DURATION.exec(text.trim());
   if (!match) return undefined;
-  return Math.round(Number(match[1]) * UNIT_MS[(match[2] as keyof typeof UNIT_MS | undefined) ?? defaultUnit]);
+  return Math.round(
+    Number(match[1]) * UNIT_MS[(match[2] as keyof typeof UNIT_MS | undefined) ?? defaultUnit],
+  );
 }
 
 function duration(defaultUnit: keyof typeof UNIT_MS, max: number, maxWords = `${max / 1000} s`) {
@@ -22,7 +24,12 @@ function duration(defaultUnit: keyof typeof UNIT_MS, max: number, maxWords = `${
   return z
     .union([z.number(), z.string()])
     .transform((value, ctx) => {
-      const ms = typeof value === 'number' ? (Number.isFinite(value) && value >= 0 ? Math.round(value * UNIT_MS[defaultUnit]) : undefined) : parseDuration(value, defaultUnit);
+      const ms =
+        typeof value === 'number'
+          ? Number.isFinite(value) && value >= 0
+            ? Math.round(value * UNIT_MS[defaultUnit])
+            : undefined
+          : parseDuration(value, defaultUnit);
       if (ms === undefined || ms > max) {
         ctx.addIssue({ code: 'custom', message: `must be ${hint}` });
         return z.NEVER;
@@ -32,14 +39,23 @@ function duration(defaultUnit: keyof typeof UNIT_MS, max: number, maxWords = `${
     .meta({ description: hint });
 }
 
-export const jobIdSchema = z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be a job id: a whole number as returned by POST /v1/jobs');
+export const jobIdSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,17}$/, 'must be a job id: a whole number as returned by POST /v1/jobs');
 
 export const jobStateSchema = z.enum(JOB_STATES as [JobState, ...JobState[]]);
 
-const idempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces');
+const idempotencyKey = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces');
 
 /** An ISO 8601 date-time from 1970 through 9999-12-31 UTC, the range of `runAt` in epoch ms too. */
-const isoRunAt = z.iso.datetime({ offset: true }).refine((value) => isRunAt(Date.parse(value)), 'must be a date-time from 1970-01-01 through 9999-12-31 UTC');
+const isoRunAt = z.iso
+  .datetime({ offset: true })
+  .refine(
+    (value) => isRunAt(Date.parse(value)),
+    'must be a date-time from 1970-01-01 through 9999-12-31 UTC',
+  );
 
 /** The `Idempotency-Key` header of `POST /v1/jobs`. */
 export const idempotencyKeySchema = idempotencyKey.optional();
@@ -47,19 +63,33 @@ export const idempotencyKeySchema = idempotencyKey.optional();
 /** One job to enqueue. Everything but `task` defaults to the task's own settings. */
 export const enqueueBodySchema = z
   .strictObject({
-    task: z.string().min(1).max(200).meta({ description: 'Name of a registered task (GET /v1/tasks).' }),
-    payload: z.unknown().optional().meta({ description: 'JSON payload; checked against the task schema when it has one. Default null.' }),
+    task: z
+      .string()
+      .min(1)
+      .max(200)
+      .meta({ description: 'Name of a registered task (GET /v1/tasks).' }),
+    payload: z.unknown().optional().meta({
+      description: 'JSON payload; checked against the task schema when it has one. Default null.',
+    }),
     queue: optionSchemas.name.optional(),
     priority: optionSchemas.priority.optional(),
     delay: duration('ms', LIMITS.delayMs, `${LIMITS.delayMs} ms (100 years)`).optional(),
     runAt: z
-      .union([isoRunAt, optionSchemas.runAtMs], { message: 'must be an ISO 8601 date-time or epoch milliseconds, from 1970 through 9999-12-31' })
+      .union([isoRunAt, optionSchemas.runAtMs], {
+        message:
+          'must be an ISO 8601 date-time or epoch milliseconds, from 1970 through 9999-12-31',
+      })
       .optional()
-      .meta({ description: 'Earliest start: an ISO 8601 date-time or epoch milliseconds, from 1970 through 9999-12-31. Overrides delay.' }),
+      .meta({
+        description:
+          'Earliest start: an ISO 8601 date-time or epoch milliseconds, from 1970 through 9999-12-31. Overrides delay.',
+      }),
     uniqueKey: optionSchemas.uniqueKey.optional(),
     attempts: optionSchemas.attempts.optional(),
     timeout: duration('ms', LIMITS.timerMs, `${LIMITS.timerMs} ms (about 24.8 days)`).optional(),
-    callbackUrl: optionSchemas.callbackUrl.optional().meta({ description: 'POSTed a signed outcome when the job ends (see docs/webhooks.md).' }),
+    callbackUrl: optionSchemas.callbackUrl
+      .optional()
+      .meta({ description: 'POSTed a signed outcome when the job ends (see docs/webhooks.md).' }),
   })
   .meta({ id: 'EnqueueRequest' });
 
@@ -72,7 +102,6 @@ export const enqueueBatchBodySchema = z
   })
   .meta({ id: 'EnqueueBatchRequest' });
 
-
 export const getJobQuerySchema = z.strictObject({ wait: duration('s', 60_000).optional() });
 
 export const listJobsQuerySchema = z.strictObject({
@@ -80,14 +109,23 @@ export const listJobsQuerySchema = z.strictObject({
   state: jobStateSchema.optional(),
   task: optionSchemas.name.optional(),
   limit: z.coerce.number().int('must be a whole number').min(1).max(1000).optional(),
-  cursor: z.string().regex(/^[0-9]{1,18}$/, 'must be the nextCursor of a previous page').optional(),
+  cursor: z
+    .string()
+    .regex(/^[0-9]{1,18}$/, 'must be the nextCursor of a previous page')
+    .optional(),
 });
 
 export const queueNameParamsSchema = z.strictObject({ name: optionSchemas.name });
 export const jobIdParamsSchema = z.strictObject({ id: jobIdSchema });
 
 const isoTime = z.string().meta({ description: 'ISO 8601 date-time' });
-const errorSchema = z.object({ name: z.string(), message: z.string(), stack: z.string().optional(), code: z.string().optional(), attempt: z.number() });
+const errorSchema = z.object({
+  name: z.string(),
+  message: z.string(),
+  stack: z.string().optional(),
+  code: z.string().optional(),
+  attempt: z.number(),
+});
 
 export const jobViewSchema = z
   .object({
@@ -105,25 +143,56 @@ export const jobViewSchema = z
     result: z.unknown(),
     error: errorSchema.nullable(),
     errors: z
-      .array(z.object({ attempt: z.number(), at: isoTime, name: z.string(), message: z.string(), code: z.string().optional() }))
-      .meta({ description: 'Every failed attempt, oldest first (the last 20): message (cut at 1 000 characters), code and time; no stacks' }),
-    worker: z.string().nullable().meta({ description: 'host:pid:id of the worker holding the lease while claimed or running' }),
-    placement: z.string().nullable().meta({ description: "Where the last run ran and why, e.g. \"thread: auto: a run holds the event loop for 12.0 ms…\"; null before a run records it" }),
-    outputTail: z
-      .string()
-      .nullable()
-      .meta({ description: "The last 4 KiB the last run wrote to stdout and stderr, kept for process-mode runs ('' when it wrote nothing); null in other modes" }),
+      .array(
+        z.object({
+          attempt: z.number(),
+          at: isoTime,
+          name: z.string(),
+          message: z.string(),
+          code: z.string().optional(),
+        }),
+      )
+      .meta({
+        description:
+          'Every failed attempt, oldest first (the last 20): message (cut at 1 000 characters), code and time; no stacks',
+      }),
+    worker: z.string().nullable().meta({
+      description: 'host:pid:id of the worker holding the lease while claimed or running',
+    }),
+    placement: z.string().nullable().meta({
+      description:
+        'Where the last run ran and why, e.g. "thread: auto: a run holds the event loop for 12.0 ms…"; null before a run records it',
+    }),
+    outputTail: z.string().nullable().meta({
+      description:
+        "The last 4 KiB the last run wrote to stdout and stderr, kept for process-mode runs ('' when it wrote nothing); null in other modes",
+    }),
     idempotencyKey: z.string().nullable(),
     callbackUrl: z.string().nullable(),
     webhook: z
-      .object({ id: z.string(), state: jobStateSchema, attempts: z.number(), maxAttempts: z.number(), lastError: z.string().nullable(), link: z.string() })
+      .object({
+        id: z.string(),
+        state: jobStateSchema,
+        attempts: z.number(),
+        maxAttempts: z.number(),
+        lastError: z.string().nullable(),
+        link: z.string(),
+      })
       .nullable()
-      .meta({ description: 'The signed delivery of the outcome to callbackUrl, once the job has ended (GET /v1/jobs/{id} only)' }),
+      .meta({
+        description:
+          'The signed delivery of the outcome to callbackUrl, once the job has ended (GET /v1/jobs/{id} only)',
+      }),
     runAt: isoTime,
     createdAt: isoTime,
     startedAt: isoTime.nullable(),
     finishedAt: isoTime.nullable(),
-    links: z.object({ self: z.string(), events: z.string(), cancel: z.string(), retry: z.string() }),
+    links: z.object({
+      self: z.string(),
+      events: z.string(),
+      cancel: z.string(),
+      retry: z.string(),
+    }),
   })
   .meta({ id: 'Job' });
 
@@ -139,12 +208,16 @@ export const problemSchema = z
   })
   .meta({ id: 'Problem' });
 
-export const jobListSchema = z.object({ jobs: z.array(jobViewSchema), nextCursor: z.string().nullable() }).meta({ id: 'JobList' });
+export const jobListSchema = z
+  .object({ jobs: z.array(jobViewSchema), nextCursor: z.string().nullable() })
+  .meta({ id: 'JobList' });
 export const jobBatchSchema = z.object({ jobs: z.array(jobViewSchema) }).meta({ id: 'JobBatch' });
 
 const countsSchema = z.object(Object.fromEntries(JOB_STATES.map((state) => [state, z.number()])));
 export const queueListSchema = z
-  .object({ queues: z.array(z.object({ name: z.string(), paused: z.boolean(), counts: countsSchema })) })
+  .object({
+    queues: z.array(z.object({ name: z.string(), paused: z.boolean(), counts: countsSchema })),
+  })
   .meta({ id: 'QueueList' });
 
 export const taskListSchema = z
@@ -157,14 +230,19 @@ export const taskListSchema = z
         attempts: z.number(),
         priority: z.number(),
         timeout: z.number(),
-        payloadSchema: z.unknown().meta({ description: 'JSON Schema of the payload, when the task declares one this server can describe' }),
+        payloadSchema: z.unknown().meta({
+          description:
+            'JSON Schema of the payload, when the task declares one this server can describe',
+        }),
         example: z.unknown(),
       }),
     ),
   })
   .meta({ id: 'TaskList' });
 
-export const healthSchema = z.object({ status: z.enum(['ok', 'degraded']), store: z.string(), uptimeSeconds: z.number() }).meta({ id: 'Health' });
+export const healthSchema = z
+  .object({ status: z.enum(['ok', 'degraded']), store: z.string(), uptimeSeconds: z.number() })
+  .meta({ id: 'Health' });
 
 export const workerListSchema = z
   .object({

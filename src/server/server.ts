@@ -62,18 +62,38 @@ export interface ServerOptions {
 }
 
 const optionsSchema = z.object({
-  store: z.custom<Store>((value) => typeof (value as Store)?.jobEnqueue === 'function', 'must be a store (createSqliteStore())'),
+  store: z.custom<Store>(
+    (value) => typeof (value as Store)?.jobEnqueue === 'function',
+    'must be a store (createSqliteStore())',
+  ),
   tasks: z.array(z.unknown()).optional(),
   worker: z.unknown().optional(),
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(7070),
-  authenticate: z.union([z.null(), z.custom<Authenticate>((value) => typeof value === 'function', 'must be a function')]).optional(),
+  authenticate: z
+    .union([
+      z.null(),
+      z.custom<Authenticate>((value) => typeof value === 'function', 'must be a function'),
+    ])
+    .optional(),
   bodyLimit: optionSchemas.positiveInt.default(DEFAULT_MAX_PAYLOAD_BYTES + 64 * 1024),
-  rateLimit: z.union([z.literal(false), z.object({ max: optionSchemas.positiveInt, windowMs: optionSchemas.intervalMs }).strict()]).default({ max: 600_000, windowMs: 60_000 }),
+  rateLimit: z
+    .union([
+      z.literal(false),
+      z.object({ max: optionSchemas.positiveInt, windowMs: optionSchemas.intervalMs }).strict(),
+    ])
+    .default({ max: 600_000, windowMs: 60_000 }),
   maxWait: optionSchemas.intervalMs.default(60_000),
   dataDir: z.string().min(1).optional(),
   corsOrigins: z
-    .array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, "must be an origin such as https://app.example.org (scheme and host, no path), or '*'"))
+    .array(
+      z
+        .string()
+        .regex(
+          /^(\*|https?:\/\/[^/\s]+)$/,
+          "must be an origin such as https://app.example.org (scheme and host, no path), or '*'",
+        ),
+    )
     .default([]),
   logger: z.unknown().optional(),
 });
@@ -109,17 +129,25 @@ export class OffloadServer {
     const parsed = parseOptions('createServer', optionsSchema, options);
     this.#options = parsed;
     if (parsed.authenticate === null && !isLoopback(parsed.host)) {
-      throw new OffloadError(ErrorCodes.INVALID_OPTION, `createServer: refusing to serve ${parsed.host} without authentication; bind 127.0.0.1 or pass \`authenticate\``);
+      throw new OffloadError(
+        ErrorCodes.INVALID_OPTION,
+        `createServer: refusing to serve ${parsed.host} without authentication; bind 127.0.0.1 or pass \`authenticate\``,
+      );
     }
     const session = new SessionToken();
     this.#session = session;
     this.sessionToken = session.token;
     const stored: Authenticate = (token) => authenticateToken(parsed.store, token);
-    const authenticate = parsed.authenticate === null ? null : session.authenticate(parsed.authenticate ?? stored);
+    const authenticate =
+      parsed.authenticate === null ? null : session.authenticate(parsed.authenticate ?? stored);
     const logger = (options.logger ?? pino({ level: 'silent' })) as FastifyBaseLogger;
-    this.app = Fastify({ loggerInstance: logger,
+    this.app = Fastify({
+      loggerInstance: logger,
       logController: new LogController({ disableRequestLogging: true }),
-      bodyLimit: parsed.bodyLimit, forceCloseConnections: true, return503OnClosing: true });
+      bodyLimit: parsed.bodyLimit,
+      forceCloseConnections: true,
+      return503OnClosing: true,
+    });
     this.#watcher = new JobWatcher(parsed.store);
     this.#metrics = new ServerMetrics(parsed.store, options.worker);
     const api: ApiContext = {
@@ -157,18 +185,36 @@ export class OffloadServer {
       await app.register(rateLimit, {
         max: limit.max,
         timeWindow: limit.windowMs,
-        keyGenerator: (request) => (request.principal ? `token:${request.principal.id}` : `ip:${request.ip}`),
+        keyGenerator: (request) =>
+          request.principal ? `token:${request.principal.id}` : `ip:${request.ip}`,
         errorResponseBuilder: (_request, context) =>
-          new HttpProblem(429, 'ERR_RATE_LIMITED', `too many requests: at most ${context.max} per ${context.after}; retry after the Retry-After header`, {
-            headers: { 'retry-after': String(Math.ceil(context.ttl / 1000)) },
-          }),
+          new HttpProblem(
+            429,
+            'ERR_RATE_LIMITED',
+            `too many requests: at most ${context.max} per ${context.after}; retry after the Retry-After header`,
+            {
+              headers: { 'retry-after': String(Math.ceil(context.ttl / 1000)) },
+            },
+          ),
       });
     }
     app.setErrorHandler((error, request, reply) => sendProblem(reply, request, error));
     app.setNotFoundHandler((request, reply) =>
-      sendProblem(reply, request, new HttpProblem(404, 'ERR_ROUTE_NOT_FOUND', `no endpoint ${request.method} ${request.url.split('?')[0]}; the API is described at /v1/openapi.json`)),
+      sendProblem(
+        reply,
+        request,
+        new HttpProblem(
+          404,
+          'ERR_ROUTE_NOT_FOUND',
+          `no endpoint ${request.method} ${request.url.split('?')[0]}; the API is described at /v1/openapi.json`,
+        ),
+      ),
     );
-    const routes: RouteSpec[] = [...jobRoutes(api), ...queueRoutes(api), ...sessionRoutes(this.#sessions, authenticate, SESSION_TTL_SECONDS)];
+    const routes: RouteSpec[] = [
+      ...jobRoutes(api),
+      ...queueRoutes(api),
+      ...sessionRoutes(this.#sessions, authenticate, SESSION_TTL_SECONDS),
+    ];
     let document: Record<string, unknown> | undefined;
     const openApi = () => (document ??= buildOpenApi(routes, { version: packageVersion() }));
     routes.push(...systemRoutes(api, this.#metrics, openApi));
@@ -183,7 +229,11 @@ export class OffloadServer {
 
   /** The base URL once listening: `http://127.0.0.1:7070`. */
   get url(): string {
-    if (!this.#url) throw new OffloadError(ErrorCodes.INVALID_OPTION, 'the server is not listening yet; await server.listen() first');
+    if (!this.#url)
+      throw new OffloadError(
+        ErrorCodes.INVALID_OPTION,
+        'the server is not listening yet; await server.listen() first',
+      );
     return this.#url;
   }
 
@@ -194,7 +244,11 @@ export class OffloadServer {
   async listen(): Promise<string> {
     await this.#ready;
     const { host, authenticate, store } = this.#options;
-    if (!isLoopback(host) && authenticate === undefined && !(await listTokens(store)).some((token) => token.revokedAt === null)) {
+    if (
+      !isLoopback(host) &&
+      authenticate === undefined &&
+      !(await listTokens(store)).some((token) => token.revokedAt === null)
+    ) {
       throw new OffloadError(
         ErrorCodes.INVALID_OPTION,
         `refusing to serve ${host}, reachable from other machines, while no API token exists: create one with \`offload token create --name <who> --scope jobs:write --scope jobs:read\`, or bind 127.0.0.1`,
@@ -223,6 +277,10 @@ export function createServer(options: ServerOptions): OffloadServer {
 
 let version: string | undefined;
 function packageVersion(): string {
-  version ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  version ??= (
+    JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    }
+  ).version;
   return version;
 }

@@ -9,7 +9,11 @@ import type { Authenticate, Principal } from './auth.ts';
 export class SessionToken {
   readonly token = `off_session_${randomBytes(24).toString('base64url')}`;
   readonly #hash = digest(this.token);
-  readonly principal: Principal = Object.freeze({ id: 'session', name: 'session token of this server', scopes: Object.freeze(['admin' as const]) });
+  readonly principal: Principal = Object.freeze({
+    id: 'session',
+    name: 'session token of this server',
+    scopes: Object.freeze(['admin' as const]),
+  });
 
   matches(candidate: string): boolean {
     return timingSafeEqual(digest(candidate), this.#hash);
@@ -17,7 +21,8 @@ export class SessionToken {
 
   /** Accepts the session token, then asks `next` (stored tokens) about any other. */
   authenticate(next?: Authenticate): Authenticate {
-    return async (candidate) => (this.matches(candidate) ? this.principal : next ? next(candidate) : undefined);
+    return async (candidate) =>
+      this.matches(candidate) ? this.principal : next ? next(candidate) : undefined;
   }
 }
 

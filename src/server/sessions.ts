@@ -27,7 +27,12 @@ export class SessionStore {
 
   create(principal: Principal): Session {
     this.#prune();
-    const session = { id: secret(), principal, csrfToken: secret(), expiresAt: Date.now() + this.#ttlMs };
+    const session = {
+      id: secret(),
+      principal,
+      csrfToken: secret(),
+      expiresAt: Date.now() + this.#ttlMs,
+    };
     this.#sessions.set(session.id, session);
     return session;
   }
@@ -64,13 +69,15 @@ export class SessionStore {
 
   /** Whether `candidate` is this session's CSRF token (constant time). */
   static csrfMatches(session: Session, candidate: unknown): boolean {
-    if (typeof candidate !== 'string' || candidate.length !== session.csrfToken.length) return false;
+    if (typeof candidate !== 'string' || candidate.length !== session.csrfToken.length)
+      return false;
     return timingSafeEqual(Buffer.from(candidate), Buffer.from(session.csrfToken));
   }
 
   #prune(): void {
     const now = Date.now();
-    for (const [id, session] of this.#sessions) if (session.expiresAt < now) this.#sessions.delete(id);
+    for (const [id, session] of this.#sessions)
+      if (session.expiresAt < now) this.#sessions.delete(id);
     for (const [code, entry] of this.#codes) if (entry.expiresAt < now) this.#codes.delete(code);
   }
 }

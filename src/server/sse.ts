@@ -19,12 +19,17 @@ export class EventStream {
       'x-accel-buffering': 'no',
     });
     reply.raw.write(': offload event stream\n\n');
-    this.#heartbeat = setInterval(() => this.#write(': ping\n\n'), options.heartbeatMs ?? 15_000).unref();
-    this.closed = new Promise((resolve) => reply.raw.once('close', () => {
-      this.#open = false;
-      clearInterval(this.#heartbeat);
-      resolve();
-    }));
+    this.#heartbeat = setInterval(
+      () => this.#write(': ping\n\n'),
+      options.heartbeatMs ?? 15_000,
+    ).unref();
+    this.closed = new Promise((resolve) =>
+      reply.raw.once('close', () => {
+        this.#open = false;
+        clearInterval(this.#heartbeat);
+        resolve();
+      }),
+    );
   }
 
   get open(): boolean {
@@ -32,7 +37,9 @@ export class EventStream {
   }
 
   send(event: string, data: unknown, id?: string): void {
-    this.#write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.#write(
+      `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`,
+    );
   }
 
   end(): void {

@@ -16,7 +16,10 @@ export interface Store {
   /** `context.client` joins the caller's own transaction (see {@link EnqueueContext}). */
   jobEnqueue(params: EnqueueParams, context?: EnqueueContext): Promise<EnqueueResult>;
   /** All or nothing, in one transaction; results in input order. */
-  jobEnqueueMany(params: readonly EnqueueParams[], context?: EnqueueContext): Promise<EnqueueResult[]>;
+  jobEnqueueMany(
+    params: readonly EnqueueParams[],
+    context?: EnqueueContext,
+  ): Promise<EnqueueResult[]>;
   /**
    * Leases up to `limit` due jobs per queue (skipping paused queues), in order: priority (higher
    * first), then run-at, then enqueue order. The first `start` of each queue are `running`; the
@@ -55,7 +58,10 @@ export interface Store {
    */
   jobDeleteFinished(params: { before: number; limit?: number }): Promise<number>;
   /** The earliest run-at among waiting jobs of these tasks in these unpaused queues, or null. */
-  jobNextRunAt(params: { queues: readonly string[]; tasks: readonly string[] }): Promise<number | null>;
+  jobNextRunAt(params: {
+    queues: readonly string[];
+    tasks: readonly string[];
+  }): Promise<number | null>;
 
   queuePause(params: { name: string }): Promise<void>;
   queueResume(params: { name: string }): Promise<void>;
@@ -76,7 +82,12 @@ export interface Store {
   settingInit(params: { key: string; value: string }): Promise<string>;
 
   /** Stores a new API token (its hash only). Throws ERR_INVALID_OPTION when the id is taken. */
-  tokenCreate(params: { id: string; name: string; scopes: readonly string[]; hash: string }): Promise<TokenRecord>;
+  tokenCreate(params: {
+    id: string;
+    name: string;
+    scopes: readonly string[];
+    hash: string;
+  }): Promise<TokenRecord>;
   /** One token with its hash, revoked or not. */
   tokenGet(params: { id: string }): Promise<TokenRecord | undefined>;
   /** All tokens, revoked ones too, oldest first. */
@@ -103,7 +114,10 @@ export interface Store {
    * job's in the order its changes committed (docs/postgres.md); events of different jobs may
    * interleave in any order.
    */
-  on<E extends keyof StoreEvents>(event: E, listener: (payload: StoreEvents[E]) => void): () => void;
+  on<E extends keyof StoreEvents>(
+    event: E,
+    listener: (payload: StoreEvents[E]) => void,
+  ): () => void;
   /** Closes connections and timers. A second call does nothing. */
   close(): Promise<void>;
 }

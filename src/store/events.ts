@@ -9,12 +9,17 @@ export class StoreEventHub {
     this.#emitter.setMaxListeners(0);
   }
 
-  on<E extends keyof StoreEvents>(event: E, listener: (payload: StoreEvents[E]) => void): () => void {
+  on<E extends keyof StoreEvents>(
+    event: E,
+    listener: (payload: StoreEvents[E]) => void,
+  ): () => void {
     const safe = (payload: StoreEvents[E]) => {
       try {
         listener(payload);
       } catch (error) {
-        process.emitWarning(`offload: a "${event}" listener threw: ${(error as Error)?.message ?? error}`);
+        process.emitWarning(
+          `offload: a "${event}" listener threw: ${(error as Error)?.message ?? error}`,
+        );
       }
     };
     this.#emitter.on(event, safe);
@@ -26,14 +31,29 @@ export class StoreEventHub {
   }
 
   /** Announces the state change a recorded outcome made; nothing is built when nobody listens (outcomes are on the hot path). */
-  emitOutcome(outcome: JobOutcome, row: { id: string | number; queue: string; task: string }): void {
+  emitOutcome(
+    outcome: JobOutcome,
+    row: { id: string | number; queue: string; task: string },
+  ): void {
     const name = outcomeEvent(outcome);
     if (name === undefined || !this.listens(name)) return;
-    const base = { id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt };
+    const base = {
+      id: String(row.id),
+      queue: row.queue,
+      task: row.task,
+      attempt: outcome.lease.attempt,
+    };
     if (outcome.kind === 'succeeded') this.emit('job:succeeded', { ...base, state: 'succeeded' });
     else if (outcome.kind !== 'failed') this.emit('job:enqueued', { ...base, state: 'queued' });
-    else if (outcome.retryAt === null) this.emit('job:failed', { ...base, state: 'failed', error: outcome.error });
-    else this.emit('job:retrying', { ...base, state: 'scheduled', error: outcome.error, runAt: outcome.retryAt });
+    else if (outcome.retryAt === null)
+      this.emit('job:failed', { ...base, state: 'failed', error: outcome.error });
+    else
+      this.emit('job:retrying', {
+        ...base,
+        state: 'scheduled',
+        error: outcome.error,
+        runAt: outcome.retryAt,
+      });
   }
 
   listens(event: keyof StoreEvents): boolean {
@@ -42,7 +62,9 @@ export class StoreEventHub {
 
   /** True when anyone listens to a `job:*` event. */
   listensToJobs(): boolean {
-    return this.#emitter.eventNames().some((name) => typeof name === 'string' && name.startsWith('job:'));
+    return this.#emitter
+      .eventNames()
+      .some((name) => typeof name === 'string' && name.startsWith('job:'));
   }
 
   clear(): void {

@@ -16,6 +16,11 @@ export interface MigrationReport {
 }
 
 /** The migrations of `all` newer than `version`, by number and name. */
-export function pendingAfter(all: readonly Migration[], version: number): Array<Pick<Migration, 'version' | 'name'>> {
-  return all.filter((migration) => migration.version > version).map(({ version: v, name }) => ({ version: v, name }));
+export function pendingAfter(
+  all: readonly Migration[],
+  version: number,
+): Array<Pick<Migration, 'version' | 'name'>> {
+  return all
+    .filter((migration) => migration.version > version)
+    .map(({ version: v, name }) => ({ version: v, name }));
 }

@@ -14,7 +14,10 @@ const ANY_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
  * refused. Each store is imported only when named, so `--db postgres://…` never loads the native
  * SQLite addon. The CLI and tests use this so every entry point reads `--db` the same way.
  */
-export async function openStore(spec: string = DEFAULT_DATABASE, options: { clock?: Clock } = {}): Promise<Store> {
+export async function openStore(
+  spec: string = DEFAULT_DATABASE,
+  options: { clock?: Clock } = {},
+): Promise<Store> {
   if (storeKind(spec) === 'postgres') {
     const { createPostgresStore } = await import('./postgres/postgres-store.ts');
     return createPostgresStore({ connectionString: spec, ...options });

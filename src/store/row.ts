@@ -1,5 +1,11 @@
 import type { SerializedError } from '../core/errors.ts';
-import { MAX_ERROR_MESSAGE, type ClaimedJob, type Job, type JobAttemptError, type JobState } from '../core/job.ts';
+import {
+  MAX_ERROR_MESSAGE,
+  type ClaimedJob,
+  type Job,
+  type JobAttemptError,
+  type JobState,
+} from '../core/job.ts';
 import type { EnqueueParams, JobEvent, WorkerRecord } from './contract.ts';
 
 /** A job row as both stores return it (snake_case columns, JSON as text). */
@@ -40,7 +46,13 @@ export interface JobRow {
  */
 export function jobFromRow(row: JobRow, now: number): Job {
   const runAt = Number(row.run_at);
-  const state = (row.state === 'queued' && runAt > now ? 'scheduled' : row.state === 'running' && row.started_at === null ? 'claimed' : row.state) as JobState;
+  const state = (
+    row.state === 'queued' && runAt > now
+      ? 'scheduled'
+      : row.state === 'running' && row.started_at === null
+        ? 'claimed'
+        : row.state
+  ) as JobState;
   return {
     id: String(row.id),
     queue: row.queue,
@@ -71,7 +83,12 @@ export function jobFromRow(row: JobRow, now: number): Job {
 }
 
 /** The Job a fresh insert made, built from what was inserted (no read back). */
-export function jobFromInsert(params: EnqueueParams, id: number | bigint, now: number, payload: unknown): Job {
+export function jobFromInsert(
+  params: EnqueueParams,
+  id: number | bigint,
+  now: number,
+  payload: unknown,
+): Job {
   return {
     id: String(id),
     queue: params.queue,
@@ -112,15 +129,26 @@ export function claimedFromRow(row: JobRow, now: number): ClaimedJob {
  * One failed attempt as the failure history keeps it: no stack, the message cut short, and no NUL
  * character (PostgreSQL's jsonb cannot hold one).
  */
-export function attemptErrorEntry(error: SerializedError, attempt: number, at: number): JobAttemptError {
+export function attemptErrorEntry(
+  error: SerializedError,
+  attempt: number,
+  at: number,
+): JobAttemptError {
   const clean = (text: string) => text.replaceAll('\u0000', '\uFFFD');
-  const entry: JobAttemptError = { attempt, at, name: clean(error.name), message: clean(error.message.slice(0, MAX_ERROR_MESSAGE)) };
+  const entry: JobAttemptError = {
+    attempt,
+    at,
+    name: clean(error.name),
+    message: clean(error.message.slice(0, MAX_ERROR_MESSAGE)),
+  };
   if (error.code !== undefined) entry.code = clean(error.code);
   return entry;
 }
 
 function attemptErrors(value: string | unknown[] | null | undefined): JobAttemptError[] {
-  const list = (typeof value === 'string' ? JSON.parse(value) : (value ?? [])) as Array<JobAttemptError & { code?: string | null }>;
+  const list = (typeof value === 'string' ? JSON.parse(value) : (value ?? [])) as Array<
+    JobAttemptError & { code?: string | null }
+  >;
   for (const entry of list) if (entry.code === null) delete entry.code;
   return list;
 }
@@ -146,7 +174,8 @@ export interface WorkerRow {
 }
 
 export function workerFromRow(row: WorkerRow): WorkerRecord {
-  const list = (value: string | string[]) => (typeof value === 'string' ? (JSON.parse(value) as string[]) : value);
+  const list = (value: string | string[]) =>
+    typeof value === 'string' ? (JSON.parse(value) as string[]) : value;
   return {
     id: row.id,
     host: row.host,
@@ -170,6 +199,9 @@ export function eventOf(job: Job): JobEvent {
 }
 
 /** The event fields of a row that a statement returned, in the state the statement left it. */
-export function eventOfRow(row: { id: number | string; queue: string; task: string; attempts: number }, state: JobState): JobEvent {
+export function eventOfRow(
+  row: { id: number | string; queue: string; task: string; attempts: number },
+  state: JobState,
+): JobEvent {
   return { id: String(row.id), queue: row.queue, task: row.task, state, attempt: row.attempts };
 }

@@ -3,7 +3,16 @@ import type { InferSchemaInput, InferSchemaOutput, StandardSchemaV1 } from '../c
 import type { Task, TaskDefinition } from './task.ts';
 import { buildTask } from './define-task.ts';
 
-export { isTask, type ExecutionMode, type Task, type TaskContext, type TaskDefinition, type TaskMode, type TaskPayload, type TaskResult } from './task.ts';
+export {
+  isTask,
+  type ExecutionMode,
+  type Task,
+  type TaskContext,
+  type TaskDefinition,
+  type TaskMode,
+  type TaskPayload,
+  type TaskResult,
+} from './task.ts';
 
 /**
  * Defines a task. The payload type comes from `schema` when there is one, otherwise from the

@@ -3,14 +3,23 @@
  */
 import { z } from 'zod';
 import { optionSchemas, parseOptions } from '../core/options.ts';
-import { isStandardSchema, type InferSchemaInput, type InferSchemaOutput, type StandardSchemaV1 } from '../core/schema.ts';
+import {
+  isStandardSchema,
+  type InferSchemaInput,
+  type InferSchemaOutput,
+  type StandardSchemaV1,
+} from '../core/schema.ts';
 import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import { backoffProblem, type Backoff } from '../core/backoff.ts';
 import { TASK_BRAND, type Task, type TaskDefinition, type TaskMode } from './task.ts';
 
 const taskOptionsSchema = z.object({
   name: optionSchemas.name,
-  mode: z.enum(['inline', 'thread', 'process', 'auto'], { message: "must be 'inline', 'thread', 'process' or 'auto'" }).optional(),
+  mode: z
+    .enum(['inline', 'thread', 'process', 'auto'], {
+      message: "must be 'inline', 'thread', 'process' or 'auto'",
+    })
+    .optional(),
   isolate: z.boolean().default(false),
   run: z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', {
     message: 'must be a function (payload, ctx) => result',
@@ -36,12 +45,19 @@ const taskOptionsSchema = z.object({
 
 /** The overloads of `defineTask`: the payload type comes from `schema` when there is one, else from `run`. */
 export interface DefineTask {
-  <S extends StandardSchemaV1, Result>(definition: TaskDefinition<InferSchemaOutput<S>, Result> & { schema: S }): Task<InferSchemaInput<S>, Result>;
-  <Payload = unknown, Result = unknown>(definition: TaskDefinition<Payload, Result>): Task<Payload, Result>;
+  <S extends StandardSchemaV1, Result>(
+    definition: TaskDefinition<InferSchemaOutput<S>, Result> & { schema: S },
+  ): Task<InferSchemaInput<S>, Result>;
+  <Payload = unknown, Result = unknown>(
+    definition: TaskDefinition<Payload, Result>,
+  ): Task<Payload, Result>;
 }
 
 /** Validates a definition and makes the frozen task; `file` is the module that defined it, when known. */
-export function buildTask(definition: TaskDefinition<unknown, unknown>, file: string | undefined): Task {
+export function buildTask(
+  definition: TaskDefinition<unknown, unknown>,
+  file: string | undefined,
+): Task {
   const options = parseOptions('defineTask', taskOptionsSchema, definition);
   const task = {
     [TASK_BRAND]: true as const,
@@ -60,9 +76,13 @@ export function buildTask(definition: TaskDefinition<unknown, unknown>, file: st
 function resolveMode(name: string, mode: TaskMode | undefined, isolate: boolean): TaskMode {
   if (!isolate) return mode ?? 'inline';
   if (mode === 'inline' || mode === 'thread') {
-    throw new OffloadError(ErrorCodes.INVALID_OPTION, `defineTask: task "${name}" has isolate: true, which always runs it in a process, and mode: '${mode}'; drop \`mode\` or set mode: 'process'`, {
-      details: { label: 'defineTask', option: 'mode' },
-    });
+    throw new OffloadError(
+      ErrorCodes.INVALID_OPTION,
+      `defineTask: task "${name}" has isolate: true, which always runs it in a process, and mode: '${mode}'; drop \`mode\` or set mode: 'process'`,
+      {
+        details: { label: 'defineTask', option: 'mode' },
+      },
+    );
   }
   return 'process';
 }
@@ -71,4 +91,5 @@ function resolveMode(name: string, mode: TaskMode | undefined, isolate: boolean)
  * `defineTask` without Node.js: the same validation and the same task, minus `file` (the defining
  * module's path, which only Node's stack traces can tell). What `offload/task` gives browsers.
  */
-export const defineTask: DefineTask = (definition: TaskDefinition<unknown, unknown>) => buildTask(definition, undefined);
+export const defineTask: DefineTask = (definition: TaskDefinition<unknown, unknown>) =>
+  buildTask(definition, undefined);

@@ -1,5 +1,19 @@
 /** offload/task as Node resolves it: `index.ts` with the `defineTask` that records its file. */
 export { defineTask } from './define-task-node.ts';
 export type { DefineTask } from './define-task.ts';
-export { isTask, type ExecutionMode, type Task, type TaskContext, type TaskDefinition, type TaskPayload, type TaskResult } from './task.ts';
-export { OffloadError, PermanentFailure, Snooze, ErrorCodes, type ErrorCode } from '../core/errors.ts';
+export {
+  isTask,
+  type ExecutionMode,
+  type Task,
+  type TaskContext,
+  type TaskDefinition,
+  type TaskPayload,
+  type TaskResult,
+} from './task.ts';
+export {
+  OffloadError,
+  PermanentFailure,
+  Snooze,
+  ErrorCodes,
+  type ErrorCode,
+} from '../core/errors.ts';

@@ -4,5 +4,19 @@
  * `index-node.ts` instead, whose `defineTask` also records the defining file.
  */
 export { defineTask, type DefineTask } from './define-task.ts';
-export { isTask, type ExecutionMode, type Task, type TaskContext, type TaskDefinition, type TaskPayload, type TaskResult } from './task.ts';
-export { OffloadError, PermanentFailure, Snooze, ErrorCodes, type ErrorCode } from '../core/errors.ts';
+export {
+  isTask,
+  type ExecutionMode,
+  type Task,
+  type TaskContext,
+  type TaskDefinition,
+  type TaskPayload,
+  type TaskResult,
+} from './task.ts';
+export {
+  OffloadError,
+  PermanentFailure,
+  Snooze,
+  ErrorCodes,
+  type ErrorCode,
+} from '../core/errors.ts';

@@ -14,18 +14,26 @@ const TYPESCRIPT = /\.(c|m)?tsx?$/;
 export async function loadTaskModule(modulePath: string): Promise<Task[]> {
   const absolute = path.resolve(modulePath);
   if (!fs.existsSync(absolute)) {
-    throw new OffloadError(ErrorCodes.TASK_MODULE, `task module ${modulePath} does not exist (resolved to ${absolute}); check --tasks`, {
-      details: { module: absolute },
-    });
+    throw new OffloadError(
+      ErrorCodes.TASK_MODULE,
+      `task module ${modulePath} does not exist (resolved to ${absolute}); check --tasks`,
+      {
+        details: { module: absolute },
+      },
+    );
   }
   let exports: Record<string, unknown>;
   try {
     exports = await importModule(absolute);
   } catch (error) {
-    throw new OffloadError(ErrorCodes.TASK_MODULE, `task module ${modulePath} failed to load: ${(error as Error)?.message ?? String(error)}`, {
-      cause: error,
-      details: { module: absolute },
-    });
+    throw new OffloadError(
+      ErrorCodes.TASK_MODULE,
+      `task module ${modulePath} failed to load: ${(error as Error)?.message ?? String(error)}`,
+      {
+        cause: error,
+        details: { module: absolute },
+      },
+    );
   }
   const tasks = collectTasks(exports);
   if (tasks.length === 0) {

@@ -15,7 +15,10 @@ export class TaskRegistry {
     }
     const existing = this.#tasks.get(task.name);
     if (existing && existing !== task) {
-      throw new OffloadError(ErrorCodes.INVALID_OPTION, `two different tasks are named "${task.name}"; task names must be unique`);
+      throw new OffloadError(
+        ErrorCodes.INVALID_OPTION,
+        `two different tasks are named "${task.name}"; task names must be unique`,
+      );
     }
     this.#tasks.set(task.name, task);
   }
@@ -27,7 +30,9 @@ export class TaskRegistry {
     throw new OffloadError(
       ErrorCodes.TASK_NOT_FOUND,
       `no task named "${name}"` +
-        (known.length ? `; registered tasks: ${known.join(', ')}` : '; no tasks are registered (pass `tasks` or `--tasks`)'),
+        (known.length
+          ? `; registered tasks: ${known.join(', ')}`
+          : '; no tasks are registered (pass `tasks` or `--tasks`)'),
       { details: { task: name } },
     );
   }

@@ -110,9 +110,14 @@ export interface Task<Payload = unknown, Result = unknown> {
 }
 
 export type TaskPayload<T> = T extends Task<infer P, unknown> ? P : never;
-export type TaskResult<T> = T extends { readonly __types?: { result: infer R } } ? Awaited<R> : never;
-
+export type TaskResult<T> = T extends { readonly __types?: { result: infer R } }
+  ? Awaited<R>
+  : never;
 
 export function isTask(value: unknown): value is Task {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TASK_BRAND] === true;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[TASK_BRAND] === true
+  );
 }

@@ -35,13 +35,16 @@ export class ClaimAhead {
     return size;
   }
 
-    waitingIn(queue: string): number {
+  waitingIn(queue: string): number {
     return this.#waiting.get(queue)?.length ?? 0;
   }
 
   /** A claim came back after `roundTripMs`: updates the estimates and keeps the jobs in claim order. */
   claimed(jobs: readonly ClaimedJob[], roundTripMs: number, now: number): void {
-    this.#roundTripMs = this.#roundTripMs === 0 ? roundTripMs : this.#roundTripMs + SMOOTHING * (roundTripMs - this.#roundTripMs);
+    this.#roundTripMs =
+      this.#roundTripMs === 0
+        ? roundTripMs
+        : this.#roundTripMs + SMOOTHING * (roundTripMs - this.#roundTripMs);
     const elapsed = now - this.#lastSample;
     if (this.#lastSample > 0 && elapsed > 0) {
       for (const [queue, count] of this.#finished) {
@@ -49,7 +52,9 @@ export class ClaimAhead {
         const sample = count / elapsed;
         this.#rate.set(queue, rate === undefined ? sample : rate + SMOOTHING * (sample - rate));
       }
-      for (const queue of this.#rate.keys()) if (!this.#finished.has(queue)) this.#rate.set(queue, this.#rate.get(queue)! * (1 - SMOOTHING));
+      for (const queue of this.#rate.keys())
+        if (!this.#finished.has(queue))
+          this.#rate.set(queue, this.#rate.get(queue)! * (1 - SMOOTHING));
     }
     this.#finished.clear();
     this.#lastSample = now;

@@ -1,7 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { backoffDelay, DEFAULT_BACKOFF, MAX_BACKOFF_MS } from '../core/backoff.ts';
 import type { Clock } from '../core/clock.ts';
-import { describeThrown, ErrorCodes, OffloadError, PermanentFailure, Snooze, serializeError } from '../core/errors.ts';
+import {
+  describeThrown,
+  ErrorCodes,
+  OffloadError,
+  PermanentFailure,
+  Snooze,
+  serializeError,
+} from '../core/errors.ts';
 import type { ClaimedJob } from '../core/job.ts';
 import { encodeJson } from '../core/payload.ts';
 import type { JobOutcome, LeaseRef, RunFacts } from '../store/contract.ts';
@@ -14,7 +21,12 @@ export type AbortReason = 'cancelled' | 'timeout' | 'lease-lost' | 'shutdown';
  * Runs a task's code in some execution mode. `inline` calls it on this event loop. An executor
  * may note what the job record keeps of the run in `facts` (a process's output tail).
  */
-export type Executor = (task: Task, payload: unknown, ctx: TaskContext, facts: RunFacts) => Promise<unknown>;
+export type Executor = (
+  task: Task,
+  payload: unknown,
+  ctx: TaskContext,
+  facts: RunFacts,
+) => Promise<unknown>;
 
 export interface JobRunDeps {
   workerId: string;
@@ -75,10 +87,19 @@ export class JobRun {
     this.#reason = reason;
     const error =
       reason === 'timeout'
-        ? new OffloadError(ErrorCodes.TASK_TIMEOUT, `task "${this.task.name}" ran longer than its timeout of ${this.job.timeoutMs} ms`)
+        ? new OffloadError(
+            ErrorCodes.TASK_TIMEOUT,
+            `task "${this.task.name}" ran longer than its timeout of ${this.job.timeoutMs} ms`,
+          )
         : reason === 'lease-lost'
-          ? new OffloadError(ErrorCodes.LEASE_LOST, `job ${this.job.id} was cancelled or its lease moved on`)
-          : new OffloadError(ErrorCodes.TASK_CANCELLED, `job ${this.job.id} was ${reason === 'shutdown' ? 'stopped by worker shutdown' : 'cancelled'}`);
+          ? new OffloadError(
+              ErrorCodes.LEASE_LOST,
+              `job ${this.job.id} was cancelled or its lease moved on`,
+            )
+          : new OffloadError(
+              ErrorCodes.TASK_CANCELLED,
+              `job ${this.job.id} was ${reason === 'shutdown' ? 'stopped by worker shutdown' : 'cancelled'}`,
+            );
     this.#abortError = error;
     this.#controller?.abort(error);
     this.#rejectRace?.(error);
@@ -98,13 +119,22 @@ export class JobRun {
    * outcome carries `placement` (where it ran and why) and what the executor noted of the run.
    */
   async execute(executor: Executor, placement?: string): Promise<JobOutcome | null> {
-    if (this.job.timeoutMs > 0) this.#timeout = setTimeout(() => this.abort('timeout'), this.job.timeoutMs);
+    if (this.job.timeoutMs > 0)
+      this.#timeout = setTimeout(() => this.abort('timeout'), this.job.timeoutMs);
     const facts: RunFacts = { placement: placement ?? null, outputTail: null };
     try {
-      const result = await this.#untilAborted(executor(this.task, this.job.payload, this.#context(), facts));
-      return this.#withFacts(this.#reason ? this.#abortOutcome(this.#abortError) : this.#success(result), facts);
+      const result = await this.#untilAborted(
+        executor(this.task, this.job.payload, this.#context(), facts),
+      );
+      return this.#withFacts(
+        this.#reason ? this.#abortOutcome(this.#abortError) : this.#success(result),
+        facts,
+      );
     } catch (error) {
-      return this.#withFacts(this.#reason ? this.#abortOutcome(error) : this.#failure(error), facts);
+      return this.#withFacts(
+        this.#reason ? this.#abortOutcome(error) : this.#failure(error),
+        facts,
+      );
     } finally {
       clearTimeout(this.#timeout);
       clearTimeout(this.#progressTimer);
@@ -118,7 +148,13 @@ export class JobRun {
     const run = this;
     // Closures, not methods: tasks may destructure ctx (`{ progress, signal }`).
     return {
-      job: { id: job.id, task: job.task, queue: job.queue, attempt: job.attempts, maxAttempts: job.maxAttempts },
+      job: {
+        id: job.id,
+        task: job.task,
+        queue: job.queue,
+        attempt: job.attempts,
+        maxAttempts: job.maxAttempts,
+      },
       get signal() {
         return run.#signal;
       },
@@ -214,14 +250,22 @@ export class JobRun {
   #failure(error: unknown): JobOutcome {
     const name = (error as Error | undefined)?.name;
     if (error instanceof Snooze || name === 'Snooze') {
-      const delayMs = Math.floor(Math.min(MAX_BACKOFF_MS, Math.max(0, Number((error as Snooze).delayMs) || 0)));
+      const delayMs = Math.floor(
+        Math.min(MAX_BACKOFF_MS, Math.max(0, Number((error as Snooze).delayMs) || 0)),
+      );
       return { kind: 'snoozed', lease: this.lease, runAt: this.#deps.clock.now() + delayMs };
     }
     const serialized = serializeError(error);
     const permanent = error instanceof PermanentFailure || name === 'PermanentFailure';
     const attemptsLeft = this.job.attempts < this.job.maxAttempts;
-    if (permanent || !attemptsLeft) return { kind: 'failed', lease: this.lease, error: serialized, retryAt: null };
-    return { kind: 'failed', lease: this.lease, error: serialized, retryAt: this.#deps.clock.now() + this.#retryDelay() };
+    if (permanent || !attemptsLeft)
+      return { kind: 'failed', lease: this.lease, error: serialized, retryAt: null };
+    return {
+      kind: 'failed',
+      lease: this.lease,
+      error: serialized,
+      retryAt: this.#deps.clock.now() + this.#retryDelay(),
+    };
   }
 
   /**
@@ -238,12 +282,13 @@ export class JobRun {
         new OffloadError(
           ErrorCodes.INVALID_BACKOFF,
           `task "${this.task.name}": after attempt ${attempt} failed, ${what}. This retry waits the default backoff instead (1 s doubling, capped at 1 h, with jitter)`,
-          { cause: error instanceof OffloadError ? (error.cause ?? error) : error, details: { task: this.task.name, job: this.job.id, attempt } },
+          {
+            cause: error instanceof OffloadError ? (error.cause ?? error) : error,
+            details: { task: this.task.name, job: this.job.id, attempt },
+          },
         ),
       );
       return backoffDelay(DEFAULT_BACKOFF, attempt);
     }
   }
 }
-
-

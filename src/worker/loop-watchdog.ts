@@ -81,6 +81,9 @@ export class LoopWatchdog {
     const suspects = [...this.#active.values(), ...ended].filter(
       (job) => job.startedAt <= blockStart + slack && (job.endedAt ?? now) >= now - lateness / 2,
     );
-    this.#onBlock({ durationMs: Math.round(lateness), jobs: suspects.map(({ id, task }) => ({ id, task })) });
+    this.#onBlock({
+      durationMs: Math.round(lateness),
+      jobs: suspects.map(({ id, task }) => ({ id, task })),
+    });
   }
 }

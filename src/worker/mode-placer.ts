@@ -15,7 +15,11 @@ const PLACEMENT_CHARS = 500;
 /** A placement as the job record keeps it: `thread: auto: a run holds the event loop for …`. */
 export function describePlacement(placement: JobPlacement): string {
   let description = descriptions.get(placement);
-  if (description === undefined) descriptions.set(placement, (description = `${placement.mode}: ${placement.reason}`.slice(0, PLACEMENT_CHARS)));
+  if (description === undefined)
+    descriptions.set(
+      placement,
+      (description = `${placement.mode}: ${placement.reason}`.slice(0, PLACEMENT_CHARS)),
+    );
   return description;
 }
 
@@ -49,7 +53,10 @@ export class ModePlacer {
   readonly #handoffMs: () => number | undefined;
   readonly #onMove: (task: Task, placement: JobPlacement) => void;
 
-  constructor(options: { handoffMs: () => number | undefined; onMove: (task: Task, placement: JobPlacement) => void }) {
+  constructor(options: {
+    handoffMs: () => number | undefined;
+    onMove: (task: Task, placement: JobPlacement) => void;
+  }) {
     this.#handoffMs = options.handoffMs;
     this.#onMove = options.onMove;
   }
@@ -63,13 +70,23 @@ export class ModePlacer {
   place(task: Task): JobPlacement {
     if (task.mode !== 'auto') {
       let placement = this.#fixed.get(task);
-      if (!placement) this.#fixed.set(task, (placement = { mode: task.mode, reason: task.isolate ? 'isolate: true' : `mode: '${task.mode}' set on the task` }));
+      if (!placement)
+        this.#fixed.set(
+          task,
+          (placement = {
+            mode: task.mode,
+            reason: task.isolate ? 'isolate: true' : `mode: '${task.mode}' set on the task`,
+          }),
+        );
       return placement;
     }
     const state = this.#state(task);
     if (state.current === 'thread' && ++state.runsSinceCheck >= RECHECK_EVERY) {
       state.runsSinceCheck = 0;
-      return { mode: 'inline', reason: `auto: measuring again inline (one run in ${RECHECK_EVERY})` };
+      return {
+        mode: 'inline',
+        reason: `auto: measuring again inline (one run in ${RECHECK_EVERY})`,
+      };
     }
     return { mode: state.current, reason: `auto: ${state.reason}` };
   }
@@ -91,7 +108,10 @@ export class ModePlacer {
     const previous = state.lastMs;
     state.lastMs = blockMs;
     if (previous === undefined) return;
-    const choice = chooseMode({ blockMs: Math.min(previous, blockMs), handoffMs: this.#handoffMs() ?? DEFAULT_HANDOFF_MS }, state.current);
+    const choice = chooseMode(
+      { blockMs: Math.min(previous, blockMs), handoffMs: this.#handoffMs() ?? DEFAULT_HANDOFF_MS },
+      state.current,
+    );
     state.reason = choice.reason;
     if (choice.mode === state.current) return;
     state.current = choice.mode;
@@ -102,7 +122,12 @@ export class ModePlacer {
   #state(task: Task): AutoState {
     let state = this.#auto.get(task.name);
     if (!state) {
-      state = { current: 'inline', reason: 'starts inline until two runs are measured', lastMs: undefined, runsSinceCheck: 0 };
+      state = {
+        current: 'inline',
+        reason: 'starts inline until two runs are measured',
+        lastMs: undefined,
+        runsSinceCheck: 0,
+      };
       this.#auto.set(task.name, state);
     }
     return state;

@@ -30,7 +30,10 @@ export class WorkerPools {
   readonly #active: Record<PooledMode, number> = { thread: 0, process: 0 };
   readonly #capacity: Record<PooledMode, number>;
 
-  constructor(options: { taskModule: string | undefined; pools: Partial<Record<PooledMode, PoolSettings>> | undefined }) {
+  constructor(options: {
+    taskModule: string | undefined;
+    pools: Partial<Record<PooledMode, PoolSettings>> | undefined;
+  }) {
     this.#taskModule = options.taskModule;
     this.#settings = options.pools ?? {};
     for (const mode of ['thread', 'process'] as const) {
@@ -49,7 +52,10 @@ export class WorkerPools {
   /** Throws at worker construction when a thread or process task has no module to load it from. */
   check(task: Task): void {
     if (task.mode === 'inline' || this.#moduleOf(task)) return;
-    throw new OffloadError(ErrorCodes.INVALID_OPTION, `task "${task.name}" runs in mode '${task.mode}'${task.mode === 'auto' ? ' (which may use a thread)' : ''}, but the file it was defined in is unknown; pass \`taskModule\` to createWorker`);
+    throw new OffloadError(
+      ErrorCodes.INVALID_OPTION,
+      `task "${task.name}" runs in mode '${task.mode}'${task.mode === 'auto' ? ' (which may use a thread)' : ''}, but the file it was defined in is unknown; pass \`taskModule\` to createWorker`,
+    );
   }
 
   hasRoom(mode: ExecutionMode): boolean {
@@ -96,7 +102,13 @@ export class WorkerPools {
     const key = `${mode}:${module}`;
     let pool = this.#pools.get(key);
     if (!pool) {
-      pool = createPool({ minWorkers: 0, tasksPerWorker: 1, ...this.#settings[mode], mode, module });
+      pool = createPool({
+        minWorkers: 0,
+        tasksPerWorker: 1,
+        ...this.#settings[mode],
+        mode,
+        module,
+      });
       this.#pools.set(key, pool);
     }
     return pool;
@@ -126,7 +138,8 @@ export class WorkerPools {
 
 /** Keeps a process's last output with the failed job: appended to the error's stack. */
 function withOutput(error: unknown, output: string): unknown {
-  if (!output.trim() || !(error instanceof Error) || error.stack?.includes(output.slice(-200))) return error;
+  if (!output.trim() || !(error instanceof Error) || error.stack?.includes(output.slice(-200)))
+    return error;
   error.stack = `${error.stack ?? error.message}\n--- process output (tail) ---\n${output.slice(-OUTPUT_IN_ERROR)}`;
   return error;
 }

@@ -22,7 +22,15 @@ import { LeaseRenewer } from './services/lease-renewer.ts';
 import { Pruner } from './services/pruner.ts';
 import { Rescuer } from './services/rescuer.ts';
 import type { Service, ServiceDeps } from './services/service.ts';
-import { DEFAULT_RETENTION_INTERVAL_MS, DEFAULT_RETENTION_MS, HEARTBEAT_MS, parseWorkerOptions, resolveQueues, type ParsedWorkerOptions, type WorkerOptions } from './worker-options.ts';
+import {
+  DEFAULT_RETENTION_INTERVAL_MS,
+  DEFAULT_RETENTION_MS,
+  HEARTBEAT_MS,
+  parseWorkerOptions,
+  resolveQueues,
+  type ParsedWorkerOptions,
+  type WorkerOptions,
+} from './worker-options.ts';
 
 export type { WorkerOptions } from './worker-options.ts';
 
@@ -75,25 +83,52 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#options = parseWorkerOptions(options);
     this.store = this.#options.store;
     this.#tasks = new TaskRegistry(options.tasks);
-    this.id = this.#options.id ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.id =
+      this.#options.id ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#log = (this.#options.logger ?? pino({ level: 'warn' })).child({ worker: this.id });
-    this.#capacity = resolveQueues(this.#options.queues, this.#tasks.list(), this.#options.concurrency);
-    if (this.#options.webhookSecret !== undefined) this.#serveWebhooks(this.#options.webhookSecret, options.webhookBackoff);
+    this.#capacity = resolveQueues(
+      this.#options.queues,
+      this.#tasks.list(),
+      this.#options.concurrency,
+    );
+    if (this.#options.webhookSecret !== undefined)
+      this.#serveWebhooks(this.#options.webhookSecret, options.webhookBackoff);
     this.#recorder = new OutcomeRecorder(this.store);
-    this.#watchdog = new LoopWatchdog({ thresholdMs: this.#options.blockThreshold, onBlock: (block) => this.#reportBlock(block) });
-    this.#executors = new Executors({ taskModule: this.#options.taskModule, pools: options.pools, onMove: (task, placement) => this.#logMove(task, placement) });
+    this.#watchdog = new LoopWatchdog({
+      thresholdMs: this.#options.blockThreshold,
+      onBlock: (block) => this.#reportBlock(block),
+    });
+    this.#executors = new Executors({
+      taskModule: this.#options.taskModule,
+      pools: options.pools,
+      onMove: (task, placement) => this.#logMove(task, placement),
+    });
     this.#runDeps = this.#createRunDeps();
-    const deps: ServiceDeps = { store: this.store, log: this.#log, fail: (error, message) => this.#fail(error, message) };
+    const deps: ServiceDeps = {
+      store: this.store,
+      log: this.#log,
+      fail: (error, message) => this.#fail(error, message),
+    };
     this.#producer = this.#createProducer(deps);
     this.#heartbeat = this.#createHeartbeat(deps);
-    this.#rescuer = new Rescuer({ ...deps, intervalMs: this.#options.recoveryInterval, onRescued: () => this.#producer.wake(true) });
-    this.#services = [this.#createRenewer(deps), this.#rescuer, this.#heartbeat, ...this.#createPruner(deps)];
+    this.#rescuer = new Rescuer({
+      ...deps,
+      intervalMs: this.#options.recoveryInterval,
+      onRescued: () => this.#producer.wake(true),
+    });
+    this.#services = [
+      this.#createRenewer(deps),
+      this.#rescuer,
+      this.#heartbeat,
+      ...this.#createPruner(deps),
+    ];
     for (const task of this.#tasks.list()) this.#executors.check(task);
   }
 
   #serveWebhooks(secret: string, backoff: Backoff | undefined): void {
     this.#tasks.add(createWebhookTask({ store: this.store, secret, backoff }));
-    if (!this.#capacity.has(WEBHOOK_QUEUE)) this.#capacity.set(WEBHOOK_QUEUE, this.#options.concurrency);
+    if (!this.#capacity.has(WEBHOOK_QUEUE))
+      this.#capacity.set(WEBHOOK_QUEUE, this.#options.concurrency);
   }
 
   #createProducer(deps: ServiceDeps): Producer {
@@ -127,19 +162,40 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #createHeartbeat(deps: ServiceDeps): Heartbeat {
     const modes = this.#tasks.list().map((task) => task.mode);
     const queues = [...this.#capacity.keys()];
-    return new Heartbeat({ ...deps, workerId: this.id, intervalMs: HEARTBEAT_MS, modes, queues, running: () => this.#active.size, startedAt: () => this.#startedAt });
+    return new Heartbeat({
+      ...deps,
+      workerId: this.id,
+      intervalMs: HEARTBEAT_MS,
+      modes,
+      queues,
+      running: () => this.#active.size,
+      startedAt: () => this.#startedAt,
+    });
   }
 
   #createRenewer(deps: ServiceDeps): LeaseRenewer {
     const producer = this.#producer;
-    return new LeaseRenewer({ ...deps, workerId: this.id, leaseMs: this.#options.leaseMs, active: this.#active, waiting: () => producer.waiting(), dropWaiting: (id) => producer.dropWaiting(id) });
+    return new LeaseRenewer({
+      ...deps,
+      workerId: this.id,
+      leaseMs: this.#options.leaseMs,
+      active: this.#active,
+      waiting: () => producer.waiting(),
+      dropWaiting: (id) => producer.dropWaiting(id),
+    });
   }
 
   /** Retention, unless the options turn it off. */
   #createPruner(deps: ServiceDeps): Pruner[] {
     const retention = this.#options.retention;
     if (!retention) return [];
-    return [new Pruner({ ...deps, maxAge: retention.maxAge ?? DEFAULT_RETENTION_MS, intervalMs: retention.interval ?? DEFAULT_RETENTION_INTERVAL_MS })];
+    return [
+      new Pruner({
+        ...deps,
+        maxAge: retention.maxAge ?? DEFAULT_RETENTION_MS,
+        intervalMs: retention.interval ?? DEFAULT_RETENTION_INTERVAL_MS,
+      }),
+    ];
   }
 
   /** Jobs this worker is running now. */
@@ -163,13 +219,29 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#started = true;
     this.#startedAt = this.store.clock.now();
     const tasks = this.#tasks.list().filter((task) => task.name !== WEBHOOK_TASK);
-    await this.store.taskRegister({ tasks: tasks.map(({ name, queue, mode, attempts, priority, timeout }) => ({ name, queue, mode, attempts, priority, timeout })) });
+    await this.store.taskRegister({
+      tasks: tasks.map(({ name, queue, mode, attempts, priority, timeout }) => ({
+        name,
+        queue,
+        mode,
+        attempts,
+        priority,
+        timeout,
+      })),
+    });
     this.#producer.start();
-    this.#offCancelled = this.store.on('job:cancelled', (event) => this.#producer.dropWaiting(event.id) || this.#active.get(event.id)?.abort('cancelled'));
+    this.#offCancelled = this.store.on(
+      'job:cancelled',
+      (event) =>
+        this.#producer.dropWaiting(event.id) || this.#active.get(event.id)?.abort('cancelled'),
+    );
     for (const service of this.#services) service.start();
     if (this.#options.blockThreshold > 0) this.#watchdog.start();
     await this.#heartbeat.beat();
-    this.#log.info({ queues: Object.fromEntries(this.#capacity), store: this.store.description }, 'worker started');
+    this.#log.info(
+      { queues: Object.fromEntries(this.#capacity), store: this.store.description },
+      'worker started',
+    );
     await this.#rescuer.rescue();
     await this.#producer.fill();
   }
@@ -191,16 +263,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#watchdog.stop();
     await this.#producer.drain();
     const settled = this.#whenIdle();
-    const grace = new Promise<void>((resolve) => setTimeout(resolve, this.#options.shutdownGrace).unref());
+    const grace = new Promise<void>((resolve) =>
+      setTimeout(resolve, this.#options.shutdownGrace).unref(),
+    );
     await Promise.race([settled, grace]);
     if (this.#active.size > 0) {
-      this.#log.warn({ jobs: [...this.#active.keys()] }, 'shutdown grace ran out; releasing the leases of running jobs');
+      this.#log.warn(
+        { jobs: [...this.#active.keys()] },
+        'shutdown grace ran out; releasing the leases of running jobs',
+      );
       for (const run of this.#active.values()) run.abort('shutdown');
       await settled;
     }
     await this.#recorder.drain();
     await this.#executors.close();
-    await this.store.workerRemove({ id: this.id }).catch((error: unknown) => this.#log.warn({ err: error }, 'could not remove this worker from the registry'));
+    await this.store
+      .workerRemove({ id: this.id })
+      .catch((error: unknown) =>
+        this.#log.warn({ err: error }, 'could not remove this worker from the registry'),
+      );
     this.#log.info('worker stopped');
   }
 
@@ -215,7 +296,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       task = this.#tasks.get(job.task);
     } catch (error) {
-      void this.#recorder.record({ kind: 'failed', lease: leaseOf(job, this.id), error: { name: 'OffloadError', message: (error as Error).message, code: ErrorCodes.TASK_NOT_FOUND }, retryAt: null });
+      void this.#recorder.record({
+        kind: 'failed',
+        lease: leaseOf(job, this.id),
+        error: {
+          name: 'OffloadError',
+          message: (error as Error).message,
+          code: ErrorCodes.TASK_NOT_FOUND,
+        },
+        retryAt: null,
+      });
       return;
     }
     const run = new JobRun(job, task, this.#runDeps);
@@ -241,7 +331,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.emit('job:start', run.job, placement);
       outcome = await this.#execute(run, placement);
     } catch (error) {
-      this.#fail(error, `running job ${run.job.id} (task "${run.task.name}") failed in the worker; it runs again after its lease expires`);
+      this.#fail(
+        error,
+        `running job ${run.job.id} (task "${run.task.name}") failed in the worker; it runs again after its lease expires`,
+      );
     } finally {
       this.#releaseCapacity(run);
       this.#producer.finished(run.job.queue);
@@ -250,7 +343,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#producer.startWaiting();
       if (outcome) await this.#record(run, outcome);
     } catch (error) {
-      this.#fail(error, `finishing job ${run.job.id} (task "${run.task.name}") failed in the worker`);
+      this.#fail(
+        error,
+        `finishing job ${run.job.id} (task "${run.task.name}") failed in the worker`,
+      );
     } finally {
       this.#producer.wake();
       this.emit('job:end', run.job, outcome);
@@ -261,7 +357,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const inline = placement.mode === 'inline';
     if (inline) this.#watchdog.begin(run.job.id, run.task.name);
     try {
-      return await run.execute(this.#executors.of(run.task, placement.mode), describePlacement(placement));
+      return await run.execute(
+        this.#executors.of(run.task, placement.mode),
+        describePlacement(placement),
+      );
     } finally {
       if (inline) this.#watchdog.end(run.job.id);
     }
@@ -276,12 +375,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async #record(run: JobRun, outcome: JobOutcome): Promise<void> {
     try {
       const accepted = await this.#recorder.record(outcome);
-      if (!accepted) this.#log.warn({ job: run.job.id, attempt: run.lease.attempt }, 'outcome refused: the job was cancelled or its lease moved on');
+      if (!accepted)
+        this.#log.warn(
+          { job: run.job.id, attempt: run.lease.attempt },
+          'outcome refused: the job was cancelled or its lease moved on',
+        );
       if (outcome.kind === 'failed') {
-        this.#log.info({ job: run.job.id, task: run.task.name, error: outcome.error.message, retryAt: outcome.retryAt }, 'job failed');
+        this.#log.info(
+          {
+            job: run.job.id,
+            task: run.task.name,
+            error: outcome.error.message,
+            retryAt: outcome.retryAt,
+          },
+          'job failed',
+        );
       }
     } catch (error) {
-      this.#fail(error, `recording the outcome of job ${run.job.id} failed; it will run again after its lease expires`);
+      this.#fail(
+        error,
+        `recording the outcome of job ${run.job.id} failed; it will run again after its lease expires`,
+      );
     }
   }
 
@@ -300,7 +414,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #recordStarts(): void {
     this.#startTimer = undefined;
     for (const run of this.#unrecordedStarts) {
-      this.#recorder.record({ kind: 'started', lease: run.lease }).catch((error: unknown) => this.#fail(error, `recording the start of job ${run.job.id} failed`));
+      this.#recorder
+        .record({ kind: 'started', lease: run.lease })
+        .catch((error: unknown) =>
+          this.#fail(error, `recording the start of job ${run.job.id} failed`),
+        );
     }
     this.#unrecordedStarts.clear();
   }
@@ -313,7 +431,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #logMove(task: Task, placement: JobPlacement): void {
-    this.#log.info({ task: task.name, mode: placement.mode, reason: placement.reason }, `task "${task.name}" now runs ${placement.mode}: ${placement.reason}`);
+    this.#log.info(
+      { task: task.name, mode: placement.mode, reason: placement.reason },
+      `task "${task.name}" now runs ${placement.mode}: ${placement.reason}`,
+    );
   }
 
   #reportBlock(block: LoopBlock): void {
@@ -321,10 +442,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emit('loop:blocked', block);
   }
 
-
   #fail(error: unknown, message: string): void {
     this.#log.error({ err: error }, message);
-    if (this.listenerCount('error') > 0) this.emit('error', error instanceof Error ? error : new Error(String(error)));
+    if (this.listenerCount('error') > 0)
+      this.emit('error', error instanceof Error ? error : new Error(String(error)));
   }
 }
 

@@ -16,7 +16,15 @@ const pages = (file: string) => fileURLToPath(new URL(`./pages/${file}`, import.
 /** What a page harness call settles to (see `Outcome` in pages/harness.ts). */
 export type Outcome =
   | { ok: true; value: unknown }
-  | { ok: false; name: string; message: string; code: string; stack: string | undefined; extra: unknown; details: Record<string, unknown> | null };
+  | {
+      ok: false;
+      name: string;
+      message: string;
+      code: string;
+      stack: string | undefined;
+      extra: unknown;
+      details: Record<string, unknown> | null;
+    };
 
 /** The heavy job of the responsiveness test and benchmark: about 0.7 s of rendering on one core here. */
 export const HEAVY_VIEW = { width: 800, height: 600, maxIterations: 3000 };
@@ -42,10 +50,16 @@ export async function openTestSite(): Promise<TestSite> {
   let server: StaticServer | undefined;
   try {
     const workers = ['tasks-worker', 'no-serve-worker', 'throws-at-load-worker', 'empty-worker'];
-    const entries = Object.fromEntries(['harness', ...workers].map((name) => [name, pages(`${name}.ts`)]));
+    const entries = Object.fromEntries(
+      ['harness', ...workers].map((name) => [name, pages(`${name}.ts`)]),
+    );
     await bundleForBrowser(entries, dir);
-    for (const html of ['index.html', 'isolated.html', 'not-a-module.html']) fs.copyFileSync(pages('index.html'), `${dir}/${html}`);
-    server = await serveStatic(dir, { headers: (pathname) => (pathname === '/index.html' || pathname === '/not-a-module.html' ? {} : ISOLATION_HEADERS) });
+    for (const html of ['index.html', 'isolated.html', 'not-a-module.html'])
+      fs.copyFileSync(pages('index.html'), `${dir}/${html}`);
+    server = await serveStatic(dir, {
+      headers: (pathname) =>
+        pathname === '/index.html' || pathname === '/not-a-module.html' ? {} : ISOLATION_HEADERS,
+    });
   } catch (error) {
     await browser.close();
     cleanup();
@@ -72,14 +86,22 @@ export async function openTestSite(): Promise<TestSite> {
 /** Calls `harness[name](...args)` in the page. */
 export function call<T = unknown>(page: Page, name: string, ...args: unknown[]): Promise<T> {
   return page.evaluate(
-    ([fn, params]) => (globalThis as unknown as { harness: Record<string, (...values: unknown[]) => unknown> }).harness[fn]!(...params),
+    ([fn, params]) =>
+      (globalThis as unknown as { harness: Record<string, (...values: unknown[]) => unknown> })
+        .harness[fn]!(...params),
     [name, args] as const,
   ) as Promise<T>;
 }
 
 /** A run's outcome must be a failure with `code`; returns it for more checks. */
 export function failure(outcome: Outcome, code: string): Extract<Outcome, { ok: false }> {
-  if (outcome.ok) throw new Error(`expected ${code}, but the task succeeded with ${JSON.stringify(outcome.value)}`);
-  if (outcome.code !== code) throw new Error(`expected ${code}, got ${String(outcome.code)}: ${outcome.name}: ${outcome.message}`);
+  if (outcome.ok)
+    throw new Error(
+      `expected ${code}, but the task succeeded with ${JSON.stringify(outcome.value)}`,
+    );
+  if (outcome.code !== code)
+    throw new Error(
+      `expected ${code}, got ${String(outcome.code)}: ${outcome.name}: ${outcome.message}`,
+    );
   return outcome;
 }

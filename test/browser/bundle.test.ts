@@ -20,7 +20,10 @@ function importGraph(entry: string): Map<string, string[]> {
     if (graph.has(file)) return;
     const packages: string[] = [];
     graph.set(file, packages);
-    const code = fs.readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+    const code = fs
+      .readFileSync(file, 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/^\s*\/\/.*$/gm, '');
     for (const match of code.matchAll(IMPORT)) {
       const specifier = (match[1] ?? match[2])!;
       if (specifier.startsWith('.')) visit(path.resolve(path.dirname(file), specifier));
@@ -41,7 +44,11 @@ for (const [entry, allowed] of [
     const graph = importGraph(source(entry));
     for (const [file, packages] of graph) {
       const foreign = packages.filter((name) => !(allowed as readonly string[]).includes(name));
-      assert.deepEqual(foreign, [], `${path.relative(source(''), file)} imports ${foreign.join(', ')}`);
+      assert.deepEqual(
+        foreign,
+        [],
+        `${path.relative(source(''), file)} imports ${foreign.join(', ')}`,
+      );
     }
     assert.ok(graph.size > 1);
     const bytes = await bundleBytes({ file: source(entry) });

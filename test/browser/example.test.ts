@@ -27,12 +27,21 @@ it('renders in the pool and on the main thread, and shows the longest frame time
   for (const where of ['pool', 'main'] as const) {
     await page.check(`input[value=${where}]`);
     await page.click('#render');
-    await page.waitForFunction(`document.querySelector('#status').textContent.startsWith('done')`, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      `document.querySelector('#status').textContent.startsWith('done')`,
+      undefined,
+      { timeout: 60_000 },
+    );
     longest[where] = Number(await page.textContent('#longest'));
     // Page code as a string: this file is type-checked for Node, without the DOM's types.
-    const lit = await page.evaluate(`document.querySelector('#picture').getContext('2d').getImageData(0, 0, 800, 600).data.some((value, i) => i % 4 !== 3 && value > 0)`);
+    const lit = await page.evaluate(
+      `document.querySelector('#picture').getContext('2d').getImageData(0, 0, 800, 600).data.some((value, i) => i % 4 !== 3 && value > 0)`,
+    );
     assert.ok(lit, `${where}: the picture was drawn`);
   }
-  assert.ok(longest.main! > longest.pool!, `frame gaps: main ${longest.main} ms, pool ${longest.pool} ms`);
+  assert.ok(
+    longest.main! > longest.pool!,
+    `frame gaps: main ${longest.main} ms, pool ${longest.pool} ms`,
+  );
   assert.deepEqual(errors, []);
 });

@@ -23,7 +23,8 @@ describe('browser pool in Chromium', () => {
   after(() => site?.close());
 
   const create = (options: Record<string, unknown> = {}) => call<number>(page, 'create', options);
-  const run = (pool: number, task: string, payload?: unknown, options?: { timeout?: number }) => call<Outcome>(page, 'run', pool, task, payload, options);
+  const run = (pool: number, task: string, payload?: unknown, options?: { timeout?: number }) =>
+    call<Outcome>(page, 'run', pool, task, payload, options);
   const stats = (pool: number) => call<PoolStats>(page, 'stats', pool);
   const destroy = (pool: number) => call<void>(page, 'destroy', pool);
 
@@ -32,14 +33,27 @@ describe('browser pool in Chromium', () => {
     await destroy(pool);
     assert.equal((await stats(pool)).workers, 0);
     const workers = await call<{ created: number; terminated: number }>(page, 'workers');
-    assert.equal(workers.terminated, workers.created, `Web Workers left alive: ${workers.created - workers.terminated}`);
+    assert.equal(
+      workers.terminated,
+      workers.created,
+      `Web Workers left alive: ${workers.created - workers.terminated}`,
+    );
   }
 
   it('returns results, many at once, over several workers', async () => {
     const pool = await create({ maxWorkers: 3 });
     assert.deepEqual(await run(pool, 'add', { a: 2, b: 3 }), { ok: true, value: 5 });
-    const outcomes = await call<Outcome[]>(page, 'runMany', pool, 'echo', Array.from({ length: 300 }, (_, i) => ({ i, at: new Date(0) })));
-    assert.deepEqual(outcomes.map((outcome) => outcome.ok && outcome.value), Array.from({ length: 300 }, (_, i) => ({ i, at: new Date(0) })));
+    const outcomes = await call<Outcome[]>(
+      page,
+      'runMany',
+      pool,
+      'echo',
+      Array.from({ length: 300 }, (_, i) => ({ i, at: new Date(0) })),
+    );
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.ok && outcome.value),
+      Array.from({ length: 300 }, (_, i) => ({ i, at: new Date(0) })),
+    );
     const names = await call<Outcome[]>(page, 'runMany', pool, 'spin', [50, 50, 50]);
     assert.ok(names.every((outcome) => outcome.ok));
     const counts = await stats(pool);
@@ -68,15 +82,26 @@ describe('browser pool in Chromium', () => {
     assert.deepEqual(thrown.extra, { field: 'x' });
     const rejected = await run(pool, 'rejects');
     assert.equal(rejected.ok, false);
-    assert.deepEqual(!rejected.ok && [rejected.name, rejected.message], ['RangeError', 'rejected on purpose']);
-    assert.deepEqual(await run(pool, 'add', { a: 1, b: 1 }), { ok: true, value: 2 }, 'the worker still serves');
+    assert.deepEqual(!rejected.ok && [rejected.name, rejected.message], [
+      'RangeError',
+      'rejected on purpose',
+    ]);
+    assert.deepEqual(
+      await run(pool, 'add', { a: 1, b: 1 }),
+      { ok: true, value: 2 },
+      'the worker still serves',
+    );
     assert.equal((await stats(pool)).failed, 2);
     await destroyWithoutLeaks(pool);
   });
 
   it('reports progress', async () => {
     const pool = await create();
-    const { outcome, seen } = await call<{ outcome: Outcome; seen: unknown[] }>(page, 'progress', pool);
+    const { outcome, seen } = await call<{ outcome: Outcome; seen: unknown[] }>(
+      page,
+      'progress',
+      pool,
+    );
     assert.deepEqual(outcome, { ok: true, value: 3 });
     assert.deepEqual(seen, [1, 2, 3]);
     await destroyWithoutLeaks(pool);
@@ -84,7 +109,11 @@ describe('browser pool in Chromium', () => {
 
   it('a task may destructure ctx (`{ progress, signal, yield, job }`)', async () => {
     const pool = await create();
-    const { outcome, seen } = await call<{ outcome: Outcome; seen: unknown[] }>(page, 'destructures', pool);
+    const { outcome, seen } = await call<{ outcome: Outcome; seen: unknown[] }>(
+      page,
+      'destructures',
+      pool,
+    );
     assert.deepEqual(outcome, { ok: true, value: { aborted: false, task: 'destructures' } });
     assert.equal(seen.at(-1), 3, `progress seen: ${seen.join(', ')}`);
     await destroyWithoutLeaks(pool);
@@ -92,12 +121,25 @@ describe('browser pool in Chromium', () => {
 
   it('progress of a task that holds its worker leaves while it runs; the last value comes before the result', async () => {
     const pool = await create();
-    const { outcome, seen } = await call<{ outcome: Outcome; seen: Array<{ value: number; before: number }> }>(page, 'busyProgress', pool, { ms: 1_500, every: 100 });
+    const { outcome, seen } = await call<{
+      outcome: Outcome;
+      seen: Array<{ value: number; before: number }>;
+    }>(page, 'busyProgress', pool, { ms: 1_500, every: 100 });
     assert.equal(outcome.ok, true);
-    assert.equal(seen.at(-1)?.value, outcome.ok && outcome.value, 'the last value reported arrives, and before the result');
+    assert.equal(
+      seen.at(-1)?.value,
+      outcome.ok && outcome.value,
+      'the last value reported arrives, and before the result',
+    );
     const early = seen.filter(({ before }) => before > 300);
-    assert.ok(early.length >= 3, `${early.length} of ${seen.length} values arrived over 300 ms before the result (${seen.map(({ before }) => Math.round(before)).join(', ')} ms before it)`);
-    assert.ok(seen[0]!.before > 700, `the first value arrived ${Math.round(seen[0]!.before)} ms before the result`);
+    assert.ok(
+      early.length >= 3,
+      `${early.length} of ${seen.length} values arrived over 300 ms before the result (${seen.map(({ before }) => Math.round(before)).join(', ')} ms before it)`,
+    );
+    assert.ok(
+      seen[0]!.before > 700,
+      `the first value arrived ${Math.round(seen[0]!.before)} ms before the result`,
+    );
     await destroyWithoutLeaks(pool);
   });
 
@@ -139,7 +181,11 @@ describe('browser pool in Chromium', () => {
       const crashed = failure(await run(pool, task), ErrorCodes.WORKER_CRASHED);
       assert.match(crashed.message, what);
       assert.match(crashed.message, new RegExp(`while running "${task}"`));
-      assert.deepEqual(await run(pool, 'add', { a: 2, b: 2 }), { ok: true, value: 4 }, 'a fresh worker serves');
+      assert.deepEqual(
+        await run(pool, 'add', { a: 2, b: 2 }),
+        { ok: true, value: 4 },
+        'a fresh worker serves',
+      );
       const counts = await stats(pool);
       assert.deepEqual([counts.crashed, counts.workersCrashed, counts.workers], [1, 1, 1]);
       await destroyWithoutLeaks(pool);
@@ -179,8 +225,14 @@ describe('browser pool in Chromium', () => {
 
   it('a payload that cannot be cloned rejects with ERR_INVALID_PAYLOAD; an uncloneable result with ERR_INVALID_RESULT', async () => {
     const pool = await create({ minWorkers: 1, maxWorkers: 1 });
-    const error = failure(await call<Outcome>(page, 'uncloneable', pool), ErrorCodes.INVALID_PAYLOAD);
-    assert.match(error.message, /cannot be sent to a web worker \(.*could not be cloned.*\); send structured-cloneable data/);
+    const error = failure(
+      await call<Outcome>(page, 'uncloneable', pool),
+      ErrorCodes.INVALID_PAYLOAD,
+    );
+    assert.match(
+      error.message,
+      /cannot be sent to a web worker \(.*could not be cloned.*\); send structured-cloneable data/,
+    );
     failure(await run(pool, 'returnsFunction'), ErrorCodes.INVALID_RESULT);
     assert.deepEqual(await run(pool, 'echo', 'still here'), { ok: true, value: 'still here' });
     assert.equal((await stats(pool)).workersStarted, 1);
@@ -188,13 +240,22 @@ describe('browser pool in Chromium', () => {
   });
 
   it('bad options and run options fail with ERR_INVALID_OPTION naming the option', async () => {
-    const typo = failure(await call<Outcome>(page, 'createWith', { module: 'x.js', maxWorker: 2 }), ErrorCodes.INVALID_OPTION);
+    const typo = failure(
+      await call<Outcome>(page, 'createWith', { module: 'x.js', maxWorker: 2 }),
+      ErrorCodes.INVALID_OPTION,
+    );
     assert.match(typo.message, /unknown option `maxWorker`, did you mean `maxWorkers`\?/);
-    const range = failure(await call<Outcome>(page, 'createWith', { module: 'x.js', minWorkers: 3, maxWorkers: 2 }), ErrorCodes.INVALID_OPTION);
+    const range = failure(
+      await call<Outcome>(page, 'createWith', { module: 'x.js', minWorkers: 3, maxWorkers: 2 }),
+      ErrorCodes.INVALID_OPTION,
+    );
     assert.match(range.message, /`minWorkers` must not exceed maxWorkers \(2\)/);
     failure(await call<Outcome>(page, 'createWith', {}), ErrorCodes.INVALID_OPTION);
     for (const option of ['idleTimeout', 'taskTimeout', 'startTimeout']) {
-      const timer = failure(await call<Outcome>(page, 'createWith', { module: 'x.js', [option]: 2 ** 31 }), ErrorCodes.INVALID_OPTION);
+      const timer = failure(
+        await call<Outcome>(page, 'createWith', { module: 'x.js', [option]: 2 ** 31 }),
+        ErrorCodes.INVALID_OPTION,
+      );
       assert.match(timer.message, new RegExp(`\`${option}\` must be at most 2147483647 ms`));
     }
     const pool = await create({ minWorkers: 0 });
@@ -202,9 +263,13 @@ describe('browser pool in Chromium', () => {
     await destroyWithoutLeaks(pool);
   });
 
-  it('transfers ArrayBuffers: the page\'s copy is detached', async () => {
+  it("transfers ArrayBuffers: the page's copy is detached", async () => {
     const pool = await create();
-    const result = await call<{ outcome: Outcome; byteLengthAfter: number; detached: boolean | undefined }>(page, 'transfer', pool, 1 << 20);
+    const result = await call<{
+      outcome: Outcome;
+      byteLengthAfter: number;
+      detached: boolean | undefined;
+    }>(page, 'transfer', pool, 1 << 20);
     assert.deepEqual(result.outcome, { ok: true, value: 1 << 20 });
     assert.equal(result.byteLengthAfter, 0);
     assert.equal(result.detached ?? true, true);
@@ -217,11 +282,24 @@ describe('browser pool in Chromium', () => {
     const first = run(pool, 'wait', 100);
     const second = run(pool, 'wait', 10);
     failure(await run(pool, 'echo', 1), ErrorCodes.QUEUE_FULL);
-    assert.deepEqual([await first, await second], [{ ok: true, value: 100 }, { ok: true, value: 10 }]);
+    assert.deepEqual(
+      [await first, await second],
+      [
+        { ok: true, value: 100 },
+        { ok: true, value: 10 },
+      ],
+    );
     await destroyWithoutLeaks(pool);
     const closing = await create({ maxWorkers: 1 });
-    const { outcomes, late } = await call<{ outcomes: Outcome[]; late: Outcome }>(page, 'closeWhileRunning', closing);
-    assert.deepEqual(outcomes, [{ ok: true, value: 50 }, { ok: true, value: 60 }]);
+    const { outcomes, late } = await call<{ outcomes: Outcome[]; late: Outcome }>(
+      page,
+      'closeWhileRunning',
+      closing,
+    );
+    assert.deepEqual(outcomes, [
+      { ok: true, value: 50 },
+      { ok: true, value: 60 },
+    ]);
     failure(late, ErrorCodes.POOL_CLOSED);
     assert.equal((await stats(closing)).workers, 0);
     await destroyWithoutLeaks(closing);
@@ -229,13 +307,23 @@ describe('browser pool in Chromium', () => {
 
   it('idle workers above minWorkers end after idleTimeout; minWorkers stay', async () => {
     const pool = await create({ minWorkers: 1, maxWorkers: 3, idleTimeout: 100 });
-    const outcomes = await call<Outcome[]>(page, 'runMany', pool, 'spin', [100, 100, 100, 100, 100, 100]);
+    const outcomes = await call<Outcome[]>(
+      page,
+      'runMany',
+      pool,
+      'spin',
+      [100, 100, 100, 100, 100, 100],
+    );
     assert.ok(outcomes.every((outcome) => outcome.ok));
     const grew = (await stats(pool)).workersStarted;
     assert.ok(grew > 1, `started ${grew} workers for 6 tasks`);
     await waitFor(async () => (await stats(pool)).workers === 1, { what: 'idle workers to end' });
     assert.deepEqual(await run(pool, 'add', { a: 1, b: 1 }), { ok: true, value: 2 });
-    assert.equal((await stats(pool)).workersStarted, grew, 'the remaining worker served; none was respawned');
+    assert.equal(
+      (await stats(pool)).workersStarted,
+      grew,
+      'the remaining worker served; none was respawned',
+    );
     await destroyWithoutLeaks(pool);
   });
 
@@ -262,10 +350,17 @@ describe('browser pool on a cross-origin isolated page', () => {
     const plain = await site.open('index.html');
     assert.equal(await call(plain, 'crossOriginIsolated'), false);
     assert.equal(await plain.evaluate(() => typeof SharedArrayBuffer), 'undefined');
-    assert.deepEqual(await call(plain, 'run', await call<number>(plain, 'create'), 'add', { a: 1, b: 1 }), { ok: true, value: 2 }, 'the pool needs no shared memory');
+    assert.deepEqual(
+      await call(plain, 'run', await call<number>(plain, 'create'), 'add', { a: 1, b: 1 }),
+      { ok: true, value: 2 },
+      'the pool needs no shared memory',
+    );
     const isolated = await site.open('isolated.html');
     assert.equal(await call(isolated, 'crossOriginIsolated'), true);
     const pool = await call<number>(isolated, 'create');
-    assert.deepEqual(await call(isolated, 'shared', pool), { outcome: { ok: true, value: true }, seen: 42 });
+    assert.deepEqual(await call(isolated, 'shared', pool), {
+      outcome: { ok: true, value: true },
+      seen: 42,
+    });
   });
 });

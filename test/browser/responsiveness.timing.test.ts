@@ -17,7 +17,13 @@ it('the longest gap between animation frames: over 300 ms on the main thread, un
   const page = await site.open();
   const main = await call<FrameGaps>(page, 'frameGaps', 'main', HEAVY_VIEW);
   const pool = await call<FrameGaps>(page, 'frameGaps', 'pool', HEAVY_VIEW);
-  assert.ok(main.longestGapMs > 300, `main thread: longest frame gap ${main.longestGapMs.toFixed(1)} ms over a ${main.jobMs.toFixed(0)} ms job`);
-  assert.ok(pool.longestGapMs < 150, `pool: longest frame gap ${pool.longestGapMs.toFixed(1)} ms over a ${pool.jobMs.toFixed(0)} ms job`);
+  assert.ok(
+    main.longestGapMs > 300,
+    `main thread: longest frame gap ${main.longestGapMs.toFixed(1)} ms over a ${main.jobMs.toFixed(0)} ms job`,
+  );
+  assert.ok(
+    pool.longestGapMs < 150,
+    `pool: longest frame gap ${pool.longestGapMs.toFixed(1)} ms over a ${pool.jobMs.toFixed(0)} ms job`,
+  );
   assert.ok(pool.frames > main.frames, 'frames kept coming while the pool worked');
 });

@@ -14,7 +14,6 @@ import { openRunStore, type StoreKind } from './run-store.ts';
 
 export type { StoreKind } from './run-store.ts';
 
-
 export interface ChaosOptions {
   store: StoreKind;
   jobs: number;
@@ -71,9 +70,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   const started = Date.now();
   const runsFile = path.join(options.dir, `runs-${options.store}-${started}.db`);
-  const { store, schema, file, env: storeEnv, close } = await openRunStore(options.store, options.dir, 'chaos');
+  const {
+    store,
+    schema,
+    file,
+    env: storeEnv,
+    close,
+  } = await openRunStore(options.store, options.dir, 'chaos');
   const runsDb = createRunsLog(runsFile);
-  const env = { ...storeEnv, OFFLOAD_TEST_RUNS: runsFile, OFFLOAD_CHAOS_LEASE_MS: '1000', OFFLOAD_CHAOS_CONCURRENCY: '10' };
+  const env = {
+    ...storeEnv,
+    OFFLOAD_TEST_RUNS: runsFile,
+    OFFLOAD_CHAOS_LEASE_MS: '1000',
+    OFFLOAD_CHAOS_CONCURRENCY: '10',
+  };
 
   const startServer = async () => {
     const fixture = await startFixture('chaos-server.ts', env, /^listening (\S+) (\S+)$/m);
@@ -101,7 +111,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const cuts: Array<{ from: number; to: number }> = [];
   let server = await startServer();
   let serverUp: Promise<typeof server> = Promise.resolve(server);
-  const slots: Array<Fixture | Promise<Fixture>> = await Promise.all(Array.from({ length: options.workers }, startWorker));
+  const slots: Array<Fixture | Promise<Fixture>> = await Promise.all(
+    Array.from({ length: options.workers }, startWorker),
+  );
   let serverKilledAt = 0;
   let serverRecoveryMs = 0;
   const acked = new Set<string>();
@@ -110,9 +122,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const killServerOnce = () => {
     if (serverKilledAt) return;
     serverKilledAt = Date.now();
-    log(`killing the server (pid ${server.fixture.child.pid}) after ${acked.size} acknowledged jobs`);
+    log(
+      `killing the server (pid ${server.fixture.child.pid}) after ${acked.size} acknowledged jobs`,
+    );
     server.fixture.child.kill('SIGKILL');
-    serverUp = server.fixture.exited.then(() => restart(startServer)).then((next) => (server = next));
+    serverUp = server.fixture.exited
+      .then(() => restart(startServer))
+      .then((next) => (server = next));
   };
 
   const batches = Math.ceil(options.jobs / BATCH);
@@ -120,19 +136,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const send = async () => {
     for (let b = nextBatch++; b < batches; b = nextBatch++) {
       const jobs = [];
-      for (let n = b * BATCH; n < Math.min(options.jobs, (b + 1) * BATCH); n++) jobs.push({ task: 'work', payload: { ms: 2 }, idempotencyKey: `chaos-${n}` });
+      for (let n = b * BATCH; n < Math.min(options.jobs, (b + 1) * BATCH); n++)
+        jobs.push({ task: 'work', payload: { ms: 2 }, idempotencyKey: `chaos-${n}` });
       for (;;) {
         const { url, token } = await serverUp;
         const sentAt = Date.now();
         try {
-          const response = await fetch(`${url}/v1/jobs/batch`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) });
+          const response = await fetch(`${url}/v1/jobs/batch`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ jobs }),
+          });
           const body = (await response.json()) as { jobs?: Array<{ id: string }> };
           if (response.status === 202 && body.jobs) {
             for (const job of body.jobs) acked.add(job.id);
-            if (serverKilledAt && sentAt > serverKilledAt && !serverRecoveryMs) serverRecoveryMs = Date.now() - serverKilledAt;
+            if (serverKilledAt && sentAt > serverKilledAt && !serverRecoveryMs)
+              serverRecoveryMs = Date.now() - serverKilledAt;
             break;
           }
-          if (response.status < 500) throw new Error(`batch ${b} refused with ${response.status}: ${JSON.stringify(body)}`);
+          if (response.status < 500)
+            throw new Error(`batch ${b} refused with ${response.status}: ${JSON.stringify(body)}`);
           log(`batch ${b}: ${response.status} ${JSON.stringify(body).slice(0, 300)}`);
         } catch (error) {
           if ((error as Error).message.startsWith('batch')) throw error;
@@ -153,10 +176,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       kills.push({ pid: slot.child.pid!, at: Date.now() });
       slot.child.kill('SIGKILL');
       const killedAt = Date.now();
-      slots[i] = slot.exited.then(() => restart(startWorker)).then((fresh) => {
-        restarts.push(Date.now() - killedAt);
-        return (slots[i] = fresh);
-      });
+      slots[i] = slot.exited
+        .then(() => restart(startWorker))
+        .then((fresh) => {
+          restarts.push(Date.now() - killedAt);
+          return (slots[i] = fresh);
+        });
     }
   })();
 
@@ -181,8 +206,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await Promise.all(Array.from({ length: SENDERS }, send));
     log(`${acked.size} jobs acknowledged in ${Date.now() - started} ms`);
     await disruption;
-    for (let at = Date.now(), done = 0, said = 0; (done = await succeeded().catch(() => 0)) < options.jobs * 0.95; ) {
-      if (Date.now() - at > 600_000) throw new Error(`chaos: jobs stopped finishing under the kills (${done} succeeded)`);
+    for (
+      let at = Date.now(), done = 0, said = 0;
+      (done = await succeeded().catch(() => 0)) < options.jobs * 0.95;
+    ) {
+      if (Date.now() - at > 600_000)
+        throw new Error(`chaos: jobs stopped finishing under the kills (${done} succeeded)`);
       if (Date.now() - said > 5_000) {
         log(`${done} succeeded, ${kills.length} worker kills`);
         said = Date.now();
@@ -204,14 +233,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await stopFixture((await serverUp).fixture);
   }
 
-  const states = options.store === 'postgres'
-    ? await adminQuery<{ id: string; state: string }>(`SELECT id::text AS id, state FROM "${schema}".jobs`)
-    : (new Database(file, { readonly: true }).prepare('SELECT CAST(id AS TEXT) AS id, state FROM offload_jobs').all() as Array<{ id: string; state: string }>);
+  const states =
+    options.store === 'postgres'
+      ? await adminQuery<{ id: string; state: string }>(
+          `SELECT id::text AS id, state FROM "${schema}".jobs`,
+        )
+      : (new Database(file, { readonly: true })
+          .prepare('SELECT CAST(id AS TEXT) AS id, state FROM offload_jobs')
+          .all() as Array<{ id: string; state: string }>);
   const stateOf = new Map(states.map((row) => [row.id, row.state]));
   const lost = [...acked].filter((id) => stateOf.get(id) !== 'succeeded');
   const unfinished = states.filter((row) => row.state !== 'succeeded').length;
 
-  const runs = runsDb.prepare('SELECT job, attempt, pid, at FROM runs ORDER BY at, rowid').all() as Array<{ job: number; attempt: number; pid: number; at: number }>;
+  const runs = runsDb
+    .prepare('SELECT job, attempt, pid, at FROM runs ORDER BY at, rowid')
+    .all() as Array<{ job: number; attempt: number; pid: number; at: number }>;
   runsDb.close();
   const killedAt = new Map(kills.map((kill) => [kill.pid, kill.at]));
   const byJob = new Map<number, typeof runs>();
@@ -223,7 +259,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const run = list[k]!;
       const killed = killedAt.get(run.pid);
       if (killed !== undefined && killed >= run.at) recoveries.push(list[k + 1]!.at - killed);
-      else if (!cuts.some((cut) => run.at <= cut.to + CUT_WINDOW_MS && list[k + 1]!.at >= cut.from)) unexplained.push(`job ${job}: ${JSON.stringify(list)}`);
+      else if (!cuts.some((cut) => run.at <= cut.to + CUT_WINDOW_MS && list[k + 1]!.at >= cut.from))
+        unexplained.push(`job ${job}: ${JSON.stringify(list)}`);
     }
   }
   const spread = (values: number[]) => {

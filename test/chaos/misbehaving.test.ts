@@ -26,44 +26,74 @@ describe('chaos: misbehaving tasks mixed into the load (thread and process mode)
   const temp = makeTempDir('chaos-bad');
   after(() => temp.cleanup());
 
-  it('fails only the bad jobs, each with the right error, while everything else completes and the worker lives on', { timeout: 180_000 }, async () => {
-    const db = path.join(temp.dir, 'jobs.db');
-    const store = createSqliteStore({ path: db });
-    const worker = await startFixture('chaos-worker.ts', { OFFLOAD_CHAOS_DB: db, OFFLOAD_CHAOS_TASKS: 'misbehaving', OFFLOAD_CHAOS_CONCURRENCY: '8' });
-    try {
-      const queue = createQueue({ store });
-      const items: Array<{ task: string; payload: unknown }> = [];
-      for (let n = 0; n < GOOD_PER_MODE; n++) {
-        items.push({ task: 'thread-ok', payload: { n } }, { task: 'process-ok', payload: { n } });
-        if (n % Math.floor(GOOD_PER_MODE / EACH_BAD) === 7) for (const task of Object.keys(BAD)) items.push({ task, payload: null });
-      }
-      const jobs: Job[] = await queue.enqueueMany(items.map((item) => ({ task: item.task, payload: item.payload })));
-      const total = jobs.length;
-      await waitFor(async () => {
-        const counts = await store.jobCount({});
-        return counts.succeeded + counts.failed === total;
-      }, { what: 'every job to end', timeoutMs: 150_000, intervalMs: 200 });
+  it(
+    'fails only the bad jobs, each with the right error, while everything else completes and the worker lives on',
+    { timeout: 180_000 },
+    async () => {
+      const db = path.join(temp.dir, 'jobs.db');
+      const store = createSqliteStore({ path: db });
+      const worker = await startFixture('chaos-worker.ts', {
+        OFFLOAD_CHAOS_DB: db,
+        OFFLOAD_CHAOS_TASKS: 'misbehaving',
+        OFFLOAD_CHAOS_CONCURRENCY: '8',
+      });
+      try {
+        const queue = createQueue({ store });
+        const items: Array<{ task: string; payload: unknown }> = [];
+        for (let n = 0; n < GOOD_PER_MODE; n++) {
+          items.push({ task: 'thread-ok', payload: { n } }, { task: 'process-ok', payload: { n } });
+          if (n % Math.floor(GOOD_PER_MODE / EACH_BAD) === 7)
+            for (const task of Object.keys(BAD)) items.push({ task, payload: null });
+        }
+        const jobs: Job[] = await queue.enqueueMany(
+          items.map((item) => ({ task: item.task, payload: item.payload })),
+        );
+        const total = jobs.length;
+        await waitFor(
+          async () => {
+            const counts = await store.jobCount({});
+            return counts.succeeded + counts.failed === total;
+          },
+          { what: 'every job to end', timeoutMs: 150_000, intervalMs: 200 },
+        );
 
-      const counts = await store.jobCount({});
-      const badTotal = Object.keys(BAD).length * EACH_BAD;
-      assert.deepEqual(counts, { scheduled: 0, queued: 0, claimed: 0, running: 0, succeeded: total - badTotal, failed: badTotal, cancelled: 0 });
-      const failed = (await store.jobList({ state: 'failed', limit: 1000 })).jobs;
-      const byTask = new Map<string, number>();
-      for (const job of failed) {
-        const expected = BAD[job.task];
-        assert.ok(expected, `only bad tasks fail, but ${job.task} (job ${job.id}) failed: ${job.error?.message}`);
-        if (expected.code) assert.equal(job.error?.code, expected.code, `${job.task}: ${job.error?.message}`);
-        assert.match(job.error!.message, expected.message, job.task);
-        byTask.set(job.task, (byTask.get(job.task) ?? 0) + 1);
+        const counts = await store.jobCount({});
+        const badTotal = Object.keys(BAD).length * EACH_BAD;
+        assert.deepEqual(counts, {
+          scheduled: 0,
+          queued: 0,
+          claimed: 0,
+          running: 0,
+          succeeded: total - badTotal,
+          failed: badTotal,
+          cancelled: 0,
+        });
+        const failed = (await store.jobList({ state: 'failed', limit: 1000 })).jobs;
+        const byTask = new Map<string, number>();
+        for (const job of failed) {
+          const expected = BAD[job.task];
+          assert.ok(
+            expected,
+            `only bad tasks fail, but ${job.task} (job ${job.id}) failed: ${job.error?.message}`,
+          );
+          if (expected.code)
+            assert.equal(job.error?.code, expected.code, `${job.task}: ${job.error?.message}`);
+          assert.match(job.error!.message, expected.message, job.task);
+          byTask.set(job.task, (byTask.get(job.task) ?? 0) + 1);
+        }
+        for (const task of Object.keys(BAD))
+          assert.equal(byTask.get(task), EACH_BAD, `${task} jobs failed`);
+        assert.equal(worker.child.exitCode, null, 'the worker process is alive');
+        assert.equal(worker.child.signalCode, null, 'the worker process is alive');
+        const after = await queue.enqueue('process-ok', { n: -1 });
+        await waitFor(async () => (await store.jobGet({ id: after.id }))!.state === 'succeeded', {
+          what: 'a job after the storm to succeed',
+          timeoutMs: 30_000,
+        });
+      } finally {
+        assert.equal(await stopFixture(worker), 0, 'the worker stops cleanly on SIGTERM');
+        await store.close();
       }
-      for (const task of Object.keys(BAD)) assert.equal(byTask.get(task), EACH_BAD, `${task} jobs failed`);
-      assert.equal(worker.child.exitCode, null, 'the worker process is alive');
-      assert.equal(worker.child.signalCode, null, 'the worker process is alive');
-      const after = await queue.enqueue('process-ok', { n: -1 });
-      await waitFor(async () => (await store.jobGet({ id: after.id }))!.state === 'succeeded', { what: 'a job after the storm to succeed', timeoutMs: 30_000 });
-    } finally {
-      assert.equal(await stopFixture(worker), 0, 'the worker stops cleanly on SIGTERM');
-      await store.close();
-    }
-  });
+    },
+  );
 });

@@ -13,9 +13,18 @@ export interface Fixture {
 }
 
 /** Starts test/fixtures/<name> and resolves with its first stdout line that matches `ready`. */
-export function startFixture(name: string, env: Record<string, string>, ready: RegExp = /^ready$/m): Promise<Fixture> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(fixtures, name)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal!)));
+export function startFixture(
+  name: string,
+  env: Record<string, string>,
+  ready: RegExp = /^ready$/m,
+): Promise<Fixture> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(fixtures, name)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal!)),
+  );
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
@@ -25,7 +34,9 @@ export function startFixture(name: string, env: Record<string, string>, ready: R
       const match = ready.exec(stdout);
       if (match) resolve({ child, line: match[0], exited });
     });
-    void exited.then((how) => reject(new Error(`${name} exited before it was ready (${how}): ${stderr}`)));
+    void exited.then((how) =>
+      reject(new Error(`${name} exited before it was ready (${how}): ${stderr}`)),
+    );
   });
 }
 

@@ -24,7 +24,13 @@ export async function openRunStore(kind: StoreKind, dir: string, label: string):
     await requirePostgres();
     const schema = uniqueSchema(label);
     const store = await createPostgresStore({ connectionString: TEST_PG_URL, schema, poolSize: 2 });
-    return { store, schema, file: '', env: { OFFLOAD_CHAOS_DB: TEST_PG_URL, OFFLOAD_CHAOS_SCHEMA: schema }, close: async () => (await store.close(), await dropSchema(schema)) };
+    return {
+      store,
+      schema,
+      file: '',
+      env: { OFFLOAD_CHAOS_DB: TEST_PG_URL, OFFLOAD_CHAOS_SCHEMA: schema },
+      close: async () => (await store.close(), await dropSchema(schema)),
+    };
   }
   const file = path.join(dir, `${label}-${Date.now()}.db`);
   const store = createSqliteStore({ path: file });

@@ -52,26 +52,48 @@ const WARM_UP = 0.25;
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const log = options.log ?? (() => undefined);
   const started = Date.now();
-  const { store, schema, file, env: storeEnv, close } = await openRunStore(options.store, options.dir, 'soak');
+  const {
+    store,
+    schema,
+    file,
+    env: storeEnv,
+    close,
+  } = await openRunStore(options.store, options.dir, 'soak');
   const size = (name: string) => (fs.existsSync(name) ? fs.statSync(name).size : 0);
   const databaseBytes = async () => {
     if (!schema) return size(file) + size(`${file}-wal`);
     const sql = `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::text AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`;
     return Number((await adminQuery<{ bytes: string }>(sql, [schema]))[0]!.bytes);
   };
-  const env = { ...storeEnv, OFFLOAD_CHAOS_RETENTION_MS: String(options.retentionMs), OFFLOAD_CHAOS_CONCURRENCY: '50', OFFLOAD_CHAOS_HEAP_MS: '1000', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim() };
+  const env = {
+    ...storeEnv,
+    OFFLOAD_CHAOS_RETENTION_MS: String(options.retentionMs),
+    OFFLOAD_CHAOS_CONCURRENCY: '50',
+    OFFLOAD_CHAOS_HEAP_MS: '1000',
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim(),
+  };
 
   const server = await startFixture('chaos-server.ts', env, /^listening (\S+) (\S+)$/m);
   const [, url, token] = /^listening (\S+) (\S+)$/.exec(server.line)!;
   const worker = await startFixture('chaos-worker.ts', env);
   const heap = { server: 0, worker: 0 };
-  for (const [name, fixture] of [['server', server], ['worker', worker]] as const) {
+  for (const [name, fixture] of [
+    ['server', server],
+    ['worker', worker],
+  ] as const) {
     fixture.child.stdout!.on('data', (chunk: Buffer) => {
       const last = /heap (\d+)\s*$/.exec(chunk.toString());
       if (last) heap[name] = Number(last[1]);
     });
   }
-  const samples: Array<{ done: number; server: number; worker: number; bytes: number; serverHeap: number; workerHeap: number }> = [];
+  const samples: Array<{
+    done: number;
+    server: number;
+    worker: number;
+    bytes: number;
+    serverHeap: number;
+    workerHeap: number;
+  }> = [];
   let acked = 0;
   let done = 0;
   let failed = 0;
@@ -86,12 +108,21 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     let said = 0;
     while (sampling) {
       await progress();
-      samples.push({ done: done / options.jobs, server: rssOf(server.child.pid!), worker: rssOf(worker.child.pid!), bytes: await databaseBytes(), serverHeap: heap.server, workerHeap: heap.worker });
+      samples.push({
+        done: done / options.jobs,
+        server: rssOf(server.child.pid!),
+        worker: rssOf(worker.child.pid!),
+        bytes: await databaseBytes(),
+        serverHeap: heap.server,
+        workerHeap: heap.worker,
+      });
       if (Date.now() - said > 10_000) {
         said = Date.now();
         const last = samples.at(-1)!;
         const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
-        log(`${options.store}: ${done} done, server ${mb(last.server)} (heap ${mb(last.serverHeap)}), worker ${mb(last.worker)} (heap ${mb(last.workerHeap)}), database ${mb(last.bytes)}`);
+        log(
+          `${options.store}: ${done} done, server ${mb(last.server)} (heap ${mb(last.serverHeap)}), worker ${mb(last.worker)} (heap ${mb(last.workerHeap)}), database ${mb(last.bytes)}`,
+        );
       }
       await sleep(250);
     }
@@ -101,9 +132,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const send = async () => {
     for (let b = next++; b * BATCH < options.jobs; b = next++) {
       while (acked - done > MAX_BACKLOG) await sleep(20);
-      const jobs = Array.from({ length: Math.min(BATCH, options.jobs - b * BATCH) }, (_, k) => ({ task: 'noop', payload: { n: b * BATCH + k } }));
-      const response = await fetch(`${url}/v1/jobs/batch`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) });
-      if (response.status !== 202) throw new Error(`soak: batch ${b} answered ${response.status}: ${await response.text()}`);
+      const jobs = Array.from({ length: Math.min(BATCH, options.jobs - b * BATCH) }, (_, k) => ({
+        task: 'noop',
+        payload: { n: b * BATCH + k },
+      }));
+      const response = await fetch(`${url}/v1/jobs/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ jobs }),
+      });
+      if (response.status !== 202)
+        throw new Error(`soak: batch ${b} answered ${response.status}: ${await response.text()}`);
       await response.arrayBuffer();
       acked += jobs.length;
     }
@@ -113,7 +152,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await Promise.all(Array.from({ length: SENDERS }, send));
     const deadline = Date.now() + 300_000;
     while (done < options.jobs) {
-      if (Date.now() > deadline) throw new Error(`soak: ${options.jobs - done} jobs did not finish`);
+      if (Date.now() > deadline)
+        throw new Error(`soak: ${options.jobs - done} jobs did not finish`);
       await sleep(100);
     }
   } finally {
@@ -127,8 +167,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   await close();
 
   const series = (pick: (s: (typeof samples)[number]) => number): Series => {
-    const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-    const warmWindow = samples.filter((s) => s.done >= WARM_UP - 0.05 && s.done <= WARM_UP + 0.05).map(pick);
+    const median = (values: number[]) =>
+      values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+    const warmWindow = samples
+      .filter((s) => s.done >= WARM_UP - 0.05 && s.done <= WARM_UP + 0.05)
+      .map(pick);
     const after = samples.filter((s) => s.done >= WARM_UP).map(pick);
     const endWindow = samples.filter((s) => s.done >= 0.9).map(pick);
     const warm = median(warmWindow.length ? warmWindow : after.slice(0, 3));

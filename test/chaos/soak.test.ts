@@ -14,13 +14,20 @@ describe('soak (short form): one server and one worker process', () => {
   after(() => temp.cleanup());
 
   for (const store of ['sqlite', 'postgres'] as StoreKind[]) {
-    it(`${store}: 20 000 jobs over HTTP, memory bounded, finished jobs deleted by retention`, { timeout: 180_000 }, async () => {
-      const report = await runSoak({ store, jobs: 20_000, retentionMs: 250, dir: temp.dir });
-      const summary = JSON.stringify(report);
-      assert.equal(report.failed, 0, summary);
-      assert.ok(report.serverRss.growth < 0.3, `server RSS after warm-up: ${summary}`);
-      assert.ok(report.workerRss.growth < 0.3, `worker RSS after warm-up: ${summary}`);
-      assert.ok(report.rowsAtEnd < report.jobs / 2, `retention deleted finished jobs: ${summary}`);
-    });
+    it(
+      `${store}: 20 000 jobs over HTTP, memory bounded, finished jobs deleted by retention`,
+      { timeout: 180_000 },
+      async () => {
+        const report = await runSoak({ store, jobs: 20_000, retentionMs: 250, dir: temp.dir });
+        const summary = JSON.stringify(report);
+        assert.equal(report.failed, 0, summary);
+        assert.ok(report.serverRss.growth < 0.3, `server RSS after warm-up: ${summary}`);
+        assert.ok(report.workerRss.growth < 0.3, `worker RSS after warm-up: ${summary}`);
+        assert.ok(
+          report.rowsAtEnd < report.jobs / 2,
+          `retention deleted finished jobs: ${summary}`,
+        );
+      },
+    );
   }
 });

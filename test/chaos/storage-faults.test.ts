@@ -10,18 +10,36 @@ import { defineTask } from '../../src/task/define-task-node.ts';
 import { startApi } from '../helpers/api.ts';
 import { makeTempDir } from '../helpers/temp.ts';
 
-const note = defineTask({ name: 'note', run: async (payload: { text: string }) => payload.text.length });
+const note = defineTask({
+  name: 'note',
+  run: async (payload: { text: string }) => payload.text.length,
+});
 
 /** A closed store file holding `count` jobs, its log folded into the main file. */
 async function filledStore(file: string, count: number): Promise<void> {
   const store = createSqliteStore({ path: file });
-  const jobs = Array.from({ length: count }, (_, i) => ({ task: 'note', queue: 'default', payload: JSON.stringify({ text: `job ${i} ${'x'.repeat(200)}` }), priority: 0, runAt: 0, maxAttempts: 1, timeoutMs: 0, uniqueKey: null, idempotencyKey: null, callbackUrl: null }));
+  const jobs = Array.from({ length: count }, (_, i) => ({
+    task: 'note',
+    queue: 'default',
+    payload: JSON.stringify({ text: `job ${i} ${'x'.repeat(200)}` }),
+    priority: 0,
+    runAt: 0,
+    maxAttempts: 1,
+    timeoutMs: 0,
+    uniqueKey: null,
+    idempotencyKey: null,
+    callbackUrl: null,
+  }));
   await store.jobEnqueueMany(jobs);
   await store.close();
   for (const suffix of ['-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
 }
 
-const refusedAsDamaged = (error: unknown) => error instanceof OffloadError && error.code === 'ERR_STORE_CORRUPT' && /damaged/.test(error.message) && /backup/.test(error.message);
+const refusedAsDamaged = (error: unknown) =>
+  error instanceof OffloadError &&
+  error.code === 'ERR_STORE_CORRUPT' &&
+  /damaged/.test(error.message) &&
+  /backup/.test(error.message);
 
 describe('a damaged SQLite file is refused at start, never used', () => {
   test('a truncated file', async () => {
@@ -44,7 +62,13 @@ describe('a damaged SQLite file is refused at start, never used', () => {
       await filledStore(file, 3000);
       const fd = fs.openSync(file, 'r+');
       const size = fs.fstatSync(fd).size;
-      fs.writeSync(fd, Buffer.alloc(512, 0xa5), 0, 512, Math.floor((size * 0.7) / 4096) * 4096 + 100);
+      fs.writeSync(
+        fd,
+        Buffer.alloc(512, 0xa5),
+        0,
+        512,
+        Math.floor((size * 0.7) / 4096) * 4096 + 100,
+      );
       fs.closeSync(fd);
       assert.throws(() => createSqliteStore({ path: file }), refusedAsDamaged);
     } finally {
@@ -60,7 +84,9 @@ describe('a damaged SQLite file is refused at start, never used', () => {
       fs.truncateSync(file, Math.floor(fs.statSync(file).size * 0.5));
       let stderr = '';
       try {
-        execFileSync(process.execPath, [path.resolve('dist/cli/main.js'), 'jobs', '--db', file], { stdio: 'pipe' });
+        execFileSync(process.execPath, [path.resolve('dist/cli/main.js'), 'jobs', '--db', file], {
+          stdio: 'pipe',
+        });
       } catch (error) {
         stderr = String((error as { stderr: Buffer }).stderr);
       }
@@ -80,19 +106,30 @@ describe('a full disk during enqueue', () => {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
     } catch (error) {
       cleanup();
-      throw new Error(`this test mounts a 1 MiB tmpfs to fill a disk and needs root (as CI has): ${(error as Error).message}`, { cause: error });
+      throw new Error(
+        `this test mounts a 1 MiB tmpfs to fill a disk and needs root (as CI has): ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     t.after(() => {
       execFileSync('umount', ['-l', dir]);
       cleanup();
     });
     const file = path.join(dir, 'jobs.db');
-    const api = await startApi([note], { worker: false, store: createSqliteStore({ path: file, checkpointInterval: 0 }) });
+    const api = await startApi([note], {
+      worker: false,
+      store: createSqliteStore({ path: file, checkpointInterval: 0 }),
+    });
     const accepted: string[] = [];
-    let refusal: { status: number; body: { code: string; detail: string; status: number }; headers: Headers } | undefined;
+    let refusal:
+      | { status: number; body: { code: string; detail: string; status: number }; headers: Headers }
+      | undefined;
     try {
       for (let i = 0; i < 5000 && !refusal; i++) {
-        const answer = await api.call('POST', '/v1/jobs', { task: 'note', payload: { text: `${i} ${'y'.repeat(2000)}` } });
+        const answer = await api.call('POST', '/v1/jobs', {
+          task: 'note',
+          payload: { text: `${i} ${'y'.repeat(2000)}` },
+        });
         if (answer.status === 202) accepted.push(answer.body.id);
         else refusal = answer;
       }
@@ -101,19 +138,36 @@ describe('a full disk during enqueue', () => {
       assert.equal(refusal.body.code, 'ERR_STORE_FULL');
       assert.match(refusal.headers.get('content-type') ?? '', /problem\+json/);
       assert.match(refusal.body.detail, /disk .* is full/);
-      assert.ok(accepted.length > 10, `some jobs fit before the disk was full (${accepted.length})`);
+      assert.ok(
+        accepted.length > 10,
+        `some jobs fit before the disk was full (${accepted.length})`,
+      );
       for (const id of accepted) {
         const job = await api.queue.getJob(id);
         assert.ok(job, `acknowledged job ${id} is stored`);
         assert.match((job.payload as { text: string }).text, /^\d+ y+$/);
       }
-      assert.equal((await api.call('GET', '/healthz')).status, 200, 'the server keeps serving reads');
+      assert.equal(
+        (await api.call('GET', '/healthz')).status,
+        200,
+        'the server keeps serving reads',
+      );
       // A worker's claim rewrites every row it takes: on the full disk it fails with the same clear error.
       await assert.rejects(
-        api.store.jobClaim({ workerId: 'w', queues: [{ name: 'default', limit: 10_000 }], tasks: ['note'], leaseMs: 30_000 }),
-        (error: { code?: string; message?: string }) => error.code === 'ERR_STORE_FULL' && /disk .* is full/.test(error.message ?? ''),
+        api.store.jobClaim({
+          workerId: 'w',
+          queues: [{ name: 'default', limit: 10_000 }],
+          tasks: ['note'],
+          leaseMs: 30_000,
+        }),
+        (error: { code?: string; message?: string }) =>
+          error.code === 'ERR_STORE_FULL' && /disk .* is full/.test(error.message ?? ''),
       );
-      assert.equal((await api.store.jobCount({})).queued, accepted.length, 'the failed claim changed nothing');
+      assert.equal(
+        (await api.store.jobCount({})).queued,
+        accepted.length,
+        'the failed claim changed nothing',
+      );
     } finally {
       await api.close();
     }
@@ -132,7 +186,8 @@ describe('a SQLite file damaged while a store has it open', () => {
         // commit (of the header alone) makes the store drop the pages it has cached.
         const fd = fs.openSync(file, 'r+');
         const size = fs.fstatSync(fd).size;
-        for (let at = 4096; at < size; at += 4096) fs.writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, at);
+        for (let at = 4096; at < size; at += 4096)
+          fs.writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, at);
         fs.closeSync(fd);
         const other = new Database(file);
         other.pragma('user_version = 7');

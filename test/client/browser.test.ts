@@ -44,50 +44,77 @@ try {
 `;
 
 test('the client bundles for browsers with no Node built-ins', async () => {
-  const bundle = await build({ entryPoints: [path.join(clientDir, 'index.ts')], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' });
+  const bundle = await build({
+    entryPoints: [path.join(clientDir, 'index.ts')],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    logLevel: 'silent',
+  });
   const code = bundle.outputFiles[0]!.text;
   assert.ok(code.includes('createClient'));
   assert.doesNotMatch(code, /from ["']node:|require\(["']node:/);
-  assert.ok(code.length < 40_000, `the browser bundle is ${code.length} bytes; it should stay small (no zod or other heavy dependency)`);
+  assert.ok(
+    code.length < 40_000,
+    `the browser bundle is ${code.length} bytes; it should stay small (no zod or other heavy dependency)`,
+  );
 });
 
-test('in real Chromium, from another origin through CORS: enqueue, stream events, wait for the end, and get a ProblemError', { timeout: 120_000 }, async () => {
-  const bundle = await build({ stdin: { contents: SCENARIO, resolveDir: clientDir, loader: 'ts' }, bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' });
-  let page = '';
-  let resolveResult: (value: Record<string, unknown>) => void = () => {};
-  const result = new Promise<Record<string, unknown>>((resolve) => (resolveResult = resolve));
-  const site = http.createServer((request, response) => {
-    if (request.method === 'POST' && request.url === '/result') {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        response.end();
-        resolveResult(JSON.parse(body) as Record<string, unknown>);
+test(
+  'in real Chromium, from another origin through CORS: enqueue, stream events, wait for the end, and get a ProblemError',
+  { timeout: 120_000 },
+  async () => {
+    const bundle = await build({
+      stdin: { contents: SCENARIO, resolveDir: clientDir, loader: 'ts' },
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      logLevel: 'silent',
+    });
+    let page = '';
+    let resolveResult: (value: Record<string, unknown>) => void = () => {};
+    const result = new Promise<Record<string, unknown>>((resolve) => (resolveResult = resolve));
+    const site = http.createServer((request, response) => {
+      if (request.method === 'POST' && request.url === '/result') {
+        let body = '';
+        request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        request.on('end', () => {
+          response.end();
+          resolveResult(JSON.parse(body) as Record<string, unknown>);
+        });
+        return;
+      }
+      response
+        .writeHead(request.url === '/' ? 200 : 404, { 'content-type': 'text/html' })
+        .end(request.url === '/' ? page : '');
+    });
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+    const api = await startApi([steps], { corsOrigins: [origin] });
+    page = `<!doctype html><title>client</title><script type="application/json" id="config">${JSON.stringify({ url: api.url, token: api.token })}</script><script type="module">${bundle.outputFiles[0]!.text}</script>`;
+    const browser = await launchChromium();
+    try {
+      const tab = await browser.newPage();
+      await tab.goto(`${origin}/`);
+      const outcome = await result;
+      assert.equal(outcome.ok, true, String(outcome.error));
+      assert.match(String(outcome.userAgent), /Chrome/);
+      assert.equal(outcome.state, 'succeeded');
+      assert.deepEqual(outcome.result, { done: 10 });
+      assert.equal((outcome.events as string[])[0], 'state');
+      assert.ok((outcome.events as string[]).includes('progress'));
+      assert.equal((outcome.events as string[]).at(-1), 'end');
+      assert.deepEqual(outcome.problem, {
+        isProblem: true,
+        status: 422,
+        code: 'ERR_TASK_NOT_FOUND',
       });
-      return;
+    } finally {
+      await browser.close();
+      await api.close();
+      site.close();
     }
-    response.writeHead(request.url === '/' ? 200 : 404, { 'content-type': 'text/html' }).end(request.url === '/' ? page : '');
-  });
-  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
-  const api = await startApi([steps], { corsOrigins: [origin] });
-  page = `<!doctype html><title>client</title><script type="application/json" id="config">${JSON.stringify({ url: api.url, token: api.token })}</script><script type="module">${bundle.outputFiles[0]!.text}</script>`;
-  const browser = await launchChromium();
-  try {
-    const tab = await browser.newPage();
-    await tab.goto(`${origin}/`);
-    const outcome = await result;
-    assert.equal(outcome.ok, true, String(outcome.error));
-    assert.match(String(outcome.userAgent), /Chrome/);
-    assert.equal(outcome.state, 'succeeded');
-    assert.deepEqual(outcome.result, { done: 10 });
-    assert.equal((outcome.events as string[])[0], 'state');
-    assert.ok((outcome.events as string[]).includes('progress'));
-    assert.equal((outcome.events as string[]).at(-1), 'end');
-    assert.deepEqual(outcome.problem, { isProblem: true, status: 422, code: 'ERR_TASK_NOT_FOUND' });
-  } finally {
-    await browser.close();
-    await api.close();
-    site.close();
-  }
-});
+  },
+);

@@ -2,15 +2,26 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createClient, OffloadClient, ProblemError, type ApiJob, type JobStreamEvent } from '../../src/client/index.ts';
+import {
+  createClient,
+  OffloadClient,
+  ProblemError,
+  type ApiJob,
+  type JobStreamEvent,
+} from '../../src/client/index.ts';
 import { ErrorCodes, OffloadError } from '../../src/core/errors.ts';
 import type { JobView } from '../../src/server/job-view.ts';
 import { defineTask } from '../../src/task/define-task-node.ts';
 import { greet, steps } from '../fixtures/api-tasks.ts';
 import { startApi, type ApiHarness } from '../helpers/api.ts';
 
-
-const boom = defineTask({ name: 'boom', attempts: 1, run: async (): Promise<never> => { throw new Error('boom on purpose'); } });
+const boom = defineTask({
+  name: 'boom',
+  attempts: 1,
+  run: async (): Promise<never> => {
+    throw new Error('boom on purpose');
+  },
+});
 const laned = defineTask({ name: 'laned', queue: 'client-lane', run: async () => 'ran' });
 
 /** The client's job shape must keep up with what the server sends (checked by the compiler). */
@@ -62,13 +73,21 @@ describe('offload/client against a real server and worker', () => {
 
   test('enqueue by name with the task type, options reach the job, and getJob waits', async () => {
     const runAt = new Date(Date.now() + 60 * 60_000);
-    const later = await client.enqueue<typeof greet>('greet', { name: 'later' }, { queue: 'client-later', priority: 5, runAt, attempts: 7, uniqueKey: 'client-later-1' });
+    const later = await client.enqueue<typeof greet>(
+      'greet',
+      { name: 'later' },
+      { queue: 'client-later', priority: 5, runAt, attempts: 7, uniqueKey: 'client-later-1' },
+    );
     assert.equal(later.state, 'scheduled');
     assert.equal(later.queue, 'client-later');
     assert.equal(later.priority, 5);
     assert.equal(later.maxAttempts, 7);
     assert.equal(later.runAt, runAt.toISOString());
-    const again = await client.enqueue<typeof greet>('greet', { name: 'later' }, { uniqueKey: 'client-later-1' });
+    const again = await client.enqueue<typeof greet>(
+      'greet',
+      { name: 'later' },
+      { uniqueKey: 'client-later-1' },
+    );
     assert.equal(again.id, later.id, 'the unique key returns the waiting job');
     const delayed = await client.enqueue(greet, { name: 'd' }, { delay: '1h' });
     assert.equal(delayed.state, 'scheduled');
@@ -86,8 +105,13 @@ describe('offload/client against a real server and worker', () => {
     ]);
     assert.equal(jobs.length, 2);
     assert.equal(jobs[1]!.priority, 3);
-    const done = await Promise.all(jobs.map((job) => client.waitForJob(job, { timeoutMs: 10_000 })));
-    assert.deepEqual(done.map((job) => job.result?.greeting), ['hello, a', 'hello, b']);
+    const done = await Promise.all(
+      jobs.map((job) => client.waitForJob(job, { timeoutMs: 10_000 })),
+    );
+    assert.deepEqual(
+      done.map((job) => job.result?.greeting),
+      ['hello, a', 'hello, b'],
+    );
   });
 
   test('events() yields state, progress in order, then end, and stops', async () => {
@@ -99,13 +123,20 @@ describe('offload/client against a real server and worker', () => {
     assert.equal(last.event, 'end');
     assert.equal(last.event === 'end' && last.data.state, 'succeeded');
     assert.deepEqual(last.event === 'end' && last.data.result, { done: 3 });
-    const progress = seen.flatMap((event) => (event.event === 'progress' ? [(event.data.progress as { step: number }).step] : []));
+    const progress = seen.flatMap((event) =>
+      event.event === 'progress' ? [(event.data.progress as { step: number }).step] : [],
+    );
     assert.ok(progress.length >= 1, `expected progress events, got ${JSON.stringify(seen)}`);
-    assert.deepEqual(progress, [...progress].sort((a, b) => a - b));
+    assert.deepEqual(
+      progress,
+      [...progress].sort((a, b) => a - b),
+    );
   });
 
   test('events() of a finished job gives state and end at once', async () => {
-    const job = await client.waitForJob(await client.enqueue(greet, { name: 'fin' }), { timeoutMs: 10_000 });
+    const job = await client.waitForJob(await client.enqueue(greet, { name: 'fin' }), {
+      timeoutMs: 10_000,
+    });
     const names: string[] = [];
     for await (const event of client.events(job.id)) names.push(event.event);
     assert.deepEqual(names, ['state', 'end']);
@@ -126,7 +157,8 @@ describe('offload/client against a real server and worker', () => {
     const job = await client.enqueue(steps, { steps: 200, delayMs: 20 });
     const controller = new AbortController();
     const reading = (async () => {
-      for await (const event of client.events(job.id, { signal: controller.signal })) if (event.event === 'progress') controller.abort();
+      for await (const event of client.events(job.id, { signal: controller.signal }))
+        if (event.event === 'progress') controller.abort();
     })();
     const error = await rejection(reading);
     assert.equal((error as Error).name, 'AbortError');
@@ -140,12 +172,17 @@ describe('offload/client against a real server and worker', () => {
     const error = await rejection(client.waitForJob(job, { timeoutMs: 300, pollMs: 100 }));
     assert.ok(error instanceof OffloadError);
     assert.equal(error.code, ErrorCodes.WAIT_TIMEOUT);
-    assert.match(error.message, new RegExp(`job ${job.id} did not end within 300 ms \\(it is scheduled\\)`));
+    assert.match(
+      error.message,
+      new RegExp(`job ${job.id} did not end within 300 ms \\(it is scheduled\\)`),
+    );
     assert.equal((error.details.job as ApiJob).state, 'scheduled');
   });
 
   test('a failed job comes back failed with its error; retry queues it again', async () => {
-    const failed = await client.waitForJob(await client.enqueue(boom, undefined as never), { timeoutMs: 10_000 });
+    const failed = await client.waitForJob(await client.enqueue(boom, undefined as never), {
+      timeoutMs: 10_000,
+    });
     assert.equal(failed.state, 'failed');
     assert.equal(failed.error?.message, 'boom on purpose');
     assert.equal(failed.error?.attempt, 1);
@@ -158,11 +195,17 @@ describe('offload/client against a real server and worker', () => {
   });
 
   test('listJobs filters and pages with the cursor', async () => {
-    for (let i = 0; i < 5; i++) await client.enqueue(greet, { name: `p${i}` }, { queue: 'client-paging', delay: '1h' });
+    for (let i = 0; i < 5; i++)
+      await client.enqueue(greet, { name: `p${i}` }, { queue: 'client-paging', delay: '1h' });
     const first = await client.listJobs({ queue: 'client-paging', limit: 3 });
     assert.equal(first.jobs.length, 3);
     assert.ok(first.nextCursor);
-    const second = await client.listJobs({ queue: 'client-paging', state: 'scheduled', limit: 3, cursor: first.nextCursor });
+    const second = await client.listJobs({
+      queue: 'client-paging',
+      state: 'scheduled',
+      limit: 3,
+      cursor: first.nextCursor,
+    });
     assert.equal(second.jobs.length, 2);
     assert.equal(new Set([...first.jobs, ...second.jobs].map((job) => job.id)).size, 5);
   });
@@ -208,7 +251,10 @@ describe('offload/client turns refusals into ProblemErrors', () => {
     assert.ok(error instanceof ProblemError);
     assert.equal(error.status, 400);
     assert.equal(error.code, 'ERR_INVALID_REQUEST');
-    assert.deepEqual(error.errors.map((e) => e.field), ['body.delay']);
+    assert.deepEqual(
+      error.errors.map((e) => e.field),
+      ['body.delay'],
+    );
   });
 
   test('an unknown task, an unknown job, a bad job id', async () => {
@@ -237,7 +283,9 @@ describe('offload/client turns refusals into ProblemErrors', () => {
   test('a url with a trailing slash works; an answer that is not a problem document still becomes a ProblemError', async () => {
     const client = createClient({ url: `${api.url}/`, token: api.token });
     assert.ok(Array.isArray(await client.listQueues()));
-    const proxy = http.createServer((_request, response) => response.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad gateway</h1>'));
+    const proxy = http.createServer((_request, response) =>
+      response.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad gateway</h1>'),
+    );
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     const html = createClient({ url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
     const error = (await rejection(html.listQueues()).finally(() => proxy.close())) as ProblemError;
@@ -272,12 +320,16 @@ describe('offload/client when the server goes away', () => {
       const job = await client.enqueue(steps, { steps: 200, delayMs: 20 });
       let progress = 0;
       const reading = (async () => {
-        for await (const event of client.events(job.id)) if (event.event === 'progress' && ++progress === 2) void api.server.close();
+        for await (const event of client.events(job.id))
+          if (event.event === 'progress' && ++progress === 2) void api.server.close();
       })();
       const error = await rejection(reading);
       assert.ok(error instanceof OffloadError, String(error));
       assert.equal(error.code, ErrorCodes.BAD_RESPONSE);
-      assert.match(error.message, new RegExp(`the event stream of job ${job.id} (closed|broke .*) before its end event`));
+      assert.match(
+        error.message,
+        new RegExp(`the event stream of job ${job.id} (closed|broke .*) before its end event`),
+      );
     } finally {
       await api.close();
     }
@@ -286,8 +338,14 @@ describe('offload/client when the server goes away', () => {
 
 describe('offload/client options and unreachable servers', () => {
   test('bad options are refused with a did-you-mean', () => {
-    assert.throws(() => createClient({ url: 'localhost:7070' }), /option `url` must be an absolute http/);
-    assert.throws(() => createClient({ url: 'http://127.0.0.1:7070', tokn: 'x' } as never), /unknown option `tokn`, did you mean `token`\?/);
+    assert.throws(
+      () => createClient({ url: 'localhost:7070' }),
+      /option `url` must be an absolute http/,
+    );
+    assert.throws(
+      () => createClient({ url: 'http://127.0.0.1:7070', tokn: 'x' } as never),
+      /unknown option `tokn`, did you mean `token`\?/,
+    );
   });
 
   test('a server that is not there: ERR_SERVER_UNREACHABLE naming the url', async () => {
@@ -297,6 +355,9 @@ describe('offload/client options and unreachable servers', () => {
     const error = await rejection(createClient({ url }).listQueues());
     assert.ok(error instanceof OffloadError);
     assert.equal(error.code, ErrorCodes.SERVER_UNREACHABLE);
-    assert.match(error.message, new RegExp(`cannot reach the offload server at ${url.replaceAll('.', '\\.')}`));
+    assert.match(
+      error.message,
+      new RegExp(`cannot reach the offload server at ${url.replaceAll('.', '\\.')}`),
+    );
   });
 });

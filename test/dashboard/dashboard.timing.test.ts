@@ -53,7 +53,10 @@ describe('dashboard in Chromium', () => {
     const dataDir = makeTempDir('dashboard-modes');
     cleanups.push(dataDir.cleanup);
     saveLastResult(dataDir.dir, await runSwitchBench({ quick: true }));
-    api = await startApi([slow, flakyOnce, noop, isolated, tiny] as Task[], { dataDir: dataDir.dir, pools: { process: { maxWorkers: 1, forwardOutput: false } } });
+    api = await startApi([slow, flakyOnce, noop, isolated, tiny] as Task[], {
+      dataDir: dataDir.dir,
+      pools: { process: { maxWorkers: 1, forwardOutput: false } },
+    });
     browser = await launchChromium();
     page = await browser.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -71,7 +74,8 @@ describe('dashboard in Chromium', () => {
     for (const cleanup of cleanups) cleanup();
   });
 
-  const jobState = (id: string) => api.call('GET', `/v1/jobs/${id}`).then((r) => r.body.state as string);
+  const jobState = (id: string) =>
+    api.call('GET', `/v1/jobs/${id}`).then((r) => r.body.state as string);
 
   test('a wrong token is refused with a message; the one-time login link logs in once', async () => {
     await page.goto(api.url);
@@ -101,25 +105,49 @@ describe('dashboard in Chromium', () => {
     });
     assert.equal(result.status, 403);
     assert.equal(result.body.code, 'ERR_CSRF');
-    const forged = await page.evaluate(async () => (await fetch('/v1/queues/lane/pause', { method: 'POST', headers: { 'x-csrf-token': 'forged' } })).status);
+    const forged = await page.evaluate(
+      async () =>
+        (
+          await fetch('/v1/queues/lane/pause', {
+            method: 'POST',
+            headers: { 'x-csrf-token': 'forged' },
+          })
+        ).status,
+    );
     assert.equal(forged, 403);
     const queues = await api.call('GET', '/v1/queues');
-    assert.ok(!queues.body.queues.some((q: { name: string; paused: boolean }) => q.name === 'lane' && q.paused));
+    assert.ok(
+      !queues.body.queues.some(
+        (q: { name: string; paused: boolean }) => q.name === 'lane' && q.paused,
+      ),
+    );
   });
 
   test('pause a queue, enqueue from the generated form, watch the job go from queued to succeeded', async () => {
     const first = await api.call('POST', '/v1/jobs', { task: 'slow', payload: { steps: 0 } });
-    assert.equal((await api.call('GET', `/v1/jobs/${first.body.id}?wait=10s`)).body.state, 'succeeded');
+    assert.equal(
+      (await api.call('GET', `/v1/jobs/${first.body.id}?wait=10s`)).body.state,
+      'succeeded',
+    );
     await page.goto(`${api.url}/#/`);
     await page.getByRole('button', { name: 'Pause queue lane' }).click();
     await page.getByRole('button', { name: 'Resume queue lane' }).waitFor();
-    assert.ok((await api.call('GET', '/v1/queues')).body.queues.find((q: { name: string }) => q.name === 'lane').paused);
+    assert.ok(
+      (await api.call('GET', '/v1/queues')).body.queues.find(
+        (q: { name: string }) => q.name === 'lane',
+      ).paused,
+    );
 
     await page.getByLabel('Task').selectOption('slow');
     await page.getByLabel('steps (required)').fill('oops');
     await page.getByRole('button', { name: 'Enqueue' }).click();
     await page.locator('.field .error').first().waitFor();
-    const total = async () => Object.values((await api.call('GET', '/v1/queues')).body.queues.find((q: { name: string }) => q.name === 'lane').counts as Record<string, number>).reduce((a, b) => a + b, 0);
+    const total = async () =>
+      Object.values(
+        (await api.call('GET', '/v1/queues')).body.queues.find(
+          (q: { name: string }) => q.name === 'lane',
+        ).counts as Record<string, number>,
+      ).reduce((a, b) => a + b, 0);
     assert.equal(await total(), 1, 'the wrongly typed form created no job');
 
     await page.getByLabel('steps (required)').fill('4');
@@ -134,26 +162,45 @@ describe('dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Resume queue lane' }).click();
     await page.getByRole('button', { name: 'Pause queue lane' }).waitFor();
     await page.goto(`${api.url}/#/jobs/${id}`);
-    await page.getByTestId('job-state').filter({ hasText: 'succeeded' }).waitFor({ timeout: 20_000 });
+    await page
+      .getByTestId('job-state')
+      .filter({ hasText: 'succeeded' })
+      .waitFor({ timeout: 20_000 });
     assert.equal(await jobState(id), 'succeeded');
     assert.equal(await page.locator('progress').getAttribute('value'), '100');
   });
 
   test('retry a failed job and cancel a running one from their pages', async () => {
     const failing = await api.call('POST', '/v1/jobs', { task: 'flaky-once', payload: {} });
-    assert.equal((await api.call('GET', `/v1/jobs/${failing.body.id}?wait=10s`)).body.state, 'failed');
+    assert.equal(
+      (await api.call('GET', `/v1/jobs/${failing.body.id}?wait=10s`)).body.state,
+      'failed',
+    );
     await page.goto(`${api.url}/#/jobs/${failing.body.id}`);
     await page.getByText('fails the first time').first().waitFor();
-    assert.match((await page.getByTestId('job-attempt-error').allTextContents()).join('\n'), /^Attempt 1 failed .+: fails the first time$/);
+    assert.match(
+      (await page.getByTestId('job-attempt-error').allTextContents()).join('\n'),
+      /^Attempt 1 failed .+: fails the first time$/,
+    );
     await page.getByRole('button', { name: 'Retry' }).click();
-    await page.getByTestId('job-state').filter({ hasText: 'succeeded' }).waitFor({ timeout: 20_000 });
+    await page
+      .getByTestId('job-state')
+      .filter({ hasText: 'succeeded' })
+      .waitFor({ timeout: 20_000 });
     assert.equal(await jobState(failing.body.id), 'succeeded');
     await page.getByTestId('job-attempt-error').first().waitFor();
-    assert.equal(await page.getByTestId('job-attempt-error').count(), 1, 'the failure history outlives the retry');
+    assert.equal(
+      await page.getByTestId('job-attempt-error').count(),
+      1,
+      'the failure history outlives the retry',
+    );
 
     const long = await api.call('POST', '/v1/jobs', { task: 'slow', payload: { steps: 200 } });
     await page.goto(`${api.url}/#/jobs/${long.body.id}`);
-    await page.getByTestId('job-state').filter({ hasText: /queued|running/ }).waitFor();
+    await page
+      .getByTestId('job-state')
+      .filter({ hasText: /queued|running/ })
+      .waitFor();
     await page.getByRole('button', { name: 'Cancel' }).click();
     await page.getByTestId('job-state').filter({ hasText: 'cancelled' }).waitFor();
     assert.equal(await jobState(long.body.id), 'cancelled');
@@ -187,7 +234,10 @@ describe('dashboard in Chromium', () => {
     assert.match(shown, /isolated run in \d+/);
     assert.match(shown, /a warning on stderr/);
     await page.goto(`${api.url}/#/jobs/${auto.body.id}`);
-    await page.getByTestId('job-mode').filter({ hasText: /^inline: auto: / }).waitFor();
+    await page
+      .getByTestId('job-mode')
+      .filter({ hasText: /^inline: auto: / })
+      .waitFor();
     assert.equal(await page.getByRole('heading', { name: 'Output (tail)' }).count(), 0);
   });
 
@@ -208,15 +258,23 @@ describe('dashboard in Chromium', () => {
     assert.ok(rows >= 10, `expected the measured rows, got ${rows}`);
     const chart = page.getByRole('img', { name: /switching costs/ });
     await chart.waitFor();
-    assert.ok(await chart.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth > 0), 'the chart image loaded');
-    assert.match((await page.locator('tr[data-row]').first().textContent()) ?? '', /\d+(\.\d+)? (ns|µs|ms)/);
+    assert.ok(
+      await chart.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth > 0),
+      'the chart image loaded',
+    );
+    assert.match(
+      (await page.locator('tr[data-row]').first().textContent()) ?? '',
+      /\d+(\.\d+)? (ns|µs|ms)/,
+    );
   });
 
   test('a flood of 5 000 jobs (15 000 events) leaves the page without a long task over 100 ms', async () => {
     await page.goto(`${api.url}/#/`);
     await page.getByText(/events\/s/).waitFor();
     await sleep(500);
-    await page.evaluate(() => ((globalThis as unknown as { __longTasks: number[] }).__longTasks.length = 0));
+    await page.evaluate(
+      () => ((globalThis as unknown as { __longTasks: number[] }).__longTasks.length = 0),
+    );
     for (let batch = 0; batch < 5; batch++) {
       const jobs = Array.from({ length: 1000 }, () => ({ task: 'noop', payload: null }));
       assert.equal((await api.call('POST', '/v1/jobs/batch', { jobs })).status, 202);
@@ -227,23 +285,48 @@ describe('dashboard in Chromium', () => {
       await sleep(200);
     }
     await sleep(1000);
-    const longTasks = await page.evaluate(() => (globalThis as unknown as { __longTasks: number[] }).__longTasks);
+    const longTasks = await page.evaluate(
+      () => (globalThis as unknown as { __longTasks: number[] }).__longTasks,
+    );
     const seen = (await page.locator('.summary').textContent()) ?? '';
     assert.match(seen, /over [1-9]\d* runs/, 'the page counted the flood');
-    assert.ok(longTasks.every((ms) => ms <= 100), `long tasks during the flood: ${longTasks.map((ms) => Math.round(ms)).join(', ')} ms`);
-    const flood = (await api.call('GET', '/v1/queues')).body.queues.find((q: { name: string }) => q.name === 'flood');
-    await page.locator('tr[data-queue="flood"] td').nth(JOB_STATES.indexOf('succeeded')).filter({ hasText: String(flood.counts.succeeded) }).waitFor();
+    assert.ok(
+      longTasks.every((ms) => ms <= 100),
+      `long tasks during the flood: ${longTasks.map((ms) => Math.round(ms)).join(', ')} ms`,
+    );
+    const flood = (await api.call('GET', '/v1/queues')).body.queues.find(
+      (q: { name: string }) => q.name === 'flood',
+    );
+    await page
+      .locator('tr[data-queue="flood"] td')
+      .nth(JOB_STATES.indexOf('succeeded'))
+      .filter({ hasText: String(flood.counts.succeeded) })
+      .waitFor();
   });
 
   test('a session that ends under the page sends it back to the login form with a message', async () => {
     const second = await browser.newPage();
     await second.goto(api.server.loginLink());
     await second.getByRole('heading', { name: 'Overview' }).waitFor();
-    const csrf = await second.evaluate(async () => ((await (await fetch('/v1/session')).json()) as { csrfToken: string }).csrfToken);
-    await second.evaluate(async (token) => void (await fetch('/v1/session/logout', { method: 'POST', headers: { 'x-csrf-token': token } })), csrf);
-    await second.evaluate(() => ((globalThis as unknown as { location: { hash: string } }).location.hash = '#/jobs'));
+    const csrf = await second.evaluate(
+      async () => ((await (await fetch('/v1/session')).json()) as { csrfToken: string }).csrfToken,
+    );
+    await second.evaluate(
+      async (token) =>
+        void (await fetch('/v1/session/logout', {
+          method: 'POST',
+          headers: { 'x-csrf-token': token },
+        })),
+      csrf,
+    );
+    await second.evaluate(
+      () => ((globalThis as unknown as { location: { hash: string } }).location.hash = '#/jobs'),
+    );
     await second.getByLabel('API token').waitFor();
-    await second.getByRole('alert').filter({ hasText: /needs a token|session/ }).waitFor();
+    await second
+      .getByRole('alert')
+      .filter({ hasText: /needs a token|session/ })
+      .waitFor();
     await second.close();
   });
 

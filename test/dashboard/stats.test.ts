@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EventAggregator, percentile, type StreamEvent } from '../../src/dashboard/stats.ts';
 
-const event = (type: string, id: string, at: number): StreamEvent => ({ type, id, at, queue: 'q', task: 't', state: '' });
+const event = (type: string, id: string, at: number): StreamEvent => ({
+  type,
+  id,
+  at,
+  queue: 'q',
+  task: 't',
+  state: '',
+});
 
 test('counts rates per second and run times from started/succeeded pairs', () => {
   const stats = new EventAggregator(10);
@@ -20,7 +27,10 @@ test('counts rates per second and run times from started/succeeded pairs', () =>
   assert.equal(snapshot.latency.count, 100);
   assert.equal(snapshot.latency.p50, 49);
   assert.equal(snapshot.latency.p99, 98);
-  assert.equal(snapshot.histogram.counts.reduce((a, b) => a + b, 0), 100);
+  assert.equal(
+    snapshot.histogram.counts.reduce((a, b) => a + b, 0),
+    100,
+  );
   assert.deepEqual(snapshot.totals, { events: 300, enqueued: 100, succeeded: 90, failed: 10 });
 });
 
@@ -32,7 +42,10 @@ test('old seconds fall out of the window; a retry forgets the open run', () => {
   stats.add(event('job:succeeded', 'a', base + 20));
   assert.equal(stats.snapshot(base).latency.count, 0);
   stats.add(event('job:enqueued', 'b', base));
-  assert.equal(stats.snapshot(base + 10_000).enqueued.reduce((a, b) => a + b, 0), 0);
+  assert.equal(
+    stats.snapshot(base + 10_000).enqueued.reduce((a, b) => a + b, 0),
+    0,
+  );
 });
 
 test('percentile is nearest-rank and NaN for nothing', () => {

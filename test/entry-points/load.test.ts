@@ -27,9 +27,11 @@ async function loaded(code: string, args: string[] = []): Promise<Loaded> {
   fs.writeFileSync(log, '');
   const options = { env: { ...process.env, OFFLOAD_LOAD_LOG: log }, cwd: process.cwd() };
   const command = args.length > 0 ? args : ['--input-type=module', '-e', code];
-  await run(process.execPath, ['--import', recorder, ...command], options).catch((error: { code?: number }) => {
-    if (args.length === 0) throw error;
-  });
+  await run(process.execPath, ['--import', recorder, ...command], options).catch(
+    (error: { code?: number }) => {
+      if (args.length === 0) throw error;
+    },
+  );
   const urls = [...new Set(fs.readFileSync(log, 'utf8').split('\n').filter(Boolean))];
   const dist = new URL(`file://${path.resolve('dist')}/`).href;
   const packageOf = (url: string) => {
@@ -37,8 +39,13 @@ async function loaded(code: string, args: string[] = []): Promise<Loaded> {
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   };
   return {
-    modules: urls.filter((url) => url.startsWith(dist)).map((url) => url.slice(dist.length)).sort(),
-    packages: [...new Set(urls.filter((url) => url.includes('/node_modules/')).map(packageOf))].sort(),
+    modules: urls
+      .filter((url) => url.startsWith(dist))
+      .map((url) => url.slice(dist.length))
+      .sort(),
+    packages: [
+      ...new Set(urls.filter((url) => url.includes('/node_modules/')).map(packageOf)),
+    ].sort(),
     builtins: urls.filter((url) => url.startsWith('node:')).sort(),
   };
 }
@@ -48,21 +55,44 @@ const HEAVY = ['better-sqlite3', 'pg', 'fastify', 'prom-client'];
 describe('entry points load only what their audience uses (built dist)', () => {
   it("'offload' loads no store, no server and no native addon", async () => {
     const { modules, packages } = await loaded(`await import('offload');`);
-    assert.deepEqual(packages.filter((name) => HEAVY.includes(name)), [], `offload loads ${packages.join(', ')}`);
-    assert.ok(!modules.some((file) => file.startsWith('store/sqlite/') || file.startsWith('store/postgres/') || file.startsWith('server/')), modules.join('\n'));
-    assert.ok(modules.length <= 60, `offload loads ${modules.length} of its own modules:\n${modules.join('\n')}`);
+    assert.deepEqual(
+      packages.filter((name) => HEAVY.includes(name)),
+      [],
+      `offload loads ${packages.join(', ')}`,
+    );
+    assert.ok(
+      !modules.some(
+        (file) =>
+          file.startsWith('store/sqlite/') ||
+          file.startsWith('store/postgres/') ||
+          file.startsWith('server/'),
+      ),
+      modules.join('\n'),
+    );
+    assert.ok(
+      modules.length <= 60,
+      `offload loads ${modules.length} of its own modules:\n${modules.join('\n')}`,
+    );
   });
 
   it("'offload/webhooks' loads node built-ins and its own few files, nothing else", async () => {
     const { modules, packages, builtins } = await loaded(`await import('offload/webhooks');`);
     assert.deepEqual(packages, []);
     assert.ok(modules.length <= 6, modules.join('\n'));
-    assert.ok(modules.every((file) => file.startsWith('webhooks/') || file.startsWith('core/') || file === 'store/contract.js'), modules.join('\n'));
+    assert.ok(
+      modules.every(
+        (file) =>
+          file.startsWith('webhooks/') || file.startsWith('core/') || file === 'store/contract.js',
+      ),
+      modules.join('\n'),
+    );
     assert.ok(builtins.includes('node:crypto'));
   });
 
   it("'offload/postgres' loads no SQLite addon, and 'offload/sqlite' no pg", async () => {
-    assert.ok(!(await loaded(`await import('offload/postgres');`)).packages.includes('better-sqlite3'));
+    assert.ok(
+      !(await loaded(`await import('offload/postgres');`)).packages.includes('better-sqlite3'),
+    );
     const sqlite = await loaded(`await import('offload/sqlite');`);
     assert.ok(sqlite.packages.includes('better-sqlite3'));
     assert.ok(!sqlite.packages.includes('pg'));
@@ -71,19 +101,41 @@ describe('entry points load only what their audience uses (built dist)', () => {
   it("'offload/task' and 'offload/pool' load neither a store nor the server", async () => {
     for (const entry of ['offload/task', 'offload/pool']) {
       const { packages } = await loaded(`await import('${entry}');`);
-      assert.deepEqual(packages.filter((name) => HEAVY.includes(name)), [], `${entry} loads ${packages.join(', ')}`);
+      assert.deepEqual(
+        packages.filter((name) => HEAVY.includes(name)),
+        [],
+        `${entry} loads ${packages.join(', ')}`,
+      );
     }
   });
 
   it('`offload worker --db postgres://…` never loads better-sqlite3', async () => {
-    const { packages, modules } = await loaded('', [path.resolve('dist/cli/main.js'), 'worker', '--db', 'postgres://postgres@127.0.0.1:1/none', '--tasks', path.resolve('examples/quickstart/tasks.ts')]);
-    assert.ok(modules.includes('store/postgres/postgres-store.js'), 'the CLI opened the PostgreSQL store');
+    const { packages, modules } = await loaded('', [
+      path.resolve('dist/cli/main.js'),
+      'worker',
+      '--db',
+      'postgres://postgres@127.0.0.1:1/none',
+      '--tasks',
+      path.resolve('examples/quickstart/tasks.ts'),
+    ]);
+    assert.ok(
+      modules.includes('store/postgres/postgres-store.js'),
+      'the CLI opened the PostgreSQL store',
+    );
     assert.ok(!packages.includes('better-sqlite3'), packages.join(', '));
   });
 
   it('`--db` with an unknown scheme names the two that exist', async () => {
-    const failed = await run(process.execPath, [path.resolve('dist/cli/main.js'), 'jobs', '--db', 'mysql://localhost/x']).catch((error: { code: number; stderr: string }) => error);
+    const failed = await run(process.execPath, [
+      path.resolve('dist/cli/main.js'),
+      'jobs',
+      '--db',
+      'mysql://localhost/x',
+    ]).catch((error: { code: number; stderr: string }) => error);
     assert.equal((failed as { code: number }).code, 1);
-    assert.match((failed as { stderr: string }).stderr, /"mysql:\/\/" is not a store offload knows; give a file path \(the embedded SQLite store\) or a postgres:\/\/ URL \(PostgreSQL\) \[ERR_INVALID_OPTION\]/);
+    assert.match(
+      (failed as { stderr: string }).stderr,
+      /"mysql:\/\/" is not a store offload knows; give a file path \(the embedded SQLite store\) or a postgres:\/\/ URL \(PostgreSQL\) \[ERR_INVALID_OPTION\]/,
+    );
   });
 });

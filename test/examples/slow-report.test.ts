@@ -20,15 +20,26 @@ after(async () => {
 });
 
 test('POST /report answers 202 with the job address, and a worker thread builds the same report', async () => {
-  const response = await fetch(`${app.url}/report`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ customer: 'globex' }) });
+  const response = await fetch(`${app.url}/report`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ customer: 'globex' }),
+  });
   assert.equal(response.status, 202);
   const accepted = (await response.json()) as { id: string; url: string };
   assert.equal(response.headers.get('location'), accepted.url);
-  let job: { state: string; result: unknown; error: string | null } = { state: 'queued', result: null, error: null };
-  await waitFor(async () => {
-    job = (await (await fetch(`${app.url}${accepted.url}`)).json()) as typeof job;
-    return !['queued', 'running', 'scheduled'].includes(job.state);
-  }, { timeoutMs: 60_000, intervalMs: 50, what: 'the report job to end' });
+  let job: { state: string; result: unknown; error: string | null } = {
+    state: 'queued',
+    result: null,
+    error: null,
+  };
+  await waitFor(
+    async () => {
+      job = (await (await fetch(`${app.url}${accepted.url}`)).json()) as typeof job;
+      return !['queued', 'running', 'scheduled'].includes(job.state);
+    },
+    { timeoutMs: 60_000, intervalMs: 50, what: 'the report job to end' },
+  );
   assert.equal(job.state, 'succeeded', String(job.error));
   assert.deepEqual(job.result, buildReport({ customer: 'globex', rounds: ROUNDS }));
 });

@@ -17,7 +17,12 @@ export interface ApiHarness {
   server: OffloadServer;
   worker: Worker | undefined;
   /** fetch against the server with the session token (unless `headers.authorization` says otherwise). */
-  call(method: string, route: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
+  call(
+    method: string,
+    route: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Headers; body: any }>;
   close(): Promise<void>;
 }
 
@@ -40,9 +45,31 @@ export async function startApi(
 ): Promise<ApiHarness> {
   const { dir, cleanup } = makeTempDir('api');
   const store = options.store ?? createSqliteStore({ path: path.join(dir, 'jobs.db') });
-  const worker = options.worker === false ? undefined : createWorker({ store, tasks, pollInterval: 50, blockThreshold: 0, webhookSecret: TEST_WEBHOOK_SECRET, webhookBackoff: { delay: 50 }, pools: options.pools });
+  const worker =
+    options.worker === false
+      ? undefined
+      : createWorker({
+          store,
+          tasks,
+          pollInterval: 50,
+          blockThreshold: 0,
+          webhookSecret: TEST_WEBHOOK_SECRET,
+          webhookBackoff: { delay: 50 },
+          pools: options.pools,
+        });
   await worker?.start();
-  const server = createServer({ store, tasks, worker, port: 0, host: options.host, dataDir: options.dataDir, corsOrigins: options.corsOrigins, authenticate: options.authenticate, rateLimit: options.rateLimit, bodyLimit: options.bodyLimit });
+  const server = createServer({
+    store,
+    tasks,
+    worker,
+    port: 0,
+    host: options.host,
+    dataDir: options.dataDir,
+    corsOrigins: options.corsOrigins,
+    authenticate: options.authenticate,
+    rateLimit: options.rateLimit,
+    bodyLimit: options.bodyLimit,
+  });
   const url = await server.listen();
   const token = server.sessionToken;
   return {
@@ -55,8 +82,13 @@ export async function startApi(
     async call(method, route, body, headers = {}) {
       const response = await fetch(url + route, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        body:
+          body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       const text = await response.text();
       let parsed: unknown = text;

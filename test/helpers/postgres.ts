@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 /** The test database: `OFFLOAD_TEST_PG_URL`, or the local server's `test` database. */
-export const TEST_PG_URL = process.env['OFFLOAD_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEST_PG_URL =
+  process.env['OFFLOAD_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** The test URL with another user (and password, when given) in it. */
 export function urlAs(user: string, password?: string): string {
@@ -38,7 +39,10 @@ export function requirePostgres(): Promise<void> {
 }
 
 /** Runs one statement on a short-lived admin connection to the test database. */
-export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  text: string,
+  values: unknown[] = [],
+): Promise<R[]> {
   await requirePostgres();
   const client = new pg.Client({ connectionString: TEST_PG_URL });
   await client.connect();
@@ -70,10 +74,16 @@ export async function terminateConnections(schema: string): Promise<number> {
 
 /** Where the server's WAL is being written now. */
 export async function walInsertPosition(client: pg.Client): Promise<string> {
-  return (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+  return (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn'))
+    .rows[0]!.lsn;
 }
 
 /** Whether the WAL is on disk past `lsn`. */
 export async function walFlushedPast(client: pg.Client, lsn: string): Promise<boolean> {
-  return (await client.query<{ past: boolean }>('SELECT pg_current_wal_flush_lsn() > $1::pg_lsn AS past', [lsn])).rows[0]!.past;
+  return (
+    await client.query<{ past: boolean }>(
+      'SELECT pg_current_wal_flush_lsn() > $1::pg_lsn AS past',
+      [lsn],
+    )
+  ).rows[0]!.past;
 }

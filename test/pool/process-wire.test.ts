@@ -13,7 +13,11 @@ before(async () => {
 after(() => pool.destroy());
 
 it('plain JSON data and undefined results cross unchanged', async () => {
-  const plain = { name: 'ü ✓ \ud83d\ude00', list: [1, 2.5, -3, null, true, 'x'], nested: { deep: [{ a: [] }] } };
+  const plain = {
+    name: 'ü ✓ \ud83d\ude00',
+    list: [1, 2.5, -3, null, true, 'x'],
+    nested: { deep: [{ a: [] }] },
+  };
   assert.deepEqual(await pool.run('echo', plain), plain);
   assert.equal(await pool.run('echo', undefined), undefined);
   assert.equal(await pool.run('echo', 0), 0);
@@ -38,7 +42,8 @@ it('values JSON would alter keep their structured-clone form', async () => {
     new Map([['k', new Set([1])]]),
     /re/g,
   ];
-  for (const value of cases) assert.deepEqual(await pool.run('echo', value), value, `for ${String(value)}`);
+  for (const value of cases)
+    assert.deepEqual(await pool.run('echo', value), value, `for ${String(value)}`);
   const back = (await pool.run('echo', cyclic)) as Record<string, unknown>;
   assert.equal(back.self, back);
   const sparse = (await pool.run('echo', holes)) as unknown[];
@@ -57,7 +62,13 @@ it('the messages of every task go as compact arrays and come back as they were',
     t: 'run',
     tasks: [
       { id: 1, task: 'echo', payload: undefined, timeout: -1, job: undefined },
-      { id: 2, task: 'echo', payload: null, timeout: 50, job: { id: '7', task: 'echo', queue: 'q', attempt: 1, maxAttempts: 3 } },
+      {
+        id: 2,
+        task: 'echo',
+        payload: null,
+        timeout: 50,
+        job: { id: '7', task: 'echo', queue: 'q', attempt: 1, maxAttempts: 3 },
+      },
       { id: 3, task: 'echo', payload: { list: [1, 'two', null] }, timeout: 0, job: undefined },
     ],
   };
@@ -66,7 +77,18 @@ it('the messages of every task go as compact arrays and come back as they were',
     replies: [
       { id: 1, ok: true, value: undefined, runMs: 0.5 },
       { id: 2, ok: true, value: null, runMs: 1 },
-      { id: 3, ok: false, error: { name: 'Error', message: 'boom', stack: 'Error: boom', code: 'E_BOOM', props: { extra: 1 } }, runMs: 2 },
+      {
+        id: 3,
+        ok: false,
+        error: {
+          name: 'Error',
+          message: 'boom',
+          stack: 'Error: boom',
+          code: 'E_BOOM',
+          props: { extra: 1 },
+        },
+        runMs: 2,
+      },
     ],
     progress: [[4, { p: 50 }]],
     heapUsed: 1234,
@@ -77,6 +99,13 @@ it('the messages of every task go as compact arrays and come back as they were',
     assert.ok(Array.isArray(wire), `${message.t} goes as an array`);
     assert.deepEqual(fromProcessWire(JSON.parse(JSON.stringify(wire))), message);
   }
-  const cannotJson: ParentMessage = { t: 'run', tasks: [{ id: 1, task: 'echo', payload: new Date(1), timeout: -1, job: undefined }] };
-  assert.deepEqual(fromProcessWire(JSON.parse(JSON.stringify(toProcessWire(cannotJson)))), cannotJson, 'what JSON would change still goes structured');
+  const cannotJson: ParentMessage = {
+    t: 'run',
+    tasks: [{ id: 1, task: 'echo', payload: new Date(1), timeout: -1, job: undefined }],
+  };
+  assert.deepEqual(
+    fromProcessWire(JSON.parse(JSON.stringify(toProcessWire(cannotJson)))),
+    cannotJson,
+    'what JSON would change still goes structured',
+  );
 });

@@ -207,20 +207,41 @@ for (const [label, open] of stores) {
         [{ delay: 3_155_760_000_001 }, 'body.delay', /at most 3155760000000 ms \(100 years\)/],
         [{ runAt: 253_402_300_800_000 }, 'body.runAt', /9999-12-31/],
         [{ runAt: '9999-12-31T23:59:59.999-01:00' }, 'body.runAt', /9999-12-31/],
-        [{ uniqueKey: 'user\u00007' }, 'body.uniqueKey', /must not contain the NUL character U\+0000/],
-        [{ callbackUrl: 'https://example.com/a\u0000b' }, 'body.callbackUrl', /must not contain the NUL character U\+0000/],
+        [
+          { uniqueKey: 'user\u00007' },
+          'body.uniqueKey',
+          /must not contain the NUL character U\+0000/,
+        ],
+        [
+          { callbackUrl: 'https://example.com/a\u0000b' },
+          'body.callbackUrl',
+          /must not contain the NUL character U\+0000/,
+        ],
       ];
       for (const [fields, field, words] of cases) {
-        const response = await api.call('POST', '/v1/jobs', { task: 'greet', payload: { name: 'x' }, ...fields });
+        const response = await api.call('POST', '/v1/jobs', {
+          task: 'greet',
+          payload: { name: 'x' },
+          ...fields,
+        });
         const context = `${JSON.stringify(fields)} → ${response.status} ${JSON.stringify(response.body)}`;
         assert.equal(response.status, 400, context);
         assert.equal(response.body.code, 'ERR_INVALID_REQUEST', context);
-        const error = (response.body.errors as Array<{ field: string; message: string }>).find((e) => e.field === field);
+        const error = (response.body.errors as Array<{ field: string; message: string }>).find(
+          (e) => e.field === field,
+        );
         assert.ok(error, context);
         assert.match(error.message, words, context);
-        const batch = await api.call('POST', '/v1/jobs/batch', { jobs: [{ task: 'greet', payload: { name: 'x' }, ...fields }] });
+        const batch = await api.call('POST', '/v1/jobs/batch', {
+          jobs: [{ task: 'greet', payload: { name: 'x' }, ...fields }],
+        });
         assert.equal(batch.status, 400, `batch: ${JSON.stringify(batch.body)}`);
-        assert.ok((batch.body.errors as Array<{ field: string }>).some((e) => e.field === field.replace('body.', 'body.jobs.0.')), JSON.stringify(batch.body));
+        assert.ok(
+          (batch.body.errors as Array<{ field: string }>).some(
+            (e) => e.field === field.replace('body.', 'body.jobs.0.'),
+          ),
+          JSON.stringify(batch.body),
+        );
       }
       const filter = await api.call('GET', '/v1/jobs?task=greet%00');
       assert.equal(filter.status, 400, JSON.stringify(filter.body));
@@ -229,15 +250,32 @@ for (const [label, open] of stores) {
 
     test('a job 30 days ahead, and one at the edges of every range, are accepted with what was asked', async () => {
       const before = Date.now();
-      const month = await api.call('POST', '/v1/jobs', { task: 'greet', payload: { name: 'later' }, delay: '720h' });
+      const month = await api.call('POST', '/v1/jobs', {
+        task: 'greet',
+        payload: { name: 'later' },
+        delay: '720h',
+      });
       assert.equal(month.status, 202, JSON.stringify(month.body));
       assert.equal(month.body.state, 'scheduled');
       const runAt = Date.parse(month.body.runAt as string);
-      assert.ok(runAt >= before + 30 * 86_400_000 && runAt <= Date.now() + 30 * 86_400_000, month.body.runAt as string);
-      const edges = await api.call('POST', '/v1/jobs', { task: 'greet', payload: { name: 'edge' }, priority: -1_000_000, attempts: 1_000, timeout: 2 ** 31 - 1, runAt: '9999-12-31T23:59:59.999Z' });
+      assert.ok(
+        runAt >= before + 30 * 86_400_000 && runAt <= Date.now() + 30 * 86_400_000,
+        month.body.runAt as string,
+      );
+      const edges = await api.call('POST', '/v1/jobs', {
+        task: 'greet',
+        payload: { name: 'edge' },
+        priority: -1_000_000,
+        attempts: 1_000,
+        timeout: 2 ** 31 - 1,
+        runAt: '9999-12-31T23:59:59.999Z',
+      });
       assert.equal(edges.status, 202, JSON.stringify(edges.body));
       const job = await api.queue.getJob(edges.body.id as string);
-      assert.deepEqual([job?.priority, job?.maxAttempts, job?.timeoutMs, job?.runAt], [-1_000_000, 1_000, 2 ** 31 - 1, 253_402_300_799_999]);
+      assert.deepEqual(
+        [job?.priority, job?.maxAttempts, job?.timeoutMs, job?.runAt],
+        [-1_000_000, 1_000, 2 ** 31 - 1, 253_402_300_799_999],
+      );
       await api.queue.cancel(month.body.id as string);
       await api.queue.cancel(edges.body.id as string);
     });

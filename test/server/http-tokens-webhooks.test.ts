@@ -21,11 +21,26 @@ describe('HTTP API with stored tokens, idempotency keys and webhooks', () => {
     const writer = await createToken(api.store, { name: 'writer', scopes: ['jobs:write'] });
     const reader = await createToken(api.store, { name: 'reader', scopes: ['jobs:read'] });
     const as = (token: string) => ({ authorization: `Bearer ${token}` });
-    const created = await api.call('POST', '/v1/jobs', { task: 'double', payload: { n: 2 } }, as(writer.token));
+    const created = await api.call(
+      'POST',
+      '/v1/jobs',
+      { task: 'double', payload: { n: 2 } },
+      as(writer.token),
+    );
     assert.equal(created.status, 202);
-    assert.equal((await api.call('GET', `/v1/jobs/${created.body.id}`, undefined, as(writer.token))).status, 403);
-    assert.equal((await api.call('GET', `/v1/jobs/${created.body.id}`, undefined, as(reader.token))).status, 200);
-    assert.equal((await api.call('POST', '/v1/jobs', { task: 'double', payload: { n: 2 } }, as(reader.token))).status, 403);
+    assert.equal(
+      (await api.call('GET', `/v1/jobs/${created.body.id}`, undefined, as(writer.token))).status,
+      403,
+    );
+    assert.equal(
+      (await api.call('GET', `/v1/jobs/${created.body.id}`, undefined, as(reader.token))).status,
+      200,
+    );
+    assert.equal(
+      (await api.call('POST', '/v1/jobs', { task: 'double', payload: { n: 2 } }, as(reader.token)))
+        .status,
+      403,
+    );
     const tampered = reader.token.slice(0, -2) + (reader.token.endsWith('aa') ? 'bb' : 'aa');
     assert.equal((await api.call('GET', '/v1/jobs', undefined, as(tampered))).status, 401);
     await revokeToken(api.store, reader.info.id);
@@ -43,10 +58,20 @@ describe('HTTP API with stored tokens, idempotency keys and webhooks', () => {
     assert.equal(replay.status, 200);
     assert.equal(replay.body.id, first.body.id);
     assert.equal(replay.body.result, 42);
-    const conflict = await api.call('POST', '/v1/jobs', { task: 'double', payload: { n: 22 } }, key);
+    const conflict = await api.call(
+      'POST',
+      '/v1/jobs',
+      { task: 'double', payload: { n: 22 } },
+      key,
+    );
     assert.equal(conflict.status, 409);
     assert.equal(conflict.body.code, 'ERR_IDEMPOTENCY_CONFLICT');
-    const bad = await api.call('POST', '/v1/jobs', { task: 'double', payload: { n: 1 } }, { 'idempotency-key': 'has spaces' });
+    const bad = await api.call(
+      'POST',
+      '/v1/jobs',
+      { task: 'double', payload: { n: 1 } },
+      { 'idempotency-key': 'has spaces' },
+    );
     assert.equal(bad.status, 400);
     assert.match(bad.body.detail, /headers/);
   });
@@ -64,20 +89,41 @@ describe('HTTP API with stored tokens, idempotency keys and webhooks', () => {
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     try {
       const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-      const created = await api.call('POST', '/v1/jobs', { task: 'double', payload: { n: 5 }, callbackUrl: url });
+      const created = await api.call('POST', '/v1/jobs', {
+        task: 'double',
+        payload: { n: 5 },
+        callbackUrl: url,
+      });
       assert.equal(created.body.callbackUrl, url);
       await waitFor(() => received.length >= 2, { what: 'two delivery attempts' });
-      const outcome = verifyWebhook({ secret: TEST_WEBHOOK_SECRET, body: received[1]!.body, signature: received[1]!.signature }) as { id: string; state: string; result: unknown };
+      const outcome = verifyWebhook({
+        secret: TEST_WEBHOOK_SECRET,
+        body: received[1]!.body,
+        signature: received[1]!.signature,
+      }) as { id: string; state: string; result: unknown };
       assert.equal(outcome.id, created.body.id);
       assert.equal(outcome.state, 'succeeded');
       assert.equal(outcome.result, 10);
-      let job: { webhook: { state: string; attempts: number; lastError: string | null } | null } | undefined;
-      await waitFor(async () => {
-        job = (await api.call('GET', `/v1/jobs/${created.body.id}`)).body;
-        return job?.webhook?.state === 'succeeded';
-      }, { what: 'the delivery to be recorded' });
+      let job:
+        | { webhook: { state: string; attempts: number; lastError: string | null } | null }
+        | undefined;
+      await waitFor(
+        async () => {
+          job = (await api.call('GET', `/v1/jobs/${created.body.id}`)).body;
+          return job?.webhook?.state === 'succeeded';
+        },
+        { what: 'the delivery to be recorded' },
+      );
       assert.equal(job!.webhook!.attempts, 2);
-      assert.throws(() => verifyWebhook({ secret: TEST_WEBHOOK_SECRET, body: received[1]!.body.replace('10', '11'), signature: received[1]!.signature }), /signature/i);
+      assert.throws(
+        () =>
+          verifyWebhook({
+            secret: TEST_WEBHOOK_SECRET,
+            body: received[1]!.body.replace('10', '11'),
+            signature: received[1]!.signature,
+          }),
+        /signature/i,
+      );
     } finally {
       receiver.close();
     }

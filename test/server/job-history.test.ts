@@ -7,7 +7,11 @@ import type { ApiJob, ApiQueue } from '../../src/client/resources.ts';
 import type { Store } from '../../src/store/contract.ts';
 import { defineTask } from '../../src/task/define-task-node.ts';
 import { startApi } from '../helpers/api.ts';
-import { postgresFactory, sqliteFactory, type MakeStoreFactory } from '../store-contract/factory.ts';
+import {
+  postgresFactory,
+  sqliteFactory,
+  type MakeStoreFactory,
+} from '../store-contract/factory.ts';
 
 const run = promisify(execFile);
 const flaky = defineTask({ name: 'flaky', attempts: 5, run: async () => null });
@@ -31,9 +35,26 @@ for (const [name, makeFactory] of [
         assert.equal(created.status, 202);
         const id = (created.body as ApiJob).id;
         for (const message of ['first failure', 'second failure']) {
-          const [claimed] = await store.jobClaim({ workerId: WORKER, queues: [{ name: 'default', limit: 1 }], tasks: ['flaky'], leaseMs: 10_000 });
-          const lease = { id: claimed!.id, workerId: WORKER, attempt: claimed!.attempts, fence: claimed!.fence };
-          await store.jobRecordOutcomes([{ kind: 'failed', lease, error: { name: 'Error', message, code: 'E_FLAKY' }, retryAt: store.clock.now() }]);
+          const [claimed] = await store.jobClaim({
+            workerId: WORKER,
+            queues: [{ name: 'default', limit: 1 }],
+            tasks: ['flaky'],
+            leaseMs: 10_000,
+          });
+          const lease = {
+            id: claimed!.id,
+            workerId: WORKER,
+            attempt: claimed!.attempts,
+            fence: claimed!.fence,
+          };
+          await store.jobRecordOutcomes([
+            {
+              kind: 'failed',
+              lease,
+              error: { name: 'Error', message, code: 'E_FLAKY' },
+              retryAt: store.clock.now(),
+            },
+          ]);
         }
         const shown = await api.call('GET', `/v1/jobs/${id}`);
         assert.equal(shown.status, 200);
@@ -48,7 +69,12 @@ for (const [name, makeFactory] of [
         assert.match(job.errors[0]!.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
         await api.call('POST', '/v1/jobs', { task: 'flaky', payload: {} });
-        await store.jobClaim({ workerId: WORKER, queues: [{ name: 'default', limit: 2, start: 1 }], tasks: ['flaky'], leaseMs: 10_000 });
+        await store.jobClaim({
+          workerId: WORKER,
+          queues: [{ name: 'default', limit: 2, start: 1 }],
+          tasks: ['flaky'],
+          leaseMs: 10_000,
+        });
         const claimed = await api.call('GET', '/v1/jobs?state=claimed');
         assert.equal(claimed.status, 200);
         assert.equal((claimed.body as { jobs: ApiJob[] }).jobs.length, 1);
@@ -60,8 +86,14 @@ for (const [name, makeFactory] of [
         assert.match(String(metrics.body), /offload_jobs\{queue="default",state="claimed"\} 1/);
 
         if (name === 'sqlite') {
-          const file = (store.description).replace(/^sqlite:/, '');
-          const cli = await run(process.execPath, [path.resolve('dist/cli/main.js'), '--db', file, 'job', id]);
+          const file = store.description.replace(/^sqlite:/, '');
+          const cli = await run(process.execPath, [
+            path.resolve('dist/cli/main.js'),
+            '--db',
+            file,
+            'job',
+            id,
+          ]);
           assert.match(cli.stdout, /failed\s+attempt 1 at \S+: \[E_FLAKY\] first failure/);
           assert.match(cli.stdout, /failed\s+attempt 2 at \S+: \[E_FLAKY\] second failure/);
         }

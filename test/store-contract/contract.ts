@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import { OffloadError } from '../../src/core/errors.ts';
-import type { EnqueueParams, JobOutcome, LeaseRef, Store, StoreEvents } from '../../src/store/contract.ts';
+import type {
+  EnqueueParams,
+  JobOutcome,
+  LeaseRef,
+  Store,
+  StoreEvents,
+} from '../../src/store/contract.ts';
 import type { StoreFactory } from './factory.ts';
 import type { ContractKit } from './kit.ts';
 import { tokensContract } from './tokens-contract.ts';
@@ -53,11 +59,16 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
       runAt: clock.now(),
       maxAttempts: 3,
       timeoutMs: 0,
-      uniqueKey: null, idempotencyKey: null, callbackUrl: null,
+      uniqueKey: null,
+      idempotencyKey: null,
+      callbackUrl: null,
       ...overrides,
     });
 
-    const claim = (limit = 10, params: { queue?: string; tasks?: string[]; workerId?: string; on?: Store } = {}) =>
+    const claim = (
+      limit = 10,
+      params: { queue?: string; tasks?: string[]; workerId?: string; on?: Store } = {},
+    ) =>
       (params.on ?? store).jobClaim({
         workerId: params.workerId ?? WORKER,
         queues: [{ name: params.queue ?? 'default', limit }],
@@ -65,18 +76,27 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         leaseMs: LEASE_MS,
       });
 
-    const leaseOf = (claimed: { id: string; attempts: number; fence: number }, workerId = WORKER): LeaseRef => ({
+    const leaseOf = (
+      claimed: { id: string; attempts: number; fence: number },
+      workerId = WORKER,
+    ): LeaseRef => ({
       id: claimed.id,
       workerId,
       attempt: claimed.attempts,
       fence: claimed.fence,
     });
 
-    const succeed = (lease: LeaseRef, result = '"ok"'): JobOutcome => ({ kind: 'succeeded', lease, result });
+    const succeed = (lease: LeaseRef, result = '"ok"'): JobOutcome => ({
+      kind: 'succeeded',
+      lease,
+      result,
+    });
 
     describe('enqueue', () => {
       it('stores a job that reads back whole', async () => {
-        const { job: created, created: isNew } = await store.jobEnqueue(job({ payload: '{"to":"ada","n":[1,2]}', priority: 5, maxAttempts: 4, timeoutMs: 500 }));
+        const { job: created, created: isNew } = await store.jobEnqueue(
+          job({ payload: '{"to":"ada","n":[1,2]}', priority: 5, maxAttempts: 4, timeoutMs: 500 }),
+        );
         assert.equal(isNew, true);
         assert.equal(created.state, 'queued');
         assert.deepEqual(created.payload, { to: 'ada', n: [1, 2] });
@@ -94,10 +114,16 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
 
       it('gives increasing ids in enqueue order, also in bulk', async () => {
         const one = await store.jobEnqueue(job());
-        const many = await store.jobEnqueueMany(Array.from({ length: 250 }, (_, n) => job({ payload: String(n) })));
+        const many = await store.jobEnqueueMany(
+          Array.from({ length: 250 }, (_, n) => job({ payload: String(n) })),
+        );
         const ids = [one.job.id, ...many.map((r) => r.job.id)].map(Number);
-        for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!, `id ${ids[i]} after ${ids[i - 1]}`);
-        assert.deepEqual(many.map((r) => r.job.payload), Array.from({ length: 250 }, (_, n) => n));
+        for (let i = 1; i < ids.length; i++)
+          assert.ok(ids[i]! > ids[i - 1]!, `id ${ids[i]} after ${ids[i - 1]}`);
+        assert.deepEqual(
+          many.map((r) => r.job.payload),
+          Array.from({ length: 250 }, (_, n) => n),
+        );
         const counts = await store.jobCount({});
         assert.equal(counts.queued, 251);
       });
@@ -125,8 +151,15 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
       });
 
       it('dedupes unique keys inside one bulk enqueue', async () => {
-        const results = await store.jobEnqueueMany([job({ uniqueKey: 'k' }), job({ uniqueKey: 'k' }), job()]);
-        assert.deepEqual(results.map((r) => r.created), [true, false, true]);
+        const results = await store.jobEnqueueMany([
+          job({ uniqueKey: 'k' }),
+          job({ uniqueKey: 'k' }),
+          job(),
+        ]);
+        assert.deepEqual(
+          results.map((r) => r.created),
+          [true, false, true],
+        );
         assert.equal(results[1]!.job.id, results[0]!.job.id);
       });
     });
@@ -140,7 +173,10 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         const d = await store.jobEnqueue(job({ payload: '"d"', runAt: now - 10 }));
         const e = await store.jobEnqueue(job({ payload: '"e"', priority: -1, runAt: now - 1000 }));
         const claimed = await claim(10);
-        assert.deepEqual(claimed.map((j) => j.id), [b, c, a, d, e].map((r) => r.job.id));
+        assert.deepEqual(
+          claimed.map((j) => j.id),
+          [b, c, a, d, e].map((r) => r.job.id),
+        );
       });
 
       it('leases what it claims and counts the attempt', async () => {
@@ -156,7 +192,13 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
       });
 
       it('respects the limit, the queue and the task list', async () => {
-        await store.jobEnqueueMany([job(), job(), job(), job({ queue: 'mail' }), job({ task: 'other' })]);
+        await store.jobEnqueueMany([
+          job(),
+          job(),
+          job(),
+          job({ queue: 'mail' }),
+          job({ task: 'other' }),
+        ]);
         assert.equal((await claim(2)).length, 2);
         assert.equal((await claim(10)).length, 1);
         const mail = await claim(10, { queue: 'mail' });
@@ -169,7 +211,10 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         await store.jobEnqueueMany([job(), job({ queue: 'mail' }), job({ queue: 'mail' })]);
         const claimed = await store.jobClaim({
           workerId: WORKER,
-          queues: [{ name: 'default', limit: 5 }, { name: 'mail', limit: 1 }],
+          queues: [
+            { name: 'default', limit: 5 },
+            { name: 'mail', limit: 1 },
+          ],
           tasks: ['echo'],
           leaseMs: LEASE_MS,
         });
@@ -181,7 +226,10 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         assert.equal(delayed.state, 'scheduled');
         assert.equal((await store.jobCount({})).scheduled, 1);
         assert.deepEqual(await claim(), []);
-        assert.equal(await store.jobNextRunAt({ queues: ['default'], tasks: ['echo'] }), clock.now() + 5000);
+        assert.equal(
+          await store.jobNextRunAt({ queues: ['default'], tasks: ['echo'] }),
+          clock.now() + 5000,
+        );
         clock.advance(5000);
         assert.equal((await store.jobGet({ id: delayed.id }))?.state, 'queued');
         assert.equal((await claim()).length, 1);
@@ -202,7 +250,9 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
 
       it('never hands one job to two claimers racing on separate connections', async () => {
         const total = 600;
-        await store.jobEnqueueMany(Array.from({ length: total }, (_, n) => job({ payload: String(n) })));
+        await store.jobEnqueueMany(
+          Array.from({ length: total }, (_, n) => job({ payload: String(n) })),
+        );
         const claimers = await Promise.all([open(), open(), open(), open()]);
         const seen: string[] = [];
         await Promise.all(
@@ -224,7 +274,9 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         await store.jobEnqueue(job());
         const [claimed] = await claim();
         clock.advance(25);
-        assert.deepEqual(await store.jobRecordOutcomes([succeed(leaseOf(claimed!), '{"sum":3}')]), [true]);
+        assert.deepEqual(await store.jobRecordOutcomes([succeed(leaseOf(claimed!), '{"sum":3}')]), [
+          true,
+        ]);
         const done = await store.jobGet({ id: claimed!.id });
         assert.equal(done?.state, 'succeeded');
         assert.deepEqual(done?.result, { sum: 3 });
@@ -236,8 +288,14 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         await store.jobEnqueue(job());
         const [claimed] = await claim();
         const lease = leaseOf(claimed!);
-        assert.deepEqual(await store.jobRecordOutcomes([succeed({ ...lease, workerId: 'host:2:b' })]), [false]);
-        assert.deepEqual(await store.jobRecordOutcomes([succeed({ ...lease, fence: lease.fence + 1 })]), [false]);
+        assert.deepEqual(
+          await store.jobRecordOutcomes([succeed({ ...lease, workerId: 'host:2:b' })]),
+          [false],
+        );
+        assert.deepEqual(
+          await store.jobRecordOutcomes([succeed({ ...lease, fence: lease.fence + 1 })]),
+          [false],
+        );
         assert.equal((await store.jobGet({ id: lease.id }))?.state, 'running');
       });
 
@@ -252,8 +310,14 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         assert.equal(second?.attempts, 2);
         const stale = await store.jobRecordOutcomes([succeed(leaseOf(first!, 'host:1:old'))]);
         assert.deepEqual(stale, [false]);
-        assert.equal(await store.jobSetProgress({ ...leaseOf(first!, 'host:1:old'), progress: '50' }), false);
-        assert.deepEqual(await store.jobRecordOutcomes([succeed(leaseOf(second!, 'host:2:new'), '"new"')]), [true]);
+        assert.equal(
+          await store.jobSetProgress({ ...leaseOf(first!, 'host:1:old'), progress: '50' }),
+          false,
+        );
+        assert.deepEqual(
+          await store.jobRecordOutcomes([succeed(leaseOf(second!, 'host:2:new'), '"new"')]),
+          [true],
+        );
         assert.equal((await store.jobGet({ id: first!.id }))?.result, 'new');
       });
 
@@ -273,8 +337,14 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
       it('schedules a retry with the error kept, then fails for good', async () => {
         await store.jobEnqueue(job({ maxAttempts: 2 }));
         const [first] = await claim();
-        const error = { name: 'Error', message: 'smtp down', stack: 'Error: smtp down\n    at send' };
-        await store.jobRecordOutcomes([{ kind: 'failed', lease: leaseOf(first!), error, retryAt: clock.now() + 1000 }]);
+        const error = {
+          name: 'Error',
+          message: 'smtp down',
+          stack: 'Error: smtp down\n    at send',
+        };
+        await store.jobRecordOutcomes([
+          { kind: 'failed', lease: leaseOf(first!), error, retryAt: clock.now() + 1000 },
+        ]);
         const waiting = await store.jobGet({ id: first!.id });
         assert.equal(waiting?.state, 'scheduled');
         assert.deepEqual(waiting?.error, { ...error, attempt: 1 });
@@ -282,7 +352,14 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         clock.advance(1000);
         const [second] = await claim();
         assert.equal(second?.attempts, 2);
-        await store.jobRecordOutcomes([{ kind: 'failed', lease: leaseOf(second!), error: { name: 'Error', message: 'still down' }, retryAt: null }]);
+        await store.jobRecordOutcomes([
+          {
+            kind: 'failed',
+            lease: leaseOf(second!),
+            error: { name: 'Error', message: 'still down' },
+            retryAt: null,
+          },
+        ]);
         const failed = await store.jobGet({ id: first!.id });
         assert.equal(failed?.state, 'failed');
         assert.equal(failed?.error?.message, 'still down');
@@ -293,7 +370,9 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
       it('does not count snoozed or released runs as attempts', async () => {
         await store.jobEnqueue(job());
         const [first] = await claim();
-        await store.jobRecordOutcomes([{ kind: 'snoozed', lease: leaseOf(first!), runAt: clock.now() + 500 }]);
+        await store.jobRecordOutcomes([
+          { kind: 'snoozed', lease: leaseOf(first!), runAt: clock.now() + 500 },
+        ]);
         const snoozed = await store.jobGet({ id: first!.id });
         assert.equal(snoozed?.state, 'scheduled');
         assert.equal(snoozed?.attempts, 0);
@@ -310,7 +389,10 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         await store.jobEnqueue(job());
         const [claimed] = await claim();
         clock.advance(LEASE_MS - 1);
-        assert.deepEqual(await store.jobRenewLeases({ leases: [leaseOf(claimed!)], leaseMs: LEASE_MS }), []);
+        assert.deepEqual(
+          await store.jobRenewLeases({ leases: [leaseOf(claimed!)], leaseMs: LEASE_MS }),
+          [],
+        );
         clock.advance(LEASE_MS - 1);
         assert.deepEqual(await store.jobRecoverExpired(), { requeued: [], failed: [] });
         assert.equal((await store.jobGet({ id: claimed!.id }))?.leaseExpiresAt, clock.now() + 1);
@@ -320,7 +402,10 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         await store.jobEnqueueMany([job(), job()]);
         const [a, b] = await claim();
         await store.jobCancel({ id: a!.id });
-        const lost = await store.jobRenewLeases({ leases: [leaseOf(a!), leaseOf(b!)], leaseMs: LEASE_MS });
+        const lost = await store.jobRenewLeases({
+          leases: [leaseOf(a!), leaseOf(b!)],
+          leaseMs: LEASE_MS,
+        });
         assert.deepEqual(lost, [a!.id]);
       });
 
@@ -339,7 +424,10 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
       it('saves progress of a live lease', async () => {
         await store.jobEnqueue(job());
         const [claimed] = await claim();
-        assert.equal(await store.jobSetProgress({ ...leaseOf(claimed!), progress: '{"done":40}' }), true);
+        assert.equal(
+          await store.jobSetProgress({ ...leaseOf(claimed!), progress: '{"done":40}' }),
+          true,
+        );
         assert.deepEqual((await store.jobGet({ id: claimed!.id }))?.progress, { done: 40 });
       });
     });
@@ -354,18 +442,34 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         const cancelled = await store.jobCancel({ id: queued.id });
         assert.equal(cancelled.state, 'cancelled');
         assert.deepEqual(await store.jobRecordOutcomes([succeed(leaseOf(running!))]), [false]);
-        await assert.rejects(store.jobCancel({ id: queued.id }), (e: unknown) => e instanceof OffloadError && e.code === 'ERR_JOB_STATE');
-        await assert.rejects(store.jobCancel({ id: '999999' }), (e: unknown) => e instanceof OffloadError && e.code === 'ERR_JOB_NOT_FOUND');
+        await assert.rejects(
+          store.jobCancel({ id: queued.id }),
+          (e: unknown) => e instanceof OffloadError && e.code === 'ERR_JOB_STATE',
+        );
+        await assert.rejects(
+          store.jobCancel({ id: '999999' }),
+          (e: unknown) => e instanceof OffloadError && e.code === 'ERR_JOB_NOT_FOUND',
+        );
       });
 
       it('retries a failed job by hand with a fresh budget, and only failed or cancelled ones', async () => {
         await store.jobEnqueue(job({ maxAttempts: 1 }));
         const [claimed] = await claim();
-        await store.jobRecordOutcomes([{ kind: 'failed', lease: leaseOf(claimed!), error: { name: 'Error', message: 'x' }, retryAt: null }]);
+        await store.jobRecordOutcomes([
+          {
+            kind: 'failed',
+            lease: leaseOf(claimed!),
+            error: { name: 'Error', message: 'x' },
+            retryAt: null,
+          },
+        ]);
         const retried = await store.jobRetry({ id: claimed!.id });
         assert.equal(retried.state, 'queued');
         assert.equal(retried.attempts, 0);
-        await assert.rejects(store.jobRetry({ id: claimed!.id }), (e: unknown) => e instanceof OffloadError && e.code === 'ERR_JOB_STATE');
+        await assert.rejects(
+          store.jobRetry({ id: claimed!.id }),
+          (e: unknown) => e instanceof OffloadError && e.code === 'ERR_JOB_STATE',
+        );
         const [again] = await claim();
         assert.equal(again?.attempts, 1);
       });
@@ -373,18 +477,29 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
 
     describe('listing, counting and retention', () => {
       it('lists newest first with cursor paging and filters', async () => {
-        await store.jobEnqueueMany(Array.from({ length: 120 }, (_, n) => job({ queue: n % 2 ? 'odd' : 'even', task: n % 3 ? 'echo' : 'other' })));
+        await store.jobEnqueueMany(
+          Array.from({ length: 120 }, (_, n) =>
+            job({ queue: n % 2 ? 'odd' : 'even', task: n % 3 ? 'echo' : 'other' }),
+          ),
+        );
         const pages: string[][] = [];
         let cursor: string | null = null;
         do {
-          const page: { jobs: Array<{ id: string }>; nextCursor: string | null } = await store.jobList({ limit: 50, cursor });
+          const page: { jobs: Array<{ id: string }>; nextCursor: string | null } =
+            await store.jobList({ limit: 50, cursor });
           pages.push(page.jobs.map((j) => j.id));
           cursor = page.nextCursor;
         } while (cursor);
-        assert.deepEqual(pages.map((p) => p.length), [50, 50, 20]);
+        assert.deepEqual(
+          pages.map((p) => p.length),
+          [50, 50, 20],
+        );
         const all = pages.flat().map(Number);
         assert.equal(new Set(all).size, 120);
-        assert.deepEqual(all, [...all].sort((x, y) => y - x));
+        assert.deepEqual(
+          all,
+          [...all].sort((x, y) => y - x),
+        );
         const odd = await store.jobList({ queue: 'odd', limit: 1000 });
         assert.equal(odd.jobs.length, 60);
         assert.ok(odd.jobs.every((j) => j.queue === 'odd'));
@@ -397,11 +512,22 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         await store.jobEnqueueMany([job(), job(), job({ runAt: clock.now() + 1000 })]);
         const [running] = await claim(1);
         const counts = await store.jobCount({});
-        assert.deepEqual(counts, { scheduled: 1, queued: 1, claimed: 0, running: 1, succeeded: 0, failed: 0, cancelled: 0 });
+        assert.deepEqual(counts, {
+          scheduled: 1,
+          queued: 1,
+          claimed: 0,
+          running: 1,
+          succeeded: 0,
+          failed: 0,
+          cancelled: 0,
+        });
         const scheduled = await store.jobList({ state: 'scheduled' });
         assert.equal(scheduled.jobs.length, 1);
         assert.equal(scheduled.jobs[0]!.state, 'scheduled');
-        assert.deepEqual((await store.jobList({ state: 'running' })).jobs.map((j) => j.id), [running!.id]);
+        assert.deepEqual(
+          (await store.jobList({ state: 'running' })).jobs.map((j) => j.id),
+          [running!.id],
+        );
       });
 
       it('deletes finished jobs older than the retention cut-off, and nothing else', async () => {
@@ -419,35 +545,103 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
       });
 
       it('registers tasks and lists queues with counts', async () => {
-        await store.taskRegister({ tasks: [{ name: 'echo', queue: 'default', mode: 'inline', attempts: 3, priority: 0, timeout: 0 }] });
-        await store.taskRegister({ tasks: [{ name: 'echo', queue: 'default', mode: 'thread', attempts: 5, priority: 1, timeout: 100 }] });
-        assert.deepEqual(await store.taskList(), [{ name: 'echo', queue: 'default', mode: 'thread', attempts: 5, priority: 1, timeout: 100 }]);
+        await store.taskRegister({
+          tasks: [
+            {
+              name: 'echo',
+              queue: 'default',
+              mode: 'inline',
+              attempts: 3,
+              priority: 0,
+              timeout: 0,
+            },
+          ],
+        });
+        await store.taskRegister({
+          tasks: [
+            {
+              name: 'echo',
+              queue: 'default',
+              mode: 'thread',
+              attempts: 5,
+              priority: 1,
+              timeout: 100,
+            },
+          ],
+        });
+        assert.deepEqual(await store.taskList(), [
+          {
+            name: 'echo',
+            queue: 'default',
+            mode: 'thread',
+            attempts: 5,
+            priority: 1,
+            timeout: 100,
+          },
+        ]);
         await store.jobEnqueueMany([job(), job({ queue: 'mail' })]);
         const queues = await store.queueList();
-        assert.deepEqual(queues.map((q) => [q.name, q.counts.queued, q.paused]), [['default', 1, false], ['mail', 1, false]]);
+        assert.deepEqual(
+          queues.map((q) => [q.name, q.counts.queued, q.paused]),
+          [
+            ['default', 1, false],
+            ['mail', 1, false],
+          ],
+        );
       });
     });
 
     describe('events', () => {
       it('announces each state change of this store', async () => {
         const seen: string[] = [];
-        const events: Array<keyof StoreEvents> = ['job:enqueued', 'job:started', 'job:succeeded', 'job:retrying', 'job:failed', 'job:cancelled', 'job:progress'];
-        for (const name of events) store.on(name, (e) => seen.push(`${name}:${'id' in e ? e.id : ''}`));
+        const events: Array<keyof StoreEvents> = [
+          'job:enqueued',
+          'job:started',
+          'job:succeeded',
+          'job:retrying',
+          'job:failed',
+          'job:cancelled',
+          'job:progress',
+        ];
+        for (const name of events)
+          store.on(name, (e) => seen.push(`${name}:${'id' in e ? e.id : ''}`));
         const a = (await store.jobEnqueue(job({ maxAttempts: 2 }))).job.id;
         const [claimed] = await claim();
         await store.jobSetProgress({ ...leaseOf(claimed!), progress: '1' });
-        await store.jobRecordOutcomes([{ kind: 'failed', lease: leaseOf(claimed!), error: { name: 'E', message: 'm' }, retryAt: clock.now() }]);
+        await store.jobRecordOutcomes([
+          {
+            kind: 'failed',
+            lease: leaseOf(claimed!),
+            error: { name: 'E', message: 'm' },
+            retryAt: clock.now(),
+          },
+        ]);
         const [second] = await claim();
-        await store.jobRecordOutcomes([{ kind: 'failed', lease: leaseOf(second!), error: { name: 'E', message: 'm' }, retryAt: null }]);
+        await store.jobRecordOutcomes([
+          {
+            kind: 'failed',
+            lease: leaseOf(second!),
+            error: { name: 'E', message: 'm' },
+            retryAt: null,
+          },
+        ]);
         const b = (await store.jobEnqueue(job())).job.id;
         const [third] = await claim();
         await store.jobRecordOutcomes([succeed(leaseOf(third!))]);
         const c = (await store.jobEnqueue(job())).job.id;
         await store.jobCancel({ id: c });
         assert.deepEqual(seen, [
-          `job:enqueued:${a}`, `job:started:${a}`, `job:progress:${a}`, `job:retrying:${a}`, `job:started:${a}`, `job:failed:${a}`,
-          `job:enqueued:${b}`, `job:started:${b}`, `job:succeeded:${b}`,
-          `job:enqueued:${c}`, `job:cancelled:${c}`,
+          `job:enqueued:${a}`,
+          `job:started:${a}`,
+          `job:progress:${a}`,
+          `job:retrying:${a}`,
+          `job:started:${a}`,
+          `job:failed:${a}`,
+          `job:enqueued:${b}`,
+          `job:started:${b}`,
+          `job:succeeded:${b}`,
+          `job:enqueued:${c}`,
+          `job:cancelled:${c}`,
         ]);
       });
 
@@ -462,7 +656,16 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
       });
     });
 
-    const kit: ContractKit = { store: () => store, clock: () => clock, open, job, claim, leaseOf, succeed, leaseMs: LEASE_MS };
+    const kit: ContractKit = {
+      store: () => store,
+      clock: () => clock,
+      open,
+      job,
+      claim,
+      leaseOf,
+      succeed,
+      leaseMs: LEASE_MS,
+    };
     webhooksContract(kit);
     idempotencyContract(kit);
     tokensContract(kit);
@@ -476,7 +679,10 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
       const instance = await open();
       await instance.close();
       await instance.close();
-      await assert.rejects(instance.jobGet({ id: '1' }), (e: unknown) => e instanceof OffloadError && e.code === 'ERR_STORE_CLOSED');
+      await assert.rejects(
+        instance.jobGet({ id: '1' }),
+        (e: unknown) => e instanceof OffloadError && e.code === 'ERR_STORE_CLOSED',
+      );
     });
   });
 }

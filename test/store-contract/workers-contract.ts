@@ -23,13 +23,32 @@ export function workersContract(t: ContractKit): void {
       const now = t.clock().now();
       await store.workerHeartbeat(worker());
       await store.workerHeartbeat(worker({ running: 5, lastHeartbeat: now + 1000 }));
-      await store.workerHeartbeat(worker({ id: 'host-b:7:def', host: 'host-b', pid: 7, modes: ['process'], queues: ['default'], running: 0 }));
+      await store.workerHeartbeat(
+        worker({
+          id: 'host-b:7:def',
+          host: 'host-b',
+          pid: 7,
+          modes: ['process'],
+          queues: ['default'],
+          running: 0,
+        }),
+      );
       const seen = await (await t.open()).workerList({ since: now - 1 });
       assert.deepEqual(seen, [
         worker({ running: 5, lastHeartbeat: now + 1000 }),
-        worker({ id: 'host-b:7:def', host: 'host-b', pid: 7, modes: ['process'], queues: ['default'], running: 0 }),
+        worker({
+          id: 'host-b:7:def',
+          host: 'host-b',
+          pid: 7,
+          modes: ['process'],
+          queues: ['default'],
+          running: 0,
+        }),
       ]);
-      assert.deepEqual((await store.workerList({ since: now + 1 })).map((w) => w.id), ['host-a:101:abc']);
+      assert.deepEqual(
+        (await store.workerList({ since: now + 1 })).map((w) => w.id),
+        ['host-a:101:abc'],
+      );
     });
 
     it('forgets a stopped worker, and workers silent for over an hour', async () => {

@@ -3,7 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import pino from 'pino';
 import { createQueue, type Queue } from '../../src/queue/queue.ts';
-import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import {
+  createPostgresStore,
+  type PostgresStore,
+} from '../../src/store/postgres/postgres-store.ts';
 import { defineTask } from '../../src/task/define-task-node.ts';
 import {
   adminQuery,
@@ -62,9 +65,14 @@ describe('postgres store: enqueues are on disk when acknowledged', () => {
   it('many jobs at once, in one statement and in a transaction of several', async () => {
     for (const count of [10, 2_500]) {
       const before = await walInsertPosition();
-      const jobs = await queue.enqueueMany(Array.from({ length: count }, (_, i) => ({ task: report, payload: { i } })));
+      const jobs = await queue.enqueueMany(
+        Array.from({ length: count }, (_, i) => ({ task: report, payload: { i } })),
+      );
       assert.equal(jobs.length, count);
-      assert.ok(await flushedPast(before), `enqueueMany(${count}) resolved before its commit was flushed`);
+      assert.ok(
+        await flushedPast(before),
+        `enqueueMany(${count}) resolved before its commit was flushed`,
+      );
     }
   });
 
@@ -78,7 +86,9 @@ describe('postgres store: enqueues are on disk when acknowledged', () => {
 
   it('concurrent enqueues share flushes, and each still resolves after its own commit is flushed', async () => {
     const before = await walInsertPosition();
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => queue.enqueue(report, { i })));
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => queue.enqueue(report, { i })),
+    );
     assert.equal(new Set(results.map((job) => job.id)).size, 40);
     assert.ok(await flushedPast(before));
   });
@@ -88,10 +98,18 @@ describe('postgres store: enqueues are on disk when acknowledged', () => {
     const stop = other.on('job:enqueued', (event) => seen.push(event.id));
     try {
       const single = await queue.enqueue(report, { single: true });
-      const many = await queue.enqueueMany([{ task: report, payload: { a: 1 } }, { task: report, payload: { b: 2 } }]);
+      const many = await queue.enqueueMany([
+        { task: report, payload: { a: 1 } },
+        { task: report, payload: { b: 2 } },
+      ]);
       const expected = [single.id, ...many.map((job) => job.id)];
-      await waitFor(() => expected.every((id) => seen.includes(id)), { what: 'the announcements of three jobs' });
-      assert.deepEqual(seen.filter((id) => expected.includes(id)), expected);
+      await waitFor(() => expected.every((id) => seen.includes(id)), {
+        what: 'the announcements of three jobs',
+      });
+      assert.deepEqual(
+        seen.filter((id) => expected.includes(id)),
+        expected,
+      );
     } finally {
       stop();
     }
@@ -122,7 +140,9 @@ describe('postgres store: enqueues where the flush function may not run', () => 
     adminUrl.pathname = `/${database}`;
     const admin = new pg.Client({ connectionString: adminUrl.toString() });
     await admin.connect();
-    await admin.query('REVOKE EXECUTE ON FUNCTION pg_catalog.pg_logical_emit_message(boolean, text, text) FROM PUBLIC');
+    await admin.query(
+      'REVOKE EXECUTE ON FUNCTION pg_catalog.pg_logical_emit_message(boolean, text, text) FROM PUBLIC',
+    );
     await admin.end();
     const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
     store = await createPostgresStore({ connectionString: url.toString(), logger });
@@ -139,7 +159,10 @@ describe('postgres store: enqueues where the flush function may not run', () => 
   });
 
   it('says so at start, and still resolves each enqueue only once it is on disk and announced', async () => {
-    assert.ok(lines.some((line) => line.includes('may not run pg_logical_emit_message')), `no warning in: ${lines.join('')}`);
+    assert.ok(
+      lines.some((line) => line.includes('may not run pg_logical_emit_message')),
+      `no warning in: ${lines.join('')}`,
+    );
     const queue = createQueue({ store, tasks: [report] });
     const seen: string[] = [];
     other.on('job:enqueued', (event) => seen.push(event.id));
@@ -147,21 +170,53 @@ describe('postgres store: enqueues where the flush function may not run', () => 
     for (let i = 0; i < 5; i++) {
       const before = await walInsertPositionOn(client);
       expected.push((await queue.enqueue(report, { i })).id);
-      assert.ok(await flushedPastOn(client, before), `enqueue ${i} resolved before its commit was flushed`);
+      assert.ok(
+        await flushedPastOn(client, before),
+        `enqueue ${i} resolved before its commit was flushed`,
+      );
     }
-    expected.push(...(await queue.enqueueMany([{ task: report, payload: {} }, { task: report, payload: {} }])).map((job) => job.id));
-    await waitFor(() => expected.every((id) => seen.includes(id)), { what: 'the announcements of seven jobs' });
+    expected.push(
+      ...(
+        await queue.enqueueMany([
+          { task: report, payload: {} },
+          { task: report, payload: {} },
+        ])
+      ).map((job) => job.id),
+    );
+    await waitFor(() => expected.every((id) => seen.includes(id)), {
+      what: 'the announcements of seven jobs',
+    });
     assert.equal((await queue.countJobs()).queued, 7);
   });
 
   it('commits the changes that announce themselves durably, and announces them', async () => {
     const heard: string[] = [];
     other.on('job:retrying', (event) => heard.push(event.id));
-    const [claimed] = await store.jobClaim({ workerId: 'w', queues: [{ name: 'default', limit: 1 }], tasks: ['report'], leaseMs: 60_000 });
-    const lease = { id: claimed!.id, workerId: 'w', attempt: claimed!.attempts, fence: claimed!.fence };
+    const [claimed] = await store.jobClaim({
+      workerId: 'w',
+      queues: [{ name: 'default', limit: 1 }],
+      tasks: ['report'],
+      leaseMs: 60_000,
+    });
+    const lease = {
+      id: claimed!.id,
+      workerId: 'w',
+      attempt: claimed!.attempts,
+      fence: claimed!.fence,
+    };
     const before = await walInsertPositionOn(client);
-    await store.jobRecordOutcomes([{ kind: 'failed', lease, error: { name: 'Error', message: 'boom' }, retryAt: Date.now() + 60_000 }]);
-    assert.ok(await flushedPastOn(client, before), 'the retry resolved before its commit was flushed');
+    await store.jobRecordOutcomes([
+      {
+        kind: 'failed',
+        lease,
+        error: { name: 'Error', message: 'boom' },
+        retryAt: Date.now() + 60_000,
+      },
+    ]);
+    assert.ok(
+      await flushedPastOn(client, before),
+      'the retry resolved before its commit was flushed',
+    );
     await waitFor(() => heard.includes(lease.id), { what: 'the retry at the other instance' });
   });
 });

@@ -45,7 +45,12 @@ describe('postgres store: merged outcome writes', () => {
       leaseMs: 10_000,
     });
   };
-  const lease = (job: ClaimedJob) => ({ id: job.id, workerId: WORKER, attempt: job.attempts, fence: job.fence });
+  const lease = (job: ClaimedJob) => ({
+    id: job.id,
+    workerId: WORKER,
+    attempt: job.attempts,
+    fence: job.fence,
+  });
 
   it('fails only the call the database refuses when calls were merged into one statement', async () => {
     const [first, a, bad, b] = await claim(4);

@@ -28,10 +28,16 @@ const INSERT_V1 = `INSERT INTO {jobs} (queue, task, payload, state, priority, ru
 
 /** A store written by version 1 keeps its jobs and gains the new columns, trigger and tables of every later migration. */
 async function assertUpgraded(store: Store, versions: number[], latest: number): Promise<void> {
-  assert.deepEqual(versions, Array.from({ length: latest }, (_, i) => i + 1));
+  assert.deepEqual(
+    versions,
+    Array.from({ length: latest }, (_, i) => i + 1),
+  );
   const old = await store.jobGet({ id: '1' });
   assert.equal(old?.task, 'old');
-  assert.deepEqual([old?.callbackUrl, old?.webhookJobId, old?.idempotencyKey, old?.placement, old?.outputTail], [null, null, null, null, null]);
+  assert.deepEqual(
+    [old?.callbackUrl, old?.webhookJobId, old?.idempotencyKey, old?.placement, old?.outputTail],
+    [null, null, null, null, null],
+  );
   const { job } = await store.jobEnqueue({
     task: 'old',
     queue: 'default',
@@ -47,10 +53,32 @@ async function assertUpgraded(store: Store, versions: number[], latest: number):
   const cancelled = await store.jobCancel({ id: job.id });
   assert.ok(cancelled.webhookJobId, 'the webhook trigger works on an upgraded store');
   assert.equal(await store.settingInit({ key: 'a', value: 'b' }), 'b');
-  await store.workerHeartbeat({ id: 'h:1:a', host: 'h', pid: 1, modes: ['inline'], queues: ['default'], running: 0, startedAt: 1, lastHeartbeat: Date.now() });
-  assert.equal((await store.workerList({ since: 0 })).length, 1, 'the worker registry exists on an upgraded store');
-  const claimed = await store.jobClaim({ workerId: 'h:1:a', queues: [{ name: 'default', limit: 10 }], tasks: ['old'], leaseMs: 60_000 });
-  assert.deepEqual(claimed.map((claimedJob) => claimedJob.id), ['1'], 'the job written by version 1 is claimed on an upgraded store');
+  await store.workerHeartbeat({
+    id: 'h:1:a',
+    host: 'h',
+    pid: 1,
+    modes: ['inline'],
+    queues: ['default'],
+    running: 0,
+    startedAt: 1,
+    lastHeartbeat: Date.now(),
+  });
+  assert.equal(
+    (await store.workerList({ since: 0 })).length,
+    1,
+    'the worker registry exists on an upgraded store',
+  );
+  const claimed = await store.jobClaim({
+    workerId: 'h:1:a',
+    queues: [{ name: 'default', limit: 10 }],
+    tasks: ['old'],
+    leaseMs: 60_000,
+  });
+  assert.deepEqual(
+    claimed.map((claimedJob) => claimedJob.id),
+    ['1'],
+    'the job written by version 1 is claimed on an upgraded store',
+  );
 }
 
 describe('every later migration on a store written by version 1', () => {

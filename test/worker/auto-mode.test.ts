@@ -18,7 +18,10 @@ describe("mode: 'auto' and isolate: true", () => {
   before(async () => {
     harness = await startHarness([spin, tiny, isolated] as unknown as Task[], {
       logger: pino({ level: 'silent' }),
-      pools: { thread: { maxWorkers: 1, forwardOutput: false }, process: { maxWorkers: 1, forwardOutput: false } },
+      pools: {
+        thread: { maxWorkers: 1, forwardOutput: false },
+        process: { maxWorkers: 1, forwardOutput: false },
+      },
     });
     harness.worker.on('job:start', (job, placement) => placements.set(job.id, placement));
     // Compiled before its first measured run, so a lazy compile does not count as loop blocking.
@@ -30,7 +33,11 @@ describe("mode: 'auto' and isolate: true", () => {
     const job = await harness.queue.enqueue(task.name, payload);
     const done = await harness.finished(job.id, 60_000);
     assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
-    return { result: done.result as Record<string, unknown>, placement: placements.get(job.id)!, job: done };
+    return {
+      result: done.result as Record<string, unknown>,
+      placement: placements.get(job.id)!,
+      job: done,
+    };
   };
 
   it('starts a CPU-holding task inline, then after two measured runs moves it to a thread, saying why', async () => {
@@ -39,13 +46,27 @@ describe("mode: 'auto' and isolate: true", () => {
     assert.match(first.placement.reason, /starts inline until two runs are measured/);
     assert.equal(first.result.inThread, false);
     const measuredOnce = await runOne(spin as unknown as Task, { ms: 30 });
-    assert.equal(measuredOnce.placement.mode, 'inline', 'one slow run is not evidence: a GC pause could have made it slow');
+    assert.equal(
+      measuredOnce.placement.mode,
+      'inline',
+      'one slow run is not evidence: a GC pause could have made it slow',
+    );
     const second = await runOne(spin as unknown as Task, { ms: 30 });
     assert.equal(second.placement.mode, 'thread');
-    assert.match(second.placement.reason, /^auto: a run holds the event loop for .* thread round trip/);
+    assert.match(
+      second.placement.reason,
+      /^auto: a run holds the event loop for .* thread round trip/,
+    );
     assert.equal(second.result.inThread, true);
-    assert.equal(first.job.placement, `inline: ${first.placement.reason}`, 'the job record says where it ran and why');
-    assert.match(second.job.placement!, /^thread: auto: a run holds the event loop for .* thread round trip/);
+    assert.equal(
+      first.job.placement,
+      `inline: ${first.placement.reason}`,
+      'the job record says where it ran and why',
+    );
+    assert.match(
+      second.job.placement!,
+      /^thread: auto: a run holds the event loop for .* thread round trip/,
+    );
     assert.equal(second.job.outputTail, null, 'only process runs keep an output tail');
   });
 
@@ -70,15 +91,30 @@ describe("mode: 'auto' and isolate: true", () => {
   it('refuses isolate: true beside an inline or thread mode', () => {
     assert.throws(
       () => defineTask({ name: 'x', isolate: true, mode: 'thread', run: () => 1 }),
-      (error: unknown) => error instanceof OffloadError && error.code === 'ERR_INVALID_OPTION' && /isolate: true.*mode: 'thread'/.test(error.message),
+      (error: unknown) =>
+        error instanceof OffloadError &&
+        error.code === 'ERR_INVALID_OPTION' &&
+        /isolate: true.*mode: 'thread'/.test(error.message),
     );
   });
 
   it('the rule: inline under INLINE_FACTOR round trips, back from a thread only under half that', () => {
     const handoffMs = 0.05;
-    assert.equal(chooseMode({ blockMs: handoffMs * INLINE_FACTOR * 0.9, handoffMs }).mode, 'inline');
-    assert.equal(chooseMode({ blockMs: handoffMs * INLINE_FACTOR * 1.1, handoffMs }).mode, 'thread');
-    assert.equal(chooseMode({ blockMs: handoffMs * INLINE_FACTOR * 0.9, handoffMs }, 'thread').mode, 'thread');
-    assert.equal(chooseMode({ blockMs: handoffMs * INLINE_FACTOR * 0.4, handoffMs }, 'thread').mode, 'inline');
+    assert.equal(
+      chooseMode({ blockMs: handoffMs * INLINE_FACTOR * 0.9, handoffMs }).mode,
+      'inline',
+    );
+    assert.equal(
+      chooseMode({ blockMs: handoffMs * INLINE_FACTOR * 1.1, handoffMs }).mode,
+      'thread',
+    );
+    assert.equal(
+      chooseMode({ blockMs: handoffMs * INLINE_FACTOR * 0.9, handoffMs }, 'thread').mode,
+      'thread',
+    );
+    assert.equal(
+      chooseMode({ blockMs: handoffMs * INLINE_FACTOR * 0.4, handoffMs }, 'thread').mode,
+      'inline',
+    );
   });
 });

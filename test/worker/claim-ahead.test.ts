@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { createQueue } from '../../src/queue/queue.ts';
-import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import {
+  createPostgresStore,
+  type PostgresStore,
+} from '../../src/store/postgres/postgres-store.ts';
 import { defineTask } from '../../src/task/define-task-node.ts';
 import { createWorker } from '../../src/worker/worker.ts';
 import { dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema } from '../helpers/postgres.ts';
@@ -37,16 +40,24 @@ describe('worker claim-ahead (PostgreSQL)', () => {
 
   it('claims short jobs ahead of free capacity, yet runs no more than the concurrency at once', async () => {
     const queue = createQueue({ store, tasks: [quick] });
-    const jobs = await queue.enqueueMany(Array.from({ length: 3000 }, (_, i) => ({ task: quick, payload: { i } })));
+    const jobs = await queue.enqueueMany(
+      Array.from({ length: 3000 }, (_, i) => ({ task: quick, payload: { i } })),
+    );
     let claimed = 0;
     let started = 0;
     let mostAhead = 0;
-    const off = store.on('job:started', () => void (claimed++, (mostAhead = Math.max(mostAhead, claimed - started))));
+    const off = store.on(
+      'job:started',
+      () => void (claimed++, (mostAhead = Math.max(mostAhead, claimed - started))),
+    );
     const worker = createWorker({ store, tasks: [quick], concurrency: 20, logger: silent });
     worker.on('job:start', () => started++);
     await worker.start();
     try {
-      await waitFor(async () => (await store.jobCount({})).succeeded === jobs.length, { timeoutMs: 60_000, what: 'every job to succeed' });
+      await waitFor(async () => (await store.jobCount({})).succeeded === jobs.length, {
+        timeoutMs: 60_000,
+        what: 'every job to succeed',
+      });
     } finally {
       off();
       await worker.stop();
@@ -61,10 +72,15 @@ describe('worker claim-ahead (PostgreSQL)', () => {
     const kept = (await store.jobCount({})).succeeded; // retention keeps the newest job of the store
     runs.clear();
     const queue = createQueue({ store, tasks: [quick] });
-    const jobs = await queue.enqueueMany(Array.from({ length: 5000 }, (_, i) => ({ task: quick, payload: { i } })));
+    const jobs = await queue.enqueueMany(
+      Array.from({ length: 5000 }, (_, i) => ({ task: quick, payload: { i } })),
+    );
     const first = createWorker({ store, tasks: [quick], concurrency: 10, logger: silent });
     await first.start();
-    await waitFor(async () => (await store.jobCount({})).succeeded - kept >= 500, { timeoutMs: 60_000, what: '500 jobs to succeed' });
+    await waitFor(async () => (await store.jobCount({})).succeeded - kept >= 500, {
+      timeoutMs: 60_000,
+      what: '500 jobs to succeed',
+    });
     await first.stop();
     const counts = await store.jobCount({});
     assert.equal(counts.running, 0, 'a job stayed running after its worker stopped');
@@ -75,7 +91,10 @@ describe('worker claim-ahead (PostgreSQL)', () => {
     const second = createWorker({ store, tasks: [quick], logger: silent });
     await second.start();
     try {
-      await waitFor(async () => (await store.jobCount({})).succeeded - kept === jobs.length, { timeoutMs: 60_000, what: 'the rest to succeed' });
+      await waitFor(async () => (await store.jobCount({})).succeeded - kept === jobs.length, {
+        timeoutMs: 60_000,
+        what: 'the rest to succeed',
+      });
     } finally {
       await second.stop();
     }

@@ -41,7 +41,12 @@ function postgresBackend(): Backend {
     name: 'postgres',
     deaf: async () => {
       await requirePostgres();
-      return createPostgresStore({ connectionString: TEST_PG_URL, schema, listen: false, pollInterval: 60_000 });
+      return createPostgresStore({
+        connectionString: TEST_PG_URL,
+        schema,
+        listen: false,
+        pollInterval: 60_000,
+      });
     },
     other: async () => createPostgresStore({ connectionString: TEST_PG_URL, schema }),
     destroy: () => dropSchema(schema),
@@ -76,14 +81,22 @@ for (const make of [sqliteBackend, postgresBackend]) {
         await waitFor(() => runs.length === 1, { what: 'the first run to start' });
         await queue.cancel(job.id);
         await queue.retry(job.id);
-        await waitFor(() => runs.length === 2, { what: 'the retried job to start in the same worker' });
+        await waitFor(() => runs.length === 2, {
+          what: 'the retried job to start in the same worker',
+        });
         assert.deepEqual(runs, [1, 1], 'both runs are attempt 1: a retry resets the attempts');
         gates[0]!();
         await waitFor(() => ends.length === 1, { what: 'the cancelled run to end' });
         assert.equal(worker.running, 1, 'the retried run is still running');
-        assert.equal((await queue.getJob(job.id))?.state, 'running', 'the cancelled run recorded an outcome over the live one');
+        assert.equal(
+          (await queue.getJob(job.id))?.state,
+          'running',
+          'the cancelled run recorded an outcome over the live one',
+        );
         gates[1]!();
-        await waitFor(async () => (await queue.getJob(job.id))?.state === 'succeeded', { what: 'the retried run to succeed' });
+        await waitFor(async () => (await queue.getJob(job.id))?.state === 'succeeded', {
+          what: 'the retried run to succeed',
+        });
         assert.equal((await queue.getJob(job.id))?.result, 'run 2');
       } finally {
         gates.forEach((open) => open());
@@ -107,11 +120,21 @@ for (const make of [sqliteBackend, postgresBackend]) {
       const queue = createQueue({ store, tasks: [report] });
       try {
         await worker.start();
-        const jobs = await queue.enqueueMany(Array.from({ length: 200 }, (_, n) => ({ task: report, payload: { n } })));
-        await waitFor(async () => (await queue.countJobs({ task: 'report' })).succeeded === jobs.length, { what: 'every job to succeed' });
+        const jobs = await queue.enqueueMany(
+          Array.from({ length: 200 }, (_, n) => ({ task: report, payload: { n } })),
+        );
+        await waitFor(
+          async () => (await queue.countJobs({ task: 'report' })).succeeded === jobs.length,
+          { what: 'every job to succeed' },
+        );
         const { jobs: done } = await queue.listJobs({ task: 'report', limit: 1000 });
-        const lost = done.filter((job) => (job.progress as { step?: unknown } | null)?.step !== 'last');
-        assert.deepEqual(lost.map((job) => [job.id, job.progress]), []);
+        const lost = done.filter(
+          (job) => (job.progress as { step?: unknown } | null)?.step !== 'last',
+        );
+        assert.deepEqual(
+          lost.map((job) => [job.id, job.progress]),
+          [],
+        );
       } finally {
         await worker.stop();
         await store.close();
@@ -121,31 +144,55 @@ for (const make of [sqliteBackend, postgresBackend]) {
     it('counts jobs claimed ahead as claimed, so running means running', async () => {
       const quick = defineTask({ name: 'quick', run: async () => null });
       const gates: Array<() => void> = [];
-      const hold = defineTask({ name: 'hold', run: () => new Promise<void>((resolve) => gates.push(resolve)) });
+      const hold = defineTask({
+        name: 'hold',
+        run: () => new Promise<void>((resolve) => gates.push(resolve)),
+      });
       const store = await backend.other();
-      const worker = createWorker({ store, tasks: [quick, hold], concurrency: 2, blockThreshold: 0 });
+      const worker = createWorker({
+        store,
+        tasks: [quick, hold],
+        concurrency: 2,
+        blockThreshold: 0,
+      });
       const queue = createQueue({ store, tasks: [quick, hold] });
       try {
         await worker.start();
         // A fast queue teaches the worker to claim ahead.
         await queue.enqueueMany(Array.from({ length: 600 }, () => ({ task: quick, payload: {} })));
-        await waitFor(async () => (await queue.countJobs({ task: 'quick' })).succeeded === 600, { what: 'the quick jobs', timeoutMs: 90_000 });
+        await waitFor(async () => (await queue.countJobs({ task: 'quick' })).succeeded === 600, {
+          what: 'the quick jobs',
+          timeoutMs: 90_000,
+        });
         await queue.enqueueMany(Array.from({ length: 12 }, () => ({ task: hold, payload: {} })));
-        await waitFor(() => gates.length === 2 && worker.claimed > 0, { what: 'two running jobs and some claimed ahead' });
+        await waitFor(() => gates.length === 2 && worker.claimed > 0, {
+          what: 'two running jobs and some claimed ahead',
+        });
         // A job claimed ahead that started reads as running once its start is recorded (within 100 ms).
         let counts = await queue.countJobs({ task: 'hold' });
-        await waitFor(async () => (counts = await queue.countJobs({ task: 'hold' })).claimed === worker.claimed, { what: 'the starts to be recorded' });
+        await waitFor(
+          async () => (counts = await queue.countJobs({ task: 'hold' })).claimed === worker.claimed,
+          { what: 'the starts to be recorded' },
+        );
         assert.equal(counts.running, 2, `running ${counts.running}, claimed ${counts.claimed}`);
         assert.equal(counts.queued + counts.claimed + counts.running, 12);
         const claimed = await queue.listJobs({ state: 'claimed' });
-        assert.ok(claimed.jobs.every((job) => job.startedAt === null && job.leaseOwner === worker.id));
+        assert.ok(
+          claimed.jobs.every((job) => job.startedAt === null && job.leaseOwner === worker.id),
+        );
         gates.splice(0).forEach((open) => open());
-        await waitFor(async () => {
-          gates.splice(0).forEach((open) => open());
-          return (await queue.countJobs({ task: 'hold' })).succeeded === 12;
-        }, { what: 'every held job to run' });
+        await waitFor(
+          async () => {
+            gates.splice(0).forEach((open) => open());
+            return (await queue.countJobs({ task: 'hold' })).succeeded === 12;
+          },
+          { what: 'every held job to run' },
+        );
         const { jobs } = await queue.listJobs({ task: 'hold' });
-        assert.ok(jobs.every((job) => job.startedAt !== null), 'a job claimed ahead gets its start time when it starts');
+        assert.ok(
+          jobs.every((job) => job.startedAt !== null),
+          'a job claimed ahead gets its start time when it starts',
+        );
       } finally {
         gates.forEach((open) => open());
         await worker.stop();

@@ -10,12 +10,16 @@ const task = defineTask({ name: 'maybe-heavy', mode: 'auto', run: () => null }) 
 const HANDOFF_MS = 2;
 
 /** Blocks this thread for `ms`, as a run that holds the event loop does (without JIT effects of a busy loop). */
-const block = (ms: number) => ms > 0 && Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const block = (ms: number) =>
+  ms > 0 && Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** A placer whose inline runs hold the loop for the given ms each, really measured. */
 function placerWithRuns() {
   const moves: JobPlacement[] = [];
-  const placer = new ModePlacer({ handoffMs: () => HANDOFF_MS, onMove: (_, placement) => moves.push(placement) });
+  const placer = new ModePlacer({
+    handoffMs: () => HANDOFF_MS,
+    onMove: (_, placement) => moves.push(placement),
+  });
   let holdMs = 0;
   const inline = placer.measured(async () => {
     block(holdMs);
@@ -52,7 +56,10 @@ describe('ModePlacer: mode auto', () => {
     await runInline(20);
     assert.equal(placer.current(task), 'thread');
     assert.equal(moves.length, 1);
-    assert.match(moves[0]!.reason, /^auto: a run holds the event loop for 2\d\.\d ms; a thread round trip costs 2\.0 ms: over 4×/);
+    assert.match(
+      moves[0]!.reason,
+      /^auto: a run holds the event loop for 2\d\.\d ms; a thread round trip costs 2\.0 ms: over 4×/,
+    );
   });
 
   it('brings a task in a thread back at its first fast recheck', async () => {

@@ -3,7 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import type { Task } from '../../src/task/task.ts';
 import type { Job } from '../../src/core/job.ts';
-import { inlineAdd, processReport, processSegfault, threadBusyProgress, threadHash } from '../fixtures/mode-tasks.ts';
+import {
+  inlineAdd,
+  processReport,
+  processSegfault,
+  threadBusyProgress,
+  threadHash,
+} from '../fixtures/mode-tasks.ts';
 import { waitFor } from '../helpers/temp.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import type { MakeStoreFactory } from '../store-contract/factory.ts';
@@ -16,7 +22,13 @@ export function modesSuite(makeFactory: MakeStoreFactory): void {
     before(async () => {
       h = await startHarness(
         // Typed tasks are cast: Task<P, R> is not assignable to Task today (run's payload is contravariant).
-        [inlineAdd, threadHash, threadBusyProgress, processReport, processSegfault] as unknown as Task[],
+        [
+          inlineAdd,
+          threadHash,
+          threadBusyProgress,
+          processReport,
+          processSegfault,
+        ] as unknown as Task[],
         {
           logger: pino({ level: 'silent' }),
           pools: {
@@ -78,14 +90,18 @@ export function modesSuite(makeFactory: MakeStoreFactory): void {
       await waitFor(
         async () => {
           current = await h.store.jobGet({ id: job.id });
-          if (current?.state === 'running' && current.progress !== null) whileRunning.add(current.progress);
+          if (current?.state === 'running' && current.progress !== null)
+            whileRunning.add(current.progress);
           return current?.state === 'succeeded' || current?.state === 'failed';
         },
         { what: `job ${job.id} to finish`, timeoutMs: 60_000, intervalMs: 20 },
       );
       assert.equal(current!.state, 'succeeded');
       assert.equal(current!.progress, current!.result, 'the last value reported is the one kept');
-      assert.ok(whileRunning.size >= 3, `the running job showed progress ${[...whileRunning].join(', ') || 'never'}`);
+      assert.ok(
+        whileRunning.size >= 3,
+        `the running job showed progress ${[...whileRunning].join(', ') || 'never'}`,
+      );
     });
   });
 }

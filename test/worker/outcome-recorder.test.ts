@@ -49,7 +49,12 @@ for (const kind of testStores) {
         leaseMs: 10_000,
       });
     };
-    const lease = (job: ClaimedJob) => ({ id: job.id, workerId: WORKER, attempt: job.attempts, fence: job.fence });
+    const lease = (job: ClaimedJob) => ({
+      id: job.id,
+      workerId: WORKER,
+      attempt: job.attempts,
+      fence: job.fence,
+    });
 
     it('records every good outcome of a batch that also holds an invalid one, and rejects only that one', async () => {
       const jobs = await claimSix();

@@ -46,7 +46,11 @@ function drawMeter(): void {
 }
 
 function paint(pixels: Uint8ClampedArray, top: number, rows: number): void {
-  picture.putImageData(new ImageData(pixels as Uint8ClampedArray<ArrayBuffer>, VIEW.width, rows), 0, top);
+  picture.putImageData(
+    new ImageData(pixels as Uint8ClampedArray<ArrayBuffer>, VIEW.width, rows),
+    0,
+    top,
+  );
 }
 
 async function render(where: 'main' | 'pool'): Promise<void> {
@@ -76,7 +80,8 @@ async function render(where: 'main' | 'pool'): Promise<void> {
 }
 
 button.addEventListener('click', () => {
-  const where = (document.querySelector('input[name=where]:checked') as HTMLInputElement).value as 'main' | 'pool';
+  const where = (document.querySelector('input[name=where]:checked') as HTMLInputElement).value as
+    'main' | 'pool';
   void render(where);
 });
 requestAnimationFrame(onFrame);

@@ -7,7 +7,12 @@ import { formatNs } from '../../bench/stats.ts';
 import { renderSwitchSvg } from '../../bench/svg-chart.ts';
 import { benchTask, type TaskBenchResult } from '../../bench/task-bench.ts';
 import { runSwitchBench, type SwitchResult } from '../../bench/switch-bench.ts';
-import { harnessNote, machineLine, SWITCH_HEADERS, switchTableRows } from '../../bench/switch-report.ts';
+import {
+  harnessNote,
+  machineLine,
+  SWITCH_HEADERS,
+  switchTableRows,
+} from '../../bench/switch-report.ts';
 import { TaskRegistry } from '../../task/task-registry.ts';
 import { createContext, requireTasks, type CommandContext, type GlobalFlags } from '../context.ts';
 import { print, printJson, ProgressBar, table } from '../output.ts';
@@ -21,13 +26,20 @@ interface SwitchFlags {
 
 /** `offload bench switch` (and `bench task`): measure what each execution mode costs on this machine. */
 export function registerBenchCommands(program: Command, globals: () => GlobalFlags): void {
-  const bench = program.command('bench').description('measure what coroutines, threads and processes cost on this machine');
+  const bench = program
+    .command('bench')
+    .description('measure what coroutines, threads and processes cost on this machine');
   bench
     .command('switch')
-    .description('measure coroutine hops, thread and process round trips and start-ups, payload copies, beside the kernel (about 30 s)')
+    .description(
+      'measure coroutine hops, thread and process round trips and start-ups, payload copies, beside the kernel (about 30 s)',
+    )
     .option('--quick', 'a few seconds: fewer, shorter samples (rougher numbers)')
     .option('--svg <file>', 'also write a bar chart (log scale) as SVG')
-    .option('--no-save', 'do not keep the result (default: bench-switch.json beside the SQLite file, for the dashboard)')
+    .option(
+      '--no-save',
+      'do not keep the result (default: bench-switch.json beside the SQLite file, for the dashboard)',
+    )
     .action(async (flags: SwitchFlags) => benchSwitch(await createContext(globals()), flags));
   registerBenchTaskCommand(bench, globals);
 }
@@ -38,7 +50,8 @@ async function benchSwitch(context: CommandContext, flags: SwitchFlags): Promise
     runSwitchBench({
       quick: flags.quick === true,
       signal,
-      onProgress: (done, total, next) => (bar ??= new ProgressBar('bench switch', total)).update(done, next?.id),
+      onProgress: (done, total, next) =>
+        (bar ??= new ProgressBar('bench switch', total)).update(done, next?.id),
     }),
   );
   if (flags.save !== false) saveLastResult(context.dataDir, result);
@@ -66,7 +79,9 @@ export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>
   const controller = new AbortController();
   const onSignal = () => {
     if (controller.signal.aborted) process.exit(130);
-    process.stderr.write('\ninterrupted: stopping after the current sample (Ctrl-C again to quit at once)\n');
+    process.stderr.write(
+      '\ninterrupted: stopping after the current sample (Ctrl-C again to quit at once)\n',
+    );
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -88,8 +103,15 @@ interface TaskFlags {
 function registerBenchTaskCommand(bench: Command, globals: () => GlobalFlags): void {
   bench
     .command('task <name>')
-    .description('run one task in all three modes: per-job overhead, throughput and CPU time, and the mode to use')
-    .option('-p, --payload <json>', 'the payload, as JSON (checked against the task schema)', jsonOption('--payload'), {})
+    .description(
+      'run one task in all three modes: per-job overhead, throughput and CPU time, and the mode to use',
+    )
+    .option(
+      '-p, --payload <json>',
+      'the payload, as JSON (checked against the task schema)',
+      jsonOption('--payload'),
+      {},
+    )
     .option('-t, --tasks <path>', 'task module holding the task')
     .option('--quick', 'about a second per mode (rougher numbers)')
     .action(async (name: string, flags: TaskFlags) => {
@@ -101,11 +123,14 @@ function registerBenchTaskCommand(bench: Command, globals: () => GlobalFlags): v
           module: context.config.tasks!,
           quick: flags.quick === true,
           signal,
-          onProgress: (done, total, mode) => (bar ??= new ProgressBar(`bench task ${name}`, total)).update(done, mode),
+          onProgress: (done, total, mode) =>
+            (bar ??= new ProgressBar(`bench task ${name}`, total)).update(done, mode),
         }),
       ).catch((error: unknown) => {
         if (!(error instanceof Interrupted)) throw error;
-        process.stderr.write('offload: bench task interrupted before every mode was measured; no recommendation\n');
+        process.stderr.write(
+          'offload: bench task interrupted before every mode was measured; no recommendation\n',
+        );
         throw new CommanderError(130, 'offload.interrupted', 'interrupted');
       });
       if (context.json) return printJson(result);
@@ -115,7 +140,14 @@ function registerBenchTaskCommand(bench: Command, globals: () => GlobalFlags): v
 
 function printTaskBench(result: TaskBenchResult): void {
   const f = (ms: number) => formatNs(ms * 1e6);
-  const rows = result.modes.map((m) => [m.mode, String(m.workers), f(m.overheadMs), f(m.runMs), `${Math.round(m.throughput).toLocaleString('en-US')}/s`, f(m.cpuMsPerJob)]);
+  const rows = result.modes.map((m) => [
+    m.mode,
+    String(m.workers),
+    f(m.overheadMs),
+    f(m.runMs),
+    `${Math.round(m.throughput).toLocaleString('en-US')}/s`,
+    f(m.cpuMsPerJob),
+  ]);
   print(`task ${result.task} on ${result.cpus} CPUs`);
   print(table(['MODE', 'WORKERS', 'OVERHEAD/JOB', 'RUN P50', 'THROUGHPUT', 'CPU/JOB'], rows));
   print(`\nrecommendation: mode: '${result.recommendation.mode}': ${result.recommendation.reason}`);

@@ -4,7 +4,15 @@ import { createQueue, type EnqueueOptions, type Queue } from '../../queue/queue.
 import { ErrorCodes, OffloadError } from '../../core/errors.ts';
 import { closest } from '../../core/closest.ts';
 import { createContext, type CommandContext, type GlobalFlags } from '../context.ts';
-import { JOB_HEADERS, ProgressBar, jobRows, print, printJson, relativeTime, table } from '../output.ts';
+import {
+  JOB_HEADERS,
+  ProgressBar,
+  jobRows,
+  print,
+  printJson,
+  relativeTime,
+  table,
+} from '../output.ts';
 import { LIMITS } from '../../core/limits.ts';
 import { intOption, jsonOption } from '../parse.ts';
 
@@ -28,15 +36,40 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
     .description('add a job (or --count jobs) of a task')
     .option('-p, --payload <json>', 'the payload, as JSON', jsonOption('--payload'), {})
     .option('-q, --queue <name>', "queue (default: the task's)")
-    .option('--priority <n>', `higher runs first (-${LIMITS.priority} to ${LIMITS.priority})`, intOption('--priority', -LIMITS.priority, LIMITS.priority))
-    .option('--delay <ms>', 'wait this long before the job may run (at most 100 years)', intOption('--delay', 0, LIMITS.delayMs))
-    .option('--unique-key <key>', 'return the unfinished job holding this key instead of adding one')
-    .option('--idempotency-key <key>', 'return the job made with this key (in any state) instead of adding one')
+    .option(
+      '--priority <n>',
+      `higher runs first (-${LIMITS.priority} to ${LIMITS.priority})`,
+      intOption('--priority', -LIMITS.priority, LIMITS.priority),
+    )
+    .option(
+      '--delay <ms>',
+      'wait this long before the job may run (at most 100 years)',
+      intOption('--delay', 0, LIMITS.delayMs),
+    )
+    .option(
+      '--unique-key <key>',
+      'return the unfinished job holding this key instead of adding one',
+    )
+    .option(
+      '--idempotency-key <key>',
+      'return the job made with this key (in any state) instead of adding one',
+    )
     .option('--callback-url <url>', 'POST the signed outcome here when the job ends')
-    .option('--attempts <n>', `runs before failing for good (1 to ${LIMITS.attempts})`, intOption('--attempts', 1, LIMITS.attempts))
-    .option('--count <n>', 'add this many copies (in one transaction per 1 000)', intOption('--count', 1), 1)
+    .option(
+      '--attempts <n>',
+      `runs before failing for good (1 to ${LIMITS.attempts})`,
+      intOption('--attempts', 1, LIMITS.attempts),
+    )
+    .option(
+      '--count <n>',
+      'add this many copies (in one transaction per 1 000)',
+      intOption('--count', 1),
+      1,
+    )
     .option('-t, --tasks <path>', 'task module, to check payloads against task schemas')
-    .action((task: string, flags: EnqueueFlags) => withQueue(globals, flags, (queue, context) => enqueue(queue, context, task, flags)));
+    .action((task: string, flags: EnqueueFlags) =>
+      withQueue(globals, flags, (queue, context) => enqueue(queue, context, task, flags)),
+    );
 
   program
     .command('jobs')
@@ -46,27 +79,47 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
     .option('--task <name>', 'only this task')
     .option('-n, --limit <n>', 'jobs per page (at most 1000)', intOption('--limit', 1, 1000), 20)
     .option('--cursor <cursor>', 'next page, as printed after the table')
-    .action((flags: { queue?: string; state?: JobState; task?: string; limit: number; cursor?: string }) =>
-      withQueue(globals, {}, async (queue, context) => {
-        const page = await queue.listJobs({ queue: flags.queue, state: flags.state, task: flags.task, limit: flags.limit, cursor: flags.cursor ?? null });
-        if (context.json) return printJson(page);
-        print(page.jobs.length ? table(JOB_HEADERS, jobRows(page.jobs)) : 'no jobs match');
-        if (page.nextCursor) print(`more: offload jobs --cursor ${page.nextCursor}`);
-      }),
+    .action(
+      (flags: {
+        queue?: string;
+        state?: JobState;
+        task?: string;
+        limit: number;
+        cursor?: string;
+      }) =>
+        withQueue(globals, {}, async (queue, context) => {
+          const page = await queue.listJobs({
+            queue: flags.queue,
+            state: flags.state,
+            task: flags.task,
+            limit: flags.limit,
+            cursor: flags.cursor ?? null,
+          });
+          if (context.json) return printJson(page);
+          print(page.jobs.length ? table(JOB_HEADERS, jobRows(page.jobs)) : 'no jobs match');
+          if (page.nextCursor) print(`more: offload jobs --cursor ${page.nextCursor}`);
+        }),
     );
 
   program
     .command('job <id>')
     .description('show one job: state, payload, result or error, timings')
-    .action((id: string) => withQueue(globals, {}, async (queue, context) => showJob(await mustGet(queue, id), context)));
+    .action((id: string) =>
+      withQueue(globals, {}, async (queue, context) => showJob(await mustGet(queue, id), context)),
+    );
 
-  for (const [name, verb] of [['cancel', 'cancel a scheduled, queued or running job'], ['retry', 'queue a failed or cancelled job again']] as const) {
+  for (const [name, verb] of [
+    ['cancel', 'cancel a scheduled, queued or running job'],
+    ['retry', 'queue a failed or cancelled job again'],
+  ] as const) {
     program
       .command(`${name} <id>`)
       .description(verb)
       .action((id: string) =>
         withQueue(globals, {}, async (queue, context) => {
-          const job = await (name === 'cancel' ? queue.cancel(id) : queue.retry(id)).catch(withListHint);
+          const job = await (name === 'cancel' ? queue.cancel(id) : queue.retry(id)).catch(
+            withListHint,
+          );
           if (context.json) return printJson(job);
           print(`job ${job.id} is now ${job.state}`);
         }),
@@ -80,15 +133,27 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
       withQueue(globals, {}, async (queue, context) => {
         const queues = await queue.listQueues();
         if (context.json) return printJson(queues);
-        const rows = queues.map((q) => [q.name, q.paused ? 'paused' : 'active', ...JOB_STATES.map((s) => String(q.counts[s]))]);
-        print(queues.length ? table(['QUEUE', 'STATUS', ...JOB_STATES.map((s) => s.toUpperCase())], rows) : 'no queues yet');
+        const rows = queues.map((q) => [
+          q.name,
+          q.paused ? 'paused' : 'active',
+          ...JOB_STATES.map((s) => String(q.counts[s])),
+        ]);
+        print(
+          queues.length
+            ? table(['QUEUE', 'STATUS', ...JOB_STATES.map((s) => s.toUpperCase())], rows)
+            : 'no queues yet',
+        );
       }),
     );
 
   for (const name of ['pause', 'resume'] as const) {
     program
       .command(`${name} <queue>`)
-      .description(name === 'pause' ? 'stop workers from starting jobs of a queue' : 'let workers start jobs of a paused queue again')
+      .description(
+        name === 'pause'
+          ? 'stop workers from starting jobs of a queue'
+          : 'let workers start jobs of a paused queue again',
+      )
       .action((queueName: string) =>
         withQueue(globals, {}, async (queue) => {
           await (name === 'pause' ? queue.pause(queueName) : queue.resume(queueName));
@@ -98,7 +163,11 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
   }
 }
 
-async function withQueue(globals: () => GlobalFlags, flags: { tasks?: string }, action: (queue: Queue, context: CommandContext) => Promise<void>): Promise<void> {
+async function withQueue(
+  globals: () => GlobalFlags,
+  flags: { tasks?: string },
+  action: (queue: Queue, context: CommandContext) => Promise<void>,
+): Promise<void> {
   const context = await createContext({ ...globals(), tasks: flags.tasks });
   const tasks = await context.loadTasks();
   const store = await context.openStore();
@@ -109,7 +178,12 @@ async function withQueue(globals: () => GlobalFlags, flags: { tasks?: string }, 
   }
 }
 
-async function enqueue(queue: Queue, context: CommandContext, task: string, flags: EnqueueFlags): Promise<void> {
+async function enqueue(
+  queue: Queue,
+  context: CommandContext,
+  task: string,
+  flags: EnqueueFlags,
+): Promise<void> {
   const options: EnqueueOptions = {
     queue: flags.queue,
     priority: flags.priority,
@@ -119,7 +193,8 @@ async function enqueue(queue: Queue, context: CommandContext, task: string, flag
     callbackUrl: flags.callbackUrl,
     attempts: flags.attempts,
   };
-  for (const key of Object.keys(options) as Array<keyof EnqueueOptions>) if (options[key] === undefined) delete options[key];
+  for (const key of Object.keys(options) as Array<keyof EnqueueOptions>)
+    if (options[key] === undefined) delete options[key];
   const total = flags.count ?? 1;
   if (total === 1) {
     const job = await queue.enqueue(task, flags.payload, options);
@@ -130,7 +205,9 @@ async function enqueue(queue: Queue, context: CommandContext, task: string, flag
   let done = 0;
   while (done < total) {
     const size = Math.min(1000, total - done);
-    await queue.enqueueMany(Array.from({ length: size }, () => ({ task, payload: flags.payload, options })));
+    await queue.enqueueMany(
+      Array.from({ length: size }, () => ({ task, payload: flags.payload, options })),
+    );
     done += size;
     bar.update(done);
   }
@@ -141,12 +218,19 @@ async function enqueue(queue: Queue, context: CommandContext, task: string, flag
 /** A store's "no job with id" error, told how to find the right id. */
 function withListHint(error: unknown): never {
   if (!(error instanceof OffloadError) || error.code !== ErrorCodes.JOB_NOT_FOUND) throw error;
-  throw new OffloadError(error.code, `${error.message}; list jobs with \`offload jobs\``, { details: { ...error.details }, cause: error });
+  throw new OffloadError(error.code, `${error.message}; list jobs with \`offload jobs\``, {
+    details: { ...error.details },
+    cause: error,
+  });
 }
 
 async function mustGet(queue: Queue, id: string): Promise<Job> {
   const job = await queue.getJob(id);
-  if (!job) throw new OffloadError(ErrorCodes.JOB_NOT_FOUND, `no job with id ${id}; list jobs with \`offload jobs\``);
+  if (!job)
+    throw new OffloadError(
+      ErrorCodes.JOB_NOT_FOUND,
+      `no job with id ${id}; list jobs with \`offload jobs\``,
+    );
   return job;
 }
 
@@ -163,20 +247,33 @@ function showJob(job: Job, context: CommandContext): void {
     ['run at', new Date(job.runAt).toISOString()],
     ['started', job.startedAt ? new Date(job.startedAt).toISOString() : '-'],
     ['finished', job.finishedAt ? new Date(job.finishedAt).toISOString() : '-'],
-    ['lease', job.leaseOwner ? `${job.leaseOwner} until ${new Date(job.leaseExpiresAt!).toISOString()}` : '-'],
+    [
+      'lease',
+      job.leaseOwner
+        ? `${job.leaseOwner} until ${new Date(job.leaseExpiresAt!).toISOString()}`
+        : '-',
+    ],
     ['payload', JSON.stringify(job.payload)],
     ['progress', job.progress === null ? '-' : JSON.stringify(job.progress)],
     ['result', job.result === null ? '-' : JSON.stringify(job.result)],
   ];
   print(lines.map(([key, value]) => `${key.padEnd(9)} ${value}`).join('\n'));
   for (const entry of job.errors) {
-    print(`failed    attempt ${entry.attempt} at ${new Date(entry.at).toISOString()}: ${entry.code ? `[${entry.code}] ` : ''}${entry.message}`);
+    print(
+      `failed    attempt ${entry.attempt} at ${new Date(entry.at).toISOString()}: ${entry.code ? `[${entry.code}] ` : ''}${entry.message}`,
+    );
   }
-  if (job.error) print(`error     (attempt ${job.error.attempt}) ${job.error.code ? `[${job.error.code}] ` : ''}${job.error.message}\n${job.error.stack ?? ''}`);
+  if (job.error)
+    print(
+      `error     (attempt ${job.error.attempt}) ${job.error.code ? `[${job.error.code}] ` : ''}${job.error.message}\n${job.error.stack ?? ''}`,
+    );
 }
 
 function stateOption(value: string): JobState {
   if ((JOB_STATES as readonly string[]).includes(value)) return value as JobState;
   const guess = closest(value, JOB_STATES);
-  throw new OffloadError(ErrorCodes.INVALID_OPTION, `--state "${value}" is not a job state${guess ? `; did you mean "${guess}"?` : ''} (states: ${JOB_STATES.join(', ')})`);
+  throw new OffloadError(
+    ErrorCodes.INVALID_OPTION,
+    `--state "${value}" is not a job state${guess ? `; did you mean "${guess}"?` : ''} (states: ${JOB_STATES.join(', ')})`,
+  );
 }

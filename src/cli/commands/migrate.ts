@@ -14,7 +14,9 @@ interface MigrateFlags {
 export function registerMigrateCommand(program: Command, globals: () => GlobalFlags): void {
   program
     .command('migrate')
-    .description('bring the store (--db) to the latest schema version and print what was applied; safe while workers run')
+    .description(
+      'bring the store (--db) to the latest schema version and print what was applied; safe while workers run',
+    )
     .option('--dry-run', 'only list the pending migrations; change nothing')
     .option('--schema <name>', 'PostgreSQL schema (default offload)')
     .action(async (flags: MigrateFlags) => {
@@ -23,14 +25,32 @@ export function registerMigrateCommand(program: Command, globals: () => GlobalFl
       const dryRun = flags.dryRun === true;
       const postgres = storeKind(database) === 'postgres';
       if (flags.schema !== undefined && !postgres) {
-        throw new OffloadError(ErrorCodes.INVALID_OPTION, `--schema names a PostgreSQL schema, but --db is the SQLite file ${context.databaseLabel}; drop --schema or pass a postgres:// URL`);
+        throw new OffloadError(
+          ErrorCodes.INVALID_OPTION,
+          `--schema names a PostgreSQL schema, but --db is the SQLite file ${context.databaseLabel}; drop --schema or pass a postgres:// URL`,
+        );
       }
       // Each store is loaded only when named: migrating PostgreSQL never loads the SQLite addon.
       const report = postgres
-        ? await (await import('../../store/postgres/migrate.ts')).migratePostgres({ connectionString: database, schema: flags.schema, dryRun })
-        : (await import('../../store/sqlite/migrate-file.ts')).migrateSqlite({ path: database, dryRun });
-      const where = 'schema' in report ? `${context.databaseLabel} (schema ${report.schema})` : context.databaseLabel;
-      if (context.json) return printJson({ store: where, dryRun, from: report.from, to: report.to, migrations: report.migrations });
+        ? await (
+            await import('../../store/postgres/migrate.ts')
+          ).migratePostgres({ connectionString: database, schema: flags.schema, dryRun })
+        : (await import('../../store/sqlite/migrate-file.ts')).migrateSqlite({
+            path: database,
+            dryRun,
+          });
+      const where =
+        'schema' in report
+          ? `${context.databaseLabel} (schema ${report.schema})`
+          : context.databaseLabel;
+      if (context.json)
+        return printJson({
+          store: where,
+          dryRun,
+          from: report.from,
+          to: report.to,
+          migrations: report.migrations,
+        });
       print(describe(report, where, dryRun));
     });
 }
@@ -40,6 +60,7 @@ function describe(report: MigrationReport, where: string, dryRun: boolean): stri
   const n = report.migrations.length;
   const plural = n === 1 ? 'migration' : 'migrations';
   if (n === 0) return `${where} is up to date (schema version ${report.from}); nothing to do`;
-  if (dryRun) return `${where} is at schema version ${report.from}; ${n} pending ${plural} (run \`offload migrate\` to apply):\n${list}`;
+  if (dryRun)
+    return `${where} is at schema version ${report.from}; ${n} pending ${plural} (run \`offload migrate\` to apply):\n${list}`;
   return `${where}: applied ${n} ${plural}, from schema version ${report.from} to ${report.to}:\n${list}`;
 }

@@ -29,16 +29,36 @@ export function registerWorkerCommands(program: Command, globals: () => GlobalFl
           ? 'serve the HTTP API and run a worker in one process, printing the API address, a token and each job as it runs'
           : 'run a worker only (for more processes or machines sharing one store)',
       )
-      .option('-t, --tasks <path>', 'task module to load (a .ts or .js file exporting defineTask() results)')
-      .option('-c, --concurrency <n>', 'jobs per queue running at once', intOption('--concurrency', 1))
+      .option(
+        '-t, --tasks <path>',
+        'task module to load (a .ts or .js file exporting defineTask() results)',
+      )
+      .option(
+        '-c, --concurrency <n>',
+        'jobs per queue running at once',
+        intOption('--concurrency', 1),
+      )
       .option('--host <address>', 'start: address the HTTP API listens on (default 127.0.0.1)')
-      .option('-p, --port <n>', 'start: port of the HTTP API (default 7070; 0 picks a free one)', intOption('--port', 0, 65535))
-      .option('--demo', 'also enqueue a sample job of each task every few seconds, to watch jobs flow')
-      .action(async (flags: WorkerFlags) => runWorker(name, await createContext({ ...globals(), ...flags }), flags.demo === true));
+      .option(
+        '-p, --port <n>',
+        'start: port of the HTTP API (default 7070; 0 picks a free one)',
+        intOption('--port', 0, 65535),
+      )
+      .option(
+        '--demo',
+        'also enqueue a sample job of each task every few seconds, to watch jobs flow',
+      )
+      .action(async (flags: WorkerFlags) =>
+        runWorker(name, await createContext({ ...globals(), ...flags }), flags.demo === true),
+      );
   }
 }
 
-async function runWorker(mode: 'start' | 'worker', context: CommandContext, demo: boolean): Promise<void> {
+async function runWorker(
+  mode: 'start' | 'worker',
+  context: CommandContext,
+  demo: boolean,
+): Promise<void> {
   const tasks = await requireTasks(context);
   const store = await context.openStore();
   const { config, logger } = context;
@@ -55,11 +75,17 @@ async function runWorker(mode: 'start' | 'worker', context: CommandContext, demo
   reportJobs(worker, context);
   const server = mode === 'start' ? await startServer(context, store, tasks, worker) : undefined;
   await worker.start();
-  logger.info({ store: context.databaseLabel, tasks: tasks.map((t) => `${t.name} (${t.mode})`) }, `offload ${mode}: data in ${context.databaseLabel}`);
+  logger.info(
+    { store: context.databaseLabel, tasks: tasks.map((t) => `${t.name} (${t.mode})`) },
+    `offload ${mode}: data in ${context.databaseLabel}`,
+  );
   if (server) logger.info(`enqueue from another terminal: ${enqueueHint(tasks, context)}`);
   const stopDemo = demo ? startDemo(tasks, context, store) : () => {};
   await untilSignal(async (signal) => {
-    logger.info({ running: worker.running }, `${signal}: finishing running jobs (send again to exit at once)`);
+    logger.info(
+      { running: worker.running },
+      `${signal}: finishing running jobs (send again to exit at once)`,
+    );
     stopDemo();
     await server?.close();
     await worker.stop();
@@ -67,9 +93,23 @@ async function runWorker(mode: 'start' | 'worker', context: CommandContext, demo
   });
 }
 
-async function startServer(context: CommandContext, store: Store, tasks: Task[], worker: Worker): Promise<OffloadServer> {
+async function startServer(
+  context: CommandContext,
+  store: Store,
+  tasks: Task[],
+  worker: Worker,
+): Promise<OffloadServer> {
   const { config, logger } = context;
-  const server = createServer({ store, tasks, worker, host: config.host, port: config.port, logger, dataDir: context.dataDir, corsOrigins: config.corsOrigins });
+  const server = createServer({
+    store,
+    tasks,
+    worker,
+    host: config.host,
+    port: config.port,
+    logger,
+    dataDir: context.dataDir,
+    corsOrigins: config.corsOrigins,
+  });
   const url = await server.listen();
   logger.info({ url }, `offload start: HTTP API on ${url} (described at ${url}/v1/openapi.json)`);
   logger.info(`dashboard: ${server.loginLink()} (a one-time login link)`);
@@ -88,7 +128,9 @@ function enqueueHint(tasks: Task[], context: CommandContext): string {
 
 function readPackageName(dir: string): string | undefined {
   try {
-    return (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name;
+    return (
+      JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }
+    ).name;
   } catch {
     return undefined;
   }
@@ -100,20 +142,36 @@ function reportJobs(worker: Worker, context: CommandContext): void {
   worker.on('job:end', (job, outcome) => {
     const ms = Math.round(performance.now() - (started.get(job.id) ?? performance.now()));
     started.delete(job.id);
-    const state = outcome === null ? 'stopped' : outcome.kind === 'failed' ? (outcome.retryAt === null ? 'failed' : 'will retry') : outcome.kind;
+    const state =
+      outcome === null
+        ? 'stopped'
+        : outcome.kind === 'failed'
+          ? outcome.retryAt === null
+            ? 'failed'
+            : 'will retry'
+          : outcome.kind;
     const detail = outcome?.kind === 'failed' ? `: ${outcome.error.message}` : '';
-    context.logger.info({ job: job.id, task: job.task, state, ms }, `job ${job.id} ${job.task} ${state} in ${ms} ms${detail}`);
+    context.logger.info(
+      { job: job.id, task: job.task, state, ms },
+      `job ${job.id} ${job.task} ${state} in ${ms} ms${detail}`,
+    );
   });
 }
 
-function startDemo(tasks: Task[], context: CommandContext, store: Awaited<ReturnType<CommandContext['openStore']>>): () => void {
+function startDemo(
+  tasks: Task[],
+  context: CommandContext,
+  store: Awaited<ReturnType<CommandContext['openStore']>>,
+): () => void {
   const queue = createQueue({ store, tasks });
   const samples = tasks.filter((task) => task.example !== undefined);
   let n = 0;
   const timer = setInterval(() => {
     const task = samples[n++ % Math.max(1, samples.length)];
     if (!task) return;
-    queue.enqueue(task, task.example).catch((error: unknown) => context.logger.error({ err: error }, 'demo enqueue failed'));
+    queue
+      .enqueue(task, task.example)
+      .catch((error: unknown) => context.logger.error({ err: error }, 'demo enqueue failed'));
   }, 2000);
   return () => clearInterval(timer);
 }

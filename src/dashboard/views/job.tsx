@@ -31,7 +31,12 @@ export function JobView({ id }: { id: string }) {
           setJob((current) => (current ? { ...current, progress } : current));
         }) as EventListener);
       },
-      (failure: unknown) => setError(failure instanceof ApiError && failure.status === 404 ? `No job has id ${id}. It may have been deleted by retention.` : describeError(failure)),
+      (failure: unknown) =>
+        setError(
+          failure instanceof ApiError && failure.status === 404
+            ? `No job has id ${id}. It may have been deleted by retention.`
+            : describeError(failure),
+        ),
     );
     return () => source?.close();
   }, [id, generation]);
@@ -50,53 +55,96 @@ export function JobView({ id }: { id: string }) {
     return (
       <>
         <h1>Job {id}</h1>
-        <p class="error" role="alert">{error}</p>
+        <p class="error" role="alert">
+          {error}
+        </p>
         <a href="#/jobs">Back to jobs</a>
       </>
     );
   }
   if (!job) return <p>Loading job {id}…</p>;
-  const percent = typeof job.progress === 'number' ? Math.max(0, Math.min(100, job.progress)) : undefined;
+  const percent =
+    typeof job.progress === 'number' ? Math.max(0, Math.min(100, job.progress)) : undefined;
   const finished = ['succeeded', 'failed', 'cancelled'].includes(job.state);
   return (
     <>
       <h1>
-        Job {job.id} <span class={`state ${job.state}`} data-testid="job-state">{job.state}</span>
+        Job {job.id}{' '}
+        <span class={`state ${job.state}`} data-testid="job-state">
+          {job.state}
+        </span>
       </h1>
       <div class="actions">
-        <button type="button" disabled={!['failed', 'cancelled'].includes(job.state)} onClick={() => act('retry')}>Retry</button>
-        <button type="button" disabled={finished} onClick={() => act('cancel')}>Cancel</button>
+        <button
+          type="button"
+          disabled={!['failed', 'cancelled'].includes(job.state)}
+          onClick={() => act('retry')}
+        >
+          Retry
+        </button>
+        <button type="button" disabled={finished} onClick={() => act('cancel')}>
+          Cancel
+        </button>
       </div>
-      {message && <p class={message.error ? 'error' : 'ok'} role={message.error ? 'alert' : 'status'}>{message.text}</p>}
+      {message && (
+        <p class={message.error ? 'error' : 'ok'} role={message.error ? 'alert' : 'status'}>
+          {message.text}
+        </p>
+      )}
       <section aria-labelledby="progress-heading">
         <h2 id="progress-heading">Progress</h2>
         {percent !== undefined ? (
-          <progress max={100} value={percent} aria-label="Job progress">{percent}%</progress>
+          <progress max={100} value={percent} aria-label="Job progress">
+            {percent}%
+          </progress>
         ) : (
-          <pre>{job.progress === null ? 'none reported' : JSON.stringify(job.progress, null, 2)}</pre>
+          <pre>
+            {job.progress === null ? 'none reported' : JSON.stringify(job.progress, null, 2)}
+          </pre>
         )}
       </section>
       <dl class="facts">
-        <dt>Task</dt><dd>{job.task}</dd>
-        <dt>Queue</dt><dd>{job.queue}</dd>
-        <dt>Attempts</dt><dd>{job.attempts} of {job.maxAttempts}</dd>
-        <dt>Priority</dt><dd>{job.priority}</dd>
-        <dt>Worker</dt><dd>{job.worker ?? '–'}</dd>
-        <dt>Mode</dt><dd data-testid="job-mode">{job.placement ?? '–'}</dd>
-        <dt>Timeout</dt><dd>{job.timeoutMs ? `${job.timeoutMs} ms` : 'none'}</dd>
+        <dt>Task</dt>
+        <dd>{job.task}</dd>
+        <dt>Queue</dt>
+        <dd>{job.queue}</dd>
+        <dt>Attempts</dt>
+        <dd>
+          {job.attempts} of {job.maxAttempts}
+        </dd>
+        <dt>Priority</dt>
+        <dd>{job.priority}</dd>
+        <dt>Worker</dt>
+        <dd>{job.worker ?? '–'}</dd>
+        <dt>Mode</dt>
+        <dd data-testid="job-mode">{job.placement ?? '–'}</dd>
+        <dt>Timeout</dt>
+        <dd>{job.timeoutMs ? `${job.timeoutMs} ms` : 'none'}</dd>
       </dl>
       <section aria-labelledby="timeline-heading">
         <h2 id="timeline-heading">Timeline</h2>
         <ol class="timeline">
           <li>Created {formatTime(job.createdAt)}</li>
           <li>Due {formatTime(job.runAt)}</li>
-          {job.startedAt && <li>Attempt {job.attempts} started {formatTime(job.startedAt)} (waited {durationOf(job.runAt, job.startedAt)})</li>}
+          {job.startedAt && (
+            <li>
+              Attempt {job.attempts} started {formatTime(job.startedAt)} (waited{' '}
+              {durationOf(job.runAt, job.startedAt)})
+            </li>
+          )}
           {job.errors.map((entry) => (
             <li data-testid="job-attempt-error">
-              Attempt {entry.attempt} failed {formatTime(entry.at)}: {entry.code ? `[${entry.code}] ` : ''}{entry.message}
+              Attempt {entry.attempt} failed {formatTime(entry.at)}:{' '}
+              {entry.code ? `[${entry.code}] ` : ''}
+              {entry.message}
             </li>
           ))}
-          {job.finishedAt && <li>{job.state} {formatTime(job.finishedAt)} (ran {durationOf(job.startedAt, job.finishedAt)})</li>}
+          {job.finishedAt && (
+            <li>
+              {job.state} {formatTime(job.finishedAt)} (ran{' '}
+              {durationOf(job.startedAt, job.finishedAt)})
+            </li>
+          )}
         </ol>
       </section>
       <section aria-labelledby="payload-heading">
@@ -112,7 +160,9 @@ export function JobView({ id }: { id: string }) {
       {job.outputTail !== null && job.outputTail !== undefined && (
         <section aria-labelledby="output-heading">
           <h2 id="output-heading">Output (tail)</h2>
-          <pre class="output" data-testid="job-output">{job.outputTail === '' ? 'no output' : job.outputTail}</pre>
+          <pre class="output" data-testid="job-output">
+            {job.outputTail === '' ? 'no output' : job.outputTail}
+          </pre>
         </section>
       )}
       {job.error && (

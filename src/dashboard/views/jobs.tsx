@@ -19,7 +19,10 @@ export function JobsView({ query }: { query: URLSearchParams }) {
   if (state) params.set('state', state);
   if (task) params.set('task', task);
   if (cursor) params.set('cursor', cursor);
-  const page = useLiveData(() => api<{ jobs: Job[]; nextCursor: string | null }>('GET', `/v1/jobs?${params}`), [params.toString()]);
+  const page = useLiveData(
+    () => api<{ jobs: Job[]; nextCursor: string | null }>('GET', `/v1/jobs?${params}`),
+    [params.toString()],
+  );
   const queues = useLiveData(() => api<{ queues: QueueInfo[] }>('GET', '/v1/queues'), []);
   const tasks = useLiveData(() => api<{ tasks: TaskInfo[] }>('GET', '/v1/tasks'), [], false);
 
@@ -43,7 +46,17 @@ export function JobsView({ query }: { query: URLSearchParams }) {
       }
     }
     setSelected(new Set());
-    setMessage(failures.length ? { text: `${ids.length - failures.length} of ${ids.length} done. ${failures.join('; ')}`, error: true } : { text: `${action === 'retry' ? 'Retried' : 'Cancelled'} ${ids.length} job(s).`, error: false });
+    setMessage(
+      failures.length
+        ? {
+            text: `${ids.length - failures.length} of ${ids.length} done. ${failures.join('; ')}`,
+            error: true,
+          }
+        : {
+            text: `${action === 'retry' ? 'Retried' : 'Cancelled'} ${ids.length} job(s).`,
+            error: false,
+          },
+    );
     page.reload();
   };
 
@@ -68,50 +81,89 @@ export function JobsView({ query }: { query: URLSearchParams }) {
       <div class="filters">
         <div class="field">
           <label for="filter-queue">Queue</label>
-          <select id="filter-queue" value={queue} onChange={(e) => setFilter('queue', (e.target as HTMLSelectElement).value)}>
+          <select
+            id="filter-queue"
+            value={queue}
+            onChange={(e) => setFilter('queue', (e.target as HTMLSelectElement).value)}
+          >
             <option value="">all</option>
-            {queues.data?.queues.map((q) => <option value={q.name}>{q.name}</option>)}
+            {queues.data?.queues.map((q) => (
+              <option value={q.name}>{q.name}</option>
+            ))}
           </select>
         </div>
         <div class="field">
           <label for="filter-state">State</label>
-          <select id="filter-state" value={state} onChange={(e) => setFilter('state', (e.target as HTMLSelectElement).value)}>
+          <select
+            id="filter-state"
+            value={state}
+            onChange={(e) => setFilter('state', (e.target as HTMLSelectElement).value)}
+          >
             <option value="">all</option>
-            {JOB_STATES.map((s) => <option value={s}>{s}</option>)}
+            {JOB_STATES.map((s) => (
+              <option value={s}>{s}</option>
+            ))}
           </select>
         </div>
         <div class="field">
           <label for="filter-task">Task</label>
-          <select id="filter-task" value={task} onChange={(e) => setFilter('task', (e.target as HTMLSelectElement).value)}>
+          <select
+            id="filter-task"
+            value={task}
+            onChange={(e) => setFilter('task', (e.target as HTMLSelectElement).value)}
+          >
             <option value="">all</option>
-            {tasks.data?.tasks.map((t) => <option value={t.name}>{t.name}</option>)}
+            {tasks.data?.tasks.map((t) => (
+              <option value={t.name}>{t.name}</option>
+            ))}
           </select>
         </div>
         <form class="field" onSubmit={goTo} role="search">
           <label for="job-search">Job id</label>
           <span class="inline">
-            <input id="job-search" inputMode="numeric" value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
+            <input
+              id="job-search"
+              inputMode="numeric"
+              value={search}
+              onInput={(e) => setSearch((e.target as HTMLInputElement).value)}
+            />
             <button type="submit">Open</button>
           </span>
         </form>
       </div>
       <div class="actions">
-        <button type="button" disabled={selected.size === 0} onClick={() => bulk('retry')}>Retry selected</button>
-        <button type="button" disabled={selected.size === 0} onClick={() => bulk('cancel')}>Cancel selected</button>
+        <button type="button" disabled={selected.size === 0} onClick={() => bulk('retry')}>
+          Retry selected
+        </button>
+        <button type="button" disabled={selected.size === 0} onClick={() => bulk('cancel')}>
+          Cancel selected
+        </button>
         <span>{selected.size} selected</span>
       </div>
-      {message && <p class={message.error ? 'error' : 'ok'} role={message.error ? 'alert' : 'status'}>{message.text}</p>}
-      {page.error && <p class="error" role="alert">{page.error}</p>}
+      {message && (
+        <p class={message.error ? 'error' : 'ok'} role={message.error ? 'alert' : 'status'}>
+          {message.text}
+        </p>
+      )}
+      {page.error && (
+        <p class="error" role="alert">
+          {page.error}
+        </p>
+      )}
       <div class="table-wrap">
         <table>
           <thead>
             <tr>
-              <th scope="col"><span class="sr-only">Select</span></th>
+              <th scope="col">
+                <span class="sr-only">Select</span>
+              </th>
               <th scope="col">Id</th>
               <th scope="col">Task</th>
               <th scope="col">Queue</th>
               <th scope="col">State</th>
-              <th scope="col" class="num">Attempts</th>
+              <th scope="col" class="num">
+                Attempts
+              </th>
               <th scope="col">Created</th>
               <th scope="col">Run time</th>
             </tr>
@@ -120,13 +172,24 @@ export function JobsView({ query }: { query: URLSearchParams }) {
             {page.data?.jobs.map((job) => (
               <tr data-job={job.id}>
                 <td>
-                  <input type="checkbox" aria-label={`Select job ${job.id}`} checked={selected.has(job.id)} onChange={() => toggle(job.id)} />
+                  <input
+                    type="checkbox"
+                    aria-label={`Select job ${job.id}`}
+                    checked={selected.has(job.id)}
+                    onChange={() => toggle(job.id)}
+                  />
                 </td>
-                <td><a href={`#/jobs/${job.id}`}>{job.id}</a></td>
+                <td>
+                  <a href={`#/jobs/${job.id}`}>{job.id}</a>
+                </td>
                 <td>{job.task}</td>
                 <td>{job.queue}</td>
-                <td><span class={`state ${job.state}`}>{job.state}</span></td>
-                <td class="num">{job.attempts}/{job.maxAttempts}</td>
+                <td>
+                  <span class={`state ${job.state}`}>{job.state}</span>
+                </td>
+                <td class="num">
+                  {job.attempts}/{job.maxAttempts}
+                </td>
                 <td>{formatTime(job.createdAt)}</td>
                 <td>{durationOf(job.startedAt, job.finishedAt)}</td>
               </tr>
@@ -136,9 +199,23 @@ export function JobsView({ query }: { query: URLSearchParams }) {
       </div>
       {page.data && page.data.jobs.length === 0 && <p>No jobs match.</p>}
       <nav class="pager" aria-label="Pages">
-        <button type="button" disabled={cursors.length === 0} onClick={() => setCursors([])}>First page</button>
-        <button type="button" disabled={cursors.length === 0} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</button>
-        <button type="button" disabled={!page.data?.nextCursor} onClick={() => setCursors((c) => [...c, page.data!.nextCursor!])}>Next</button>
+        <button type="button" disabled={cursors.length === 0} onClick={() => setCursors([])}>
+          First page
+        </button>
+        <button
+          type="button"
+          disabled={cursors.length === 0}
+          onClick={() => setCursors((c) => c.slice(0, -1))}
+        >
+          Previous
+        </button>
+        <button
+          type="button"
+          disabled={!page.data?.nextCursor}
+          onClick={() => setCursors((c) => [...c, page.data!.nextCursor!])}
+        >
+          Next
+        </button>
       </nav>
     </>
   );

@@ -1,5 +1,13 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, describeError, type FieldError, type Job, type QueueInfo, type TaskInfo, JOB_STATES } from '../api.ts';
+import {
+  api,
+  describeError,
+  type FieldError,
+  type Job,
+  type QueueInfo,
+  type TaskInfo,
+  JOB_STATES,
+} from '../api.ts';
 import { LineChart } from '../chart.tsx';
 import { formatMs, useLiveData } from '../hooks.ts';
 import { live } from '../live.ts';
@@ -14,7 +22,10 @@ export function OverviewView() {
 
   const toggle = async (queue: QueueInfo) => {
     try {
-      await api('POST', `/v1/queues/${encodeURIComponent(queue.name)}/${queue.paused ? 'resume' : 'pause'}`);
+      await api(
+        'POST',
+        `/v1/queues/${encodeURIComponent(queue.name)}/${queue.paused ? 'resume' : 'pause'}`,
+      );
       queues.reload();
     } catch (error) {
       setActionError(describeError(error));
@@ -26,15 +37,25 @@ export function OverviewView() {
       <h1>Overview</h1>
       <section aria-labelledby="queues-heading">
         <h2 id="queues-heading">Queues</h2>
-        {queues.error && <p class="error" role="alert">{queues.error}</p>}
-        {actionError && <p class="error" role="alert">{actionError}</p>}
+        {queues.error && (
+          <p class="error" role="alert">
+            {queues.error}
+          </p>
+        )}
+        {actionError && (
+          <p class="error" role="alert">
+            {actionError}
+          </p>
+        )}
         <div class="table-wrap">
           <table>
             <thead>
               <tr>
                 <th scope="col">Queue</th>
                 {JOB_STATES.map((state) => (
-                  <th scope="col" class="num">{state}</th>
+                  <th scope="col" class="num">
+                    {state}
+                  </th>
                 ))}
                 <th scope="col">Status</th>
               </tr>
@@ -45,12 +66,20 @@ export function OverviewView() {
                   <th scope="row">{queue.name}</th>
                   {JOB_STATES.map((state) => (
                     <td class="num">
-                      <a href={`#/jobs?queue=${encodeURIComponent(queue.name)}&state=${state}`}>{queue.counts[state] ?? 0}</a>
+                      <a href={`#/jobs?queue=${encodeURIComponent(queue.name)}&state=${state}`}>
+                        {queue.counts[state] ?? 0}
+                      </a>
                     </td>
                   ))}
                   <td>
-                    <span class={queue.paused ? 'badge paused' : 'badge'}>{queue.paused ? 'paused' : 'active'}</span>{' '}
-                    <button type="button" onClick={() => toggle(queue)} aria-label={`${queue.paused ? 'Resume' : 'Pause'} queue ${queue.name}`}>
+                    <span class={queue.paused ? 'badge paused' : 'badge'}>
+                      {queue.paused ? 'paused' : 'active'}
+                    </span>{' '}
+                    <button
+                      type="button"
+                      onClick={() => toggle(queue)}
+                      aria-label={`${queue.paused ? 'Resume' : 'Pause'} queue ${queue.name}`}
+                    >
                       {queue.paused ? 'Resume' : 'Pause'}
                     </button>
                   </td>
@@ -126,7 +155,9 @@ function EnqueueSection() {
   const tasks = useLiveData(() => api<{ tasks: TaskInfo[] }>('GET', '/v1/tasks'), [], false);
   const [name, setName] = useState('');
   const [errors, setErrors] = useState<FieldError[]>([]);
-  const [message, setMessage] = useState<{ text: string; error: boolean; id?: string } | undefined>(undefined);
+  const [message, setMessage] = useState<{ text: string; error: boolean; id?: string } | undefined>(
+    undefined,
+  );
   const task = tasks.data?.tasks.find((t) => t.name === name) ?? tasks.data?.tasks[0];
 
   const submit = async (payload: unknown) => {
@@ -144,13 +175,27 @@ function EnqueueSection() {
   return (
     <section aria-labelledby="enqueue-heading">
       <h2 id="enqueue-heading">Enqueue a job</h2>
-      {tasks.error && <p class="error" role="alert">{tasks.error}</p>}
-      {tasks.data && tasks.data.tasks.length === 0 && <p>No tasks are registered yet: start a worker with a task module.</p>}
+      {tasks.error && (
+        <p class="error" role="alert">
+          {tasks.error}
+        </p>
+      )}
+      {tasks.data && tasks.data.tasks.length === 0 && (
+        <p>No tasks are registered yet: start a worker with a task module.</p>
+      )}
       {task && (
         <>
           <div class="field">
             <label for="task-select">Task</label>
-            <select id="task-select" value={task.name} onChange={(e) => (setName((e.target as HTMLSelectElement).value), setErrors([]), setMessage(undefined))}>
+            <select
+              id="task-select"
+              value={task.name}
+              onChange={(e) => (
+                setName((e.target as HTMLSelectElement).value),
+                setErrors([]),
+                setMessage(undefined)
+              )}
+            >
               {tasks.data!.tasks.map((t) => (
                 <option value={t.name}>
                   {t.name} ({t.queue}, {t.mode})
@@ -158,7 +203,13 @@ function EnqueueSection() {
               ))}
             </select>
           </div>
-          <PayloadForm key={task.name} schema={task.payloadSchema} example={task.example} errors={errors} onSubmit={submit} />
+          <PayloadForm
+            key={task.name}
+            schema={task.payloadSchema}
+            example={task.example}
+            errors={errors}
+            onSubmit={submit}
+          />
         </>
       )}
       {message && (

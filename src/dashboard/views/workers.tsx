@@ -3,21 +3,32 @@ import { formatTime, useLiveData } from '../hooks.ts';
 
 export function WorkersView() {
   const workers = useLiveData(() => api<{ workers: WorkerInfo[] }>('GET', '/v1/workers'), []);
-  const running = useLiveData(() => api<{ jobs: Job[] }>('GET', '/v1/jobs?state=running&limit=1000'), []);
+  const running = useLiveData(
+    () => api<{ jobs: Job[] }>('GET', '/v1/jobs?state=running&limit=1000'),
+    [],
+  );
   return (
     <>
       <h1>Workers</h1>
-      {workers.error && <p class="error" role="alert">{workers.error}</p>}
+      {workers.error && (
+        <p class="error" role="alert">
+          {workers.error}
+        </p>
+      )}
       <div class="table-wrap">
         <table>
           <thead>
             <tr>
               <th scope="col">Worker</th>
               <th scope="col">Host</th>
-              <th scope="col" class="num">PID</th>
+              <th scope="col" class="num">
+                PID
+              </th>
               <th scope="col">Modes</th>
               <th scope="col">Queues</th>
-              <th scope="col" class="num">Running</th>
+              <th scope="col" class="num">
+                Running
+              </th>
               <th scope="col">Started</th>
               <th scope="col">Last heartbeat</th>
             </tr>
@@ -27,7 +38,10 @@ export function WorkersView() {
               const jobs = running.data?.jobs.filter((job) => job.worker === worker.id) ?? [];
               return (
                 <tr data-worker={worker.id}>
-                  <th scope="row">{worker.id}{worker.alive ? '' : ' (silent)'}</th>
+                  <th scope="row">
+                    {worker.id}
+                    {worker.alive ? '' : ' (silent)'}
+                  </th>
                   <td>{worker.host}</td>
                   <td class="num">{worker.pid}</td>
                   <td>{worker.modes.join(', ')}</td>
@@ -35,7 +49,11 @@ export function WorkersView() {
                   <td class="num">
                     {worker.running}
                     {jobs.length > 0 && ' '}
-                    {jobs.slice(0, 5).map((job) => <a href={`#/jobs/${job.id}`} class="chip">{job.id}</a>)}
+                    {jobs.slice(0, 5).map((job) => (
+                      <a href={`#/jobs/${job.id}`} class="chip">
+                        {job.id}
+                      </a>
+                    ))}
                   </td>
                   <td>{formatTime(worker.startedAt)}</td>
                   <td>{formatTime(worker.lastHeartbeat)}</td>
@@ -45,7 +63,9 @@ export function WorkersView() {
           </tbody>
         </table>
       </div>
-      {workers.data && workers.data.workers.length === 0 && <p>No worker has checked in during the last minutes.</p>}
+      {workers.data && workers.data.workers.length === 0 && (
+        <p>No worker has checked in during the last minutes.</p>
+      )}
     </>
   );
 }

@@ -1,7 +1,13 @@
 import { ErrorCodes, OffloadError } from '../../core/errors.ts';
 import type { Task } from '../../task/task.ts';
 import { PoolTaskContext } from './pool-task-context.ts';
-import { toWireError, type ChildMessage, type ParentMessage, type TaskReply, type TaskRequest } from './protocol.ts';
+import {
+  toWireError,
+  type ChildMessage,
+  type ParentMessage,
+  type TaskReply,
+  type TaskRequest,
+} from './protocol.ts';
 
 /** How the runtime talks to its pool: a thread's `parentPort` or a child process's IPC channel. */
 export interface ChildPort {
@@ -87,11 +93,23 @@ export class ChildRuntime {
 
   #start(request: TaskRequest): void {
     const task = this.#tasks.get(request.task);
-    if (!task) return this.#reply({ id: request.id, ok: false, error: toWireError(notFound(request.task, this.#tasks)), runMs: 0 });
+    if (!task)
+      return this.#reply({
+        id: request.id,
+        ok: false,
+        error: toWireError(notFound(request.task, this.#tasks)),
+        runMs: 0,
+      });
     const timeout = request.timeout >= 0 ? request.timeout : task.timeout;
     if (timeout > 0) this.#port.post({ t: 'started', id: request.id, timeout });
     const start = performance.now();
-    const running = new PoolTaskContext(request, this.#onProgress, this.#settings.sliceMs, this.#nextTurn, start);
+    const running = new PoolTaskContext(
+      request,
+      this.#onProgress,
+      this.#settings.sliceMs,
+      this.#nextTurn,
+      start,
+    );
     this.#running.set(request.id, running);
     this.#progressDue.set(request.id, start + PROGRESS_EVERY_MS);
     let value: unknown;
@@ -114,7 +132,9 @@ export class ChildRuntime {
     const runMs = performance.now() - start;
     this.#running.delete(id);
     this.#progressDue.delete(id);
-    this.#reply(ok ? { id, ok, value, runMs } : { id, ok: false, error: toWireError(value), runMs });
+    this.#reply(
+      ok ? { id, ok, value, runMs } : { id, ok: false, error: toWireError(value), runMs },
+    );
     if (this.#closing) this.#exitIfIdle();
   }
 
@@ -179,8 +199,15 @@ export class ChildRuntime {
       try {
         this.#port.post({ ...message, replies: [reply], progress: undefined });
       } catch (error) {
-        const problem = new OffloadError(ErrorCodes.INVALID_RESULT, `the result of task ${reply.id} cannot be sent back to the pool: ${(error as Error).message}. Return plain data (structured-cloneable values)`);
-        this.#port.post({ ...message, replies: [{ id: reply.id, ok: false, error: toWireError(problem), runMs: reply.runMs }], progress: undefined });
+        const problem = new OffloadError(
+          ErrorCodes.INVALID_RESULT,
+          `the result of task ${reply.id} cannot be sent back to the pool: ${(error as Error).message}. Return plain data (structured-cloneable values)`,
+        );
+        this.#port.post({
+          ...message,
+          replies: [{ id: reply.id, ok: false, error: toWireError(problem), runMs: reply.runMs }],
+          progress: undefined,
+        });
       }
     }
     for (const item of message.progress ?? []) {
@@ -195,16 +222,27 @@ export class ChildRuntime {
   #exitIfIdle(): void {
     if (this.#running.size > 0) return;
     this.#flush();
-    this.#port.postThenExit({ t: 'done', replies: [], progress: undefined, heapUsed: undefined }, 0);
+    this.#port.postThenExit(
+      { t: 'done', replies: [], progress: undefined, heapUsed: undefined },
+      0,
+    );
   }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 function notFound(name: string, tasks: Map<string, RunnableTask>): OffloadError {
-  return new OffloadError(ErrorCodes.TASK_NOT_FOUND, `the task module exports no task named "${name}"; it exports: ${[...tasks.keys()].join(', ')}`, {
-    details: { task: name },
-  });
+  return new OffloadError(
+    ErrorCodes.TASK_NOT_FOUND,
+    `the task module exports no task named "${name}"; it exports: ${[...tasks.keys()].join(', ')}`,
+    {
+      details: { task: name },
+    },
+  );
 }

@@ -31,7 +31,13 @@ export class PendingRun<Options extends PendingRunOptions = PendingRunOptions> i
   #reject!: (error: unknown) => void;
   #onAbort: (() => void) | undefined;
 
-  constructor(id: number, task: string, payload: unknown, timeout: number, options: Options | undefined) {
+  constructor(
+    id: number,
+    task: string,
+    payload: unknown,
+    timeout: number,
+    options: Options | undefined,
+  ) {
     this.id = id;
     this.task = task;
     this.payload = payload;
@@ -52,7 +58,13 @@ export class PendingRun<Options extends PendingRunOptions = PendingRunOptions> i
   }
 
   request(): TaskRequest {
-    return { id: this.id, task: this.task, payload: this.payload, timeout: this.timeout, job: this.options?.job };
+    return {
+      id: this.id,
+      task: this.task,
+      payload: this.payload,
+      timeout: this.timeout,
+      job: this.options?.job,
+    };
   }
 
   /** Resolves or rejects once; later calls do nothing. Returns whether this call settled it. */

@@ -52,15 +52,30 @@ class Samples {
   summary(): Percentiles {
     const sorted = this.#values.slice(0, Math.min(this.#count, WINDOW)).sort();
     if (sorted.length === 0) return { p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
-    const at = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+    const at = (q: number) =>
+      round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
     const mean = sorted.reduce((sum, value) => sum + value, 0) / sorted.length;
-    return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: round(sorted[sorted.length - 1]!), mean: round(mean) };
+    return {
+      p50: at(0.5),
+      p90: at(0.9),
+      p99: at(0.99),
+      max: round(sorted[sorted.length - 1]!),
+      mean: round(mean),
+    };
   }
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
-export type Counter = 'completed' | 'failed' | 'cancelled' | 'timedOut' | 'crashed' | 'workersStarted' | 'workersCrashed' | 'workersRecycled';
+export type Counter =
+  | 'completed'
+  | 'failed'
+  | 'cancelled'
+  | 'timedOut'
+  | 'crashed'
+  | 'workersStarted'
+  | 'workersCrashed'
+  | 'workersRecycled';
 
 /** Counts and timings of one pool. */
 export class PoolStatsRecorder {
@@ -90,9 +105,13 @@ export class PoolStatsRecorder {
     this.#endedWorkerMs += performance.now() - startedAt;
   }
 
-  snapshot(base: { mode: ExecutionMode; workers: number; queued: number; running: number }, liveStarts: readonly number[]): PoolStats {
+  snapshot(
+    base: { mode: ExecutionMode; workers: number; queued: number; running: number },
+    liveStarts: readonly number[],
+  ): PoolStats {
     const now = performance.now();
-    const workerMs = this.#endedWorkerMs + liveStarts.reduce((sum, start) => sum + (now - start), 0);
+    const workerMs =
+      this.#endedWorkerMs + liveStarts.reduce((sum, start) => sum + (now - start), 0);
     return {
       ...base,
       ...this.counts,

@@ -34,7 +34,15 @@ export class PoolTaskContext implements TaskContext {
 
   get job(): JobInfo {
     const request = this.#request;
-    return request.job ?? { id: `pool-task-${request.id}`, task: request.task, queue: '', attempt: 1, maxAttempts: 1 };
+    return (
+      request.job ?? {
+        id: `pool-task-${request.id}`,
+        task: request.task,
+        queue: '',
+        attempt: 1,
+        maxAttempts: 1,
+      }
+    );
   }
 
   /** Created on first use: most tasks never look at their signal. */
@@ -49,7 +57,10 @@ export class PoolTaskContext implements TaskContext {
     if (this.#controller.signal.aborted) return;
     const error =
       reason === 'timeout'
-        ? new OffloadError(ErrorCodes.TASK_TIMEOUT, `task "${this.#request.task}" ran longer than its timeout`)
+        ? new OffloadError(
+            ErrorCodes.TASK_TIMEOUT,
+            `task "${this.#request.task}" ran longer than its timeout`,
+          )
         : new OffloadError(ErrorCodes.TASK_CANCELLED, `task "${this.#request.task}" was cancelled`);
     this.#controller.abort(error);
   }

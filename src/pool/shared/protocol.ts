@@ -34,7 +34,12 @@ export type ChildMessage =
   | { t: 'ready'; tasks: Array<{ name: string; timeout: number }> }
   | { t: 'init-error'; error: WireError }
   | { t: 'started'; id: number; timeout: number }
-  | { t: 'done'; replies: TaskReply[]; progress: Array<[id: number, value: unknown]> | undefined; heapUsed: number | undefined }
+  | {
+      t: 'done';
+      replies: TaskReply[];
+      progress: Array<[id: number, value: unknown]> | undefined;
+      heapUsed: number | undefined;
+    }
   | { t: 'fatal'; error: WireError };
 
 /** What a worker is told at start-up (thread `workerData`, or the first line of a child's argv). */
@@ -60,7 +65,13 @@ const SKIP = new Set(['name', 'message', 'stack', 'code']);
 /** Turns anything thrown into a {@link WireError}; extra own fields survive only if they are plain data. */
 export function toWireError(error: unknown): WireError {
   if (!(error instanceof Error)) {
-    return { name: 'NonError', message: describeThrown(error), stack: undefined, code: undefined, props: undefined };
+    return {
+      name: 'NonError',
+      message: describeThrown(error),
+      stack: undefined,
+      code: undefined,
+      props: undefined,
+    };
   }
   const code = (error as { code?: unknown }).code;
   let props: Record<string, unknown> | undefined;
@@ -69,20 +80,36 @@ export function toWireError(error: unknown): WireError {
     const value = (error as unknown as Record<string, unknown>)[key];
     if (isPlain(value)) (props ??= {})[key] = value;
   }
-  return { name: error.name, message: error.message, stack: error.stack, code: typeof code === 'string' ? code : undefined, props };
+  return {
+    name: error.name,
+    message: error.message,
+    stack: error.stack,
+    code: typeof code === 'string' ? code : undefined,
+    props,
+  };
 }
 
 /** Rebuilds an error from a {@link WireError}, keeping the stack from where it was thrown. */
 export function fromWireError(wire: WireError): Error {
   const error =
     wire.name === 'OffloadError' && wire.code
-      ? new OffloadError(wire.code as ErrorCode, wire.message, { details: (wire.props?.details ?? {}) as Record<string, unknown> })
+      ? new OffloadError(wire.code as ErrorCode, wire.message, {
+          details: (wire.props?.details ?? {}) as Record<string, unknown>,
+        })
       : new Error(wire.message);
   const props = wire.name === 'OffloadError' ? { ...wire.props, details: undefined } : wire.props;
-  Object.defineProperty(error, 'name', { value: wire.name, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(error, 'name', {
+    value: wire.name,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
   error.stack = wire.stack ?? `${wire.name}: ${wire.message}`;
-  if (wire.code !== undefined && !(error instanceof OffloadError)) Object.assign(error, { code: wire.code });
-  if (props) for (const [key, value] of Object.entries(props)) if (value !== undefined) Object.assign(error, { [key]: value });
+  if (wire.code !== undefined && !(error instanceof OffloadError))
+    Object.assign(error, { code: wire.code });
+  if (props)
+    for (const [key, value] of Object.entries(props))
+      if (value !== undefined) Object.assign(error, { [key]: value });
   return error;
 }
 
@@ -91,5 +118,8 @@ function isPlain(value: unknown, depth = 0): boolean {
   if (depth > 3 || typeof value !== 'object') return false;
   if (Array.isArray(value)) return value.every((item) => isPlain(item, depth + 1));
   const proto = Object.getPrototypeOf(value);
-  return (proto === Object.prototype || proto === null) && Object.values(value as object).every((item) => isPlain(item, depth + 1));
+  return (
+    (proto === Object.prototype || proto === null) &&
+    Object.values(value as object).every((item) => isPlain(item, depth + 1))
+  );
 }

@@ -46,7 +46,9 @@ export class TaskQueue<T extends Queued> {
 
   /** Empties the queue, returning the tasks still waiting. */
   drain(): T[] {
-    const waiting = this.#items.slice(this.#head).filter((task): task is T => !!task && !task.settled);
+    const waiting = this.#items
+      .slice(this.#head)
+      .filter((task): task is T => !!task && !task.settled);
     for (const task of waiting) task.waiting = false;
     this.#items = [];
     this.#head = 0;

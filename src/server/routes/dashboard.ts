@@ -13,7 +13,8 @@ const TYPES: Record<string, string> = {
 };
 
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; worker-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; worker-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
@@ -21,7 +22,10 @@ const SECURITY_HEADERS = {
 /** Where the bundled dashboard lives: beside the compiled server in dist, or in dist when run from source. */
 export function dashboardDirectory(): string | undefined {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const candidates = [path.resolve(here, '../../dashboard'), path.resolve(here, '../../../dist/dashboard')];
+  const candidates = [
+    path.resolve(here, '../../dashboard'),
+    path.resolve(here, '../../../dist/dashboard'),
+  ];
   return candidates.find((dir) => fs.existsSync(path.join(dir, 'app.js')));
 }
 
@@ -29,7 +33,11 @@ export function dashboardDirectory(): string | undefined {
  * Serves the dashboard's files (read once, kept in memory) and the one-time login link. The
  * dashboard itself talks only to the API.
  */
-export function registerDashboard(app: FastifyInstance, sessions: SessionStore, ttlSeconds: number): void {
+export function registerDashboard(
+  app: FastifyInstance,
+  sessions: SessionStore,
+  ttlSeconds: number,
+): void {
   const dir = dashboardDirectory();
   const files = new Map<string, Buffer>();
   if (dir) {
@@ -37,16 +45,23 @@ export function registerDashboard(app: FastifyInstance, sessions: SessionStore, 
       if (TYPES[path.extname(name)]) files.set(name, fs.readFileSync(path.join(dir, name)));
     }
   }
-  const send = (name: string) => async (_request: unknown, reply: import('fastify').FastifyReply) => {
-    const body = files.get(name);
-    if (!body) {
+  const send =
+    (name: string) => async (_request: unknown, reply: import('fastify').FastifyReply) => {
+      const body = files.get(name);
+      if (!body) {
+        return reply
+          .code(503)
+          .type('text/plain; charset=utf-8')
+          .send(
+            'The dashboard is not built: run `npm run build` (it bundles src/dashboard into dist/dashboard).',
+          );
+      }
       return reply
-        .code(503)
-        .type('text/plain; charset=utf-8')
-        .send('The dashboard is not built: run `npm run build` (it bundles src/dashboard into dist/dashboard).');
-    }
-    return reply.headers(SECURITY_HEADERS).header('cache-control', 'no-cache').type(TYPES[path.extname(name)]!).send(body);
-  };
+        .headers(SECURITY_HEADERS)
+        .header('cache-control', 'no-cache')
+        .type(TYPES[path.extname(name)]!)
+        .send(body);
+    };
   app.get('/', send('index.html'));
   app.get('/assets/:file', async (request, reply) => {
     const file = (request.params as { file: string }).file;

@@ -21,19 +21,30 @@ import { EventStream } from '../sse.ts';
 
 type EnqueueBody = z.output<typeof enqueueBodySchema>;
 
-const problem = (description: string) => ({ description, schema: problemSchema, contentType: 'application/problem+json' });
+const problem = (description: string) => ({
+  description,
+  schema: problemSchema,
+  contentType: 'application/problem+json',
+});
 
 /** Submit, read, wait on, stream, list, cancel and retry jobs. */
 export function jobRoutes(api: ApiContext): RouteSpec[] {
   /** The job with its webhook delivery's attempts, when it has one. */
   const withDelivery = async (job: Job) => {
-    const delivery = job.webhookJobId ? await api.store.jobGet({ id: job.webhookJobId }) : undefined;
+    const delivery = job.webhookJobId
+      ? await api.store.jobGet({ id: job.webhookJobId })
+      : undefined;
     return toJobView(job, delivery);
   };
 
   const find = async (id: string): Promise<Job> => {
     const job = await api.store.jobGet({ id });
-    if (!job) throw new HttpProblem(404, 'ERR_JOB_NOT_FOUND', `no job has id ${id}; it may never have existed or been deleted by retention`);
+    if (!job)
+      throw new HttpProblem(
+        404,
+        'ERR_JOB_NOT_FOUND',
+        `no job has id ${id}; it may never have existed or been deleted by retention`,
+      );
     return job;
   };
 
@@ -45,17 +56,33 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
       scope: 'jobs:write',
       body: enqueueBodySchema,
       responses: {
-        202: { description: 'Accepted: the job is durably queued. `Location` is its address.', schema: jobViewSchema },
-        200: { description: 'A replay: the job first created with this `Idempotency-Key` (in any state), or the unfinished job holding this `uniqueKey`', schema: jobViewSchema },
+        202: {
+          description: 'Accepted: the job is durably queued. `Location` is its address.',
+          schema: jobViewSchema,
+        },
+        200: {
+          description:
+            'A replay: the job first created with this `Idempotency-Key` (in any state), or the unfinished job holding this `uniqueKey`',
+          schema: jobViewSchema,
+        },
         409: problem('The `Idempotency-Key` was used for a different task or payload'),
         400: problem('The body is invalid'),
         422: problem('Unknown task, or the payload fails the task schema'),
       },
       async handler({ body, headers, reply }) {
-        const idempotencyKey = parseRequestPart(idempotencyKeySchema, headers['idempotency-key'], 'headers');
-        const { job, created } = await api.queue.enqueueWithResult(body.task, body.payload ?? null, enqueueOptions(body, idempotencyKey));
+        const idempotencyKey = parseRequestPart(
+          idempotencyKeySchema,
+          headers['idempotency-key'],
+          'headers',
+        );
+        const { job, created } = await api.queue.enqueueWithResult(
+          body.task,
+          body.payload ?? null,
+          enqueueOptions(body, idempotencyKey),
+        );
         reply.code(created ? 202 : 200).header('location', `/v1/jobs/${job.id}`);
-        if (!FINISHED_STATES.includes(job.state)) reply.header('retry-after', String(api.retryAfterSeconds));
+        if (!FINISHED_STATES.includes(job.state))
+          reply.header('retry-after', String(api.retryAfterSeconds));
         return toJobView(job);
       },
     }),
@@ -65,9 +92,19 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
       summary: 'Enqueue up to 1000 jobs at once: all or none',
       scope: 'jobs:write',
       body: enqueueBatchBodySchema,
-      responses: { 202: { description: 'Accepted: every job is durably queued', schema: jobBatchSchema }, 400: problem('The body is invalid'), 422: problem('A task is unknown or a payload fails its schema') },
+      responses: {
+        202: { description: 'Accepted: every job is durably queued', schema: jobBatchSchema },
+        400: problem('The body is invalid'),
+        422: problem('A task is unknown or a payload fails its schema'),
+      },
       async handler({ body, reply }) {
-        const results = await api.queue.enqueueManyWithResult(body.jobs.map((item) => ({ task: item.task, payload: item.payload ?? null, options: enqueueOptions(item, item.idempotencyKey) })));
+        const results = await api.queue.enqueueManyWithResult(
+          body.jobs.map((item) => ({
+            task: item.task,
+            payload: item.payload ?? null,
+            options: enqueueOptions(item, item.idempotencyKey),
+          })),
+        );
         reply.code(202).header('retry-after', String(api.retryAfterSeconds));
         return { jobs: results.map(({ job, created }) => ({ ...toJobView(job), created })) };
       },
@@ -78,7 +115,13 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
       summary: 'List jobs, newest first, with filters and cursor paging',
       scope: 'jobs:read',
       query: listJobsQuerySchema,
-      responses: { 200: { description: 'A page of jobs; pass nextCursor back as cursor', schema: jobListSchema }, 400: problem('A filter is invalid') },
+      responses: {
+        200: {
+          description: 'A page of jobs; pass nextCursor back as cursor',
+          schema: jobListSchema,
+        },
+        400: problem('A filter is invalid'),
+      },
       async handler({ query }) {
         const page = await api.store.jobList(query);
         return { jobs: page.jobs.map((job) => toJobView(job)), nextCursor: page.nextCursor };
@@ -91,7 +134,13 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
       scope: 'jobs:read',
       params: jobIdParamsSchema,
       query: getJobQuerySchema,
-      responses: { 200: { description: 'The job, finished or as it stands when the wait ran out', schema: jobViewSchema }, 404: problem('No such job') },
+      responses: {
+        200: {
+          description: 'The job, finished or as it stands when the wait ran out',
+          schema: jobViewSchema,
+        },
+        404: problem('No such job'),
+      },
       async handler({ params, query, reply }) {
         let job = await find(params.id);
         if (query.wait !== undefined) {
@@ -99,17 +148,22 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
           reply.raw.once('close', () => gone.abort());
           job = await api.watcher.waitForEnd(job, Math.min(query.wait, api.maxWaitMs), gone.signal);
         }
-        if (!FINISHED_STATES.includes(job.state)) reply.header('retry-after', String(api.retryAfterSeconds));
+        if (!FINISHED_STATES.includes(job.state))
+          reply.header('retry-after', String(api.retryAfterSeconds));
         return withDelivery(job);
       },
     }),
     defineRoute({
       method: 'GET',
       url: '/v1/jobs/:id/events',
-      summary: 'Server-sent events: `state` on each change, `progress`, then `end` with the finished job',
+      summary:
+        'Server-sent events: `state` on each change, `progress`, then `end` with the finished job',
       scope: 'jobs:read',
       params: jobIdParamsSchema,
-      responses: { 200: { description: 'An event stream', contentType: 'text/event-stream' }, 404: problem('No such job') },
+      responses: {
+        200: { description: 'An event stream', contentType: 'text/event-stream' },
+        404: problem('No such job'),
+      },
       async handler({ params, reply }) {
         const job = await find(params.id);
         const stream = new EventStream(reply);
@@ -142,7 +196,11 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
       summary: 'Cancel a scheduled, queued or running job',
       scope: 'jobs:write',
       params: jobIdParamsSchema,
-      responses: { 200: { description: 'The cancelled job', schema: jobViewSchema }, 404: problem('No such job'), 409: problem('The job has already finished') },
+      responses: {
+        200: { description: 'The cancelled job', schema: jobViewSchema },
+        404: problem('No such job'),
+        409: problem('The job has already finished'),
+      },
       async handler({ params }) {
         return toJobView(await api.queue.cancel(params.id));
       },
@@ -153,7 +211,11 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
       summary: 'Queue a failed or cancelled job again with a fresh attempt budget',
       scope: 'jobs:write',
       params: jobIdParamsSchema,
-      responses: { 200: { description: 'The queued job', schema: jobViewSchema }, 404: problem('No such job'), 409: problem('The job is not failed or cancelled') },
+      responses: {
+        200: { description: 'The queued job', schema: jobViewSchema },
+        404: problem('No such job'),
+        409: problem('The job is not failed or cancelled'),
+      },
       async handler({ params }) {
         return toJobView(await api.queue.retry(params.id));
       },
@@ -166,7 +228,8 @@ function enqueueOptions(body: EnqueueBody, idempotencyKey: string | undefined): 
   if (body.queue !== undefined) options.queue = body.queue;
   if (body.priority !== undefined) options.priority = body.priority;
   if (body.delay !== undefined) options.delay = body.delay;
-  if (body.runAt !== undefined) options.runAt = typeof body.runAt === 'number' ? body.runAt : Date.parse(body.runAt);
+  if (body.runAt !== undefined)
+    options.runAt = typeof body.runAt === 'number' ? body.runAt : Date.parse(body.runAt);
   if (body.uniqueKey !== undefined) options.uniqueKey = body.uniqueKey;
   if (body.attempts !== undefined) options.attempts = body.attempts;
   if (body.timeout !== undefined) options.timeout = body.timeout;

@@ -3,7 +3,13 @@ import type { Task } from '../../task/task.ts';
 import type { ApiContext } from '../api-context.ts';
 import { defineRoute, type RouteSpec } from '../route.ts';
 import { HEARTBEAT_MS } from '../../worker/worker-options.ts';
-import { problemSchema, queueListSchema, queueNameParamsSchema, taskListSchema, workerListSchema } from '../schemas.ts';
+import {
+  problemSchema,
+  queueListSchema,
+  queueNameParamsSchema,
+  taskListSchema,
+  workerListSchema,
+} from '../schemas.ts';
 
 /** Queues with their counts, pausing and resuming them, and the tasks this deployment knows. */
 export function queueRoutes(api: ApiContext): RouteSpec[] {
@@ -13,7 +19,9 @@ export function queueRoutes(api: ApiContext): RouteSpec[] {
       url: '/v1/queues',
       summary: 'Queues with their job counts by state',
       scope: 'jobs:read',
-      responses: { 200: { description: 'Every queue that holds jobs or was paused', schema: queueListSchema } },
+      responses: {
+        200: { description: 'Every queue that holds jobs or was paused', schema: queueListSchema },
+      },
       async handler() {
         return { queues: await api.queue.listQueues() };
       },
@@ -22,12 +30,22 @@ export function queueRoutes(api: ApiContext): RouteSpec[] {
       defineRoute({
         method: 'POST',
         url: `/v1/queues/:name/${action}`,
-        summary: action === 'pause' ? 'Pause a queue: workers claim nothing from it until resumed (running jobs finish)' : 'Resume a paused queue',
+        summary:
+          action === 'pause'
+            ? 'Pause a queue: workers claim nothing from it until resumed (running jobs finish)'
+            : 'Resume a paused queue',
         scope: 'admin',
         params: queueNameParamsSchema,
         responses: {
-          200: { description: 'The queue as it now stands', schema: z.object({ name: z.string(), paused: z.boolean() }) },
-          400: { description: 'Bad queue name', schema: problemSchema, contentType: 'application/problem+json' },
+          200: {
+            description: 'The queue as it now stands',
+            schema: z.object({ name: z.string(), paused: z.boolean() }),
+          },
+          400: {
+            description: 'Bad queue name',
+            schema: problemSchema,
+            contentType: 'application/problem+json',
+          },
         },
         async handler({ params }) {
           await (action === 'pause' ? api.queue.pause(params.name) : api.queue.resume(params.name));
@@ -38,9 +56,15 @@ export function queueRoutes(api: ApiContext): RouteSpec[] {
     defineRoute({
       method: 'GET',
       url: '/v1/workers',
-      summary: 'Workers heard from in the last 10 minutes: host, pid, modes, queues, running jobs, last heartbeat',
+      summary:
+        'Workers heard from in the last 10 minutes: host, pid, modes, queues, running jobs, last heartbeat',
       scope: 'jobs:read',
-      responses: { 200: { description: 'Workers by id; `alive` is false once one has missed three heartbeats', schema: workerListSchema } },
+      responses: {
+        200: {
+          description: 'Workers by id; `alive` is false once one has missed three heartbeats',
+          schema: workerListSchema,
+        },
+      },
       async handler() {
         const now = api.store.clock.now();
         const workers = await api.store.workerList({ since: now - 10 * 60_000 });
@@ -59,7 +83,12 @@ export function queueRoutes(api: ApiContext): RouteSpec[] {
       url: '/v1/tasks',
       summary: 'Registered tasks, with their payload schemas where known',
       scope: 'jobs:read',
-      responses: { 200: { description: 'Tasks of this server and of every worker that registered in the store', schema: taskListSchema } },
+      responses: {
+        200: {
+          description: 'Tasks of this server and of every worker that registered in the store',
+          schema: taskListSchema,
+        },
+      },
       async handler() {
         const local = new Map(api.tasks.map((task) => [task.name, task]));
         const stored = await api.store.taskList();

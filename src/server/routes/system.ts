@@ -12,7 +12,11 @@ import { EventStream } from '../sse.ts';
 const eventsQuerySchema = z.strictObject({ queue: z.string().min(1).max(200).optional() });
 
 /** Health, metrics, the OpenAPI document and the stream of every job event. */
-export function systemRoutes(api: ApiContext, metrics: ServerMetrics, openApi: () => Record<string, unknown>): RouteSpec[] {
+export function systemRoutes(
+  api: ApiContext,
+  metrics: ServerMetrics,
+  openApi: () => Record<string, unknown>,
+): RouteSpec[] {
   const startedAt = performance.now();
   return [
     defineRoute({
@@ -20,7 +24,10 @@ export function systemRoutes(api: ApiContext, metrics: ServerMetrics, openApi: (
       url: '/healthz',
       summary: 'Liveness and store reachability (no token needed)',
       scope: null,
-      responses: { 200: { description: 'Serving', schema: healthSchema }, 503: { description: 'The store does not answer', schema: healthSchema } },
+      responses: {
+        200: { description: 'Serving', schema: healthSchema },
+        503: { description: 'The store does not answer', schema: healthSchema },
+      },
       async handler({ reply }) {
         const uptimeSeconds = Math.round((performance.now() - startedAt) / 1000);
         try {
@@ -35,7 +42,8 @@ export function systemRoutes(api: ApiContext, metrics: ServerMetrics, openApi: (
     defineRoute({
       method: 'GET',
       url: '/metrics',
-      summary: 'Prometheus metrics: jobs by state, finished jobs, run and wait time histograms, pool use',
+      summary:
+        'Prometheus metrics: jobs by state, finished jobs, run and wait time histograms, pool use',
       scope: 'jobs:read',
       responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' } },
       async handler({ reply }) {
@@ -47,13 +55,25 @@ export function systemRoutes(api: ApiContext, metrics: ServerMetrics, openApi: (
     defineRoute({
       method: 'GET',
       url: '/v1/modes',
-      summary: 'What switching between coroutines, threads and processes costs on this machine, as `offload bench switch` last measured it',
+      summary:
+        'What switching between coroutines, threads and processes costs on this machine, as `offload bench switch` last measured it',
       scope: 'jobs:read',
-      responses: { 200: { description: 'The saved result (rows with medians in nanoseconds), or no rows when nothing was measured yet', schema: modesSchema } },
+      responses: {
+        200: {
+          description:
+            'The saved result (rows with medians in nanoseconds), or no rows when nothing was measured yet',
+          schema: modesSchema,
+        },
+      },
       async handler() {
         const result = api.dataDir ? loadLastResult(api.dataDir) : undefined;
         if (!result) return { measuredAt: null, machine: null, rows: [] };
-        return { measuredAt: result.startedAt, machine: result.machine, rows: result.rows, chart: '/v1/modes/chart.svg' };
+        return {
+          measuredAt: result.startedAt,
+          machine: result.machine,
+          rows: result.rows,
+          chart: '/v1/modes/chart.svg',
+        };
       },
     }),
     defineRoute({
@@ -61,10 +81,22 @@ export function systemRoutes(api: ApiContext, metrics: ServerMetrics, openApi: (
       url: '/v1/modes/chart.svg',
       summary: 'The last `offload bench switch` result as a chart (log scale, grouped by mode)',
       scope: 'jobs:read',
-      responses: { 200: { description: 'An SVG image', contentType: 'image/svg+xml' }, 404: { description: 'Nothing measured yet', schema: problemSchema, contentType: 'application/problem+json' } },
+      responses: {
+        200: { description: 'An SVG image', contentType: 'image/svg+xml' },
+        404: {
+          description: 'Nothing measured yet',
+          schema: problemSchema,
+          contentType: 'application/problem+json',
+        },
+      },
       async handler({ reply }) {
         const result = api.dataDir ? loadLastResult(api.dataDir) : undefined;
-        if (!result) throw new HttpProblem(404, 'ERR_NOT_MEASURED', 'nothing measured yet: run `offload bench switch` on this machine');
+        if (!result)
+          throw new HttpProblem(
+            404,
+            'ERR_NOT_MEASURED',
+            'nothing measured yet: run `offload bench switch` on this machine',
+          );
         reply.type('image/svg+xml');
         return renderSwitchSvg(result);
       },
@@ -82,18 +114,28 @@ export function systemRoutes(api: ApiContext, metrics: ServerMetrics, openApi: (
     defineRoute({
       method: 'GET',
       url: '/v1/events',
-      summary: 'Server-sent events of every job (`job` events), and `changed` hints when another process changed the store',
+      summary:
+        'Server-sent events of every job (`job` events), and `changed` hints when another process changed the store',
       scope: 'jobs:read',
       query: eventsQuerySchema,
       responses: { 200: { description: 'An event stream', contentType: 'text/event-stream' } },
       async handler({ query, reply }) {
         const stream = new EventStream(reply);
         const unsubscribe: Array<() => void> = [];
-        const names = ['job:enqueued', 'job:started', 'job:progress', 'job:succeeded', 'job:retrying', 'job:failed', 'job:cancelled'] as const;
+        const names = [
+          'job:enqueued',
+          'job:started',
+          'job:progress',
+          'job:succeeded',
+          'job:retrying',
+          'job:failed',
+          'job:cancelled',
+        ] as const;
         for (const name of names) {
           unsubscribe.push(
             api.store.on(name, (event: StoreEvents[typeof name]) => {
-              if (query.queue === undefined || (event as JobEvent).queue === query.queue) stream.send('job', { type: name, at: Date.now(), ...event });
+              if (query.queue === undefined || (event as JobEvent).queue === query.queue)
+                stream.send('job', { type: name, at: Date.now(), ...event });
             }),
           );
         }

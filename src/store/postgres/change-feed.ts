@@ -75,7 +75,11 @@ export class ChangeFeed {
           if (id !== this.#lastJobId || ++looks % 10 === 0) this.#announceChange();
           this.#lastJobId = id;
         },
-        (error: unknown) => this.#options.logger.warn({ store: this.#options.label, err: (error as Error).message }, 'offload: polling PostgreSQL failed'),
+        (error: unknown) =>
+          this.#options.logger.warn(
+            { store: this.#options.label, err: (error as Error).message },
+            'offload: polling PostgreSQL failed',
+          ),
       );
     }, this.#options.pollInterval);
     this.#timer.unref();
@@ -88,7 +92,8 @@ export class ChangeFeed {
     if (CHANGE_KINDS.has(head.kind)) this.#announceChange();
     const events = this.#options.events;
     if (!events.listensToJobs()) return;
-    for (const event of decodeNotification(text, this.#options.origin, this.#options.clock.now()) ?? []) {
+    for (const event of decodeNotification(text, this.#options.origin, this.#options.clock.now()) ??
+      []) {
       events.emit(event.name, event.payload as never);
     }
   }

@@ -54,7 +54,11 @@ export class Enqueuer {
   }
 
   /** Adds jobs all together or not at all, in input order. */
-  async many(params: readonly EnqueueParams[], own: Queryable | undefined, now: number): Promise<EnqueueResult[]> {
+  async many(
+    params: readonly EnqueueParams[],
+    own: Queryable | undefined,
+    now: number,
+  ): Promise<EnqueueResult[]> {
     const unique = params.some((job) => job.uniqueKey !== null || job.idempotencyKey !== null);
     const foreign = own !== undefined;
     const write = async (db: Queryable | undefined) => {
@@ -72,8 +76,14 @@ export class Enqueuer {
   /** What an enqueue on the store's own connections does after its inserts, before it resolves. */
   async #acknowledge(results: readonly EnqueueResult[]): Promise<void> {
     const { notifier, events } = this.#deps;
-    if (!this.#flushAfterInsert) notifier.publish('enq', results.filter((result) => result.created).map((result) => enqueuedItem(result.job)));
-    if (events.listens('job:enqueued')) for (const result of results) if (result.created) events.emit('job:enqueued', eventOf(result.job));
+    if (!this.#flushAfterInsert)
+      notifier.publish(
+        'enq',
+        results.filter((result) => result.created).map((result) => enqueuedItem(result.job)),
+      );
+    if (events.listens('job:enqueued'))
+      for (const result of results)
+        if (result.created) events.emit('job:enqueued', eventOf(result.job));
     if (this.#flushAfterInsert) await this.#deps.flush.request();
   }
 
@@ -89,28 +99,64 @@ export class Enqueuer {
   }
 
   /** Inserts one job; with a unique key that is taken, returns the job that holds it. */
-  async #insertOne(db: Queryable | undefined, foreign: boolean, job: EnqueueParams, now: number): Promise<EnqueueResult> {
+  async #insertOne(
+    db: Queryable | undefined,
+    foreign: boolean,
+    job: EnqueueParams,
+    now: number,
+  ): Promise<EnqueueResult> {
     for (let attempt = 0; ; attempt++) {
-      const values = [job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.uniqueKey, now, job.idempotencyKey, job.callbackUrl];
-      const inserted = await this.#deps.run<{ id: string }>(this.#insertQuery(false, foreign), values, db);
+      const values = [
+        job.queue,
+        job.task,
+        job.payload,
+        job.priority,
+        job.runAt,
+        job.maxAttempts,
+        job.timeoutMs,
+        job.uniqueKey,
+        now,
+        job.idempotencyKey,
+        job.callbackUrl,
+      ];
+      const inserted = await this.#deps.run<{ id: string }>(
+        this.#insertQuery(false, foreign),
+        values,
+        db,
+      );
       const row = inserted.rows[0];
-      if (row) return { job: jobFromInsert(job, BigInt(row.id), now, JSON.parse(job.payload)), created: true };
+      if (row)
+        return {
+          job: jobFromInsert(job, BigInt(row.id), now, JSON.parse(job.payload)),
+          created: true,
+        };
       if (job.idempotencyKey !== null) {
-        const same = (await this.#deps.run<JobRow>('jobByIdempotencyKey', [job.idempotencyKey], db)).rows[0];
+        const same = (await this.#deps.run<JobRow>('jobByIdempotencyKey', [job.idempotencyKey], db))
+          .rows[0];
         if (same) return idempotentReplay(jobFromRow(same, now), job);
       }
-      const existing = (await this.#deps.run<JobRow>('jobByUniqueKey', [job.uniqueKey], db)).rows[0];
+      const existing = (await this.#deps.run<JobRow>('jobByUniqueKey', [job.uniqueKey], db))
+        .rows[0];
       if (existing) return { job: jobFromRow(existing, now), created: false };
       // The holder finished between the two statements: the key is free again.
       if (attempt >= 5) {
-        throw new OffloadError(ErrorCodes.JOB_STATE, `enqueue: unique key "${job.uniqueKey}" kept changing hands (its jobs ended and began again five times during this enqueue); try again`, {
-          details: { uniqueKey: job.uniqueKey },
-        });
+        throw new OffloadError(
+          ErrorCodes.JOB_STATE,
+          `enqueue: unique key "${job.uniqueKey}" kept changing hands (its jobs ended and began again five times during this enqueue); try again`,
+          {
+            details: { uniqueKey: job.uniqueKey },
+          },
+        );
       }
     }
   }
 
-  async #insertChunks(db: Queryable | undefined, foreign: boolean, params: readonly EnqueueParams[], now: number): Promise<EnqueueResult[]> {
+  async #insertChunks(
+    db: Queryable | undefined,
+    foreign: boolean,
+    params: readonly EnqueueParams[],
+    now: number,
+  ): Promise<EnqueueResult[]> {
     const results: EnqueueResult[] = [];
     for (let start = 0; start < params.length; start += INSERT_CHUNK) {
       const chunk = params.slice(start, start + INSERT_CHUNK);
@@ -126,9 +172,18 @@ export class Enqueuer {
         columns[5]!.push(job.maxAttempts);
         columns[6]!.push(job.timeoutMs);
       }
-      const { rows } = await this.#deps.run<{ id: string }>(this.#insertQuery(true, foreign), [...columns, now, callbacks], db);
+      const { rows } = await this.#deps.run<{ id: string }>(
+        this.#insertQuery(true, foreign),
+        [...columns, now, callbacks],
+        db,
+      );
       const ids = rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      chunk.forEach((job, i) => results.push({ job: jobFromInsert(job, ids[i]!, now, JSON.parse(job.payload)), created: true }));
+      chunk.forEach((job, i) =>
+        results.push({
+          job: jobFromInsert(job, ids[i]!, now, JSON.parse(job.payload)),
+          created: true,
+        }),
+      );
     }
     return results;
   }

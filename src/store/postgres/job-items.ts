@@ -6,7 +6,10 @@ import type { JobOutcome } from '../contract.ts';
 export type EventRow = { id: string; queue: string; task: string; attempts: number };
 
 /** [kind, result, error, run_at] of one outcome, as the outcome statement takes them. */
-export function outcomeColumns(outcome: JobOutcome, now: number): [string, string | null, string | null, number | null] {
+export function outcomeColumns(
+  outcome: JobOutcome,
+  now: number,
+): [string, string | null, string | null, number | null] {
   switch (outcome.kind) {
     case 'started':
       return ['start', null, null, null];
@@ -14,7 +17,9 @@ export function outcomeColumns(outcome: JobOutcome, now: number): [string, strin
       return ['succeeded', outcome.result, null, null];
     case 'failed': {
       const error = JSON.stringify({ ...outcome.error, attempt: outcome.lease.attempt });
-      return outcome.retryAt === null ? ['failed', null, error, null] : ['retry', null, error, outcome.retryAt];
+      return outcome.retryAt === null
+        ? ['failed', null, error, null]
+        : ['retry', null, error, outcome.retryAt];
     }
     case 'snoozed':
       return ['requeue', null, null, outcome.runAt];
@@ -32,7 +37,9 @@ export function enqueuedItem(job: Job): unknown[] {
 const ANNOUNCED_ERROR_BYTES = 1_500;
 
 /** An error as announced: cut to name, message and code when its JSON is long (stacks stay in the job). */
-export function announcedError(error: { name?: string; message?: string; code?: string; attempt?: number } & object): object {
+export function announcedError(
+  error: { name?: string; message?: string; code?: string; attempt?: number } & object,
+): object {
   if (Buffer.byteLength(JSON.stringify(error)) <= ANNOUNCED_ERROR_BYTES) return error;
   return {
     name: String(error.name ?? 'Error').slice(0, 100),
@@ -47,7 +54,12 @@ export function announcedError(error: { name?: string; message?: string; code?: 
  * `error` column (outcomeColumns): null when that column is short enough to announce as it is.
  */
 export function announcedNote(outcome: JobOutcome, error: string | null): string | null {
-  if (outcome.kind !== 'failed' || error === null || Buffer.byteLength(error) <= ANNOUNCED_ERROR_BYTES) return null;
+  if (
+    outcome.kind !== 'failed' ||
+    error === null ||
+    Buffer.byteLength(error) <= ANNOUNCED_ERROR_BYTES
+  )
+    return null;
   return JSON.stringify(announcedError({ ...outcome.error, attempt: outcome.lease.attempt }));
 }
 
@@ -58,7 +70,9 @@ const GROUP_SIZE = 250;
  * Notification items of many jobs at once (`st` starts, `ok` successes): one item per queue and
  * task, `[queue, task, ids, attempts]`, about 10 bytes a job where one item per job takes 35–45.
  */
-export function groupedItems(jobs: Iterable<{ id: string; queue: string; task: string; attempt: number }>): unknown[][] {
+export function groupedItems(
+  jobs: Iterable<{ id: string; queue: string; task: string; attempt: number }>,
+): unknown[][] {
   const groups = new Map<string, [string, string, string[], number[]]>();
   const items: unknown[][] = [];
   for (const job of jobs) {

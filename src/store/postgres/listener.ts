@@ -74,7 +74,10 @@ export class Listener {
     client.removeAllListeners('end');
     client.on('error', () => undefined);
     client.end().catch(() => undefined);
-    this.#options.logger.warn({ store: this.#options.label, err: error.message }, 'offload: lost the LISTEN connection to PostgreSQL; reconnecting');
+    this.#options.logger.warn(
+      { store: this.#options.label, err: error.message },
+      'offload: lost the LISTEN connection to PostgreSQL; reconnecting',
+    );
     this.#scheduleRetry();
   }
 
@@ -99,7 +102,10 @@ export class Listener {
       return;
     }
     if (this.#closed) return;
-    this.#options.logger.warn({ store: this.#options.label, attempts: this.#failures + 1 }, 'offload: reconnected to PostgreSQL and listening again');
+    this.#options.logger.warn(
+      { store: this.#options.label, attempts: this.#failures + 1 },
+      'offload: reconnected to PostgreSQL and listening again',
+    );
     this.#failures = 0;
     this.#options.onReconnect();
   }

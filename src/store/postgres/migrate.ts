@@ -16,10 +16,16 @@ const LOCK_NAMESPACE = 0x0ff10ad;
  * that is not PostgreSQL 12+, a schema that belongs to something else, and a newer schema. With
  * `dryRun`, changes nothing and reports the pending migrations.
  */
-export async function migrate(client: pg.ClientBase, schema: string, label: string, { dryRun = false } = {}): Promise<MigrationReport> {
+export async function migrate(
+  client: pg.ClientBase,
+  schema: string,
+  label: string,
+  { dryRun = false } = {},
+): Promise<MigrationReport> {
   await checkServer(client, label);
   const found = await currentVersion(client, schema, label);
-  if (found === LATEST_VERSION || dryRun) return { from: found, to: found, migrations: pendingAfter(migrations, found) };
+  if (found === LATEST_VERSION || dryRun)
+    return { from: found, to: found, migrations: pendingAfter(migrations, found) };
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, schema]);
@@ -33,7 +39,10 @@ export async function migrate(client: pg.ClientBase, schema: string, label: stri
     for (const migration of migrations) {
       if (migration.version <= current) continue;
       await client.query(migration.sql.replaceAll('{s}', quote(schema)));
-      await client.query(`INSERT INTO ${quote(schema)}.migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+      await client.query(
+        `INSERT INTO ${quote(schema)}.migrations (version, name) VALUES ($1, $2)`,
+        [migration.version, migration.name],
+      );
     }
     await client.query('COMMIT');
     return { from: current, to: LATEST_VERSION, migrations: pending };
@@ -47,13 +56,26 @@ export async function migrate(client: pg.ClientBase, schema: string, label: stri
  * `offload migrate` on PostgreSQL: connects once, migrates `schema` (default `offload`) under the
  * advisory lock, or with `dryRun` only lists what is pending. Errors name what to fix, as at store start.
  */
-export async function migratePostgres(options: { connectionString: string; schema?: string; dryRun?: boolean }): Promise<MigrationReport & { schema: string; label: string }> {
-  const parsed = parsePostgresOptions({ connectionString: options.connectionString, schema: options.schema });
-  const client = new pg.Client({ connectionString: parsed.connectionString, connectionTimeoutMillis: parsed.connectTimeout, application_name: `offload:${parsed.schema}:migrate` });
+export async function migratePostgres(options: {
+  connectionString: string;
+  schema?: string;
+  dryRun?: boolean;
+}): Promise<MigrationReport & { schema: string; label: string }> {
+  const parsed = parsePostgresOptions({
+    connectionString: options.connectionString,
+    schema: options.schema,
+  });
+  const client = new pg.Client({
+    connectionString: parsed.connectionString,
+    connectionTimeoutMillis: parsed.connectTimeout,
+    application_name: `offload:${parsed.schema}:migrate`,
+  });
   client.on('error', () => undefined); // a cut connection fails the running statement, which reports it
   try {
     await client.connect();
-    const report = await migrate(client, parsed.schema, parsed.target.label, { dryRun: options.dryRun });
+    const report = await migrate(client, parsed.schema, parsed.target.label, {
+      dryRun: options.dryRun,
+    });
     return { ...report, schema: parsed.schema, label: parsed.target.label };
   } catch (error) {
     throw startError(error, parsed.target, parsed.schema);
@@ -63,7 +85,11 @@ export async function migratePostgres(options: { connectionString: string; schem
 }
 
 /** The applied version, 0 for a missing or empty schema; throws for a foreign or newer one. */
-async function currentVersion(client: pg.ClientBase, schema: string, label: string): Promise<number> {
+async function currentVersion(
+  client: pg.ClientBase,
+  schema: string,
+  label: string,
+): Promise<number> {
   const { rows } = await client.query<{ has_marker: boolean; tables: string[] }>(
     `SELECT to_regclass($1) IS NOT NULL AS has_marker,
             coalesce((SELECT array_agg(tablename::text) FROM pg_tables WHERE schemaname = $2), '{}') AS tables`,
@@ -79,7 +105,12 @@ async function currentVersion(client: pg.ClientBase, schema: string, label: stri
       { details: { schema, tables } },
     );
   }
-  const version = (await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${quote(schema)}.migrations`)).rows[0]!.v ?? 0;
+  const version =
+    (
+      await client.query<{ v: number | null }>(
+        `SELECT max(version) AS v FROM ${quote(schema)}.migrations`,
+      )
+    ).rows[0]!.v ?? 0;
   if (version > LATEST_VERSION) {
     throw new OffloadError(
       ErrorCodes.STORE_TOO_NEW,
@@ -94,12 +125,18 @@ async function currentVersion(client: pg.ClientBase, schema: string, label: stri
 async function checkServer(client: pg.ClientBase, label: string): Promise<void> {
   let version: number;
   try {
-    const { rows } = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+    const { rows } = await client.query<{ v: string }>(
+      `SELECT current_setting('server_version_num') AS v`,
+    );
     version = Number(rows[0]!.v);
   } catch (error) {
-    throw new OffloadError(ErrorCodes.STORE_CONNECT, `${label} answered, but not as PostgreSQL does: point offload at a PostgreSQL 12+ server`, {
-      cause: error,
-    });
+    throw new OffloadError(
+      ErrorCodes.STORE_CONNECT,
+      `${label} answered, but not as PostgreSQL does: point offload at a PostgreSQL 12+ server`,
+      {
+        cause: error,
+      },
+    );
   }
   if (!(version >= MIN_SERVER_VERSION)) {
     throw new OffloadError(

@@ -2,7 +2,9 @@ import type { SerializedError } from '../../core/errors.ts';
 import type { JobEvent, StoreEvents } from '../contract.ts';
 
 /** One event decoded from a notification, ready to emit. */
-export type DecodedEvent = { [E in keyof StoreEvents]: { name: E; payload: StoreEvents[E] } }[keyof StoreEvents];
+export type DecodedEvent = {
+  [E in keyof StoreEvents]: { name: E; payload: StoreEvents[E] };
+}[keyof StoreEvents];
 
 type Item = [id: string, queue: string, task: string, attempt: number, ...rest: unknown[]];
 
@@ -16,7 +18,11 @@ export function notificationHead(text: string): { origin: string; kind: string }
  * Decodes a notification `[origin, kind, items]` sent by queries.ts. Returns null for one of this
  * store's own (already emitted when it happened) and for anything it does not understand.
  */
-export function decodeNotification(text: string, ownOrigin: string, now: number): DecodedEvent[] | null {
+export function decodeNotification(
+  text: string,
+  ownOrigin: string,
+  now: number,
+): DecodedEvent[] | null {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -42,17 +48,36 @@ function decodeGroup(kind: 'st' | 'ok', item: unknown, events: DecodedEvent[]): 
   if (!Array.isArray(item) || !Array.isArray(item[2]) || !Array.isArray(item[3])) return;
   const [queue, task, ids, attempts] = item as [string, string, string[], number[]];
   for (let i = 0; i < ids.length; i++) {
-    const event: JobEvent = { id: String(ids[i]), queue, task, state: kind === 'st' ? 'running' : 'succeeded', attempt: Number(attempts[i]) };
-    events.push(kind === 'st' ? { name: 'job:started', payload: event } : { name: 'job:succeeded', payload: event });
+    const event: JobEvent = {
+      id: String(ids[i]),
+      queue,
+      task,
+      state: kind === 'st' ? 'running' : 'succeeded',
+      attempt: Number(attempts[i]),
+    };
+    events.push(
+      kind === 'st'
+        ? { name: 'job:started', payload: event }
+        : { name: 'job:succeeded', payload: event },
+    );
   }
 }
 
 function decodeItem(kind: string, item: Item, now: number): DecodedEvent | undefined {
   if (!Array.isArray(item)) return undefined;
-  const base = (state: JobEvent['state']): JobEvent => ({ id: item[0], queue: item[1], task: item[2], state, attempt: item[3] });
+  const base = (state: JobEvent['state']): JobEvent => ({
+    id: item[0],
+    queue: item[1],
+    task: item[2],
+    state,
+    attempt: item[3],
+  });
   switch (kind) {
     case 'enq':
-      return { name: 'job:enqueued', payload: base(Number(item[4]) > now ? 'scheduled' : 'queued') };
+      return {
+        name: 'job:enqueued',
+        payload: base(Number(item[4]) > now ? 'scheduled' : 'queued'),
+      };
     case 'start':
       return { name: 'job:started', payload: base('running') };
     case 'prog':
@@ -66,7 +91,10 @@ function decodeItem(kind: string, item: Item, now: number): DecodedEvent | undef
   }
 }
 
-function decodeOutcome(item: Item, base: (state: JobEvent['state']) => JobEvent): DecodedEvent | undefined {
+function decodeOutcome(
+  item: Item,
+  base: (state: JobEvent['state']) => JobEvent,
+): DecodedEvent | undefined {
   const [, , , , kind, error, runAt] = item;
   const serialized = stripAttempt(error);
   switch (kind) {
@@ -75,9 +103,15 @@ function decodeOutcome(item: Item, base: (state: JobEvent['state']) => JobEvent)
     case 'failed':
       return { name: 'job:failed', payload: { ...base('failed'), error: serialized } };
     case 'retry':
-      return { name: 'job:retrying', payload: { ...base('scheduled'), error: serialized, runAt: Number(runAt) } };
+      return {
+        name: 'job:retrying',
+        payload: { ...base('scheduled'), error: serialized, runAt: Number(runAt) },
+      };
     case 'recovered':
-      return { name: 'job:retrying', payload: { ...base('queued'), error: serialized, runAt: Number(runAt) } };
+      return {
+        name: 'job:retrying',
+        payload: { ...base('queued'), error: serialized, runAt: Number(runAt) },
+      };
     case 'requeue':
       return { name: 'job:enqueued', payload: base('queued') };
     default:
@@ -86,8 +120,11 @@ function decodeOutcome(item: Item, base: (state: JobEvent['state']) => JobEvent)
 }
 
 function stripAttempt(error: unknown): SerializedError {
-  if (typeof error !== 'object' || error === null) return { name: 'Error', message: 'unknown error' };
-  const rest: SerializedError & { attempt?: number } = { ...(error as SerializedError & { attempt?: number }) };
+  if (typeof error !== 'object' || error === null)
+    return { name: 'Error', message: 'unknown error' };
+  const rest: SerializedError & { attempt?: number } = {
+    ...(error as SerializedError & { attempt?: number }),
+  };
   delete rest.attempt;
   return rest;
 }

@@ -28,7 +28,11 @@ export class Notifier {
   #delayed: NodeJS.Timeout | undefined;
   #sending: Promise<void> | undefined;
 
-  constructor(options: { origin: string; send: (payloads: string[]) => Promise<unknown>; logger: Logger }) {
+  constructor(options: {
+    origin: string;
+    send: (payloads: string[]) => Promise<unknown>;
+    logger: Logger;
+  }) {
     this.#origin = options.origin;
     this.#send = options.send;
     this.#log = options.logger;
@@ -87,12 +91,18 @@ export class Notifier {
     if (this.#sending || this.#pending.length === 0) return;
     const payloads = this.#pending;
     this.#pending = [];
-    this.#sending = this.#send(payloads).then(
-      () => undefined,
-      (error: unknown) => this.#log.warn({ err: (error as Error)?.message, dropped: payloads.length }, 'offload: could not announce changes with NOTIFY; listeners will catch up by polling'),
-    ).finally(() => {
-      this.#sending = undefined;
-      if (this.#pending.length > 0) this.#schedule();
-    });
+    this.#sending = this.#send(payloads)
+      .then(
+        () => undefined,
+        (error: unknown) =>
+          this.#log.warn(
+            { err: (error as Error)?.message, dropped: payloads.length },
+            'offload: could not announce changes with NOTIFY; listeners will catch up by polling',
+          ),
+      )
+      .finally(() => {
+        this.#sending = undefined;
+        if (this.#pending.length > 0) this.#schedule();
+      });
   }
 }

@@ -44,7 +44,10 @@ const optionsSchema = z.object({
   connectionString: z.string().min(1, 'must be a postgres:// URL'),
   schema: z
     .string()
-    .regex(/^[a-z_][a-z0-9_]{0,50}$/, 'must be 1-51 characters: lower-case letters, digits and _ (starting with a letter or _)')
+    .regex(
+      /^[a-z_][a-z0-9_]{0,50}$/,
+      'must be 1-51 characters: lower-case letters, digits and _ (starting with a letter or _)',
+    )
     .default('offload'),
   poolSize: optionSchemas.positiveInt.default(10),
   listen: z.boolean().default(true),
@@ -52,11 +55,24 @@ const optionsSchema = z.object({
   preparedStatements: z.boolean().default(true),
   claimCommit: z.enum(['async', 'sync']).default('async'),
   connectTimeout: optionSchemas.intervalMs.default(10_000),
-  logger: z.custom<Logger>((value) => typeof (value as Logger)?.warn === 'function', 'must be a pino-compatible logger').optional(),
-  clock: z.custom<Clock>((value) => typeof (value as Clock)?.now === 'function', 'must have a now() method').optional(),
+  logger: z
+    .custom<Logger>(
+      (value) => typeof (value as Logger)?.warn === 'function',
+      'must be a pino-compatible logger',
+    )
+    .optional(),
+  clock: z
+    .custom<Clock>(
+      (value) => typeof (value as Clock)?.now === 'function',
+      'must have a now() method',
+    )
+    .optional(),
 });
 
-export type ParsedPostgresOptions = z.output<typeof optionsSchema> & { pollInterval: number; target: PostgresTarget };
+export type ParsedPostgresOptions = z.output<typeof optionsSchema> & {
+  pollInterval: number;
+  target: PostgresTarget;
+};
 
 /** Where a connection string points, without its password: safe to log. */
 export interface PostgresTarget {
@@ -88,9 +104,13 @@ export function describeTarget(connectionString: string): PostgresTarget {
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw invalidUrl(`has the scheme "${url.protocol}"; expected postgres:// or postgresql://`);
   }
-  const user = decodeURIComponent(url.username) || url.searchParams.get('user') || 'the default user';
+  const user =
+    decodeURIComponent(url.username) || url.searchParams.get('user') || 'the default user';
   const host = url.host || url.searchParams.get('host') || 'localhost';
-  const database = decodeURIComponent(url.pathname.slice(1)) || url.searchParams.get('dbname') || 'the default database';
+  const database =
+    decodeURIComponent(url.pathname.slice(1)) ||
+    url.searchParams.get('dbname') ||
+    'the default database';
   const label = `${url.protocol}//${url.username ? `${url.username}@` : ''}${host}${url.pathname}`;
   return { user, host, database, label };
 }

@@ -26,7 +26,17 @@ import {
 } from '../contract.ts';
 import { StoreEventHub } from '../events.ts';
 import { checkOutcomes } from '../outcome-check.ts';
-import { attemptErrorEntry, claimedFromRow, claimOrder, eventOf, eventOfRow, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
+import {
+  attemptErrorEntry,
+  claimedFromRow,
+  claimOrder,
+  eventOf,
+  eventOfRow,
+  jobFromRow,
+  workerFromRow,
+  type JobRow,
+  type WorkerRow,
+} from '../row.ts';
 import { isConnectionError, startError } from './connection-errors.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { Enqueuer } from './enqueuer.ts';
@@ -34,7 +44,11 @@ import { migrate } from './migrate.ts';
 import { Notifier } from './notifier.ts';
 import { announcedNote, groupedItems, outcomeColumns, type EventRow } from './job-items.ts';
 import type { Queryable } from './queryable.ts';
-import { parsePostgresOptions, type ParsedPostgresOptions, type PostgresStoreOptions } from './postgres-options.ts';
+import {
+  parsePostgresOptions,
+  type ParsedPostgresOptions,
+  type PostgresStoreOptions,
+} from './postgres-options.ts';
 import { bindSql, filterClause, sql, stateExpression, type QueryName } from './queries.ts';
 import { SharedFlush } from './shared-flush.ts';
 
@@ -76,7 +90,11 @@ export class PostgresStore implements Store {
   readonly #flush = new SharedFlush(() => this.#run('walFlush', []));
   /** Whether statements that notify may commit without waiting for the disk: set at start, once `walFlush` is known to be allowed. */
   #relax = false;
-  readonly #outcomeQueue: Array<{ outcomes: readonly JobOutcome[]; resolve: (accepted: boolean[]) => void; reject: (error: unknown) => void }> = [];
+  readonly #outcomeQueue: Array<{
+    outcomes: readonly JobOutcome[];
+    resolve: (accepted: boolean[]) => void;
+    reject: (error: unknown) => void;
+  }> = [];
   #writingOutcomes = false;
   #closed = false;
 
@@ -94,8 +112,17 @@ export class PostgresStore implements Store {
         return [name, { text: bound, name: `offload_${name}_${hash}` }];
       }),
     ) as Record<QueryName, { text: string; name: string }>;
-    this.#pool = new pg.Pool({ ...this.#clientConfig('pool'), max: this.#options.poolSize, idleTimeoutMillis: 30_000 });
-    this.#pool.on('error', (error) => this.#log.warn({ store: this.description, err: error.message }, 'offload: an idle PostgreSQL connection failed; it will be replaced'));
+    this.#pool = new pg.Pool({
+      ...this.#clientConfig('pool'),
+      max: this.#options.poolSize,
+      idleTimeoutMillis: 30_000,
+    });
+    this.#pool.on('error', (error) =>
+      this.#log.warn(
+        { store: this.description, err: error.message },
+        'offload: an idle PostgreSQL connection failed; it will be replaced',
+      ),
+    );
     // pg-pool listens for errors only on idle clients. A backend killed just as its client is handed
     // to a waiter (its ReadyForQuery and the kill in one read) would otherwise raise an 'error' event
     // with no listener and end the process. The failed statement reports the error; the pool drops
@@ -113,7 +140,11 @@ export class PostgresStore implements Store {
       listenConfig: this.#clientConfig('listen'),
       lastJobId: async () => (await this.#run<{ id: string }>('lastJobId', [])).rows[0]?.id,
     });
-    this.#notifier = new Notifier({ origin: this.#origin, logger: this.#log, send: (payloads) => this.#run('notify', [this.#channel, payloads.join('\n')]) });
+    this.#notifier = new Notifier({
+      origin: this.#origin,
+      logger: this.#log,
+      send: (payloads) => this.#run('notify', [this.#channel, payloads.join('\n')]),
+    });
     this.#enqueuer = new Enqueuer({
       run: (name, values, db) => this.#run(name, values, db),
       transaction: (work) => this.#transaction(work),
@@ -157,7 +188,10 @@ export class PostgresStore implements Store {
     return this.#enqueuer.one(params, this.#queryable(context), this.clock.now());
   }
 
-  async jobEnqueueMany(params: readonly EnqueueParams[], context: EnqueueContext = {}): Promise<EnqueueResult[]> {
+  async jobEnqueueMany(
+    params: readonly EnqueueParams[],
+    context: EnqueueContext = {},
+  ): Promise<EnqueueResult[]> {
     this.#assertOpen();
     const db = this.#queryable(context);
     if (params.length === 0) return [];
@@ -172,7 +206,16 @@ export class PostgresStore implements Store {
     // A durable claim that notifies would hold the notify lock through its disk flush: it commits relaxed, then flushes.
     const durable = this.#options.claimCommit === 'sync';
     const starts = queues.map((q) => Math.min(q.start ?? q.limit, q.limit));
-    const values = [params.workerId, queues.map((q) => q.name), queues.map((q) => q.limit), starts, now, params.tasks, params.leaseMs, durable && !this.#relax ? 'on' : 'off'];
+    const values = [
+      params.workerId,
+      queues.map((q) => q.name),
+      queues.map((q) => q.limit),
+      starts,
+      now,
+      params.tasks,
+      params.leaseMs,
+      durable && !this.#relax ? 'on' : 'off',
+    ];
     const { rows } = await this.#run<JobRow>('jobClaim', values);
     if (durable && this.#relax && rows.length > 0) await this.#flush.request();
     const leaseExpiresAt = now + params.leaseMs;
@@ -182,7 +225,8 @@ export class PostgresStore implements Store {
       row.lease_expires_at = leaseExpiresAt;
     }
     const jobs = rows.map((row) => claimedFromRow(row, now)).sort(claimOrder);
-    if (this.#events.listens('job:started')) for (const job of jobs) this.#events.emit('job:started', eventOf(job));
+    if (this.#events.listens('job:started'))
+      for (const job of jobs) this.#events.emit('job:started', eventOf(job));
     return jobs;
   }
 
@@ -190,8 +234,15 @@ export class PostgresStore implements Store {
     this.#assertOpen();
     if (params.leases.length === 0) return [];
     const leases = params.leases.filter((lease) => ID_PATTERN.test(lease.id));
-    const invalid = params.leases.filter((lease) => !ID_PATTERN.test(lease.id)).map((lease) => lease.id);
-    const values = [leases.map((l) => l.id), leases.map((l) => l.workerId), leases.map((l) => l.fence), this.clock.now() + params.leaseMs];
+    const invalid = params.leases
+      .filter((lease) => !ID_PATTERN.test(lease.id))
+      .map((lease) => lease.id);
+    const values = [
+      leases.map((l) => l.id),
+      leases.map((l) => l.workerId),
+      leases.map((l) => l.fence),
+      this.clock.now() + params.leaseMs,
+    ];
     const { rows } = await this.#run<{ id: string }>('jobRenewLeases', values);
     return [...rows.map((row) => row.id), ...invalid];
   }
@@ -226,7 +277,9 @@ export class PostgresStore implements Store {
         }
       } catch (error) {
         if (calls.length === 1) calls[0]!.reject(error);
-        else for (const call of calls) await this.#recordOutcomes(call.outcomes).then(call.resolve, call.reject);
+        else
+          for (const call of calls)
+            await this.#recordOutcomes(call.outcomes).then(call.resolve, call.reject);
       }
     }
     this.#writingOutcomes = false;
@@ -241,7 +294,8 @@ export class PostgresStore implements Store {
     const written: number[] = [];
     outcomes.forEach((outcome, i) => {
       if (!ID_PATTERN.test(outcome.lease.id)) return;
-      if (outcome.kind === 'started' && ended.has(leaseKey(outcome))) startsEnding.set(leaseKey(outcome), i);
+      if (outcome.kind === 'started' && ended.has(leaseKey(outcome)))
+        startsEnding.set(leaseKey(outcome), i);
       else written.push(i);
     });
     if (written.length === 0) return accepted;
@@ -251,7 +305,8 @@ export class PostgresStore implements Store {
       const [kind, result, error, runAt] = outcomeColumns(outcome, now);
       const { id, workerId: worker, fence, attempt } = outcome.lease;
       const note = announcedNote(outcome, error);
-      const entry = outcome.kind === 'failed' ? attemptErrorEntry(outcome.error, attempt, now) : null;
+      const entry =
+        outcome.kind === 'failed' ? attemptErrorEntry(outcome.error, attempt, now) : null;
       return {
         ord: n + 1,
         id,
@@ -270,8 +325,18 @@ export class PostgresStore implements Store {
         note,
       };
     });
-    type Row = { ord: string; id: string; queue: string; task: string; webhook_job_id: string | null } & Announced;
-    const { rows } = await this.#run<Row>('jobRecordOutcomes', [JSON.stringify(records), now, this.#relax]);
+    type Row = {
+      ord: string;
+      id: string;
+      queue: string;
+      task: string;
+      webhook_job_id: string | null;
+    } & Announced;
+    const { rows } = await this.#run<Row>('jobRecordOutcomes', [
+      JSON.stringify(records),
+      now,
+      this.#relax,
+    ]);
     await this.#flushIfRelaxed(rows);
     const succeeded: Array<{ id: string; queue: string; task: string; attempt: number }> = [];
     for (const row of rows) {
@@ -280,7 +345,13 @@ export class PostgresStore implements Store {
       accepted[index] = true;
       const start = outcome.kind === 'started' ? undefined : startsEnding.get(leaseKey(outcome));
       if (start !== undefined) accepted[start] = true;
-      if (outcome.kind === 'succeeded') succeeded.push({ id: String(row.id), queue: row.queue, task: row.task, attempt: outcome.lease.attempt });
+      if (outcome.kind === 'succeeded')
+        succeeded.push({
+          id: String(row.id),
+          queue: row.queue,
+          task: row.task,
+          attempt: outcome.lease.attempt,
+        });
       this.#events.emitOutcome(outcome, row);
     }
     this.#notifier.publish('ok', groupedItems(succeeded));
@@ -292,7 +363,14 @@ export class PostgresStore implements Store {
   #emitDeliveries(rows: ReadonlyArray<{ webhook_job_id: string | number | null }>): void {
     if (!this.#events.listens('job:enqueued')) return;
     for (const row of rows) {
-      if (row.webhook_job_id !== null) this.#events.emit('job:enqueued', { id: String(row.webhook_job_id), queue: WEBHOOK_QUEUE, task: WEBHOOK_TASK, state: 'queued', attempt: 0 });
+      if (row.webhook_job_id !== null)
+        this.#events.emit('job:enqueued', {
+          id: String(row.webhook_job_id),
+          queue: WEBHOOK_QUEUE,
+          task: WEBHOOK_TASK,
+          state: 'queued',
+          attempt: 0,
+        });
     }
   }
 
@@ -304,17 +382,29 @@ export class PostgresStore implements Store {
   async jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean> {
     this.#assertOpen();
     if (!ID_PATTERN.test(params.id)) return false;
-    const { rows } = await this.#run<EventRow & Announced>('jobSetProgress', [params.id, params.workerId, params.fence, params.progress, this.#relax]);
+    const { rows } = await this.#run<EventRow & Announced>('jobSetProgress', [
+      params.id,
+      params.workerId,
+      params.fence,
+      params.progress,
+      this.#relax,
+    ]);
     await this.#flushIfRelaxed(rows);
     const row = rows[0];
-    if (row) this.#events.emit('job:progress', { ...eventOfRow(row, 'running'), progress: JSON.parse(params.progress) as unknown });
+    if (row)
+      this.#events.emit('job:progress', {
+        ...eventOfRow(row, 'running'),
+        progress: JSON.parse(params.progress) as unknown,
+      });
     return row !== undefined;
   }
 
   async jobCancel(params: { id: string }): Promise<Job> {
     this.#assertOpen();
     const now = this.clock.now();
-    const rows = ID_PATTERN.test(params.id) ? (await this.#run<JobRow & Announced>('jobCancel', [params.id, now, this.#relax])).rows : [];
+    const rows = ID_PATTERN.test(params.id)
+      ? (await this.#run<JobRow & Announced>('jobCancel', [params.id, now, this.#relax])).rows
+      : [];
     await this.#flushIfRelaxed(rows);
     const row = rows[0];
     if (!row) throw await this.#stateError(params.id, 'cancel', 'scheduled, queued or running');
@@ -329,7 +419,9 @@ export class PostgresStore implements Store {
     const now = this.clock.now();
     let rows: Array<JobRow & Announced> = [];
     try {
-      if (ID_PATTERN.test(params.id)) rows = (await this.#run<JobRow & Announced>('jobRetry', [params.id, now, this.#relax])).rows;
+      if (ID_PATTERN.test(params.id))
+        rows = (await this.#run<JobRow & Announced>('jobRetry', [params.id, now, this.#relax]))
+          .rows;
     } catch (error) {
       if ((error as { code?: string }).code !== '23505') throw error;
       throw new OffloadError(
@@ -360,7 +452,11 @@ export class PostgresStore implements Store {
     const values: unknown[] = [];
     let where = filterClause(params, values, now);
     if (params.cursor) {
-      if (!ID_PATTERN.test(params.cursor)) throw new OffloadError(ErrorCodes.INVALID_OPTION, `jobList: cursor "${params.cursor}" is not one this store gave out`);
+      if (!ID_PATTERN.test(params.cursor))
+        throw new OffloadError(
+          ErrorCodes.INVALID_OPTION,
+          `jobList: cursor "${params.cursor}" is not one this store gave out`,
+        );
       values.push(params.cursor);
       where += ` AND id < $${values.length}`;
     }
@@ -377,14 +473,21 @@ export class PostgresStore implements Store {
     const where = filterClause(params, values, this.clock.now());
     const text = `SELECT ${stateExpression(1)} AS state, count(*)::int AS n FROM ${this.#table('jobs')} WHERE ${where} GROUP BY 1`;
     const counts = emptyCounts();
-    for (const row of (await this.#read<{ state: JobState; n: number }>(text, values)).rows) counts[row.state] = row.n;
+    for (const row of (await this.#read<{ state: JobState; n: number }>(text, values)).rows)
+      counts[row.state] = row.n;
     return counts;
   }
 
   async jobRecoverExpired(): Promise<{ requeued: string[]; failed: string[] }> {
     this.#assertOpen();
     const now = this.clock.now();
-    type Row = EventRow & Announced & { state: 'queued' | 'failed'; error: string; run_at: string; webhook_job_id: string | null };
+    type Row = EventRow &
+      Announced & {
+        state: 'queued' | 'failed';
+        error: string;
+        run_at: string;
+        webhook_job_id: string | null;
+      };
     const { rows } = await this.#run<Row>('jobRecoverExpired', [now, this.#relax]);
     await this.#flushIfRelaxed(rows);
     const requeued: string[] = [];
@@ -397,7 +500,11 @@ export class PostgresStore implements Store {
         this.#events.emit('job:failed', { ...eventOfRow(row, 'failed'), error });
       } else {
         requeued.push(String(row.id));
-        this.#events.emit('job:retrying', { ...eventOfRow(row, 'queued'), error, runAt: Number(row.run_at) });
+        this.#events.emit('job:retrying', {
+          ...eventOfRow(row, 'queued'),
+          error,
+          runAt: Number(row.run_at),
+        });
       }
     }
     this.#emitDeliveries(rows);
@@ -406,12 +513,19 @@ export class PostgresStore implements Store {
 
   async jobDeleteFinished(params: { before: number; limit?: number }): Promise<number> {
     this.#assertOpen();
-    return (await this.#run('jobDeleteFinished', [params.before, params.limit ?? 10_000])).rowCount ?? 0;
+    return (
+      (await this.#run('jobDeleteFinished', [params.before, params.limit ?? 10_000])).rowCount ?? 0
+    );
   }
 
-  async jobNextRunAt(params: { queues: readonly string[]; tasks: readonly string[] }): Promise<number | null> {
+  async jobNextRunAt(params: {
+    queues: readonly string[];
+    tasks: readonly string[];
+  }): Promise<number | null> {
     this.#assertOpen();
-    const row = (await this.#run<{ run_at: string | null }>('jobNextRunAt', [params.queues, params.tasks])).rows[0];
+    const row = (
+      await this.#run<{ run_at: string | null }>('jobNextRunAt', [params.queues, params.tasks])
+    ).rows[0];
     return row?.run_at == null ? null : Number(row.run_at);
   }
 
@@ -435,8 +549,12 @@ export class PostgresStore implements Store {
       this.#run<{ name: string; paused?: boolean }>('queueNames', []),
       this.#run<{ queue: string; state: JobState; n: number }>('queueCounts', [now]),
     ]);
-    const paused = new Set((await this.#run<{ name: string }>('queuePaused', [])).rows.map((r) => r.name));
-    const names = [...new Set([...known.rows.map((r) => r.name), ...counted.rows.map((r) => r.queue)])].sort();
+    const paused = new Set(
+      (await this.#run<{ name: string }>('queuePaused', [])).rows.map((r) => r.name),
+    );
+    const names = [
+      ...new Set([...known.rows.map((r) => r.name), ...counted.rows.map((r) => r.queue)]),
+    ].sort();
     const byQueue = new Map(names.map((name) => [name, emptyCounts()]));
     for (const row of counted.rows) byQueue.get(row.queue)![row.state] = row.n;
     return names.map((name) => ({ name, paused: paused.has(name), counts: byQueue.get(name)! }));
@@ -446,7 +564,15 @@ export class PostgresStore implements Store {
     this.#assertOpen();
     if (params.tasks.length === 0) return;
     const t = params.tasks;
-    const values = [t.map((x) => x.name), t.map((x) => x.queue), t.map((x) => x.mode), t.map((x) => x.attempts), t.map((x) => x.priority), t.map((x) => x.timeout), this.clock.now()];
+    const values = [
+      t.map((x) => x.name),
+      t.map((x) => x.queue),
+      t.map((x) => x.mode),
+      t.map((x) => x.attempts),
+      t.map((x) => x.priority),
+      t.map((x) => x.timeout),
+      this.clock.now(),
+    ];
     await this.#run('taskUpsert', values);
   }
 
@@ -457,7 +583,16 @@ export class PostgresStore implements Store {
 
   async workerHeartbeat(params: WorkerRecord): Promise<void> {
     this.#assertOpen();
-    await this.#run('workerHeartbeat', [params.id, params.host, params.pid, params.modes, params.queues, params.running, params.startedAt, params.lastHeartbeat]);
+    await this.#run('workerHeartbeat', [
+      params.id,
+      params.host,
+      params.pid,
+      params.modes,
+      params.queues,
+      params.running,
+      params.startedAt,
+      params.lastHeartbeat,
+    ]);
   }
 
   async workerRemove(params: { id: string }): Promise<void> {
@@ -482,15 +617,33 @@ export class PostgresStore implements Store {
 
   async settingInit(params: { key: string; value: string }): Promise<string> {
     this.#assertOpen();
-    const inserted = (await this.#run<{ value: string }>('settingInit', [params.key, params.value])).rows[0];
+    const inserted = (await this.#run<{ value: string }>('settingInit', [params.key, params.value]))
+      .rows[0];
     if (inserted) return inserted.value;
     return (await this.#run<{ value: string }>('settingGet', [params.key])).rows[0]!.value;
   }
 
-  async tokenCreate(params: { id: string; name: string; scopes: readonly string[]; hash: string }): Promise<TokenRecord> {
+  async tokenCreate(params: {
+    id: string;
+    name: string;
+    scopes: readonly string[];
+    hash: string;
+  }): Promise<TokenRecord> {
     this.#assertOpen();
-    const row = (await this.#run<TokenRow>('tokenCreate', [params.id, params.name, params.scopes, params.hash, this.clock.now()])).rows[0];
-    if (!row) throw new OffloadError(ErrorCodes.INVALID_OPTION, `a token with id ${params.id} exists already; create it again for a new id`);
+    const row = (
+      await this.#run<TokenRow>('tokenCreate', [
+        params.id,
+        params.name,
+        params.scopes,
+        params.hash,
+        this.clock.now(),
+      ])
+    ).rows[0];
+    if (!row)
+      throw new OffloadError(
+        ErrorCodes.INVALID_OPTION,
+        `a token with id ${params.id} exists already; create it again for a new id`,
+      );
     return tokenFromRow(row);
   }
 
@@ -515,7 +668,10 @@ export class PostgresStore implements Store {
     await this.#run('tokenTouch', [params.id, this.clock.now(), params.minIntervalMs ?? 60_000]);
   }
 
-  on<E extends keyof StoreEvents>(event: E, listener: (payload: StoreEvents[E]) => void): () => void {
+  on<E extends keyof StoreEvents>(
+    event: E,
+    listener: (payload: StoreEvents[E]) => void,
+  ): () => void {
     return this.#events.on(event, listener);
   }
 
@@ -537,11 +693,21 @@ export class PostgresStore implements Store {
   }
 
   /** Runs a named statement on the pool (prepared) or on the caller's client (not prepared). */
-  async #run<R>(name: QueryName, values: unknown[], db?: Queryable): Promise<{ rows: R[]; rowCount: number | null }> {
-    if (db !== undefined) return db.query({ text: this.#clientText(name), values }) as Promise<{ rows: R[]; rowCount: number | null }>;
+  async #run<R>(
+    name: QueryName,
+    values: unknown[],
+    db?: Queryable,
+  ): Promise<{ rows: R[]; rowCount: number | null }> {
+    if (db !== undefined)
+      return db.query({ text: this.#clientText(name), values }) as Promise<{
+        rows: R[];
+        rowCount: number | null;
+      }>;
     const statement = this.#sql[name];
     const prepared = this.#options.preparedStatements && !PLANNED_EACH_TIME.has(name);
-    const config = prepared ? { name: statement.name, text: statement.text, values } : { text: statement.text, values };
+    const config = prepared
+      ? { name: statement.name, text: statement.text, values }
+      : { text: statement.text, values };
     return this.#pool.query(config) as unknown as Promise<{ rows: R[]; rowCount: number | null }>;
   }
 
@@ -587,9 +753,13 @@ export class PostgresStore implements Store {
     const client = context.client;
     if (client === undefined) return undefined;
     if (typeof (client as Queryable)?.query !== 'function') {
-      throw new OffloadError(ErrorCodes.INVALID_OPTION, 'enqueue: option `client` must be a pg Client, PoolClient or Pool (something with query())', {
-        details: { option: 'client' },
-      });
+      throw new OffloadError(
+        ErrorCodes.INVALID_OPTION,
+        'enqueue: option `client` must be a pg Client, PoolClient or Pool (something with query())',
+        {
+          details: { option: 'client' },
+        },
+      );
     }
     return client as Queryable;
   }
@@ -600,18 +770,34 @@ export class PostgresStore implements Store {
 
   async #stateError(id: string, action: string, allowed: string): Promise<OffloadError> {
     const job = await this.jobGet({ id });
-    if (!job) return new OffloadError(ErrorCodes.JOB_NOT_FOUND, `no job with id ${id}`, { details: { id } });
-    return new OffloadError(ErrorCodes.JOB_STATE, `job ${id} is ${job.state}; only ${allowed} jobs can ${action}`, {
-      details: { id, state: job.state },
-    });
+    if (!job)
+      return new OffloadError(ErrorCodes.JOB_NOT_FOUND, `no job with id ${id}`, {
+        details: { id },
+      });
+    return new OffloadError(
+      ErrorCodes.JOB_STATE,
+      `job ${id} is ${job.state}; only ${allowed} jobs can ${action}`,
+      {
+        details: { id, state: job.state },
+      },
+    );
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new OffloadError(ErrorCodes.STORE_CLOSED, `${this.description} is closed`);
+    if (this.#closed)
+      throw new OffloadError(ErrorCodes.STORE_CLOSED, `${this.description} is closed`);
   }
 }
 
-type TokenRow = { id: string; name: string; scopes: string[]; hash: string; created_at: string; revoked_at: string | null; last_used_at: string | null };
+type TokenRow = {
+  id: string;
+  name: string;
+  scopes: string[];
+  hash: string;
+  created_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+};
 
 function tokenFromRow(row: TokenRow): TokenRecord {
   return {

@@ -75,10 +75,12 @@ const ENQUEUED_ITEM = `json_build_array(id::text, queue, task, attempts, run_at)
  * can run `walFlush`) and `changed` holds, the transaction commits without waiting for the disk, and
  * the store runs `walFlush` before it resolves. Select {@link RELAXED_FLAG} so it runs.
  */
-const relaxedIf = (flag: string, changed: string) => `relaxed AS (SELECT set_config('synchronous_commit', 'off', true) WHERE ${flag}::boolean AND ${changed})`;
+const relaxedIf = (flag: string, changed: string) =>
+  `relaxed AS (SELECT set_config('synchronous_commit', 'off', true) WHERE ${flag}::boolean AND ${changed})`;
 const RELAXED_FLAG = `(SELECT count(*) > 0 FROM relaxed) AS relaxed`;
 /** A notification item of a webhook delivery job made by the trigger of migration 2, as enqueued at `now`. */
-const deliveryItem = (now: string) => `json_build_array(webhook_job_id::text, '${WEBHOOK_QUEUE}', '${WEBHOOK_TASK}', 0, ${now}::bigint)`;
+const deliveryItem = (now: string) =>
+  `json_build_array(webhook_job_id::text, '${WEBHOOK_QUEUE}', '${WEBHOOK_TASK}', 0, ${now}::bigint)`;
 /** Most job ids in one grouped start item: an item stays far below the payload limit. */
 const GROUP_SIZE = 100;
 
@@ -350,7 +352,11 @@ export const sql = {
 export type QueryName = keyof typeof sql;
 
 /** WHERE clause of a filter by queue, task and (derived) state; parameters from `$first` on. */
-export function filterClause(filter: { queue?: string; task?: string; state?: string }, values: unknown[], now: number): string {
+export function filterClause(
+  filter: { queue?: string; task?: string; state?: string },
+  values: unknown[],
+  now: number,
+): string {
   const parts: string[] = [];
   const param = (value: unknown) => {
     values.push(value);
@@ -367,8 +373,14 @@ export function filterClause(filter: { queue?: string; task?: string; state?: st
 }
 
 /** Fills in the schema, the channel and the origin of notifications. */
-export function bindSql(text: string, bind: { schema: string; channel: string; origin: string }): string {
-  return text.replaceAll('{s}', `"${bind.schema}"`).replaceAll('{channel}', literal(bind.channel)).replaceAll('{origin}', literal(bind.origin));
+export function bindSql(
+  text: string,
+  bind: { schema: string; channel: string; origin: string },
+): string {
+  return text
+    .replaceAll('{s}', `"${bind.schema}"`)
+    .replaceAll('{channel}', literal(bind.channel))
+    .replaceAll('{origin}', literal(bind.origin));
 }
 
 function literal(value: string): string {

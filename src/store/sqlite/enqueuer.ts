@@ -35,7 +35,11 @@ export class SqliteEnqueuer {
   readonly #deps: SqliteEnqueuerDeps;
   readonly #rowStatements = new Map<number, Statement>();
   readonly #sharedStatements = new Map<number, Statement>();
-  #pending: Array<{ params: EnqueueParams; resolve: (result: EnqueueResult) => void; reject: (error: unknown) => void }> = [];
+  #pending: Array<{
+    params: EnqueueParams;
+    resolve: (result: EnqueueResult) => void;
+    reject: (error: unknown) => void;
+  }> = [];
 
   constructor(deps: SqliteEnqueuerDeps) {
     this.#deps = deps;
@@ -64,7 +68,10 @@ export class SqliteEnqueuer {
       this.#deps.assertOpen();
       const now = this.#deps.clock.now();
       const params = batch.map((entry) => entry.params);
-      results = batch.length === 1 ? this.#insertRows(params, now) : db.transaction(() => this.#insertChunks(params, now)).immediate();
+      results =
+        batch.length === 1
+          ? this.#insertRows(params, now)
+          : db.transaction(() => this.#insertChunks(params, now)).immediate();
     } catch (error) {
       const failure = storageError(error, this.#deps.file);
       for (const entry of batch) entry.reject(failure);
@@ -81,9 +88,13 @@ export class SqliteEnqueuer {
     this.#deps.assertOpen();
     const now = this.#deps.clock.now();
     const unique = params.some((job) => job.uniqueKey !== null || job.idempotencyKey !== null);
-    const results = this.#deps.write(() => (unique ? this.#insertEach(params, now) : this.#insertChunks(params, now)));
+    const results = this.#deps.write(() =>
+      unique ? this.#insertEach(params, now) : this.#insertChunks(params, now),
+    );
     const events = this.#deps.events;
-    if (events.listens('job:enqueued')) for (const { job, created } of results) if (created) events.emit('job:enqueued', eventOf(job));
+    if (events.listens('job:enqueued'))
+      for (const { job, created } of results)
+        if (created) events.emit('job:enqueued', eventOf(job));
     return results;
   }
 
@@ -94,7 +105,10 @@ export class SqliteEnqueuer {
     return params.map((job) => {
       const row = insert.get({ ...job, now }) as JobRow | undefined;
       if (row) return { job: jobFromRow(row, now), created: true };
-      const same = job.idempotencyKey === null ? undefined : (statement(sql.jobByIdempotencyKey).get(job.idempotencyKey) as JobRow | undefined);
+      const same =
+        job.idempotencyKey === null
+          ? undefined
+          : (statement(sql.jobByIdempotencyKey).get(job.idempotencyKey) as JobRow | undefined);
       if (same) return idempotentReplay(jobFromRow(same, now), job);
       const existing = statement(sql.jobByUniqueKey).get(job.uniqueKey) as JobRow;
       return { job: jobFromRow(existing, now), created: false };
@@ -106,7 +120,10 @@ export class SqliteEnqueuer {
     const results: EnqueueResult[] = [];
     for (let start = 0; start < params.length; start += INSERT_CHUNK) {
       const chunk = params.slice(start, start + INSERT_CHUNK);
-      for (const result of sameSettings(chunk) ? this.#insertShared(chunk, now) : this.#insertRows(chunk, now)) results.push(result);
+      for (const result of sameSettings(chunk)
+        ? this.#insertShared(chunk, now)
+        : this.#insertRows(chunk, now))
+        results.push(result);
     }
     return results;
   }
@@ -114,7 +131,17 @@ export class SqliteEnqueuer {
   #insertRows(rows: readonly EnqueueParams[], now: number): EnqueueResult[] {
     const values: unknown[] = [];
     for (const job of rows) {
-      values.push(job.queue, job.task, job.payload, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.callbackUrl, now);
+      values.push(
+        job.queue,
+        job.task,
+        job.payload,
+        job.priority,
+        job.runAt,
+        job.maxAttempts,
+        job.timeoutMs,
+        job.callbackUrl,
+        now,
+      );
     }
     const insert = this.#prepared(this.#rowStatements, rows.length, sql.jobInsertRows);
     return inserted(rows, insert.run(values).lastInsertRowid, now);
@@ -125,13 +152,25 @@ export class SqliteEnqueuer {
     const values: unknown[] = [];
     for (const job of rows) values.push(job.payload, job.runAt);
     const first = rows[0]!;
-    const shared = { queue: first.queue, task: first.task, priority: first.priority, maxAttempts: first.maxAttempts, timeoutMs: first.timeoutMs, callbackUrl: first.callbackUrl, now };
+    const shared = {
+      queue: first.queue,
+      task: first.task,
+      priority: first.priority,
+      maxAttempts: first.maxAttempts,
+      timeoutMs: first.timeoutMs,
+      callbackUrl: first.callbackUrl,
+      now,
+    };
     const insert = this.#prepared(this.#sharedStatements, rows.length, sql.jobInsertShared);
     return inserted(rows, insert.run(values, shared).lastInsertRowid, now);
   }
 
   /** The insert statement for `rows` rows, prepared once per row count. */
-  #prepared(cache: Map<number, Statement>, rows: number, text: (rows: number) => string): Statement {
+  #prepared(
+    cache: Map<number, Statement>,
+    rows: number,
+    text: (rows: number) => string,
+  ): Statement {
     let statement = cache.get(rows);
     if (!statement) {
       statement = this.#deps.db.prepare(text(rows));
@@ -142,12 +181,19 @@ export class SqliteEnqueuer {
 }
 
 /** The jobs a multi-row insert made, from the id of its last row. */
-function inserted(rows: readonly EnqueueParams[], lastInsertRowid: number | bigint, now: number): EnqueueResult[] {
+function inserted(
+  rows: readonly EnqueueParams[],
+  lastInsertRowid: number | bigint,
+  now: number,
+): EnqueueResult[] {
   const first = Number(lastInsertRowid) - rows.length + 1;
   const results = new Array<EnqueueResult>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const job = rows[i]!;
-    results[i] = { job: jobFromInsert(job, first + i, now, JSON.parse(job.payload)), created: true };
+    results[i] = {
+      job: jobFromInsert(job, first + i, now, JSON.parse(job.payload)),
+      created: true,
+    };
   }
   return results;
 }

@@ -46,7 +46,9 @@ function migrate(db: Database.Database, file: string): void {
     db.exec(
       `CREATE TABLE IF NOT EXISTS ${MARKER_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
     );
-    const current = (db.prepare(`SELECT max(version) AS v FROM ${MARKER_TABLE}`).get() as { v: number | null }).v ?? 0;
+    const current =
+      (db.prepare(`SELECT max(version) AS v FROM ${MARKER_TABLE}`).get() as { v: number | null })
+        .v ?? 0;
     if (current > LATEST_VERSION) {
       throw new OffloadError(
         ErrorCodes.STORE_TOO_NEW,
@@ -55,7 +57,9 @@ function migrate(db: Database.Database, file: string): void {
         { details: { file, version: current, supported: LATEST_VERSION } },
       );
     }
-    const record = db.prepare(`INSERT INTO ${MARKER_TABLE} (version, name, applied_at) VALUES (?, ?, ?)`);
+    const record = db.prepare(
+      `INSERT INTO ${MARKER_TABLE} (version, name, applied_at) VALUES (?, ?, ?)`,
+    );
     for (const migration of migrations) {
       if (migration.version <= current) continue;
       db.exec(migration.sql);
@@ -70,7 +74,9 @@ function migrate(db: Database.Database, file: string): void {
 
 function refuseForeign(db: Database.Database, file: string): void {
   const tables = (
-    db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as Array<{
+    db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+      .all() as Array<{
       name: string;
     }>
   ).map((row) => row.name);
@@ -108,13 +114,21 @@ export function storageError(error: unknown, file: string): unknown {
   const code = (error as { code?: unknown })?.code;
   if (typeof code !== 'string') return error;
   if (code === 'SQLITE_FULL') {
-    return new OffloadError(ErrorCodes.STORE_FULL, `the disk holding ${file} is full: nothing was written. Free space (or move the store) and try again.`, {
-      cause: error,
-      details: { file },
-    });
+    return new OffloadError(
+      ErrorCodes.STORE_FULL,
+      `the disk holding ${file} is full: nothing was written. Free space (or move the store) and try again.`,
+      {
+        cause: error,
+        details: { file },
+      },
+    );
   }
   if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
-    return new OffloadError(ErrorCodes.STORE_CORRUPT, `${file} is damaged (${(error as Error).message}); restore it from a backup.`, { cause: error, details: { file } });
+    return new OffloadError(
+      ErrorCodes.STORE_CORRUPT,
+      `${file} is damaged (${(error as Error).message}); restore it from a backup.`,
+      { cause: error, details: { file } },
+    );
   }
   return error;
 }

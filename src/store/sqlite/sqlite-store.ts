@@ -26,7 +26,17 @@ import {
 } from '../contract.ts';
 import { StoreEventHub } from '../events.ts';
 import { checkOutcomes } from '../outcome-check.ts';
-import { attemptErrorEntry, claimedFromRow, claimOrder, eventOf, eventOfRow, jobFromRow, workerFromRow, type JobRow, type WorkerRow } from '../row.ts';
+import {
+  attemptErrorEntry,
+  claimedFromRow,
+  claimOrder,
+  eventOf,
+  eventOfRow,
+  jobFromRow,
+  workerFromRow,
+  type JobRow,
+  type WorkerRow,
+} from '../row.ts';
 import { SqliteEnqueuer } from './enqueuer.ts';
 import { openDatabase, storageError } from './open-database.ts';
 import { filterClause, sql, stateExpression } from './queries.ts';
@@ -59,7 +69,12 @@ const optionsSchema = z.object({
   durability: z.enum(['normal', 'full']).default('normal'),
   watchInterval: optionSchemas.timerMs.default(5),
   checkpointInterval: optionSchemas.timerMs.default(1000),
-  clock: z.custom<Clock>((value) => typeof (value as Clock)?.now === 'function', 'must have a now() method').optional(),
+  clock: z
+    .custom<Clock>(
+      (value) => typeof (value as Clock)?.now === 'function',
+      'must have a now() method',
+    )
+    .optional(),
 });
 
 type Statement = Database.Statement<unknown[], unknown>;
@@ -71,7 +86,15 @@ type EventRow = { id: number; queue: string; task: string; attempts: number; hoo
 /** Workers silent for this long leave the registry. */
 const WORKER_FORGET_MS = 3_600_000;
 
-type TokenRow = { id: string; name: string; scopes: string; hash: string; created_at: number; revoked_at: number | null; last_used_at: number | null };
+type TokenRow = {
+  id: string;
+  name: string;
+  scopes: string;
+  hash: string;
+  created_at: number;
+  revoked_at: number | null;
+  last_used_at: number | null;
+};
 
 /**
  * The embedded store: one SQLite file (WAL) shared safely by any number of processes on one
@@ -112,11 +135,15 @@ export class SqliteStore implements Store {
 
   async jobEnqueue(params: EnqueueParams, context?: EnqueueContext): Promise<EnqueueResult> {
     refuseClient(context);
-    if (params.uniqueKey !== null || params.idempotencyKey !== null) return (await this.jobEnqueueMany([params]))[0]!;
+    if (params.uniqueKey !== null || params.idempotencyKey !== null)
+      return (await this.jobEnqueueMany([params]))[0]!;
     return this.#enqueuer.one(params);
   }
 
-  async jobEnqueueMany(params: readonly EnqueueParams[], context?: EnqueueContext): Promise<EnqueueResult[]> {
+  async jobEnqueueMany(
+    params: readonly EnqueueParams[],
+    context?: EnqueueContext,
+  ): Promise<EnqueueResult[]> {
     refuseClient(context);
     return this.#enqueuer.many(params);
   }
@@ -135,20 +162,33 @@ export class SqliteStore implements Store {
     const now = this.clock.now();
     const tasks = JSON.stringify(params.tasks);
     const claimed = this.#write(() => {
-      const paused = new Set((this.#statement(sql.queuePaused).all() as Array<{ name: string }>).map((r) => r.name));
+      const paused = new Set(
+        (this.#statement(sql.queuePaused).all() as Array<{ name: string }>).map((r) => r.name),
+      );
       const rows: JobRow[] = [];
       const claim = this.#statement(sql.jobClaim);
       for (const queue of params.queues) {
         if (queue.limit <= 0 || paused.has(queue.name)) continue;
         const start = Math.min(queue.start ?? queue.limit, queue.limit);
-        const base = { workerId: params.workerId, leaseMs: params.leaseMs, queue: queue.name, tasks, now };
-        if (start > 0) rows.push(...(claim.all({ ...base, limit: start, startedAt: now }) as JobRow[]));
-        if (queue.limit > start) rows.push(...(claim.all({ ...base, limit: queue.limit - start, startedAt: null }) as JobRow[]));
+        const base = {
+          workerId: params.workerId,
+          leaseMs: params.leaseMs,
+          queue: queue.name,
+          tasks,
+          now,
+        };
+        if (start > 0)
+          rows.push(...(claim.all({ ...base, limit: start, startedAt: now }) as JobRow[]));
+        if (queue.limit > start)
+          rows.push(
+            ...(claim.all({ ...base, limit: queue.limit - start, startedAt: null }) as JobRow[]),
+          );
       }
       return rows;
     });
     const jobs = claimed.map((row) => claimedFromRow(row, now)).sort(claimOrder);
-    if (this.#events.listens('job:started')) for (const job of jobs) this.#events.emit('job:started', eventOf(job));
+    if (this.#events.listens('job:started'))
+      for (const job of jobs) this.#events.emit('job:started', eventOf(job));
     return jobs;
   }
 
@@ -156,7 +196,11 @@ export class SqliteStore implements Store {
     this.#assertOpen();
     const expiresAt = this.clock.now() + params.leaseMs;
     const renew = this.#statement(sql.jobRenewLease);
-    return this.#write(() => params.leases.filter((lease) => renew.run({ ...lease, expiresAt }).changes === 0).map((lease) => lease.id));
+    return this.#write(() =>
+      params.leases
+        .filter((lease) => renew.run({ ...lease, expiresAt }).changes === 0)
+        .map((lease) => lease.id),
+    );
   }
 
   /** One transaction per call: an invalid outcome refuses the call before anything is written. */
@@ -173,13 +217,28 @@ export class SqliteStore implements Store {
         else if (outcome.kind === 'started') starts.push(i);
       });
       // Starts first: a run that started and ended in this batch is marked started, then ended.
-      this.#recordByWorker(sql.jobStartMany, outcomes, starts, rows, now, (outcome) => [Number(outcome.lease.id), outcome.lease.fence]);
+      this.#recordByWorker(sql.jobStartMany, outcomes, starts, rows, now, (outcome) => [
+        Number(outcome.lease.id),
+        outcome.lease.fence,
+      ]);
       outcomes.forEach((outcome, i) => {
-        if (outcome.kind !== 'succeeded' && outcome.kind !== 'started') rows[i] = this.#recordOutcome(outcome, now);
+        if (outcome.kind !== 'succeeded' && outcome.kind !== 'started')
+          rows[i] = this.#recordOutcome(outcome, now);
       });
       this.#recordByWorker(sql.jobSucceedMany, outcomes, successes, rows, now, (outcome) => {
-        const { lease, result, placement, outputTail, progress, startedAt } = outcome as Extract<JobOutcome, { kind: 'succeeded' }>;
-        return [Number(lease.id), lease.fence, result, placement ?? null, outputTail ?? null, progress ?? null, startedAt ?? null];
+        const { lease, result, placement, outputTail, progress, startedAt } = outcome as Extract<
+          JobOutcome,
+          { kind: 'succeeded' }
+        >;
+        return [
+          Number(lease.id),
+          lease.fence,
+          result,
+          placement ?? null,
+          outputTail ?? null,
+          progress ?? null,
+          startedAt ?? null,
+        ];
       });
       return { rows, deliveries: this.#deliveries(rows) };
     });
@@ -196,7 +255,14 @@ export class SqliteStore implements Store {
    * path of a busy queue): `statement` takes @leases, a JSON array of `item(outcome)`, and returns
    * the rows it changed.
    */
-  #recordByWorker(statement: string, outcomes: readonly JobOutcome[], indexes: number[], rows: Array<EventRow | undefined>, now: number, item: (outcome: JobOutcome) => unknown[]): void {
+  #recordByWorker(
+    statement: string,
+    outcomes: readonly JobOutcome[],
+    indexes: number[],
+    rows: Array<EventRow | undefined>,
+    now: number,
+    item: (outcome: JobOutcome) => unknown[],
+  ): void {
     if (indexes.length === 0) return;
     const byWorker = new Map<string, number[]>();
     for (const i of indexes) {
@@ -209,7 +275,11 @@ export class SqliteStore implements Store {
     for (const [workerId, all] of byWorker) {
       for (let start = 0; start < all.length; start += SUCCESS_CHUNK) {
         const chunk = all.slice(start, start + SUCCESS_CHUNK);
-        const updated = prepared.all({ leases: JSON.stringify(chunk.map((i) => item(outcomes[i]!))), workerId, now }) as EventRow[];
+        const updated = prepared.all({
+          leases: JSON.stringify(chunk.map((i) => item(outcomes[i]!))),
+          workerId,
+          now,
+        }) as EventRow[];
         const byId = new Map(updated.map((row) => [String(row.id), row]));
         for (const i of chunk) rows[i] = byId.get(outcomes[i]!.lease.id);
       }
@@ -217,22 +287,38 @@ export class SqliteStore implements Store {
   }
 
   #recordOutcome(outcome: JobOutcome, now: number): EventRow | undefined {
-    const lease = { ...leaseParams(outcome.lease), placement: outcome.placement ?? null, outputTail: outcome.outputTail ?? null, progress: outcome.progress ?? null, startedAt: outcome.startedAt ?? null, now };
+    const lease = {
+      ...leaseParams(outcome.lease),
+      placement: outcome.placement ?? null,
+      outputTail: outcome.outputTail ?? null,
+      progress: outcome.progress ?? null,
+      startedAt: outcome.startedAt ?? null,
+      now,
+    };
     switch (outcome.kind) {
       case 'succeeded':
-        return this.#statement(sql.jobSucceed).get({ ...lease, result: outcome.result, now }) as EventRow | undefined;
+        return this.#statement(sql.jobSucceed).get({ ...lease, result: outcome.result, now }) as
+          EventRow | undefined;
       case 'failed': {
         const error = JSON.stringify({ ...outcome.error, attempt: outcome.lease.attempt });
         const entry = JSON.stringify(attemptErrorEntry(outcome.error, outcome.lease.attempt, now));
         if (outcome.retryAt === null) {
-          return this.#statement(sql.jobFailForGood).get({ ...lease, error, entry, now }) as EventRow | undefined;
+          return this.#statement(sql.jobFailForGood).get({ ...lease, error, entry, now }) as
+            EventRow | undefined;
         }
-        return this.#statement(sql.jobRetryLater).get({ ...lease, error, entry, runAt: outcome.retryAt }) as EventRow | undefined;
+        return this.#statement(sql.jobRetryLater).get({
+          ...lease,
+          error,
+          entry,
+          runAt: outcome.retryAt,
+        }) as EventRow | undefined;
       }
       case 'snoozed':
-        return this.#statement(sql.jobRequeueUncounted).get({ ...lease, runAt: outcome.runAt }) as EventRow | undefined;
+        return this.#statement(sql.jobRequeueUncounted).get({ ...lease, runAt: outcome.runAt }) as
+          EventRow | undefined;
       case 'released':
-        return this.#statement(sql.jobRequeueUncounted).get({ ...lease, runAt: now }) as EventRow | undefined;
+        return this.#statement(sql.jobRequeueUncounted).get({ ...lease, runAt: now }) as
+          EventRow | undefined;
     }
   }
 
@@ -240,20 +326,30 @@ export class SqliteStore implements Store {
   #deliveries(rows: ReadonlyArray<EventRow | undefined>): Array<{ id: number; run_at: number }> {
     const ids = rows.filter((row) => row?.hooked).map((row) => row!.id);
     if (ids.length === 0) return [];
-    return this.#statement(sql.jobWebhookIds).all({ ids: JSON.stringify(ids) }) as Array<{ id: number; run_at: number }>;
+    return this.#statement(sql.jobWebhookIds).all({ ids: JSON.stringify(ids) }) as Array<{
+      id: number;
+      run_at: number;
+    }>;
   }
 
   #announceDeliveries(deliveries: ReadonlyArray<{ id: number }>): void {
     for (const { id } of deliveries) {
-      this.#events.emit('job:enqueued', { id: String(id), queue: WEBHOOK_QUEUE, task: WEBHOOK_TASK, state: 'queued', attempt: 0 });
+      this.#events.emit('job:enqueued', {
+        id: String(id),
+        queue: WEBHOOK_QUEUE,
+        task: WEBHOOK_TASK,
+        state: 'queued',
+        attempt: 0,
+      });
     }
   }
 
   async jobSetProgress(params: LeaseRef & { progress: string }): Promise<boolean> {
     this.#assertOpen();
-    const row = this.#statement(sql.jobSetProgress).get({ ...leaseParams(params), progress: params.progress }) as
-      | EventRow
-      | undefined;
+    const row = this.#statement(sql.jobSetProgress).get({
+      ...leaseParams(params),
+      progress: params.progress,
+    }) as EventRow | undefined;
     if (row) {
       this.#events.emit('job:progress', {
         ...eventOfRow(row, 'running'),
@@ -308,7 +404,11 @@ export class SqliteStore implements Store {
     const now = this.clock.now();
     const cursor = params.cursor ? ' AND id < @cursor' : '';
     const text = `SELECT * FROM offload_jobs WHERE ${filterClause(params)}${cursor} ORDER BY id DESC LIMIT @limit`;
-    const rows = this.#statement(text).all({ ...filterParams(params, now), cursor: params.cursor ?? null, limit: limit + 1 }) as JobRow[];
+    const rows = this.#statement(text).all({
+      ...filterParams(params, now),
+      cursor: params.cursor ?? null,
+      limit: limit + 1,
+    }) as JobRow[];
     const page = rows.slice(0, limit).map((row) => jobFromRow(row, now));
     return { jobs: page, nextCursor: rows.length > limit ? page[page.length - 1]!.id : null };
   }
@@ -318,7 +418,10 @@ export class SqliteStore implements Store {
     const now = this.clock.now();
     const text = `SELECT ${stateExpression} AS state, count(*) AS n FROM offload_jobs WHERE ${filterClause(params)} GROUP BY 1`;
     const counts = emptyCounts();
-    for (const row of this.#statement(text).all(filterParams(params, now)) as Array<{ state: JobState; n: number }>) {
+    for (const row of this.#statement(text).all(filterParams(params, now)) as Array<{
+      state: JobState;
+      n: number;
+    }>) {
       counts[row.state] = row.n;
     }
     return counts;
@@ -340,7 +443,11 @@ export class SqliteStore implements Store {
         this.#events.emit('job:failed', { ...eventOfRow(row, 'failed'), error });
       } else {
         requeued.push(String(row.id));
-        this.#events.emit('job:retrying', { ...eventOfRow(row, 'queued'), error, runAt: row.run_at });
+        this.#events.emit('job:retrying', {
+          ...eventOfRow(row, 'queued'),
+          error,
+          runAt: row.run_at,
+        });
       }
     }
     this.#announceDeliveries(deliveries);
@@ -349,10 +456,16 @@ export class SqliteStore implements Store {
 
   async jobDeleteFinished(params: { before: number; limit?: number }): Promise<number> {
     this.#assertOpen();
-    return this.#statement(sql.jobDeleteFinished).run({ before: params.before, limit: params.limit ?? 10_000 }).changes;
+    return this.#statement(sql.jobDeleteFinished).run({
+      before: params.before,
+      limit: params.limit ?? 10_000,
+    }).changes;
   }
 
-  async jobNextRunAt(params: { queues: readonly string[]; tasks: readonly string[] }): Promise<number | null> {
+  async jobNextRunAt(params: {
+    queues: readonly string[];
+    tasks: readonly string[];
+  }): Promise<number | null> {
     this.#assertOpen();
     const row = this.#statement(sql.jobNextRunAt).get({
       queues: JSON.stringify(params.queues),
@@ -377,8 +490,12 @@ export class SqliteStore implements Store {
   async queueList(): Promise<QueueInfo[]> {
     this.#assertOpen();
     const now = this.clock.now();
-    const paused = new Set((this.#statement(sql.queuePaused).all() as Array<{ name: string }>).map((r) => r.name));
-    const names = (this.#statement(sql.queueNames).all() as Array<{ name: string }>).map((r) => r.name).sort();
+    const paused = new Set(
+      (this.#statement(sql.queuePaused).all() as Array<{ name: string }>).map((r) => r.name),
+    );
+    const names = (this.#statement(sql.queueNames).all() as Array<{ name: string }>)
+      .map((r) => r.name)
+      .sort();
     const counted = this.#statement(
       `SELECT queue, ${stateExpression} AS state, count(*) AS n FROM offload_jobs GROUP BY 1, 2`,
     ).all({ now }) as Array<{ queue: string; state: JobState; n: number }>;
@@ -391,9 +508,11 @@ export class SqliteStore implements Store {
     this.#assertOpen();
     const now = this.clock.now();
     const upsert = this.#statement(sql.taskUpsert);
-    this.#db.transaction(() => {
-      for (const task of params.tasks) upsert.run({ ...task, now });
-    }).immediate();
+    this.#db
+      .transaction(() => {
+        for (const task of params.tasks) upsert.run({ ...task, now });
+      })
+      .immediate();
   }
 
   async taskList(): Promise<TaskInfo[]> {
@@ -403,10 +522,16 @@ export class SqliteStore implements Store {
 
   async workerHeartbeat(params: WorkerRecord): Promise<void> {
     this.#assertOpen();
-    this.#db.transaction(() => {
-      this.#statement(sql.workerUpsert).run({ ...params, modes: JSON.stringify(params.modes), queues: JSON.stringify(params.queues) });
-      this.#statement(sql.workerForget).run(params.lastHeartbeat - WORKER_FORGET_MS);
-    }).immediate();
+    this.#db
+      .transaction(() => {
+        this.#statement(sql.workerUpsert).run({
+          ...params,
+          modes: JSON.stringify(params.modes),
+          queues: JSON.stringify(params.queues),
+        });
+        this.#statement(sql.workerForget).run(params.lastHeartbeat - WORKER_FORGET_MS);
+      })
+      .immediate();
   }
 
   async workerRemove(params: { id: string }): Promise<void> {
@@ -421,7 +546,8 @@ export class SqliteStore implements Store {
 
   async settingGet(params: { key: string }): Promise<string | undefined> {
     this.#assertOpen();
-    return (this.#statement(sql.settingGet).get(params.key) as { value: string } | undefined)?.value;
+    return (this.#statement(sql.settingGet).get(params.key) as { value: string } | undefined)
+      ?.value;
   }
 
   async settingSet(params: { key: string; value: string }): Promise<void> {
@@ -435,7 +561,12 @@ export class SqliteStore implements Store {
     return (this.#statement(sql.settingGet).get(params.key) as { value: string }).value;
   }
 
-  async tokenCreate(params: { id: string; name: string; scopes: readonly string[]; hash: string }): Promise<TokenRecord> {
+  async tokenCreate(params: {
+    id: string;
+    name: string;
+    scopes: readonly string[];
+    hash: string;
+  }): Promise<TokenRecord> {
     this.#assertOpen();
     const row = this.#statement(sql.tokenCreate).get({
       id: params.id,
@@ -444,7 +575,11 @@ export class SqliteStore implements Store {
       hash: params.hash,
       now: this.clock.now(),
     }) as TokenRow | undefined;
-    if (!row) throw new OffloadError(ErrorCodes.INVALID_OPTION, `a token with id ${params.id} exists already; create it again for a new id`);
+    if (!row)
+      throw new OffloadError(
+        ErrorCodes.INVALID_OPTION,
+        `a token with id ${params.id} exists already; create it again for a new id`,
+      );
     return tokenFromRow(row);
   }
 
@@ -461,15 +596,24 @@ export class SqliteStore implements Store {
 
   async tokenRevoke(params: { id: string }): Promise<boolean> {
     this.#assertOpen();
-    return this.#statement(sql.tokenRevoke).run({ id: params.id, now: this.clock.now() }).changes > 0;
+    return (
+      this.#statement(sql.tokenRevoke).run({ id: params.id, now: this.clock.now() }).changes > 0
+    );
   }
 
   async tokenTouch(params: { id: string; minIntervalMs?: number }): Promise<void> {
     this.#assertOpen();
-    this.#statement(sql.tokenTouch).run({ id: params.id, now: this.clock.now(), minIntervalMs: params.minIntervalMs ?? 60_000 });
+    this.#statement(sql.tokenTouch).run({
+      id: params.id,
+      now: this.clock.now(),
+      minIntervalMs: params.minIntervalMs ?? 60_000,
+    });
   }
 
-  on<E extends keyof StoreEvents>(event: E, listener: (payload: StoreEvents[E]) => void): () => void {
+  on<E extends keyof StoreEvents>(
+    event: E,
+    listener: (payload: StoreEvents[E]) => void,
+  ): () => void {
     return this.#events.on(event, listener);
   }
 
@@ -526,15 +670,23 @@ export class SqliteStore implements Store {
 
   #stateError(id: string, action: string, allowed: string): OffloadError {
     const job = this.#statement(sql.jobGet).get(id) as JobRow | undefined;
-    if (!job) return new OffloadError(ErrorCodes.JOB_NOT_FOUND, `no job with id ${id}`, { details: { id } });
+    if (!job)
+      return new OffloadError(ErrorCodes.JOB_NOT_FOUND, `no job with id ${id}`, {
+        details: { id },
+      });
     const state = jobFromRow(job, this.clock.now()).state;
-    return new OffloadError(ErrorCodes.JOB_STATE, `job ${id} is ${state}; only ${allowed} jobs can ${action}`, {
-      details: { id, state },
-    });
+    return new OffloadError(
+      ErrorCodes.JOB_STATE,
+      `job ${id} is ${state}; only ${allowed} jobs can ${action}`,
+      {
+        details: { id, state },
+      },
+    );
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new OffloadError(ErrorCodes.STORE_CLOSED, `${this.description} is closed`);
+    if (this.#closed)
+      throw new OffloadError(ErrorCodes.STORE_CLOSED, `${this.description} is closed`);
   }
 }
 
@@ -586,5 +738,10 @@ function leaseParams(lease: LeaseRef): { id: string; workerId: string; fence: nu
 }
 
 function filterParams(filter: JobFilter, now: number): Record<string, unknown> {
-  return { queue: filter.queue ?? null, task: filter.task ?? null, state: filter.state ?? null, now };
+  return {
+    queue: filter.queue ?? null,
+    task: filter.task ?? null,
+    state: filter.state ?? null,
+    now,
+  };
 }

@@ -55,7 +55,10 @@ export async function progress(steps: number, ctx: TaskContext): Promise<number>
 }
 
 /** Takes its context apart and uses each piece: a task moved from inline to a Web Worker keeps working. */
-export async function destructures(steps: number, { progress, signal, yield: yieldTurn, job }: TaskContext): Promise<{ aborted: boolean; task: string }> {
+export async function destructures(
+  steps: number,
+  { progress, signal, yield: yieldTurn, job }: TaskContext,
+): Promise<{ aborted: boolean; task: string }> {
   for (let step = 1; step <= steps; step++) {
     progress(step);
     await yieldTurn();
@@ -77,7 +80,8 @@ export function busyProgress(
   return reported;
 }
 
-export const sumBytes = (buffer: ArrayBuffer) => new Uint8Array(buffer).reduce((sum, byte) => sum + byte, 0);
+export const sumBytes = (buffer: ArrayBuffer) =>
+  new Uint8Array(buffer).reduce((sum, byte) => sum + byte, 0);
 
 export const returnsFunction = () => () => 1;
 

@@ -2,13 +2,26 @@
  * The page side of the browser tests: each function drives a real pool and returns plain data (the
  * outcome of a run, stats, frame gaps) for the Node side to assert on.
  */
-import { createPool, type BrowserPool, type BrowserPoolOptions, type BrowserRunOptions } from 'offload/browser';
+import {
+  createPool,
+  type BrowserPool,
+  type BrowserPoolOptions,
+  type BrowserRunOptions,
+} from 'offload/browser';
 import type { TaskContext } from 'offload/task';
 import { checksum, mandelbrot, type MandelbrotView } from '../../../examples/browser-pool/tasks.ts';
 
 export type Outcome =
   | { ok: true; value: unknown }
-  | { ok: false; name: string; message: string; code: unknown; stack: string | undefined; extra: unknown; details: unknown };
+  | {
+      ok: false;
+      name: string;
+      message: string;
+      code: unknown;
+      stack: string | undefined;
+      extra: unknown;
+      details: unknown;
+    };
 
 const settle = (promise: Promise<unknown>): Promise<Outcome> =>
   promise.then(
@@ -55,9 +68,14 @@ const harness = {
     pools.set(id, createPool({ module: here(worker), ...rest }));
     return id;
   },
-  createWith: (options: unknown) => settle(Promise.resolve().then(() => createPool(options as BrowserPoolOptions))).then((outcome) => (outcome.ok ? { ok: true } : outcome)),
-  run: (id: number, task: string, payload?: unknown, options?: { timeout?: number }) => settle(pool(id).run(task, payload, options)),
-  runMany: (id: number, task: string, payloads: unknown[]) => Promise.all(payloads.map((payload) => settle(pool(id).run(task, payload)))),
+  createWith: (options: unknown) =>
+    settle(Promise.resolve().then(() => createPool(options as BrowserPoolOptions))).then(
+      (outcome) => (outcome.ok ? { ok: true } : outcome),
+    ),
+  run: (id: number, task: string, payload?: unknown, options?: { timeout?: number }) =>
+    settle(pool(id).run(task, payload, options)),
+  runMany: (id: number, task: string, payloads: unknown[]) =>
+    Promise.all(payloads.map((payload) => settle(pool(id).run(task, payload)))),
   ready: (id: number) => settle(pool(id).ready()),
   stats: (id: number) => pool(id).stats(),
   close: (id: number) => pool(id).close(),
@@ -72,7 +90,10 @@ const harness = {
   },
 
   async closeWhileRunning(id: number) {
-    const outcomes = Promise.all([settle(pool(id).run('wait', 50)), settle(pool(id).run('wait', 60))]);
+    const outcomes = Promise.all([
+      settle(pool(id).run('wait', 50)),
+      settle(pool(id).run('wait', 60)),
+    ]);
     const closed = pool(id).close();
     const late = await settle(pool(id).run('echo', 1));
     await closed;
@@ -86,7 +107,11 @@ const harness = {
   },
 
   async destroyWhileRunning(id: number) {
-    const outcomes = Promise.all([settle(pool(id).run('wait', 10_000)), settle(pool(id).run('wait', 10_000)), settle(pool(id).run('wait', 10_000))]);
+    const outcomes = Promise.all([
+      settle(pool(id).run('wait', 10_000)),
+      settle(pool(id).run('wait', 10_000)),
+      settle(pool(id).run('wait', 10_000)),
+    ]);
     await new Promise((resolve) => setTimeout(resolve, 50));
     await pool(id).destroy();
     return outcomes;
@@ -96,7 +121,11 @@ const harness = {
     const buffer = new Uint8Array(bytes).fill(1).buffer;
     const run: BrowserRunOptions = { transfer: [buffer] };
     const outcome = await settle(pool(id).run('sumBytes', buffer, run));
-    return { outcome, byteLengthAfter: buffer.byteLength, detached: (buffer as ArrayBuffer & { detached?: boolean }).detached };
+    return {
+      outcome,
+      byteLengthAfter: buffer.byteLength,
+      detached: (buffer as ArrayBuffer & { detached?: boolean }).detached,
+    };
   },
 
   async shared(id: number) {
@@ -107,20 +136,28 @@ const harness = {
 
   async progress(id: number) {
     const seen: unknown[] = [];
-    const outcome = await settle(pool(id).run('progress', 3, { onProgress: (value) => seen.push(value) }));
+    const outcome = await settle(
+      pool(id).run('progress', 3, { onProgress: (value) => seen.push(value) }),
+    );
     return { outcome, seen };
   },
 
   async destructures(id: number) {
     const seen: unknown[] = [];
-    const outcome = await settle(pool(id).run('destructures', 3, { onProgress: (value) => seen.push(value) }));
+    const outcome = await settle(
+      pool(id).run('destructures', 3, { onProgress: (value) => seen.push(value) }),
+    );
     return { outcome, seen };
   },
 
   /** Runs a task that holds its worker's thread; each progress value with how long before the result it arrived (ms). */
   async busyProgress(id: number, payload: { ms: number; every: number }) {
     const arrivals: Array<{ value: unknown; at: number }> = [];
-    const outcome = await settle(pool(id).run('busyProgress', payload, { onProgress: (value) => arrivals.push({ value, at: performance.now() }) }));
+    const outcome = await settle(
+      pool(id).run('busyProgress', payload, {
+        onProgress: (value) => arrivals.push({ value, at: performance.now() }),
+      }),
+    );
     const end = performance.now();
     return { outcome, seen: arrivals.map(({ value, at }) => ({ value, before: end - at })) };
   },
@@ -131,7 +168,10 @@ const harness = {
   async render(id: number, view: MandelbrotView) {
     const ctx = {} as TaskContext;
     const pixels = await pool(id).run(mandelbrot, view);
-    return { pool: checksum.run(pixels, ctx), page: checksum.run(mandelbrot.run(view, ctx) as Uint8ClampedArray, ctx) };
+    return {
+      pool: checksum.run(pixels, ctx),
+      page: checksum.run(mandelbrot.run(view, ctx) as Uint8ClampedArray, ctx),
+    };
   },
 
   /**
@@ -139,7 +179,10 @@ const harness = {
    * are counted, and returns the longest gap between two frames, from the job's start to its end.
    */
   async frameGaps(where: 'main' | 'pool', view: MandelbrotView) {
-    const workerPool = where === 'pool' ? createPool({ module: here('tasks-worker.js'), minWorkers: 1, maxWorkers: 1 }) : undefined;
+    const workerPool =
+      where === 'pool'
+        ? createPool({ module: here('tasks-worker.js'), minWorkers: 1, maxWorkers: 1 })
+        : undefined;
     await workerPool?.ready();
     const stamps: number[] = [];
     let counting = true;
@@ -158,7 +201,8 @@ const harness = {
     counting = false;
     await workerPool?.destroy();
     let longestGapMs = 0;
-    for (let i = 1; i < stamps.length; i++) if (stamps[i]! > start) longestGapMs = Math.max(longestGapMs, stamps[i]! - stamps[i - 1]!);
+    for (let i = 1; i < stamps.length; i++)
+      if (stamps[i]! > start) longestGapMs = Math.max(longestGapMs, stamps[i]! - stamps[i - 1]!);
     return { longestGapMs, jobMs, frames: stamps.length };
   },
 };
