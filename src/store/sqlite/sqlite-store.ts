@@ -177,9 +177,11 @@ export class SqliteStore implements Store {
           tasks,
           now,
         };
-        if (start > 0)
-          rows.push(...(claim.all({ ...base, limit: start, startedAt: now }) as JobRow[]));
-        if (queue.limit > start)
+        const starting =
+          start > 0 ? (claim.all({ ...base, limit: start, startedAt: now }) as JobRow[]) : [];
+        rows.push(...starting);
+        // A queue that could not fill its free slots has nothing to claim ahead: no second statement.
+        if (queue.limit > start && starting.length === start)
           rows.push(
             ...(claim.all({ ...base, limit: queue.limit - start, startedAt: null }) as JobRow[]),
           );
