@@ -62,6 +62,8 @@ export const ErrorCodes = {
   BAD_RESPONSE: 'ERR_BAD_RESPONSE',
   /** `waitForJob` ran out of time before the job ended. */
   WAIT_TIMEOUT: 'ERR_WAIT_TIMEOUT',
+  /** A task's flow key function threw or returned no usable key for a payload; nothing was stored. */
+  INVALID_KEY: 'ERR_INVALID_KEY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

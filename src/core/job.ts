@@ -43,6 +43,8 @@ export interface Job<Payload = unknown, Result = unknown> {
   /** Timeout per run in milliseconds; 0 means none. */
   timeoutMs: number;
   uniqueKey: string | null;
+  /** The flow key its queue's per-key limits, rate limits and fair rotation go by (docs/flow-control.md). */
+  key: string | null;
   /** Enqueueing again with this key returns this job, in any state, for as long as it is kept. */
   idempotencyKey: string | null;
   /** Where the outcome is POSTed (signed) once the job ends. */

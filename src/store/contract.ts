@@ -63,6 +63,17 @@ export interface Store {
     tasks: readonly string[];
   }): Promise<number | null>;
 
+  /**
+   * Sets one layer of a queue's flow control: `declared` (from task modules, written when a worker
+   * starts) or `runtime` (from `queue.setLimits`). The runtime layer, when set, replaces the declared
+   * one whole; `limits: null` clears the layer. Jobs already running count toward a new limit.
+   */
+  limitsSet(params: { queue: string; layer: LimitsLayer; limits: QueueLimits | null }): Promise<void>;
+  /** A queue's flow control and its live state (running, tokens, busiest keys); undefined when it has none. */
+  limitsGet(params: { queue: string }): Promise<LimitsState | undefined>;
+  /** Every queue with flow control, by name. */
+  limitsList(): Promise<LimitsState[]>;
+
   queuePause(params: { name: string }): Promise<void>;
   queueResume(params: { name: string }): Promise<void>;
   queueList(): Promise<QueueInfo[]>;
@@ -136,6 +147,8 @@ export interface EnqueueParams {
   idempotencyKey: string | null;
   /** An absolute http(s) URL; when the job ends, an `offload.webhook` delivery job is created with it. */
   callbackUrl: string | null;
+  /** The flow key (a tenant, an account) its queue's per-key limits and fairness go by; null: none. */
+  key?: string | null;
 }
 
 /** Where an enqueue writes. Default: the store's own connections. */
@@ -193,6 +206,11 @@ export type JobOutcome = (
   | { kind: 'snoozed'; lease: LeaseRef; runAt: number }
   /** Given back unfinished (shutdown): queued at once, this run not counted. */
   | { kind: 'released'; lease: LeaseRef }
+  /**
+   * A remote rate limit was hit (`ctx.rateLimited`): back to the queue at `runAt`, this run not
+   * counted, and the job's key (its whole queue when it has none) starts nothing until then.
+   */
+  | { kind: 'rateLimited'; lease: LeaseRef; runAt: number }
   /** Not an end: a `claimed` job's run began; it is `running` from now on. */
   | { kind: 'started'; lease: LeaseRef }
 ) &
@@ -230,6 +248,72 @@ export interface QueueInfo {
   name: string;
   paused: boolean;
   counts: Record<JobState, number>;
+}
+
+/**
+ * Flow control of one queue, across every worker on the store (docs/flow-control.md). Absent
+ * fields set no limit. Keys come from jobs (`EnqueueParams.key`); jobs without a key form one group
+ * of their own, bound by the queue-wide limits only.
+ */
+export interface QueueLimits {
+  /** Jobs of the queue running at once (claimed ones included), 1 to 1 000 000. */
+  concurrency?: number;
+  /** Jobs of one key running at once, 1 to 1 000 000. */
+  keyConcurrency?: number;
+  /** Per-key replacements of `keyConcurrency`, for tiers: `{ acme: 10 }`. */
+  keyOverrides?: Record<string, number>;
+  /** Starts of the queue's jobs per sliding window. */
+  rate?: RateWindow;
+  /** Starts of one key's jobs per sliding window. */
+  keyRate?: RateWindow;
+  /**
+   * `strict`: a key's jobs start one at a time in enqueue order, each only after the one before it
+   * ended, retries included. Priorities and run-ats do not reorder them.
+   */
+  order?: 'strict';
+}
+
+/** At most `limit` starts in any `per` milliseconds (a sliding window). */
+export interface RateWindow {
+  limit: number;
+  per: number;
+}
+
+export type LimitsLayer = 'declared' | 'runtime';
+
+/** A queue's flow control as configured, and what it holds back right now. */
+export interface LimitsState {
+  queue: string;
+  /** What applies: the runtime layer when set, else the declared one. */
+  limits: QueueLimits;
+  declared: QueueLimits | null;
+  runtime: QueueLimits | null;
+  /** Jobs of the queue holding a slot (running or claimed). */
+  running: number;
+  /** The queue-wide rate window now; null without `rate`. */
+  tokens: TokenState | null;
+  /** Until when `ctx.rateLimited` holds the whole queue (epoch ms), or null. */
+  heldUntil: number | null;
+  /** Due jobs waiting while a limit holds them back. */
+  heldBack: number;
+  /** The busiest keys (most running first, at most 20). */
+  keys: KeyState[];
+}
+
+export interface TokenState {
+  /** Starts the window allows now. */
+  left: number;
+  /** When the next start frees (epoch ms), or null when one is free now. */
+  nextAt: number | null;
+}
+
+export interface KeyState {
+  key: string;
+  running: number;
+  /** Its concurrency limit (an override or `keyConcurrency`; 1 under strict order), or null. */
+  limit: number | null;
+  tokens: TokenState | null;
+  heldUntil: number | null;
 }
 
 /** A worker as the registry knows it: identity, what it serves, and when it last checked in. */

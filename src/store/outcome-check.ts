@@ -1,7 +1,7 @@
 import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import type { JobOutcome } from './contract.ts';
 
-const KINDS = ['succeeded', 'failed', 'snoozed', 'released', 'started'];
+const KINDS = ['succeeded', 'failed', 'snoozed', 'rateLimited', 'released', 'started'];
 
 /**
  * Checks every outcome of a `jobRecordOutcomes` call before a store writes any: a known kind, a
@@ -67,6 +67,7 @@ function kindProblem(outcome: JobOutcome): { field: string; message: string } | 
         };
       return outcome.retryAt === null ? undefined : timeProblem('retryAt', outcome.retryAt);
     case 'snoozed':
+    case 'rateLimited':
       return timeProblem('runAt', outcome.runAt);
     case 'released':
     case 'started':

@@ -21,6 +21,8 @@ export interface JobRow {
   max_attempts: number;
   timeout_ms: number;
   unique_key: string | null;
+  /** '' marks an unkeyed job of a limited queue; it reads as null. */
+  flow_key?: string | null;
   idempotency_key: string | null;
   callback_url: string | null;
   webhook_job_id: number | string | null;
@@ -65,6 +67,7 @@ export function jobFromRow(row: JobRow, now: number): Job {
     maxAttempts: row.max_attempts,
     timeoutMs: row.timeout_ms,
     uniqueKey: row.unique_key,
+    key: row.flow_key || null,
     idempotencyKey: row.idempotency_key,
     callbackUrl: row.callback_url,
     webhookJobId: row.webhook_job_id === null ? null : String(row.webhook_job_id),
@@ -101,6 +104,7 @@ export function jobFromInsert(
     maxAttempts: params.maxAttempts,
     timeoutMs: params.timeoutMs,
     uniqueKey: params.uniqueKey,
+    key: params.key ?? null,
     idempotencyKey: params.idempotencyKey,
     callbackUrl: params.callbackUrl,
     webhookJobId: null,

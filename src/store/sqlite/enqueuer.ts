@@ -103,7 +103,7 @@ export class SqliteEnqueuer {
     const { statement } = this.#deps;
     const insert = statement(sql.jobInsert);
     return params.map((job) => {
-      const row = insert.get({ ...job, now }) as JobRow | undefined;
+      const row = insert.get({ ...job, key: job.key ?? null, now }) as JobRow | undefined;
       if (row) return { job: jobFromRow(row, now), created: true };
       const same =
         job.idempotencyKey === null
@@ -141,13 +141,14 @@ export class SqliteEnqueuer {
         job.timeoutMs,
         job.callbackUrl,
         now,
+        job.key ?? null,
       );
     }
     const insert = this.#prepared(this.#rowStatements, rows.length, sql.jobInsertRows);
     return inserted(rows, insert.run(values).lastInsertRowid, now);
   }
 
-  /** Rows that differ only in payload and run-at (the usual bulk enqueue) bind two values a row instead of nine. */
+  /** Rows that differ only in payload and run-at (the usual bulk enqueue) bind two values a row instead of ten. */
   #insertShared(rows: readonly EnqueueParams[], now: number): EnqueueResult[] {
     const values: unknown[] = [];
     for (const job of rows) values.push(job.payload, job.runAt);
@@ -159,6 +160,7 @@ export class SqliteEnqueuer {
       maxAttempts: first.maxAttempts,
       timeoutMs: first.timeoutMs,
       callbackUrl: first.callbackUrl,
+      key: first.key ?? null,
       now,
     };
     const insert = this.#prepared(this.#sharedStatements, rows.length, sql.jobInsertShared);
@@ -208,6 +210,7 @@ function sameSettings(rows: readonly EnqueueParams[]): boolean {
       job.priority === first.priority &&
       job.maxAttempts === first.maxAttempts &&
       job.timeoutMs === first.timeoutMs &&
-      job.callbackUrl === first.callbackUrl,
+      job.callbackUrl === first.callbackUrl &&
+      (job.key ?? null) === (first.key ?? null),
   );
 }

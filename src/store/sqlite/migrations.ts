@@ -125,6 +125,49 @@ export const migrations: readonly Migration[] = [
        WHERE error IS NOT NULL AND json_valid(error);
     `,
   },
+  {
+    version: 6,
+    name: 'flow control: keys, limits, slots and rate windows',
+    sql: `
+      -- The flow key a job's queue limits and rotation go by; '' for unkeyed jobs of a limited queue.
+      ALTER TABLE offload_jobs ADD COLUMN flow_key TEXT;
+      -- 1 while a run of a limited queue holds its counted slot; leaving 'running' gives it back.
+      ALTER TABLE offload_jobs ADD COLUMN slot INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX offload_jobs_flow ON offload_jobs (queue, flow_key, priority DESC, run_at, id)
+        WHERE state = 'queued' AND flow_key IS NOT NULL;
+      CREATE INDEX offload_jobs_flow_order ON offload_jobs (queue, flow_key, id)
+        WHERE state = 'queued' AND flow_key IS NOT NULL;
+      -- One row per limited queue: both layers (JSON), the counters of what holds a slot, the
+      -- queue-wide rate window (JSON array of start times), the rotation cursor and the next wake.
+      CREATE TABLE offload_limits (
+        queue       TEXT PRIMARY KEY,
+        declared    TEXT,
+        runtime     TEXT,
+        running     INTEGER NOT NULL DEFAULT 0,
+        starts      TEXT    NOT NULL DEFAULT '[]',
+        held_until  INTEGER,
+        cursor      TEXT,
+        wake_at     INTEGER,
+        updated_at  INTEGER NOT NULL
+      );
+      CREATE TABLE offload_flow_keys (
+        queue      TEXT    NOT NULL,
+        key        TEXT    NOT NULL,
+        running    INTEGER NOT NULL DEFAULT 0,
+        starts     TEXT    NOT NULL DEFAULT '[]',
+        held_until INTEGER,
+        PRIMARY KEY (queue, key)
+      ) WITHOUT ROWID;
+      -- Whatever statement ends or requeues a run that held a slot (an outcome, a cancel, a lease
+      -- recovery) gives the slot back in the same transaction.
+      CREATE TRIGGER offload_jobs_release_slot AFTER UPDATE OF state ON offload_jobs
+        WHEN OLD.slot = 1 AND OLD.state = 'running' AND NEW.state <> 'running'
+      BEGIN
+        UPDATE offload_limits SET running = running - 1 WHERE queue = OLD.queue;
+        UPDATE offload_flow_keys SET running = running - 1 WHERE queue = OLD.queue AND key = OLD.flow_key;
+      END;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -20,22 +20,29 @@ const WORKER_DIED_MESSAGE = `'the worker ' || lease_owner || ' stopped renewing 
 /** What outcome statements return: the event fields, and whether the job has a callback (a delivery job may have been made). */
 const EVENT_COLUMNS = `id, queue, task, attempts, callback_url IS NOT NULL AS hooked`;
 
+/** A job's flow key: its own, else '' when its queue is limited (so the flow claim finds it), else null. */
+function flowKeyOf(key: string, queue: string): string {
+  return `coalesce(${key}, (SELECT '' FROM offload_limits WHERE offload_limits.queue = ${queue}))`;
+}
+
 export const stateExpression = `CASE WHEN state = 'queued' AND run_at > @now THEN 'scheduled' WHEN state = 'running' AND started_at IS NULL THEN 'claimed' ELSE state END`;
 
 export const sql = {
   jobInsert: `
-    INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, idempotency_key, callback_url, created_at)
-    VALUES (@queue, @task, @payload, 'queued', @priority, @runAt, @maxAttempts, @timeoutMs, @uniqueKey, @idempotencyKey, @callbackUrl, @now)
+    INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, idempotency_key, callback_url, created_at, flow_key)
+    VALUES (@queue, @task, @payload, 'queued', @priority, @runAt, @maxAttempts, @timeoutMs, @uniqueKey, @idempotencyKey, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')})
     ON CONFLICT DO NOTHING
     RETURNING *`,
   /** Insert of `rows` jobs without unique or idempotency keys in one statement (9 parameters a row). */
   jobInsertRows: (rows: number) =>
-    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at) VALUES ` +
-    Array<string>(rows).fill(`(?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`).join(', '),
+    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key) ` +
+    `SELECT column1, column2, column3, 'queued', column4, column5, column6, column7, column8, column9, ${flowKeyOf('column10', 'column1')} FROM (VALUES ` +
+    Array<string>(rows).fill(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ') +
+    ')',
   /** Insert of `rows` jobs that share their settings: named parameters for those, (payload, run-at) pairs a row. */
   jobInsertShared: (rows: number) =>
-    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at) ` +
-    `SELECT @queue, @task, column1, 'queued', @priority, column2, @maxAttempts, @timeoutMs, @callbackUrl, @now FROM (VALUES ` +
+    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key) ` +
+    `SELECT @queue, @task, column1, 'queued', @priority, column2, @maxAttempts, @timeoutMs, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')} FROM (VALUES ` +
     Array<string>(rows).fill('(?, ?)').join(', ') +
     ')',
   jobByIdempotencyKey: `SELECT * FROM offload_jobs WHERE idempotency_key = ?`,
@@ -47,7 +54,7 @@ export const sql = {
   jobClaim: `
     UPDATE offload_jobs
        SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = @workerId,
-           lease_expires_at = @now + @leaseMs, started_at = @startedAt
+           lease_expires_at = @now + @leaseMs, started_at = @startedAt, slot = 0
      WHERE id IN (
        SELECT id FROM offload_jobs INDEXED BY offload_jobs_claim
         WHERE state = 'queued' AND queue = @queue AND run_at <= @now
@@ -81,7 +88,7 @@ export const sql = {
   jobRequeueUncounted: `
     UPDATE offload_jobs SET state = 'queued', run_at = @runAt, attempts = attempts - 1, ${RUN_FACTS}, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
-    RETURNING id, queue, task, attempts`,
+    RETURNING id, queue, task, attempts, flow_key`,
   jobSetProgress: `UPDATE offload_jobs SET progress = @progress WHERE ${LEASE_MATCH} RETURNING id, queue, task, attempts`,
   /** Claimed jobs of one worker start (from now on they read as running): @leases is a JSON array of [id, fence]. */
   jobStartMany: `

@@ -14,6 +14,9 @@ import {
   type JobListParams,
   type JobOutcome,
   type LeaseRef,
+  type LimitsLayer,
+  type LimitsState,
+  type QueueLimits,
   type QueueInfo,
   type RenewParams,
   type Store,
@@ -38,6 +41,7 @@ import {
   type WorkerRow,
 } from '../row.ts';
 import { SqliteEnqueuer } from './enqueuer.ts';
+import { SqliteFlow } from './flow.ts';
 import { openDatabase, storageError } from './open-database.ts';
 import { filterClause, sql, stateExpression } from './queries.ts';
 
@@ -108,6 +112,7 @@ export class SqliteStore implements Store {
   readonly #events = new StoreEventHub();
   readonly #statements = new Map<string, Statement>();
   readonly #enqueuer: SqliteEnqueuer;
+  readonly #flow: SqliteFlow;
   #watchTimer: NodeJS.Timeout | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
   #dataVersion = 0;
@@ -128,6 +133,7 @@ export class SqliteStore implements Store {
       write: (work) => this.#write(work),
       assertOpen: () => this.#assertOpen(),
     });
+    this.#flow = new SqliteFlow({ statement: (text) => this.#statement(text) });
     if (parsed.watchInterval > 0) this.#startWatching(parsed.watchInterval);
     if (parsed.checkpointInterval > 0) this.#startCheckpoints(parsed.checkpointInterval);
     mapStorageErrors(this, (error) => storageError(error, this.#file));
@@ -167,8 +173,20 @@ export class SqliteStore implements Store {
       );
       const rows: JobRow[] = [];
       const claim = this.#statement(sql.jobClaim);
+      const limited = this.#flow.limited();
       for (const queue of params.queues) {
         if (queue.limit <= 0 || paused.has(queue.name)) continue;
+        const flow = limited.get(queue.name);
+        if (flow) {
+          // A limited queue claims nothing ahead: a job leased ahead would hold a slot and a token
+          // without running.
+          const limit = Math.min(queue.start ?? queue.limit, queue.limit);
+          if (limit > 0) {
+            const claimed = { queue: queue.name, limit, workerId: params.workerId, now, tasks };
+            rows.push(...this.#flow.claim({ ...claimed, leaseMs: params.leaseMs }, flow.limits, flow.row));
+          }
+          continue;
+        }
         const start = Math.min(queue.start ?? queue.limit, queue.limit);
         const base = {
           workerId: params.workerId,
@@ -321,6 +339,14 @@ export class SqliteStore implements Store {
       case 'released':
         return this.#statement(sql.jobRequeueUncounted).get({ ...lease, runAt: now }) as
           EventRow | undefined;
+      case 'rateLimited': {
+        const row = this.#statement(sql.jobRequeueUncounted).get({
+          ...lease,
+          runAt: outcome.runAt,
+        }) as (EventRow & { flow_key: string | null }) | undefined;
+        if (row) this.#flow.hold(row.queue, row.flow_key, outcome.runAt);
+        return row;
+      }
     }
   }
 
@@ -469,13 +495,40 @@ export class SqliteStore implements Store {
     tasks: readonly string[];
   }): Promise<number | null> {
     this.#assertOpen();
-    const row = this.#statement(sql.jobNextRunAt).get({
-      queues: JSON.stringify(params.queues),
-      tasks: JSON.stringify(params.tasks),
-    }) as {
+    const now = this.clock.now();
+    const tasks = JSON.stringify(params.tasks);
+    const limited = this.#flow.limited();
+    const free = params.queues.filter((queue) => !limited.has(queue));
+    const row = this.#statement(sql.jobNextRunAt).get({ queues: JSON.stringify(free), tasks }) as {
       runAt: number | null;
     };
-    return row.runAt;
+    // A limited queue's due jobs wait for a slot (a job end wakes the worker) or a token: its
+    // next wake is a scheduled run-at or a window or hold running out, never "now".
+    const wakes = params.queues
+      .filter((queue) => limited.has(queue))
+      .map((queue) => this.#flow.nextWake(queue, limited.get(queue)!.row, tasks, now));
+    const all = [row.runAt, ...wakes].filter((at): at is number => at !== null);
+    return all.length ? Math.min(...all) : null;
+  }
+
+  async limitsSet(params: {
+    queue: string;
+    layer: LimitsLayer;
+    limits: QueueLimits | null;
+  }): Promise<void> {
+    this.#assertOpen();
+    this.#write(() => this.#flow.set(params.queue, params.layer, params.limits, this.clock.now()));
+    this.#events.emit('store:changed', {});
+  }
+
+  async limitsGet(params: { queue: string }): Promise<LimitsState | undefined> {
+    this.#assertOpen();
+    return this.#flow.get(params.queue, this.clock.now());
+  }
+
+  async limitsList(): Promise<LimitsState[]> {
+    this.#assertOpen();
+    return this.#flow.list(this.clock.now());
   }
 
   async queuePause(params: { name: string }): Promise<void> {

@@ -1,0 +1,338 @@
+import type Database from 'better-sqlite3';
+import { keyLimit } from '../../core/flow-limits.ts';
+import type { LimitsLayer, LimitsState, QueueLimits, RateWindow } from '../contract.ts';
+import {
+  afterStarts,
+  effectiveLimits,
+  keysPerClaim,
+  limitsState,
+  TOP_KEYS,
+  windowTokens,
+  type KeyRecord,
+  type LimitsRecord,
+} from '../flow-state.ts';
+import type { JobRow } from '../row.ts';
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+interface LimitsRow {
+  queue: string;
+  declared: string | null;
+  runtime: string | null;
+  running: number;
+  starts: string;
+  held_until: number | null;
+  cursor: string | null;
+  wake_at: number | null;
+}
+
+interface KeyRow {
+  key: string;
+  running: number;
+  starts: string;
+  held_until: number | null;
+}
+
+const sql = {
+  limitsAll: `SELECT * FROM offload_limits ORDER BY queue`,
+  limitsOne: `SELECT * FROM offload_limits WHERE queue = ?`,
+  limitsUpsert: `
+    INSERT INTO offload_limits (queue, declared, runtime, updated_at) VALUES (@queue, @declared, @runtime, @now)
+    ON CONFLICT (queue) DO UPDATE SET declared = excluded.declared, runtime = excluded.runtime, updated_at = excluded.updated_at`,
+  limitsDelete: `DELETE FROM offload_limits WHERE queue = ?`,
+  limitsAfterClaim: `UPDATE offload_limits SET running = running + @taken, starts = @starts, cursor = @cursor, wake_at = @wakeAt WHERE queue = @queue`,
+  limitsWake: `UPDATE offload_limits SET wake_at = @wakeAt WHERE queue = @queue`,
+  limitsHold: `UPDATE offload_limits SET held_until = max(coalesce(held_until, 0), @until), wake_at = @until WHERE queue = @queue`,
+  /** Counters from scratch, when a queue becomes limited: what runs now holds a slot. */
+  slotsTake: `UPDATE offload_jobs SET slot = 1, flow_key = coalesce(flow_key, '') WHERE queue = @queue AND state = 'running'`,
+  keysUnkeyed: `UPDATE offload_jobs SET flow_key = '' WHERE queue = @queue AND state = 'queued' AND flow_key IS NULL`,
+  keysCount: `
+    INSERT INTO offload_flow_keys (queue, key, running)
+    SELECT queue, flow_key, count(*) FROM offload_jobs WHERE queue = @queue AND state = 'running' GROUP BY flow_key
+    ON CONFLICT (queue, key) DO UPDATE SET running = excluded.running`,
+  limitsCount: `UPDATE offload_limits SET running = (SELECT count(*) FROM offload_jobs WHERE queue = @queue AND state = 'running') WHERE queue = @queue`,
+  slotsDrop: `UPDATE offload_jobs SET slot = 0 WHERE queue = @queue AND slot = 1`,
+  keysDrop: `DELETE FROM offload_flow_keys WHERE queue = @queue`,
+  keyOne: `SELECT * FROM offload_flow_keys WHERE queue = @queue AND key = @key`,
+  keysTop: `SELECT * FROM offload_flow_keys WHERE queue = @queue AND (running > 0 OR held_until > @now OR starts <> '[]') ORDER BY running DESC, key LIMIT ${TOP_KEYS}`,
+  keyAfterClaim: `
+    INSERT INTO offload_flow_keys (queue, key, running, starts) VALUES (@queue, @key, @taken, @starts)
+    ON CONFLICT (queue, key) DO UPDATE SET running = running + excluded.running, starts = excluded.starts`,
+  keyHold: `
+    INSERT INTO offload_flow_keys (queue, key, held_until) VALUES (@queue, @key, @until)
+    ON CONFLICT (queue, key) DO UPDATE SET held_until = max(coalesce(held_until, 0), excluded.held_until)`,
+  firstKey: `
+    SELECT flow_key AS key FROM offload_jobs INDEXED BY offload_jobs_flow
+     WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = @queue ORDER BY flow_key LIMIT 1`,
+  nextKey: `
+    SELECT flow_key AS key FROM offload_jobs INDEXED BY offload_jobs_flow
+     WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = @queue AND flow_key > @after ORDER BY flow_key LIMIT 1`,
+  keyDue: `
+    SELECT id FROM offload_jobs INDEXED BY offload_jobs_flow
+     WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = @queue AND flow_key = @key AND run_at <= @now
+       AND task IN (SELECT value FROM json_each(@tasks))
+     ORDER BY priority DESC, run_at, id LIMIT @limit`,
+  keyHead: `
+    SELECT id, run_at, task FROM offload_jobs INDEXED BY offload_jobs_flow_order
+     WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = @queue AND flow_key = @key ORDER BY id LIMIT 1`,
+  jobsLease: `
+    UPDATE offload_jobs
+       SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = @workerId,
+           lease_expires_at = @now + @leaseMs, started_at = @now, slot = 1
+     WHERE id IN (SELECT value FROM json_each(@ids))
+    RETURNING *`,
+  nextRunAt: `
+    SELECT min(run_at) AS runAt FROM offload_jobs
+     WHERE state = 'queued' AND queue = @queue AND run_at > @now AND task IN (SELECT value FROM json_each(@tasks))`,
+  heldBack: `SELECT count(*) AS n FROM offload_jobs WHERE state = 'queued' AND queue = @queue AND run_at <= @now`,
+} as const;
+
+/** What the flow part needs of its store. */
+export interface SqliteFlowDeps {
+  statement(text: string): Statement;
+}
+
+/** One claim's part for a limited queue. */
+export interface FlowClaim {
+  queue: string;
+  /** Jobs wanted; a limited queue claims none ahead, so all of them start. */
+  limit: number;
+  workerId: string;
+  leaseMs: number;
+  /** JSON array of the task names served. */
+  tasks: string;
+  now: number;
+}
+
+/**
+ * Flow control on SQLite (docs/flow-control.md): the limits rows, and the claim of a limited queue.
+ * Every method runs inside a write transaction of the store, which is the only writer of the
+ * file, so counters and rate windows are exact without further locking.
+ */
+export class SqliteFlow {
+  readonly #deps: SqliteFlowDeps;
+
+  constructor(deps: SqliteFlowDeps) {
+    this.#deps = deps;
+  }
+
+  /** The limits that apply, by queue, for the queues that have any. */
+  limited(): Map<string, { limits: QueueLimits; row: LimitsRow }> {
+    const limited = new Map<string, { limits: QueueLimits; row: LimitsRow }>();
+    for (const row of this.#all(sql.limitsAll) as LimitsRow[]) {
+      const limits = effectiveLimits(parse(row.declared), parse(row.runtime));
+      if (limits) limited.set(row.queue, { limits, row });
+    }
+    return limited;
+  }
+
+  /** Sets one layer; counters start from what runs when a queue becomes limited, and drop when it stops being. */
+  set(queue: string, layer: LimitsLayer, limits: QueueLimits | null, now: number): void {
+    const row = this.#get(sql.limitsOne, queue) as LimitsRow | undefined;
+    const declared = layer === 'declared' ? limits : parse(row?.declared ?? null);
+    const runtime = layer === 'runtime' ? limits : parse(row?.runtime ?? null);
+    const before = row ? effectiveLimits(parse(row.declared), parse(row.runtime)) : null;
+    const after = effectiveLimits(declared, runtime);
+    if (declared === null && runtime === null) this.#run(sql.limitsDelete, queue);
+    else
+      this.#run(sql.limitsUpsert, {
+        queue,
+        declared: declared && JSON.stringify(declared),
+        runtime: runtime && JSON.stringify(runtime),
+        now,
+      });
+    if (!before && after) {
+      for (const text of [sql.keysUnkeyed, sql.slotsTake, sql.keysCount, sql.limitsCount])
+        this.#run(text, { queue });
+    } else if (before && !after) {
+      for (const text of [sql.slotsDrop, sql.keysDrop]) this.#run(text, { queue });
+    }
+  }
+
+  get(queue: string, now: number): LimitsState | undefined {
+    const row = this.#get(sql.limitsOne, queue) as LimitsRow | undefined;
+    return row && this.#state(row, now);
+  }
+
+  list(now: number): LimitsState[] {
+    return (this.#all(sql.limitsAll) as LimitsRow[]).map((row) => this.#state(row, now));
+  }
+
+  /**
+   * Leases up to `claim.limit` due jobs of a limited queue: within the queue's concurrency and rate,
+   * rotating over its keys from where the last claim stopped, each key within its own limits.
+   */
+  claim(claim: FlowClaim, limits: QueueLimits, row: LimitsRow): JobRow[] {
+    const { queue, now } = claim;
+    if (row.held_until !== null && row.held_until > now) return [];
+    let budget = claim.limit;
+    if (limits.concurrency !== undefined) budget = Math.min(budget, limits.concurrency - row.running);
+    const queueStarts = parseStarts(row.starts);
+    let wakeAt: number | null = null;
+    const later = (at: number) => (wakeAt = wakeAt === null ? at : Math.min(wakeAt, at));
+    if (limits.rate) {
+      const tokens = windowTokens(queueStarts, limits.rate, now);
+      budget = Math.min(budget, tokens.left);
+      if (tokens.nextAt !== null) later(tokens.nextAt);
+    }
+    if (budget <= 0) {
+      this.#run(sql.limitsWake, { queue, wakeAt });
+      return [];
+    }
+    const ids: number[] = [];
+    let cursor = row.cursor;
+    for (const key of this.#rotation(queue, row.cursor, keysPerClaim(budget))) {
+      if (ids.length >= budget) break;
+      const state = this.#key(queue, key);
+      if (state.heldUntil !== null && state.heldUntil > now) {
+        later(state.heldUntil);
+        continue;
+      }
+      let free = budget - ids.length;
+      const limit = key === '' ? null : keyLimit(limits, key);
+      if (limit !== null) free = Math.min(free, limit - state.running);
+      const keyRate = key === '' ? undefined : limits.keyRate;
+      if (keyRate) {
+        const tokens = windowTokens(state.starts, keyRate, now);
+        if (tokens.nextAt !== null) later(tokens.nextAt);
+        free = Math.min(free, tokens.left);
+      }
+      if (free <= 0) continue;
+      const taken = this.#due(claim, key, free, limits.order === 'strict' && key !== '');
+      if (taken.length === 0) continue;
+      ids.push(...taken);
+      cursor = key;
+      this.#run(sql.keyAfterClaim, {
+        queue,
+        key,
+        taken: taken.length,
+        starts: JSON.stringify(
+          keyRate ? afterStarts(state.starts, keyRate, now, taken.length) : [],
+        ),
+      });
+    }
+    this.#run(sql.limitsAfterClaim, {
+      queue,
+      taken: ids.length,
+      starts: JSON.stringify(limits.rate ? afterStarts(queueStarts, limits.rate, now, ids.length) : []),
+      cursor,
+      wakeAt,
+    });
+    if (ids.length === 0) return [];
+    return this.#all(sql.jobsLease, {
+      ids: JSON.stringify(ids),
+      workerId: claim.workerId,
+      leaseMs: claim.leaseMs,
+      now,
+    }) as JobRow[];
+  }
+
+  /** Holds a key (the whole queue for '' or no key) until `until`: `ctx.rateLimited`. */
+  hold(queue: string, key: string | null, until: number): void {
+    if (key) this.#run(sql.keyHold, { queue, key, until });
+    else this.#run(sql.limitsHold, { queue, until });
+  }
+
+  /** When a limited queue may next start something by itself: a scheduled run-at, or a token or hold running out. */
+  nextWake(queue: string, row: LimitsRow, tasks: string, now: number): number | null {
+    const next = (this.#get(sql.nextRunAt, { queue, now, tasks }) as { runAt: number | null }).runAt;
+    const wakes = [next, row.wake_at, row.held_until].filter(
+      (at): at is number => at !== null && at > now,
+    );
+    return wakes.length ? Math.min(...wakes) : null;
+  }
+
+  /** Keys with waiting jobs, in key order, starting after `cursor` and wrapping once ('' is the unkeyed group). */
+  *#rotation(queue: string, cursor: string | null, most: number): Generator<string> {
+    let visited = 0;
+    let key = cursor === null ? this.#firstKey(queue) : this.#nextKey(queue, cursor);
+    let wrapped = cursor === null;
+    while (visited < most) {
+      if (key === undefined) {
+        if (wrapped) return;
+        wrapped = true;
+        key = this.#firstKey(queue);
+        if (key === undefined) return;
+      }
+      if (wrapped && cursor !== null && key > cursor) return;
+      yield key;
+      visited++;
+      if (wrapped && key === cursor) return;
+      key = this.#nextKey(queue, key);
+    }
+  }
+
+  #firstKey(queue: string): string | undefined {
+    return (this.#get(sql.firstKey, { queue }) as { key: string } | undefined)?.key;
+  }
+
+  #nextKey(queue: string, after: string): string | undefined {
+    return (this.#get(sql.nextKey, { queue, after }) as { key: string } | undefined)?.key;
+  }
+
+  /** Up to `limit` due jobs of a key in claim order; under strict order only its oldest job, once it is due. */
+  #due(claim: FlowClaim, key: string, limit: number, strict: boolean): number[] {
+    const { queue, now, tasks } = claim;
+    if (!strict) {
+      const rows = this.#all(sql.keyDue, { queue, key, now, tasks, limit }) as Array<{ id: number }>;
+      return rows.map((row) => row.id);
+    }
+    const head = this.#get(sql.keyHead, { queue, key }) as
+      | { id: number; run_at: number; task: string }
+      | undefined;
+    if (!head || head.run_at > now || !(JSON.parse(tasks) as string[]).includes(head.task))
+      return [];
+    return [head.id];
+  }
+
+  #key(queue: string, key: string): KeyRecord {
+    const row = this.#get(sql.keyOne, { queue, key }) as KeyRow | undefined;
+    return row
+      ? { key, running: row.running, starts: parseStarts(row.starts), heldUntil: row.held_until }
+      : { key, running: 0, starts: [], heldUntil: null };
+  }
+
+  #state(row: LimitsRow, now: number): LimitsState {
+    const record: LimitsRecord = {
+      queue: row.queue,
+      declared: parse(row.declared),
+      runtime: parse(row.runtime),
+      running: row.running,
+      starts: parseStarts(row.starts),
+      heldUntil: row.held_until,
+    };
+    const keys = (this.#all(sql.keysTop, { queue: row.queue, now }) as KeyRow[]).map(
+      (key): KeyRecord => ({
+        key: key.key,
+        running: key.running,
+        starts: parseStarts(key.starts),
+        heldUntil: key.held_until,
+      }),
+    );
+    const heldBack = (this.#get(sql.heldBack, { queue: row.queue, now }) as { n: number }).n;
+    return limitsState(record, keys, heldBack, now);
+  }
+
+  #run(text: string, params: unknown): void {
+    this.#deps.statement(text).run(params);
+  }
+
+  #get(text: string, params: unknown): unknown {
+    return this.#deps.statement(text).get(params);
+  }
+
+  #all(text: string, params?: unknown): unknown[] {
+    const statement = this.#deps.statement(text);
+    return params === undefined ? statement.all() : statement.all(params);
+  }
+}
+
+function parse(text: string | null): QueueLimits | null {
+  return text === null ? null : (JSON.parse(text) as QueueLimits);
+}
+
+function parseStarts(text: string): number[] {
+  return JSON.parse(text) as number[];
+}
+
+export type { LimitsRow, RateWindow };
