@@ -234,6 +234,7 @@ function enqueueOptions(body: EnqueueBody, idempotencyKey: string | undefined): 
   if (body.attempts !== undefined) options.attempts = body.attempts;
   if (body.timeout !== undefined) options.timeout = body.timeout;
   if (body.callbackUrl !== undefined) options.callbackUrl = body.callbackUrl;
+  if (body.key !== undefined) options.key = body.key;
   if (idempotencyKey !== undefined) options.idempotencyKey = idempotencyKey;
   return options;
 }
