@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import pino from 'pino';
 import type { Job } from '../../src/core/job.ts';
 import { createQueue } from '../../src/queue/queue.ts';
@@ -8,7 +8,7 @@ import type { Store } from '../../src/store/contract.ts';
 import { leaseOf } from '../../src/worker/job-run.ts';
 import { defineTask } from '../../src/task/define-task-node.ts';
 import type { Task } from '../../src/task/task.ts';
-import { createWorker, type Worker } from '../../src/worker/worker.ts';
+import { createWorker } from '../../src/worker/worker.ts';
 import {
   inlineBadHold,
   inlineRateLimited,
