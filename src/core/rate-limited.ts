@@ -52,6 +52,20 @@ export function rateLimitedHold(
   );
 }
 
+/**
+ * Whether a run ended with a {@link RateLimited}: the class itself, or one rebuilt from a thread
+ * or process by its name and fields. Another library's error that happens to be named
+ * `RateLimited` carries neither field and fails the run as any error does.
+ */
+export function isRateLimited(error: unknown): error is RateLimited {
+  if (error instanceof RateLimited) return true;
+  const fields = error as { name?: unknown; delayMs?: unknown; until?: unknown } | null;
+  return (
+    fields?.name === 'RateLimited' &&
+    (typeof fields.delayMs === 'number' || typeof fields.until === 'number')
+  );
+}
+
 /** When a RateLimited thrown by a run holds until (epoch ms), by the worker's clock `now`. */
 export function rateLimitedRunAt(
   error: { delayMs?: unknown; until?: unknown },

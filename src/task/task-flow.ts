@@ -65,7 +65,7 @@ export function taskFlow(
     else input.keyRate = window;
   }
   const limits = parseLimits(name, input);
-  return { key, limits: hasLimits(limits) ? limits : undefined };
+  return { key, limits: hasLimits(limits) ? deepFreeze(limits) : undefined };
 }
 
 /** An options object of known fields, or undefined when it is left out. */
@@ -136,6 +136,13 @@ function invalid(task: string, option: string, words: string): OffloadError {
       details: { label: 'defineTask', task, option },
     },
   );
+}
+
+/** The task is frozen; so are its limits, which every worker serving it writes to the store. */
+function deepFreeze<T extends object>(value: T): T {
+  for (const item of Object.values(value))
+    if (typeof item === 'object' && item !== null) deepFreeze(item as object);
+  return Object.freeze(value);
 }
 
 function labelOf(task: string): string {

@@ -11,7 +11,7 @@ import {
 } from '../core/errors.ts';
 import type { ClaimedJob } from '../core/job.ts';
 import { encodeJson } from '../core/payload.ts';
-import { RateLimited, rateLimitedRunAt } from '../core/rate-limited.ts';
+import { isRateLimited, RateLimited, rateLimitedRunAt } from '../core/rate-limited.ts';
 import type { JobOutcome, LeaseRef, RunFacts } from '../store/contract.ts';
 import type { Task, TaskContext } from '../task/task.ts';
 
@@ -259,8 +259,8 @@ export class JobRun {
       );
       return { kind: 'snoozed', lease: this.lease, runAt: this.#deps.clock.now() + delayMs };
     }
-    if (error instanceof RateLimited || name === 'RateLimited') {
-      const runAt = rateLimitedRunAt(error as RateLimited, this.#deps.clock.now());
+    if (isRateLimited(error)) {
+      const runAt = rateLimitedRunAt(error, this.#deps.clock.now());
       return { kind: 'rateLimited', lease: this.lease, runAt };
     }
     const serialized = serializeError(error);

@@ -4,7 +4,12 @@ import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { OffloadError } from '../../src/core/errors.ts';
 import { MAX_RATE_LIMITED_MS } from '../../src/core/flow-limits.ts';
-import { RateLimited, rateLimitedHold } from '../../src/core/rate-limited.ts';
+import {
+  isRateLimited,
+  RateLimited,
+  rateLimitedHold,
+  rateLimitedRunAt,
+} from '../../src/core/rate-limited.ts';
 import { createQueue, type Queue } from '../../src/queue/queue.ts';
 import type { Store } from '../../src/store/contract.ts';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -145,6 +150,22 @@ describe('ctx.rateLimited: retryAfter', () => {
     const error = new RateLimited('2s');
     assert.equal(error.name, 'RateLimited');
     assert.equal(error.delayMs, 2000);
+  });
+
+  it('knows a RateLimited rebuilt from a thread by its fields, not by its name alone', () => {
+    const named = (fields: object) =>
+      Object.assign(new Error('429'), { name: 'RateLimited' }, fields);
+    assert.equal(isRateLimited(new RateLimited(10)), true);
+    assert.equal(isRateLimited(named({ delayMs: 10 })), true);
+    assert.equal(isRateLimited(named({ until: now })), true);
+    assert.equal(isRateLimited(named({})), false, "another library's RateLimited fails the run");
+    assert.equal(rateLimitedRunAt({ delayMs: 250 }, now), now + 250);
+    assert.equal(rateLimitedRunAt({ until: now + 99 }, now), now + 99);
+    assert.equal(rateLimitedRunAt({ until: now - 99 }, now), now);
+    assert.equal(
+      rateLimitedRunAt({ until: now + 2 * MAX_RATE_LIMITED_MS }, now),
+      now + MAX_RATE_LIMITED_MS,
+    );
   });
 
   it('refuses nothing, negative, too long or unreadable waits with ERR_INVALID_OPTION', () => {
