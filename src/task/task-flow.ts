@@ -46,18 +46,18 @@ export function taskFlow(
           `is a limit per flow key and needs a key function: add \`concurrency.key: (payload) => payload.accountId\` (or use \`concurrency.global\` for the whole queue)`,
         );
     }
-    if (definition.order === 'strict')
+    if (definition.order !== undefined)
       throw invalid(
         name,
         'order',
-        'keeps the order of one flow key and needs a key function: add `concurrency: { key: (payload) => payload.accountId }`',
+        'orders the jobs of each flow key and needs a key function: add `concurrency: { key: (payload) => payload.accountId }`',
       );
   }
   const input: QueueLimitsInput = {
     concurrency: concurrency?.global as number | undefined,
     keyConcurrency: concurrency?.limit as number | undefined,
     keyOverrides: concurrency?.overrides as Record<string, number> | undefined,
-    order: definition.order as 'strict' | undefined,
+    order: definition.order as 'fair' | 'strict' | undefined,
   };
   if (rateLimit) {
     const window = { limit: rateLimit.limit, per: rateLimit.per } as QueueLimitsInput['rate'];
@@ -65,6 +65,9 @@ export function taskFlow(
     else input.keyRate = window;
   }
   const limits = parseLimits(name, input);
+  // A key function alone asks for fair rotation over keys and for key holds (`ctx.rateLimited`),
+  // which every other limit implies.
+  if (key && !hasLimits(limits)) limits.order = 'fair';
   return { key, limits: hasLimits(limits) ? deepFreeze(limits) : undefined };
 }
 

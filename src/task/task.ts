@@ -125,10 +125,11 @@ export interface TaskDefinition<Payload, Result> {
   /** Starts per sliding window, per flow key (with `key`) or for the whole queue. Default none. */
   rateLimit?: RateLimitOption<Payload>;
   /**
-   * `strict`: a key's jobs run one at a time in enqueue order, retries included. Needs a key
-   * function (`concurrency.key` or `rateLimit.key`). Default: no order beyond priority and run-at.
+   * How a key's jobs take turns; needs a key function (`concurrency.key` or `rateLimit.key`).
+   * `fair` (the default with a key function): claims rotate over keys, and `ctx.rateLimited` holds
+   * the key. `strict`: besides, a key's jobs run one at a time in enqueue order, retries included.
    */
-  order?: 'strict';
+  order?: 'fair' | 'strict';
 }
 
 export const TASK_BRAND = Symbol.for('offload.task');

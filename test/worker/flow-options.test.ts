@@ -68,13 +68,13 @@ describe('defineTask: concurrency, rateLimit and order', () => {
     });
   });
 
-  it('has neither a key nor limits by default; a key alone sets no limits', () => {
+  it('has neither a key nor limits by default; a key alone asks for fair rotation', () => {
     const plain = define({});
     assert.equal(plain.key, undefined);
     assert.equal(plain.limits, undefined);
     const keyed = define({ concurrency: { key: byAccount } });
     assert.equal(keyed.key, byAccount);
-    assert.equal(keyed.limits, undefined);
+    assert.deepEqual(keyed.limits, { order: 'fair' });
   });
 
   it('refuses per-key limits and strict order without a key function', () => {
@@ -124,7 +124,10 @@ describe('defineTask: concurrency, rateLimit and order', () => {
       [{ rateLimit: { limit: 5, per: 'soon' } }, /`rateLimit\.per` must be milliseconds/],
       [{ rateLimit: { limit: 0, per: '1s' } }, /`rateLimit\.limit`/],
       [{ rateLimit: { limit: 50, per: 10 } }, /`rateLimit\.limit` is more than one start/],
-      [{ order: 'loose' as 'strict', concurrency: { key: byAccount } }, /`order` must be 'strict'/],
+      [
+        { order: 'loose' as 'strict', concurrency: { key: byAccount } },
+        /`order` must be 'fair' or 'strict'/,
+      ],
       [
         { concurrency: { limti: 2 } as never },
         /`concurrency\.limti`.*did you mean `concurrency\.limit`/,
