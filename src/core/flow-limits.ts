@@ -52,7 +52,7 @@ const windowMs = z.unknown().transform((value, ctx) => {
   return ms;
 });
 
-const rateLimitWords = `must be a whole number from 1 to ${MAX_RATE_LIMIT}`;
+const rateLimitWords = `must be a whole number from 1 to ${MAX_RATE_LIMIT}: the store keeps the time of every start in the window, so a higher rate needs a shorter window (1000 per '100ms' rather than 10000 per '1s' is the same rate)`;
 const rateWindow = z
   .object({
     limit: z
@@ -62,16 +62,7 @@ const rateWindow = z
       .max(MAX_RATE_LIMIT, rateLimitWords),
     per: windowMs,
   })
-  .strict()
-  .superRefine((rate, ctx) => {
-    if (rate.limit > rate.per) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['limit'],
-        message: `is more than one start per millisecond (${rate.limit} per ${rate.per} ms), finer than the window measures: use a longer window, e.g. { limit: ${rate.limit * 100}, per: '${rate.per * 100}ms' } becomes per second`,
-      });
-    }
-  });
+  .strict();
 
 /** The schema of {@link QueueLimits}, durations in words accepted for `per`. */
 export const queueLimitsSchema = z

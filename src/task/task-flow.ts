@@ -67,7 +67,7 @@ export function taskFlow(
   const limits = parseLimits(name, input);
   // A key function alone asks for fair rotation over keys and for key holds (`ctx.rateLimited`),
   // which every other limit implies.
-  if (key && !hasLimits(limits)) limits.order = 'fair';
+  if (key && Object.keys(limits).length === 0) limits.order = 'fair';
   return { key, limits: hasLimits(limits) ? deepFreeze(limits) : undefined };
 }
 
