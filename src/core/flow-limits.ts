@@ -44,6 +44,9 @@ const windowMs = z.unknown().transform((value, ctx) => {
     return z.NEVER;
   }
   return ms;
+}).meta({
+  description: `The window: ${DURATION_WORDS}, from ${MIN_RATE_WINDOW_MS} ms to 7 days`,
+  anyOf: [{ type: 'integer' }, { type: 'string' }],
 });
 
 const rateLimitWords = `must be a whole number from 1 to ${MAX_RATE_LIMIT}`;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import type { QueueLimitsInput } from '../core/flow-limits.ts';
 import { JOB_STATES, type Job, type JobState } from '../core/job.ts';
 import { optionSchemas, parseOptions } from '../core/options.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from '../core/payload.ts';
@@ -9,12 +10,14 @@ import type {
   EnqueueResult,
   JobFilter,
   JobListParams,
+  LimitsState,
   QueueInfo,
   Store,
   TaskInfo,
 } from '../store/contract.ts';
 import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
+import { queueName, setRuntimeLimits } from './queue-limits.ts';
 
 /** Per-job choices at enqueue; each defaults to the task's own setting. */
 export interface EnqueueOptions {
@@ -283,6 +286,28 @@ export class Queue {
 
   listQueues(): Promise<QueueInfo[]> {
     return this.store.queueList();
+  }
+
+  /**
+   * Sets a queue's flow control at runtime, for every worker on the store (docs/flow-control.md):
+   * the limits replace those its tasks declare, whole, until cleared with `null`, after which the
+   * declared ones apply again. `per` takes milliseconds or a duration (`'1s'`, `'5m'`). Throws
+   * ERR_INVALID_OPTION naming the field, and stores nothing, when a limit is out of range. Jobs
+   * already running count toward a lower limit; none is stopped. Resolves with the queue's flow
+   * control as it now stands, undefined when it has none left.
+   */
+  setLimits(queue: string, limits: QueueLimitsInput | null): Promise<LimitsState | undefined> {
+    return setRuntimeLimits(this.store, queue, limits);
+  }
+
+  /** A queue's flow control (both layers, the one that applies) and its live state; undefined when it has none. */
+  getLimits(queue: string): Promise<LimitsState | undefined> {
+    return this.store.limitsGet({ queue: queueName('getLimits', queue) });
+  }
+
+  /** Every queue with flow control, by name, each with its live state. */
+  listLimits(): Promise<LimitsState[]> {
+    return this.store.limitsList();
   }
 
   #build(defaults: TaskDefaults, payload: unknown, options: EnqueueOptions): EnqueueParams {
