@@ -301,7 +301,7 @@ export class Queue {
   }
 
   /** A queue's flow control (both layers, the one that applies) and its live state; undefined when it has none. */
-  getLimits(queue: string): Promise<LimitsState | undefined> {
+  async getLimits(queue: string): Promise<LimitsState | undefined> {
     return this.store.limitsGet({ queue: queueName('getLimits', queue) });
   }
 

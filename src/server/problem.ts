@@ -91,9 +91,14 @@ export function parseRequestPart<S extends z.ZodType>(
   if (parsed.success) return parsed.data;
   const errors = parsed.error.issues.map((issue) => fieldError(issue, part, schema));
   const summary = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-  throw new HttpProblem(refusal.status, refusal.code, `the request ${part} is invalid: ${summary}`, {
-    errors,
-  });
+  throw new HttpProblem(
+    refusal.status,
+    refusal.code,
+    `the request ${part} is invalid: ${summary}`,
+    {
+      errors,
+    },
+  );
 }
 
 function fieldError(issue: z.core.$ZodIssue, part: string, schema: z.ZodType): FieldError {

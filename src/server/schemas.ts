@@ -235,19 +235,31 @@ const queueLimitsView = z
 const tokensView = z
   .object({
     left: z.number().meta({ description: 'Starts the rate window allows now' }),
-    nextAt: isoTime.nullable().meta({ description: 'When the next start frees; null when one is free now' }),
+    nextAt: isoTime
+      .nullable()
+      .meta({ description: 'When the next start frees; null when one is free now' }),
   })
   .nullable();
 
 export const limitsStateSchema = z
   .object({
     queue: z.string(),
-    limits: queueLimitsView.meta({ description: 'What applies: the runtime layer when set, else the declared one' }),
-    declared: queueLimitsView.nullable().meta({ description: "What the queue's task modules declare" }),
-    runtime: queueLimitsView.nullable().meta({ description: 'Set at runtime (PUT); replaces the declared layer whole' }),
-    running: z.number().meta({ description: 'Jobs of the queue holding a slot (running or claimed)' }),
+    limits: queueLimitsView.meta({
+      description: 'What applies: the runtime layer when set, else the declared one',
+    }),
+    declared: queueLimitsView
+      .nullable()
+      .meta({ description: "What the queue's task modules declare" }),
+    runtime: queueLimitsView
+      .nullable()
+      .meta({ description: 'Set at runtime (PUT); replaces the declared layer whole' }),
+    running: z
+      .number()
+      .meta({ description: 'Jobs of the queue holding a slot (running or claimed)' }),
     tokens: tokensView.meta({ description: 'The queue-wide rate window now; null without `rate`' }),
-    heldUntil: isoTime.nullable().meta({ description: 'Until when a task\'s `ctx.rateLimited` holds the whole queue' }),
+    heldUntil: isoTime
+      .nullable()
+      .meta({ description: "Until when a task's `ctx.rateLimited` holds the whole queue" }),
     heldBack: z.number().meta({ description: 'Due jobs waiting while a limit holds them back' }),
     keys: z
       .array(
@@ -273,7 +285,9 @@ export const queueListSchema = z
         counts: countsSchema,
         limits: limitsStateSchema
           .nullable()
-          .meta({ description: 'Its flow control and what it holds back now; null when it has none' }),
+          .meta({
+            description: 'Its flow control and what it holds back now; null when it has none',
+          }),
       }),
     ),
   })

@@ -25,7 +25,7 @@ export function limitsRoutes(api: ApiContext): RouteSpec[] {
       method: 'GET',
       url: '/v1/queues/:name/limits',
       summary:
-        'A queue\'s flow control (declared and runtime layers, the one that applies) and what it holds back now',
+        "A queue's flow control (declared and runtime layers, the one that applies) and what it holds back now",
       scope: 'jobs:read',
       params: queueNameParamsSchema,
       responses: {
