@@ -283,11 +283,9 @@ export const queueListSchema = z
         name: z.string(),
         paused: z.boolean(),
         counts: countsSchema,
-        limits: limitsStateSchema
-          .nullable()
-          .meta({
-            description: 'Its flow control and what it holds back now; null when it has none',
-          }),
+        limits: limitsStateSchema.nullable().meta({
+          description: 'Its flow control and what it holds back now; null when it has none',
+        }),
       }),
     ),
   })
