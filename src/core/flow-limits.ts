@@ -26,7 +26,8 @@ const concurrencyLimit = z
 /** A flow key as stored: the same rule for keys from enqueue options, key functions and overrides. */
 export function flowKeyProblem(key: unknown): string | undefined {
   if (typeof key !== 'string') return `must be a string, got ${key === null ? 'null' : typeof key}`;
-  if (key.length < 1 || key.length > MAX_KEY_LENGTH) return `must be 1-${MAX_KEY_LENGTH} characters`;
+  if (key.length < 1 || key.length > MAX_KEY_LENGTH)
+    return `must be 1-${MAX_KEY_LENGTH} characters`;
   if (hasNul(key)) return 'must not contain the NUL character U+0000';
   return undefined;
 }
@@ -39,7 +40,12 @@ const flowKey = z.string().superRefine((key, ctx) => {
 const windowMs = z.unknown().transform((value, ctx) => {
   const ms = durationMs(value);
   const words = `must be ${DURATION_WORDS}, from ${MIN_RATE_WINDOW_MS} ms to 7 days`;
-  if (ms === undefined || !Number.isInteger(ms) || ms < MIN_RATE_WINDOW_MS || ms > MAX_RATE_WINDOW_MS) {
+  if (
+    ms === undefined ||
+    !Number.isInteger(ms) ||
+    ms < MIN_RATE_WINDOW_MS ||
+    ms > MAX_RATE_WINDOW_MS
+  ) {
     ctx.addIssue({ code: 'custom', message: words });
     return z.NEVER;
   }
@@ -118,7 +124,8 @@ export function parseQueueLimits(label: string, input: unknown): QueueLimits {
   for (const [field, value] of Object.entries(parsed.data)) {
     if (value !== undefined) (limits as Record<string, unknown>)[field] = value;
   }
-  if (limits.keyOverrides && Object.keys(limits.keyOverrides).length === 0) delete limits.keyOverrides;
+  if (limits.keyOverrides && Object.keys(limits.keyOverrides).length === 0)
+    delete limits.keyOverrides;
   return limits;
 }
 

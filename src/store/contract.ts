@@ -68,7 +68,11 @@ export interface Store {
    * starts) or `runtime` (from `queue.setLimits`). The runtime layer, when set, replaces the declared
    * one whole; `limits: null` clears the layer. Jobs already running count toward a new limit.
    */
-  limitsSet(params: { queue: string; layer: LimitsLayer; limits: QueueLimits | null }): Promise<void>;
+  limitsSet(params: {
+    queue: string;
+    layer: LimitsLayer;
+    limits: QueueLimits | null;
+  }): Promise<void>;
   /** A queue's flow control and its live state (running, tokens, busiest keys); undefined when it has none. */
   limitsGet(params: { queue: string }): Promise<LimitsState | undefined>;
   /** Every queue with flow control, by name. */

@@ -76,15 +76,14 @@ export function limitsState(
     tokens: limits.rate ? windowTokens(record.starts, limits.rate, now) : null,
     heldUntil: record.heldUntil !== null && record.heldUntil > now ? record.heldUntil : null,
     heldBack,
-    keys: keys.map(
-      (key): KeyState => ({
-        key: key.key,
-        running: key.running,
-        limit: key.key === '' ? null : keyLimit(limits, key.key),
-        tokens: limits.keyRate && key.key !== '' ? windowTokens(key.starts, limits.keyRate, now) : null,
-        heldUntil: key.heldUntil !== null && key.heldUntil > now ? key.heldUntil : null,
-      }),
-    ),
+    keys: keys.map((key): KeyState => ({
+      key: key.key,
+      running: key.running,
+      limit: key.key === '' ? null : keyLimit(limits, key.key),
+      tokens:
+        limits.keyRate && key.key !== '' ? windowTokens(key.starts, limits.keyRate, now) : null,
+      heldUntil: key.heldUntil !== null && key.heldUntil > now ? key.heldUntil : null,
+    })),
   };
 }
 

@@ -19,6 +19,7 @@ import { runFactsContract } from './run-facts-contract.ts';
 import { inputRangesContract } from './input-ranges-contract.ts';
 import { outcomeCheckContract } from './outcome-check-contract.ts';
 import { leaseLifeContract } from './lease-life-contract.ts';
+import { flowContract } from './flow-contract.ts';
 
 const WORKER = 'host:1:a';
 const LEASE_MS = 10_000;
@@ -674,6 +675,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
     inputRangesContract(kit);
     outcomeCheckContract(kit);
     leaseLifeContract(kit);
+    flowContract(kit);
 
     it('refuses use after close, and tolerates a second close', async () => {
       const instance = await open();

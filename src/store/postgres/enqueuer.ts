@@ -118,6 +118,7 @@ export class Enqueuer {
         now,
         job.idempotencyKey,
         job.callbackUrl,
+        job.key ?? null,
       ];
       const inserted = await this.#deps.run<{ id: string }>(
         this.#insertQuery(false, foreign),
@@ -162,8 +163,10 @@ export class Enqueuer {
       const chunk = params.slice(start, start + INSERT_CHUNK);
       const columns = [[], [], [], [], [], [], []] as unknown[][];
       const callbacks: Array<string | null> = [];
+      const keys: Array<string | null> = [];
       for (const job of chunk) {
         callbacks.push(job.callbackUrl);
+        keys.push(job.key ?? null);
         columns[0]!.push(job.queue);
         columns[1]!.push(job.task);
         columns[2]!.push(job.payload);
@@ -174,7 +177,7 @@ export class Enqueuer {
       }
       const { rows } = await this.#deps.run<{ id: string }>(
         this.#insertQuery(true, foreign),
-        [...columns, now, callbacks],
+        [...columns, now, callbacks, keys],
         db,
       );
       const ids = rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

@@ -25,6 +25,8 @@ export function outcomeColumns(
       return ['requeue', null, null, outcome.runAt];
     case 'released':
       return ['requeue', null, null, now];
+    case 'rateLimited':
+      return ['limited', null, null, outcome.runAt];
   }
 }
 

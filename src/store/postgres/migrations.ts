@@ -204,6 +204,283 @@ export const migrations: readonly Migration[] = [
       $$;
     `,
   },
+  {
+    version: 7,
+    name: 'flow control: keys, limits, slots and rate windows',
+    sql: `
+      -- The flow key a job's queue limits and rotation go by; '' for unkeyed jobs of a limited queue.
+      -- "C" collation: the rotation walks keys in byte order, the same on every server.
+      ALTER TABLE {s}.jobs ADD COLUMN flow_key text COLLATE "C";
+      -- True while a run of a limited queue holds its counted slot; leaving 'running' gives it back.
+      ALTER TABLE {s}.jobs ADD COLUMN slot boolean NOT NULL DEFAULT false;
+      CREATE INDEX jobs_flow ON {s}.jobs (queue, flow_key, priority DESC, run_at, id)
+        WHERE state = 'queued' AND flow_key IS NOT NULL;
+      CREATE INDEX jobs_flow_order ON {s}.jobs (queue, flow_key, id)
+        WHERE state = 'queued' AND flow_key IS NOT NULL;
+      CREATE TABLE {s}.limits (
+        queue      text    PRIMARY KEY,
+        declared   jsonb,
+        runtime    jsonb,
+        running    integer NOT NULL DEFAULT 0,
+        starts     bigint[] NOT NULL DEFAULT '{}',
+        held_until bigint,
+        rotation   text COLLATE "C",
+        wake_at    bigint,
+        updated_at bigint  NOT NULL
+      );
+      CREATE TABLE {s}.flow_keys (
+        queue      text    NOT NULL,
+        key        text    COLLATE "C" NOT NULL,
+        running    integer NOT NULL DEFAULT 0,
+        starts     bigint[] NOT NULL DEFAULT '{}',
+        held_until bigint,
+        PRIMARY KEY (queue, key)
+      );
+      -- Whatever statement ends or requeues a run that held a slot (an outcome, a cancel, a lease
+      -- recovery) gives the slot back in the same transaction. The WHEN clause keeps every other
+      -- update free of the function call.
+      CREATE FUNCTION {s}.release_slot() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE {s}.limits SET running = running - 1 WHERE queue = OLD.queue;
+        UPDATE {s}.flow_keys SET running = running - 1 WHERE queue = OLD.queue AND key = OLD.flow_key;
+        RETURN NULL;
+      END
+      $$;
+      CREATE TRIGGER jobs_release_slot AFTER UPDATE OF state ON {s}.jobs FOR EACH ROW
+        WHEN (OLD.slot AND OLD.state = 'running' AND NEW.state <> 'running')
+        EXECUTE FUNCTION {s}.release_slot();
+
+      -- Sets one layer of a queue's limits. Claims hold the same advisory lock shared, so none is
+      -- in flight while a queue becomes limited (or stops being) and its counters start from what runs.
+      CREATE FUNCTION {s}.set_limits(p_queue text, p_layer text, p_limits jsonb, p_now bigint)
+        RETURNS void LANGUAGE plpgsql AS $$
+      DECLARE
+        l {s}.limits%ROWTYPE;
+        v_declared jsonb;
+        v_runtime jsonb;
+        v_before boolean;
+        v_after boolean;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext('offload.limits:{s}'));
+        SELECT * INTO l FROM {s}.limits WHERE queue = p_queue FOR UPDATE;
+        v_before := FOUND AND coalesce(l.runtime, l.declared, '{}') <> '{}';
+        v_declared := CASE WHEN p_layer = 'declared' THEN p_limits ELSE l.declared END;
+        v_runtime := CASE WHEN p_layer = 'runtime' THEN p_limits ELSE l.runtime END;
+        v_after := coalesce(v_runtime, v_declared, '{}') <> '{}';
+        IF v_declared IS NULL AND v_runtime IS NULL THEN
+          DELETE FROM {s}.limits WHERE queue = p_queue;
+        ELSE
+          INSERT INTO {s}.limits (queue, declared, runtime, updated_at) VALUES (p_queue, v_declared, v_runtime, p_now)
+          ON CONFLICT (queue) DO UPDATE SET declared = excluded.declared, runtime = excluded.runtime, updated_at = excluded.updated_at;
+        END IF;
+        IF v_after AND NOT v_before THEN
+          UPDATE {s}.jobs SET flow_key = '' WHERE queue = p_queue AND state = 'queued' AND flow_key IS NULL;
+          UPDATE {s}.jobs SET slot = true, flow_key = coalesce(flow_key, '') WHERE queue = p_queue AND state = 'running';
+          INSERT INTO {s}.flow_keys (queue, key, running)
+          SELECT queue, flow_key, count(*) FROM {s}.jobs WHERE queue = p_queue AND state = 'running' GROUP BY queue, flow_key
+          ON CONFLICT (queue, key) DO UPDATE SET running = excluded.running;
+          UPDATE {s}.limits SET running = (SELECT count(*) FROM {s}.jobs WHERE queue = p_queue AND state = 'running')
+           WHERE queue = p_queue;
+        ELSIF v_before AND NOT v_after THEN
+          UPDATE {s}.jobs SET slot = false WHERE queue = p_queue AND slot;
+          DELETE FROM {s}.flow_keys WHERE queue = p_queue;
+          UPDATE {s}.limits SET running = 0 WHERE queue = p_queue;
+        END IF;
+      END
+      $$;
+
+      -- The claim of one limited queue: within the queue's concurrency and rate window, rotating
+      -- over its keys in byte order from where the last claim stopped (the rotation), each key
+      -- within its own limits; under strict order a key starts only its oldest job, once due and
+      -- once nothing of it runs. Claims of one queue serialise on its limits row, which is what
+      -- makes the counters exact; a claim looks at a bounded number of keys.
+      CREATE FUNCTION {s}.claim_flow(p_worker text, p_queue text, p_limit integer, p_now bigint,
+                                     p_tasks text[], p_lease_ms bigint)
+        RETURNS SETOF {s}.jobs LANGUAGE plpgsql AS $$
+      DECLARE
+        l {s}.limits%ROWTYPE;
+        lim jsonb;
+        budget integer;
+        taken integer := 0;
+        n integer;
+        live bigint[];
+        klive bigint[];
+        wake bigint;
+        k text COLLATE "C";
+        v_rotation text COLLATE "C";
+        v_last text COLLATE "C";
+        wrapped boolean;
+        visited integer := 0;
+        most integer;
+        k_running integer;
+        k_starts bigint[];
+        k_held bigint;
+        free integer;
+        klimit integer;
+        v_strict boolean;
+        krate_limit integer;
+        krate_per bigint;
+        head record;
+      BEGIN
+        SELECT * INTO l FROM {s}.limits WHERE queue = p_queue FOR UPDATE;
+        IF NOT FOUND THEN RETURN; END IF;
+        lim := coalesce(l.runtime, l.declared, '{}');
+        IF l.held_until > p_now THEN RETURN; END IF;
+        budget := p_limit;
+        IF lim ? 'concurrency' THEN budget := least(budget, (lim->>'concurrency')::int - l.running); END IF;
+        IF lim ? 'rate' THEN
+          live := ARRAY(SELECT t FROM unnest(l.starts) AS t WHERE t > p_now - (lim->'rate'->>'per')::bigint ORDER BY t);
+          budget := least(budget, (lim->'rate'->>'limit')::int - cardinality(live));
+          IF cardinality(live) >= (lim->'rate'->>'limit')::int THEN
+            wake := live[cardinality(live) - (lim->'rate'->>'limit')::int + 1] + (lim->'rate'->>'per')::bigint;
+          END IF;
+        END IF;
+        IF budget <= 0 THEN
+          UPDATE {s}.limits SET wake_at = wake WHERE queue = p_queue;
+          RETURN;
+        END IF;
+        v_strict := lim->>'order' = 'strict';
+        krate_limit := (lim->'keyRate'->>'limit')::int;
+        krate_per := (lim->'keyRate'->>'per')::bigint;
+        most := greatest(64, 4 * budget);
+        v_rotation := l.rotation;
+        v_last := l.rotation;
+        IF v_rotation IS NULL THEN
+          SELECT flow_key INTO k FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue ORDER BY flow_key LIMIT 1;
+          wrapped := true;
+        ELSE
+          SELECT flow_key INTO k FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key > v_rotation ORDER BY flow_key LIMIT 1;
+          wrapped := false;
+        END IF;
+        LOOP
+          EXIT WHEN visited >= most OR taken >= budget;
+          IF k IS NULL THEN
+            EXIT WHEN wrapped;
+            wrapped := true;
+            SELECT flow_key INTO k FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue ORDER BY flow_key LIMIT 1;
+            EXIT WHEN k IS NULL;
+          END IF;
+          EXIT WHEN wrapped AND v_rotation IS NOT NULL AND k > v_rotation;
+          visited := visited + 1;
+          SELECT running, starts, held_until INTO k_running, k_starts, k_held FROM {s}.flow_keys WHERE queue = p_queue AND key = k;
+          IF NOT FOUND THEN
+            k_running := 0;
+            k_starts := '{}';
+            k_held := NULL;
+          END IF;
+          free := budget - taken;
+          IF k_held > p_now THEN
+            wake := least(wake, k_held);
+            free := 0;
+          END IF;
+          IF k <> '' THEN
+            klimit := CASE WHEN v_strict THEN 1 ELSE coalesce((lim->'keyOverrides'->>k)::int, (lim->>'keyConcurrency')::int) END;
+            IF klimit IS NOT NULL THEN free := least(free, klimit - k_running); END IF;
+            IF krate_limit IS NOT NULL THEN
+              klive := ARRAY(SELECT t FROM unnest(k_starts) AS t WHERE t > p_now - krate_per ORDER BY t);
+              IF cardinality(klive) >= krate_limit THEN
+                wake := least(wake, klive[cardinality(klive) - krate_limit + 1] + krate_per);
+              END IF;
+              free := least(free, krate_limit - cardinality(klive));
+            END IF;
+          END IF;
+          IF free > 0 THEN
+            IF v_strict AND k <> '' THEN
+              SELECT id, run_at, task INTO head FROM {s}.jobs
+               WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key = k ORDER BY id LIMIT 1 FOR UPDATE;
+              IF FOUND AND head.run_at <= p_now AND head.task = ANY(p_tasks) THEN
+                RETURN QUERY UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = p_worker,
+                       lease_expires_at = p_now + p_lease_ms, started_at = p_now, slot = true
+                 WHERE id = head.id AND state = 'queued' RETURNING *;
+                GET DIAGNOSTICS n = ROW_COUNT;
+              ELSE
+                n := 0;
+              END IF;
+            ELSE
+              RETURN QUERY UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = p_worker,
+                     lease_expires_at = p_now + p_lease_ms, started_at = p_now, slot = true
+               WHERE id = ANY(ARRAY(
+                       SELECT id FROM {s}.jobs
+                        WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key = k AND run_at <= p_now
+                          AND task = ANY(p_tasks)
+                        ORDER BY priority DESC, run_at, id LIMIT free FOR UPDATE SKIP LOCKED))
+                 AND state = 'queued'
+              RETURNING *;
+              GET DIAGNOSTICS n = ROW_COUNT;
+            END IF;
+            IF n > 0 THEN
+              taken := taken + n;
+              v_last := k;
+              INSERT INTO {s}.flow_keys (queue, key, running, starts)
+              VALUES (p_queue, k, n, CASE WHEN krate_limit IS NOT NULL AND k <> '' THEN
+                        (SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM (
+                           SELECT t FROM unnest(klive || array_fill(p_now, ARRAY[n])) AS t ORDER BY t DESC LIMIT krate_limit) AS w)
+                      ELSE '{}' END)
+              ON CONFLICT (queue, key) DO UPDATE SET running = flow_keys.running + excluded.running, starts = excluded.starts;
+            END IF;
+          END IF;
+          EXIT WHEN wrapped AND k = v_rotation;
+          SELECT flow_key INTO k FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key > k ORDER BY flow_key LIMIT 1;
+        END LOOP;
+        UPDATE {s}.limits SET running = running + taken, rotation = v_last, wake_at = wake,
+               starts = CASE WHEN lim ? 'rate' THEN
+                          (SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM (
+                             SELECT t FROM unnest(live || array_fill(p_now, ARRAY[taken])) AS t ORDER BY t DESC LIMIT (lim->'rate'->>'limit')::int) AS w)
+                        ELSE '{}' END
+         WHERE queue = p_queue;
+      END
+      $$;
+
+      -- Limited queues go through claim_flow; the others keep the one set-based statement.
+      CREATE OR REPLACE FUNCTION {s}.claim_jobs(p_worker text, p_queues text[], p_limits integer[], p_starts integer[], p_now bigint,
+                                     p_tasks text[], p_lease_ms bigint, p_commit text)
+        RETURNS SETOF {s}.jobs LANGUAGE plpgsql
+        SET plan_cache_mode = force_generic_plan
+        SET enable_seqscan = off
+      AS $$
+      DECLARE
+        limited text[];
+        q record;
+      BEGIN
+        PERFORM set_config('synchronous_commit', p_commit, true);
+        PERFORM pg_advisory_xact_lock_shared(hashtext('offload.limits:{s}'));
+        limited := ARRAY(SELECT queue FROM {s}.limits WHERE queue = ANY(p_queues) AND coalesce(runtime, declared, '{}') <> '{}');
+        RETURN QUERY
+          WITH wanted AS (
+            SELECT w.name, w.lim, w.start FROM unnest(p_queues, p_limits, p_starts) AS w(name, lim, start)
+             WHERE NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = w.name AND p.paused)
+               AND NOT w.name = ANY(limited)),
+          picked AS MATERIALIZED (
+            SELECT j.id, j.priority, j.run_at, wanted.name, wanted.start FROM wanted CROSS JOIN LATERAL (
+              SELECT jobs.id, jobs.priority, jobs.run_at FROM {s}.jobs
+               WHERE jobs.state = 'queued' AND jobs.queue = wanted.name AND jobs.run_at <= p_now
+                 AND jobs.task = ANY(p_tasks)
+               ORDER BY jobs.priority DESC, jobs.run_at, jobs.id
+               LIMIT wanted.lim
+               FOR UPDATE SKIP LOCKED) j),
+          starting AS (
+            SELECT ranked.id FROM (
+              SELECT picked.id, picked.start,
+                     row_number() OVER (PARTITION BY picked.name ORDER BY picked.priority DESC, picked.run_at, picked.id) AS rank
+                FROM picked) ranked
+             WHERE ranked.rank <= ranked.start)
+          UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = p_worker,
+                 lease_expires_at = p_now + p_lease_ms, slot = false,
+                 started_at = CASE WHEN jobs.id = ANY(ARRAY(SELECT starting.id FROM starting)) THEN p_now END
+           WHERE jobs.id = ANY(ARRAY(SELECT picked.id FROM picked))
+          RETURNING jobs.*;
+        IF cardinality(limited) = 0 THEN RETURN; END IF;
+        -- A limited queue claims nothing ahead: a job leased ahead would hold a slot and a token without running.
+        FOR q IN SELECT w.name, least(w.start, w.lim) AS n FROM unnest(p_queues, p_limits, p_starts) AS w(name, lim, start)
+                  WHERE w.name = ANY(limited) AND least(w.start, w.lim) > 0
+                    AND NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = w.name AND p.paused)
+                  ORDER BY w.name LOOP
+          RETURN QUERY SELECT * FROM {s}.claim_flow(p_worker, q.name, q.n, p_now, p_tasks, p_lease_ms);
+        END LOOP;
+      END
+      $$;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

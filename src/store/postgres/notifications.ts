@@ -113,6 +113,7 @@ function decodeOutcome(
         payload: { ...base('queued'), error: serialized, runAt: Number(runAt) },
       };
     case 'requeue':
+    case 'limited':
       return { name: 'job:enqueued', payload: base('queued') };
     default:
       return undefined;

@@ -14,7 +14,10 @@ import {
   type JobListParams,
   type JobOutcome,
   type LeaseRef,
+  type LimitsLayer,
+  type LimitsState,
   type QueueInfo,
+  type QueueLimits,
   type RenewParams,
   type Store,
   type StoreEvents,
@@ -25,6 +28,7 @@ import {
   type WorkerRecord,
 } from '../contract.ts';
 import { StoreEventHub } from '../events.ts';
+import { limitsState } from '../flow-state.ts';
 import { checkOutcomes } from '../outcome-check.ts';
 import {
   attemptErrorEntry,
@@ -524,9 +528,66 @@ export class PostgresStore implements Store {
   }): Promise<number | null> {
     this.#assertOpen();
     const row = (
-      await this.#run<{ run_at: string | null }>('jobNextRunAt', [params.queues, params.tasks])
+      await this.#run<{ run_at: string | null }>('jobNextRunAt', [
+        params.queues,
+        params.tasks,
+        this.clock.now(),
+      ])
     ).rows[0];
     return row?.run_at == null ? null : Number(row.run_at);
+  }
+
+  async limitsSet(params: {
+    queue: string;
+    layer: LimitsLayer;
+    limits: QueueLimits | null;
+  }): Promise<void> {
+    this.#assertOpen();
+    const limits = params.limits === null ? null : JSON.stringify(params.limits);
+    await this.#run('limitsSet', [params.queue, params.layer, limits, this.clock.now()]);
+    this.#notifier.publish('changed', [[params.queue]]);
+  }
+
+  async limitsGet(params: { queue: string }): Promise<LimitsState | undefined> {
+    return (await this.limitsList()).find((state) => state.queue === params.queue);
+  }
+
+  async limitsList(): Promise<LimitsState[]> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    type LimitsRow = {
+      queue: string;
+      declared: QueueLimits | null;
+      runtime: QueueLimits | null;
+      running: number;
+      starts: string[];
+      held_until: string | null;
+    };
+    type KeyRow = { key: string; running: number; starts: string[]; held_until: string | null };
+    const { rows } = await this.#run<LimitsRow>('limitsAll', []);
+    return Promise.all(
+      rows.map(async (row) => {
+        const [keys, held] = await Promise.all([
+          this.#run<KeyRow>('limitsKeys', [row.queue, now]),
+          this.#run<{ n: number }>('limitsHeldBack', [row.queue, now]),
+        ]);
+        const record = {
+          queue: row.queue,
+          declared: row.declared,
+          runtime: row.runtime,
+          running: row.running,
+          starts: row.starts.map(Number),
+          heldUntil: row.held_until === null ? null : Number(row.held_until),
+        };
+        const keyRecords = keys.rows.map((key) => ({
+          key: key.key,
+          running: key.running,
+          starts: key.starts.map(Number),
+          heldUntil: key.held_until === null ? null : Number(key.held_until),
+        }));
+        return limitsState(record, keyRecords, held.rows[0]!.n, now);
+      }),
+    );
   }
 
   async queuePause(params: { name: string }): Promise<void> {

@@ -1,4 +1,5 @@
 import { MAX_ERROR_HISTORY } from '../../core/job.ts';
+import { TOP_KEYS } from '../flow-state.ts';
 
 /**
  * The SQL of the PostgreSQL store, one statement per store method, named after the method that
@@ -39,7 +40,7 @@ const WORKER_DIED_MESSAGE = `'the worker ' || lease_owner || ' stopped renewing 
  * worker's cost per job on PostgreSQL.
  */
 const CLAIM_COLUMNS = `id, queue, task, payload, priority, run_at, attempts, max_attempts, timeout_ms, unique_key, idempotency_key,
-      callback_url, webhook_job_id, progress, result, error, errors, created_at, started_at, finished_at, placement, output_tail, fence`;
+      callback_url, webhook_job_id, progress, result, error, errors, created_at, started_at, finished_at, placement, output_tail, fence, flow_key`;
 
 /** The derived state of a row, given `now` as parameter `$n`. */
 export const stateExpression = (n: number) =>
@@ -84,15 +85,18 @@ const deliveryItem = (now: string) =>
 /** Most job ids in one grouped start item: an item stays far below the payload limit. */
 const GROUP_SIZE = 100;
 
+/** A job's flow key: its own, else '' when its queue is limited (so the flow claim finds it), else null. */
+const flowKeyOf = (key: string, queue: string) =>
+  `coalesce(${key}, (SELECT '' FROM {s}.limits WHERE limits.queue = ${queue}))`;
 const INSERT_ONE = `
-    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, created_at, idempotency_key, callback_url)
-    VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11)
+    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, created_at, idempotency_key, callback_url, flow_key)
+    VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, ${flowKeyOf('$12::text', '$1::text')})
     ON CONFLICT DO NOTHING`;
 const INSERT_MANY = `
-    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at, callback_url)
-    SELECT queue, task, payload, 'queued', priority, run_at, max_attempts, timeout_ms, $8, callback_url
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::int[], $7::int[], $9::text[]) WITH ORDINALITY
-           AS t(queue, task, payload, priority, run_at, max_attempts, timeout_ms, callback_url, ord)
+    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at, callback_url, flow_key)
+    SELECT queue, task, payload, 'queued', priority, run_at, max_attempts, timeout_ms, $8, callback_url, ${flowKeyOf('t.flow_key', 't.queue')}
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::int[], $7::int[], $9::text[], $10::text[]) WITH ORDINALITY
+           AS t(queue, task, payload, priority, run_at, max_attempts, timeout_ms, callback_url, flow_key, ord)
      ORDER BY ord`;
 
 export const sql = {
@@ -198,8 +202,8 @@ export const sql = {
         result = CASE o.kind WHEN 'succeeded' THEN o.result ELSE j.result END,
         error = CASE WHEN o.kind IN ('failed', 'retry') THEN o.error ELSE j.error END,
         errors = CASE WHEN o.kind IN ('failed', 'retry') THEN ${appendError('o.entry')} ELSE j.errors END,
-        run_at = CASE WHEN o.kind IN ('retry', 'requeue') THEN o.run_at ELSE j.run_at END,
-        attempts = CASE o.kind WHEN 'requeue' THEN j.attempts - 1 ELSE j.attempts END,
+        run_at = CASE WHEN o.kind IN ('retry', 'requeue', 'limited') THEN o.run_at ELSE j.run_at END,
+        attempts = CASE WHEN o.kind IN ('requeue', 'limited') THEN j.attempts - 1 ELSE j.attempts END,
         finished_at = CASE WHEN o.kind IN ('succeeded', 'failed') THEN $2 ELSE j.finished_at END,
         started_at = coalesce(j.started_at, o.started_at, $2),
         placement = o.placement,
@@ -209,7 +213,16 @@ export const sql = {
       FROM o
       WHERE j.id = ANY(ARRAY(SELECT o.id FROM o)) AND j.id = o.id AND o.kind <> 'start'
         AND j.state = 'running' AND j.lease_owner = o.worker AND j.fence = o.fence
-      RETURNING o.ord, o.id, j.queue, j.task, j.webhook_job_id, o.kind, o.attempt, coalesce(o.note, o.error) AS note, o.run_at),
+      RETURNING o.ord, o.id, j.queue, j.task, j.webhook_job_id, o.kind, o.attempt, coalesce(o.note, o.error) AS note, o.run_at, j.flow_key),
+    -- ctx.rateLimited: the job's key (its whole queue when unkeyed) starts nothing until run_at.
+    held_keys AS (
+      INSERT INTO {s}.flow_keys (queue, key, held_until)
+      SELECT queue, flow_key, max(run_at) FROM done WHERE kind = 'limited' AND flow_key <> '' GROUP BY queue, flow_key
+      ON CONFLICT (queue, key) DO UPDATE SET held_until = greatest(coalesce(flow_keys.held_until, 0), excluded.held_until)),
+    held_queues AS (
+      UPDATE {s}.limits l SET held_until = greatest(coalesce(l.held_until, 0), h.until), wake_at = h.until
+        FROM (SELECT queue, max(run_at) AS until FROM done WHERE kind = 'limited' AND coalesce(flow_key, '') = '' GROUP BY queue) h
+       WHERE l.queue = h.queue),
     started AS (
       UPDATE {s}.jobs j SET started_at = $2
       FROM o
@@ -276,7 +289,12 @@ export const sql = {
              ELSE json_build_object('name', 'OffloadError', 'code', 'ERR_WORKER_DIED', 'attempt', attempts, 'message', left(error::json->>'message', 300)) END,
         run_at)`,
     )},
-    ${notify('recovered WHERE webhook_job_id IS NOT NULL', 'enq', deliveryItem('$1'), 'hooks')}
+    ${notify('recovered WHERE webhook_job_id IS NOT NULL', 'enq', deliveryItem('$1'), 'hooks')},
+    -- An enqueue that read "not limited" just before its queue became limited committed a job
+    -- without a flow key, which the flow claim would never see: mark it, for a minute after a change.
+    keyed AS (
+      UPDATE {s}.jobs SET flow_key = '' WHERE state = 'queued' AND flow_key IS NULL
+         AND queue = ANY(ARRAY(SELECT queue FROM {s}.limits WHERE updated_at > $1 - 60000)))
     SELECT recovered.*, ${RELAXED_FLAG}, ${SENT}, (SELECT count(*) FROM hooks) AS hooked FROM recovered`,
   /** $1 before, $2 limit. */
   jobDeleteFinished: `
@@ -287,10 +305,32 @@ export const sql = {
        ORDER BY id
        LIMIT $2)`,
   /** $1 queues, $2 tasks. */
+  /**
+   * $1 queues, $2 tasks, $3 now. A limited queue's due jobs wait for a slot (a job end wakes the
+   * worker) or a token: its next wake is a scheduled run-at or a window or hold running out.
+   */
   jobNextRunAt: `
-    SELECT min(run_at) AS run_at FROM {s}.jobs
-     WHERE state = 'queued' AND queue = ANY($1::text[]) AND task = ANY($2::text[])
-       AND queue NOT IN (SELECT name FROM {s}.queues WHERE paused)`,
+    SELECT least(
+      (SELECT min(run_at) FROM {s}.jobs
+        WHERE state = 'queued' AND queue = ANY($1::text[]) AND task = ANY($2::text[])
+          AND queue NOT IN (SELECT name FROM {s}.queues WHERE paused)
+          AND queue NOT IN (SELECT queue FROM {s}.limits WHERE coalesce(runtime, declared) <> '{}')),
+      (SELECT min(run_at) FROM {s}.jobs
+        WHERE state = 'queued' AND run_at > $3 AND task = ANY($2::text[])
+          AND queue = ANY(ARRAY(SELECT queue FROM {s}.limits WHERE queue = ANY($1::text[]) AND coalesce(runtime, declared) <> '{}'
+                                   AND queue NOT IN (SELECT name FROM {s}.queues WHERE paused)))),
+      (SELECT min(w) FROM {s}.limits, unnest(ARRAY[wake_at, held_until]) AS w
+        WHERE queue = ANY($1::text[]) AND w > $3)) AS run_at`,
+  /** $1 queue, $2 layer ('declared' or 'runtime'), $3 limits JSON or null, $4 now. See set_limits (migration 7). */
+  limitsSet: `SELECT {s}.set_limits($1, $2, $3::jsonb, $4)`,
+  limitsAll: `SELECT * FROM {s}.limits ORDER BY queue`,
+  /** $1 queue, $2 now. */
+  limitsKeys: `
+    SELECT key, running, starts, held_until FROM {s}.flow_keys
+     WHERE queue = $1 AND (running > 0 OR held_until > $2 OR cardinality(starts) > 0)
+     ORDER BY running DESC, key LIMIT ${TOP_KEYS}`,
+  /** $1 queue, $2 now. */
+  limitsHeldBack: `SELECT count(*)::int AS n FROM {s}.jobs WHERE state = 'queued' AND queue = $1 AND run_at <= $2`,
   /** $1 name, $2 paused. */
   queueSetPaused: `
     INSERT INTO {s}.queues (name, paused) VALUES ($1, $2)

@@ -22,7 +22,7 @@ interface LimitsRow {
   running: number;
   starts: string;
   held_until: number | null;
-  cursor: string | null;
+  rotation: string | null;
   wake_at: number | null;
 }
 
@@ -40,7 +40,7 @@ const sql = {
     INSERT INTO offload_limits (queue, declared, runtime, updated_at) VALUES (@queue, @declared, @runtime, @now)
     ON CONFLICT (queue) DO UPDATE SET declared = excluded.declared, runtime = excluded.runtime, updated_at = excluded.updated_at`,
   limitsDelete: `DELETE FROM offload_limits WHERE queue = ?`,
-  limitsAfterClaim: `UPDATE offload_limits SET running = running + @taken, starts = @starts, cursor = @cursor, wake_at = @wakeAt WHERE queue = @queue`,
+  limitsAfterClaim: `UPDATE offload_limits SET running = running + @taken, starts = @starts, rotation = @cursor, wake_at = @wakeAt WHERE queue = @queue`,
   limitsWake: `UPDATE offload_limits SET wake_at = @wakeAt WHERE queue = @queue`,
   limitsHold: `UPDATE offload_limits SET held_until = max(coalesce(held_until, 0), @until), wake_at = @until WHERE queue = @queue`,
   /** Counters from scratch, when a queue becomes limited: what runs now holds a slot. */
@@ -166,7 +166,8 @@ export class SqliteFlow {
     const { queue, now } = claim;
     if (row.held_until !== null && row.held_until > now) return [];
     let budget = claim.limit;
-    if (limits.concurrency !== undefined) budget = Math.min(budget, limits.concurrency - row.running);
+    if (limits.concurrency !== undefined)
+      budget = Math.min(budget, limits.concurrency - row.running);
     const queueStarts = parseStarts(row.starts);
     let wakeAt: number | null = null;
     const later = (at: number) => (wakeAt = wakeAt === null ? at : Math.min(wakeAt, at));
@@ -180,8 +181,8 @@ export class SqliteFlow {
       return [];
     }
     const ids: number[] = [];
-    let cursor = row.cursor;
-    for (const key of this.#rotation(queue, row.cursor, keysPerClaim(budget))) {
+    let cursor = row.rotation;
+    for (const key of this.#rotation(queue, row.rotation, keysPerClaim(budget))) {
       if (ids.length >= budget) break;
       const state = this.#key(queue, key);
       if (state.heldUntil !== null && state.heldUntil > now) {
@@ -214,7 +215,9 @@ export class SqliteFlow {
     this.#run(sql.limitsAfterClaim, {
       queue,
       taken: ids.length,
-      starts: JSON.stringify(limits.rate ? afterStarts(queueStarts, limits.rate, now, ids.length) : []),
+      starts: JSON.stringify(
+        limits.rate ? afterStarts(queueStarts, limits.rate, now, ids.length) : [],
+      ),
       cursor,
       wakeAt,
     });
@@ -235,7 +238,8 @@ export class SqliteFlow {
 
   /** When a limited queue may next start something by itself: a scheduled run-at, or a token or hold running out. */
   nextWake(queue: string, row: LimitsRow, tasks: string, now: number): number | null {
-    const next = (this.#get(sql.nextRunAt, { queue, now, tasks }) as { runAt: number | null }).runAt;
+    const next = (this.#get(sql.nextRunAt, { queue, now, tasks }) as { runAt: number | null })
+      .runAt;
     const wakes = [next, row.wake_at, row.held_until].filter(
       (at): at is number => at !== null && at > now,
     );
@@ -254,7 +258,7 @@ export class SqliteFlow {
         key = this.#firstKey(queue);
         if (key === undefined) return;
       }
-      if (wrapped && cursor !== null && key > cursor) return;
+      if (wrapped && cursor !== null && byteOrder(key, cursor) > 0) return;
       yield key;
       visited++;
       if (wrapped && key === cursor) return;
@@ -274,12 +278,13 @@ export class SqliteFlow {
   #due(claim: FlowClaim, key: string, limit: number, strict: boolean): number[] {
     const { queue, now, tasks } = claim;
     if (!strict) {
-      const rows = this.#all(sql.keyDue, { queue, key, now, tasks, limit }) as Array<{ id: number }>;
+      const rows = this.#all(sql.keyDue, { queue, key, now, tasks, limit }) as Array<{
+        id: number;
+      }>;
       return rows.map((row) => row.id);
     }
     const head = this.#get(sql.keyHead, { queue, key }) as
-      | { id: number; run_at: number; task: string }
-      | undefined;
+      { id: number; run_at: number; task: string } | undefined;
     if (!head || head.run_at > now || !(JSON.parse(tasks) as string[]).includes(head.task))
       return [];
     return [head.id];
@@ -325,6 +330,11 @@ export class SqliteFlow {
     const statement = this.#deps.statement(text);
     return params === undefined ? statement.all() : statement.all(params);
   }
+}
+
+/** SQLite compares text byte by byte (UTF-8); JavaScript's `<` compares UTF-16 units, which differs past U+FFFF. */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function parse(text: string | null): QueueLimits | null {

@@ -146,7 +146,7 @@ export const migrations: readonly Migration[] = [
         running     INTEGER NOT NULL DEFAULT 0,
         starts      TEXT    NOT NULL DEFAULT '[]',
         held_until  INTEGER,
-        cursor      TEXT,
+        rotation    TEXT,
         wake_at     INTEGER,
         updated_at  INTEGER NOT NULL
       );

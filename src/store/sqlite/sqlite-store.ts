@@ -183,7 +183,9 @@ export class SqliteStore implements Store {
           const limit = Math.min(queue.start ?? queue.limit, queue.limit);
           if (limit > 0) {
             const claimed = { queue: queue.name, limit, workerId: params.workerId, now, tasks };
-            rows.push(...this.#flow.claim({ ...claimed, leaseMs: params.leaseMs }, flow.limits, flow.row));
+            rows.push(
+              ...this.#flow.claim({ ...claimed, leaseMs: params.leaseMs }, flow.limits, flow.row),
+            );
           }
           continue;
         }
