@@ -20,6 +20,8 @@ export type {
   Task,
   TaskDefinition,
   TaskContext,
+  ConcurrencyOption,
+  RateLimitOption,
   ExecutionMode,
   TaskMode,
   TaskPayload,
@@ -49,6 +51,7 @@ export {
   type ErrorCode,
   type SerializedError,
 } from './core/errors.ts';
+export { RateLimited } from './core/rate-limited.ts';
 export { JOB_STATES, type Job, type JobState, type JobAttemptError } from './core/job.ts';
 export type { Backoff } from './core/backoff.ts';
 export type { Clock } from './core/clock.ts';

@@ -34,6 +34,32 @@ describe('offload CLI (built dist)', () => {
     assert.match(shown.stdout, /payload\s+\{"name":"ada"\}/);
   });
 
+  it("enqueues with a flow key: --key, else the task's key function; `job` shows it", async () => {
+    const flowTasks = path.resolve('test/fixtures/flow-tasks.ts');
+    const enqueue = async (...args: string[]) =>
+      JSON.parse(
+        (
+          (await cli('enqueue', 'flow-keyed', '--tasks', flowTasks, '--json', ...args)) as {
+            stdout: string;
+          }
+        ).stdout,
+      ) as { id: string; key: string | null };
+    const derived = await enqueue('--payload', '{"account":"acme"}');
+    assert.equal(derived.key, 'acme');
+    assert.equal((await enqueue('--payload', '{"account":"acme"}', '--key', 'vip')).key, 'vip');
+    const shown = (await cli('job', derived.id)) as { stdout: string };
+    assert.match(shown.stdout, /key\s+acme/);
+    const keyless = (await cli('enqueue', 'flow-keyed', '--tasks', flowTasks)) as {
+      code: number;
+      stderr: string;
+    };
+    assert.equal(keyless.code, 1);
+    assert.match(
+      keyless.stderr,
+      /task "flow-keyed": its key function returned undefined.*\[ERR_INVALID_KEY\]/,
+    );
+  });
+
   it('explains bad flags and unknown tasks without a stack trace', async () => {
     const badJson = (await cli('enqueue', 'hello', '--payload', '{oops')) as {
       code: number;

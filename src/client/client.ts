@@ -38,6 +38,8 @@ export interface ClientEnqueueOptions extends CallOptions {
   timeout?: number | string;
   /** The server POSTs the signed outcome here when the job ends. */
   callbackUrl?: string;
+  /** The flow key (a tenant, an account) its queue's per-key limits go by. Default: the task's key function, when the server has the task. */
+  key?: string;
   /** Sent as `Idempotency-Key`: a retried request with the same key gets the first job back. */
   idempotencyKey?: string;
 }

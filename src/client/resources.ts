@@ -37,6 +37,8 @@ export interface ApiJob<Payload = unknown, Result = unknown> {
   maxAttempts: number;
   timeoutMs: number;
   uniqueKey: string | null;
+  /** The flow key its queue's per-key limits go by, or null. */
+  key: string | null;
   payload: Payload;
   progress: unknown;
   /** Set once the job has succeeded. */

@@ -87,7 +87,9 @@ export const queueLimitsSchema = z
       .optional(),
     rate: rateWindow.optional(),
     keyRate: rateWindow.optional(),
-    order: z.literal('strict', { error: "must be 'strict' (or left out)" }).optional(),
+    order: z
+      .enum(['fair', 'strict'], { error: "must be 'fair' or 'strict' (or left out)" })
+      .optional(),
   })
   .strict();
 

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import type { QueueLimitsInput } from '../core/flow-limits.ts';
 import { JOB_STATES, type Job, type JobState } from '../core/job.ts';
-import { optionSchemas, parseOptions } from '../core/options.ts';
+import { flowKeyProblem } from '../core/flow-limits.ts';
+import { describe, optionSchemas, parseOptions } from '../core/options.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from '../core/payload.ts';
 import { validateWithSchema } from '../core/schema.ts';
 import type {
@@ -51,6 +52,12 @@ export interface EnqueueOptions {
    */
   idempotencyKey?: string;
   /**
+   * The flow key (a tenant, an account; 1-500 characters, without U+0000) its queue's per-key
+   * limits, rate limits and fair rotation go by (docs/flow-control.md). Default: the task's key
+   * function (`concurrency.key` or `rateLimit.key`) on the payload, else none.
+   */
+  key?: string;
+  /**
    * Your own database client, to enqueue inside your transaction: the job exists if and only if
    * that transaction commits. PostgreSQL store only: a `pg` Client or PoolClient after `BEGIN`.
    * Default: the store's own connection. See docs/postgres.md.
@@ -73,6 +80,14 @@ const enqueueOptionsSchema = z.object({
   timeout: optionSchemas.timerMs.optional(),
   callbackUrl: optionSchemas.callbackUrl.optional(),
   idempotencyKey: optionSchemas.idempotencyKey.optional(),
+  key: z
+    .unknown()
+    .superRefine((key, ctx) => {
+      const problem = flowKeyProblem(key);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .transform((key) => key as string)
+    .optional(),
   client: z.unknown().optional(),
 });
 
@@ -114,7 +129,10 @@ const queueOptionsSchema = z.object({
   maxPayloadBytes: optionSchemas.positiveInt.default(DEFAULT_MAX_PAYLOAD_BYTES),
 });
 
-type TaskDefaults = Pick<Task, 'name' | 'queue' | 'priority' | 'attempts' | 'timeout' | 'schema'>;
+type TaskDefaults = Pick<
+  Task,
+  'name' | 'queue' | 'priority' | 'attempts' | 'timeout' | 'schema' | 'key'
+>;
 
 /** A job from an enqueue, and whether it was made by this call (false: an idempotency or unique key matched). */
 export interface EnqueueWithResult<J = Job> {
@@ -327,6 +345,7 @@ export class Queue {
       uniqueKey: opts.uniqueKey ?? null,
       idempotencyKey: opts.idempotencyKey ?? null,
       callbackUrl: opts.callbackUrl ?? null,
+      key: opts.key ?? flowKeyOf(defaults, payload),
     };
   }
 
@@ -338,7 +357,7 @@ export class Queue {
     }
     if (this.#tasks.has(task)) return this.#tasks.get(task);
     const info = stored.find((candidate) => candidate.name === task);
-    if (info) return { ...info, schema: undefined };
+    if (info) return { ...info, schema: undefined, key: undefined };
     const known = [
       ...new Set([...this.#tasks.list().map((t) => t.name), ...stored.map((t) => t.name)]),
     ];
@@ -351,6 +370,41 @@ export class Queue {
       { details: { task } },
     );
   }
+}
+
+/** The key the task's key function gives the payload; ERR_INVALID_KEY when it throws or gives no usable key. */
+function flowKeyOf(task: TaskDefaults, payload: unknown): string | null {
+  if (!task.key) return null;
+  let key: unknown;
+  try {
+    key = task.key(payload);
+  } catch (error) {
+    throw new OffloadError(
+      ErrorCodes.INVALID_KEY,
+      `task "${task.name}": its key function threw: ${error instanceof Error ? error.message : String(error)}. Nothing was stored; fix the function, or pass \`key\` with the enqueue`,
+      { cause: error, details: { task: task.name } },
+    );
+  }
+  const problem = flowKeyProblem(key);
+  if (problem === undefined) return key as string;
+  throw new OffloadError(
+    ErrorCodes.INVALID_KEY,
+    `task "${task.name}": its key function returned ${describeKey(key)}; a flow key ${problem}. Nothing was stored`,
+    {
+      details: {
+        task: task.name,
+        returned: describeKey(key),
+      },
+    },
+  );
+}
+
+function describeKey(key: unknown): string {
+  if (key === undefined) return 'undefined';
+  if (key instanceof Promise) return 'a Promise (key functions must return the key at once)';
+  if (typeof key !== 'string') return describe(key);
+  if (key === '') return 'an empty string';
+  return key.length > 60 ? `a string of ${key.length} characters` : JSON.stringify(key);
 }
 
 function isEmpty(options: object): boolean {

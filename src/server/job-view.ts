@@ -16,6 +16,7 @@ export function toJobView(job: Job, delivery?: Job) {
     maxAttempts: job.maxAttempts,
     timeoutMs: job.timeoutMs,
     uniqueKey: job.uniqueKey,
+    key: job.key,
     payload: job.payload,
     progress: job.progress,
     result: job.result,

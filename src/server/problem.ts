@@ -65,6 +65,7 @@ const TITLES: Record<number, string> = {
 const STATUS_BY_CODE: Record<string, number> = {
   ERR_INVALID_OPTION: 400,
   ERR_INVALID_PAYLOAD: 422,
+  ERR_INVALID_KEY: 422,
   ERR_PAYLOAD_TOO_LARGE: 413,
   ERR_TASK_NOT_FOUND: 422,
   ERR_JOB_NOT_FOUND: 404,

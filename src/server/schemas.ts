@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { queueLimitsSchema } from '../core/flow-limits.ts';
 import { JOB_STATES, type JobState } from '../core/job.ts';
 import { LIMITS } from '../core/limits.ts';
+import { flowKeyProblem, MAX_KEY_LENGTH } from '../core/flow-limits.ts';
 import { isRunAt, optionSchemas } from '../core/options.ts';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
@@ -58,6 +59,14 @@ const isoRunAt = z.iso
     'must be a date-time from 1970-01-01 through 9999-12-31 UTC',
   );
 
+const flowKey = z
+  .string()
+  .max(MAX_KEY_LENGTH)
+  .superRefine((key, ctx) => {
+    const problem = flowKeyProblem(key);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 /** The `Idempotency-Key` header of `POST /v1/jobs`. */
 export const idempotencyKeySchema = idempotencyKey.optional();
 
@@ -91,6 +100,10 @@ export const enqueueBodySchema = z
     callbackUrl: optionSchemas.callbackUrl
       .optional()
       .meta({ description: 'POSTed a signed outcome when the job ends (see docs/webhooks.md).' }),
+    key: flowKey.optional().meta({
+      description:
+        "The flow key (a tenant, an account) its queue's per-key limits and fair rotation go by (docs/flow-control.md). Default: the task's key function on the payload, when the server knows the task's definition.",
+    }),
   })
   .meta({ id: 'EnqueueRequest' });
 
@@ -139,6 +152,7 @@ export const jobViewSchema = z
     maxAttempts: z.number(),
     timeoutMs: z.number(),
     uniqueKey: z.string().nullable(),
+    key: z.string().nullable().meta({ description: 'The flow key, or null' }),
     payload: z.unknown(),
     progress: z.unknown(),
     result: z.unknown(),

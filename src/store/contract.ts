@@ -271,10 +271,11 @@ export interface QueueLimits {
   /** Starts of one key's jobs per sliding window. */
   keyRate?: RateWindow;
   /**
-   * `strict`: a key's jobs start one at a time in enqueue order, each only after the one before it
-   * ended, retries included. Priorities and run-ats do not reorder them.
+   * `fair`: claims rotate over keys and `ctx.rateLimited` holds a key, with no other limit (any
+   * limit implies it). `strict`: a key's jobs start one at a time in enqueue order, each only after
+   * the one before it ended, retries included; priorities and run-ats do not reorder them.
    */
-  order?: 'strict';
+  order?: 'fair' | 'strict';
 }
 
 /** At most `limit` starts in any `per` milliseconds (a sliding window). */

@@ -12,6 +12,7 @@ import {
 import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import { backoffProblem, type Backoff } from '../core/backoff.ts';
 import { TASK_BRAND, type Task, type TaskDefinition, type TaskMode } from './task.ts';
+import { taskFlow } from './task-flow.ts';
 
 const taskOptionsSchema = z.object({
   name: optionSchemas.name,
@@ -41,6 +42,10 @@ const taskOptionsSchema = z.object({
     })
     .optional(),
   example: z.unknown().optional(),
+  // Checked by taskFlow, which names the task and the field.
+  concurrency: z.unknown().optional(),
+  rateLimit: z.unknown().optional(),
+  order: z.unknown().optional(),
 });
 
 /** The overloads of `defineTask`: the payload type comes from `schema` when there is one, else from `run`. */
@@ -58,7 +63,12 @@ export function buildTask(
   definition: TaskDefinition<unknown, unknown>,
   file: string | undefined,
 ): Task {
-  const options = parseOptions('defineTask', taskOptionsSchema, definition);
+  const { concurrency, rateLimit, order, ...options } = parseOptions(
+    'defineTask',
+    taskOptionsSchema,
+    definition,
+  );
+  const flow = taskFlow(options.name, { concurrency, rateLimit, order });
   const task = {
     [TASK_BRAND]: true as const,
     ...options,
@@ -67,6 +77,8 @@ export function buildTask(
     backoff: definition.backoff,
     schema: definition.schema,
     example: definition.example,
+    key: flow.key,
+    limits: flow.limits,
   };
   Object.defineProperty(task, 'file', { value: file, enumerable: false });
   return Object.freeze(task);

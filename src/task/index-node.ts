@@ -5,6 +5,8 @@ export {
   isTask,
   type ExecutionMode,
   type Task,
+  type ConcurrencyOption,
+  type RateLimitOption,
   type TaskContext,
   type TaskDefinition,
   type TaskPayload,
@@ -17,3 +19,4 @@ export {
   ErrorCodes,
   type ErrorCode,
 } from '../core/errors.ts';
+export { RateLimited } from '../core/rate-limited.ts';

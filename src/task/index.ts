@@ -8,6 +8,8 @@ export {
   isTask,
   type ExecutionMode,
   type Task,
+  type ConcurrencyOption,
+  type RateLimitOption,
   type TaskContext,
   type TaskDefinition,
   type TaskPayload,
@@ -20,3 +22,4 @@ export {
   ErrorCodes,
   type ErrorCode,
 } from '../core/errors.ts';
+export { RateLimited } from '../core/rate-limited.ts';

@@ -5,6 +5,7 @@
  */
 import type { Backoff } from '../core/backoff.ts';
 import type { StandardSchemaV1 } from '../core/schema.ts';
+import type { QueueLimits } from '../store/contract.ts';
 
 /**
  * Where a task runs. `inline`: a coroutine on the worker's event loop (must yield).
@@ -41,6 +42,42 @@ export interface TaskContext {
   fail(message: string): never;
   /** Puts the job back to run again after `delayMs`, without counting a failed attempt. */
   snooze(delayMs: number): never;
+  /**
+   * A remote service said "too many requests": ends this run, puts the job back without counting
+   * an attempt, and starts nothing more of its flow key (its whole queue when it has none) until
+   * then. `retryAfter`: milliseconds, a duration such as `'30s'`, or a Date (a Retry-After), more
+   * than 0 and at most 7 days away. Anything else throws ERR_INVALID_OPTION, which fails the run.
+   */
+  rateLimited(retryAfter: number | string | Date): never;
+}
+
+/**
+ * Jobs of a task running at once, across every worker on the store. `limit` is per flow key and
+ * needs `key`; `global` is for the whole queue. See docs/flow-control.md.
+ */
+export interface ConcurrencyOption<Payload> {
+  /** Jobs of one key running at once, 1 to 1 000 000. Needs `key`. */
+  limit?: number;
+  /**
+   * The flow key of a payload (a tenant, an account): 1-500 characters. Called at enqueue, after
+   * the schema; a job enqueued with `key` uses that instead.
+   */
+  key?: (payload: Payload) => string;
+  /** Jobs of the whole queue running at once, 1 to 1 000 000. */
+  global?: number;
+  /** Per-key replacements of `limit`, for tiers: `{ acme: 10 }`. Needs `key`. */
+  overrides?: Record<string, number>;
+}
+
+/**
+ * At most `limit` starts in any `per` (milliseconds or `'1s'`, `'5m'`…): a sliding window. With
+ * `key`, a window per flow key; without, one for the whole queue.
+ */
+export interface RateLimitOption<Payload> {
+  limit: number;
+  per: number | string;
+  /** The flow key of a payload; when `concurrency.key` is given too, it must be the same function. */
+  key?: (payload: Payload) => string;
 }
 
 /** What `defineTask` takes. Each option's default is stated on it. */
@@ -80,6 +117,19 @@ export interface TaskDefinition<Payload, Result> {
   schema?: StandardSchemaV1;
   /** A sample payload, for docs, forms and `offload start --demo`. */
   example?: Payload;
+  /**
+   * Jobs running at once, across every worker: per flow key (`limit`, with `key`) and for the
+   * whole queue (`global`). Default: no limit beyond each worker's concurrency.
+   */
+  concurrency?: ConcurrencyOption<Payload>;
+  /** Starts per sliding window, per flow key (with `key`) or for the whole queue. Default none. */
+  rateLimit?: RateLimitOption<Payload>;
+  /**
+   * How a key's jobs take turns; needs a key function (`concurrency.key` or `rateLimit.key`).
+   * `fair` (the default with a key function): claims rotate over keys, and `ctx.rateLimited` holds
+   * the key. `strict`: besides, a key's jobs run one at a time in enqueue order, retries included.
+   */
+  order?: 'fair' | 'strict';
 }
 
 export const TASK_BRAND = Symbol.for('offload.task');
@@ -100,6 +150,16 @@ export interface Task<Payload = unknown, Result = unknown> {
   readonly priority: number;
   readonly schema: StandardSchemaV1 | undefined;
   readonly example: Payload | undefined;
+  /**
+   * The flow key function (`concurrency.key` or `rateLimit.key`), or undefined. Declared as a
+   * method, like `run`, so a typed Task<P, R> is usable wherever a plain Task is.
+   */
+  key?(payload: Payload): string;
+  /**
+   * The flow control its queue gets from this task (`concurrency`, `rateLimit`, `order` as
+   * {@link QueueLimits}); a worker serving the task declares them. Undefined when it sets none.
+   */
+  readonly limits: QueueLimits | undefined;
   /**
    * The file that called `defineTask` (non-enumerable), so thread and process workers can load the
    * task's module by path. Undefined when it cannot be told; then pass `taskModule` to createWorker.

@@ -11,6 +11,7 @@ import {
 } from '../core/errors.ts';
 import type { ClaimedJob } from '../core/job.ts';
 import { encodeJson } from '../core/payload.ts';
+import { isRateLimited, RateLimited, rateLimitedRunAt } from '../core/rate-limited.ts';
 import type { JobOutcome, LeaseRef, RunFacts } from '../store/contract.ts';
 import type { Task, TaskContext } from '../task/task.ts';
 
@@ -166,6 +167,9 @@ export class JobRun {
       snooze: (delayMs) => {
         throw new Snooze(delayMs);
       },
+      rateLimited: (retryAfter) => {
+        throw new RateLimited(retryAfter);
+      },
     };
   }
 
@@ -254,6 +258,10 @@ export class JobRun {
         Math.min(MAX_BACKOFF_MS, Math.max(0, Number((error as Snooze).delayMs) || 0)),
       );
       return { kind: 'snoozed', lease: this.lease, runAt: this.#deps.clock.now() + delayMs };
+    }
+    if (isRateLimited(error)) {
+      const runAt = rateLimitedRunAt(error, this.#deps.clock.now());
+      return { kind: 'rateLimited', lease: this.lease, runAt };
     }
     const serialized = serializeError(error);
     const permanent = error instanceof PermanentFailure || name === 'PermanentFailure';

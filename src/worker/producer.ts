@@ -27,6 +27,14 @@ export interface ProducerDeps {
   fail(error: unknown, message: string): void;
 }
 
+/** Job ends that free a slot of a limited queue (a retry frees it too, until its run-at). */
+const SLOT_FREEING_EVENTS = [
+  'job:succeeded',
+  'job:failed',
+  'job:cancelled',
+  'job:retrying',
+] as const;
+
 /** One queue's part of a claim: lease `limit` jobs, of which the first `start` run at once. */
 interface QueueClaim {
   name: string;
@@ -56,13 +64,18 @@ export class Producer implements Service {
    * claim that comes back short; after its own job ends, the answer from a moment ago still holds.
    */
   #nextRunAt: { at: number | null; news: number } | undefined;
+  /**
+   * Served queues with flow control, as last read (at start and on every poll). A job of one
+   * ending anywhere may free a slot this worker can take, so their job ends wake it.
+   */
+  #limited = new Set<string>();
   /** Counts wake-ups with news; a run-at read before the latest one is stale. */
   #news = 0;
   #stopped = false;
 
   constructor(deps: ProducerDeps) {
     this.#deps = deps;
-    this.#poll = new IntervalService(deps.pollInterval, () => this.wake(true), { keepAlive: true });
+    this.#poll = new IntervalService(deps.pollInterval, () => this.#tick(), { keepAlive: true });
   }
 
   /** Jobs claimed ahead and held until a slot frees (state `claimed`). */
@@ -87,8 +100,28 @@ export class Producer implements Service {
       store.on('job:enqueued', (event) => capacity.has(event.queue) && this.wake(true)),
       store.on('job:retrying', (event) => capacity.has(event.queue) && this.wake(true)),
       store.on('store:changed', () => this.wake(true)),
+      ...SLOT_FREEING_EVENTS.map((name) =>
+        store.on(name, (event) => this.#limited.has(event.queue) && this.wake(true)),
+      ),
     );
     this.#poll.start();
+  }
+
+  /** Reads which served queues have flow control; a failed read keeps the last answer. */
+  async learnLimits(): Promise<void> {
+    try {
+      const limited = new Set<string>();
+      for (const state of await this.#deps.store.limitsList())
+        if (this.#deps.capacity.has(state.queue)) limited.add(state.queue);
+      this.#limited = limited;
+    } catch (error) {
+      this.#deps.fail(error, 'reading the flow control of the served queues failed');
+    }
+  }
+
+  #tick(): Promise<void> {
+    this.wake(true);
+    return this.learnLimits();
   }
 
   /** Claims no more: stops the poll, the scheduled wake-up and the listeners. Safe twice. */
@@ -176,6 +209,9 @@ export class Producer implements Service {
       leaseMs,
     });
     this.#ahead.claimed(jobs, performance.now() - sent, performance.now());
+    // A limited queue's next wake (a token, a hold) moves with every claim of it.
+    if (this.#limited.size > 0 && wanted.some((queue) => this.#limited.has(queue.name)))
+      this.#news++;
     if (this.#stopped) this.#releaseWaiting();
     else this.startWaiting();
     if (jobs.length === wanted.reduce((sum, queue) => sum + queue.limit, 0)) this.wake();

@@ -5,12 +5,13 @@ import pino, { type Logger } from 'pino';
 import { ErrorCodes } from '../core/errors.ts';
 import type { ClaimedJob } from '../core/job.ts';
 import type { Backoff } from '../core/backoff.ts';
-import type { JobOutcome, LeaseRef, Store } from '../store/contract.ts';
+import type { JobOutcome, LeaseRef, QueueLimits, Store } from '../store/contract.ts';
 import { WEBHOOK_QUEUE, WEBHOOK_TASK } from '../store/contract.ts';
 import type { Task } from '../task/task.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
 import type { PoolStats } from '../pool/shared/pool-stats.ts';
 import { createWebhookTask } from '../webhooks/delivery.ts';
+import { declaredLimits } from './declared-limits.ts';
 import { Executors } from './executors.ts';
 import { JobRun, leaseOf, type JobRunDeps } from './job-run.ts';
 import { describeBlock, LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
@@ -58,6 +59,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #options: ParsedWorkerOptions;
   readonly #tasks: TaskRegistry;
   readonly #capacity: Map<string, number>;
+  /** The flow control its tasks declare, by queue (only queues with some). */
+  readonly #declared: Map<string, QueueLimits>;
   #startedAt = 0;
   readonly #active = new Map<string, JobRun>();
   readonly #activeByQueue = new Map<string, number>();
@@ -93,6 +96,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
     if (this.#options.webhookSecret !== undefined)
       this.#serveWebhooks(this.#options.webhookSecret, options.webhookBackoff);
+    this.#declared = declaredLimits(this.#tasks.list());
     this.#recorder = new OutcomeRecorder(this.store);
     this.#watchdog = new LoopWatchdog({
       thresholdMs: this.#options.blockThreshold,
@@ -229,7 +233,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         timeout,
       })),
     });
+    await this.#declareLimits();
     this.#producer.start();
+    await this.#producer.learnLimits();
     this.#offCancelled = this.store.on(
       'job:cancelled',
       (event) =>
@@ -244,6 +250,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
     await this.#rescuer.rescue();
     await this.#producer.fill();
+  }
+
+  /**
+   * Writes the limits its tasks declare as the declared layer of each served queue. Queues whose
+   * tasks declare nothing are left as they are: their limits may come from elsewhere.
+   */
+  async #declareLimits(): Promise<void> {
+    for (const [queue, limits] of this.#declared) {
+      if (this.#capacity.has(queue))
+        await this.store.limitsSet({ queue, layer: 'declared', limits });
+    }
   }
 
   /**

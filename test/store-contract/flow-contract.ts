@@ -112,6 +112,30 @@ export function flowContract(t: ContractKit): void {
       assert.equal((await t.claim(10, { workerId: WORKER })).length, 2);
     });
 
+    it('wakes at the next token once a claim has used the last one', async () => {
+      await limit({ rate: { limit: 2, per: 300 }, keyRate: { limit: 1, per: 200 } });
+      await enqueueKeyed('a', 2);
+      await enqueueKeyed('b', 2);
+      const started = t.clock().now();
+      assert.equal((await t.claim(10, { workerId: WORKER })).length, 2);
+      assert.equal(
+        await t.store().jobNextRunAt({ queues: ['default'], tasks: ['echo'] }),
+        started + 200,
+        'the keys’ windows free first',
+      );
+    });
+
+    it('rotates and holds keys with no other limit under fair order', async () => {
+      await limit({ order: 'fair' });
+      await enqueueKeyed('a', 20);
+      await enqueueKeyed('b', 1);
+      const keys = [
+        ...(await t.claim(5, { workerId: WORKER })),
+        ...(await t.claim(5, { workerId: WORKER })),
+      ].map((job) => job.key);
+      assert.ok(keys.includes('b'), keys.join(','));
+    });
+
     it('limits the whole queue per window', async () => {
       await limit({ rate: { limit: 4, per: 500 } });
       await enqueueKeyed('a', 3);

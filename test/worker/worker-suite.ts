@@ -1,5 +1,6 @@
 import { describe } from 'node:test';
 import type { MakeStoreFactory } from '../store-contract/factory.ts';
+import { flowSuite } from './flow-suite.ts';
 import { idleQueriesSuite } from './idle-queries-suite.ts';
 import { jobsSuite } from './jobs-suite.ts';
 import { modesSuite } from './modes-suite.ts';
@@ -13,5 +14,6 @@ export function workerSuite(label: string, makeFactory: MakeStoreFactory): void 
     jobsSuite(makeFactory);
     modesSuite(makeFactory);
     idleQueriesSuite(makeFactory);
+    flowSuite(makeFactory);
   });
 }

@@ -27,6 +27,7 @@ interface EnqueueFlags {
   uniqueKey?: string;
   idempotencyKey?: string;
   callbackUrl?: string;
+  key?: string;
   attempts?: number;
   count?: number;
   tasks?: string;
@@ -58,6 +59,10 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
       'return the job made with this key (in any state) instead of adding one',
     )
     .option('--callback-url <url>', 'POST the signed outcome here when the job ends')
+    .option(
+      '--key <key>',
+      "the flow key its queue's per-key limits go by (default: the task's key function, with --tasks)",
+    )
     .option(
       '--attempts <n>',
       `runs before failing for good (1 to ${LIMITS.attempts})`,
@@ -178,6 +183,7 @@ async function enqueue(
     uniqueKey: flags.uniqueKey,
     idempotencyKey: flags.idempotencyKey,
     callbackUrl: flags.callbackUrl,
+    key: flags.key,
     attempts: flags.attempts,
   };
   for (const key of Object.keys(options) as Array<keyof EnqueueOptions>)
@@ -230,6 +236,7 @@ function showJob(job: Job, context: CommandContext): void {
     ['state', job.state],
     ['attempts', `${job.attempts} of ${job.maxAttempts}`],
     ['priority', String(job.priority)],
+    ['key', job.key ?? '-'],
     ['created', `${new Date(job.createdAt).toISOString()} (${relativeTime(job.createdAt)})`],
     ['run at', new Date(job.runAt).toISOString()],
     ['started', job.startedAt ? new Date(job.startedAt).toISOString() : '-'],

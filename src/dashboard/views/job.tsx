@@ -114,6 +114,8 @@ export function JobView({ id }: { id: string }) {
         </dd>
         <dt>Priority</dt>
         <dd>{job.priority}</dd>
+        <dt>Flow key</dt>
+        <dd>{job.key ?? '–'}</dd>
         <dt>Worker</dt>
         <dd>{job.worker ?? '–'}</dd>
         <dt>Mode</dt>

@@ -1,4 +1,5 @@
 import { ErrorCodes, OffloadError, PermanentFailure, Snooze } from '../../core/errors.ts';
+import { RateLimited } from '../../core/rate-limited.ts';
 import type { TaskContext } from '../../task/task.ts';
 import type { JobInfo } from './protocol.ts';
 
@@ -87,5 +88,9 @@ export class PoolTaskContext implements TaskContext {
 
   snooze(delayMs: number): never {
     throw new Snooze(delayMs);
+  }
+
+  rateLimited(retryAfter: number | string | Date): never {
+    throw new RateLimited(retryAfter);
   }
 }

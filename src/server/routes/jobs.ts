@@ -67,7 +67,9 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
         },
         409: problem('The `Idempotency-Key` was used for a different task or payload'),
         400: problem('The body is invalid'),
-        422: problem('Unknown task, or the payload fails the task schema'),
+        422: problem(
+          "Unknown task, the payload fails the task schema, or the task's key function gives it no flow key",
+        ),
       },
       async handler({ body, headers, reply }) {
         const idempotencyKey = parseRequestPart(
@@ -95,7 +97,9 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
       responses: {
         202: { description: 'Accepted: every job is durably queued', schema: jobBatchSchema },
         400: problem('The body is invalid'),
-        422: problem('A task is unknown or a payload fails its schema'),
+        422: problem(
+          'A task is unknown, a payload fails its schema, or a key function gives it no flow key',
+        ),
       },
       async handler({ body, reply }) {
         const results = await api.queue.enqueueManyWithResult(
@@ -234,6 +238,7 @@ function enqueueOptions(body: EnqueueBody, idempotencyKey: string | undefined): 
   if (body.attempts !== undefined) options.attempts = body.attempts;
   if (body.timeout !== undefined) options.timeout = body.timeout;
   if (body.callbackUrl !== undefined) options.callbackUrl = body.callbackUrl;
+  if (body.key !== undefined) options.key = body.key;
   if (idempotencyKey !== undefined) options.idempotencyKey = idempotencyKey;
   return options;
 }

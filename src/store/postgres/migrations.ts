@@ -289,6 +289,13 @@ export const migrations: readonly Migration[] = [
       END
       $$;
 
+      -- A rate window (start times, oldest first) after n more starts at p_now, keeping the newest p_keep.
+      CREATE FUNCTION {s}.window_after(p_window bigint[], p_n integer, p_now bigint, p_keep integer)
+        RETURNS bigint[] LANGUAGE sql IMMUTABLE AS $$
+        SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM (
+          SELECT t FROM unnest(coalesce(p_window, '{}') || array_fill(p_now, ARRAY[p_n])) AS t ORDER BY t DESC LIMIT p_keep) AS w
+      $$;
+
       -- The claim of one limited queue: within the queue's concurrency and rate window, rotating
       -- over its keys in byte order from where the last claim stopped (the rotation), each key
       -- within its own limits; under strict order a key starts only its oldest job, once due and
@@ -411,22 +418,25 @@ export const migrations: readonly Migration[] = [
             IF n > 0 THEN
               taken := taken + n;
               v_last := k;
-              INSERT INTO {s}.flow_keys (queue, key, running, starts)
-              VALUES (p_queue, k, n, CASE WHEN krate_limit IS NOT NULL AND k <> '' THEN
-                        (SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM (
-                           SELECT t FROM unnest(klive || array_fill(p_now, ARRAY[n])) AS t ORDER BY t DESC LIMIT krate_limit) AS w)
-                      ELSE '{}' END)
+              klive := CASE WHEN krate_limit IS NOT NULL AND k <> '' THEN {s}.window_after(klive, n, p_now, krate_limit) ELSE '{}' END;
+              -- A window these starts filled wakes the worker when its oldest start leaves it.
+              IF cardinality(klive) >= krate_limit THEN
+                wake := least(wake, klive[cardinality(klive) - krate_limit + 1] + krate_per);
+              END IF;
+              INSERT INTO {s}.flow_keys (queue, key, running, starts) VALUES (p_queue, k, n, klive)
               ON CONFLICT (queue, key) DO UPDATE SET running = flow_keys.running + excluded.running, starts = excluded.starts;
             END IF;
           END IF;
           EXIT WHEN wrapped AND k = v_rotation;
           SELECT flow_key INTO k FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key > k ORDER BY flow_key LIMIT 1;
         END LOOP;
-        UPDATE {s}.limits SET running = running + taken, rotation = v_last, wake_at = wake,
-               starts = CASE WHEN lim ? 'rate' THEN
-                          (SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM (
-                             SELECT t FROM unnest(live || array_fill(p_now, ARRAY[taken])) AS t ORDER BY t DESC LIMIT (lim->'rate'->>'limit')::int) AS w)
-                        ELSE '{}' END
+        IF lim ? 'rate' THEN
+          live := {s}.window_after(live, taken, p_now, (lim->'rate'->>'limit')::int);
+          IF cardinality(live) >= (lim->'rate'->>'limit')::int THEN
+            wake := least(wake, live[cardinality(live) - (lim->'rate'->>'limit')::int + 1] + (lim->'rate'->>'per')::bigint);
+          END IF;
+        END IF;
+        UPDATE {s}.limits SET running = running + taken, rotation = v_last, wake_at = wake, starts = coalesce(live, '{}')
          WHERE queue = p_queue;
       END
       $$;

@@ -203,21 +203,22 @@ export class SqliteFlow {
       if (taken.length === 0) continue;
       ids.push(...taken);
       cursor = key;
+      const keyStarts = keyRate ? afterStarts(state.starts, keyRate, now, taken.length) : [];
+      // A window these starts filled wakes the worker when its oldest start leaves it.
+      if (keyRate) this.#wakeWhenFull(keyStarts, keyRate, now, later);
       this.#run(sql.keyAfterClaim, {
         queue,
         key,
         taken: taken.length,
-        starts: JSON.stringify(
-          keyRate ? afterStarts(state.starts, keyRate, now, taken.length) : [],
-        ),
+        starts: JSON.stringify(keyStarts),
       });
     }
+    const starts = limits.rate ? afterStarts(queueStarts, limits.rate, now, ids.length) : [];
+    if (limits.rate) this.#wakeWhenFull(starts, limits.rate, now, later);
     this.#run(sql.limitsAfterClaim, {
       queue,
       taken: ids.length,
-      starts: JSON.stringify(
-        limits.rate ? afterStarts(queueStarts, limits.rate, now, ids.length) : [],
-      ),
+      starts: JSON.stringify(starts),
       cursor,
       wakeAt,
     });
@@ -228,6 +229,16 @@ export class SqliteFlow {
       leaseMs: claim.leaseMs,
       now,
     }) as JobRow[];
+  }
+
+  #wakeWhenFull(
+    starts: readonly number[],
+    rate: RateWindow,
+    now: number,
+    later: (at: number) => void,
+  ): void {
+    const tokens = windowTokens(starts, rate, now);
+    if (tokens.nextAt !== null) later(tokens.nextAt);
   }
 
   /** Holds a key (the whole queue for '' or no key) until `until`: `ctx.rateLimited`. */
