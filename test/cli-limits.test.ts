@@ -133,7 +133,7 @@ describe('offload limits and queues (built dist, sqlite)', () => {
       [['--key-rate', '10/1x'], /--key-rate: `keyRate.per` must be/],
       [['--override', 'acme'], /--override takes key=n/],
       [['--override', 'acme=0'], /--override: `keyOverrides.acme` must be a whole number from 1/],
-      [['--order', 'loose'], /--order: `order` must be 'strict'/],
+      [['--order', 'loose'], /--order: `order` must be 'fair' or 'strict'/],
       [
         ['--concurrency', '2', '--none'],
         /--none lifts every limit, so it takes no other limit flag/,
@@ -165,7 +165,11 @@ describe('offload limits and queues (built dist, sqlite)', () => {
     assert.match(cleared.stdout, /its declared limits apply: concurrency 4/);
     assert.equal((await store.limitsGet({ queue: 'reports' }))?.runtime, null);
 
-    await cli('limits', 'set', 'brief', '--order', 'strict');
+    const strict = await cli('limits', 'set', 'brief', '--order', 'strict');
+    assert.match(strict.stdout, /runtime limits of brief set: strict order/);
+    const fair = await cli('limits', 'set', 'rotating', '--order', 'fair');
+    assert.match(fair.stdout, /runtime limits of rotating set: fair order/);
+    assert.deepEqual((await store.limitsGet({ queue: 'rotating' }))?.limits, { order: 'fair' });
     const gone = await cli('limits', 'clear', 'brief');
     assert.match(gone.stdout, /runtime limits of brief cleared; it has no limits now/);
     assert.equal(await store.limitsGet({ queue: 'brief' }), undefined);

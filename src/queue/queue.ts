@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ErrorCodes, OffloadError } from '../core/errors.ts';
-import type { QueueLimitsInput } from '../core/flow-limits.ts';
+import { parseQueueLimits, type QueueLimitsInput } from '../core/flow-limits.ts';
 import { JOB_STATES, type Job, type JobState } from '../core/job.ts';
 import { flowKeyProblem } from '../core/flow-limits.ts';
 import { describe, optionSchemas, parseOptions } from '../core/options.ts';
@@ -18,7 +18,6 @@ import type {
 } from '../store/contract.ts';
 import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
-import { queueName, setRuntimeLimits } from './queue-limits.ts';
 
 /** Per-job choices at enqueue; each defaults to the task's own setting. */
 export interface EnqueueOptions {
@@ -314,8 +313,14 @@ export class Queue {
    * already running count toward a lower limit; none is stopped. Resolves with the queue's flow
    * control as it now stands, undefined when it has none left.
    */
-  setLimits(queue: string, limits: QueueLimitsInput | null): Promise<LimitsState | undefined> {
-    return setRuntimeLimits(this.store, queue, limits);
+  async setLimits(
+    queue: string,
+    limits: QueueLimitsInput | null,
+  ): Promise<LimitsState | undefined> {
+    const name = queueName('setLimits', queue);
+    const parsed = limits === null ? null : parseQueueLimits('setLimits', limits);
+    await this.store.limitsSet({ queue: name, layer: 'runtime', limits: parsed });
+    return this.store.limitsGet({ queue: name });
   }
 
   /** A queue's flow control (both layers, the one that applies) and its live state; undefined when it has none. */
@@ -405,6 +410,17 @@ function describeKey(key: unknown): string {
   if (typeof key !== 'string') return describe(key);
   if (key === '') return 'an empty string';
   return key.length > 60 ? `a string of ${key.length} characters` : JSON.stringify(key);
+}
+
+/** A queue name, or ERR_INVALID_OPTION naming `label`. */
+function queueName(label: string, queue: unknown): string {
+  const parsed = optionSchemas.name.safeParse(queue);
+  if (parsed.success) return parsed.data;
+  throw new OffloadError(
+    ErrorCodes.INVALID_OPTION,
+    `${label}: queue ${typeof queue === 'string' ? `"${queue}"` : String(queue)} ${parsed.error.issues[0]!.message}`,
+    { details: { label, option: 'queue' } },
+  );
 }
 
 function isEmpty(options: object): boolean {

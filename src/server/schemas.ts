@@ -243,7 +243,7 @@ const queueLimitsView = z
     keyOverrides: z.record(z.string(), z.number()).optional(),
     rate: rateWindowView.optional(),
     keyRate: rateWindowView.optional(),
-    order: z.literal('strict').optional(),
+    order: z.enum(['fair', 'strict']).optional(),
   })
   .meta({ id: 'QueueLimitsStored', description: 'Limits as stored: `per` in milliseconds' });
 const tokensView = z

@@ -87,6 +87,11 @@ for (const kind of testStores) {
       assert.deepEqual((await queue.getLimits('reports'))?.limits, { concurrency: 3 });
     });
 
+    test("order 'fair' alone is a limit: keys rotate and can be held", async () => {
+      const state = await queue.setLimits('rotating', { order: 'fair' });
+      assert.deepEqual(state?.limits, { order: 'fair' });
+    });
+
     test('clearing the only layer leaves the queue without flow control', async () => {
       await queue.setLimits('brief', { concurrency: 1 });
       assert.equal(await queue.setLimits('brief', null), undefined);
@@ -105,7 +110,7 @@ for (const kind of testStores) {
           /`rate.limit` is more than one start per millisecond/,
         ],
         [{ keyOverrides: { acme: 1.5 } }, 'keyOverrides.acme', /`keyOverrides.acme`/],
-        [{ order: 'loose' }, 'order', /`order` must be 'strict'/],
+        [{ order: 'loose' }, 'order', /`order` must be 'fair' or 'strict'/],
         ['fast', 'undefined', /limits must be an object/],
       ];
       for (const [limits, field, message] of cases) {

@@ -76,7 +76,10 @@ export function registerLimitsCommands(program: Command, globals: () => GlobalFl
       'starts of one key per window, e.g. 10/1m',
       rateOption('--key-rate'),
     )
-    .option('--order <order>', "strict: a key's jobs one at a time, in enqueue order")
+    .option(
+      '--order <order>',
+      "fair: claims rotate over keys (and a key can be held) with no other limit; strict: a key's jobs one at a time, in enqueue order",
+    )
     .option('--none', 'no limits at all while set, whatever the tasks declare')
     .action((queueName: string, flags: SetFlags) =>
       withQueue(globals, {}, async (queue, context) => {
@@ -150,7 +153,7 @@ function limitsFromFlags(flags: SetFlags): QueueLimitsInput {
   if (flags.override.length) limits.keyOverrides = Object.fromEntries(flags.override);
   if (flags.rate) limits.rate = flags.rate;
   if (flags.keyRate) limits.keyRate = flags.keyRate;
-  if (flags.order !== undefined) limits.order = flags.order as 'strict';
+  if (flags.order !== undefined) limits.order = flags.order as 'fair' | 'strict';
   const given = Object.keys(limits).length > 0;
   if (flags.none && given) {
     throw new OffloadError(
@@ -161,7 +164,7 @@ function limitsFromFlags(flags: SetFlags): QueueLimitsInput {
   if (!flags.none && !given) {
     throw new OffloadError(
       ErrorCodes.INVALID_OPTION,
-      'give at least one limit: --concurrency, --key-concurrency, --override, --rate, --key-rate, --order strict (or --none for no limits)',
+      'give at least one limit: --concurrency, --key-concurrency, --override, --rate, --key-rate, --order (or --none for no limits)',
     );
   }
   return limits;

@@ -38,7 +38,7 @@ export function limitsSummary(limits: QueueLimits): string {
   }
   if (limits.rate) parts.push(`rate ${rateWords(limits.rate)}`);
   if (limits.keyRate) parts.push(`key rate ${rateWords(limits.keyRate)}`);
-  if (limits.order === 'strict') parts.push('strict order');
+  if (limits.order) parts.push(`${limits.order} order`);
   return parts.length ? parts.join(' · ') : 'none (lifted at runtime)';
 }
 
