@@ -65,4 +65,10 @@ export type {
   StoreEvents,
   JobFilter,
   JobListParams,
+  QueueLimits,
+  RateWindow,
+  LimitsState,
+  KeyState,
+  TokenState,
 } from './store/contract.ts';
+export type { QueueLimitsInput, RateWindowInput } from './core/flow-limits.ts';

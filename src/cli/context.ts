@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import { createQueue, type Queue } from '../queue/queue.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/contract.ts';
 import type { Task } from '../task/task.ts';
@@ -66,6 +67,22 @@ export async function createContext(
     openStore: () => openStore(config.database),
     loadTasks: async () => (config.tasks ? loadTaskModule(config.tasks) : undefined),
   };
+}
+
+/** Runs a command over the producer side of the configured store, and closes the store after. */
+export async function withQueue(
+  globals: () => GlobalFlags,
+  flags: { tasks?: string },
+  action: (queue: Queue, context: CommandContext) => Promise<void>,
+): Promise<void> {
+  const context = await createContext({ ...globals(), tasks: flags.tasks });
+  const tasks = await context.loadTasks();
+  const store = await context.openStore();
+  try {
+    await action(createQueue({ store, tasks }), context);
+  } finally {
+    await store.close();
+  }
 }
 
 /** The task module is required by commands that run tasks. */

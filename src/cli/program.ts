@@ -4,6 +4,7 @@ import { OffloadError } from '../core/errors.ts';
 import type { GlobalFlags } from './context.ts';
 import { registerBenchCommands } from './commands/bench.ts';
 import { registerJobCommands } from './commands/jobs.ts';
+import { registerLimitsCommands } from './commands/limits.ts';
 import { registerWorkerCommands } from './commands/worker.ts';
 import { registerTokenCommands } from './commands/tokens.ts';
 import { registerMigrateCommand } from './commands/migrate.ts';
@@ -36,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   const globals = () => program.opts<GlobalFlags>();
   registerWorkerCommands(program, globals);
   registerJobCommands(program, globals);
+  registerLimitsCommands(program, globals);
   registerTokenCommands(program, globals);
   registerBenchCommands(program, globals);
   registerMigrateCommand(program, globals);

@@ -2,10 +2,12 @@ import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import { FINISHED_STATES, type JobState } from '../core/job.ts';
 import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
 import { checkClientOptions, type ClientOptions } from './client-options.ts';
-import { problemFromResponse } from './problem-error.ts';
+import { problemFromResponse, ProblemError } from './problem-error.ts';
+import type { QueueLimitsInput } from '../core/flow-limits.ts';
 import type {
   ApiHealth,
   ApiJob,
+  ApiLimits,
   ApiJobPage,
   ApiQueue,
   ApiTask,
@@ -262,6 +264,34 @@ export class OffloadClient {
     });
   }
 
+  /** A queue's flow control and what it holds back now; undefined when the queue has none. */
+  async getLimits(queue: string, options: CallOptions = {}): Promise<ApiLimits | undefined> {
+    try {
+      return await this.#json('GET', limitsPath(queue), { signal: options.signal });
+    } catch (error) {
+      if (error instanceof ProblemError && error.code === 'ERR_LIMITS_NOT_FOUND') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Sets a queue's runtime limits for every worker: they replace the declared ones whole until
+   * {@link clearLimits}. `per` takes milliseconds or a duration (`'1s'`). A limit out of range is a
+   * 422 `ERR_INVALID_OPTION` naming the field, and nothing is stored. Needs the `admin` scope.
+   */
+  async setLimits(
+    queue: string,
+    limits: QueueLimitsInput,
+    options: CallOptions = {},
+  ): Promise<ApiLimits> {
+    return this.#json('PUT', limitsPath(queue), { body: limits, signal: options.signal });
+  }
+
+  /** Clears a queue's runtime limits: the ones its tasks declare apply again. Needs the `admin` scope. */
+  async clearLimits(queue: string, options: CallOptions = {}): Promise<void> {
+    await this.#send('DELETE', limitsPath(queue), { signal: options.signal });
+  }
+
   /** Tasks the server and its workers know, with payload JSON Schemas where known. */
   async listTasks(options: CallOptions = {}): Promise<ApiTask[]> {
     return (await this.#json<{ tasks: ApiTask[] }>('GET', '/v1/tasks', { signal: options.signal }))
@@ -339,6 +369,10 @@ function enqueueBody(
     ...rest,
     ...(runAt === undefined ? {} : { runAt: runAt instanceof Date ? runAt.toISOString() : runAt }),
   };
+}
+
+function limitsPath(queue: string): string {
+  return `/v1/queues/${encodeURIComponent(queue)}/limits`;
 }
 
 function jobPath(id: string): string {

@@ -19,7 +19,9 @@ export type {
   ApiJob,
   ApiJobError,
   ApiJobPage,
+  ApiLimits,
   ApiQueue,
+  ApiTokens,
   ApiTask,
   ApiWorker,
   JobStreamEvent,
@@ -27,3 +29,5 @@ export type {
 export { OffloadError, ErrorCodes, type ErrorCode } from '../core/errors.ts';
 export type { Task, TaskPayload, TaskResult } from '../task/define-task-node.ts';
 export type { JobState } from '../core/job.ts';
+export type { QueueLimits, RateWindow } from '../store/contract.ts';
+export type { QueueLimitsInput, RateWindowInput } from '../core/flow-limits.ts';

@@ -1,4 +1,5 @@
 import type { JobState } from '../core/job.ts';
+import type { QueueLimits } from '../store/contract.ts';
 
 /** The error recorded on a failed run, as the API shows it. */
 export interface ApiJobError {
@@ -82,11 +83,52 @@ export interface ApiJobPage {
   nextCursor: string | null;
 }
 
-/** A queue with its job counts by state (`GET /v1/queues`). */
+/** A queue with its job counts by state and its flow control (`GET /v1/queues`). */
 export interface ApiQueue {
   name: string;
   paused: boolean;
   counts: Record<JobState, number>;
+  /** Its limits and what they hold back now; null when it has none. */
+  limits: ApiLimits | null;
+}
+
+/** A rate window as the API shows it: `per` in milliseconds; nextAt an ISO 8601 time. */
+export interface ApiTokens {
+  /** Starts the window allows now. */
+  left: number;
+  /** When the next start frees; null when one is free now. */
+  nextAt: string | null;
+}
+
+/**
+ * A queue's flow control (`GET /v1/queues/{name}/limits`), across every worker on the store:
+ * both layers, the one that applies, and what it holds back now. Times are ISO 8601 strings.
+ */
+export interface ApiLimits {
+  queue: string;
+  /** What applies: the runtime layer when set, else the declared one. */
+  limits: QueueLimits;
+  /** What the queue's task modules declare. */
+  declared: QueueLimits | null;
+  /** Set with `setLimits` (PUT); replaces the declared layer whole while set. */
+  runtime: QueueLimits | null;
+  /** Jobs of the queue holding a slot (running or claimed). */
+  running: number;
+  /** The queue-wide rate window; null without `rate`. */
+  tokens: ApiTokens | null;
+  /** Until when a task's `ctx.rateLimited` holds the whole queue, or null. */
+  heldUntil: string | null;
+  /** Due jobs waiting while a limit holds them back. */
+  heldBack: number;
+  /** The busiest keys, most running first (at most 20). */
+  keys: Array<{
+    key: string;
+    running: number;
+    /** Its concurrency limit (an override or `keyConcurrency`; 1 under strict order), or null. */
+    limit: number | null;
+    tokens: ApiTokens | null;
+    heldUntil: string | null;
+  }>;
 }
 
 /** A task the server or one of its workers knows (`GET /v1/tasks`). */

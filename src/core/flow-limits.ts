@@ -50,6 +50,9 @@ const windowMs = z.unknown().transform((value, ctx) => {
     return z.NEVER;
   }
   return ms;
+}).meta({
+  description: `The window: ${DURATION_WORDS}, from ${MIN_RATE_WINDOW_MS} ms to 7 days`,
+  anyOf: [{ type: 'integer' }, { type: 'string' }],
 });
 
 const rateLimitWords = `must be a whole number from 1 to ${MAX_RATE_LIMIT}: the store keeps the time of every start in the window, so a higher rate needs a shorter window (1000 per '100ms' rather than 10000 per '1s' is the same rate)`;

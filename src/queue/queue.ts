@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ErrorCodes, OffloadError } from '../core/errors.ts';
+import { parseQueueLimits, type QueueLimitsInput } from '../core/flow-limits.ts';
 import { JOB_STATES, type Job, type JobState } from '../core/job.ts';
 import { flowKeyProblem } from '../core/flow-limits.ts';
 import { describe, optionSchemas, parseOptions } from '../core/options.ts';
@@ -10,6 +11,7 @@ import type {
   EnqueueResult,
   JobFilter,
   JobListParams,
+  LimitsState,
   QueueInfo,
   Store,
   TaskInfo,
@@ -303,6 +305,34 @@ export class Queue {
     return this.store.queueList();
   }
 
+  /**
+   * Sets a queue's flow control at runtime, for every worker on the store (docs/flow-control.md):
+   * the limits replace those its tasks declare, whole, until cleared with `null`, after which the
+   * declared ones apply again. `per` takes milliseconds or a duration (`'1s'`, `'5m'`). Throws
+   * ERR_INVALID_OPTION naming the field, and stores nothing, when a limit is out of range. Jobs
+   * already running count toward a lower limit; none is stopped. Resolves with the queue's flow
+   * control as it now stands, undefined when it has none left.
+   */
+  async setLimits(
+    queue: string,
+    limits: QueueLimitsInput | null,
+  ): Promise<LimitsState | undefined> {
+    const name = queueName('setLimits', queue);
+    const parsed = limits === null ? null : parseQueueLimits('setLimits', limits);
+    await this.store.limitsSet({ queue: name, layer: 'runtime', limits: parsed });
+    return this.store.limitsGet({ queue: name });
+  }
+
+  /** A queue's flow control (both layers, the one that applies) and its live state; undefined when it has none. */
+  async getLimits(queue: string): Promise<LimitsState | undefined> {
+    return this.store.limitsGet({ queue: queueName('getLimits', queue) });
+  }
+
+  /** Every queue with flow control, by name, each with its live state. */
+  listLimits(): Promise<LimitsState[]> {
+    return this.store.limitsList();
+  }
+
   #build(defaults: TaskDefaults, payload: unknown, options: EnqueueOptions): EnqueueParams {
     const opts = isEmpty(options)
       ? options
@@ -380,6 +410,17 @@ function describeKey(key: unknown): string {
   if (typeof key !== 'string') return describe(key);
   if (key === '') return 'an empty string';
   return key.length > 60 ? `a string of ${key.length} characters` : JSON.stringify(key);
+}
+
+/** A queue name, or ERR_INVALID_OPTION naming `label`. */
+function queueName(label: string, queue: unknown): string {
+  const parsed = optionSchemas.name.safeParse(queue);
+  if (parsed.success) return parsed.data;
+  throw new OffloadError(
+    ErrorCodes.INVALID_OPTION,
+    `${label}: queue ${typeof queue === 'string' ? `"${queue}"` : String(queue)} ${parsed.error.issues[0]!.message}`,
+    { details: { label, option: 'queue' } },
+  );
 }
 
 function isEmpty(options: object): boolean {

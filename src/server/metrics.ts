@@ -1,13 +1,13 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Store } from '../store/contract.ts';
+import type { LimitsState, Store } from '../store/contract.ts';
 import type { Worker } from '../worker/worker.ts';
 
 const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /**
- * Prometheus metrics of one server: jobs by state (read from the store at each scrape, so they
- * cover every worker), and finished jobs, run and wait times and pool use of the worker that runs
- * in this process, when there is one.
+ * Prometheus metrics of one server: jobs by state and the flow control of limited queues (read
+ * from the store at each scrape, so they cover every worker), and finished jobs, run and wait
+ * times and pool use of the worker that runs in this process, when there is one.
  */
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -27,6 +27,7 @@ export class ServerMetrics {
         }
       },
     });
+    this.#limitGauges(store);
     const finished = new Counter({
       name: 'offload_jobs_finished_total',
       help: 'Jobs that ended (succeeded, failed for good, cancelled) or were scheduled for a retry, seen by this process',
@@ -45,6 +46,41 @@ export class ServerMetrics {
       );
     }
     if (worker) this.#observeWorker(worker);
+  }
+
+  /** Flow control of every limited queue, read from the store once per scrape for all three gauges. */
+  #limitGauges(store: Store): void {
+    let reading: Promise<LimitsState[]> | undefined;
+    const read = () => (reading ??= store.limitsList().finally(() => (reading = undefined)));
+    const limitGauge = (name: string, help: string, value: (state: LimitsState) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['queue'],
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          for (const state of await read()) {
+            const measured = value(state);
+            if (measured !== null) this.set({ queue: state.queue }, measured);
+          }
+        },
+      });
+    limitGauge(
+      'offload_queue_held_back_jobs',
+      'Due jobs of a limited queue waiting while a limit (concurrency, rate, a hold) keeps them back',
+      (state) => state.heldBack,
+    );
+    limitGauge(
+      'offload_queue_limit_running',
+      'Jobs of a limited queue holding a slot (running or claimed), across every worker',
+      (state) => state.running,
+    );
+    limitGauge(
+      'offload_queue_rate_tokens',
+      "Starts a queue's rate window allows now (queues with a `rate` limit only)",
+      (state) => state.tokens?.left ?? null,
+    );
   }
 
   #observeWorker(worker: Worker): void {

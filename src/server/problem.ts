@@ -78,19 +78,28 @@ const STATUS_BY_CODE: Record<string, number> = {
   ERR_STORE_CORRUPT: 503,
 };
 
-/** Parses one part of a request with its schema, or throws a 400 naming every wrong field. */
+/**
+ * Parses one part of a request with its schema, or throws a problem naming every wrong field:
+ * 400 `ERR_INVALID_REQUEST` unless `refusal` says otherwise.
+ */
 export function parseRequestPart<S extends z.ZodType>(
   schema: S,
   value: unknown,
   part: 'body' | 'query' | 'params' | 'headers',
+  refusal: { status: number; code: string } = { status: 400, code: 'ERR_INVALID_REQUEST' },
 ): z.output<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const errors = parsed.error.issues.map((issue) => fieldError(issue, part, schema));
   const summary = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-  throw new HttpProblem(400, 'ERR_INVALID_REQUEST', `the request ${part} is invalid: ${summary}`, {
-    errors,
-  });
+  throw new HttpProblem(
+    refusal.status,
+    refusal.code,
+    `the request ${part} is invalid: ${summary}`,
+    {
+      errors,
+    },
+  );
 }
 
 function fieldError(issue: z.core.$ZodIssue, part: string, schema: z.ZodType): FieldError {
@@ -107,13 +116,17 @@ function fieldError(issue: z.core.$ZodIssue, part: string, schema: z.ZodType): F
 }
 
 function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  let current: unknown = schema;
+  let current: unknown = unwrapOptional(schema);
   for (const key of path) {
     const shape = (current as { shape?: Record<string, unknown> }).shape;
-    current = shape?.[String(key)];
+    current = unwrapOptional(shape?.[String(key)]);
   }
   const shape = (current as { shape?: Record<string, unknown> } | undefined)?.shape;
   return shape ? Object.keys(shape) : [];
+}
+
+function unwrapOptional(schema: unknown): unknown {
+  return schema instanceof z.ZodOptional ? schema.unwrap() : schema;
 }
 
 /** Turns anything thrown by a handler (or by Fastify itself) into a problem document; never leaks a stack. */

@@ -28,7 +28,7 @@ export interface RouteInput<P, Q, B> {
  * from this. `scope` null means no token is needed.
  */
 export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Fastify path syntax: `/v1/jobs/:id`. */
   url: string;
   summary: string;
@@ -36,6 +36,11 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
+  /**
+   * How a body that fails its schema is answered. Default 400 `ERR_INVALID_REQUEST`; settings whose
+   * values are out of range answer 422 with the code the library throws for them.
+   */
+  invalidBody?: { status: number; code: string };
   responses: Record<number, ResponseSpec>;
   /** Returns the JSON body (status 200 unless the handler set another), or nothing after `reply.hijack()`. */
   handler(input: RouteInput<P, Q, B>): Promise<unknown>;
@@ -63,7 +68,9 @@ export function registerRoutes(app: FastifyInstance, routes: readonly RouteSpec[
           query: route.query
             ? parseRequestPart(route.query, request.query ?? {}, 'query')
             : undefined,
-          body: route.body ? parseRequestPart(route.body, request.body, 'body') : undefined,
+          body: route.body
+            ? parseRequestPart(route.body, request.body, 'body', route.invalidBody)
+            : undefined,
           headers: request.headers,
           principal,
           request,

@@ -3,6 +3,7 @@
  * `/v1/openapi.json` is generated from them, so the document cannot drift from the code.
  */
 import { z } from 'zod';
+import { queueLimitsSchema } from '../core/flow-limits.ts';
 import { JOB_STATES, type JobState } from '../core/job.ts';
 import { LIMITS } from '../core/limits.ts';
 import { flowKeyProblem, MAX_KEY_LENGTH } from '../core/flow-limits.ts';
@@ -227,10 +228,80 @@ export const jobListSchema = z
   .meta({ id: 'JobList' });
 export const jobBatchSchema = z.object({ jobs: z.array(jobViewSchema) }).meta({ id: 'JobBatch' });
 
+/** The body of `PUT /v1/queues/{name}/limits`: the library's own rule for limits. */
+export const queueLimitsBodySchema = queueLimitsSchema.meta({
+  id: 'QueueLimits',
+  description:
+    'Flow control of a queue across every worker (docs/flow-control.md); absent fields set no limit',
+});
+
+const rateWindowView = z.object({ limit: z.number(), per: z.number() });
+const queueLimitsView = z
+  .object({
+    concurrency: z.number().optional(),
+    keyConcurrency: z.number().optional(),
+    keyOverrides: z.record(z.string(), z.number()).optional(),
+    rate: rateWindowView.optional(),
+    keyRate: rateWindowView.optional(),
+    order: z.enum(['fair', 'strict']).optional(),
+  })
+  .meta({ id: 'QueueLimitsStored', description: 'Limits as stored: `per` in milliseconds' });
+const tokensView = z
+  .object({
+    left: z.number().meta({ description: 'Starts the rate window allows now' }),
+    nextAt: isoTime
+      .nullable()
+      .meta({ description: 'When the next start frees; null when one is free now' }),
+  })
+  .nullable();
+
+export const limitsStateSchema = z
+  .object({
+    queue: z.string(),
+    limits: queueLimitsView.meta({
+      description: 'What applies: the runtime layer when set, else the declared one',
+    }),
+    declared: queueLimitsView
+      .nullable()
+      .meta({ description: "What the queue's task modules declare" }),
+    runtime: queueLimitsView
+      .nullable()
+      .meta({ description: 'Set at runtime (PUT); replaces the declared layer whole' }),
+    running: z
+      .number()
+      .meta({ description: 'Jobs of the queue holding a slot (running or claimed)' }),
+    tokens: tokensView.meta({ description: 'The queue-wide rate window now; null without `rate`' }),
+    heldUntil: isoTime
+      .nullable()
+      .meta({ description: "Until when a task's `ctx.rateLimited` holds the whole queue" }),
+    heldBack: z.number().meta({ description: 'Due jobs waiting while a limit holds them back' }),
+    keys: z
+      .array(
+        z.object({
+          key: z.string(),
+          running: z.number(),
+          limit: z.number().nullable(),
+          tokens: tokensView,
+          heldUntil: isoTime.nullable(),
+        }),
+      )
+      .meta({ description: 'The busiest keys, most running first (at most 20)' }),
+  })
+  .meta({ id: 'QueueLimitsState' });
+
 const countsSchema = z.object(Object.fromEntries(JOB_STATES.map((state) => [state, z.number()])));
 export const queueListSchema = z
   .object({
-    queues: z.array(z.object({ name: z.string(), paused: z.boolean(), counts: countsSchema })),
+    queues: z.array(
+      z.object({
+        name: z.string(),
+        paused: z.boolean(),
+        counts: countsSchema,
+        limits: limitsStateSchema.nullable().meta({
+          description: 'Its flow control and what it holds back now; null when it has none',
+        }),
+      }),
+    ),
   })
   .meta({ id: 'QueueList' });
 

@@ -21,6 +21,7 @@ import { buildOpenApi } from './openapi.ts';
 import { HttpProblem, sendProblem } from './problem.ts';
 import { registerRoutes, type RouteSpec } from './route.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { limitsRoutes } from './routes/limits.ts';
 import { queueRoutes } from './routes/queues.ts';
 import { systemRoutes } from './routes/system.ts';
 import { registerDashboard } from './routes/dashboard.ts';
@@ -174,7 +175,7 @@ export class OffloadServer {
       await app.register(cors, {
         origin: origins.includes('*') ? '*' : origins,
         credentials: false,
-        methods: ['GET', 'POST'],
+        methods: ['GET', 'POST', 'PUT', 'DELETE'],
         allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
         exposedHeaders: ['location', 'retry-after'],
         maxAge: 600,
@@ -213,6 +214,7 @@ export class OffloadServer {
     const routes: RouteSpec[] = [
       ...jobRoutes(api),
       ...queueRoutes(api),
+      ...limitsRoutes(api),
       ...sessionRoutes(this.#sessions, authenticate, SESSION_TTL_SECONDS),
     ];
     let document: Record<string, unknown> | undefined;

@@ -51,6 +51,7 @@ const paths = fc.oneof(
     '/v1/jobs/1/cancel',
     '/v1/jobs/1/retry',
     '/v1/queues/default/pause',
+    '/v1/queues/default/limits',
     '/healthz',
     '/metrics',
   ),
@@ -91,8 +92,28 @@ const jobLike = fc.record(
   { requiredKeys: [] },
 );
 
+const rateLike = fc.record(
+  {
+    limit: fc.oneof(fc.integer({ min: -5, max: 20_000 }), fc.double(), fc.string({ maxLength: 5 })),
+    per: fc.oneof(fc.integer({ min: -5, max: 1e12 }), fc.string({ maxLength: 10 }), fc.double()),
+  },
+  { requiredKeys: [] },
+);
+const limitsLike = fc.record(
+  {
+    concurrency: fc.oneof(fc.integer({ min: -5, max: 2_000_000 }), fc.double(), fc.string()),
+    keyConcurrency: fc.oneof(fc.integer({ min: -5, max: 10 }), fc.constant(null)),
+    keyOverrides: fc.dictionary(fc.string({ maxLength: 600 }), fc.oneof(fc.integer(), fc.string())),
+    rate: rateLike,
+    keyRate: rateLike,
+    order: fc.oneof(fc.constant('strict'), fc.string({ maxLength: 10 })),
+  },
+  { requiredKeys: [] },
+);
+
 const bodies = fc.oneof(
   jobLike.map((job) => JSON.stringify(job)),
+  limitsLike.map((limits) => JSON.stringify(limits)),
   fc.array(jobLike, { maxLength: 5 }).map((jobs) => JSON.stringify({ jobs })),
   fc.jsonValue({ maxDepth: 5 }).map((value) => JSON.stringify(value)),
   fc.string({ maxLength: 200 }),

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { JOB_STATES, type Job, type JobState } from '../../core/job.ts';
-import { createQueue, type EnqueueOptions, type Queue } from '../../queue/queue.ts';
+import type { EnqueueOptions, Queue } from '../../queue/queue.ts';
 import { ErrorCodes, OffloadError } from '../../core/errors.ts';
 import { closest } from '../../core/closest.ts';
-import { createContext, type CommandContext, type GlobalFlags } from '../context.ts';
+import { withQueue, type CommandContext, type GlobalFlags } from '../context.ts';
 import {
   JOB_HEADERS,
   ProgressBar,
@@ -14,6 +14,9 @@ import {
   table,
 } from '../output.ts';
 import { LIMITS } from '../../core/limits.ts';
+import { hasLimits } from '../../core/flow-limits.ts';
+import { listQueuesWithLimits } from '../../queue/queue-limits.ts';
+import { queueLimitsLines } from '../limits-output.ts';
 import { intOption, jsonOption } from '../parse.ts';
 
 interface EnqueueFlags {
@@ -133,21 +136,20 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
 
   program
     .command('queues')
-    .description('list queues with job counts by state')
+    .description('list queues with job counts by state, and the limits of limited ones')
     .action(() =>
       withQueue(globals, {}, async (queue, context) => {
-        const queues = await queue.listQueues();
+        const queues = await listQueuesWithLimits(queue.store);
         if (context.json) return printJson(queues);
         const rows = queues.map((q) => [
           q.name,
-          q.paused ? 'paused' : 'active',
+          q.paused ? 'paused' : q.limits && hasLimits(q.limits.limits) ? 'limited' : 'active',
           ...JOB_STATES.map((s) => String(q.counts[s])),
         ]);
-        print(
-          queues.length
-            ? table(['QUEUE', 'STATUS', ...JOB_STATES.map((s) => s.toUpperCase())], rows)
-            : 'no queues yet',
-        );
+        if (queues.length === 0) return print('no queues yet');
+        print(table(['QUEUE', 'STATUS', ...JOB_STATES.map((s) => s.toUpperCase())], rows));
+        const limited = queues.flatMap((q) => (q.limits ? [q.limits] : []));
+        if (limited.length) print(`\nlimits\n${queueLimitsLines(limited, Date.now())}`);
       }),
     );
 
@@ -165,21 +167,6 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
           print(`queue ${queueName} ${name === 'pause' ? 'paused' : 'resumed'}`);
         }),
       );
-  }
-}
-
-async function withQueue(
-  globals: () => GlobalFlags,
-  flags: { tasks?: string },
-  action: (queue: Queue, context: CommandContext) => Promise<void>,
-): Promise<void> {
-  const context = await createContext({ ...globals(), tasks: flags.tasks });
-  const tasks = await context.loadTasks();
-  const store = await context.openStore();
-  try {
-    await action(createQueue({ store, tasks }), context);
-  } finally {
-    await store.close();
   }
 }
 

@@ -12,6 +12,7 @@ import { LineChart } from '../chart.tsx';
 import { formatMs, useLiveData } from '../hooks.ts';
 import { live } from '../live.ts';
 import { PayloadForm } from '../schema-form.tsx';
+import { limitsSummary, QueueLimitsSection } from './queue-limits.tsx';
 import type { StatsSnapshot } from '../stats.ts';
 
 export function OverviewView() {
@@ -58,6 +59,7 @@ export function OverviewView() {
                   </th>
                 ))}
                 <th scope="col">Status</th>
+                <th scope="col">Limits</th>
               </tr>
             </thead>
             <tbody>
@@ -83,6 +85,13 @@ export function OverviewView() {
                       {queue.paused ? 'Resume' : 'Pause'}
                     </button>
                   </td>
+                  <td class="wrap" data-testid="queue-limits-summary">
+                    {queue.limits ? (
+                      <a href="#limits-heading">{limitsSummary(queue.limits.limits)}</a>
+                    ) : (
+                      '–'
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -90,6 +99,8 @@ export function OverviewView() {
         </div>
         {queues.data && queues.data.queues.length === 0 && <p>No jobs yet. Enqueue one below.</p>}
       </section>
+
+      {queues.data && <QueueLimitsSection queues={queues.data.queues} />}
 
       <section aria-labelledby="live-heading">
         <h2 id="live-heading">Live</h2>

@@ -3,6 +3,8 @@ import type { Task } from '../../task/task.ts';
 import type { ApiContext } from '../api-context.ts';
 import { defineRoute, type RouteSpec } from '../route.ts';
 import { HEARTBEAT_MS } from '../../worker/worker-options.ts';
+import { listQueuesWithLimits } from '../../queue/queue-limits.ts';
+import { toLimitsView } from '../limits-view.ts';
 import {
   problemSchema,
   queueListSchema,
@@ -11,19 +13,28 @@ import {
   workerListSchema,
 } from '../schemas.ts';
 
-/** Queues with their counts, pausing and resuming them, and the tasks this deployment knows. */
+/** Queues with their counts and limits, pausing and resuming them, and the tasks this deployment knows. */
 export function queueRoutes(api: ApiContext): RouteSpec[] {
   return [
     defineRoute({
       method: 'GET',
       url: '/v1/queues',
-      summary: 'Queues with their job counts by state',
+      summary: 'Queues with their job counts by state and their flow control',
       scope: 'jobs:read',
       responses: {
-        200: { description: 'Every queue that holds jobs or was paused', schema: queueListSchema },
+        200: {
+          description: 'Every queue that holds jobs, was paused or has limits',
+          schema: queueListSchema,
+        },
       },
       async handler() {
-        return { queues: await api.queue.listQueues() };
+        const queues = await listQueuesWithLimits(api.store);
+        return {
+          queues: queues.map((queue) => ({
+            ...queue,
+            limits: queue.limits && toLimitsView(queue.limits),
+          })),
+        };
       },
     }),
     ...(['pause', 'resume'] as const).map((action) =>
