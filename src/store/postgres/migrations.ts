@@ -226,6 +226,9 @@ export const migrations: readonly Migration[] = [
         held_until bigint,
         rotation   text COLLATE "C",
         wake_at    bigint,
+        -- The latest claim's time: a claim that read the clock before it waited for this row
+        -- counts its starts at this time instead, so windows only move forward.
+        claimed_at bigint  NOT NULL DEFAULT 0,
         updated_at bigint  NOT NULL
       );
       CREATE TABLE {s}.flow_keys (
@@ -301,7 +304,7 @@ export const migrations: readonly Migration[] = [
       -- within its own limits; under strict order a key starts only its oldest job, once due and
       -- once nothing of it runs. Claims of one queue serialise on its limits row, which is what
       -- makes the counters exact; a claim looks at a bounded number of keys.
-      CREATE FUNCTION {s}.claim_flow(p_worker text, p_queue text, p_limit integer, p_now bigint,
+      CREATE FUNCTION {s}.claim_flow(p_worker text, p_queue text, p_limit integer, p_clock bigint,
                                      p_tasks text[], p_lease_ms bigint)
         RETURNS SETOF {s}.jobs LANGUAGE plpgsql AS $$
       DECLARE
@@ -328,9 +331,11 @@ export const migrations: readonly Migration[] = [
         krate_limit integer;
         krate_per bigint;
         head record;
+        p_now bigint;
       BEGIN
         SELECT * INTO l FROM {s}.limits WHERE queue = p_queue FOR UPDATE;
         IF NOT FOUND THEN RETURN; END IF;
+        p_now := greatest(p_clock, l.claimed_at);
         lim := coalesce(l.runtime, l.declared, '{}');
         IF l.held_until > p_now THEN RETURN; END IF;
         budget := p_limit;
@@ -436,7 +441,8 @@ export const migrations: readonly Migration[] = [
             wake := least(wake, live[cardinality(live) - (lim->'rate'->>'limit')::int + 1] + (lim->'rate'->>'per')::bigint);
           END IF;
         END IF;
-        UPDATE {s}.limits SET running = running + taken, rotation = v_last, wake_at = wake, starts = coalesce(live, '{}')
+        UPDATE {s}.limits SET running = running + taken, rotation = v_last, wake_at = wake, starts = coalesce(live, '{}'),
+               claimed_at = p_now
          WHERE queue = p_queue;
       END
       $$;

@@ -24,6 +24,7 @@ interface LimitsRow {
   held_until: number | null;
   rotation: string | null;
   wake_at: number | null;
+  claimed_at: number;
 }
 
 interface KeyRow {
@@ -40,7 +41,7 @@ const sql = {
     INSERT INTO offload_limits (queue, declared, runtime, updated_at) VALUES (@queue, @declared, @runtime, @now)
     ON CONFLICT (queue) DO UPDATE SET declared = excluded.declared, runtime = excluded.runtime, updated_at = excluded.updated_at`,
   limitsDelete: `DELETE FROM offload_limits WHERE queue = ?`,
-  limitsAfterClaim: `UPDATE offload_limits SET running = running + @taken, starts = @starts, rotation = @cursor, wake_at = @wakeAt WHERE queue = @queue`,
+  limitsAfterClaim: `UPDATE offload_limits SET running = running + @taken, starts = @starts, rotation = @cursor, wake_at = @wakeAt, claimed_at = @now WHERE queue = @queue`,
   limitsWake: `UPDATE offload_limits SET wake_at = @wakeAt WHERE queue = @queue`,
   limitsHold: `UPDATE offload_limits SET held_until = max(coalesce(held_until, 0), @until), wake_at = @until WHERE queue = @queue`,
   /** Counters from scratch, when a queue becomes limited: what runs now holds a slot. */
@@ -162,7 +163,10 @@ export class SqliteFlow {
    * Leases up to `claim.limit` due jobs of a limited queue: within the queue's concurrency and rate,
    * rotating over its keys from where the last claim stopped, each key within its own limits.
    */
-  claim(claim: FlowClaim, limits: QueueLimits, row: LimitsRow): JobRow[] {
+  claim(flowClaim: FlowClaim, limits: QueueLimits, row: LimitsRow): JobRow[] {
+    // A claim whose clock reading is older than the last claim's (it waited for the lock) counts
+    // from the later time, so no window ever takes a start in its past.
+    const claim = { ...flowClaim, now: Math.max(flowClaim.now, row.claimed_at) };
     const { queue, now } = claim;
     if (row.held_until !== null && row.held_until > now) return [];
     let budget = claim.limit;
@@ -217,6 +221,7 @@ export class SqliteFlow {
     if (limits.rate) this.#wakeWhenFull(starts, limits.rate, now, later);
     this.#run(sql.limitsAfterClaim, {
       queue,
+      now,
       taken: ids.length,
       starts: JSON.stringify(starts),
       cursor,

@@ -148,6 +148,9 @@ export const migrations: readonly Migration[] = [
         held_until  INTEGER,
         rotation    TEXT,
         wake_at     INTEGER,
+        -- The latest claim's time: a claim that read the clock before it waited for the write lock
+        -- counts its starts at this time instead, so windows only move forward.
+        claimed_at  INTEGER NOT NULL DEFAULT 0,
         updated_at  INTEGER NOT NULL
       );
       CREATE TABLE offload_flow_keys (
