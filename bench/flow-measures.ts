@@ -182,28 +182,30 @@ export async function rateAccuracy(kind: StoreKind, seconds: number): Promise<Ke
       logger: silent,
       blockThreshold: 0,
     });
-    const starts = new Map<string, number[]>();
-    worker.on('job:start', (job) => {
-      const list = starts.get(job.key!) ?? [];
-      list.push(job.startedAt ?? store.clock.now());
-      starts.set(job.key!, list);
-    });
+    const starts = new Map(
+      Array.from({ length: RATE_KEYS }, (_, n): [string, number[]] => [`r${n}`, []]),
+    );
+    const started = new Promise<void>((resolve) =>
+      worker.on('job:start', (job) => {
+        starts.get(job.key!)!.push(job.startedAt ?? store.clock.now());
+        resolve();
+      }),
+    );
     await worker.start();
-    // Counted from the first start; the extra 100 ms leaves no start of the span unseen.
-    await new Promise((resolve) => setTimeout(resolve, seconds * 1000 + 100));
+    await started;
+    // Counted from the first start; the extra 50 ms leaves no start of the span unseen.
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000 + 50));
     await worker.stop();
-    const first = Math.min(...[...starts.values()].map((list) => Math.min(...list)));
+    const first = Math.min(...[...starts.values()].flat());
     const end = first + seconds * 1000;
-    return [...starts.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([key, times]) =>
-        keyStarts(
-          key,
-          times.filter((at) => at < end),
-          first,
-          end,
-        ),
-      );
+    return [...starts.entries()].map(([key, times]) =>
+      keyStarts(
+        key,
+        times.filter((at) => at < end),
+        first,
+        end,
+      ),
+    );
   } finally {
     await close();
   }
