@@ -53,15 +53,31 @@ class RunProbe {
   }
 }
 
-async function until(check: () => Promise<boolean> | boolean): Promise<void> {
+/** Resolves once `check` holds, looking every 5 ms. */
+export async function until(check: () => Promise<boolean> | boolean): Promise<void> {
   while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
-async function admin(url: string, text: string): Promise<void> {
+/** Runs one statement on a connection of its own (schemas made and dropped around a run). */
+export async function admin(url: string, text: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The server's version and commit setting, for a results header. */
+export async function serverVersions(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ v: string; s: string }>(
+      `SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS s`,
+    );
+    return `PostgreSQL ${rows[0]!.v} (synchronous_commit=${rows[0]!.s})`;
   } finally {
     await client.end();
   }

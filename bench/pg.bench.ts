@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { peers, type Peer } from './pg-peers.ts';
+import { peers, serverVersions, type Peer } from './pg-peers.ts';
+import { packageVersion } from './sections.ts';
 
 const PG_URL = process.env['OFFLOAD_BENCH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env['OFFLOAD_BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -116,14 +117,9 @@ function table(results: Measured[]): string {
 }
 
 function versions(): string {
-  const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-  const version = (name: string) =>
-    (
-      JSON.parse(
-        fs.readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8'),
-      ) as { version: string }
-    ).version;
-  return `graphile-worker ${version('graphile-worker')}, pg-boss ${version('pg-boss')}, bullmq ${version('bullmq')}, ioredis ${version('ioredis')}, pg ${version('pg')}`;
+  return ['graphile-worker', 'pg-boss', 'bullmq', 'ioredis', 'pg']
+    .map((name) => `${name} ${packageVersion(name)}`)
+    .join(', ');
 }
 
 /**
@@ -197,16 +193,6 @@ async function announceFloor(): Promise<{ p50: number; p99: number }> {
   }
 }
 
-async function serverVersions(): Promise<string> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  const { rows } = await client.query<{ v: string; s: string }>(
-    `SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS s`,
-  );
-  await client.end();
-  return `PostgreSQL ${rows[0]!.v} (synchronous_commit=${rows[0]!.s})`;
-}
-
 function writeResults(markdown: string): void {
   const file = path.join(path.dirname(fileURLToPath(import.meta.url)), 'RESULTS.md');
   const start = '<!-- pg:start -->';
@@ -270,7 +256,7 @@ async function main(): Promise<void> {
   const markdown = [
     '## PostgreSQL queues (`npm run bench:pg`)',
     '',
-    `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${await serverVersions()}, Redis on 127.0.0.1.`,
+    `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${await serverVersions(PG_URL)}, Redis on 127.0.0.1.`,
     `Peers: ${versions()}. No-op jobs; producer and worker in one process, on separate connections.`,
     'Processing counts until every completion is committed; latency is enqueue-to-start with an idle worker (5 ms between jobs).',
     `offload, Graphile Worker (fastest) and BullMQ are measured in ${EXTRA_ROUNDS + 1} rounds, taken in turn, each on a fresh setup: processed/s is the median of the rounds and the latency percentiles are over all their samples (30 000 jobs and 300 latency samples a round). Rounds (processed/s): ${perRound}.`,

@@ -9,13 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fork } from 'node:child_process';
-import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { better, defineQueue, defineWorker } from 'plainjob';
 import { createQueue, createWorker, defineTask } from '../src/index.ts';
 import { createSqliteStore } from '../src/store/sqlite/index.ts';
 import { DEFAULT_CONCURRENCY } from '../src/worker/worker-options.ts';
 import { writeResultsSection } from './results-section.ts';
+import { packageVersion as version } from './sections.ts';
 
 /** Jobs per phase; the worker processes every job the two enqueue phases made. */
 interface Sizes {
@@ -232,8 +232,6 @@ function summarize(runs: Result[]): Result {
   ) as unknown as Result;
 }
 
-const require = createRequire(import.meta.url);
-const version = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
 const results: Record<string, Result[]> = { offload: [], plainjob: [] };
 await run(0, WARM_UP);
 const loadBefore = os.loadavg()[0]!;

@@ -70,6 +70,12 @@ export function writeResultsJson(name: string, data?: unknown): void {
   fs.writeFileSync(RESULTS_JSON, `${JSON.stringify(json, null, 2)}\n`);
 }
 
+/** The installed version of a package (its package.json under node_modules). */
+export function packageVersion(name: string): string {
+  const file = new URL(`../node_modules/${name}/package.json`, import.meta.url);
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
 /** Markdown pipe tables → arrays of row objects keyed by header. */
 export function markdownTables(markdown: string): Array<Array<Record<string, string>>> {
   const tables: Array<Array<Record<string, string>>> = [];
@@ -97,7 +103,8 @@ export function markdownTables(markdown: string): Array<Array<Record<string, str
   return tables;
 }
 
-function machine(): ResultsJson['machine'] {
+/** The machine the benchmarks run on, as results.json records it. */
+export function machine(): ResultsJson['machine'] {
   return {
     cpus: os.availableParallelism(),
     cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
