@@ -60,6 +60,33 @@ export function flowContract(t: ContractKit): void {
       );
     });
 
+    it('counts jobs claimed ahead toward the limits, and claims none ahead under a rate', async () => {
+      await limit({ keyConcurrency: 3 });
+      await enqueueKeyed('a', 5);
+      const claimed = await t.store().jobClaim({
+        workerId: WORKER,
+        queues: [{ name: 'default', limit: 5, start: 1 }],
+        tasks: ['echo'],
+        leaseMs: t.leaseMs,
+      });
+      assert.deepEqual(
+        claimed.map((job) => job.state),
+        ['running', 'claimed', 'claimed'],
+      );
+      assert.equal((await t.store().limitsGet({ queue: 'default' }))?.keys[0]?.running, 3);
+      await limit({ keyRate: { limit: 10, per: 1000 } });
+      const rated = await t.store().jobClaim({
+        workerId: WORKER,
+        queues: [{ name: 'default', limit: 5, start: 1 }],
+        tasks: ['echo'],
+        leaseMs: t.leaseMs,
+      });
+      assert.deepEqual(
+        rated.map((job) => job.state),
+        ['running'],
+      );
+    });
+
     it('gives the slots of a dead worker back when its leases are recovered', async () => {
       await limit({ keyConcurrency: 1, concurrency: 1 });
       await enqueueKeyed('a', 2);

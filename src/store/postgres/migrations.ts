@@ -304,7 +304,7 @@ export const migrations: readonly Migration[] = [
       -- within its own limits; under strict order a key starts only its oldest job, once due and
       -- once nothing of it runs. Claims of one queue serialise on its limits row, which is what
       -- makes the counters exact; a claim looks at a bounded number of keys.
-      CREATE FUNCTION {s}.claim_flow(p_worker text, p_queue text, p_limit integer, p_clock bigint,
+      CREATE FUNCTION {s}.claim_flow(p_worker text, p_queue text, p_limit integer, p_start integer, p_clock bigint,
                                      p_tasks text[], p_lease_ms bigint)
         RETURNS SETOF {s}.jobs LANGUAGE plpgsql AS $$
       DECLARE
@@ -332,13 +332,17 @@ export const migrations: readonly Migration[] = [
         krate_per bigint;
         head record;
         p_now bigint;
+        v_ids bigint[];
+        v_start integer;
       BEGIN
         SELECT * INTO l FROM {s}.limits WHERE queue = p_queue FOR UPDATE;
         IF NOT FOUND THEN RETURN; END IF;
         p_now := greatest(p_clock, l.claimed_at);
         lim := coalesce(l.runtime, l.declared, '{}');
         IF l.held_until > p_now THEN RETURN; END IF;
-        budget := p_limit;
+        -- Jobs claimed ahead hold their slots like running ones, but a start counted in a rate
+        -- window must be a start: a rate-limited queue claims nothing ahead.
+        budget := CASE WHEN lim ? 'rate' OR lim ? 'keyRate' THEN least(p_limit, p_start) ELSE p_limit END;
         IF lim ? 'concurrency' THEN budget := least(budget, (lim->>'concurrency')::int - l.running); END IF;
         IF lim ? 'rate' THEN
           live := ARRAY(SELECT t FROM unnest(l.starts) AS t WHERE t > p_now - (lim->'rate'->>'per')::bigint ORDER BY t);
@@ -399,26 +403,26 @@ export const migrations: readonly Migration[] = [
           IF free > 0 THEN
             IF v_strict AND k <> '' THEN
               SELECT id, run_at, task INTO head FROM {s}.jobs
-               WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key = k ORDER BY id LIMIT 1 FOR UPDATE;
-              IF FOUND AND head.run_at <= p_now AND head.task = ANY(p_tasks) THEN
-                RETURN QUERY UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = p_worker,
-                       lease_expires_at = p_now + p_lease_ms, started_at = p_now, slot = true
-                 WHERE id = head.id AND state = 'queued' RETURNING *;
-                GET DIAGNOSTICS n = ROW_COUNT;
-              ELSE
-                n := 0;
-              END IF;
+               WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key = k
+               ORDER BY flow_key, id LIMIT 1 FOR UPDATE;
+              v_ids := CASE WHEN FOUND AND head.run_at <= p_now AND head.task = ANY(p_tasks) THEN ARRAY[head.id] ELSE '{}' END;
             ELSE
+              -- ORDER BY flow_key first, though it is fixed, so the plan walks jobs_flow.
+              v_ids := ARRAY(
+                SELECT id FROM {s}.jobs
+                 WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key = k AND run_at <= p_now
+                   AND task = ANY(p_tasks)
+                 ORDER BY flow_key, priority DESC, run_at, id LIMIT free FOR UPDATE SKIP LOCKED);
+            END IF;
+            n := cardinality(v_ids);
+            IF n > 0 THEN
+              -- The rows are locked and queued; the first p_start of the claim start now, the rest are claimed ahead.
+              v_start := greatest(0, least(n, p_start - taken));
               RETURN QUERY UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = p_worker,
-                     lease_expires_at = p_now + p_lease_ms, started_at = p_now, slot = true
-               WHERE id = ANY(ARRAY(
-                       SELECT id FROM {s}.jobs
-                        WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key = k AND run_at <= p_now
-                          AND task = ANY(p_tasks)
-                        ORDER BY priority DESC, run_at, id LIMIT free FOR UPDATE SKIP LOCKED))
-                 AND state = 'queued'
+                     lease_expires_at = p_now + p_lease_ms, slot = true,
+                     started_at = CASE WHEN array_position(v_ids, id) <= v_start THEN p_now END
+               WHERE id = ANY(v_ids)
               RETURNING *;
-              GET DIAGNOSTICS n = ROW_COUNT;
             END IF;
             IF n > 0 THEN
               taken := taken + n;
@@ -486,12 +490,11 @@ export const migrations: readonly Migration[] = [
            WHERE jobs.id = ANY(ARRAY(SELECT picked.id FROM picked))
           RETURNING jobs.*;
         IF cardinality(limited) = 0 THEN RETURN; END IF;
-        -- A limited queue claims nothing ahead: a job leased ahead would hold a slot and a token without running.
-        FOR q IN SELECT w.name, least(w.start, w.lim) AS n FROM unnest(p_queues, p_limits, p_starts) AS w(name, lim, start)
-                  WHERE w.name = ANY(limited) AND least(w.start, w.lim) > 0
+        FOR q IN SELECT w.name, w.lim, least(w.start, w.lim) AS start FROM unnest(p_queues, p_limits, p_starts) AS w(name, lim, start)
+                  WHERE w.name = ANY(limited) AND w.lim > 0
                     AND NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = w.name AND p.paused)
                   ORDER BY w.name LOOP
-          RETURN QUERY SELECT * FROM {s}.claim_flow(p_worker, q.name, q.n, p_now, p_tasks, p_lease_ms);
+          RETURN QUERY SELECT * FROM {s}.claim_flow(p_worker, q.name, q.lim, q.start, p_now, p_tasks, p_lease_ms);
         END LOOP;
       END
       $$;

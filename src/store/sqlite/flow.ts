@@ -76,10 +76,11 @@ const sql = {
   keyHead: `
     SELECT id, run_at, task FROM offload_jobs INDEXED BY offload_jobs_flow_order
      WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = @queue AND flow_key = @key ORDER BY id LIMIT 1`,
+  /** @startedAt: now for jobs that start at once, null for jobs claimed ahead. */
   jobsLease: `
     UPDATE offload_jobs
        SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = @workerId,
-           lease_expires_at = @now + @leaseMs, started_at = @now, slot = 1
+           lease_expires_at = @now + @leaseMs, started_at = @startedAt, slot = 1
      WHERE id IN (SELECT value FROM json_each(@ids))
     RETURNING *`,
   nextRunAt: `
@@ -96,8 +97,9 @@ export interface SqliteFlowDeps {
 /** One claim's part for a limited queue. */
 export interface FlowClaim {
   queue: string;
-  /** Jobs wanted; a limited queue claims none ahead, so all of them start. */
+  /** Jobs wanted, of which the first `start` start at once; the rest are claimed ahead (not in a rate-limited queue). */
   limit: number;
+  start: number;
   workerId: string;
   leaseMs: number;
   /** JSON array of the task names served. */
@@ -169,7 +171,10 @@ export class SqliteFlow {
     const claim = { ...flowClaim, now: Math.max(flowClaim.now, row.claimed_at) };
     const { queue, now } = claim;
     if (row.held_until !== null && row.held_until > now) return [];
-    let budget = claim.limit;
+    // Jobs claimed ahead hold their slots like running ones, but a start counted in a rate window
+    // must be a start: a rate-limited queue claims nothing ahead.
+    const rated = limits.rate !== undefined || limits.keyRate !== undefined;
+    let budget = rated ? Math.min(claim.limit, claim.start) : claim.limit;
     if (limits.concurrency !== undefined)
       budget = Math.min(budget, limits.concurrency - row.running);
     const queueStarts = parseStarts(row.starts);
@@ -228,12 +233,23 @@ export class SqliteFlow {
       wakeAt,
     });
     if (ids.length === 0) return [];
-    return this.#all(sql.jobsLease, {
-      ids: JSON.stringify(ids),
-      workerId: claim.workerId,
-      leaseMs: claim.leaseMs,
-      now,
-    }) as JobRow[];
+    const lease = { workerId: claim.workerId, leaseMs: claim.leaseMs, now };
+    const starting = ids.slice(0, claim.start);
+    const ahead = ids.slice(claim.start);
+    return [
+      ...(this.#all(sql.jobsLease, {
+        ...lease,
+        ids: JSON.stringify(starting),
+        startedAt: now,
+      }) as JobRow[]),
+      ...(ahead.length
+        ? (this.#all(sql.jobsLease, {
+            ...lease,
+            ids: JSON.stringify(ahead),
+            startedAt: null,
+          }) as JobRow[])
+        : []),
+    ];
   }
 
   #wakeWhenFull(

@@ -178,15 +178,20 @@ export class SqliteStore implements Store {
         if (queue.limit <= 0 || paused.has(queue.name)) continue;
         const flow = limited.get(queue.name);
         if (flow) {
-          // A limited queue claims nothing ahead: a job leased ahead would hold a slot and a token
-          // without running.
-          const limit = Math.min(queue.start ?? queue.limit, queue.limit);
-          if (limit > 0) {
-            const claimed = { queue: queue.name, limit, workerId: params.workerId, now, tasks };
-            rows.push(
-              ...this.#flow.claim({ ...claimed, leaseMs: params.leaseMs }, flow.limits, flow.row),
-            );
-          }
+          const start = Math.min(queue.start ?? queue.limit, queue.limit);
+          const claimed = {
+            queue: queue.name,
+            limit: queue.limit,
+            start,
+            workerId: params.workerId,
+          };
+          rows.push(
+            ...this.#flow.claim(
+              { ...claimed, now, tasks, leaseMs: params.leaseMs },
+              flow.limits,
+              flow.row,
+            ),
+          );
           continue;
         }
         const start = Math.min(queue.start ?? queue.limit, queue.limit);
