@@ -334,12 +334,16 @@ export const migrations: readonly Migration[] = [
         p_now bigint;
         v_ids bigint[];
         v_start integer;
+        v_keys text[] := '{}';
+        v_counts integer[] := '{}';
       BEGIN
         SELECT * INTO l FROM {s}.limits WHERE queue = p_queue FOR UPDATE;
         IF NOT FOUND THEN RETURN; END IF;
         p_now := greatest(p_clock, l.claimed_at);
         lim := coalesce(l.runtime, l.declared, '{}');
         IF l.held_until > p_now THEN RETURN; END IF;
+        -- A wake that an earlier claim set for a key this one may not visit still stands.
+        wake := CASE WHEN l.wake_at > p_now THEN l.wake_at END;
         -- Jobs claimed ahead hold their slots like running ones, but a start counted in a rate
         -- window must be a start: a rate-limited queue claims nothing ahead.
         budget := CASE WHEN lim ? 'rate' OR lim ? 'keyRate' THEN least(p_limit, p_start) ELSE p_limit END;
@@ -348,7 +352,7 @@ export const migrations: readonly Migration[] = [
           live := ARRAY(SELECT t FROM unnest(l.starts) AS t WHERE t > p_now - (lim->'rate'->>'per')::bigint ORDER BY t);
           budget := least(budget, (lim->'rate'->>'limit')::int - cardinality(live));
           IF cardinality(live) >= (lim->'rate'->>'limit')::int THEN
-            wake := live[cardinality(live) - (lim->'rate'->>'limit')::int + 1] + (lim->'rate'->>'per')::bigint;
+            wake := least(wake, live[cardinality(live) - (lim->'rate'->>'limit')::int + 1] + (lim->'rate'->>'per')::bigint);
           END IF;
         END IF;
         IF budget <= 0 THEN
@@ -361,11 +365,83 @@ export const migrations: readonly Migration[] = [
         most := greatest(64, 4 * budget);
         v_rotation := l.rotation;
         v_last := l.rotation;
+        IF NOT v_strict AND krate_limit IS NULL THEN
+          -- The common case, set-based: the keys in rotation order (a skip scan from the rotation,
+          -- wrapping once), each with its free slots; their due jobs taken round-robin (every
+          -- key's first job, then every key's second…) up to the budget.
+          v_keys := ARRAY(
+            WITH RECURSIVE r(k, pos) AS (
+              SELECT (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue
+                         AND (v_rotation IS NULL OR flow_key > v_rotation) ORDER BY flow_key LIMIT 1), 1
+              UNION ALL
+              SELECT (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue
+                         AND flow_key > r.k ORDER BY flow_key LIMIT 1), r.pos + 1
+                FROM r WHERE r.k IS NOT NULL AND r.pos < most)
+            SELECT r.k FROM r WHERE r.k IS NOT NULL ORDER BY r.pos);
+          IF v_rotation IS NOT NULL AND cardinality(v_keys) < most THEN
+            v_keys := v_keys || ARRAY(
+              WITH RECURSIVE r(k, pos) AS (
+                SELECT (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue
+                           ORDER BY flow_key LIMIT 1), 1
+                UNION ALL
+                SELECT (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue
+                           AND flow_key > r.k ORDER BY flow_key LIMIT 1), r.pos + 1
+                  FROM r WHERE r.k IS NOT NULL AND r.k < v_rotation AND r.pos < most - cardinality(v_keys))
+              SELECT r.k FROM r WHERE r.k IS NOT NULL AND r.k <= v_rotation ORDER BY r.pos);
+          END IF;
+          IF cardinality(v_keys) = 0 THEN
+            UPDATE {s}.limits SET wake_at = wake, claimed_at = p_now WHERE queue = p_queue;
+            RETURN;
+          END IF;
+          SELECT least(wake, min(f.held_until) FILTER (WHERE f.held_until > p_now)) INTO wake
+            FROM {s}.flow_keys f WHERE f.queue = p_queue AND f.key = ANY(v_keys);
+          WITH cand AS (
+            SELECT c.k, c.ord,
+                   least(budget, ceil(budget * 2.0 / cardinality(v_keys))::int + 1,
+                         CASE WHEN c.k = '' THEN budget
+                              ELSE coalesce((lim->'keyOverrides'->>c.k)::int, (lim->>'keyConcurrency')::int, budget) - coalesce(f.running, 0) END) AS free
+              FROM unnest(v_keys) WITH ORDINALITY AS c(k, ord)
+              LEFT JOIN {s}.flow_keys f ON f.queue = p_queue AND f.key = c.k
+             WHERE coalesce(f.held_until, 0) <= p_now),
+          picked AS MATERIALIZED (
+            SELECT j.id, j.priority, j.run_at, cand.k, cand.ord FROM cand CROSS JOIN LATERAL (
+              SELECT jobs.id, jobs.priority, jobs.run_at FROM {s}.jobs
+               WHERE jobs.state = 'queued' AND jobs.flow_key IS NOT NULL AND jobs.queue = p_queue AND jobs.flow_key = cand.k
+                 AND jobs.run_at <= p_now AND jobs.task = ANY(p_tasks)
+               ORDER BY jobs.flow_key, jobs.priority DESC, jobs.run_at, jobs.id
+               LIMIT cand.free FOR UPDATE SKIP LOCKED) j
+             WHERE cand.free > 0),
+          chosen AS MATERIALIZED (
+            SELECT x.id, x.k, x.ord, x.seq FROM (
+              SELECT p.id, p.k, p.ord, row_number() OVER (ORDER BY p.turn, p.ord) AS seq FROM (
+                SELECT picked.*, row_number() OVER (PARTITION BY picked.k ORDER BY picked.priority DESC, picked.run_at, picked.id) AS turn
+                  FROM picked) p) x
+             WHERE x.seq <= budget),
+          keyed AS (
+            INSERT INTO {s}.flow_keys (queue, key, running)
+            SELECT p_queue, chosen.k, count(*) FROM chosen GROUP BY chosen.k
+            ON CONFLICT (queue, key) DO UPDATE SET running = flow_keys.running + excluded.running),
+          leased AS (
+            UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = p_worker,
+                   lease_expires_at = p_now + p_lease_ms, slot = true,
+                   started_at = CASE WHEN chosen.seq <= p_start THEN p_now END
+              FROM chosen WHERE jobs.id = chosen.id
+            RETURNING jobs.id)
+          SELECT ARRAY(SELECT leased.id FROM leased), (SELECT chosen.k FROM chosen ORDER BY chosen.ord DESC LIMIT 1)
+            INTO v_ids, k;
+          taken := cardinality(v_ids);
+          v_last := coalesce(k, v_last);
+          RETURN QUERY SELECT * FROM {s}.jobs WHERE id = ANY(v_ids);
+        ELSE
         IF v_rotation IS NULL THEN
-          SELECT flow_key INTO k FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue ORDER BY flow_key LIMIT 1;
+          SELECT j.flow_key, coalesce(f.running, 0), coalesce(f.starts, '{}'), f.held_until INTO k, k_running, k_starts, k_held
+            FROM (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue ORDER BY flow_key LIMIT 1) j
+            LEFT JOIN {s}.flow_keys f ON f.queue = p_queue AND f.key = j.flow_key;
           wrapped := true;
         ELSE
-          SELECT flow_key INTO k FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key > v_rotation ORDER BY flow_key LIMIT 1;
+          SELECT j.flow_key, coalesce(f.running, 0), coalesce(f.starts, '{}'), f.held_until INTO k, k_running, k_starts, k_held
+            FROM (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key > v_rotation ORDER BY flow_key LIMIT 1) j
+            LEFT JOIN {s}.flow_keys f ON f.queue = p_queue AND f.key = j.flow_key;
           wrapped := false;
         END IF;
         LOOP
@@ -373,17 +449,13 @@ export const migrations: readonly Migration[] = [
           IF k IS NULL THEN
             EXIT WHEN wrapped;
             wrapped := true;
-            SELECT flow_key INTO k FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue ORDER BY flow_key LIMIT 1;
+            SELECT j.flow_key, coalesce(f.running, 0), coalesce(f.starts, '{}'), f.held_until INTO k, k_running, k_starts, k_held
+            FROM (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue ORDER BY flow_key LIMIT 1) j
+            LEFT JOIN {s}.flow_keys f ON f.queue = p_queue AND f.key = j.flow_key;
             EXIT WHEN k IS NULL;
           END IF;
           EXIT WHEN wrapped AND v_rotation IS NOT NULL AND k > v_rotation;
           visited := visited + 1;
-          SELECT running, starts, held_until INTO k_running, k_starts, k_held FROM {s}.flow_keys WHERE queue = p_queue AND key = k;
-          IF NOT FOUND THEN
-            k_running := 0;
-            k_starts := '{}';
-            k_held := NULL;
-          END IF;
           free := budget - taken;
           IF k_held > p_now THEN
             wake := least(wake, k_held);
@@ -427,18 +499,29 @@ export const migrations: readonly Migration[] = [
             IF n > 0 THEN
               taken := taken + n;
               v_last := k;
-              klive := CASE WHEN krate_limit IS NOT NULL AND k <> '' THEN {s}.window_after(klive, n, p_now, krate_limit) ELSE '{}' END;
-              -- A window these starts filled wakes the worker when its oldest start leaves it.
-              IF cardinality(klive) >= krate_limit THEN
-                wake := least(wake, klive[cardinality(klive) - krate_limit + 1] + krate_per);
+              IF krate_limit IS NOT NULL AND k <> '' THEN
+                klive := {s}.window_after(klive, n, p_now, krate_limit);
+                -- A window these starts filled wakes the worker when its oldest start leaves it.
+                IF cardinality(klive) >= krate_limit THEN
+                  wake := least(wake, klive[cardinality(klive) - krate_limit + 1] + krate_per);
+                END IF;
+                INSERT INTO {s}.flow_keys (queue, key, running, starts) VALUES (p_queue, k, n, klive)
+                ON CONFLICT (queue, key) DO UPDATE SET running = flow_keys.running + excluded.running, starts = excluded.starts;
+              ELSE
+                v_keys := v_keys || k::text;
+                v_counts := v_counts || n;
               END IF;
-              INSERT INTO {s}.flow_keys (queue, key, running, starts) VALUES (p_queue, k, n, klive)
-              ON CONFLICT (queue, key) DO UPDATE SET running = flow_keys.running + excluded.running, starts = excluded.starts;
             END IF;
           END IF;
           EXIT WHEN wrapped AND k = v_rotation;
-          SELECT flow_key INTO k FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key > k ORDER BY flow_key LIMIT 1;
+          SELECT j.flow_key, coalesce(f.running, 0), coalesce(f.starts, '{}'), f.held_until INTO k, k_running, k_starts, k_held
+            FROM (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key > k ORDER BY flow_key LIMIT 1) j
+            LEFT JOIN {s}.flow_keys f ON f.queue = p_queue AND f.key = j.flow_key;
         END LOOP;
+        INSERT INTO {s}.flow_keys (queue, key, running)
+        SELECT p_queue, t.key, t.n FROM unnest(v_keys, v_counts) AS t(key, n)
+        ON CONFLICT (queue, key) DO UPDATE SET running = flow_keys.running + excluded.running;
+        END IF;
         IF lim ? 'rate' THEN
           live := {s}.window_after(live, taken, p_now, (lim->'rate'->>'limit')::int);
           IF cardinality(live) >= (lim->'rate'->>'limit')::int THEN

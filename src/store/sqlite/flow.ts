@@ -178,7 +178,8 @@ export class SqliteFlow {
     if (limits.concurrency !== undefined)
       budget = Math.min(budget, limits.concurrency - row.running);
     const queueStarts = parseStarts(row.starts);
-    let wakeAt: number | null = null;
+    // A wake that an earlier claim set for a key this one may not visit still stands.
+    let wakeAt: number | null = row.wake_at !== null && row.wake_at > now ? row.wake_at : null;
     const later = (at: number) => (wakeAt = wakeAt === null ? at : Math.min(wakeAt, at));
     if (limits.rate) {
       const tokens = windowTokens(queueStarts, limits.rate, now);
