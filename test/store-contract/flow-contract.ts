@@ -110,6 +110,13 @@ export function flowContract(t: ContractKit): void {
       assert.equal((await t.claim(20, { workerId: WORKER })).length, 0);
     });
 
+    it('keeps claiming a key with many running when only the queue is limited', async () => {
+      await limit({ concurrency: 20 });
+      await enqueueKeyed('a', 12);
+      assert.equal((await t.claim(8, { workerId: WORKER })).length, 8);
+      assert.equal((await t.claim(8, { workerId: WORKER })).length, 4);
+    });
+
     it('rotates over keys so a single job of another key is not stuck behind a backlog', async () => {
       await limit({ keyConcurrency: 100 });
       await enqueueKeyed('a', 30);

@@ -240,12 +240,17 @@ export const migrations: readonly Migration[] = [
         PRIMARY KEY (queue, key)
       );
       -- Whatever statement ends or requeues a run that held a slot (an outcome, a cancel, a lease
-      -- recovery) gives the slot back in the same transaction. The WHEN clause keeps every other
-      -- update free of the function call.
+      -- recovery) gives the slot back in the same transaction, as a row here; the next claim of the
+      -- queue takes the rows that committed off the counters. Outcomes thus never wait for a claim
+      -- (or a claim for an outcome) on a counter row, and a slot is free once its release commits.
+      -- The WHEN clause keeps every other update free of the function call.
+      CREATE TABLE {s}.flow_releases (
+        queue text NOT NULL,
+        key   text COLLATE "C" NOT NULL
+      );
       CREATE FUNCTION {s}.release_slot() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        UPDATE {s}.limits SET running = running - 1 WHERE queue = OLD.queue;
-        UPDATE {s}.flow_keys SET running = running - 1 WHERE queue = OLD.queue AND key = OLD.flow_key;
+        INSERT INTO {s}.flow_releases (queue, key) VALUES (OLD.queue, OLD.flow_key);
         RETURN NULL;
       END
       $$;
@@ -275,6 +280,9 @@ export const migrations: readonly Migration[] = [
         ELSE
           INSERT INTO {s}.limits (queue, declared, runtime, updated_at) VALUES (p_queue, v_declared, v_runtime, p_now)
           ON CONFLICT (queue) DO UPDATE SET declared = excluded.declared, runtime = excluded.runtime, updated_at = excluded.updated_at;
+        END IF;
+        IF v_after <> v_before THEN
+          DELETE FROM {s}.flow_releases WHERE queue = p_queue;
         END IF;
         IF v_after AND NOT v_before THEN
           UPDATE {s}.jobs SET flow_key = '' WHERE queue = p_queue AND state = 'queued' AND flow_key IS NULL;
@@ -336,9 +344,21 @@ export const migrations: readonly Migration[] = [
         v_start integer;
         v_keys text[] := '{}';
         v_counts integer[] := '{}';
+        v_released integer;
       BEGIN
         SELECT * INTO l FROM {s}.limits WHERE queue = p_queue FOR UPDATE;
         IF NOT FOUND THEN RETURN; END IF;
+        -- The slots given back since the last claim (flow_releases) come off the counters first.
+        WITH gone AS (DELETE FROM {s}.flow_releases WHERE queue = p_queue RETURNING key),
+        counted AS (SELECT gone.key, count(*)::int AS n FROM gone GROUP BY gone.key),
+        keys_done AS (
+          UPDATE {s}.flow_keys f SET running = f.running - counted.n FROM counted
+           WHERE f.queue = p_queue AND f.key = counted.key)
+        SELECT coalesce(sum(counted.n), 0) INTO v_released FROM counted;
+        IF v_released > 0 THEN
+          UPDATE {s}.limits SET running = running - v_released WHERE queue = p_queue;
+          l.running := l.running - v_released;
+        END IF;
         p_now := greatest(p_clock, l.claimed_at);
         lim := coalesce(l.runtime, l.declared, '{}');
         IF l.held_until > p_now THEN RETURN; END IF;
@@ -359,7 +379,7 @@ export const migrations: readonly Migration[] = [
           UPDATE {s}.limits SET wake_at = wake WHERE queue = p_queue;
           RETURN;
         END IF;
-        v_strict := lim->>'order' = 'strict';
+        v_strict := coalesce(lim->>'order' = 'strict', false);
         krate_limit := (lim->'keyRate'->>'limit')::int;
         krate_per := (lim->'keyRate'->>'per')::bigint;
         most := greatest(64, 4 * budget);
@@ -399,7 +419,7 @@ export const migrations: readonly Migration[] = [
             SELECT c.k, c.ord,
                    least(budget, ceil(budget * 2.0 / cardinality(v_keys))::int + 1,
                          CASE WHEN c.k = '' THEN budget
-                              ELSE coalesce((lim->'keyOverrides'->>c.k)::int, (lim->>'keyConcurrency')::int, budget) - coalesce(f.running, 0) END) AS free
+                              ELSE coalesce((lim->'keyOverrides'->>c.k)::int, (lim->>'keyConcurrency')::int) - coalesce(f.running, 0) END) AS free
               FROM unnest(v_keys) WITH ORDINALITY AS c(k, ord)
               LEFT JOIN {s}.flow_keys f ON f.queue = p_queue AND f.key = c.k
              WHERE coalesce(f.held_until, 0) <= p_now),
@@ -540,6 +560,9 @@ export const migrations: readonly Migration[] = [
         RETURNS SETOF {s}.jobs LANGUAGE plpgsql
         SET plan_cache_mode = force_generic_plan
         SET enable_seqscan = off
+        -- enable_seqscan = off prices a scan of the small flow tables so high that the JIT would
+        -- compile every claim (some 200 ms).
+        SET jit = off
       AS $$
       DECLARE
         limited text[];

@@ -323,11 +323,18 @@ export const sql = {
         WHERE queue = ANY($1::text[]) AND w > $3)) AS run_at`,
   /** $1 queue, $2 layer ('declared' or 'runtime'), $3 limits JSON or null, $4 now. See set_limits (migration 7). */
   limitsSet: `SELECT {s}.set_limits($1, $2, $3::jsonb, $4)`,
-  limitsAll: `SELECT * FROM {s}.limits ORDER BY queue`,
+  /** Running counts less the releases no claim has taken off them yet (see flow_releases, migration 7). */
+  limitsAll: `
+    SELECT l.queue, l.declared, l.runtime, l.starts, l.held_until,
+           l.running - (SELECT count(*) FROM {s}.flow_releases r WHERE r.queue = l.queue)::int AS running
+      FROM {s}.limits l ORDER BY l.queue`,
   /** $1 queue, $2 now. */
   limitsKeys: `
-    SELECT key, running, starts, held_until FROM {s}.flow_keys
-     WHERE queue = $1 AND (running > 0 OR held_until > $2 OR cardinality(starts) > 0)
+    SELECT * FROM (
+      SELECT f.key, f.running - (SELECT count(*) FROM {s}.flow_releases r WHERE r.queue = $1 AND r.key = f.key)::int AS running,
+             f.starts, f.held_until
+        FROM {s}.flow_keys f WHERE f.queue = $1) k
+     WHERE running > 0 OR held_until > $2 OR cardinality(starts) > 0
      ORDER BY running DESC, key LIMIT ${TOP_KEYS}`,
   /** $1 queue, $2 now. */
   limitsHeldBack: `SELECT count(*)::int AS n FROM {s}.jobs WHERE state = 'queued' AND queue = $1 AND run_at <= $2`,
