@@ -53,9 +53,10 @@ export async function drainOffload(
   setting: OffloadSetting,
   jobs: number,
 ): Promise<DrainResult> {
-  const { store, close } = await kind.open();
+  const { store, close, settle } = await kind.open();
   try {
     await enqueueJobs(store, jobs, setting === 'unkeyed' ? () => null : keyed);
+    await settle();
     if (setting === 'limited')
       await store.limitsSet({
         queue: noop.queue,
@@ -170,10 +171,11 @@ export interface KeyStarts {
  * key's starts in the `seconds` from the run's first start, by the start times the store recorded.
  */
 export async function rateAccuracy(kind: StoreKind, seconds: number): Promise<KeyStarts[]> {
-  const { store, close } = await kind.open();
+  const { store, close, settle } = await kind.open();
   try {
     const backlog = KEY_RATE.limit * (Math.ceil(seconds) + 2);
     await enqueueJobs(store, backlog * RATE_KEYS, (n) => `r${n % RATE_KEYS}`);
+    await settle();
     await store.limitsSet({ queue: noop.queue, layer: 'runtime', limits: { keyRate: KEY_RATE } });
     const worker = createWorker({
       store,
@@ -252,10 +254,11 @@ export async function claimCost(
   probes: number,
   limited: boolean,
 ): Promise<number[]> {
-  const { store, close } = await kind.open();
+  const { store, close, settle } = await kind.open();
   try {
     const warmUp = 5;
     await enqueueJobs(store, running + (probes + warmUp) * PROBE_JOBS + 1000, keyed);
+    await settle();
     const limits: QueueLimits = { concurrency: running + 10_000 };
     if (limited) await store.limitsSet({ queue: noop.queue, layer: 'runtime', limits });
     for (let held = 0; held < running;) {

@@ -21,6 +21,11 @@ export const noop = defineTask({ name: 'noop', queue: 'flow', run: async () => n
 
 export interface OpenStore {
   store: Store;
+  /**
+   * After a bulk enqueue: PostgreSQL gathers the table's statistics, as autovacuum does within a
+   * minute of such an insert in any real deployment, so plans are those a running system gets.
+   */
+  settle(): Promise<void>;
   /** Closes the store and deletes its file or schema. */
   close(): Promise<void>;
 }
@@ -39,6 +44,7 @@ const sqlite: StoreKind = {
     const store = createSqliteStore({ path: path.join(dir, 'flow.db') });
     return {
       store,
+      settle: async () => {},
       async close() {
         await store.close();
         fs.rmSync(dir, { recursive: true, force: true });
@@ -55,6 +61,7 @@ const postgres: StoreKind = {
     const store = await createPostgresStore({ connectionString: PG_URL, schema });
     return {
       store,
+      settle: () => admin(PG_URL, `ANALYZE ${schema}.jobs`),
       async close() {
         await store.close();
         await admin(PG_URL, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
