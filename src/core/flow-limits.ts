@@ -11,8 +11,6 @@ export const MAX_RATE_LIMIT = 10_000;
 /** Shortest and longest rate window. */
 export const MIN_RATE_WINDOW_MS = 10;
 export const MAX_RATE_WINDOW_MS = 7 * 86_400_000;
-/** Longest `ctx.rateLimited` hold: a remote Retry-After beyond a week is a bug, not a limit. */
-export const MAX_RATE_LIMITED_MS = 7 * 86_400_000;
 /** A flow key: 1-500 characters without U+0000, like a unique key. */
 export const MAX_KEY_LENGTH = 500;
 
@@ -37,23 +35,26 @@ const flowKey = z.string().superRefine((key, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-const windowMs = z.unknown().transform((value, ctx) => {
-  const ms = durationMs(value);
-  const words = `must be ${DURATION_WORDS}, from ${MIN_RATE_WINDOW_MS} ms to 7 days`;
-  if (
-    ms === undefined ||
-    !Number.isInteger(ms) ||
-    ms < MIN_RATE_WINDOW_MS ||
-    ms > MAX_RATE_WINDOW_MS
-  ) {
-    ctx.addIssue({ code: 'custom', message: words });
-    return z.NEVER;
-  }
-  return ms;
-}).meta({
-  description: `The window: ${DURATION_WORDS}, from ${MIN_RATE_WINDOW_MS} ms to 7 days`,
-  anyOf: [{ type: 'integer' }, { type: 'string' }],
-});
+const windowMs = z
+  .unknown()
+  .transform((value, ctx) => {
+    const ms = durationMs(value);
+    const words = `must be ${DURATION_WORDS}, from ${MIN_RATE_WINDOW_MS} ms to 7 days`;
+    if (
+      ms === undefined ||
+      !Number.isInteger(ms) ||
+      ms < MIN_RATE_WINDOW_MS ||
+      ms > MAX_RATE_WINDOW_MS
+    ) {
+      ctx.addIssue({ code: 'custom', message: words });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .meta({
+    description: `The window: ${DURATION_WORDS}, from ${MIN_RATE_WINDOW_MS} ms to 7 days`,
+    anyOf: [{ type: 'integer' }, { type: 'string' }],
+  });
 
 const rateLimitWords = `must be a whole number from 1 to ${MAX_RATE_LIMIT}: the store keeps the time of every start in the window, so a higher rate needs a shorter window (1000 per '100ms' rather than 10000 per '1s' is the same rate)`;
 const rateWindow = z

@@ -23,6 +23,9 @@ export const LIMITS = {
   attempts: 1_000,
 } as const;
 
+/** Longest `ctx.rateLimited` hold: a remote Retry-After beyond a week is a bug, not a limit. */
+export const MAX_RATE_LIMITED_MS = 7 * 86_400_000;
+
 /** How a message says the timer limit, after "must be". */
 export const TIMER_LIMIT_WORDS = `at most ${LIMITS.timerMs} ms (about 24.8 days), the longest a Node.js timer waits`;
 

@@ -1,6 +1,6 @@
 import { DURATION_WORDS, durationMs } from './duration.ts';
 import { ErrorCodes, OffloadError } from './errors.ts';
-import { MAX_RATE_LIMITED_MS } from './flow-limits.ts';
+import { MAX_RATE_LIMITED_MS } from './limits.ts';
 
 /**
  * Thrown by `ctx.rateLimited(retryAfter)` (or by a task itself) when a remote service says "too

@@ -105,9 +105,9 @@ for (const kind of testStores) {
         [{ concurency: 2 }, '', /unknown field `concurency`/],
         [{ rate: { limit: 5000, per: '1ms' } }, 'rate.per', /`rate.per` must be/],
         [
-          { rate: { limit: 5000, per: '1s' } },
+          { rate: { limit: 20000, per: '1s' } },
           'rate.limit',
-          /`rate.limit` is more than one start per millisecond/,
+          /`rate.limit` must be a whole number from 1 to 10000: the store keeps the time of every start/,
         ],
         [{ keyOverrides: { acme: 1.5 } }, 'keyOverrides.acme', /`keyOverrides.acme`/],
         [{ order: 'loose' }, 'order', /`order` must be 'fair' or 'strict'/],

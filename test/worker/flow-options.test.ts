@@ -3,7 +3,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { OffloadError } from '../../src/core/errors.ts';
-import { MAX_RATE_LIMITED_MS } from '../../src/core/flow-limits.ts';
+import { MAX_RATE_LIMITED_MS } from '../../src/core/limits.ts';
 import {
   isRateLimited,
   RateLimited,
@@ -123,7 +123,10 @@ describe('defineTask: concurrency, rateLimit and order', () => {
       [{ concurrency: { key: byAccount, overrides: { a: -1 } } }, /`concurrency\.overrides\.a`/],
       [{ rateLimit: { limit: 5, per: 'soon' } }, /`rateLimit\.per` must be milliseconds/],
       [{ rateLimit: { limit: 0, per: '1s' } }, /`rateLimit\.limit`/],
-      [{ rateLimit: { limit: 50, per: 10 } }, /`rateLimit\.limit` is more than one start/],
+      [
+        { rateLimit: { limit: 50_000, per: '1s' } },
+        /`rateLimit\.limit` must be a whole number from 1 to 10000/,
+      ],
       [
         { order: 'loose' as 'strict', concurrency: { key: byAccount } },
         /`order` must be 'fair' or 'strict'/,
