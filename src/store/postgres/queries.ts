@@ -307,7 +307,9 @@ export const sql = {
   /** $1 queues, $2 tasks. */
   /**
    * $1 queues, $2 tasks, $3 now. A limited queue's due jobs wait for a slot (a job end wakes the
-   * worker) or a token: its next wake is a scheduled run-at or a window or hold running out.
+   * worker) or a token: its next wake is a scheduled run-at or a window or hold running out. The
+   * stored wake counts even when it has just passed: a timer may fire a millisecond before the
+   * clock reaches it, and the claim it makes then rewrites it (a passed wake is dropped).
    */
   jobNextRunAt: `
     SELECT least(
@@ -319,8 +321,8 @@ export const sql = {
         WHERE state = 'queued' AND run_at > $3 AND task = ANY($2::text[])
           AND queue = ANY(ARRAY(SELECT queue FROM {s}.limits WHERE queue = ANY($1::text[]) AND coalesce(runtime, declared) <> '{}'
                                    AND queue NOT IN (SELECT name FROM {s}.queues WHERE paused)))),
-      (SELECT min(w) FROM {s}.limits, unnest(ARRAY[wake_at, held_until]) AS w
-        WHERE queue = ANY($1::text[]) AND w > $3)) AS run_at`,
+      (SELECT min(w) FROM {s}.limits, unnest(ARRAY[wake_at, CASE WHEN held_until > $3 THEN held_until END]) AS w
+        WHERE queue = ANY($1::text[]))) AS run_at`,
   /** $1 queue, $2 layer ('declared' or 'runtime'), $3 limits JSON or null, $4 now. See set_limits (migration 7). */
   limitsSet: `SELECT {s}.set_limits($1, $2, $3::jsonb, $4)`,
   /** Running counts less the releases no claim has taken off them yet (see flow_releases, migration 7). */

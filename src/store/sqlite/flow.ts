@@ -273,9 +273,10 @@ export class SqliteFlow {
   nextWake(queue: string, row: LimitsRow, tasks: string, now: number): number | null {
     const next = (this.#get(sql.nextRunAt, { queue, now, tasks }) as { runAt: number | null })
       .runAt;
-    const wakes = [next, row.wake_at, row.held_until].filter(
-      (at): at is number => at !== null && at > now,
-    );
+    // The stored wake counts even when it has just passed: a timer may fire a millisecond before
+    // the clock reaches it, and the claim it makes then rewrites it (a passed wake is dropped).
+    const hold = row.held_until !== null && row.held_until > now ? row.held_until : null;
+    const wakes = [next, row.wake_at, hold].filter((at): at is number => at !== null);
     return wakes.length ? Math.min(...wakes) : null;
   }
 
