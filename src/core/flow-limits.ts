@@ -130,7 +130,6 @@ export function hasLimits(limits: QueueLimits | null | undefined): limits is Que
 
 /** The concurrency limit of `key` under `limits`, or null for none. */
 export function keyLimit(limits: QueueLimits, key: string): number | null {
-  const limit = limits.keyOverrides?.[key] ?? limits.keyConcurrency ?? null;
   if (limits.order === 'strict') return 1;
-  return limit;
+  return limits.keyOverrides?.[key] ?? limits.keyConcurrency ?? null;
 }

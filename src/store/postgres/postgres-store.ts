@@ -549,10 +549,15 @@ export class PostgresStore implements Store {
   }
 
   async limitsGet(params: { queue: string }): Promise<LimitsState | undefined> {
-    return (await this.limitsList()).find((state) => state.queue === params.queue);
+    return (await this.#limits(params.queue))[0];
   }
 
   async limitsList(): Promise<LimitsState[]> {
+    return this.#limits(null);
+  }
+
+  /** The limits of one queue, or of all when `queue` is null. */
+  async #limits(queue: string | null): Promise<LimitsState[]> {
     this.#assertOpen();
     const now = this.clock.now();
     type LimitsRow = {
@@ -564,7 +569,7 @@ export class PostgresStore implements Store {
       held_until: string | null;
     };
     type KeyRow = { key: string; running: number; starts: string[]; held_until: string | null };
-    const { rows } = await this.#run<LimitsRow>('limitsAll', []);
+    const { rows } = await this.#run<LimitsRow>('limitsAll', [queue]);
     return Promise.all(
       rows.map(async (row) => {
         const [keys, held] = await Promise.all([

@@ -325,11 +325,11 @@ export const sql = {
         WHERE queue = ANY($1::text[]))) AS run_at`,
   /** $1 queue, $2 layer ('declared' or 'runtime'), $3 limits JSON or null, $4 now. See set_limits (migration 7). */
   limitsSet: `SELECT {s}.set_limits($1, $2, $3::jsonb, $4)`,
-  /** Running counts less the releases no claim has taken off them yet (see flow_releases, migration 7). */
+  /** $1 queue, or null for all. Running counts less the releases no claim has taken off them yet (see flow_releases, migration 7). */
   limitsAll: `
     SELECT l.queue, l.declared, l.runtime, l.starts, l.held_until,
            l.running - (SELECT count(*) FROM {s}.flow_releases r WHERE r.queue = l.queue)::int AS running
-      FROM {s}.limits l ORDER BY l.queue`,
+      FROM {s}.limits l WHERE $1::text IS NULL OR l.queue = $1 ORDER BY l.queue`,
   /** $1 queue, $2 now. */
   limitsKeys: `
     SELECT * FROM (

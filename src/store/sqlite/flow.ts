@@ -326,9 +326,7 @@ export class SqliteFlow {
 
   #key(queue: string, key: string): KeyRecord {
     const row = this.#get(sql.keyOne, { queue, key }) as KeyRow | undefined;
-    return row
-      ? { key, running: row.running, starts: parseStarts(row.starts), heldUntil: row.held_until }
-      : { key, running: 0, starts: [], heldUntil: null };
+    return row ? keyRecord(row) : { key, running: 0, starts: [], heldUntil: null };
   }
 
   #state(row: LimitsRow, now: number): LimitsState {
@@ -340,14 +338,7 @@ export class SqliteFlow {
       starts: parseStarts(row.starts),
       heldUntil: row.held_until,
     };
-    const keys = (this.#all(sql.keysTop, { queue: row.queue, now }) as KeyRow[]).map(
-      (key): KeyRecord => ({
-        key: key.key,
-        running: key.running,
-        starts: parseStarts(key.starts),
-        heldUntil: key.held_until,
-      }),
-    );
+    const keys = (this.#all(sql.keysTop, { queue: row.queue, now }) as KeyRow[]).map(keyRecord);
     const heldBack = (this.#get(sql.heldBack, { queue: row.queue, now }) as { n: number }).n;
     return limitsState(record, keys, heldBack, now);
   }
@@ -371,6 +362,15 @@ function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+function keyRecord(row: KeyRow): KeyRecord {
+  return {
+    key: row.key,
+    running: row.running,
+    starts: parseStarts(row.starts),
+    heldUntil: row.held_until,
+  };
+}
+
 function parse(text: string | null): QueueLimits | null {
   return text === null ? null : (JSON.parse(text) as QueueLimits);
 }
@@ -378,5 +378,3 @@ function parse(text: string | null): QueueLimits | null {
 function parseStarts(text: string): number[] {
   return JSON.parse(text) as number[];
 }
-
-export type { LimitsRow, RateWindow };
