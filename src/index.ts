@@ -20,6 +20,8 @@ export type {
   Task,
   TaskDefinition,
   TaskContext,
+  TaskLogger,
+  TaskLogFn,
   ConcurrencyOption,
   RateLimitOption,
   ExecutionMode,
@@ -41,6 +43,7 @@ export {
   type Worker,
   type WorkerOptions,
   type WorkerEvents,
+  type RunSummary,
 } from './worker/worker.ts';
 export type { JobPlacement } from './worker/mode-placer.ts';
 export {
