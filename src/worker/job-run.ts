@@ -43,6 +43,8 @@ export interface JobRunDeps {
   report(error: OffloadError): void;
   /** The worker's logger: `ctx.logger` is a child of it bound to the job. */
   log: Logger;
+  /** Sees every progress value the task reports, once it is accepted (offload/testing records them). */
+  observeProgress?(value: unknown): void;
 }
 
 const PROGRESS_INTERVAL_MS = 50;
@@ -215,6 +217,7 @@ export class JobRun {
       limitOption: "the worker's `maxResultBytes`",
     });
     this.#lastProgress = this.#pendingProgress;
+    this.#deps.observeProgress?.(value);
     if (!this.#progressTimer) {
       this.#flushProgress();
       this.#progressTimer = setTimeout(() => {
