@@ -11,6 +11,10 @@
  * - `offload/task`: what a task module needs (also in browsers); `offload/client`: the HTTP client;
  *   `offload/browser`: the Web Worker pool.
  *
+ * - `offload/testing`: `runTask` and `createTestQueue`, for tests of your own tasks.
+ *
+ * Start with docs/getting-started.md.
+ *
  * @example
  * import { createQueue, createWorker, defineTask } from 'offload';
  * import { createSqliteStore } from 'offload/sqlite';
