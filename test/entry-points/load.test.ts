@@ -69,8 +69,9 @@ describe('entry points load only what their audience uses (built dist)', () => {
       ),
       modules.join('\n'),
     );
+    // 62: the log relay of ctx.logger (pool/shared/log-relay) and runUntilIdle's tally (worker/run-summary).
     assert.ok(
-      modules.length <= 60,
+      modules.length <= 62,
       `offload loads ${modules.length} of its own modules:\n${modules.join('\n')}`,
     );
   });

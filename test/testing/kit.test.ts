@@ -91,7 +91,7 @@ describe('runTask', () => {
       runTask(sendEmail, { to: 'a@b.org' }, { attempt: 5, maxAttempts: 3 }),
       isCode(ErrorCodes.INVALID_OPTION),
     );
-    await assert.rejects(runTask({} as never, {}), isCode(ErrorCodes.INVALID_OPTION));
+    await assert.rejects(runTask({} as never, {} as never), isCode(ErrorCodes.INVALID_OPTION));
   });
 });
 
