@@ -104,6 +104,7 @@ export async function runOnce(
     settings.mode === 'inline'
       ? undefined
       : (settings.pools ?? new WorkerPools({ taskModule: undefined, pools: undefined }));
+  pools?.check(task);
   const execute = settings.mode === 'inline' ? inlineExecutor : pools!.executor(settings.mode);
   const executor: Executor = (runTask, payload, ctx, facts) => {
     signal = ctx.signal;
