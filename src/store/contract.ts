@@ -186,6 +186,15 @@ export interface ClaimParams {
   /** Only jobs of these tasks are claimed. */
   tasks: readonly string[];
   leaseMs: number;
+  /**
+   * Leases of this worker whose runs have ended and whose outcomes are on their way. Their
+   * flow-control slots come back in the claim's own transaction, so a limited queue's next jobs
+   * need not wait for that outcome write. A queue under strict order keeps them until the outcome
+   * is recorded (a retry must come before the key's next job); so must a run that hit a remote
+   * rate limit (its hold comes with its outcome), which is why a worker leaves those out. A lease
+   * that has moved on is ignored.
+   */
+  ended?: readonly LeaseRef[];
 }
 
 /** Identifies one lease: the job, its holder, the attempt it was claimed for, and its fencing token. */

@@ -1,5 +1,5 @@
 import type { ClaimedJob } from '../core/job.ts';
-import type { JobOutcome, Store } from '../store/contract.ts';
+import type { JobOutcome, LeaseRef, Store } from '../store/contract.ts';
 import type { Task } from '../task/task.ts';
 import { ClaimAhead } from './claim-ahead.ts';
 import { leaseOf } from './job-run.ts';
@@ -23,6 +23,8 @@ export interface ProducerDeps {
   /** Starts a claimed job; the worker runs it and records its outcome. */
   startJob(job: ClaimedJob): void;
   record(outcome: JobOutcome): Promise<boolean>;
+  /** Leases of ended runs of `queues` whose outcomes are on their way (their slots come back with a claim). */
+  endedLeases(queues: ReadonlySet<string>): LeaseRef[];
   /** Logs a failure and emits it as the worker's `error`. */
   fail(error: unknown, message: string): void;
   /**
@@ -204,9 +206,13 @@ export class Producer implements Service {
     }
   }
 
-  /** A job of `queue` ended (for the rate of jobs to hold ahead). */
+  /**
+   * A job of `queue` ended (for the rate of jobs to hold ahead). In a limited queue its slot can
+   * come back with the next claim, before its outcome is written, so that claim goes out now.
+   */
   finished(queue: string): void {
     this.#ahead.finished(queue);
+    if (this.#limited.has(queue)) this.wake();
   }
 
   /** Starts claimed jobs that wait, oldest first, while their queue has room to run them. */
@@ -229,21 +235,26 @@ export class Producer implements Service {
     if (wanted.length === 0) return;
     const observe = this.#deps.observeClaim?.();
     const sent = performance.now();
+    const limited = this.#limited.size > 0 && wanted.some((queue) => this.#limited.has(queue.name));
     const jobs = await store.jobClaim({
       workerId,
       queues: wanted,
       tasks: tasks.map((task) => task.name),
       leaseMs,
+      ...(limited && { ended: this.#deps.endedLeases(this.#limited) }),
     });
     this.#ahead.claimed(jobs, performance.now() - sent, performance.now());
     observe?.(jobs.length);
     // A limited queue's next wake (a token, a hold) moves with every claim of it.
-    if (this.#limited.size > 0 && wanted.some((queue) => this.#limited.has(queue.name)))
-      this.#news++;
+    if (limited) this.#news++;
     if (this.#stopped) this.#releaseWaiting();
     else this.startWaiting();
     if (jobs.length === wanted.reduce((sum, queue) => sum + queue.limit, 0)) this.wake();
-    else await this.#scheduleWake();
+    // Off the claim's path: the next claim need not wait for this read (on PostgreSQL, a round trip).
+    else
+      void this.#scheduleWake().catch((error: unknown) =>
+        this.#deps.fail(error, 'reading when the next job is due failed'),
+      );
   }
 
   /** Hands jobs claimed ahead back to the queue (on shutdown), as unstarted. */

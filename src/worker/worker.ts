@@ -156,6 +156,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       roomFor: (task) => this.#executors.room(task),
       startJob: (job) => this.#startJob(job),
       record: (outcome) => this.#recorder.record(outcome),
+      endedLeases: (queues) => this.#recorder.ended(queues),
       observeClaim: () => this.#observeClaim(),
     });
   }
@@ -469,7 +470,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   async #record(run: JobRun, outcome: JobOutcome): Promise<void> {
     try {
-      const accepted = await this.#recorder.record(outcome);
+      const accepted = await this.#recorder.record(outcome, run.job.queue);
       if (!accepted)
         this.#log.warn(
           { job: run.job.id, attempt: run.lease.attempt },

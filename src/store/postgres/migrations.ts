@@ -608,7 +608,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 8,
-    name: 'flow claims: one index descent to find the first key, index scans that mark dead entries',
+    name: 'flow claims: one index descent to find the first key, index scans that mark dead entries, slots of ended runs back with the next claim',
     sql: `
       -- The rotation's first key was found by a scan of every index entry of the queue before the
       -- rotation (an OR in its seed); now by one descent.
@@ -857,10 +857,77 @@ export const migrations: readonly Migration[] = [
          WHERE queue = p_queue;
       END
       $$;
-      -- Index-only scans of the flow indexes fetch the heap for every entry of a claimed job until
-      -- vacuum comes; plain index scans mark those entries dead, so the next claim skips them.
-      ALTER FUNCTION {s}.claim_jobs(text, text[], integer[], integer[], bigint, text[], bigint, text)
-        SET enable_indexonlyscan = off;
+      -- Limited queues go through claim_flow; the others keep the one set-based statement. The
+      -- slots of this worker's ended runs whose outcomes are on their way (p_ended_*) come back
+      -- first, outside strict order; an outcome write holding such a row is not waited for (it
+      -- gives the slot back itself).
+      DROP FUNCTION {s}.claim_jobs(text, text[], integer[], integer[], bigint, text[], bigint, text);
+      CREATE FUNCTION {s}.claim_jobs(p_worker text, p_queues text[], p_limits integer[], p_starts integer[], p_now bigint,
+                                     p_tasks text[], p_lease_ms bigint, p_commit text,
+                                     p_ended_ids bigint[] DEFAULT '{}', p_ended_fences integer[] DEFAULT '{}')
+        RETURNS SETOF {s}.jobs LANGUAGE plpgsql
+        SET plan_cache_mode = force_generic_plan
+        SET enable_seqscan = off
+        -- enable_seqscan = off prices a scan of the small flow tables so high that the JIT would
+        -- compile every claim (some 200 ms).
+        SET jit = off
+        -- Index-only scans of the flow indexes fetch the heap for every entry of a claimed job
+        -- until vacuum comes; plain index scans mark those entries dead, so the next claim skips them.
+        SET enable_indexonlyscan = off
+      AS $$
+      DECLARE
+        limited text[];
+        q record;
+      BEGIN
+        PERFORM set_config('synchronous_commit', p_commit, true);
+        PERFORM pg_advisory_xact_lock_shared(hashtext('offload.limits:{s}'));
+        limited := ARRAY(SELECT queue FROM {s}.limits WHERE queue = ANY(p_queues) AND coalesce(runtime, declared, '{}') <> '{}');
+        IF cardinality(p_ended_ids) > 0 THEN
+          WITH ended AS (
+            SELECT j.id FROM {s}.jobs j
+              JOIN unnest(p_ended_ids, p_ended_fences) AS e(id, fence) ON j.id = e.id AND j.fence = e.fence
+             WHERE j.lease_owner = p_worker AND j.state = 'running' AND j.slot
+               AND j.queue IN (SELECT l.queue FROM {s}.limits l
+                                WHERE coalesce(l.runtime, l.declared, '{}') <> '{}'
+                                  AND coalesce(l.runtime, l.declared) ->> 'order' IS DISTINCT FROM 'strict')
+             FOR UPDATE OF j SKIP LOCKED),
+          freed AS (
+            UPDATE {s}.jobs SET slot = false FROM ended WHERE jobs.id = ended.id RETURNING jobs.queue, jobs.flow_key)
+          INSERT INTO {s}.flow_releases (queue, key) SELECT freed.queue, freed.flow_key FROM freed;
+        END IF;
+        RETURN QUERY
+          WITH wanted AS (
+            SELECT w.name, w.lim, w.start FROM unnest(p_queues, p_limits, p_starts) AS w(name, lim, start)
+             WHERE NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = w.name AND p.paused)
+               AND NOT w.name = ANY(limited)),
+          picked AS MATERIALIZED (
+            SELECT j.id, j.priority, j.run_at, wanted.name, wanted.start FROM wanted CROSS JOIN LATERAL (
+              SELECT jobs.id, jobs.priority, jobs.run_at FROM {s}.jobs
+               WHERE jobs.state = 'queued' AND jobs.queue = wanted.name AND jobs.run_at <= p_now
+                 AND jobs.task = ANY(p_tasks)
+               ORDER BY jobs.priority DESC, jobs.run_at, jobs.id
+               LIMIT wanted.lim
+               FOR UPDATE SKIP LOCKED) j),
+          starting AS (
+            SELECT ranked.id FROM (
+              SELECT picked.id, picked.start,
+                     row_number() OVER (PARTITION BY picked.name ORDER BY picked.priority DESC, picked.run_at, picked.id) AS rank
+                FROM picked) ranked
+             WHERE ranked.rank <= ranked.start)
+          UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = p_worker,
+                 lease_expires_at = p_now + p_lease_ms, slot = false,
+                 started_at = CASE WHEN jobs.id = ANY(ARRAY(SELECT starting.id FROM starting)) THEN p_now END
+           WHERE jobs.id = ANY(ARRAY(SELECT picked.id FROM picked))
+          RETURNING jobs.*;
+        IF cardinality(limited) = 0 THEN RETURN; END IF;
+        FOR q IN SELECT w.name, w.lim, least(w.start, w.lim) AS start FROM unnest(p_queues, p_limits, p_starts) AS w(name, lim, start)
+                  WHERE w.name = ANY(limited) AND w.lim > 0
+                    AND NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = w.name AND p.paused)
+                  ORDER BY w.name LOOP
+          RETURN QUERY SELECT * FROM {s}.claim_flow(p_worker, q.name, q.lim, q.start, p_now, p_tasks, p_lease_ms);
+        END LOOP;
+      END
+      $$;
     `,
   },
 ];

@@ -219,6 +219,8 @@ export class PostgresStore implements Store {
       params.tasks,
       params.leaseMs,
       durable && !this.#relax ? 'on' : 'off',
+      (params.ended ?? []).map((lease) => lease.id),
+      (params.ended ?? []).map((lease) => lease.fence),
     ];
     const { rows } = await this.#run<JobRow>('jobClaim', values);
     if (durable && this.#relax && rows.length > 0) await this.#flush.request();

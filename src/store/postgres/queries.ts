@@ -154,7 +154,7 @@ export const sql = {
    * announces nothing.
    */
   jobClaim: `
-    WITH c AS MATERIALIZED (SELECT ${CLAIM_COLUMNS} FROM {s}.claim_jobs($1, $2::text[], $3::int[], $4::int[], $5, $6::text[], $7, $8::text)),
+    WITH c AS MATERIALIZED (SELECT ${CLAIM_COLUMNS} FROM {s}.claim_jobs($1, $2::text[], $3::int[], $4::int[], $5, $6::text[], $7, $8::text, $9::bigint[], $10::int[])),
     ${notify(
       `(SELECT json_build_array(queue, task, json_agg(id::text ORDER BY id), json_agg(attempts ORDER BY id)) AS item
           FROM (SELECT id, queue, task, attempts, (row_number() OVER (PARTITION BY queue, task ORDER BY id) - 1) / ${GROUP_SIZE} AS part FROM c) parts

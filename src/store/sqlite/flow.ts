@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { keyLimit } from '../../core/flow-limits.ts';
-import type { LimitsLayer, LimitsState, QueueLimits, RateWindow } from '../contract.ts';
+import type { LeaseRef, LimitsLayer, LimitsState, QueueLimits, RateWindow } from '../contract.ts';
 import {
   afterStarts,
   effectiveLimits,
@@ -65,6 +65,23 @@ const sql = {
   keyHold: `
     INSERT INTO offload_flow_keys (queue, key, held_until) VALUES (@queue, @key, @until)
     ON CONFLICT (queue, key) DO UPDATE SET held_until = max(coalesce(held_until, 0), excluded.held_until)`,
+  /** Slots of ended runs given back before their outcomes: @leases is a JSON array of [id, fence]. */
+  slotsEnded: `
+    UPDATE offload_jobs SET slot = 0
+      FROM json_each(@leases) AS ended
+     WHERE offload_jobs.id = ended.value ->> 0 AND offload_jobs.fence = ended.value ->> 1
+       AND offload_jobs.lease_owner = @workerId AND offload_jobs.state = 'running' AND offload_jobs.slot = 1
+       AND offload_jobs.queue IN (SELECT value FROM json_each(@queues))
+    RETURNING offload_jobs.queue, offload_jobs.flow_key AS key`,
+  /** @counts: JSON array of [queue, key, n]; the queue rows take the sum of their keys. */
+  keysRelease: `
+    UPDATE offload_flow_keys SET running = running - counted.value ->> 2
+      FROM json_each(@counts) AS counted
+     WHERE offload_flow_keys.queue = counted.value ->> 0 AND offload_flow_keys.key = counted.value ->> 1`,
+  limitsRelease: `
+    UPDATE offload_limits SET running = running - counted.n
+      FROM (SELECT value ->> 0 AS queue, sum(value ->> 2) AS n FROM json_each(@counts) GROUP BY 1) AS counted
+     WHERE offload_limits.queue = counted.queue`,
   /** @startedAt: now for jobs that start at once, null for jobs claimed ahead. */
   jobsLease: `
     UPDATE offload_jobs
@@ -290,6 +307,35 @@ export class SqliteFlow {
   ): void {
     const tokens = windowTokens(starts, rate, now);
     if (tokens.nextAt !== null) later(tokens.nextAt);
+  }
+
+  /**
+   * Gives back the slots of runs that have ended while their outcomes are on their way
+   * (`ClaimParams.ended`), in queues not under strict order; the outcome then finds no slot to give.
+   */
+  releaseEnded(
+    ended: readonly LeaseRef[],
+    workerId: string,
+    limited: ReadonlyMap<string, { limits: QueueLimits }>,
+  ): void {
+    const queues = [...limited].filter(([, flow]) => flow.limits.order !== 'strict');
+    if (ended.length === 0 || queues.length === 0) return;
+    const freed = this.#all(sql.slotsEnded, {
+      leases: JSON.stringify(ended.map((lease) => [Number(lease.id), lease.fence])),
+      workerId,
+      queues: JSON.stringify(queues.map(([queue]) => queue)),
+    }) as Array<{ queue: string; key: string }>;
+    if (freed.length === 0) return;
+    const counts = new Map<string, [string, string, number]>();
+    for (const { queue, key } of freed) {
+      const id = JSON.stringify([queue, key]);
+      const count = counts.get(id);
+      if (count) count[2]++;
+      else counts.set(id, [queue, key, 1]);
+    }
+    const params = { counts: JSON.stringify([...counts.values()]) };
+    this.#run(sql.keysRelease, params);
+    this.#run(sql.limitsRelease, params);
   }
 
   /** Holds a key (the whole queue for '' or no key) until `until`: `ctx.rateLimited`. */
