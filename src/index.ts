@@ -28,10 +28,13 @@ export type {
   TaskResult,
 } from './task/task.ts';
 export { loadTaskModule } from './task/load-task-module-node.ts';
+export { defineTasks, type TaskMap, type TaskSet } from './task/define-tasks.ts';
 export {
   createQueue,
   type Queue,
   type QueueOptions,
+  type WaitOptions,
+  type RunOptions,
   type EnqueueOptions,
   type EnqueueManyItem,
   type EnqueueWithResult,
@@ -63,6 +66,7 @@ export type {
   TaskInfo,
   JobEvent,
   StoreEvents,
+  StoreChange,
   JobFilter,
   JobListParams,
   QueueLimits,

@@ -15,6 +15,7 @@ export {
   type TaskPayload,
   type TaskResult,
 } from './task.ts';
+export { defineTasks, type TaskMap, type TaskSet } from './define-tasks.ts';
 export {
   OffloadError,
   PermanentFailure,
