@@ -55,6 +55,11 @@ export class JobWaits {
     return this.#waiters.size;
   }
 
+  /** Reads of waited jobs in flight now. */
+  get reading(): number {
+    return this.#reads.size;
+  }
+
   /**
    * Resolves once job `id` has ended (at once when it already has), or with why not: `timeoutMs`
    * ran out (undefined: no limit), `signal` aborted, no job has that id, or reading it failed.
