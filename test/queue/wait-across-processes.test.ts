@@ -5,6 +5,7 @@ import { ErrorCodes, OffloadError } from '../../src/core/errors.ts';
 import { JobWaits } from '../../src/queue/job-waits.ts';
 import { createQueue, type Queue } from '../../src/queue/queue.ts';
 import type { Store, StoreChange } from '../../src/store/contract.ts';
+import { createPostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { boom, echo } from '../fixtures/wait-tasks.ts';
 import { exited, startWorkerProcess } from '../helpers/processes.ts';
 import { testStores, type TestStoreFactory } from '../helpers/stores.ts';
@@ -65,5 +66,25 @@ for (const kind of testStores) {
         assert.ok(!hints.some((hint) => hint.missed), 'no hint said events were missed');
       }
     });
+
+    if (kind.name === 'postgres')
+      test('a poll-only store (listen: false) resolves waits at its hints, which say events were missed', async () => {
+        const polling = await createPostgresStore({
+          connectionString: factory.env.OFFLOAD_TEST_DB!,
+          schema: factory.env.OFFLOAD_TEST_PG_SCHEMA!,
+          listen: false,
+          pollInterval: 50,
+        });
+        try {
+          const missed: StoreChange[] = [];
+          polling.on('store:changed', (change) => change.missed && missed.push(change));
+          const waiter = createQueue({ store: polling, tasks: [echo] });
+          const result = await waiter.run(echo, { text: 'polled' }, { waitTimeout: 15_000 });
+          assert.equal(result.pid, child!.pid);
+          assert.ok(missed.length > 0, 'the hints said job events may have been missed');
+        } finally {
+          await polling.close();
+        }
+      });
   });
 }
