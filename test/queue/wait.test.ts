@@ -64,6 +64,43 @@ for (const kind of testStores) {
       assert.equal(JobWaits.of(store).size, 0, 'no wait is left registered');
     });
 
+    test('500 waits share one set of store listeners, held only while waits are', async () => {
+      const subscribe = store.on.bind(store);
+      const subscribed: string[] = [];
+      store.on = ((event, listener) => {
+        subscribed.push(event);
+        return subscribe(event, listener);
+      }) as Store['on'];
+      try {
+        const jobs = await queue.enqueueMany(
+          Array.from({ length: 500 }, (_, i) => ({
+            task: echo,
+            payload: { text: `w${i}` },
+            options: { delay: 60_000 },
+          })),
+        );
+        const waits = jobs.map((job) =>
+          queue.wait(job).then(
+            () => 'succeeded',
+            (error: OffloadError) => error.code,
+          ),
+        );
+        assert.deepEqual(subscribed.sort(), [
+          'job:cancelled',
+          'job:failed',
+          'job:succeeded',
+          'store:changed',
+        ]);
+        assert.equal(JobWaits.of(store).size, 500);
+        for (const job of jobs) await queue.cancel(job.id);
+        assert.deepEqual(new Set(await Promise.all(waits)), new Set([ErrorCodes.JOB_CANCELLED]));
+        assert.equal(JobWaits.of(store).size, 0);
+        assert.equal(subscribed.length, 4, 'no listener per wait');
+      } finally {
+        store.on = subscribe;
+      }
+    });
+
     test('a job that failed for good rejects with ERR_JOB_FAILED carrying its error', async () => {
       const error = await refusal(
         queue.run(boom, { message: 'disk on fire' }),
