@@ -34,7 +34,7 @@ export type {
   TaskResult,
 } from './task/task.ts';
 export { loadTaskModule } from './task/load-task-module-node.ts';
-export { defineTasks, type TaskMap, type TaskSet } from './task/define-tasks.ts';
+export { defineTasks, type TaskMap, type TaskSet } from './task/task-registry.ts';
 export {
   createQueue,
   type Queue,

@@ -17,10 +17,9 @@ import type {
   TaskInfo,
 } from '../store/contract.ts';
 import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
-import type { TaskMap, TaskSet } from '../task/define-tasks.ts';
+import type { TaskMap, TaskSet } from '../task/task-registry.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
-import { JobWaits } from './job-waits.ts';
-import { waitResult } from './wait-result.ts';
+import { JobWaits, waitResult } from './job-waits.ts';
 
 /** Per-job choices at enqueue; each defaults to the task's own setting. */
 export interface EnqueueOptions {
