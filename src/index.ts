@@ -34,10 +34,13 @@ export type {
   TaskResult,
 } from './task/task.ts';
 export { loadTaskModule } from './task/load-task-module-node.ts';
+export { defineTasks, type TaskMap, type TaskSet } from './task/task-registry.ts';
 export {
   createQueue,
   type Queue,
   type QueueOptions,
+  type WaitOptions,
+  type RunOptions,
   type EnqueueOptions,
   type EnqueueManyItem,
   type EnqueueWithResult,
@@ -70,6 +73,7 @@ export type {
   TaskInfo,
   JobEvent,
   StoreEvents,
+  StoreChange,
   JobFilter,
   JobListParams,
   QueueLimits,

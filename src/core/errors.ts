@@ -62,8 +62,14 @@ export const ErrorCodes = {
   SERVER_UNREACHABLE: 'ERR_SERVER_UNREACHABLE',
   /** The server's answer was not what the API promises (not JSON, or an event stream cut before its end). */
   BAD_RESPONSE: 'ERR_BAD_RESPONSE',
-  /** `waitForJob` ran out of time before the job ended. */
+  /** `waitForJob` or `queue.wait` ran out of time before the job ended. */
   WAIT_TIMEOUT: 'ERR_WAIT_TIMEOUT',
+  /** `queue.wait` was given up by its `signal`; the job itself goes on. */
+  WAIT_ABORTED: 'ERR_WAIT_ABORTED',
+  /** The job `queue.wait` waited for failed for good; `cause` and `details.error` hold its error. */
+  JOB_FAILED: 'ERR_JOB_FAILED',
+  /** The job `queue.wait` waited for was cancelled. */
+  JOB_CANCELLED: 'ERR_JOB_CANCELLED',
   /** A task's flow key function threw or returned no usable key for a payload; nothing was stored. */
   INVALID_KEY: 'ERR_INVALID_KEY',
 } as const;

@@ -124,7 +124,8 @@ export interface Store {
 
   /**
    * Subscribes to job events. Events of this store instance arrive at once; events of other
-   * processes arrive as `store:changed` hints, which mean "look again". Stores that carry job
+   * processes arrive as `store:changed` hints, which mean "look again" (the SQLite store's name the
+   * jobs that ended, see {@link StoreChange}). Stores that carry job
    * events between processes (PostgreSQL with `listen`) deliver other instances' events too, each
    * job's in the order its changes committed (docs/postgres.md); events of different jobs may
    * interleave in any order.
@@ -370,8 +371,26 @@ export interface StoreEvents {
   'job:retrying': JobEvent & { error: SerializedError; runAt: number };
   'job:failed': JobEvent & { error: SerializedError };
   'job:cancelled': JobEvent;
-  /** Another process changed the store; look again. */
-  'store:changed': Record<string, never>;
+  /** Another process changed the store; look again. See {@link StoreChange}. */
+  'store:changed': StoreChange;
+}
+
+/**
+ * What a `store:changed` hint knows. Stores that carry other processes' job events (PostgreSQL with
+ * `listen`) leave `ended` out: the ends arrived as `job:succeeded`, `job:failed`, `job:cancelled`.
+ */
+export interface StoreChange {
+  /**
+   * Ids of jobs that ended (succeeded, failed for good, cancelled) since the store's last hint, in
+   * any process, this one's included. The SQLite store reads them by its end sequence (one indexed
+   * range), so a waiter checks these jobs instead of every job it follows.
+   */
+  ended?: readonly string[];
+  /**
+   * Job events of other processes may have been missed (a reconnect, a store without `listen`, a
+   * backlog longer than one hint carries): look again at every job you follow.
+   */
+  missed?: boolean;
 }
 
 /** An API token as the store keeps it: never the secret, only its SHA-256 hash (hex). */

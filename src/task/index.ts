@@ -17,6 +17,7 @@ export {
   type TaskPayload,
   type TaskResult,
 } from './task.ts';
+export { defineTasks, type TaskMap, type TaskSet } from './task-registry.ts';
 export {
   OffloadError,
   PermanentFailure,

@@ -655,6 +655,32 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         while (changed === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
         assert.ok(changed > 0, 'the other connection heard of the enqueue');
       });
+
+      it('names each job that ended to other connections: by its end event or in a hint', async () => {
+        const other = await open();
+        const heard = new Map<string, string>();
+        for (const name of ['job:succeeded', 'job:failed', 'job:cancelled'] as const)
+          other.on(name, (event) => heard.set(event.id, name));
+        other.on('store:changed', (change) => {
+          for (const id of change.ended ?? []) if (!heard.has(id)) heard.set(id, 'hint');
+        });
+        const ids = (await store.jobEnqueueMany([job(), job(), job()])).map((r) => r.job.id);
+        const claimed = await claim(3);
+        const byId = new Map(claimed.map((c) => [c.id, c]));
+        await store.jobRecordOutcomes([
+          succeed(leaseOf(byId.get(ids[0]!)!)),
+          {
+            kind: 'failed',
+            lease: leaseOf(byId.get(ids[1]!)!),
+            error: { name: 'Error', message: 'no' },
+            retryAt: null,
+          },
+        ]);
+        await store.jobCancel({ id: ids[2]! });
+        const deadline = Date.now() + 10_000;
+        while (heard.size < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        assert.deepEqual([...heard.keys()].sort(), [...ids].sort(), 'every end was named');
+      });
     });
 
     const kit: ContractKit = {

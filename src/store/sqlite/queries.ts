@@ -17,6 +17,12 @@ const appendError = (entry: string) =>
   `json_insert(CASE WHEN json_array_length(coalesce(errors, '[]')) >= ${MAX_ERROR_HISTORY} THEN json_remove(errors, '$[0]') ELSE coalesce(errors, '[]') END, '$[#]', json(${entry}))`;
 const WORKER_DIED_MESSAGE = `'the worker ' || lease_owner || ' stopped renewing its lease (it died or hung); '
                || CASE WHEN attempts >= max_attempts THEN 'no attempts left' ELSE 'the job was queued again' END`;
+/**
+ * The end sequence an ending statement gives its rows (migration 7): one more than the last, read
+ * from the index's far end once per statement. Statements that end jobs set it themselves (a
+ * second write of the row by the trigger costs ten times as much); the trigger covers any other.
+ */
+const NEXT_END_SEQ = `coalesce((SELECT end_seq FROM offload_jobs WHERE end_seq IS NOT NULL ORDER BY end_seq DESC LIMIT 1), 0) + 1`;
 /** What outcome statements return: the event fields, and whether the job has a callback (a delivery job may have been made). */
 const EVENT_COLUMNS = `id, queue, task, attempts, callback_url IS NOT NULL AS hooked`;
 
@@ -65,12 +71,12 @@ export const sql = {
   queuePaused: `SELECT name FROM offload_queues WHERE paused = 1`,
   jobRenewLease: `UPDATE offload_jobs SET lease_expires_at = @expiresAt WHERE ${LEASE_MATCH}`,
   jobSucceed: `
-    UPDATE offload_jobs SET state = 'succeeded', result = @result, finished_at = @now, ${RUN_FACTS}, ${CLEAR_LEASE}
+    UPDATE offload_jobs SET state = 'succeeded', result = @result, finished_at = @now, end_seq = ${NEXT_END_SEQ}, ${RUN_FACTS}, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
     RETURNING ${EVENT_COLUMNS}`,
   /** Successes of one worker in one statement: @leases is a JSON array of [id, fence, result, placement, outputTail, progress, startedAt]. */
   jobSucceedMany: `
-    UPDATE offload_jobs SET state = 'succeeded', result = done.value ->> 2, finished_at = @now,
+    UPDATE offload_jobs SET state = 'succeeded', result = done.value ->> 2, finished_at = @now, end_seq = ${NEXT_END_SEQ},
            placement = done.value ->> 3, output_tail = done.value ->> 4,
            progress = coalesce(done.value ->> 5, progress), started_at = coalesce(started_at, done.value ->> 6, @now), ${CLEAR_LEASE}
       FROM json_each(@leases) AS done
@@ -82,7 +88,7 @@ export const sql = {
      WHERE ${LEASE_MATCH}
     RETURNING id, queue, task, attempts`,
   jobFailForGood: `
-    UPDATE offload_jobs SET state = 'failed', error = @error, errors = ${appendError('@entry')}, finished_at = @now, ${RUN_FACTS}, ${CLEAR_LEASE}
+    UPDATE offload_jobs SET state = 'failed', error = @error, errors = ${appendError('@entry')}, finished_at = @now, end_seq = ${NEXT_END_SEQ}, ${RUN_FACTS}, ${CLEAR_LEASE}
      WHERE ${LEASE_MATCH}
     RETURNING ${EVENT_COLUMNS}`,
   jobRequeueUncounted: `
@@ -98,7 +104,7 @@ export const sql = {
        AND lease_owner = @workerId AND fence = started.value ->> 1
     RETURNING offload_jobs.id, queue, task, attempts`,
   jobCancel: `
-    UPDATE offload_jobs SET state = 'cancelled', finished_at = @now, ${CLEAR_LEASE}
+    UPDATE offload_jobs SET state = 'cancelled', finished_at = @now, end_seq = ${NEXT_END_SEQ}, ${CLEAR_LEASE}
      WHERE id = @id AND state IN ('queued','running')
     RETURNING *`,
   jobRetry: `
@@ -109,6 +115,7 @@ export const sql = {
     UPDATE offload_jobs
        SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
            finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
+           end_seq = CASE WHEN attempts >= max_attempts THEN ${NEXT_END_SEQ} ELSE end_seq END,
            run_at = @now,
            error = json_object('name', 'OffloadError', 'code', 'ERR_WORKER_DIED', 'attempt', attempts, 'message', ${WORKER_DIED_MESSAGE}),
            errors = ${appendError(`json_object('attempt', attempts, 'at', @now, 'name', 'OffloadError', 'message', ${WORKER_DIED_MESSAGE}, 'code', 'ERR_WORKER_DIED')`)},

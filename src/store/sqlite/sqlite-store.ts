@@ -41,6 +41,7 @@ import {
   type WorkerRow,
 } from '../row.ts';
 import { SqliteEnqueuer } from './enqueuer.ts';
+import { SqliteChangeWatch } from './change-watch.ts';
 import { SqliteFlow } from './flow.ts';
 import { openDatabase, storageError } from './open-database.ts';
 import { filterClause, sql, stateExpression } from './queries.ts';
@@ -54,8 +55,9 @@ export interface SqliteStoreOptions {
    */
   durability?: 'normal' | 'full';
   /**
-   * How often (ms) to look for commits by other processes, which are announced as `store:changed`.
-   * Cheap: it reads SQLite's data_version. Default 5; 0 turns it off.
+   * How often (ms) to look for commits by other processes, which are announced as `store:changed`
+   * naming the jobs that ended since the last look. Cheap: it reads SQLite's data_version, and the
+   * ends by one indexed range only when that moved. Default 5; 0 turns it off.
    */
   watchInterval?: number;
   /**
@@ -113,9 +115,8 @@ export class SqliteStore implements Store {
   readonly #statements = new Map<string, Statement>();
   readonly #enqueuer: SqliteEnqueuer;
   readonly #flow: SqliteFlow;
-  #watchTimer: NodeJS.Timeout | undefined;
+  #watch: SqliteChangeWatch | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
-  #dataVersion = 0;
   #closed = false;
 
   constructor(options: SqliteStoreOptions = {}) {
@@ -134,7 +135,14 @@ export class SqliteStore implements Store {
       assertOpen: () => this.#assertOpen(),
     });
     this.#flow = new SqliteFlow({ statement: (text) => this.#statement(text) });
-    if (parsed.watchInterval > 0) this.#startWatching(parsed.watchInterval);
+    if (parsed.watchInterval > 0) {
+      this.#watch = new SqliteChangeWatch({
+        db: this.#db,
+        events: this.#events,
+        intervalMs: parsed.watchInterval,
+      });
+      this.#watch.start();
+    }
     if (parsed.checkpointInterval > 0) this.#startCheckpoints(parsed.checkpointInterval);
     mapStorageErrors(this, (error) => storageError(error, this.#file));
   }
@@ -691,22 +699,10 @@ export class SqliteStore implements Store {
     if (this.#closed) return;
     this.#enqueuer.commitPending();
     this.#closed = true;
-    clearInterval(this.#watchTimer);
+    this.#watch?.stop();
     clearInterval(this.#checkpointTimer);
     this.#events.clear();
     this.#db.close();
-  }
-
-  #startWatching(intervalMs: number): void {
-    const version = this.#db.prepare('PRAGMA data_version').pluck();
-    this.#dataVersion = version.get() as number;
-    this.#watchTimer = setInterval(() => {
-      const current = version.get() as number;
-      if (current === this.#dataVersion) return;
-      this.#dataVersion = current;
-      this.#events.emit('store:changed', {});
-    }, intervalMs);
-    this.#watchTimer.unref();
   }
 
   /**
