@@ -36,6 +36,7 @@ export {
   type EnqueueManyItem,
   type EnqueueWithResult,
 } from './queue/queue.ts';
+export type { JobChanges } from './queue/job-update.ts';
 export {
   createWorker,
   type Worker,
@@ -65,6 +66,7 @@ export type {
   StoreEvents,
   JobFilter,
   JobListParams,
+  JobUpdateParams,
   QueueLimits,
   RateWindow,
   LimitsState,

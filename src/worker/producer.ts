@@ -98,6 +98,7 @@ export class Producer implements Service {
     const { store, capacity } = this.#deps;
     this.#unsubscribe.push(
       store.on('job:enqueued', (event) => capacity.has(event.queue) && this.wake(true)),
+      store.on('job:updated', (event) => capacity.has(event.queue) && this.wake(true)),
       store.on('job:retrying', (event) => capacity.has(event.queue) && this.wake(true)),
       store.on('store:changed', () => this.wake(true)),
       ...SLOT_FREEING_EVENTS.map((name) =>

@@ -13,6 +13,7 @@ import {
   type JobFilter,
   type JobListParams,
   type JobOutcome,
+  type JobUpdateParams,
   type LeaseRef,
   type LimitsLayer,
   type LimitsState,
@@ -42,6 +43,7 @@ import {
 } from '../row.ts';
 import { SqliteEnqueuer } from './enqueuer.ts';
 import { SqliteFlow } from './flow.ts';
+import { SqliteJobEdit } from './job-edit.ts';
 import { openDatabase, storageError } from './open-database.ts';
 import { filterClause, sql, stateExpression } from './queries.ts';
 
@@ -113,6 +115,7 @@ export class SqliteStore implements Store {
   readonly #statements = new Map<string, Statement>();
   readonly #enqueuer: SqliteEnqueuer;
   readonly #flow: SqliteFlow;
+  readonly #edit: SqliteJobEdit;
   #watchTimer: NodeJS.Timeout | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
   #dataVersion = 0;
@@ -134,6 +137,13 @@ export class SqliteStore implements Store {
       assertOpen: () => this.#assertOpen(),
     });
     this.#flow = new SqliteFlow({ statement: (text) => this.#statement(text) });
+    this.#edit = new SqliteJobEdit({
+      clock: this.clock,
+      events: this.#events,
+      statement: (text) => this.#statement(text),
+      write: (work) => this.#write(work),
+      stateError: (id, action, allowed) => this.#stateError(id, action, allowed),
+    });
     if (parsed.watchInterval > 0) this.#startWatching(parsed.watchInterval);
     if (parsed.checkpointInterval > 0) this.#startCheckpoints(parsed.checkpointInterval);
     mapStorageErrors(this, (error) => storageError(error, this.#file));
@@ -427,6 +437,16 @@ export class SqliteStore implements Store {
     return job;
   }
 
+  async jobUpdate(params: JobUpdateParams): Promise<Job> {
+    this.#assertOpen();
+    return this.#edit.update(params);
+  }
+
+  async jobRemove(params: { id: string }): Promise<Job> {
+    this.#assertOpen();
+    return this.#edit.remove(params);
+  }
+
   async jobGet(params: { id: string }): Promise<Job | undefined> {
     this.#assertOpen();
     const row = this.#statement(sql.jobGet).get(params.id) as JobRow | undefined;
@@ -559,7 +579,7 @@ export class SqliteStore implements Store {
       .map((r) => r.name)
       .sort();
     const counted = this.#statement(
-      `SELECT queue, ${stateExpression} AS state, count(*) AS n FROM offload_jobs GROUP BY 1, 2`,
+      `SELECT queue, ${stateExpression} AS state, count(*) AS n FROM offload_jobs WHERE ${filterClause({})} GROUP BY 1, 2`,
     ).all({ now }) as Array<{ queue: string; state: JobState; n: number }>;
     const byQueue = new Map(names.map((name) => [name, emptyCounts()]));
     for (const row of counted) byQueue.get(row.queue)![row.state] = row.n;
