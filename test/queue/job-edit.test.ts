@@ -16,6 +16,19 @@ const mail = defineTask({
   run: async (payload: { to: string; subject?: string }) => `sent to ${payload.to}`,
 });
 
+test('update types its payload by the task (checked by tsc over tests)', () => {
+  const check = async (queue: Queue) => {
+    const job = await queue.update<typeof mail>('1', { payload: { to: 'ada@example.com' } });
+    const to: string = job.payload.to;
+    // @ts-expect-error the payload must match the task's type
+    await queue.update<typeof mail>('1', { payload: { to: 42 } });
+    // @ts-expect-error runAt is a Date or epoch milliseconds
+    await queue.update('1', { runAt: 'tomorrow' });
+    return to;
+  };
+  assert.equal(typeof check, 'function');
+});
+
 /** queue.update and queue.remove over a real store of each kind: checks, refusals, and the wake of an idle worker. */
 for (const kind of testStores) {
   describe(`queue.update and queue.remove (${kind.name})`, () => {
