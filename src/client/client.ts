@@ -252,7 +252,9 @@ export class OffloadClient {
     const { runAt, ...rest } = changes;
     const body = {
       ...rest,
-      ...(runAt === undefined ? {} : { runAt: runAt instanceof Date ? runAt.toISOString() : runAt }),
+      ...(runAt === undefined
+        ? {}
+        : { runAt: runAt instanceof Date ? runAt.toISOString() : runAt }),
     };
     return this.#json('PATCH', jobPath(id), { body, signal: options.signal });
   }
