@@ -28,9 +28,10 @@ export function JobEditActions(props: {
   const [runAt, setRunAt] = useState(() => localInput(Date.parse(job.runAt)));
   const waiting = WAITING.includes(job.state);
 
-  const reschedule = async (at: number, message: string) => {
+  /** `{ delay: 0 }` is due by the server's clock, whatever this browser's says. */
+  const reschedule = async (change: { runAt: number } | { delay: 0 }, message: string) => {
     try {
-      props.onChanged(await api<Job>('PATCH', `/v1/jobs/${job.id}`, { runAt: at }), message);
+      props.onChanged(await api<Job>('PATCH', `/v1/jobs/${job.id}`, change), message);
     } catch (failure) {
       props.onError(describeError(failure));
     }
@@ -49,7 +50,7 @@ export function JobEditActions(props: {
       <button
         type="button"
         disabled={job.state !== 'scheduled'}
-        onClick={() => reschedule(Date.now(), 'Due now.')}
+        onClick={() => reschedule({ delay: 0 }, 'Due now.')}
       >
         Run now
       </button>
@@ -59,7 +60,7 @@ export function JobEditActions(props: {
           event.preventDefault();
           const at = new Date(runAt).getTime();
           if (Number.isNaN(at)) props.onError('Pick a date and time to run the job at.');
-          else void reschedule(at, `Rescheduled to ${new Date(at).toLocaleString()}.`);
+          else void reschedule({ runAt: at }, `Rescheduled to ${new Date(at).toLocaleString()}.`);
         }}
       >
         <label>
