@@ -11,6 +11,10 @@
  * - `offload/task`: what a task module needs (also in browsers); `offload/client`: the HTTP client;
  *   `offload/browser`: the Web Worker pool.
  *
+ * - `offload/testing`: `runTask` and `createTestQueue`, for tests of your own tasks.
+ *
+ * Start with docs/getting-started.md.
+ *
  * @example
  * import { createQueue, createWorker, defineTask } from 'offload';
  * import { createSqliteStore } from 'offload/sqlite';
@@ -20,6 +24,8 @@ export type {
   Task,
   TaskDefinition,
   TaskContext,
+  TaskLogger,
+  TaskLogFn,
   ConcurrencyOption,
   RateLimitOption,
   ExecutionMode,
@@ -42,6 +48,7 @@ export {
   type Worker,
   type WorkerOptions,
   type WorkerEvents,
+  type RunSummary,
 } from './worker/worker.ts';
 export type { JobPlacement } from './worker/mode-placer.ts';
 export {

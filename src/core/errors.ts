@@ -48,6 +48,8 @@ export const ErrorCodes = {
   WORKER_DIED: 'ERR_WORKER_DIED',
   /** A pool's thread or child process died (crash, `process.exit`, out of memory, a signal, or killed for ignoring its signal) while running the task. */
   WORKER_CRASHED: 'ERR_WORKER_CRASHED',
+  /** The worker was stopped: it claims nothing more (`runUntilIdle` after `stop`); create a new one. */
+  WORKER_STOPPED: 'ERR_WORKER_STOPPED',
   /** A pool was closed or destroyed: it takes no new tasks, and destroy() rejects the unfinished ones. */
   POOL_CLOSED: 'ERR_POOL_CLOSED',
   /** A pool's waiting line is at its `maxQueue`. */

@@ -8,6 +8,8 @@ export {
   type ConcurrencyOption,
   type RateLimitOption,
   type TaskContext,
+  type TaskLogger,
+  type TaskLogFn,
   type TaskDefinition,
   type TaskPayload,
   type TaskResult,

@@ -11,6 +11,8 @@ export {
   type ConcurrencyOption,
   type RateLimitOption,
   type TaskContext,
+  type TaskLogger,
+  type TaskLogFn,
   type TaskDefinition,
   type TaskPayload,
   type TaskResult,

@@ -25,6 +25,11 @@ export interface ProducerDeps {
   record(outcome: JobOutcome): Promise<boolean>;
   /** Logs a failure and emits it as the worker's `error`. */
   fail(error: unknown, message: string): void;
+  /**
+   * Called as a claim is sent; what it returns is called with the number of jobs the claim got
+   * (0: nothing was due that this worker could take).
+   */
+  observeClaim?(): ((jobs: number) => void) | undefined;
 }
 
 /** Job ends that free a slot of a limited queue (a retry frees it too, until its run-at). */
@@ -71,7 +76,9 @@ export class Producer implements Service {
   #limited = new Set<string>();
   /** Counts wake-ups with news; a run-at read before the latest one is stale. */
   #news = 0;
+  #started = false;
   #stopped = false;
+  #paused = false;
 
   constructor(deps: ProducerDeps) {
     this.#deps = deps;
@@ -96,6 +103,7 @@ export class Producer implements Service {
   /** Listens for work (store events) and starts the poll; the first look is `fill()`. */
   start(): void {
     const { store, capacity } = this.#deps;
+    this.#started = true;
     this.#unsubscribe.push(
       store.on('job:enqueued', (event) => capacity.has(event.queue) && this.wake(true)),
       store.on('job:updated', (event) => capacity.has(event.queue) && this.wake(true)),
@@ -133,6 +141,24 @@ export class Producer implements Service {
     this.#unsubscribe.splice(0).forEach((off) => off());
   }
 
+  /** Claims no more until {@link resume}; jobs claimed already still start. Resolves once the claim in flight has settled. */
+  pause(): Promise<void> {
+    this.#paused = true;
+    clearTimeout(this.#wakeTimer);
+    return this.#claimDone;
+  }
+
+  /** Claims again after {@link pause}, looking for work at once once started. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#started) this.wake(true);
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /** After `stop()`: waits for the claim in flight, then releases the jobs held ahead. */
   async drain(): Promise<void> {
     await this.#claimDone;
@@ -145,7 +171,7 @@ export class Producer implements Service {
    */
   wake(news = false): void {
     if (news) this.#news++;
-    if (this.#stopped || this.#wakeQueued) return;
+    if (this.#stopped || this.#paused || this.#wakeQueued) return;
     this.#wakeQueued = true;
     setImmediate(() => {
       this.#wakeQueued = false;
@@ -158,7 +184,7 @@ export class Producer implements Service {
    * event loop, so outcomes get recorded between claims and timers keep firing.
    */
   async fill(): Promise<void> {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#paused) return;
     if (this.#filling) {
       // A wake during a look (a job enqueued while the last claim was in flight) must not be lost.
       this.#fillAgain = true;
@@ -202,6 +228,7 @@ export class Producer implements Service {
     const tasks = this.#deps.claimableTasks();
     const wanted = this.#freeCapacity(tasks);
     if (wanted.length === 0) return;
+    const observe = this.#deps.observeClaim?.();
     const sent = performance.now();
     const jobs = await store.jobClaim({
       workerId,
@@ -210,6 +237,7 @@ export class Producer implements Service {
       leaseMs,
     });
     this.#ahead.claimed(jobs, performance.now() - sent, performance.now());
+    observe?.(jobs.length);
     // A limited queue's next wake (a token, a hold) moves with every claim of it.
     if (this.#limited.size > 0 && wanted.some((queue) => this.#limited.has(queue.name)))
       this.#news++;

@@ -135,12 +135,25 @@ export const sql = {
          AND id < (SELECT max(id) FROM offload_jobs)
        ORDER BY id
        LIMIT @limit)`,
+  /**
+   * The earliest run-at after @after of a queue's waiting jobs of @tasks: one seek per priority
+   * level of the claim index (a skip scan), so it costs the same behind a backlog of any size.
+   */
   jobNextRunAt: `
-    SELECT min(run_at) AS runAt FROM offload_jobs
-     WHERE state = 'queued'
-       AND queue IN (SELECT value FROM json_each(@queues))
-       AND queue NOT IN (SELECT name FROM offload_queues WHERE paused = 1)
-       AND task IN (SELECT value FROM json_each(@tasks))`,
+    WITH RECURSIVE levels(priority) AS (
+      SELECT (SELECT priority FROM offload_jobs INDEXED BY offload_jobs_claim
+               WHERE state = 'queued' AND queue = @queue ORDER BY priority DESC LIMIT 1)
+      UNION ALL
+      SELECT (SELECT priority FROM offload_jobs INDEXED BY offload_jobs_claim
+               WHERE state = 'queued' AND queue = @queue AND priority < levels.priority
+               ORDER BY priority DESC LIMIT 1)
+        FROM levels WHERE levels.priority IS NOT NULL
+    )
+    SELECT min((SELECT run_at FROM offload_jobs INDEXED BY offload_jobs_claim
+                 WHERE state = 'queued' AND queue = @queue AND priority = levels.priority
+                   AND run_at > @after AND task IN (SELECT value FROM json_each(@tasks))
+                 ORDER BY run_at LIMIT 1)) AS runAt
+      FROM levels WHERE levels.priority IS NOT NULL`,
   queueSetPaused: `
     INSERT INTO offload_queues (name, paused) VALUES (@name, @paused)
     ON CONFLICT (name) DO UPDATE SET paused = excluded.paused`,

@@ -178,9 +178,7 @@ export class SqliteStore implements Store {
     const now = this.clock.now();
     const tasks = JSON.stringify(params.tasks);
     const claimed = this.#write(() => {
-      const paused = new Set(
-        (this.#statement(sql.queuePaused).all() as Array<{ name: string }>).map((r) => r.name),
-      );
+      const paused = this.#pausedQueues();
       const rows: JobRow[] = [];
       const claim = this.#statement(sql.jobClaim);
       const limited = this.#flow.limited();
@@ -227,6 +225,11 @@ export class SqliteStore implements Store {
     if (this.#events.listens('job:started'))
       for (const job of jobs) this.#events.emit('job:started', eventOf(job));
     return jobs;
+  }
+
+  #pausedQueues(): Set<string> {
+    const rows = this.#statement(sql.queuePaused).all() as Array<{ name: string }>;
+    return new Set(rows.map((row) => row.name));
   }
 
   async jobRenewLeases(params: RenewParams): Promise<string[]> {
@@ -525,17 +528,20 @@ export class SqliteStore implements Store {
     const now = this.clock.now();
     const tasks = JSON.stringify(params.tasks);
     const limited = this.#flow.limited();
-    const free = params.queues.filter((queue) => !limited.has(queue));
-    const row = this.#statement(sql.jobNextRunAt).get({ queues: JSON.stringify(free), tasks }) as {
-      runAt: number | null;
-    };
+    const paused = this.#pausedQueues();
+    const nextRunAt = this.#statement(sql.jobNextRunAt);
     // A limited queue's due jobs wait for a slot (a job end wakes the worker) or a token: its
     // next wake is a scheduled run-at or a window or hold running out, never "now".
     const wakes = params.queues
-      .filter((queue) => limited.has(queue))
-      .map((queue) => this.#flow.nextWake(queue, limited.get(queue)!.row, tasks, now));
-    const all = [row.runAt, ...wakes].filter((at): at is number => at !== null);
-    return all.length ? Math.min(...all) : null;
+      .filter((queue) => !paused.has(queue))
+      .map((queue) => {
+        const flow = limited.get(queue);
+        if (flow) return this.#flow.nextWake(queue, flow.row, tasks, now);
+        return (nextRunAt.get({ queue, tasks, after: -Infinity }) as { runAt: number | null })
+          .runAt;
+      })
+      .filter((at): at is number => at !== null);
+    return wakes.length ? Math.min(...wakes) : null;
   }
 
   async limitsSet(params: {
