@@ -45,6 +45,7 @@ export {
   type EnqueueManyItem,
   type EnqueueWithResult,
 } from './queue/queue.ts';
+export type { JobChanges } from './queue/job-update.ts';
 export {
   createWorker,
   type Worker,
@@ -76,6 +77,7 @@ export type {
   StoreChange,
   JobFilter,
   JobListParams,
+  JobUpdateParams,
   QueueLimits,
   RateWindow,
   LimitsState,

@@ -19,7 +19,8 @@ interface Waiter {
 /** The longest timer Node.js keeps: a wait with no timeout keeps the process alive with one of these. */
 const KEEP_ALIVE_MS = 2 ** 31 - 1;
 
-const END_EVENTS = ['job:succeeded', 'job:failed', 'job:cancelled'] as const;
+/** Events after which a waited job may have ended, or be gone (`job:removed`). */
+const END_EVENTS = ['job:succeeded', 'job:failed', 'job:cancelled', 'job:removed'] as const;
 
 const shared = new WeakMap<Store, JobWaits>();
 

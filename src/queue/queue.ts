@@ -11,6 +11,7 @@ import type {
   EnqueueResult,
   JobFilter,
   JobListParams,
+  JobUpdateParams,
   LimitsState,
   QueueInfo,
   Store,
@@ -18,6 +19,7 @@ import type {
 } from '../store/contract.ts';
 import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
 import type { TaskMap, TaskSet } from '../task/task-registry.ts';
+import { parseJobChanges, type JobChanges } from './job-update.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
 import { JobWaits, waitResult } from './job-waits.ts';
 
@@ -386,6 +388,46 @@ export class Queue<M extends TaskMap = Record<never, never>> {
   /** Queues a failed or cancelled job again with a fresh attempt budget. */
   retry(id: string): Promise<Job> {
     return this.store.jobRetry({ id: String(id) });
+  }
+
+  /**
+   * Changes a job that has not started (scheduled or queued): its `runAt` (or `delay` from now),
+   * `priority` or `payload`. A payload is checked like one at enqueue: against the schema of the
+   * job's task when this queue knows its handle, and for size. The job keeps its id, attempts and
+   * flow key. A job that is claimed, running or ended throws ERR_JOB_STATE (HTTP 409) and is not
+   * changed, also when a worker claims it while this runs; an unknown id throws ERR_JOB_NOT_FOUND.
+   * A new run-at wakes idle workers. Resolves with the job as it now stands.
+   */
+  async update<T extends Task = Task>(
+    id: string,
+    changes: JobChanges<TaskPayload<T>>,
+  ): Promise<Job<TaskPayload<T>, TaskResult<T>>>;
+  async update(id: string, changes: JobChanges): Promise<Job> {
+    const parsed = parseJobChanges(changes, this.store.clock.now());
+    const params: JobUpdateParams = { id: String(id) };
+    if (parsed.runAt !== undefined) params.runAt = parsed.runAt;
+    if (parsed.priority !== undefined) params.priority = parsed.priority;
+    if ('payload' in parsed) params.payload = await this.#payloadOf(params.id, parsed.payload);
+    return this.store.jobUpdate(params);
+  }
+
+  /**
+   * Deletes a job that has not started (scheduled, queued) or has ended (succeeded, failed,
+   * cancelled), and resolves with the job as it was. A claimed or running job throws ERR_JOB_STATE
+   * (cancel it first); an unknown id throws ERR_JOB_NOT_FOUND. Its id is never reused.
+   */
+  remove(id: string): Promise<Job> {
+    return this.store.jobRemove({ id: String(id) });
+  }
+
+  /** A new payload of job `id` as JSON, checked as enqueue checks one for the job's task. */
+  async #payloadOf(id: string, payload: unknown): Promise<string> {
+    const job = await this.store.jobGet({ id });
+    if (!job)
+      throw new OffloadError(ErrorCodes.JOB_NOT_FOUND, `no job with id ${id}`, { details: { id } });
+    const task = this.#tasks.has(job.task) ? this.#tasks.get(job.task) : undefined;
+    if (task?.schema) payload = await validateWithSchema(task.schema, payload, job.task);
+    return encodePayload(payload, job.task, this.#maxPayloadBytes);
   }
 
   pause(queue: string): Promise<void> {

@@ -44,6 +44,8 @@ export class JobWatcher {
       'job:failed',
       'job:cancelled',
       'job:enqueued',
+      'job:updated',
+      'job:removed',
     ] as const) {
       this.#unsubscribe.push(store.on(name, onJobEvent));
     }

@@ -46,6 +46,21 @@ export interface Store {
    * is kept, so the run that was cancelled can record nothing over the next one.
    */
   jobRetry(params: { id: string }): Promise<Job>;
+  /**
+   * Changes a job that has not started (scheduled or queued): its run-at, priority or payload (JSON
+   * text the caller validated); absent fields are kept, and so are its flow key and attempts. The
+   * state is checked by the statement that writes, so a job claimed meanwhile throws ERR_JOB_STATE
+   * and is not changed; an unknown id throws ERR_JOB_NOT_FOUND. Emits `job:updated`.
+   */
+  jobUpdate(params: JobUpdateParams): Promise<Job>;
+  /**
+   * Deletes a job that has not started (scheduled, queued) or has ended (succeeded, failed,
+   * cancelled), and resolves with the job as it was. A claimed or running job throws ERR_JOB_STATE
+   * and stays, checked by the statement that deletes; an unknown id throws ERR_JOB_NOT_FOUND. Its
+   * id is never handed out again, and its unique and idempotency keys are free from then on.
+   * Emits `job:removed`.
+   */
+  jobRemove(params: { id: string }): Promise<Job>;
   jobGet(params: { id: string }): Promise<Job | undefined>;
   /** Newest first; pass `nextCursor` back as `cursor` for the next page. */
   jobList(params: JobListParams): Promise<{ jobs: Job[]; nextCursor: string | null }>;
@@ -136,6 +151,15 @@ export interface Store {
   ): () => void;
   /** Closes connections and timers. A second call does nothing. */
   close(): Promise<void>;
+}
+
+/** What {@link Store.jobUpdate} changes; absent fields are kept. */
+export interface JobUpdateParams {
+  id: string;
+  runAt?: number;
+  priority?: number;
+  /** JSON text. */
+  payload?: string;
 }
 
 export interface EnqueueParams {
@@ -371,6 +395,10 @@ export interface StoreEvents {
   'job:retrying': JobEvent & { error: SerializedError; runAt: number };
   'job:failed': JobEvent & { error: SerializedError };
   'job:cancelled': JobEvent;
+  /** A waiting job's run-at, priority or payload changed (`queue.update`). */
+  'job:updated': JobEvent & { runAt: number };
+  /** A job was deleted (`queue.remove`); `state` is the one it had. */
+  'job:removed': JobEvent;
   /** Another process changed the store; look again. See {@link StoreChange}. */
   'store:changed': StoreChange;
 }

@@ -108,6 +108,7 @@ export class Producer implements Service {
     this.#started = true;
     this.#unsubscribe.push(
       store.on('job:enqueued', (event) => capacity.has(event.queue) && this.wake(true)),
+      store.on('job:updated', (event) => capacity.has(event.queue) && this.wake(true)),
       store.on('job:retrying', (event) => capacity.has(event.queue) && this.wake(true)),
       store.on('store:changed', () => this.wake(true)),
       ...SLOT_FREEING_EVENTS.map((name) =>

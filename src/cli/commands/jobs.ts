@@ -18,6 +18,7 @@ import { hasLimits } from '../../core/flow-limits.ts';
 import { listQueuesWithLimits } from '../../queue/queue-limits.ts';
 import { queueLimitsLines } from '../limits-output.ts';
 import { intOption, jsonOption } from '../parse.ts';
+import { registerJobEditCommands } from './job-edit.ts';
 
 interface EnqueueFlags {
   payload?: unknown;
@@ -35,7 +36,7 @@ interface EnqueueFlags {
   wait?: true | number;
 }
 
-/** Commands that look after jobs and queues: enqueue, jobs, job, cancel, retry, queues, pause, resume. */
+/** Commands that look after jobs and queues: enqueue, jobs (update, remove), job, cancel, retry, queues, pause, resume. */
 export function registerJobCommands(program: Command, globals: () => GlobalFlags): void {
   program
     .command('enqueue <task>')
@@ -86,9 +87,9 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
       withQueue(globals, flags, (queue, context) => enqueue(queue, context, task, flags)),
     );
 
-  program
+  const jobs = program
     .command('jobs')
-    .description('list jobs, newest first')
+    .description('list jobs, newest first (and `jobs update`, `jobs remove`)')
     .option('-q, --queue <name>', 'only this queue')
     .option('-s, --state <state>', `only this state (${JOB_STATES.join(', ')})`, stateOption)
     .option('--task <name>', 'only this task')
@@ -115,6 +116,8 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
           if (page.nextCursor) print(`more: offload jobs --cursor ${page.nextCursor}`);
         }),
     );
+
+  registerJobEditCommands(jobs, globals);
 
   program
     .command('job <id>')

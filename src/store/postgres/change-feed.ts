@@ -6,7 +6,7 @@ import { Listener } from './listener.ts';
 import { decodeNotification, notificationHead } from './notifications.ts';
 
 /** Notification kinds after which other processes should look for work again. */
-const CHANGE_KINDS = new Set(['enq', 'changed', 'out']);
+const CHANGE_KINDS = new Set(['enq', 'upd', 'changed', 'out']);
 
 export interface ChangeFeedOptions {
   events: StoreEventHub;

@@ -264,6 +264,30 @@ export const sql = {
     ${notifyOne('r', 'enq', ENQUEUED_ITEM)}
     SELECT r.*, ${RELAXED_FLAG}, ${SENT} FROM r`,
   /**
+   * $1 id, $2 run_at, $3 priority, $4 payload (each null: kept), $5 may relax. Only a job that has
+   * not started: a claim that locked the row first leaves it running, which this WHERE then refuses.
+   * Announces `[id, queue, task, attempts, run_at]`; other processes look for work again.
+   */
+  jobUpdate: `
+    WITH u AS (
+      UPDATE {s}.jobs SET run_at = coalesce($2::bigint, run_at), priority = coalesce($3::int, priority), payload = coalesce($4::text, payload)
+       WHERE id = $1 AND state = 'queued'
+      RETURNING *),
+    ${relaxedIf('$5', 'EXISTS (SELECT 1 FROM u)')},
+    ${notifyOne('u', 'upd', ENQUEUED_ITEM)}
+    SELECT u.*, ${RELAXED_FLAG}, ${SENT} FROM u`,
+  /**
+   * $1 id, $2 now, $3 may relax. Deletes a job that has not started or has ended. Announces
+   * `[id, queue, task, attempts, state]` with the state it had.
+   */
+  jobRemove: `
+    WITH d AS (
+      DELETE FROM {s}.jobs WHERE id = $1 AND state <> 'running'
+      RETURNING *),
+    ${relaxedIf('$3', 'EXISTS (SELECT 1 FROM d)')},
+    ${notifyOne('d', 'rm', `json_build_array(id::text, queue, task, attempts, ${stateExpression(2)})`)}
+    SELECT d.*, ${RELAXED_FLAG}, ${SENT} FROM d`,
+  /**
    * $1 now, $2 may relax. Skips rows another statement holds, so two recoverers never wait on each
    * other. Announces each job as recovered (queued again) or failed, and the webhook deliveries made.
    */

@@ -31,6 +31,13 @@ function flowKeyOf(key: string, queue: string): string {
   return `coalesce(${key}, (SELECT '' FROM offload_limits WHERE offload_limits.queue = ${queue}))`;
 }
 
+/**
+ * The queue of the row a removed newest job leaves behind (job-edit.ts): no user queue has this
+ * name, and every read of jobs skips it.
+ */
+export const TOMBSTONE_QUEUE = '';
+const NOT_TOMBSTONE = `queue <> '${TOMBSTONE_QUEUE}'`;
+
 export const stateExpression = `CASE WHEN state = 'queued' AND run_at > @now THEN 'scheduled' WHEN state = 'running' AND started_at IS NULL THEN 'claimed' ELSE state END`;
 
 export const sql = {
@@ -55,7 +62,7 @@ export const sql = {
   /** The delivery jobs the webhook trigger made for these ended jobs (@ids: a JSON array). */
   jobWebhookIds: `SELECT webhook_job_id AS id, run_at FROM offload_jobs WHERE id IN (SELECT value FROM json_each(@ids)) AND webhook_job_id IS NOT NULL`,
   jobByUniqueKey: `SELECT * FROM offload_jobs WHERE unique_key = ? AND state IN ('queued','running')`,
-  jobGet: `SELECT * FROM offload_jobs WHERE id = ?`,
+  jobGet: `SELECT * FROM offload_jobs WHERE id = ? AND ${NOT_TOMBSTONE}`,
   /** @startedAt: now for jobs that start at once, null for jobs claimed ahead. */
   jobClaim: `
     UPDATE offload_jobs
@@ -157,7 +164,7 @@ export const sql = {
   queueSetPaused: `
     INSERT INTO offload_queues (name, paused) VALUES (@name, @paused)
     ON CONFLICT (name) DO UPDATE SET paused = excluded.paused`,
-  queueNames: `SELECT DISTINCT queue AS name FROM offload_jobs UNION SELECT name FROM offload_queues`,
+  queueNames: `SELECT DISTINCT queue AS name FROM offload_jobs WHERE ${NOT_TOMBSTONE} UNION SELECT name FROM offload_queues`,
   taskUpsert: `
     INSERT INTO offload_tasks (name, queue, mode, attempts, priority, timeout_ms, updated_at)
     VALUES (@name, @queue, @mode, @attempts, @priority, @timeout, @now)
@@ -189,11 +196,12 @@ export const sql = {
 export function filterClause(filter: { queue?: string; task?: string; state?: string }): string {
   const parts: string[] = [];
   if (filter.queue !== undefined) parts.push('queue = @queue');
+  else parts.push(NOT_TOMBSTONE);
   if (filter.task !== undefined) parts.push('task = @task');
   if (filter.state === 'scheduled') parts.push(`state = 'queued' AND run_at > @now`);
   else if (filter.state === 'queued') parts.push(`state = 'queued' AND run_at <= @now`);
   else if (filter.state === 'claimed') parts.push(`state = 'running' AND started_at IS NULL`);
   else if (filter.state === 'running') parts.push(`state = 'running' AND started_at IS NOT NULL`);
   else if (filter.state !== undefined) parts.push('state = @state');
-  return parts.length ? parts.join(' AND ') : '1';
+  return parts.join(' AND ');
 }

@@ -13,6 +13,7 @@ import {
   type JobFilter,
   type JobListParams,
   type JobOutcome,
+  type JobUpdateParams,
   type LeaseRef,
   type LimitsLayer,
   type LimitsState,
@@ -43,6 +44,7 @@ import {
 import { SqliteEnqueuer } from './enqueuer.ts';
 import { SqliteChangeWatch } from './change-watch.ts';
 import { SqliteFlow } from './flow.ts';
+import { SqliteJobEdit } from './job-edit.ts';
 import { openDatabase, storageError } from './open-database.ts';
 import { filterClause, sql, stateExpression } from './queries.ts';
 
@@ -116,6 +118,7 @@ export class SqliteStore implements Store {
   readonly #enqueuer: SqliteEnqueuer;
   readonly #flow: SqliteFlow;
   #watch: SqliteChangeWatch | undefined;
+  readonly #edit: SqliteJobEdit;
   #checkpointTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -135,6 +138,13 @@ export class SqliteStore implements Store {
       assertOpen: () => this.#assertOpen(),
     });
     this.#flow = new SqliteFlow({ statement: (text) => this.#statement(text) });
+    this.#edit = new SqliteJobEdit({
+      clock: this.clock,
+      events: this.#events,
+      statement: (text) => this.#statement(text),
+      write: (work) => this.#write(work),
+      stateError: (id, action, allowed) => this.#stateError(id, action, allowed),
+    });
     if (parsed.watchInterval > 0) {
       this.#watch = new SqliteChangeWatch({
         db: this.#db,
@@ -440,6 +450,16 @@ export class SqliteStore implements Store {
     return job;
   }
 
+  async jobUpdate(params: JobUpdateParams): Promise<Job> {
+    this.#assertOpen();
+    return this.#edit.update(params);
+  }
+
+  async jobRemove(params: { id: string }): Promise<Job> {
+    this.#assertOpen();
+    return this.#edit.remove(params);
+  }
+
   async jobGet(params: { id: string }): Promise<Job | undefined> {
     this.#assertOpen();
     const row = this.#statement(sql.jobGet).get(params.id) as JobRow | undefined;
@@ -575,7 +595,7 @@ export class SqliteStore implements Store {
       .map((r) => r.name)
       .sort();
     const counted = this.#statement(
-      `SELECT queue, ${stateExpression} AS state, count(*) AS n FROM offload_jobs GROUP BY 1, 2`,
+      `SELECT queue, ${stateExpression} AS state, count(*) AS n FROM offload_jobs WHERE ${filterClause({})} GROUP BY 1, 2`,
     ).all({ now }) as Array<{ queue: string; state: JobState; n: number }>;
     const byQueue = new Map(names.map((name) => [name, emptyCounts()]));
     for (const row of counted) byQueue.get(row.queue)![row.state] = row.n;
