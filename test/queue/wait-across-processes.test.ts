@@ -84,7 +84,12 @@ for (const kind of testStores) {
           const missed: StoreChange[] = [];
           polling.on('store:changed', (change) => change.missed && missed.push(change));
           const waiter = createQueue({ store: polling, tasks: [echo] });
-          const result = await waiter.run(echo, { text: 'polled' }, { waitTimeout: 15_000 });
+          // Long enough that the wait cannot find it ended at its first look.
+          const result = await waiter.run(
+            echo,
+            { text: 'polled', ms: 300 },
+            { waitTimeout: 15_000 },
+          );
           assert.equal(result.pid, child!.pid);
           assert.ok(missed.length > 0, 'the hints said job events may have been missed');
         } finally {

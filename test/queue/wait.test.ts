@@ -88,6 +88,7 @@ for (const kind of testStores) {
         assert.deepEqual(subscribed.sort(), [
           'job:cancelled',
           'job:failed',
+          'job:removed',
           'job:succeeded',
           'store:changed',
         ]);
@@ -95,7 +96,7 @@ for (const kind of testStores) {
         for (const job of jobs) await queue.cancel(job.id);
         assert.deepEqual(new Set(await Promise.all(waits)), new Set([ErrorCodes.JOB_CANCELLED]));
         assert.equal(JobWaits.of(store).size, 0);
-        assert.equal(subscribed.length, 4, 'no listener per wait');
+        assert.equal(subscribed.length, 5, 'no listener per wait');
       } finally {
         store.on = subscribe;
       }
