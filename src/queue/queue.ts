@@ -7,6 +7,9 @@ import { describe, optionSchemas, parseOptions } from '../core/options.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from '../core/payload.ts';
 import { validateWithSchema } from '../core/schema.ts';
 import type {
+  BulkRecord,
+  DeadLetterGroup,
+  DeadLetterParams,
   EnqueueParams,
   EnqueueResult,
   JobFilter,
@@ -18,6 +21,8 @@ import type {
 } from '../store/contract.ts';
 import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
+import { parseBulk, type BulkOptions } from './bulk-options.ts';
+import { BulkRunner, type BulkHandle } from './bulk-runner.ts';
 
 /** Per-job choices at enqueue; each defaults to the task's own setting. */
 export interface EnqueueOptions {
@@ -110,6 +115,17 @@ const jobListSchema = jobFilterSchema.extend({
   cursor: z.string().nullable().optional(),
 });
 
+const deadLetterSchema = z.object({
+  queue: optionSchemas.name.optional(),
+  task: optionSchemas.name.optional(),
+  limit: z
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be 1-1000')
+    .max(1000, 'must be 1-1000')
+    .optional(),
+});
+
 export interface QueueOptions {
   /** Where jobs live (createSqliteStore, createPostgresStore). Required. */
   store: Store;
@@ -150,6 +166,7 @@ export class Queue {
   readonly store: Store;
   readonly #tasks: TaskRegistry;
   readonly #maxPayloadBytes: number;
+  readonly #bulk: BulkRunner;
   /** The handle last added to #tasks: a bulk enqueue of one task checks it once. */
   #lastTask: Task | undefined;
 
@@ -158,6 +175,7 @@ export class Queue {
     this.store = parsed.store;
     this.#tasks = new TaskRegistry((options.tasks ?? []) as Task[]);
     this.#maxPayloadBytes = parsed.maxPayloadBytes;
+    this.#bulk = new BulkRunner(this.store);
   }
 
   /**
@@ -291,6 +309,58 @@ export class Queue {
   /** Queues a failed or cancelled job again with a fresh attempt budget. */
   retry(id: string): Promise<Job> {
     return this.store.jobRetry({ id: String(id) });
+  }
+
+  /**
+   * Retries, cancels or deletes every job a filter matches (see {@link BulkOptions}), in chunks of
+   * 1 000 jobs, one store transaction each, so a million matching jobs never hold the store for
+   * long. Resolves once the action is recorded (its progress readable by any process through
+   * {@link getBulk}), with a handle whose `done` resolves when the last chunk is written. Throws
+   * ERR_BULK_FILTER_EMPTY for a filter that matches every job without `all: true`, and
+   * ERR_INVALID_OPTION naming a bad field; nothing is changed then.
+   */
+  async bulk(options: BulkOptions): Promise<BulkHandle> {
+    const { action, filter } = parseBulk('bulk', options, this.store.clock.now());
+    const record = await this.store.jobBulkCreate({ action, filter });
+    return this.#bulk.run(record.id);
+  }
+
+  /** How many jobs a bulk action would change now, checked as {@link bulk} checks it, changing nothing. */
+  async countBulk(options: BulkOptions): Promise<number> {
+    const { action, filter } = parseBulk('countBulk', options, this.store.clock.now());
+    return this.store.jobBulkCount({ action, filter });
+  }
+
+  /** A bulk action's progress as stored, from whichever process runs it; undefined when unknown. */
+  getBulk(id: string): Promise<BulkRecord | undefined> {
+    return this.store.jobBulkGet({ id: String(id) });
+  }
+
+  /**
+   * Takes up the bulk actions left running in the store (by a process that stopped or died): each
+   * resumes from its cursor once the lease of its last runner has run out. Returns their handles.
+   */
+  async resumeBulk(): Promise<BulkHandle[]> {
+    const running = await this.store.jobBulkList({ state: 'running' });
+    return running.map((record) => this.#bulk.run(record.id));
+  }
+
+  /** Stops this queue's bulk runs after their current chunk; each stays resumable ({@link resumeBulk}). */
+  stopBulk(): Promise<void> {
+    return this.#bulk.stop();
+  }
+
+  /**
+   * The dead-letter view: jobs that failed for good, grouped by task and error (its code, or its
+   * message when it has none), with counts and first and last failure, largest group first.
+   */
+  deadLetters(params: DeadLetterParams = {}): Promise<DeadLetterGroup[]> {
+    return this.store.jobDeadLetters(parseOptions('deadLetters', deadLetterSchema, params));
+  }
+
+  /** Retries every job of a dead-letter group (a bulk retry by its filter), each with a fresh attempt budget. */
+  redrive(group: Pick<DeadLetterGroup, 'filter'>): Promise<BulkHandle> {
+    return this.bulk({ action: 'retry', filter: { ...group.filter } });
   }
 
   pause(queue: string): Promise<void> {

@@ -20,6 +20,7 @@ import { inputRangesContract } from './input-ranges-contract.ts';
 import { outcomeCheckContract } from './outcome-check-contract.ts';
 import { leaseLifeContract } from './lease-life-contract.ts';
 import { flowContract } from './flow-contract.ts';
+import { bulkContract } from './bulk-contract.ts';
 
 const WORKER = 'host:1:a';
 const LEASE_MS = 10_000;
@@ -676,6 +677,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
     outcomeCheckContract(kit);
     leaseLifeContract(kit);
     flowContract(kit);
+    bulkContract(kit);
 
     it('refuses use after close, and tolerates a second close', async () => {
       const instance = await open();
