@@ -354,12 +354,12 @@ export class Queue {
    * The dead-letter view: jobs that failed for good, grouped by task and error (its code, or its
    * message when it has none), with counts and first and last failure, largest group first.
    */
-  deadLetters(params: DeadLetterParams = {}): Promise<DeadLetterGroup[]> {
+  async deadLetters(params: DeadLetterParams = {}): Promise<DeadLetterGroup[]> {
     return this.store.jobDeadLetters(parseOptions('deadLetters', deadLetterSchema, params));
   }
 
   /** Retries every job of a dead-letter group (a bulk retry by its filter), each with a fresh attempt budget. */
-  redrive(group: Pick<DeadLetterGroup, 'filter'>): Promise<BulkHandle> {
+  async redrive(group: Pick<DeadLetterGroup, 'filter'>): Promise<BulkHandle> {
     return this.bulk({ action: 'retry', filter: { ...group.filter } });
   }
 

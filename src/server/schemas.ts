@@ -419,7 +419,9 @@ export const bulkBodySchema = z
   .meta({ id: 'BulkRequest' });
 
 export const bulkIdParamsSchema = z.strictObject({
-  id: z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be a bulk action id, as POST /v1/jobs/bulk returns'),
+  id: z
+    .string()
+    .regex(/^[1-9][0-9]{0,17}$/, 'must be a bulk action id, as POST /v1/jobs/bulk returns'),
 });
 
 export const bulkViewSchema = z

@@ -274,12 +274,14 @@ export class OffloadServer {
    * once its last runner's lease has run out (a live runner elsewhere keeps it).
    */
   #resumeBulk(): void {
-    this.#resuming = this.#api.queue.resumeBulk().catch((error: unknown) =>
-      this.app.log.warn(
-        { err: error instanceof Error ? error.message : String(error) },
-        'offload: could not resume bulk actions',
-      ),
-    );
+    this.#resuming = this.#api.queue
+      .resumeBulk()
+      .catch((error: unknown) =>
+        this.app.log.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          'offload: could not resume bulk actions',
+        ),
+      );
   }
 
   /**

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createQueue } from '../../src/queue/queue.ts';
-import type { BulkRecord, EnqueueParams, Store } from '../../src/store/contract.ts';
+import type { BulkRecord, Store } from '../../src/store/contract.ts';
 import { defineTask } from '../../src/task/define-task-node.ts';
 import { createWorker, type Worker } from '../../src/worker/worker.ts';
+import { failJobs } from '../helpers/failed-jobs.ts';
 import { testStores, type TestStoreFactory } from '../helpers/stores.ts';
 
 const FAILED = 200_000;
@@ -44,40 +45,15 @@ for (const kind of testStores) {
       await factory?.destroy();
     });
 
-    const job = (): EnqueueParams => ({
-      task: 'record',
-      queue: 'default',
-      payload: '{}',
-      priority: 0,
-      runAt: Date.now() - 1,
-      maxAttempts: 1,
-      timeoutMs: 0,
-      uniqueKey: null,
-      idempotencyKey: null,
-      callbackUrl: null,
-    });
-
     /** The failed jobs, made through the store's own claim and outcome path (as a worker whose task failed). */
     const makeFailed = async () => {
-      for (let made = 0; made < FAILED; made += 5000)
-        await store.jobEnqueueMany(Array.from({ length: 5000 }, job));
-      for (;;) {
-        const claimed = await store.jobClaim({
-          workerId: 'setup',
-          queues: [{ name: 'default', limit: 5000 }],
-          tasks: ['record'],
-          leaseMs: 600_000,
-        });
-        if (claimed.length === 0) break;
-        await store.jobRecordOutcomes(
-          claimed.map((j) => ({
-            kind: 'failed' as const,
-            lease: { id: j.id, workerId: 'setup', attempt: j.attempts, fence: j.fence },
-            error: { name: 'Error', message: 'the API was down', code: 'E_DOWN' },
-            retryAt: null,
-          })),
-        );
-      }
+      await failJobs(store, {
+        n: FAILED,
+        task: 'record',
+        queue: 'default',
+        chunk: 5000,
+        error: { name: 'Error', message: 'the API was down', code: 'E_DOWN' },
+      });
       assert.equal((await store.jobCount({})).failed, FAILED);
     };
 

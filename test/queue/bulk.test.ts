@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { OffloadError } from '../../src/core/errors.ts';
 import { createQueue, type Queue } from '../../src/queue/queue.ts';
 import type { EnqueueParams, Store } from '../../src/store/contract.ts';
+import { failJobs } from '../helpers/failed-jobs.ts';
 import { testStores, type TestStoreFactory } from '../helpers/stores.ts';
 
 /** queue.bulk, countBulk, getBulk, resumeBulk, deadLetters and redrive over a real store of each kind. */
@@ -42,26 +43,12 @@ for (const kind of testStores) {
     });
 
     /** `n` jobs of this test's task, failed for good with `code`. */
-    const failed = async (n: number, code = 'E_DOWN') => {
-      await store.jobEnqueueMany(Array.from({ length: n }, () => job()));
-      for (;;) {
-        const claimed = await store.jobClaim({
-          workerId: 'w',
-          queues: [{ name, limit: 1000 }],
-          tasks: [name],
-          leaseMs: 10_000,
-        });
-        if (claimed.length === 0) return;
-        await store.jobRecordOutcomes(
-          claimed.map((j) => ({
-            kind: 'failed' as const,
-            lease: { id: j.id, workerId: 'w', attempt: j.attempts, fence: j.fence },
-            error: { name: 'Error', message: 'the API is down', code },
-            retryAt: null,
-          })),
-        );
-      }
-    };
+    const failed = (n: number, code = 'E_DOWN') =>
+      failJobs(store, {
+        n,
+        task: name,
+        error: { name: 'Error', message: 'the API is down', code },
+      });
 
     const refusal = async (call: Promise<unknown>, code: string): Promise<OffloadError> => {
       const error = await call.then(
