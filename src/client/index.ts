@@ -15,6 +15,9 @@ export {
 export type { ClientOptions } from './client-options.ts';
 export { ProblemError, type ProblemField } from './problem-error.ts';
 export type {
+  ApiBulk,
+  ApiBulkFilter,
+  ApiDeadLetter,
   ApiHealth,
   ApiJob,
   ApiJobError,
