@@ -109,9 +109,10 @@ export class SqliteBulk {
       if (!mayStep(current, params.owner, now)) return null;
       action = current.action;
       const filter = JSON.parse(current.filter as string) as BulkFilter;
+      // NOT INDEXED: the walk goes by rowid from the cursor, never through an index and a sort of every match.
       const picked = this.#deps
         .statement(
-          `SELECT id FROM offload_jobs WHERE id > @cursor AND id <= @maxId AND ${BULK_ELIGIBLE[action]} AND ${bulkClause(filter)} ORDER BY id LIMIT @limit`,
+          `SELECT id FROM offload_jobs NOT INDEXED WHERE id > @cursor AND id <= @maxId AND ${BULK_ELIGIBLE[action]} AND ${bulkClause(filter)} ORDER BY id LIMIT @limit`,
         )
         .pluck()
         .all({ ...bulkParams(filter, now), cursor: current.cursor, maxId: current.max_id, limit });
