@@ -191,7 +191,7 @@ export interface ApiBulk {
   id: string;
   action: 'retry' | 'cancel' | 'delete';
   /** As stored: an age is kept as `createdBefore` in epoch milliseconds. */
-  filter: Record<string, unknown>;
+  filter: ApiBulkFilter;
   state: 'running' | 'done' | 'interrupted';
   /** Jobs that matched when it began. */
   matched: number;
