@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setImmediate as yieldTurn, setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, OffloadError } from '../core/errors.ts';
-import { bulkNotFound } from '../store/bulk-rules.ts';
 import type { BulkRecord, Store } from '../store/contract.ts';
 
 /** How long a runner's hold on a bulk action lasts without a chunk; another process may resume it after. */
@@ -88,7 +87,10 @@ export class BulkRunner {
 
   async #get(id: string): Promise<BulkRecord> {
     const record = await this.#store.jobBulkGet({ id });
-    if (!record) throw bulkNotFound(id);
+    if (!record)
+      throw new OffloadError(ErrorCodes.BULK_NOT_FOUND, `no bulk action with id ${id}`, {
+        details: { id },
+      });
     return record;
   }
 }

@@ -21,8 +21,8 @@ import type {
 } from '../store/contract.ts';
 import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
-import { parseBulk, type BulkOptions } from './bulk-options.ts';
-import { BulkRunner, type BulkHandle } from './bulk-runner.ts';
+import type { BulkOptions, ParsedBulk } from './bulk-options.ts';
+import type { BulkHandle, BulkRunner } from './bulk-runner.ts';
 
 /** Per-job choices at enqueue; each defaults to the task's own setting. */
 export interface EnqueueOptions {
@@ -166,7 +166,8 @@ export class Queue {
   readonly store: Store;
   readonly #tasks: TaskRegistry;
   readonly #maxPayloadBytes: number;
-  readonly #bulk: BulkRunner;
+  /** Made on the first bulk action: producers that never run one never load it. */
+  #bulk: BulkRunner | undefined;
   /** The handle last added to #tasks: a bulk enqueue of one task checks it once. */
   #lastTask: Task | undefined;
 
@@ -175,7 +176,6 @@ export class Queue {
     this.store = parsed.store;
     this.#tasks = new TaskRegistry((options.tasks ?? []) as Task[]);
     this.#maxPayloadBytes = parsed.maxPayloadBytes;
-    this.#bulk = new BulkRunner(this.store);
   }
 
   /**
@@ -320,14 +320,14 @@ export class Queue {
    * ERR_INVALID_OPTION naming a bad field; nothing is changed then.
    */
   async bulk(options: BulkOptions): Promise<BulkHandle> {
-    const { action, filter } = parseBulk('bulk', options, this.store.clock.now());
+    const { action, filter } = await this.#parseBulk('bulk', options);
     const record = await this.store.jobBulkCreate({ action, filter });
-    return this.#bulk.run(record.id);
+    return (await this.#runner()).run(record.id);
   }
 
   /** How many jobs a bulk action would change now, checked as {@link bulk} checks it, changing nothing. */
   async countBulk(options: BulkOptions): Promise<number> {
-    const { action, filter } = parseBulk('countBulk', options, this.store.clock.now());
+    const { action, filter } = await this.#parseBulk('countBulk', options);
     return this.store.jobBulkCount({ action, filter });
   }
 
@@ -342,12 +342,25 @@ export class Queue {
    */
   async resumeBulk(): Promise<BulkHandle[]> {
     const running = await this.store.jobBulkList({ state: 'running' });
-    return running.map((record) => this.#bulk.run(record.id));
+    if (running.length === 0) return [];
+    const runner = await this.#runner();
+    return running.map((record) => runner.run(record.id));
   }
 
   /** Stops this queue's bulk runs after their current chunk; each stays resumable ({@link resumeBulk}). */
-  stopBulk(): Promise<void> {
-    return this.#bulk.stop();
+  async stopBulk(): Promise<void> {
+    await this.#bulk?.stop();
+  }
+
+  async #parseBulk(label: string, options: BulkOptions): Promise<ParsedBulk> {
+    const { parseBulk } = await import('./bulk-options.ts');
+    return parseBulk(label, options, this.store.clock.now());
+  }
+
+  async #runner(): Promise<BulkRunner> {
+    if (this.#bulk) return this.#bulk;
+    const { BulkRunner } = await import('./bulk-runner.ts');
+    return (this.#bulk ??= new BulkRunner(this.store));
   }
 
   /**
