@@ -100,6 +100,17 @@ export function bulkContract(t: ContractKit): void {
       assert.deepEqual(claimed.map((j) => j.id).sort(), [...ids].sort());
     });
 
+    it('a retry by hand gives the same flow key: the job is claimed from its queue limited since', async () => {
+      const store = t.store();
+      const [id] = await failed(1, { message: 'boom' });
+      await store.limitsSet({ queue: 'default', layer: 'runtime', limits: { concurrency: 10 } });
+      await store.jobRetry({ id: id! });
+      assert.deepEqual(
+        (await t.claim(10)).map((j) => j.id),
+        [id],
+      );
+    });
+
     it('skips a retry whose unique key another unfinished job holds', async () => {
       const store = t.store();
       const [a] = await failed(1, { message: 'boom' }, { uniqueKey: 'report-7' });

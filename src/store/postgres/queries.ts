@@ -254,10 +254,14 @@ export const sql = {
     ${notifyOne('c', 'cancel', 'json_build_array(id::text, queue, task, attempts)')},
     ${notifyOne('c WHERE webhook_job_id IS NOT NULL', 'enq', deliveryItem('$2'), 'hooks')}
     SELECT c.*, ${RELAXED_FLAG}, ${SENT}, (SELECT count(*) FROM hooks) AS hooked FROM c`,
-  /** $1 id, $2 now, $3 may relax. Announces the job as enqueued again. */
+  /**
+   * $1 id, $2 now, $3 may relax. Announces the job as enqueued again. A job of a queue limited
+   * since it ended gets the flow key an enqueue would give it now.
+   */
   jobRetry: `
     WITH r AS (
-      UPDATE {s}.jobs SET state = 'queued', attempts = 0, run_at = $2, finished_at = NULL, result = NULL
+      UPDATE {s}.jobs j SET state = 'queued', attempts = 0, run_at = $2, finished_at = NULL, result = NULL,
+             flow_key = ${flowKeyOf('j.flow_key', 'j.queue')}
        WHERE id = $1 AND state IN ('failed','cancelled')
       RETURNING *),
     ${relaxedIf('$3', 'EXISTS (SELECT 1 FROM r)')},
