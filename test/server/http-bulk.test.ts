@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ManualClock } from '../../src/core/clock.ts';
+import { BULK_LEASE_MS } from '../../src/queue/bulk-runner.ts';
 import { startApi, type ApiHarness } from '../helpers/api.ts';
 import { failJobs } from '../helpers/failed-jobs.ts';
 import { testStores, type TestStoreFactory } from '../helpers/stores.ts';
@@ -166,6 +168,37 @@ for (const kind of testStores) {
         after.body.groups.map((g: { errorCode: string | null }) => g.errorCode),
         ['E_SMTP'],
       );
+    });
+
+    test('a server that stops mid-way leaves the action running; the next server resumes it', async () => {
+      const clock = new ManualClock(Date.now());
+      const first = await startApi([], { worker: false, store: await factory.open({ clock }) });
+      await failJobs(first.store, { n: 20_000, task: 'resumed', chunk: 5000 });
+      const posted = await first.call('POST', '/v1/jobs/bulk', {
+        action: 'retry',
+        filter: { task: 'resumed' },
+      });
+      assert.equal(posted.status, 202);
+      await first.close();
+      const left = (await replica.call('GET', posted.headers.get('location')!)).body;
+      assert.equal(left.state, 'running');
+      assert.ok(left.done < 20_000, `the first server stopped after ${left.done}`);
+
+      // The stopped runner's lease runs out; a server started then takes the action up.
+      clock.advance(BULK_LEASE_MS + 1);
+      const second = await startApi([], { worker: false, store: await factory.open({ clock }) });
+      try {
+        let end = left;
+        for (let i = 0; i < 1000 && end.state === 'running'; i++) {
+          await sleep(20);
+          end = (await second.call('GET', posted.headers.get('location')!)).body;
+        }
+        assert.equal(end.state, 'done');
+        assert.equal(end.done, 20_000);
+        assert.equal((await second.queue.countJobs({ task: 'resumed' })).queued, 20_000);
+      } finally {
+        await second.close();
+      }
     });
 
     test('the OpenAPI document describes the new endpoints', async () => {
