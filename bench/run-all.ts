@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { writeResultsJson } from './sections.ts';
 
 /** Each runs as `npm run bench:<name>` and owns the `<!-- name:start -->` section. Add new ones here. */
-export const BENCH_SCRIPTS = ['queue', 'pool', 'pg', 'flow', 'switch', 'browser', 'http'];
+export const BENCH_SCRIPTS = ['queue', 'pool', 'pg', 'flow', 'wait', 'switch', 'browser', 'http'];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !BENCH_SCRIPTS.includes(name));

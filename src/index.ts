@@ -11,6 +11,10 @@
  * - `offload/task`: what a task module needs (also in browsers); `offload/client`: the HTTP client;
  *   `offload/browser`: the Web Worker pool.
  *
+ * - `offload/testing`: `runTask` and `createTestQueue`, for tests of your own tasks.
+ *
+ * Start with docs/getting-started.md.
+ *
  * @example
  * import { createQueue, createWorker, defineTask } from 'offload';
  * import { createSqliteStore } from 'offload/sqlite';
@@ -20,6 +24,8 @@ export type {
   Task,
   TaskDefinition,
   TaskContext,
+  TaskLogger,
+  TaskLogFn,
   ConcurrencyOption,
   RateLimitOption,
   ExecutionMode,
@@ -28,21 +34,26 @@ export type {
   TaskResult,
 } from './task/task.ts';
 export { loadTaskModule } from './task/load-task-module-node.ts';
+export { defineTasks, type TaskMap, type TaskSet } from './task/task-registry.ts';
 export {
   createQueue,
   type Queue,
   type QueueOptions,
+  type WaitOptions,
+  type RunOptions,
   type EnqueueOptions,
   type EnqueueManyItem,
   type EnqueueWithResult,
 } from './queue/queue.ts';
 export type { BulkOptions, BulkFilterInput } from './queue/bulk-options.ts';
 export type { BulkHandle } from './queue/bulk-runner.ts';
+export type { JobChanges } from './queue/job-update.ts';
 export {
   createWorker,
   type Worker,
   type WorkerOptions,
   type WorkerEvents,
+  type RunSummary,
 } from './worker/worker.ts';
 export type { JobPlacement } from './worker/mode-placer.ts';
 export {
@@ -65,8 +76,10 @@ export type {
   TaskInfo,
   JobEvent,
   StoreEvents,
+  StoreChange,
   JobFilter,
   JobListParams,
+  JobUpdateParams,
   QueueLimits,
   RateWindow,
   LimitsState,

@@ -216,6 +216,8 @@ export class WebWorkerPool implements BrowserPool {
         return this.#onStarted(slot, message.id, message.timeout);
       case 'done':
         return this.#onDone(slot, message.replies, message.progress);
+      case 'log':
+        return; // Pages have no worker logger: a task's ctx.logger lines are dropped.
       case 'init-error':
         return this.#end(slot, fromWireError(message.error));
       case 'fatal':

@@ -54,6 +54,18 @@ export interface ClientEnqueueItem<T extends Task = Task> {
   options?: Omit<ClientEnqueueOptions, 'signal' | 'idempotencyKey'>;
 }
 
+/** What `update` changes on a job that has not started; absent fields are kept. */
+export interface ClientJobChanges<Payload = unknown> {
+  /** Earliest start: a Date, epoch milliseconds or an ISO 8601 string. Overrides `delay`. */
+  runAt?: Date | number | string;
+  /** Wait from now before the job may run: milliseconds, or a duration such as `30s` or `5m`. */
+  delay?: number | string;
+  /** Higher runs first. */
+  priority?: number;
+  /** The new payload (`null` is a payload). */
+  payload?: Payload;
+}
+
 /** A job typed by its task: `JobOf<typeof resize>` has resize's payload and result types. */
 export type JobOf<T extends Task> = ApiJob<TaskPayload<T>, TaskResult<T>>;
 
@@ -228,6 +240,34 @@ export class OffloadClient {
       query: { ...filters, limit: limit === undefined ? undefined : String(limit) },
       signal,
     });
+  }
+
+  /**
+   * Changes a job that has not started: `runAt` (or `delay` from now), `priority` or `payload`
+   * (checked against the task schema on the server). A job that is claimed, running or ended is a
+   * 409 `ERR_JOB_STATE` and stays as it was; a bad change is a 422 naming the field.
+   */
+  async update<T extends Task = Task>(
+    id: string,
+    changes: ClientJobChanges<TaskPayload<T>>,
+    options: CallOptions = {},
+  ): Promise<JobOf<T>> {
+    const { runAt, ...rest } = changes;
+    const body = {
+      ...rest,
+      ...(runAt === undefined
+        ? {}
+        : { runAt: runAt instanceof Date ? runAt.toISOString() : runAt }),
+    };
+    return this.#json('PATCH', jobPath(id), { body, signal: options.signal });
+  }
+
+  /**
+   * Deletes a job that has not started or has ended; resolves with the job as it was. A claimed or
+   * running job is a 409 `ERR_JOB_STATE` (cancel it first).
+   */
+  async remove<T extends Task = Task>(id: string, options: CallOptions = {}): Promise<JobOf<T>> {
+    return this.#json('DELETE', jobPath(id), { signal: options.signal });
   }
 
   /** Cancels a scheduled, queued or running job; a finished one is a 409 `ERR_JOB_STATE`. */

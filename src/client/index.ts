@@ -7,6 +7,7 @@ export {
   OffloadClient,
   type CallOptions,
   type ClientEnqueueOptions,
+  type ClientJobChanges,
   type ClientEnqueueItem,
   type JobOf,
   type ListJobsOptions,

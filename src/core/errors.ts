@@ -48,6 +48,8 @@ export const ErrorCodes = {
   WORKER_DIED: 'ERR_WORKER_DIED',
   /** A pool's thread or child process died (crash, `process.exit`, out of memory, a signal, or killed for ignoring its signal) while running the task. */
   WORKER_CRASHED: 'ERR_WORKER_CRASHED',
+  /** The worker was stopped: it claims nothing more (`runUntilIdle` after `stop`); create a new one. */
+  WORKER_STOPPED: 'ERR_WORKER_STOPPED',
   /** A pool was closed or destroyed: it takes no new tasks, and destroy() rejects the unfinished ones. */
   POOL_CLOSED: 'ERR_POOL_CLOSED',
   /** A pool's waiting line is at its `maxQueue`. */
@@ -60,8 +62,14 @@ export const ErrorCodes = {
   SERVER_UNREACHABLE: 'ERR_SERVER_UNREACHABLE',
   /** The server's answer was not what the API promises (not JSON, or an event stream cut before its end). */
   BAD_RESPONSE: 'ERR_BAD_RESPONSE',
-  /** `waitForJob` ran out of time before the job ended. */
+  /** `waitForJob` or `queue.wait` ran out of time before the job ended. */
   WAIT_TIMEOUT: 'ERR_WAIT_TIMEOUT',
+  /** `queue.wait` was given up by its `signal`; the job itself goes on. */
+  WAIT_ABORTED: 'ERR_WAIT_ABORTED',
+  /** The job `queue.wait` waited for failed for good; `cause` and `details.error` hold its error. */
+  JOB_FAILED: 'ERR_JOB_FAILED',
+  /** The job `queue.wait` waited for was cancelled. */
+  JOB_CANCELLED: 'ERR_JOB_CANCELLED',
   /** A task's flow key function threw or returned no usable key for a payload; nothing was stored. */
   INVALID_KEY: 'ERR_INVALID_KEY',
   /** No bulk action has that id. */

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { TransferListItem } from 'node:worker_threads';
 import type { ExecutionMode, Task, TaskPayload, TaskResult } from '../task/task.ts';
 import type { PoolStats } from './shared/pool-stats.ts';
+import type { LogEntry } from './shared/log-relay.ts';
 import type { JobInfo } from './shared/protocol.ts';
 
 /** Per-run choices of {@link Pool.run}. */
@@ -20,6 +21,11 @@ export interface RunOptions {
   onProgress?: (value: unknown) => void;
   /** `thread` and `process`: called once the task ends (either way) with what its worker wrote to stdout and stderr while the task was in flight (the tail kept, best effort). */
   onOutput?: (text: string) => void;
+  /**
+   * Called with each `ctx.logger` call of the task while it runs, as plain data (errors among the
+   * fields made plain); a worker writes them to its logger. Default: the calls go nowhere.
+   */
+  onLog?: (entry: LogEntry) => void;
   /** What the task sees as `ctx.job`. Default: `{ id: 'pool-task-N', task, queue: '', attempt: 1, maxAttempts: 1 }`. */
   job?: JobInfo;
 }

@@ -135,10 +135,13 @@ export class InlinePool extends EventEmitter<PoolEvents> implements Pool {
   }
 
   async #runTask(pending: PendingTask, task: Task): Promise<void> {
-    const onProgress = pending.options?.onProgress;
+    const { onProgress, onLog } = pending.options ?? {};
     const context = new PoolTaskContext(
       { id: pending.id, task: pending.task, job: pending.options?.job },
-      (_, value) => !pending.settled && onProgress && callSafely(onProgress, value),
+      {
+        progress: (_, value) => !pending.settled && onProgress && callSafely(onProgress, value),
+        log: (_, entry) => !pending.settled && onLog && callSafely(onLog, entry),
+      },
       this.#options.sliceMs,
       nextTurn,
     );

@@ -291,6 +291,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
         return this.#onDone(worker, message.replies, message.progress, message.heapUsed);
       case 'started':
         return this.#onStarted(worker, message.id, message.timeout);
+      case 'log':
+        return this.#onLog(worker, message);
       case 'ready':
         return this.#onReady(worker);
       case 'init-error':
@@ -354,6 +356,15 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements Pool {
       if (task && !task.settled && task.options?.onProgress)
         callSafely(task.options.onProgress, value);
     }
+  }
+
+  #onLog(
+    worker: PoolWorker,
+    { id, level, fields, msg }: Extract<ChildMessage, { t: 'log' }>,
+  ): void {
+    const task = worker.inFlight.get(id);
+    if (task && !task.settled && task.options?.onLog)
+      callSafely(task.options.onLog, { level, fields, msg });
   }
 
   #finish(task: PendingTask, reply: TaskReply): void {

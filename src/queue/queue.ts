@@ -14,15 +14,19 @@ import type {
   EnqueueResult,
   JobFilter,
   JobListParams,
+  JobUpdateParams,
   LimitsState,
   QueueInfo,
   Store,
   TaskInfo,
 } from '../store/contract.ts';
 import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
+import type { TaskMap, TaskSet } from '../task/task-registry.ts';
+import { parseJobChanges, type JobChanges } from './job-update.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
 import type { BulkOptions, ParsedBulk } from './bulk-options.ts';
 import type { BulkHandle, BulkRunner } from './bulk-runner.ts';
+import { JobWaits, waitResult } from './job-waits.ts';
 
 /** Per-job choices at enqueue; each defaults to the task's own setting. */
 export interface EnqueueOptions {
@@ -126,11 +130,48 @@ const deadLetterSchema = z.object({
     .optional(),
 });
 
-export interface QueueOptions {
+/** Options of {@link Queue.wait}. */
+export interface WaitOptions {
+  /**
+   * Give up after this many milliseconds with ERR_WAIT_TIMEOUT (the job goes on), 0 to 2^31-1; 0
+   * looks once without waiting. Default: no limit.
+   */
+  timeout?: number;
+  /** Gives the wait up with ERR_WAIT_ABORTED when it aborts (the job goes on). Default none. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Options of {@link Queue.run}: those of `enqueue` (`timeout` is the job's run timeout, as there),
+ * and of the wait.
+ */
+export interface RunOptions extends EnqueueOptions {
+  /** Give up waiting after this many milliseconds with ERR_WAIT_TIMEOUT. Default: no limit. */
+  waitTimeout?: number;
+  /** Gives the wait up with ERR_WAIT_ABORTED (the job goes on). Default none. */
+  signal?: AbortSignal;
+}
+
+const waitOptionsSchema = z.object({
+  timeout: optionSchemas.timerMs.optional(),
+  signal: z
+    .custom<AbortSignal>((value) => value instanceof AbortSignal, 'must be an AbortSignal')
+    .optional(),
+});
+
+/** The job type of a task: its payload and result. */
+type JobOf<T> = Job<TaskPayload<T>, TaskResult<T>>;
+/** Names enqueue takes without a handle or a type argument: any, unless the queue knows its tasks by name. */
+type UntypedName<M extends TaskMap> = [keyof M] extends [never] ? Task : never;
+
+export interface QueueOptions<M extends TaskMap = Record<never, never>> {
   /** Where jobs live (createSqliteStore, createPostgresStore). Required. */
   store: Store;
-  /** Task handles this queue knows: their schemas are checked at enqueue. Default none. */
-  tasks?: readonly Task[];
+  /**
+   * Task handles this queue knows: their schemas are checked at enqueue. A {@link TaskSet} from
+   * `defineTasks` also types `enqueue('name', payload)` by name. Default none.
+   */
+  tasks?: readonly Task[] | TaskSet<M>;
   /** Largest payload as JSON, in bytes. Default 1 MiB. */
   maxPayloadBytes?: number;
 }
@@ -162,7 +203,7 @@ export type EnqueueManyItem = { task: Task | string; payload: unknown; options?:
  * The producer side: put jobs on queues and look after them. Talks only to the store, so it works
  * the same in a web server, a script or the CLI.
  */
-export class Queue {
+export class Queue<M extends TaskMap = Record<never, never>> {
   readonly store: Store;
   readonly #tasks: TaskRegistry;
   readonly #maxPayloadBytes: number;
@@ -171,7 +212,7 @@ export class Queue {
   /** The handle last added to #tasks: a bulk enqueue of one task checks it once. */
   #lastTask: Task | undefined;
 
-  constructor(options: QueueOptions) {
+  constructor(options: QueueOptions<M>) {
     const parsed = parseOptions('createQueue', queueOptionsSchema, options);
     this.store = parsed.store;
     this.#tasks = new TaskRegistry((options.tasks ?? []) as Task[]);
@@ -179,15 +220,27 @@ export class Queue {
   }
 
   /**
-   * Durably adds one job and resolves once it is committed. A task handle types the payload; a
-   * task name is checked against tasks known to this queue or registered in the store by a worker.
+   * Durably adds one job and resolves once it is committed. A task handle types the payload and
+   * the result, and so does a name: one of a {@link TaskSet} the queue was made with, or any name
+   * with the task's type (`enqueue<typeof resize>('resize', …)`, as `offload/client` takes it).
+   * A name is checked at run time against tasks known to this queue or registered in the store by
+   * a worker. A queue made with a TaskSet refuses other names unless given a type or a handle.
    */
   async enqueue<T extends Task>(
     task: T,
     payload: TaskPayload<T>,
     options?: EnqueueOptions,
-  ): Promise<Job<TaskPayload<T>, TaskResult<T>>>;
-  async enqueue(task: string, payload: unknown, options?: EnqueueOptions): Promise<Job>;
+  ): Promise<JobOf<T>>;
+  async enqueue<N extends keyof M & string>(
+    task: N,
+    payload: TaskPayload<M[N]>,
+    options?: EnqueueOptions,
+  ): Promise<JobOf<M[N]>>;
+  async enqueue<T extends Task = UntypedName<M>>(
+    task: string,
+    payload: TaskPayload<T>,
+    options?: EnqueueOptions,
+  ): Promise<JobOf<T>>;
   async enqueue(task: Task | string, payload: unknown, options: EnqueueOptions = {}): Promise<Job> {
     return (await this.#enqueueOne(task, payload, options)).job;
   }
@@ -288,6 +341,50 @@ export class Queue {
     return this.store.jobEnqueueMany(params, context);
   }
 
+  /**
+   * Resolves with the job's result once it has succeeded, however it runs and wherever (another
+   * process, another machine on PostgreSQL), at once when it already has. Rejects with an
+   * OffloadError: ERR_JOB_FAILED (the task's error as `cause` and `details.error`) when it failed
+   * for good, ERR_JOB_CANCELLED, ERR_WAIT_TIMEOUT after `timeout`, ERR_WAIT_ABORTED when `signal`
+   * aborts, ERR_JOB_NOT_FOUND for an unknown id, ERR_INVALID_OPTION for bad options. Giving a
+   * wait up leaves the job alone. All waits on a store share one set of listeners (no poll per
+   * wait); see docs/queue.md.
+   */
+  async wait<P, R>(job: Job<P, R>, options?: WaitOptions): Promise<R>;
+  async wait<T extends Task = Task>(id: string, options?: WaitOptions): Promise<TaskResult<T>>;
+  async wait(job: Job | string, options: WaitOptions = {}): Promise<unknown> {
+    const id = jobId('wait', job);
+    const { timeout, signal } = parseOptions('wait', waitOptionsSchema, options);
+    const end = await JobWaits.of(this.store).until(id, { timeoutMs: timeout, signal });
+    return waitResult(id, end, timeout);
+  }
+
+  /**
+   * Enqueues a job and waits for it: {@link enqueue} then {@link wait}, resolving with the result.
+   * `waitTimeout` and `signal` bound the wait; every other option is enqueue's.
+   */
+  async run<T extends Task>(
+    task: T,
+    payload: TaskPayload<T>,
+    options?: RunOptions,
+  ): Promise<TaskResult<T>>;
+  async run<N extends keyof M & string>(
+    task: N,
+    payload: TaskPayload<M[N]>,
+    options?: RunOptions,
+  ): Promise<TaskResult<M[N]>>;
+  async run<T extends Task = UntypedName<M>>(
+    task: string,
+    payload: TaskPayload<T>,
+    options?: RunOptions,
+  ): Promise<TaskResult<T>>;
+  async run(task: Task | string, payload: unknown, options: RunOptions = {}): Promise<unknown> {
+    const { waitTimeout, signal, ...enqueueOptions } = options;
+    const wait = parseOptions('run', waitOptionsSchema, { timeout: waitTimeout, signal });
+    const { job } = await this.#enqueueOne(task, payload, enqueueOptions);
+    return this.wait(job, wait);
+  }
+
   async getJob(id: string): Promise<Job | undefined> {
     return this.store.jobGet({ id: String(id) });
   }
@@ -374,6 +471,46 @@ export class Queue {
   /** Retries every job of a dead-letter group (a bulk retry by its filter), each with a fresh attempt budget. */
   async redrive(group: Pick<DeadLetterGroup, 'filter'>): Promise<BulkHandle> {
     return this.bulk({ action: 'retry', filter: { ...group.filter } });
+  }
+
+  /**
+   * Changes a job that has not started (scheduled or queued): its `runAt` (or `delay` from now),
+   * `priority` or `payload`. A payload is checked like one at enqueue: against the schema of the
+   * job's task when this queue knows its handle, and for size. The job keeps its id, attempts and
+   * flow key. A job that is claimed, running or ended throws ERR_JOB_STATE (HTTP 409) and is not
+   * changed, also when a worker claims it while this runs; an unknown id throws ERR_JOB_NOT_FOUND.
+   * A new run-at wakes idle workers. Resolves with the job as it now stands.
+   */
+  async update<T extends Task = Task>(
+    id: string,
+    changes: JobChanges<TaskPayload<T>>,
+  ): Promise<Job<TaskPayload<T>, TaskResult<T>>>;
+  async update(id: string, changes: JobChanges): Promise<Job> {
+    const parsed = parseJobChanges(changes, this.store.clock.now());
+    const params: JobUpdateParams = { id: String(id) };
+    if (parsed.runAt !== undefined) params.runAt = parsed.runAt;
+    if (parsed.priority !== undefined) params.priority = parsed.priority;
+    if ('payload' in parsed) params.payload = await this.#payloadOf(params.id, parsed.payload);
+    return this.store.jobUpdate(params);
+  }
+
+  /**
+   * Deletes a job that has not started (scheduled, queued) or has ended (succeeded, failed,
+   * cancelled), and resolves with the job as it was. A claimed or running job throws ERR_JOB_STATE
+   * (cancel it first); an unknown id throws ERR_JOB_NOT_FOUND. Its id is never reused.
+   */
+  remove(id: string): Promise<Job> {
+    return this.store.jobRemove({ id: String(id) });
+  }
+
+  /** A new payload of job `id` as JSON, checked as enqueue checks one for the job's task. */
+  async #payloadOf(id: string, payload: unknown): Promise<string> {
+    const job = await this.store.jobGet({ id });
+    if (!job)
+      throw new OffloadError(ErrorCodes.JOB_NOT_FOUND, `no job with id ${id}`, { details: { id } });
+    const task = this.#tasks.has(job.task) ? this.#tasks.get(job.task) : undefined;
+    if (task?.schema) payload = await validateWithSchema(task.schema, payload, job.task);
+    return encodePayload(payload, job.task, this.#maxPayloadBytes);
   }
 
   pause(queue: string): Promise<void> {
@@ -495,6 +632,18 @@ function describeKey(key: unknown): string {
   return key.length > 60 ? `a string of ${key.length} characters` : JSON.stringify(key);
 }
 
+/** The id of a job or an id, or ERR_INVALID_OPTION naming `label`. */
+function jobId(label: string, job: unknown): string {
+  if (typeof job === 'string' && job !== '') return job;
+  if (typeof job === 'object' && job !== null && typeof (job as Job).id === 'string')
+    return (job as Job).id;
+  throw new OffloadError(
+    ErrorCodes.INVALID_OPTION,
+    `${label}: expected a job or a job id (a non-empty string), got ${describe(job)}`,
+    { details: { label, option: 'job' } },
+  );
+}
+
 /** A queue name, or ERR_INVALID_OPTION naming `label`. */
 function queueName(label: string, queue: unknown): string {
   const parsed = optionSchemas.name.safeParse(queue);
@@ -512,6 +661,8 @@ function isEmpty(options: object): boolean {
 }
 
 /** Creates the producer side over a store. See {@link QueueOptions}. */
-export function createQueue(options: QueueOptions): Queue {
-  return new Queue(options);
+export function createQueue<M extends TaskMap = Record<never, never>>(
+  options: QueueOptions<M>,
+): Queue<M> {
+  return new Queue<M>(options);
 }

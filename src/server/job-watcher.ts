@@ -1,5 +1,6 @@
 import { FINISHED_STATES, type Job } from '../core/job.ts';
 import type { Store } from '../store/contract.ts';
+import { JobWaits } from '../queue/job-waits.ts';
 
 /** What a watcher hears about one job: a new state (or attempt), or new progress. */
 export type JobChange = { kind: 'state'; job: Job } | { kind: 'progress'; job: Job };
@@ -14,9 +15,10 @@ interface Watched {
 }
 
 /**
- * Follows the jobs that open requests wait on (long polls, event streams). Local store events name
+ * Follows the jobs that open event streams watch, every change of them. Local store events name
  * the job; hints from other processes (`store:changed`) and a slow safety poll make it read all
- * watched jobs again, in one pass, so a thousand waiting clients cost one sweep, not a thousand.
+ * watched jobs again, in one pass, so a thousand watching clients cost one sweep, not a thousand.
+ * Waits for a job's end only (long polls) go to {@link JobWaits} instead.
  */
 export class JobWatcher {
   readonly #store: Store;
@@ -42,6 +44,8 @@ export class JobWatcher {
       'job:failed',
       'job:cancelled',
       'job:enqueued',
+      'job:updated',
+      'job:removed',
     ] as const) {
       this.#unsubscribe.push(store.on(name, onJobEvent));
     }
@@ -67,24 +71,16 @@ export class JobWatcher {
     };
   }
 
-  /** Resolves with the job once it has finished, or with its latest state when `ms` runs out or `signal` aborts. */
-  waitForEnd(job: Job, ms: number, signal?: AbortSignal): Promise<Job> {
-    if (FINISHED_STATES.includes(job.state) || ms <= 0) return Promise.resolve(job);
-    return new Promise((resolve) => {
-      let latest = job;
-      const finish = () => {
-        clearTimeout(timer);
-        stop();
-        signal?.removeEventListener('abort', finish);
-        resolve(latest);
-      };
-      const stop = this.watch(job.id, job, (change) => {
-        latest = change.job;
-        if (FINISHED_STATES.includes(change.job.state)) finish();
-      });
-      const timer = setTimeout(finish, ms);
-      signal?.addEventListener('abort', finish, { once: true });
-    });
+  /**
+   * Resolves with the job once it has finished, or with its latest state when `ms` runs out or
+   * `signal` aborts. Long polls share the store's {@link JobWaits} with `queue.wait`: they wait on
+   * job ends only, so they cost no sweep.
+   */
+  async waitForEnd(job: Job, ms: number, signal?: AbortSignal): Promise<Job> {
+    if (FINISHED_STATES.includes(job.state) || ms <= 0) return job;
+    const end = await JobWaits.of(this.#store).until(job.id, { timeoutMs: ms, signal });
+    if (end.kind === 'ended') return end.job;
+    return (await this.#store.jobGet({ id: job.id }).catch(() => undefined)) ?? job;
   }
 
   close(): void {

@@ -28,7 +28,7 @@ export interface RouteInput<P, Q, B> {
  * from this. `scope` null means no token is needed.
  */
 export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Fastify path syntax: `/v1/jobs/:id`. */
   url: string;
   summary: string;

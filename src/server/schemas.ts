@@ -107,6 +107,25 @@ export const enqueueBodySchema = z
   })
   .meta({ id: 'EnqueueRequest' });
 
+/** Changes to a job that has not started (`PATCH /v1/jobs/{id}`); absent fields are kept. */
+export const jobUpdateBodySchema = z
+  .strictObject({
+    runAt: enqueueBodySchema.shape.runAt,
+    delay: enqueueBodySchema.shape.delay.meta({
+      description:
+        'Wait this long from now before the job may run: milliseconds, or a duration such as 30s or 5m. runAt overrides it.',
+    }),
+    priority: enqueueBodySchema.shape.priority,
+    payload: z.unknown().optional().meta({
+      description:
+        'The new JSON payload (null is a payload); checked against the task schema when the server knows the task.',
+    }),
+  })
+  .refine((body) => Object.keys(body).length > 0, {
+    message: 'must change something: runAt, delay, priority or payload',
+  })
+  .meta({ id: 'JobUpdateRequest' });
+
 export const enqueueBatchBodySchema = z
   .strictObject({
     jobs: z

@@ -179,7 +179,7 @@ export class OffloadServer {
       await app.register(cors, {
         origin: origins.includes('*') ? '*' : origins,
         credentials: false,
-        methods: ['GET', 'POST', 'PUT', 'DELETE'],
+        methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
         allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
         exposedHeaders: ['location', 'retry-after'],
         maxAge: 600,

@@ -46,6 +46,21 @@ export interface Store {
    * is kept, so the run that was cancelled can record nothing over the next one.
    */
   jobRetry(params: { id: string }): Promise<Job>;
+  /**
+   * Changes a job that has not started (scheduled or queued): its run-at, priority or payload (JSON
+   * text the caller validated); absent fields are kept, and so are its flow key and attempts. The
+   * state is checked by the statement that writes, so a job claimed meanwhile throws ERR_JOB_STATE
+   * and is not changed; an unknown id throws ERR_JOB_NOT_FOUND. Emits `job:updated`.
+   */
+  jobUpdate(params: JobUpdateParams): Promise<Job>;
+  /**
+   * Deletes a job that has not started (scheduled, queued) or has ended (succeeded, failed,
+   * cancelled), and resolves with the job as it was. A claimed or running job throws ERR_JOB_STATE
+   * and stays, checked by the statement that deletes; an unknown id throws ERR_JOB_NOT_FOUND. Its
+   * id is never handed out again, and its unique and idempotency keys are free from then on.
+   * Emits `job:removed`.
+   */
+  jobRemove(params: { id: string }): Promise<Job>;
   jobGet(params: { id: string }): Promise<Job | undefined>;
   /** Newest first; pass `nextCursor` back as `cursor` for the next page. */
   jobList(params: JobListParams): Promise<{ jobs: Job[]; nextCursor: string | null }>;
@@ -156,7 +171,8 @@ export interface Store {
 
   /**
    * Subscribes to job events. Events of this store instance arrive at once; events of other
-   * processes arrive as `store:changed` hints, which mean "look again". Stores that carry job
+   * processes arrive as `store:changed` hints, which mean "look again" (the SQLite store's name the
+   * jobs that ended, see {@link StoreChange}). Stores that carry job
    * events between processes (PostgreSQL with `listen`) deliver other instances' events too, each
    * job's in the order its changes committed (docs/postgres.md); events of different jobs may
    * interleave in any order.
@@ -167,6 +183,15 @@ export interface Store {
   ): () => void;
   /** Closes connections and timers. A second call does nothing. */
   close(): Promise<void>;
+}
+
+/** What {@link Store.jobUpdate} changes; absent fields are kept. */
+export interface JobUpdateParams {
+  id: string;
+  runAt?: number;
+  priority?: number;
+  /** JSON text. */
+  payload?: string;
 }
 
 export interface EnqueueParams {
@@ -218,6 +243,15 @@ export interface ClaimParams {
   /** Only jobs of these tasks are claimed. */
   tasks: readonly string[];
   leaseMs: number;
+  /**
+   * Leases of this worker whose runs have ended and whose outcomes are on their way. Their
+   * flow-control slots come back in the claim's own transaction, so a limited queue's next jobs
+   * need not wait for that outcome write. A queue under strict order keeps them until the outcome
+   * is recorded (a retry must come before the key's next job); so must a run that hit a remote
+   * rate limit (its hold comes with its outcome), which is why a worker leaves those out. A lease
+   * that has moved on is ignored.
+   */
+  ended?: readonly LeaseRef[];
 }
 
 /** Identifies one lease: the job, its holder, the attempt it was claimed for, and its fencing token. */
@@ -452,8 +486,30 @@ export interface StoreEvents {
   'job:retrying': JobEvent & { error: SerializedError; runAt: number };
   'job:failed': JobEvent & { error: SerializedError };
   'job:cancelled': JobEvent;
-  /** Another process changed the store; look again. */
-  'store:changed': Record<string, never>;
+  /** A waiting job's run-at, priority or payload changed (`queue.update`). */
+  'job:updated': JobEvent & { runAt: number };
+  /** A job was deleted (`queue.remove`); `state` is the one it had. */
+  'job:removed': JobEvent;
+  /** Another process changed the store; look again. See {@link StoreChange}. */
+  'store:changed': StoreChange;
+}
+
+/**
+ * What a `store:changed` hint knows. Stores that carry other processes' job events (PostgreSQL with
+ * `listen`) leave `ended` out: the ends arrived as `job:succeeded`, `job:failed`, `job:cancelled`.
+ */
+export interface StoreChange {
+  /**
+   * Ids of jobs that ended (succeeded, failed for good, cancelled) since the store's last hint, in
+   * any process, this one's included. The SQLite store reads them by its end sequence (one indexed
+   * range), so a waiter checks these jobs instead of every job it follows.
+   */
+  ended?: readonly string[];
+  /**
+   * Job events of other processes may have been missed (a reconnect, a store without `listen`, a
+   * backlog longer than one hint carries): look again at every job you follow.
+   */
+  missed?: boolean;
 }
 
 /** An API token as the store keeps it: never the secret, only its SHA-256 hash (hex). */

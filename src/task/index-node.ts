@@ -8,10 +8,13 @@ export {
   type ConcurrencyOption,
   type RateLimitOption,
   type TaskContext,
+  type TaskLogger,
+  type TaskLogFn,
   type TaskDefinition,
   type TaskPayload,
   type TaskResult,
 } from './task.ts';
+export { defineTasks, type TaskMap, type TaskSet } from './task-registry.ts';
 export {
   OffloadError,
   PermanentFailure,

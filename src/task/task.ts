@@ -19,6 +19,27 @@ export type ExecutionMode = 'inline' | 'thread' | 'process';
  */
 export type TaskMode = ExecutionMode | 'auto';
 
+/** One level method of {@link TaskLogger}: pino's call shapes. */
+export interface TaskLogFn {
+  (message: string, ...args: unknown[]): void;
+  (fields: object, message?: string, ...args: unknown[]): void;
+}
+
+/**
+ * `ctx.logger`: the level methods of a pino logger, and `child` to add fields. A pino logger is
+ * one; in `thread` and `process` mode the calls are sent to the worker's logger.
+ */
+export interface TaskLogger {
+  trace: TaskLogFn;
+  debug: TaskLogFn;
+  info: TaskLogFn;
+  warn: TaskLogFn;
+  error: TaskLogFn;
+  fatal: TaskLogFn;
+  /** A logger that adds `bindings` to every line. */
+  child(bindings: Record<string, unknown>): TaskLogger;
+}
+
 /** What a running task can see and do. */
 export interface TaskContext {
   /** The job being run. `attempt` counts from 1. */
@@ -33,6 +54,13 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** Records progress (any JSON value, a number from 0 to 100 by convention) on the job. */
   progress(value: unknown): void;
+  /**
+   * A child of the worker's logger (its `logger` option) whose lines carry the job's `job` (id),
+   * `task`, `queue` and `attempt`, in every mode: in `thread` and `process` mode each call is sent
+   * to the worker, which writes it (the worker's level applies there). Run by a bare pool, the
+   * calls go to its `onLog` run option, or nowhere.
+   */
+  readonly logger: TaskLogger;
   /**
    * Gives the event loop a turn if this task has held it longer than the worker's slice
    * (default 10 ms); otherwise resolves at once. Inline tasks that loop over work call it often.

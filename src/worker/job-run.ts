@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
 import { backoffDelay, DEFAULT_BACKOFF, MAX_BACKOFF_MS } from '../core/backoff.ts';
 import type { Clock } from '../core/clock.ts';
 import {
@@ -13,7 +14,7 @@ import type { ClaimedJob } from '../core/job.ts';
 import { encodeJson } from '../core/payload.ts';
 import { isRateLimited, RateLimited, rateLimitedRunAt } from '../core/rate-limited.ts';
 import type { JobOutcome, LeaseRef, RunFacts } from '../store/contract.ts';
-import type { Task, TaskContext } from '../task/task.ts';
+import type { Task, TaskContext, TaskLogger } from '../task/task.ts';
 
 /** Why a running job's signal aborted. */
 export type AbortReason = 'cancelled' | 'timeout' | 'lease-lost' | 'shutdown';
@@ -40,6 +41,10 @@ export interface JobRunDeps {
   saveProgress(lease: LeaseRef, progress: string): Promise<void>;
   /** Something went wrong beside the task (its backoff misbehaved): log it and emit it as the worker's `error`. */
   report(error: OffloadError): void;
+  /** The worker's logger: `ctx.logger` is a child of it bound to the job. */
+  log: Logger;
+  /** Sees every progress value the task reports, once it is accepted (offload/testing records them). */
+  observeProgress?(value: unknown): void;
 }
 
 const PROGRESS_INTERVAL_MS = 50;
@@ -70,6 +75,7 @@ export class JobRun {
   #savingProgress: Promise<void> | undefined;
   /** The last progress reported, as JSON: it goes with the outcome, so it cannot lose a race with it. */
   #lastProgress: string | null = null;
+  #logger: TaskLogger | undefined;
 
   constructor(job: ClaimedJob, task: Task, deps: JobRunDeps) {
     this.job = job;
@@ -159,6 +165,9 @@ export class JobRun {
       get signal() {
         return run.#signal;
       },
+      get logger() {
+        return run.#jobLogger;
+      },
       progress: (value) => this.#progress(value),
       yield: () => this.#yield(),
       fail: (message) => {
@@ -171,6 +180,17 @@ export class JobRun {
         throw new RateLimited(retryAfter);
       },
     };
+  }
+
+  /** Made on first use, like the signal: a pino child costs more than most jobs' runs. */
+  get #jobLogger(): TaskLogger {
+    const { job } = this;
+    return (this.#logger ??= this.#deps.log.child({
+      job: job.id,
+      task: job.task,
+      queue: job.queue,
+      attempt: job.attempts,
+    }));
   }
 
   /** Settles as the task does, or rejects at once when the run is aborted (a task that ignores its signal is left behind). */
@@ -197,6 +217,7 @@ export class JobRun {
       limitOption: "the worker's `maxResultBytes`",
     });
     this.#lastProgress = this.#pendingProgress;
+    this.#deps.observeProgress?.(value);
     if (!this.#progressTimer) {
       this.#flushProgress();
       this.#progressTimer = setTimeout(() => {

@@ -1,7 +1,15 @@
-import type { JobOutcome, Store } from '../store/contract.ts';
+import type { JobOutcome, LeaseRef, Store } from '../store/contract.ts';
+
+/**
+ * Outcomes whose run has ended for good as far as flow control goes: their slots may come back
+ * before they are written. Not `rateLimited`: its key hold must be written before a slot frees.
+ */
+const ENDS: ReadonlySet<JobOutcome['kind']> = new Set(['succeeded', 'failed', 'snoozed']);
 
 type Entry = {
   outcome: JobOutcome;
+  /** The job's queue, when the caller told it (for {@link OutcomeRecorder.ended}). */
+  queue: string | undefined;
   resolve: (accepted: boolean) => void;
   reject: (error: unknown) => void;
 };
@@ -15,6 +23,8 @@ type Entry = {
 export class OutcomeRecorder {
   readonly #store: Store;
   #batch: Entry[] = [];
+  /** Entries not yet committed: in the batch or in a write. */
+  readonly #pending = new Set<Entry>();
   #scheduled = false;
   #inFlight: Promise<void> = Promise.resolve();
 
@@ -22,15 +32,43 @@ export class OutcomeRecorder {
     this.#store = store;
   }
 
-  /** Resolves true once committed, false when the lease had moved on (the outcome was refused). */
-  record(outcome: JobOutcome): Promise<boolean> {
+  /**
+   * Resolves true once committed, false when the lease had moved on (the outcome was refused).
+   * `queue`: the job's queue, so that {@link ended} can tell it.
+   */
+  record(outcome: JobOutcome, queue?: string): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.#batch.push({ outcome, resolve, reject });
+      const entry: Entry = {
+        outcome,
+        queue,
+        resolve: (accepted) => {
+          this.#pending.delete(entry);
+          resolve(accepted);
+        },
+        reject: (error) => {
+          this.#pending.delete(entry);
+          reject(error);
+        },
+      };
+      this.#pending.add(entry);
+      this.#batch.push(entry);
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => this.#flush());
       }
     });
+  }
+
+  /**
+   * Leases of runs of `queues` that have ended and whose outcomes are not committed yet
+   * (`ClaimParams.ended`).
+   */
+  ended(queues: ReadonlySet<string>): LeaseRef[] {
+    const leases: LeaseRef[] = [];
+    for (const entry of this.#pending)
+      if (entry.queue !== undefined && queues.has(entry.queue) && ENDS.has(entry.outcome.kind))
+        leases.push(entry.outcome.lease);
+    return leases;
   }
 
   /** Resolves when everything recorded so far is committed. */

@@ -1,5 +1,5 @@
 import type { ClaimedJob } from '../core/job.ts';
-import type { JobOutcome, Store } from '../store/contract.ts';
+import type { JobOutcome, LeaseRef, Store } from '../store/contract.ts';
 import type { Task } from '../task/task.ts';
 import { ClaimAhead } from './claim-ahead.ts';
 import { leaseOf } from './job-run.ts';
@@ -23,8 +23,15 @@ export interface ProducerDeps {
   /** Starts a claimed job; the worker runs it and records its outcome. */
   startJob(job: ClaimedJob): void;
   record(outcome: JobOutcome): Promise<boolean>;
+  /** Leases of ended runs of `queues` whose outcomes are on their way (their slots come back with a claim). */
+  endedLeases(queues: ReadonlySet<string>): LeaseRef[];
   /** Logs a failure and emits it as the worker's `error`. */
   fail(error: unknown, message: string): void;
+  /**
+   * Called as a claim is sent; what it returns is called with the number of jobs the claim got
+   * (0: nothing was due that this worker could take).
+   */
+  observeClaim?(): ((jobs: number) => void) | undefined;
 }
 
 /** Job ends that free a slot of a limited queue (a retry frees it too, until its run-at). */
@@ -71,7 +78,9 @@ export class Producer implements Service {
   #limited = new Set<string>();
   /** Counts wake-ups with news; a run-at read before the latest one is stale. */
   #news = 0;
+  #started = false;
   #stopped = false;
+  #paused = false;
 
   constructor(deps: ProducerDeps) {
     this.#deps = deps;
@@ -96,8 +105,10 @@ export class Producer implements Service {
   /** Listens for work (store events) and starts the poll; the first look is `fill()`. */
   start(): void {
     const { store, capacity } = this.#deps;
+    this.#started = true;
     this.#unsubscribe.push(
       store.on('job:enqueued', (event) => capacity.has(event.queue) && this.wake(true)),
+      store.on('job:updated', (event) => capacity.has(event.queue) && this.wake(true)),
       store.on('job:retrying', (event) => capacity.has(event.queue) && this.wake(true)),
       store.on('store:changed', () => this.wake(true)),
       ...SLOT_FREEING_EVENTS.map((name) =>
@@ -132,6 +143,24 @@ export class Producer implements Service {
     this.#unsubscribe.splice(0).forEach((off) => off());
   }
 
+  /** Claims no more until {@link resume}; jobs claimed already still start. Resolves once the claim in flight has settled. */
+  pause(): Promise<void> {
+    this.#paused = true;
+    clearTimeout(this.#wakeTimer);
+    return this.#claimDone;
+  }
+
+  /** Claims again after {@link pause}, looking for work at once once started. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#started) this.wake(true);
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /** After `stop()`: waits for the claim in flight, then releases the jobs held ahead. */
   async drain(): Promise<void> {
     await this.#claimDone;
@@ -144,7 +173,7 @@ export class Producer implements Service {
    */
   wake(news = false): void {
     if (news) this.#news++;
-    if (this.#stopped || this.#wakeQueued) return;
+    if (this.#stopped || this.#paused || this.#wakeQueued) return;
     this.#wakeQueued = true;
     setImmediate(() => {
       this.#wakeQueued = false;
@@ -157,7 +186,7 @@ export class Producer implements Service {
    * event loop, so outcomes get recorded between claims and timers keep firing.
    */
   async fill(): Promise<void> {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#paused) return;
     if (this.#filling) {
       // A wake during a look (a job enqueued while the last claim was in flight) must not be lost.
       this.#fillAgain = true;
@@ -178,9 +207,13 @@ export class Producer implements Service {
     }
   }
 
-  /** A job of `queue` ended (for the rate of jobs to hold ahead). */
+  /**
+   * A job of `queue` ended (for the rate of jobs to hold ahead). In a limited queue its slot can
+   * come back with the next claim, before its outcome is written, so that claim goes out now.
+   */
   finished(queue: string): void {
     this.#ahead.finished(queue);
+    if (this.#limited.has(queue)) this.wake();
   }
 
   /** Starts claimed jobs that wait, oldest first, while their queue has room to run them. */
@@ -201,21 +234,28 @@ export class Producer implements Service {
     const tasks = this.#deps.claimableTasks();
     const wanted = this.#freeCapacity(tasks);
     if (wanted.length === 0) return;
+    const observe = this.#deps.observeClaim?.();
     const sent = performance.now();
+    const limited = this.#limited.size > 0 && wanted.some((queue) => this.#limited.has(queue.name));
     const jobs = await store.jobClaim({
       workerId,
       queues: wanted,
       tasks: tasks.map((task) => task.name),
       leaseMs,
+      ...(limited && { ended: this.#deps.endedLeases(this.#limited) }),
     });
     this.#ahead.claimed(jobs, performance.now() - sent, performance.now());
+    observe?.(jobs.length);
     // A limited queue's next wake (a token, a hold) moves with every claim of it.
-    if (this.#limited.size > 0 && wanted.some((queue) => this.#limited.has(queue.name)))
-      this.#news++;
+    if (limited) this.#news++;
     if (this.#stopped) this.#releaseWaiting();
     else this.startWaiting();
     if (jobs.length === wanted.reduce((sum, queue) => sum + queue.limit, 0)) this.wake();
-    else await this.#scheduleWake();
+    // Off the claim's path: the next claim need not wait for this read (on PostgreSQL, a round trip).
+    else
+      void this.#scheduleWake().catch((error: unknown) =>
+        this.#deps.fail(error, 'reading when the next job is due failed'),
+      );
   }
 
   /** Hands jobs claimed ahead back to the queue (on shutdown), as unstarted. */

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import type { Pool } from '../pool/contract.ts';
+import { writeLog } from '../pool/shared/log-relay.ts';
 import type { PoolStats } from '../pool/shared/pool-stats.ts';
 import { createPool } from '../pool/pool.ts';
 import { resolvePoolOptions, type PoolOptions } from '../pool/pool-options.ts';
@@ -67,7 +68,7 @@ export class WorkerPools {
     return Math.max(0, this.#capacity[mode] - this.#active[mode]);
   }
 
-  /** Runs a task in the pool of its mode, passing cancellation, progress and the job's facts through. */
+  /** Runs a task in the pool of its mode, passing cancellation, progress, log lines and the job's facts through. */
   executor(mode: PooledMode): Executor {
     return async (task, payload, ctx, facts) => {
       this.#active[mode]++;
@@ -83,6 +84,7 @@ export class WorkerPools {
           signal: ctx.signal,
           onProgress: (value) => ctx.progress(value),
           onOutput: mode === 'process' ? onOutput : undefined,
+          onLog: (entry) => writeLog(ctx.logger, entry),
           job: ctx.job,
         });
       } catch (error) {

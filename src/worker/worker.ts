@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { ErrorCodes } from '../core/errors.ts';
+import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import type { ClaimedJob } from '../core/job.ts';
 import type { Backoff } from '../core/backoff.ts';
 import type { JobOutcome, LeaseRef, QueueLimits, Store } from '../store/contract.ts';
@@ -18,6 +18,7 @@ import { describeBlock, LoopWatchdog, type LoopBlock } from './loop-watchdog.ts'
 import { describePlacement, type JobPlacement } from './mode-placer.ts';
 import { OutcomeRecorder } from './outcome-recorder.ts';
 import { Producer } from './producer.ts';
+import { RunTally, type RunSummary } from './run-summary.ts';
 import { Heartbeat } from './services/heartbeat.ts';
 import { LeaseRenewer } from './services/lease-renewer.ts';
 import { Pruner } from './services/pruner.ts';
@@ -34,6 +35,7 @@ import {
 } from './worker-options.ts';
 
 export type { WorkerOptions } from './worker-options.ts';
+export type { RunSummary } from './run-summary.ts';
 
 /** How long a job claimed ahead runs before its start is recorded on its own (ms); see #markStarted. */
 const START_RECORD_DELAY_MS = 100;
@@ -80,6 +82,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #startTimer: NodeJS.Timeout | undefined;
   #started = false;
   #stopping: Promise<void> | undefined;
+  /** Runs from their start until their outcome is recorded (#active lets go of a run before that). */
+  #runs = 0;
+  /** Runs that have ended, so a claim sent before the last one ended is not taken for idleness. */
+  #ends = 0;
+  /** Set while `runUntilIdle()` waits: called once nothing runs and a claim after the last end found nothing. */
+  #onIdle: (() => void) | undefined;
 
   constructor(options: WorkerOptions) {
     super();
@@ -148,6 +156,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       roomFor: (task) => this.#executors.room(task),
       startJob: (job) => this.#startJob(job),
       record: (outcome) => this.#recorder.record(outcome),
+      endedLeases: (queues) => this.#recorder.ended(queues),
+      observeClaim: () => this.#observeClaim(),
     });
   }
 
@@ -160,6 +170,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       sliceMs,
       saveProgress: (lease, progress) => this.#saveProgress(lease, progress),
       report: (error) => this.#fail(error, error.message),
+      log: this.#log,
     };
   }
 
@@ -263,6 +274,70 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
+  /** Whether {@link pause} holds this worker's claims. */
+  get paused(): boolean {
+    return this.#producer.paused;
+  }
+
+  /**
+   * Stops claiming jobs, for this worker only (other workers, and the queues in the store, are not
+   * touched; `queue.pause(name)` pauses a queue for every worker). Jobs it runs, and those it has
+   * claimed ahead, run to their end. Resolves once a claim in flight has settled: from then on it
+   * starts nothing new it did not hold. Before `start()`, start claims nothing until `resume()`.
+   */
+  async pause(): Promise<void> {
+    if (this.#producer.paused) return;
+    await this.#producer.pause();
+    this.#log.info('worker paused');
+  }
+
+  /** Claims again after {@link pause}, looking for work at once. Does nothing when not paused. */
+  resume(): void {
+    if (!this.#producer.paused) return;
+    this.#producer.resume();
+    this.#log.info('worker resumed');
+  }
+
+  /**
+   * Runs what is due and stops: starts the worker (resuming it if paused), runs jobs until none is
+   * running and a claim finds nothing more that is due, then stops it as {@link stop} does, and
+   * resolves with what ran. Jobs that become due later (a retry's backoff, a delay) are left for
+   * the next run. For scripts and cron-style one-shots; rejects with ERR_WORKER_STOPPED on a
+   * worker stopped already. A `stop()` meanwhile ends it early, with what ran so far.
+   */
+  async runUntilIdle(): Promise<RunSummary> {
+    if (this.#stopping)
+      throw new OffloadError(
+        ErrorCodes.WORKER_STOPPED,
+        'runUntilIdle: this worker was stopped; create a new worker to run jobs again',
+      );
+    const tally = new RunTally();
+    const onEnd = (_job: ClaimedJob, outcome: JobOutcome | null) => tally.add(outcome);
+    this.on('job:end', onEnd);
+    try {
+      const idle = new Promise<void>((resolve) => (this.#onIdle = resolve));
+      this.#producer.resume();
+      await this.start();
+      this.#producer.wake(true);
+      await idle;
+      await this.stop();
+    } finally {
+      this.#onIdle = undefined;
+      this.off('job:end', onEnd);
+    }
+    return tally.summary();
+  }
+
+  /** Notes the end count as a claim is sent; a claim that finds nothing after the last end may mean idle. */
+  #observeClaim(): ((jobs: number) => void) | undefined {
+    if (!this.#onIdle) return undefined;
+    const ends = this.#ends;
+    return (jobs) => {
+      if (jobs === 0 && ends === this.#ends && this.#runs === 0 && this.#producer.claimed === 0)
+        this.#onIdle?.();
+    };
+  }
+
   /**
    * Stops claiming, lets running jobs finish for up to `shutdownGrace` ms, then aborts the rest and
    * releases their leases so another worker runs them at once. Safe to call twice.
@@ -273,6 +348,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async #shutdown(): Promise<void> {
+    this.#onIdle?.();
     for (const service of this.#services) service.stop();
     this.#producer.stop();
     clearTimeout(this.#startTimer);
@@ -326,6 +402,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     const run = new JobRun(job, task, this.#runDeps);
+    this.#runs++;
     const placement = this.#executors.place(task);
     if (job.state === 'claimed') this.#markStarted(run, job);
     // A run of this job left behind by a cancel and a retry this worker never heard of: its lease
@@ -365,6 +442,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
         `finishing job ${run.job.id} (task "${run.task.name}") failed in the worker`,
       );
     } finally {
+      this.#runs--;
+      this.#ends++;
       this.#producer.wake();
       this.emit('job:end', run.job, outcome);
     }
@@ -391,7 +470,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   async #record(run: JobRun, outcome: JobOutcome): Promise<void> {
     try {
-      const accepted = await this.#recorder.record(outcome);
+      const accepted = await this.#recorder.record(outcome, run.job.queue);
       if (!accepted)
         this.#log.warn(
           { job: run.job.id, attempt: run.lease.attempt },

@@ -87,6 +87,25 @@ export function poolContract(mode: ExecutionMode): void {
       assert.deepEqual(seen, [1, 2, 3, 4, 5]);
     });
 
+    it('ctx.logger calls reach onLog as plain data, before the result, and go nowhere without it', async () => {
+      const seen: unknown[] = [];
+      const result = await pool.run('logs', { word: 'hi' }, { onLog: (entry) => seen.push(entry) });
+      assert.equal(result, 'hi');
+      assert.equal(seen.length, 2);
+      assert.deepEqual(seen[0], { level: 'info', fields: { part: 'a', n: 1 }, msg: 'said hi' });
+      const second = seen[1] as {
+        level: string;
+        msg: string;
+        fields: { err: Record<string, unknown> };
+      };
+      assert.equal(second.level, 'error');
+      assert.equal(second.msg, 'it failed');
+      assert.equal(second.fields.err.name, 'TypeError');
+      assert.equal(second.fields.err.message, 'bad');
+      assert.match(String(second.fields.err.stack), /pool-tasks\.ts/);
+      assert.equal(await pool.run('logs', { word: 'quiet' }), 'quiet');
+    });
+
     it('progress of a task that holds its loop leaves while it runs (thread, process); the last value comes before the result', async () => {
       const arrivals: Array<{ value: number; at: number }> = [];
       const onProgress = (value: unknown) =>

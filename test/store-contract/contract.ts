@@ -21,6 +21,7 @@ import { outcomeCheckContract } from './outcome-check-contract.ts';
 import { leaseLifeContract } from './lease-life-contract.ts';
 import { flowContract } from './flow-contract.ts';
 import { bulkContract } from './bulk-contract.ts';
+import { jobEditContract } from './job-edit-contract.ts';
 
 const WORKER = 'host:1:a';
 const LEASE_MS = 10_000;
@@ -656,6 +657,32 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
         while (changed === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
         assert.ok(changed > 0, 'the other connection heard of the enqueue');
       });
+
+      it('names each job that ended to other connections: by its end event or in a hint', async () => {
+        const other = await open();
+        const heard = new Map<string, string>();
+        for (const name of ['job:succeeded', 'job:failed', 'job:cancelled'] as const)
+          other.on(name, (event) => heard.set(event.id, name));
+        other.on('store:changed', (change) => {
+          for (const id of change.ended ?? []) if (!heard.has(id)) heard.set(id, 'hint');
+        });
+        const ids = (await store.jobEnqueueMany([job(), job(), job()])).map((r) => r.job.id);
+        const claimed = await claim(3);
+        const byId = new Map(claimed.map((c) => [c.id, c]));
+        await store.jobRecordOutcomes([
+          succeed(leaseOf(byId.get(ids[0]!)!)),
+          {
+            kind: 'failed',
+            lease: leaseOf(byId.get(ids[1]!)!),
+            error: { name: 'Error', message: 'no' },
+            retryAt: null,
+          },
+        ]);
+        await store.jobCancel({ id: ids[2]! });
+        const deadline = Date.now() + 10_000;
+        while (heard.size < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        assert.deepEqual([...heard.keys()].sort(), [...ids].sort(), 'every end was named');
+      });
     });
 
     const kit: ContractKit = {
@@ -678,6 +705,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
     leaseLifeContract(kit);
     flowContract(kit);
     bulkContract(kit);
+    jobEditContract(kit);
 
     it('refuses use after close, and tolerates a second close', async () => {
       const instance = await open();

@@ -199,6 +199,64 @@ export function flowContract(t: ContractKit): void {
       assert.equal(next?.id, ids[1]);
     });
 
+    it('gives an ended run’s slot back with the next claim, once, before its outcome is written', async () => {
+      await limit({ keyConcurrency: 1, concurrency: 5 });
+      await enqueueKeyed('a', 3);
+      const claimWith = (ended: readonly ClaimedJob[], workerId = WORKER) =>
+        t.store().jobClaim({
+          workerId,
+          queues: [{ name: 'default', limit: 5 }],
+          tasks: ['echo'],
+          leaseMs: t.leaseMs,
+          ended: ended.map((job) => t.leaseOf(job, workerId)),
+        });
+      const [first] = await claimWith([]);
+      assert.equal((await claimWith([])).length, 0, 'the key is full');
+      assert.equal(
+        (await claimWith([first!], 'host:9:other')).length,
+        0,
+        'another worker’s lease gives nothing back',
+      );
+      const stale = { ...first!, fence: first!.fence + 1 };
+      assert.equal(
+        (await claimWith([stale])).length,
+        0,
+        'a lease that moved on gives nothing back',
+      );
+      const [second] = await claimWith([first!]);
+      assert.ok(second, 'the ended run’s slot was given back');
+      assert.equal((await t.store().jobGet({ id: first!.id }))?.state, 'running');
+      assert.equal((await claimWith([first!])).length, 0, 'a slot comes back once');
+      await t.store().jobRecordOutcomes([t.succeed(t.leaseOf(first!, WORKER))]);
+      const state = await t.store().limitsGet({ queue: 'default' });
+      assert.equal(state?.running, 1, 'the outcome finds no second slot to give back');
+      assert.deepEqual(
+        state?.keys.map((key) => [key.key, key.running]),
+        [['a', 1]],
+      );
+      assert.equal((await claimWith([])).length, 0, 'the key is still full with its second run');
+      await t.store().jobRecordOutcomes([t.succeed(t.leaseOf(second!, WORKER))]);
+      assert.equal((await claimWith([])).length, 1);
+    });
+
+    it('keeps an ended run’s slot under strict order until its outcome is written', async () => {
+      await limit({ order: 'strict' });
+      await enqueueKeyed('a', 2);
+      const claimWith = (ended: readonly ClaimedJob[]) =>
+        t.store().jobClaim({
+          workerId: WORKER,
+          queues: [{ name: 'default', limit: 5 }],
+          tasks: ['echo'],
+          leaseMs: t.leaseMs,
+          ended: ended.map((job) => t.leaseOf(job, WORKER)),
+        });
+      const [first] = await claimWith([]);
+      assert.equal((await claimWith([first!])).length, 0, 'a retry could still come first');
+      await fail(first!, t.clock().now());
+      const [again] = await claimWith([]);
+      assert.equal(again?.id, first!.id, 'the retry came first');
+    });
+
     it('holds a key after rateLimited without spending an attempt, and other keys run', async () => {
       await limit({ keyConcurrency: 1 });
       await enqueueKeyed('a', 2);

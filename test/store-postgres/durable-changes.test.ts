@@ -39,7 +39,10 @@ describe('postgres store: changes that announce themselves are on disk when ackn
       'job:failed',
       'job:cancelled',
       'job:enqueued',
+      'job:updated',
+      'job:removed',
     ] as const) {
+      other.on(name, (event) => heard.push(`${name}:${event.id}:${event.state}`));
       other.on(name, (event) => heard.push(`${name}:${event.id}`));
     }
     client = new pg.Client({ connectionString: TEST_PG_URL });
@@ -154,6 +157,24 @@ describe('postgres store: changes that announce themselves are on disk when ackn
       'a lease recovery',
       () => store.jobRecoverExpired(),
       `job:retrying:${expiring.id}`,
+    );
+  });
+
+  it('an update and a removal, heard elsewhere with their run-at and the state the job had', async () => {
+    const { job: added } = await store.jobEnqueue(job({ runAt: Date.now() + 60_000 }));
+    const runAt = Date.now() + 120_000;
+    const updates: number[] = [];
+    other.on('job:updated', (event) => updates.push(event.runAt));
+    await durable(
+      'an update',
+      () => store.jobUpdate({ id: added.id, runAt, priority: 2, payload: '{"n":2}' }),
+      `job:updated:${added.id}:scheduled`,
+    );
+    assert.deepEqual(updates, [runAt]);
+    await durable(
+      'a removal',
+      () => store.jobRemove({ id: added.id }),
+      `job:removed:${added.id}:scheduled`,
     );
   });
 });

@@ -14,7 +14,7 @@ import { createWorker, type Worker } from '../../src/worker/worker.ts';
 import { dropSchema, requirePostgres, TEST_PG_URL, uniqueSchema } from '../helpers/postgres.ts';
 import { waitFor } from '../helpers/temp.ts';
 
-const EVENTS: Array<keyof StoreEvents> = [
+const EVENTS: Array<Exclude<keyof StoreEvents, 'store:changed'>> = [
   'job:enqueued',
   'job:started',
   'job:progress',

@@ -18,6 +18,7 @@ import { hasLimits } from '../../core/flow-limits.ts';
 import { listQueuesWithLimits } from '../../queue/queue-limits.ts';
 import { queueLimitsLines } from '../limits-output.ts';
 import { intOption, jsonOption } from '../parse.ts';
+import { registerJobEditCommands } from './job-edit.ts';
 
 interface EnqueueFlags {
   payload?: unknown;
@@ -31,9 +32,11 @@ interface EnqueueFlags {
   attempts?: number;
   count?: number;
   tasks?: string;
+  /** `true`: wait as long as it takes; a number: milliseconds. */
+  wait?: true | number;
 }
 
-/** Commands that look after jobs and queues: enqueue, jobs, job, cancel, retry, queues, pause, resume. */
+/** Commands that look after jobs and queues: enqueue, jobs (update, remove), job, cancel, retry, queues, pause, resume. */
 export function registerJobCommands(program: Command, globals: () => GlobalFlags): void {
   program
     .command('enqueue <task>')
@@ -75,13 +78,18 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
       1,
     )
     .option('-t, --tasks <path>', 'task module, to check payloads against task schemas')
+    .option(
+      '--wait [ms]',
+      "wait for the job's result and print it (fails with the job's error); ms: give up after this long",
+      intOption('--wait', 0, LIMITS.timerMs),
+    )
     .action((task: string, flags: EnqueueFlags) =>
       withQueue(globals, flags, (queue, context) => enqueue(queue, context, task, flags)),
     );
 
-  program
+  const jobs = program
     .command('jobs')
-    .description('list jobs, newest first')
+    .description('list jobs, newest first (and `jobs update`, `jobs remove`)')
     .option('-q, --queue <name>', 'only this queue')
     .option('-s, --state <state>', `only this state (${JOB_STATES.join(', ')})`, stateOption)
     .option('--task <name>', 'only this task')
@@ -108,6 +116,8 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
           if (page.nextCursor) print(`more: offload jobs --cursor ${page.nextCursor}`);
         }),
     );
+
+  registerJobEditCommands(jobs, globals);
 
   program
     .command('job <id>')
@@ -189,6 +199,7 @@ async function enqueue(
   for (const key of Object.keys(options) as Array<keyof EnqueueOptions>)
     if (options[key] === undefined) delete options[key];
   const total = flags.count ?? 1;
+  if (flags.wait !== undefined) return enqueueAndWait(queue, context, task, flags, options);
   if (total === 1) {
     const job = await queue.enqueue(task, flags.payload, options);
     if (context.json) return printJson(job);
@@ -206,6 +217,29 @@ async function enqueue(
   }
   if (context.json) printJson({ enqueued: total });
   else print(`enqueued ${total} jobs of ${task}`);
+}
+
+/** `offload enqueue --wait`: one job, then its result (queue.run); the job's error fails the command. */
+async function enqueueAndWait(
+  queue: Queue,
+  context: CommandContext,
+  task: string,
+  flags: EnqueueFlags,
+  options: EnqueueOptions,
+): Promise<void> {
+  if ((flags.count ?? 1) !== 1) {
+    throw new OffloadError(
+      ErrorCodes.INVALID_OPTION,
+      '--wait waits for one job; drop --count, or enqueue the copies without --wait',
+      { details: { option: 'wait' } },
+    );
+  }
+  const job = await queue.enqueue(task, flags.payload, options);
+  const result = await queue.wait(job, {
+    timeout: flags.wait === true ? undefined : flags.wait,
+  });
+  if (context.json) return printJson({ id: job.id, state: 'succeeded', result });
+  print(`job ${job.id} succeeded: ${JSON.stringify(result)}`);
 }
 
 /** A store's "no job with id" error, told how to find the right id. */

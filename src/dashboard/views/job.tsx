@@ -1,6 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, describeError, type Job } from '../api.ts';
 import { durationOf, formatTime } from '../hooks.ts';
+import { JobEditActions } from './job-edit.tsx';
 
 /** One job, kept live by its own event stream until it ends. */
 export function JobView({ id }: { id: string }) {
@@ -8,6 +9,8 @@ export function JobView({ id }: { id: string }) {
   const [error, setError] = useState<string | undefined>(undefined);
   const [message, setMessage] = useState<{ text: string; error: boolean } | undefined>(undefined);
   const [generation, setGeneration] = useState(0);
+  const [removed, setRemoved] = useState<Job | undefined>(undefined);
+  const stream = useRef<EventSource | undefined>(undefined);
 
   useEffect(() => {
     if (!/^[1-9][0-9]{0,17}$/.test(id)) {
@@ -20,6 +23,7 @@ export function JobView({ id }: { id: string }) {
         setJob(loaded);
         setError(undefined);
         source = new EventSource(`/v1/jobs/${id}/events`);
+        stream.current = source;
         const update = (event: MessageEvent<string>) => setJob(JSON.parse(event.data) as Job);
         source.addEventListener('state', update as EventListener);
         source.addEventListener('end', ((event: MessageEvent<string>) => {
@@ -51,6 +55,17 @@ export function JobView({ id }: { id: string }) {
     }
   };
 
+  if (removed?.id === id) {
+    return (
+      <>
+        <h1>Job {id}</h1>
+        <p class="ok" role="status">
+          Removed job {removed.id} ({removed.task}, it was {removed.state}).
+        </p>
+        <a href="#/jobs">Back to jobs</a>
+      </>
+    );
+  }
   if (error) {
     return (
       <>
@@ -86,6 +101,18 @@ export function JobView({ id }: { id: string }) {
           Cancel
         </button>
       </div>
+      <JobEditActions
+        job={job}
+        onChanged={(changed, text) => {
+          setJob(changed);
+          setMessage({ text, error: false });
+        }}
+        onRemoved={(gone) => {
+          stream.current?.close();
+          setRemoved(gone);
+        }}
+        onError={(text) => setMessage({ text, error: true })}
+      />
       {message && (
         <p class={message.error ? 'error' : 'ok'} role={message.error ? 'alert' : 'status'}>
           {message.text}

@@ -1,6 +1,7 @@
 import { ErrorCodes, OffloadError } from '../../core/errors.ts';
 import type { Task } from '../../task/task.ts';
-import { PoolTaskContext } from './pool-task-context.ts';
+import type { LogEntry } from './log-relay.ts';
+import { PoolTaskContext, type TaskReports } from './pool-task-context.ts';
 import {
   toWireError,
   type ChildMessage,
@@ -56,7 +57,10 @@ export class ChildRuntime {
   readonly #running = new Map<number, PoolTaskContext>();
   /** When each running task's progress may next leave at once, without waiting for a turn. */
   readonly #progressDue = new Map<number, number>();
-  readonly #onProgress = (id: number, value: unknown) => this.progress(id, value);
+  readonly #reports: TaskReports = {
+    progress: (id, value) => this.progress(id, value),
+    log: (id, entry) => this.#log(id, entry),
+  };
   readonly #nextTurn: () => Promise<void>;
   #replies: TaskReply[] = [];
   /** The latest report of each task not sent yet. */
@@ -105,7 +109,7 @@ export class ChildRuntime {
     const start = performance.now();
     const running = new PoolTaskContext(
       request,
-      this.#onProgress,
+      this.#reports,
       this.#settings.sliceMs,
       this.#nextTurn,
       start,
@@ -154,6 +158,19 @@ export class ChildRuntime {
     (this.#progress ??= new Map()).set(id, value);
     if (performance.now() >= due) this.#flush();
     else this.#scheduleFlush();
+  }
+
+  /**
+   * Sends a log line at once, so it reaches the pool before the task's result and in the order
+   * the task wrote it. Fields that cannot be sent are dropped; the line is kept.
+   */
+  #log(id: number, entry: LogEntry): void {
+    if (!this.#running.has(id)) return;
+    try {
+      this.#port.post({ t: 'log', id, ...entry });
+    } catch {
+      this.#port.post({ t: 'log', id, level: entry.level, fields: undefined, msg: entry.msg });
+    }
   }
 
   #scheduleFlush(): void {

@@ -1,33 +1,41 @@
 import { ErrorCodes, OffloadError, PermanentFailure, Snooze } from '../../core/errors.ts';
 import { RateLimited } from '../../core/rate-limited.ts';
-import type { TaskContext } from '../../task/task.ts';
+import type { TaskContext, TaskLogger } from '../../task/task.ts';
+import { relayLogger, type LogEntry } from './log-relay.ts';
 import type { JobInfo } from './protocol.ts';
+
+/** Where a pool's task context sends what its task reports, with the request's id. */
+export interface TaskReports {
+  progress(id: number, value: unknown): void;
+  log(id: number, entry: LogEntry): void;
+}
 
 /** The `ctx` of a task run by a pool (inline, or inside a thread or process). */
 export class PoolTaskContext implements TaskContext {
   readonly #request: { id: number; task: string; job: JobInfo | undefined };
-  readonly #onProgress: (id: number, value: unknown) => void;
+  readonly #reports: TaskReports;
   readonly #sliceMs: number;
   readonly #nextTurn: () => Promise<void>;
   #controller: AbortController | undefined;
   #sliceStart: number;
   #progress: ((value: unknown) => void) | undefined;
   #yield: (() => Promise<void>) | undefined;
+  #logger: TaskLogger | undefined;
 
   /**
-   * `onProgress` gets the request's id, so one function serves every task of a runtime;
+   * `reports` get the request's id, so one object serves every task of a runtime;
    * `nextTurn` resolves after the event loop has had a turn (`setImmediate` in Node); `startedAt`
    * is when the task starts (`performance.now()`).
    */
   constructor(
     request: { id: number; task: string; job: JobInfo | undefined },
-    onProgress: (id: number, value: unknown) => void,
+    reports: TaskReports,
     sliceMs: number,
     nextTurn: () => Promise<void>,
     startedAt = performance.now(),
   ) {
     this.#request = request;
-    this.#onProgress = onProgress;
+    this.#reports = reports;
     this.#sliceMs = sliceMs;
     this.#nextTurn = nextTurn;
     this.#sliceStart = startedAt;
@@ -71,7 +79,12 @@ export class PoolTaskContext implements TaskContext {
    * (`const { progress } = ctx`) and a task that never calls them costs no closure.
    */
   get progress(): (value: unknown) => void {
-    return (this.#progress ??= (value) => this.#onProgress(this.#request.id, value));
+    return (this.#progress ??= (value) => this.#reports.progress(this.#request.id, value));
+  }
+
+  /** Made on first use: each call goes to `reports.log` as plain data. */
+  get logger(): TaskLogger {
+    return (this.#logger ??= relayLogger((entry) => this.#reports.log(this.#request.id, entry)));
   }
 
   get yield(): () => Promise<void> {

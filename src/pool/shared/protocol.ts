@@ -5,6 +5,7 @@
  */
 import { OffloadError, describeThrown, type ErrorCode } from '../../core/errors.ts';
 import type { TaskContext } from '../../task/task.ts';
+import type { LogEntry } from './log-relay.ts';
 
 /** The job facts a task sees as `ctx.job`. */
 export type JobInfo = TaskContext['job'];
@@ -34,6 +35,8 @@ export type ChildMessage =
   | { t: 'ready'; tasks: Array<{ name: string; timeout: number }> }
   | { t: 'init-error'; error: WireError }
   | { t: 'started'; id: number; timeout: number }
+  /** One `ctx.logger` call of a running task, sent as it is made. */
+  | ({ t: 'log'; id: number } & LogEntry)
   | {
       t: 'done';
       replies: TaskReply[];

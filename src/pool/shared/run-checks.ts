@@ -4,7 +4,7 @@ import type { StartBreaker } from './start-breaker.ts';
 
 /** The run options checked here, as any pool's `run()` takes them. */
 export type RunChecked = Partial<
-  Record<'timeout' | 'signal' | 'onProgress' | 'onOutput' | 'transfer', unknown>
+  Record<'timeout' | 'signal' | 'onProgress' | 'onOutput' | 'onLog' | 'transfer', unknown>
 >;
 
 /** Checks the arguments of `run()`, cheaply (it is on the hot path): an error to reject with, or undefined. */
@@ -17,7 +17,7 @@ export function checkRunOptions(
   if (options === undefined) return undefined;
   if (typeof options !== 'object' || options === null)
     return invalid('run options must be an object');
-  const { timeout, signal, onProgress, onOutput, transfer } = options;
+  const { timeout, signal, onProgress, onOutput, onLog, transfer } = options;
   if (
     timeout !== undefined &&
     !(
@@ -36,6 +36,8 @@ export function checkRunOptions(
     return invalid('run option `onProgress` must be a function');
   if (onOutput !== undefined && typeof onOutput !== 'function')
     return invalid('run option `onOutput` must be a function');
+  if (onLog !== undefined && typeof onLog !== 'function')
+    return invalid('run option `onLog` must be a function');
   if (transfer !== undefined && !Array.isArray(transfer))
     return invalid('run option `transfer` must be an array');
   return undefined;

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { FINISHED_STATES, type Job } from '../../core/job.ts';
+import type { JobChanges } from '../../queue/job-update.ts';
 import type { EnqueueOptions } from '../../queue/queue.ts';
 import type { ApiContext } from '../api-context.ts';
 import { toJobView } from '../job-view.ts';
@@ -13,6 +14,7 @@ import {
   jobBatchSchema,
   jobIdParamsSchema,
   jobListSchema,
+  jobUpdateBodySchema,
   jobViewSchema,
   listJobsQuerySchema,
   problemSchema,
@@ -20,6 +22,7 @@ import {
 import { EventStream } from '../sse.ts';
 
 type EnqueueBody = z.output<typeof enqueueBodySchema>;
+type JobUpdateBody = z.output<typeof jobUpdateBodySchema>;
 
 const problem = (description: string) => ({
   description,
@@ -27,7 +30,7 @@ const problem = (description: string) => ({
   contentType: 'application/problem+json',
 });
 
-/** Submit, read, wait on, stream, list, cancel and retry jobs. */
+/** Submit, read, wait on, stream, list, change, remove, cancel and retry jobs. */
 export function jobRoutes(api: ApiContext): RouteSpec[] {
   /** The job with its webhook delivery's attempts, when it has one. */
   const withDelivery = async (job: Job) => {
@@ -195,6 +198,42 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
       },
     }),
     defineRoute({
+      method: 'PATCH',
+      url: '/v1/jobs/:id',
+      summary: 'Change the run-at, priority or payload of a job that has not started',
+      scope: 'jobs:write',
+      params: jobIdParamsSchema,
+      body: jobUpdateBodySchema,
+      invalidBody: { status: 422, code: 'ERR_INVALID_OPTION' },
+      responses: {
+        200: { description: 'The job as it now stands', schema: jobViewSchema },
+        404: problem('No such job'),
+        409: problem(
+          'The job is claimed, running or has ended (`ERR_JOB_STATE`); nothing was changed',
+        ),
+        413: problem('The payload is larger than the server accepts'),
+        422: problem('The body is invalid, or the payload fails the task schema'),
+      },
+      async handler({ params, body }) {
+        return toJobView(await api.queue.update(params.id, jobChanges(body)));
+      },
+    }),
+    defineRoute({
+      method: 'DELETE',
+      url: '/v1/jobs/:id',
+      summary: 'Delete a job that has not started or has ended',
+      scope: 'jobs:write',
+      params: jobIdParamsSchema,
+      responses: {
+        200: { description: 'The job as it was before it was deleted', schema: jobViewSchema },
+        404: problem('No such job'),
+        409: problem('The job is claimed or running (`ERR_JOB_STATE`): cancel it first'),
+      },
+      async handler({ params }) {
+        return toJobView(await api.queue.remove(params.id));
+      },
+    }),
+    defineRoute({
       method: 'POST',
       url: '/v1/jobs/:id/cancel',
       summary: 'Cancel a scheduled, queued or running job',
@@ -241,4 +280,14 @@ function enqueueOptions(body: EnqueueBody, idempotencyKey: string | undefined): 
   if (body.key !== undefined) options.key = body.key;
   if (idempotencyKey !== undefined) options.idempotencyKey = idempotencyKey;
   return options;
+}
+
+function jobChanges(body: JobUpdateBody): JobChanges {
+  const changes: JobChanges = {};
+  if (body.runAt !== undefined)
+    changes.runAt = typeof body.runAt === 'number' ? body.runAt : Date.parse(body.runAt);
+  if (body.delay !== undefined) changes.delay = body.delay;
+  if (body.priority !== undefined) changes.priority = body.priority;
+  if ('payload' in body) changes.payload = body.payload ?? null;
+  return changes;
 }

@@ -130,6 +130,8 @@ export function systemRoutes(
           'job:retrying',
           'job:failed',
           'job:cancelled',
+          'job:updated',
+          'job:removed',
         ] as const;
         for (const name of names) {
           unsubscribe.push(

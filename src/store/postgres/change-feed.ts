@@ -6,7 +6,7 @@ import { Listener } from './listener.ts';
 import { decodeNotification, notificationHead } from './notifications.ts';
 
 /** Notification kinds after which other processes should look for work again. */
-const CHANGE_KINDS = new Set(['enq', 'changed', 'out']);
+const CHANGE_KINDS = new Set(['enq', 'upd', 'changed', 'out']);
 
 export interface ChangeFeedOptions {
   events: StoreEventHub;
@@ -34,6 +34,7 @@ export class ChangeFeed {
   #timer: NodeJS.Timeout | undefined;
   #lastJobId: string | undefined;
   #pending = false;
+  #missed = false;
   #closed = false;
 
   constructor(options: ChangeFeedOptions) {
@@ -59,7 +60,7 @@ export class ChangeFeed {
       label,
       logger,
       onNotification: (payload) => this.#onNotification(payload),
-      onReconnect: () => this.#announceChange(),
+      onReconnect: () => this.#announceChange(true),
     });
     await this.#listener.start();
     this.#timer = setInterval(() => this.#announceChange(), pollInterval);
@@ -72,7 +73,7 @@ export class ChangeFeed {
     this.#timer = setInterval(() => {
       this.#options.lastJobId().then(
         (id) => {
-          if (id !== this.#lastJobId || ++looks % 10 === 0) this.#announceChange();
+          if (id !== this.#lastJobId || ++looks % 10 === 0) this.#announceChange(true);
           this.#lastJobId = id;
         },
         (error: unknown) =>
@@ -98,13 +99,19 @@ export class ChangeFeed {
     }
   }
 
-  /** Emits one `store:changed` per turn of the event loop, however many reasons arrived. */
-  #announceChange(): void {
+  /**
+   * Emits one `store:changed` per turn of the event loop, however many reasons arrived; `missed`
+   * when job events may have been lost (a reconnect) or are not carried at all (poll-only).
+   */
+  #announceChange(missed = false): void {
+    this.#missed ||= missed;
     if (this.#pending || this.#closed) return;
     this.#pending = true;
     setImmediate(() => {
       this.#pending = false;
-      if (!this.#closed) this.#options.events.emit('store:changed', {});
+      const change = this.#missed ? { missed: true } : {};
+      this.#missed = false;
+      if (!this.#closed) this.#options.events.emit('store:changed', change);
     });
   }
 }

@@ -608,6 +608,330 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 8,
+    name: 'flow claims: one index descent to find the first key, index scans that mark dead entries, slots of ended runs back with the next claim',
+    sql: `
+      -- The rotation's first key was found by a scan of every index entry of the queue before the
+      -- rotation (an OR in its seed); now by one descent.
+      CREATE OR REPLACE FUNCTION {s}.claim_flow(p_worker text, p_queue text, p_limit integer, p_start integer, p_clock bigint,
+                                     p_tasks text[], p_lease_ms bigint)
+        RETURNS SETOF {s}.jobs LANGUAGE plpgsql AS $$
+      DECLARE
+        l {s}.limits%ROWTYPE;
+        lim jsonb;
+        budget integer;
+        taken integer := 0;
+        n integer;
+        live bigint[];
+        klive bigint[];
+        wake bigint;
+        k text COLLATE "C";
+        v_rotation text COLLATE "C";
+        v_last text COLLATE "C";
+        wrapped boolean;
+        visited integer := 0;
+        most integer;
+        k_running integer;
+        k_starts bigint[];
+        k_held bigint;
+        free integer;
+        klimit integer;
+        v_strict boolean;
+        krate_limit integer;
+        krate_per bigint;
+        head record;
+        p_now bigint;
+        v_ids bigint[];
+        v_start integer;
+        v_keys text[] := '{}';
+        v_counts integer[] := '{}';
+        v_released integer;
+      BEGIN
+        SELECT * INTO l FROM {s}.limits WHERE queue = p_queue FOR UPDATE;
+        IF NOT FOUND THEN RETURN; END IF;
+        -- The slots given back since the last claim (flow_releases) come off the counters first.
+        WITH gone AS (DELETE FROM {s}.flow_releases WHERE queue = p_queue RETURNING key),
+        counted AS (SELECT gone.key, count(*)::int AS n FROM gone GROUP BY gone.key),
+        keys_done AS (
+          UPDATE {s}.flow_keys f SET running = f.running - counted.n FROM counted
+           WHERE f.queue = p_queue AND f.key = counted.key)
+        SELECT coalesce(sum(counted.n), 0) INTO v_released FROM counted;
+        IF v_released > 0 THEN
+          UPDATE {s}.limits SET running = running - v_released WHERE queue = p_queue;
+          l.running := l.running - v_released;
+        END IF;
+        p_now := greatest(p_clock, l.claimed_at);
+        lim := coalesce(l.runtime, l.declared, '{}');
+        IF l.held_until > p_now THEN RETURN; END IF;
+        -- A wake that an earlier claim set for a key this one may not visit still stands.
+        wake := CASE WHEN l.wake_at > p_now THEN l.wake_at END;
+        -- Jobs claimed ahead hold their slots like running ones, but a start counted in a rate
+        -- window must be a start: a rate-limited queue claims nothing ahead.
+        budget := CASE WHEN lim ? 'rate' OR lim ? 'keyRate' THEN least(p_limit, p_start) ELSE p_limit END;
+        IF lim ? 'concurrency' THEN budget := least(budget, (lim->>'concurrency')::int - l.running); END IF;
+        IF lim ? 'rate' THEN
+          live := ARRAY(SELECT t FROM unnest(l.starts) AS t WHERE t > p_now - (lim->'rate'->>'per')::bigint ORDER BY t);
+          budget := least(budget, (lim->'rate'->>'limit')::int - cardinality(live));
+          IF cardinality(live) >= (lim->'rate'->>'limit')::int THEN
+            wake := least(wake, live[cardinality(live) - (lim->'rate'->>'limit')::int + 1] + (lim->'rate'->>'per')::bigint);
+          END IF;
+        END IF;
+        IF budget <= 0 THEN
+          UPDATE {s}.limits SET wake_at = wake WHERE queue = p_queue;
+          RETURN;
+        END IF;
+        v_strict := coalesce(lim->>'order' = 'strict', false);
+        krate_limit := (lim->'keyRate'->>'limit')::int;
+        krate_per := (lim->'keyRate'->>'per')::bigint;
+        most := greatest(64, 4 * budget);
+        v_rotation := l.rotation;
+        v_last := l.rotation;
+        IF NOT v_strict AND krate_limit IS NULL THEN
+          -- The common case, set-based: the keys in rotation order (a skip scan from the rotation,
+          -- wrapping once), each with its free slots; their due jobs taken round-robin (every
+          -- key's first job, then every key's second…) up to the budget.
+          -- Two seeds, not one with "v_rotation IS NULL OR …": that OR makes the seed a scan of
+          -- the queue's whole index range up to the rotation, instead of one descent.
+          IF v_rotation IS NOT NULL THEN
+            v_keys := ARRAY(
+              WITH RECURSIVE r(k, pos) AS (
+                SELECT (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue
+                           AND flow_key > v_rotation ORDER BY flow_key LIMIT 1), 1
+                UNION ALL
+                SELECT (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue
+                           AND flow_key > r.k ORDER BY flow_key LIMIT 1), r.pos + 1
+                  FROM r WHERE r.k IS NOT NULL AND r.pos < most)
+              SELECT r.k FROM r WHERE r.k IS NOT NULL ORDER BY r.pos);
+          END IF;
+          IF v_rotation IS NULL OR cardinality(v_keys) < most THEN
+            v_keys := v_keys || ARRAY(
+              WITH RECURSIVE r(k, pos) AS (
+                SELECT (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue
+                           ORDER BY flow_key LIMIT 1), 1
+                UNION ALL
+                SELECT (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue
+                           AND flow_key > r.k ORDER BY flow_key LIMIT 1), r.pos + 1
+                  FROM r WHERE r.k IS NOT NULL AND (v_rotation IS NULL OR r.k < v_rotation) AND r.pos < most - cardinality(v_keys))
+              SELECT r.k FROM r WHERE r.k IS NOT NULL AND (v_rotation IS NULL OR r.k <= v_rotation) ORDER BY r.pos);
+          END IF;
+          IF cardinality(v_keys) = 0 THEN
+            UPDATE {s}.limits SET wake_at = wake, claimed_at = p_now WHERE queue = p_queue;
+            RETURN;
+          END IF;
+          SELECT least(wake, min(f.held_until) FILTER (WHERE f.held_until > p_now)) INTO wake
+            FROM {s}.flow_keys f WHERE f.queue = p_queue AND f.key = ANY(v_keys);
+          WITH cand AS (
+            SELECT c.k, c.ord,
+                   least(budget, ceil(budget * 2.0 / cardinality(v_keys))::int + 1,
+                         CASE WHEN c.k = '' THEN budget
+                              ELSE coalesce((lim->'keyOverrides'->>c.k)::int, (lim->>'keyConcurrency')::int) - coalesce(f.running, 0) END) AS free
+              FROM unnest(v_keys) WITH ORDINALITY AS c(k, ord)
+              LEFT JOIN {s}.flow_keys f ON f.queue = p_queue AND f.key = c.k
+             WHERE coalesce(f.held_until, 0) <= p_now),
+          picked AS MATERIALIZED (
+            SELECT j.id, j.priority, j.run_at, cand.k, cand.ord FROM cand CROSS JOIN LATERAL (
+              SELECT jobs.id, jobs.priority, jobs.run_at FROM {s}.jobs
+               WHERE jobs.state = 'queued' AND jobs.flow_key IS NOT NULL AND jobs.queue = p_queue AND jobs.flow_key = cand.k
+                 AND jobs.run_at <= p_now AND jobs.task = ANY(p_tasks)
+               ORDER BY jobs.flow_key, jobs.priority DESC, jobs.run_at, jobs.id
+               LIMIT cand.free FOR UPDATE SKIP LOCKED) j
+             WHERE cand.free > 0),
+          chosen AS MATERIALIZED (
+            SELECT x.id, x.k, x.ord, x.seq FROM (
+              SELECT p.id, p.k, p.ord, row_number() OVER (ORDER BY p.turn, p.ord) AS seq FROM (
+                SELECT picked.*, row_number() OVER (PARTITION BY picked.k ORDER BY picked.priority DESC, picked.run_at, picked.id) AS turn
+                  FROM picked) p) x
+             WHERE x.seq <= budget),
+          keyed AS (
+            INSERT INTO {s}.flow_keys (queue, key, running)
+            SELECT p_queue, chosen.k, count(*) FROM chosen GROUP BY chosen.k
+            ON CONFLICT (queue, key) DO UPDATE SET running = flow_keys.running + excluded.running),
+          leased AS (
+            UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = p_worker,
+                   lease_expires_at = p_now + p_lease_ms, slot = true,
+                   started_at = CASE WHEN chosen.seq <= p_start THEN p_now END
+              FROM chosen WHERE jobs.id = chosen.id
+            RETURNING jobs.id)
+          SELECT ARRAY(SELECT leased.id FROM leased), (SELECT chosen.k FROM chosen ORDER BY chosen.ord DESC LIMIT 1)
+            INTO v_ids, k;
+          taken := cardinality(v_ids);
+          v_last := coalesce(k, v_last);
+          RETURN QUERY SELECT * FROM {s}.jobs WHERE id = ANY(v_ids);
+        ELSE
+        IF v_rotation IS NULL THEN
+          SELECT j.flow_key, coalesce(f.running, 0), coalesce(f.starts, '{}'), f.held_until INTO k, k_running, k_starts, k_held
+            FROM (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue ORDER BY flow_key LIMIT 1) j
+            LEFT JOIN {s}.flow_keys f ON f.queue = p_queue AND f.key = j.flow_key;
+          wrapped := true;
+        ELSE
+          SELECT j.flow_key, coalesce(f.running, 0), coalesce(f.starts, '{}'), f.held_until INTO k, k_running, k_starts, k_held
+            FROM (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key > v_rotation ORDER BY flow_key LIMIT 1) j
+            LEFT JOIN {s}.flow_keys f ON f.queue = p_queue AND f.key = j.flow_key;
+          wrapped := false;
+        END IF;
+        LOOP
+          EXIT WHEN visited >= most OR taken >= budget;
+          IF k IS NULL THEN
+            EXIT WHEN wrapped;
+            wrapped := true;
+            SELECT j.flow_key, coalesce(f.running, 0), coalesce(f.starts, '{}'), f.held_until INTO k, k_running, k_starts, k_held
+            FROM (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue ORDER BY flow_key LIMIT 1) j
+            LEFT JOIN {s}.flow_keys f ON f.queue = p_queue AND f.key = j.flow_key;
+            EXIT WHEN k IS NULL;
+          END IF;
+          EXIT WHEN wrapped AND v_rotation IS NOT NULL AND k > v_rotation;
+          visited := visited + 1;
+          free := budget - taken;
+          IF k_held > p_now THEN
+            wake := least(wake, k_held);
+            free := 0;
+          END IF;
+          IF k <> '' THEN
+            klimit := CASE WHEN v_strict THEN 1 ELSE coalesce((lim->'keyOverrides'->>k)::int, (lim->>'keyConcurrency')::int) END;
+            IF klimit IS NOT NULL THEN free := least(free, klimit - k_running); END IF;
+            IF krate_limit IS NOT NULL THEN
+              klive := ARRAY(SELECT t FROM unnest(k_starts) AS t WHERE t > p_now - krate_per ORDER BY t);
+              IF cardinality(klive) >= krate_limit THEN
+                wake := least(wake, klive[cardinality(klive) - krate_limit + 1] + krate_per);
+              END IF;
+              free := least(free, krate_limit - cardinality(klive));
+            END IF;
+          END IF;
+          IF free > 0 THEN
+            IF v_strict AND k <> '' THEN
+              SELECT id, run_at, task INTO head FROM {s}.jobs
+               WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key = k
+               ORDER BY flow_key, id LIMIT 1 FOR UPDATE;
+              v_ids := CASE WHEN FOUND AND head.run_at <= p_now AND head.task = ANY(p_tasks) THEN ARRAY[head.id] ELSE '{}' END;
+            ELSE
+              -- ORDER BY flow_key first, though it is fixed, so the plan walks jobs_flow.
+              v_ids := ARRAY(
+                SELECT id FROM {s}.jobs
+                 WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key = k AND run_at <= p_now
+                   AND task = ANY(p_tasks)
+                 ORDER BY flow_key, priority DESC, run_at, id LIMIT free FOR UPDATE SKIP LOCKED);
+            END IF;
+            n := cardinality(v_ids);
+            IF n > 0 THEN
+              -- The rows are locked and queued; the first p_start of the claim start now, the rest are claimed ahead.
+              v_start := greatest(0, least(n, p_start - taken));
+              RETURN QUERY UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = p_worker,
+                     lease_expires_at = p_now + p_lease_ms, slot = true,
+                     started_at = CASE WHEN array_position(v_ids, id) <= v_start THEN p_now END
+               WHERE id = ANY(v_ids)
+              RETURNING *;
+            END IF;
+            IF n > 0 THEN
+              taken := taken + n;
+              v_last := k;
+              IF krate_limit IS NOT NULL AND k <> '' THEN
+                klive := {s}.window_after(klive, n, p_now, krate_limit);
+                -- A window these starts filled wakes the worker when its oldest start leaves it.
+                IF cardinality(klive) >= krate_limit THEN
+                  wake := least(wake, klive[cardinality(klive) - krate_limit + 1] + krate_per);
+                END IF;
+                INSERT INTO {s}.flow_keys (queue, key, running, starts) VALUES (p_queue, k, n, klive)
+                ON CONFLICT (queue, key) DO UPDATE SET running = flow_keys.running + excluded.running, starts = excluded.starts;
+              ELSE
+                v_keys := v_keys || k::text;
+                v_counts := v_counts || n;
+              END IF;
+            END IF;
+          END IF;
+          EXIT WHEN wrapped AND k = v_rotation;
+          SELECT j.flow_key, coalesce(f.running, 0), coalesce(f.starts, '{}'), f.held_until INTO k, k_running, k_starts, k_held
+            FROM (SELECT flow_key FROM {s}.jobs WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = p_queue AND flow_key > k ORDER BY flow_key LIMIT 1) j
+            LEFT JOIN {s}.flow_keys f ON f.queue = p_queue AND f.key = j.flow_key;
+        END LOOP;
+        INSERT INTO {s}.flow_keys (queue, key, running)
+        SELECT p_queue, t.key, t.n FROM unnest(v_keys, v_counts) AS t(key, n)
+        ON CONFLICT (queue, key) DO UPDATE SET running = flow_keys.running + excluded.running;
+        END IF;
+        IF lim ? 'rate' THEN
+          live := {s}.window_after(live, taken, p_now, (lim->'rate'->>'limit')::int);
+          IF cardinality(live) >= (lim->'rate'->>'limit')::int THEN
+            wake := least(wake, live[cardinality(live) - (lim->'rate'->>'limit')::int + 1] + (lim->'rate'->>'per')::bigint);
+          END IF;
+        END IF;
+        UPDATE {s}.limits SET running = running + taken, rotation = v_last, wake_at = wake, starts = coalesce(live, '{}'),
+               claimed_at = p_now
+         WHERE queue = p_queue;
+      END
+      $$;
+      -- Limited queues go through claim_flow; the others keep the one set-based statement. The
+      -- slots of this worker's ended runs whose outcomes are on their way (p_ended_*) come back
+      -- first, outside strict order; an outcome write holding such a row is not waited for (it
+      -- gives the slot back itself).
+      DROP FUNCTION {s}.claim_jobs(text, text[], integer[], integer[], bigint, text[], bigint, text);
+      CREATE FUNCTION {s}.claim_jobs(p_worker text, p_queues text[], p_limits integer[], p_starts integer[], p_now bigint,
+                                     p_tasks text[], p_lease_ms bigint, p_commit text,
+                                     p_ended_ids bigint[] DEFAULT '{}', p_ended_fences integer[] DEFAULT '{}')
+        RETURNS SETOF {s}.jobs LANGUAGE plpgsql
+        SET plan_cache_mode = force_generic_plan
+        SET enable_seqscan = off
+        -- enable_seqscan = off prices a scan of the small flow tables so high that the JIT would
+        -- compile every claim (some 200 ms).
+        SET jit = off
+        -- Index-only scans of the flow indexes fetch the heap for every entry of a claimed job
+        -- until vacuum comes; plain index scans mark those entries dead, so the next claim skips them.
+        SET enable_indexonlyscan = off
+      AS $$
+      DECLARE
+        limited text[];
+        q record;
+      BEGIN
+        PERFORM set_config('synchronous_commit', p_commit, true);
+        PERFORM pg_advisory_xact_lock_shared(hashtext('offload.limits:{s}'));
+        limited := ARRAY(SELECT queue FROM {s}.limits WHERE queue = ANY(p_queues) AND coalesce(runtime, declared, '{}') <> '{}');
+        IF cardinality(p_ended_ids) > 0 THEN
+          WITH ended AS (
+            SELECT j.id FROM {s}.jobs j
+              JOIN unnest(p_ended_ids, p_ended_fences) AS e(id, fence) ON j.id = e.id AND j.fence = e.fence
+             WHERE j.lease_owner = p_worker AND j.state = 'running' AND j.slot
+               AND j.queue IN (SELECT l.queue FROM {s}.limits l
+                                WHERE coalesce(l.runtime, l.declared, '{}') <> '{}'
+                                  AND coalesce(l.runtime, l.declared) ->> 'order' IS DISTINCT FROM 'strict')
+             FOR UPDATE OF j SKIP LOCKED),
+          freed AS (
+            UPDATE {s}.jobs SET slot = false FROM ended WHERE jobs.id = ended.id RETURNING jobs.queue, jobs.flow_key)
+          INSERT INTO {s}.flow_releases (queue, key) SELECT freed.queue, freed.flow_key FROM freed;
+        END IF;
+        RETURN QUERY
+          WITH wanted AS (
+            SELECT w.name, w.lim, w.start FROM unnest(p_queues, p_limits, p_starts) AS w(name, lim, start)
+             WHERE NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = w.name AND p.paused)
+               AND NOT w.name = ANY(limited)),
+          picked AS MATERIALIZED (
+            SELECT j.id, j.priority, j.run_at, wanted.name, wanted.start FROM wanted CROSS JOIN LATERAL (
+              SELECT jobs.id, jobs.priority, jobs.run_at FROM {s}.jobs
+               WHERE jobs.state = 'queued' AND jobs.queue = wanted.name AND jobs.run_at <= p_now
+                 AND jobs.task = ANY(p_tasks)
+               ORDER BY jobs.priority DESC, jobs.run_at, jobs.id
+               LIMIT wanted.lim
+               FOR UPDATE SKIP LOCKED) j),
+          starting AS (
+            SELECT ranked.id FROM (
+              SELECT picked.id, picked.start,
+                     row_number() OVER (PARTITION BY picked.name ORDER BY picked.priority DESC, picked.run_at, picked.id) AS rank
+                FROM picked) ranked
+             WHERE ranked.rank <= ranked.start)
+          UPDATE {s}.jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1, lease_owner = p_worker,
+                 lease_expires_at = p_now + p_lease_ms, slot = false,
+                 started_at = CASE WHEN jobs.id = ANY(ARRAY(SELECT starting.id FROM starting)) THEN p_now END
+           WHERE jobs.id = ANY(ARRAY(SELECT picked.id FROM picked))
+          RETURNING jobs.*;
+        IF cardinality(limited) = 0 THEN RETURN; END IF;
+        FOR q IN SELECT w.name, w.lim, least(w.start, w.lim) AS start FROM unnest(p_queues, p_limits, p_starts) AS w(name, lim, start)
+                  WHERE w.name = ANY(limited) AND w.lim > 0
+                    AND NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = w.name AND p.paused)
+                  ORDER BY w.name LOOP
+          RETURN QUERY SELECT * FROM {s}.claim_flow(p_worker, q.name, q.lim, q.start, p_now, p_tasks, p_lease_ms);
+        END LOOP;
+      END
+      $$;
+    `,
+  },
+  {
+    version: 9,
     name: 'bulk actions and the dead-letter view',
     sql: `
       -- One row per bulk action (retry, cancel, delete by filter): its filter, the id cursor its

@@ -84,6 +84,16 @@ function decodeItem(kind: string, item: Item, now: number): DecodedEvent | undef
       return { name: 'job:progress', payload: { ...base('running'), progress: item[4] ?? null } };
     case 'cancel':
       return { name: 'job:cancelled', payload: base('cancelled') };
+    case 'upd':
+      return {
+        name: 'job:updated',
+        payload: {
+          ...base(Number(item[4]) > now ? 'scheduled' : 'queued'),
+          runAt: Number(item[4]),
+        },
+      };
+    case 'rm':
+      return { name: 'job:removed', payload: base(item[4] as JobEvent['state']) };
     case 'out':
       return decodeOutcome(item, base);
     default:

@@ -19,6 +19,7 @@ import {
   type JobFilter,
   type JobListParams,
   type JobOutcome,
+  type JobUpdateParams,
   type LeaseRef,
   type LimitsLayer,
   type LimitsState,
@@ -235,6 +236,8 @@ export class PostgresStore implements Store {
       params.tasks,
       params.leaseMs,
       durable && !this.#relax ? 'on' : 'off',
+      (params.ended ?? []).map((lease) => lease.id),
+      (params.ended ?? []).map((lease) => lease.fence),
     ];
     const { rows } = await this.#run<JobRow>('jobClaim', values);
     if (durable && this.#relax && rows.length > 0) await this.#flush.request();
@@ -455,6 +458,45 @@ export class PostgresStore implements Store {
     if (!row) throw await this.#stateError(params.id, 'retry', 'failed or cancelled');
     const job = jobFromRow(row, now);
     this.#events.emit('job:enqueued', eventOf(job));
+    return job;
+  }
+
+  async jobUpdate(params: JobUpdateParams): Promise<Job> {
+    this.#assertOpen();
+    const values = [
+      params.id,
+      params.runAt ?? null,
+      params.priority ?? null,
+      params.payload ?? null,
+      this.#relax,
+    ];
+    const rows = ID_PATTERN.test(params.id)
+      ? (await this.#run<JobRow & Announced>('jobUpdate', values)).rows
+      : [];
+    await this.#flushIfRelaxed(rows);
+    const row = rows[0];
+    if (!row) throw await this.#stateError(params.id, 'be updated', 'scheduled or queued');
+    const job = jobFromRow(row, this.clock.now());
+    this.#events.emit('job:updated', { ...eventOf(job), runAt: job.runAt });
+    return job;
+  }
+
+  async jobRemove(params: { id: string }): Promise<Job> {
+    this.#assertOpen();
+    const now = this.clock.now();
+    const rows = ID_PATTERN.test(params.id)
+      ? (await this.#run<JobRow & Announced>('jobRemove', [params.id, now, this.#relax])).rows
+      : [];
+    await this.#flushIfRelaxed(rows);
+    const row = rows[0];
+    if (!row)
+      throw await this.#stateError(
+        params.id,
+        'be removed',
+        'scheduled, queued, succeeded, failed or cancelled',
+      );
+    const job = jobFromRow(row, now);
+    this.#events.emit('job:removed', eventOf(job));
     return job;
   }
 

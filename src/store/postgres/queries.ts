@@ -154,7 +154,7 @@ export const sql = {
    * announces nothing.
    */
   jobClaim: `
-    WITH c AS MATERIALIZED (SELECT ${CLAIM_COLUMNS} FROM {s}.claim_jobs($1, $2::text[], $3::int[], $4::int[], $5, $6::text[], $7, $8::text)),
+    WITH c AS MATERIALIZED (SELECT ${CLAIM_COLUMNS} FROM {s}.claim_jobs($1, $2::text[], $3::int[], $4::int[], $5, $6::text[], $7, $8::text, $9::bigint[], $10::int[])),
     ${notify(
       `(SELECT json_build_array(queue, task, json_agg(id::text ORDER BY id), json_agg(attempts ORDER BY id)) AS item
           FROM (SELECT id, queue, task, attempts, (row_number() OVER (PARTITION BY queue, task ORDER BY id) - 1) / ${GROUP_SIZE} AS part FROM c) parts
@@ -267,6 +267,30 @@ export const sql = {
     ${relaxedIf('$3', 'EXISTS (SELECT 1 FROM r)')},
     ${notifyOne('r', 'enq', ENQUEUED_ITEM)}
     SELECT r.*, ${RELAXED_FLAG}, ${SENT} FROM r`,
+  /**
+   * $1 id, $2 run_at, $3 priority, $4 payload (each null: kept), $5 may relax. Only a job that has
+   * not started: a claim that locked the row first leaves it running, which this WHERE then refuses.
+   * Announces `[id, queue, task, attempts, run_at]`; other processes look for work again.
+   */
+  jobUpdate: `
+    WITH u AS (
+      UPDATE {s}.jobs SET run_at = coalesce($2::bigint, run_at), priority = coalesce($3::int, priority), payload = coalesce($4::text, payload)
+       WHERE id = $1 AND state = 'queued'
+      RETURNING *),
+    ${relaxedIf('$5', 'EXISTS (SELECT 1 FROM u)')},
+    ${notifyOne('u', 'upd', ENQUEUED_ITEM)}
+    SELECT u.*, ${RELAXED_FLAG}, ${SENT} FROM u`,
+  /**
+   * $1 id, $2 now, $3 may relax. Deletes a job that has not started or has ended. Announces
+   * `[id, queue, task, attempts, state]` with the state it had.
+   */
+  jobRemove: `
+    WITH d AS (
+      DELETE FROM {s}.jobs WHERE id = $1 AND state <> 'running'
+      RETURNING *),
+    ${relaxedIf('$3', 'EXISTS (SELECT 1 FROM d)')},
+    ${notifyOne('d', 'rm', `json_build_array(id::text, queue, task, attempts, ${stateExpression(2)})`)}
+    SELECT d.*, ${RELAXED_FLAG}, ${SENT} FROM d`,
   /**
    * $1 now, $2 may relax. Skips rows another statement holds, so two recoverers never wait on each
    * other. Announces each job as recovered (queued again) or failed, and the webhook deliveries made.

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { keyLimit } from '../../core/flow-limits.ts';
-import type { LimitsLayer, LimitsState, QueueLimits, RateWindow } from '../contract.ts';
+import type { LeaseRef, LimitsLayer, LimitsState, QueueLimits, RateWindow } from '../contract.ts';
 import {
   afterStarts,
   effectiveLimits,
@@ -12,6 +12,9 @@ import {
   type LimitsRecord,
 } from '../flow-state.ts';
 import type { JobRow } from '../row.ts';
+import { sql as storeSql } from './queries.ts';
+
+const jobNextRunAt = storeSql.jobNextRunAt;
 
 type Statement = Database.Statement<unknown[], unknown>;
 
@@ -54,28 +57,31 @@ const sql = {
   limitsCount: `UPDATE offload_limits SET running = (SELECT count(*) FROM offload_jobs WHERE queue = @queue AND state = 'running') WHERE queue = @queue`,
   slotsDrop: `UPDATE offload_jobs SET slot = 0 WHERE queue = @queue AND slot = 1`,
   keysDrop: `DELETE FROM offload_flow_keys WHERE queue = @queue`,
-  keyOne: `SELECT * FROM offload_flow_keys WHERE queue = @queue AND key = @key`,
-  keysTop: `SELECT * FROM offload_flow_keys WHERE queue = @queue AND (running > 0 OR held_until > @now OR starts <> '[]') ORDER BY running DESC, key LIMIT ${TOP_KEYS}`,
-  keyAfterClaim: `
-    INSERT INTO offload_flow_keys (queue, key, running, starts) VALUES (@queue, @key, @taken, @starts)
+  keysAfterClaim: `
+    INSERT INTO offload_flow_keys (queue, key, running, starts)
+    SELECT @queue, value ->> 0, value ->> 1, value ->> 2 FROM json_each(@keys) WHERE true
     ON CONFLICT (queue, key) DO UPDATE SET running = running + excluded.running, starts = excluded.starts`,
+  keysTop: `SELECT * FROM offload_flow_keys WHERE queue = @queue AND (running > 0 OR held_until > @now OR starts <> '[]') ORDER BY running DESC, key LIMIT ${TOP_KEYS}`,
   keyHold: `
     INSERT INTO offload_flow_keys (queue, key, held_until) VALUES (@queue, @key, @until)
     ON CONFLICT (queue, key) DO UPDATE SET held_until = max(coalesce(held_until, 0), excluded.held_until)`,
-  firstKey: `
-    SELECT flow_key AS key FROM offload_jobs INDEXED BY offload_jobs_flow
-     WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = @queue ORDER BY flow_key LIMIT 1`,
-  nextKey: `
-    SELECT flow_key AS key FROM offload_jobs INDEXED BY offload_jobs_flow
-     WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = @queue AND flow_key > @after ORDER BY flow_key LIMIT 1`,
-  keyDue: `
-    SELECT id FROM offload_jobs INDEXED BY offload_jobs_flow
-     WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = @queue AND flow_key = @key AND run_at <= @now
-       AND task IN (SELECT value FROM json_each(@tasks))
-     ORDER BY priority DESC, run_at, id LIMIT @limit`,
-  keyHead: `
-    SELECT id, run_at, task FROM offload_jobs INDEXED BY offload_jobs_flow_order
-     WHERE state = 'queued' AND flow_key IS NOT NULL AND queue = @queue AND flow_key = @key ORDER BY id LIMIT 1`,
+  /** Slots of ended runs given back before their outcomes: @leases is a JSON array of [id, fence]. */
+  slotsEnded: `
+    UPDATE offload_jobs SET slot = 0
+      FROM json_each(@leases) AS ended
+     WHERE offload_jobs.id = ended.value ->> 0 AND offload_jobs.fence = ended.value ->> 1
+       AND offload_jobs.lease_owner = @workerId AND offload_jobs.state = 'running' AND offload_jobs.slot = 1
+       AND offload_jobs.queue IN (SELECT value FROM json_each(@queues))
+    RETURNING offload_jobs.queue, offload_jobs.flow_key AS key`,
+  /** @counts: JSON array of [queue, key, n]; the queue rows take the sum of their keys. */
+  keysRelease: `
+    UPDATE offload_flow_keys SET running = running - counted.value ->> 2
+      FROM json_each(@counts) AS counted
+     WHERE offload_flow_keys.queue = counted.value ->> 0 AND offload_flow_keys.key = counted.value ->> 1`,
+  limitsRelease: `
+    UPDATE offload_limits SET running = running - counted.n
+      FROM (SELECT value ->> 0 AS queue, sum(value ->> 2) AS n FROM json_each(@counts) GROUP BY 1) AS counted
+     WHERE offload_limits.queue = counted.queue`,
   /** @startedAt: now for jobs that start at once, null for jobs claimed ahead. */
   jobsLease: `
     UPDATE offload_jobs
@@ -83,11 +89,54 @@ const sql = {
            lease_expires_at = @now + @leaseMs, started_at = @startedAt, slot = 1
      WHERE id IN (SELECT value FROM json_each(@ids))
     RETURNING *`,
-  nextRunAt: `
-    SELECT min(run_at) AS runAt FROM offload_jobs
-     WHERE state = 'queued' AND queue = @queue AND run_at > @now AND task IN (SELECT value FROM json_each(@tasks))`,
   heldBack: `SELECT count(*) AS n FROM offload_jobs WHERE state = 'queued' AND queue = @queue AND run_at <= @now`,
 } as const;
+
+/**
+ * The keys of a queue with waiting jobs in byte order (a skip scan of the flow index, from the
+ * first key or from after `@after`), each with its counters and, unless it is held or full, its
+ * due jobs in claim order (under strict order: its oldest job, once that is due). Rows come one
+ * key at a time, so a claim stops reading where its budget is spent.
+ */
+function rotationSql(seed: 'first' | 'after', order: 'fair' | 'strict'): string {
+  const queued = `state = 'queued' AND flow_key IS NOT NULL AND queue = @queue`;
+  const tasks = `task IN (SELECT value FROM json_each(@tasks))`;
+  const due =
+    order === 'fair'
+      ? `SELECT id FROM offload_jobs INDEXED BY offload_jobs_flow
+          WHERE ${queued} AND flow_key = keys.key AND run_at <= @now AND ${tasks}
+          ORDER BY priority DESC, run_at, id LIMIT @perKey`
+      : `SELECT id FROM (
+           SELECT id, run_at, task FROM offload_jobs INDEXED BY offload_jobs_flow_order
+            WHERE ${queued} AND flow_key = keys.key ORDER BY id LIMIT 1)
+          WHERE run_at <= @now AND ${tasks}`;
+  const next = (after: string) =>
+    `SELECT flow_key FROM offload_jobs INDEXED BY offload_jobs_flow
+      WHERE ${queued}${after} ORDER BY flow_key LIMIT 1`;
+  const limit = `coalesce((SELECT value FROM json_each(@overrides) WHERE json_each.key = keys.key), @keyLimit)`;
+  return `
+    WITH RECURSIVE keys(key, n) AS (
+      SELECT (${next(seed === 'after' ? ' AND flow_key > @after' : '')}), 1
+      UNION ALL
+      SELECT (${next(' AND flow_key > keys.key')}), n + 1 FROM keys WHERE keys.key IS NOT NULL AND n < @most
+    )
+    SELECT keys.key, coalesce(f.running, 0) AS running, coalesce(f.starts, '[]') AS starts, f.held_until,
+           CASE WHEN coalesce(f.held_until, 0) > @now
+                  OR (keys.key <> '' AND coalesce(f.running, 0) >= coalesce(${limit}, 9e18)) THEN '[]'
+                ELSE (SELECT json_group_array(id) FROM (${due})) END AS ids
+      FROM keys LEFT JOIN offload_flow_keys f ON f.queue = @queue AND f.key = keys.key
+     WHERE keys.key IS NOT NULL`;
+}
+
+const rotation = {
+  first: { fair: rotationSql('first', 'fair'), strict: rotationSql('first', 'strict') },
+  after: { fair: rotationSql('after', 'fair'), strict: rotationSql('after', 'strict') },
+} as const;
+
+interface RotationRow extends KeyRow {
+  /** JSON array of the key's due job ids, in claim order ('[]' when it is held or full). */
+  ids: string;
+}
 
 /** What the flow part needs of its store. */
 export interface SqliteFlowDeps {
@@ -191,38 +240,35 @@ export class SqliteFlow {
       return [];
     }
     const ids: number[] = [];
+    const keyRows: Array<[string, number, string]> = [];
     let cursor = row.rotation;
-    for (const key of this.#rotation(queue, row.rotation, keysPerClaim(budget))) {
-      if (ids.length >= budget) break;
-      const state = this.#key(queue, key);
-      if (state.heldUntil !== null && state.heldUntil > now) {
-        later(state.heldUntil);
+    for (const key of this.#rotation(claim, limits, row.rotation, budget)) {
+      if (key.held_until !== null && key.held_until > now) {
+        later(key.held_until);
         continue;
       }
       let free = budget - ids.length;
-      const limit = key === '' ? null : keyLimit(limits, key);
-      if (limit !== null) free = Math.min(free, limit - state.running);
-      const keyRate = key === '' ? undefined : limits.keyRate;
+      const limit = key.key === '' ? null : keyLimit(limits, key.key);
+      if (limit !== null) free = Math.min(free, limit - key.running);
+      const keyRate = key.key === '' ? undefined : limits.keyRate;
+      const starts = parseStarts(key.starts);
       if (keyRate) {
-        const tokens = windowTokens(state.starts, keyRate, now);
+        const tokens = windowTokens(starts, keyRate, now);
         if (tokens.nextAt !== null) later(tokens.nextAt);
         free = Math.min(free, tokens.left);
       }
       if (free <= 0) continue;
-      const taken = this.#due(claim, key, free, limits.order === 'strict' && key !== '');
+      const taken = (JSON.parse(key.ids) as number[]).slice(0, free);
       if (taken.length === 0) continue;
       ids.push(...taken);
-      cursor = key;
-      const keyStarts = keyRate ? afterStarts(state.starts, keyRate, now, taken.length) : [];
+      cursor = key.key;
+      const keyStarts = keyRate ? afterStarts(starts, keyRate, now, taken.length) : [];
       // A window these starts filled wakes the worker when its oldest start leaves it.
       if (keyRate) this.#wakeWhenFull(keyStarts, keyRate, now, later);
-      this.#run(sql.keyAfterClaim, {
-        queue,
-        key,
-        taken: taken.length,
-        starts: JSON.stringify(keyStarts),
-      });
+      keyRows.push([key.key, taken.length, JSON.stringify(keyStarts)]);
+      if (ids.length >= budget) break;
     }
+    if (keyRows.length) this.#run(sql.keysAfterClaim, { queue, keys: JSON.stringify(keyRows) });
     const starts = limits.rate ? afterStarts(queueStarts, limits.rate, now, ids.length) : [];
     if (limits.rate) this.#wakeWhenFull(starts, limits.rate, now, later);
     this.#run(sql.limitsAfterClaim, {
@@ -263,6 +309,35 @@ export class SqliteFlow {
     if (tokens.nextAt !== null) later(tokens.nextAt);
   }
 
+  /**
+   * Gives back the slots of runs that have ended while their outcomes are on their way
+   * (`ClaimParams.ended`), in queues not under strict order; the outcome then finds no slot to give.
+   */
+  releaseEnded(
+    ended: readonly LeaseRef[],
+    workerId: string,
+    limited: ReadonlyMap<string, { limits: QueueLimits }>,
+  ): void {
+    const queues = [...limited].filter(([, flow]) => flow.limits.order !== 'strict');
+    if (ended.length === 0 || queues.length === 0) return;
+    const freed = this.#all(sql.slotsEnded, {
+      leases: JSON.stringify(ended.map((lease) => [Number(lease.id), lease.fence])),
+      workerId,
+      queues: JSON.stringify(queues.map(([queue]) => queue)),
+    }) as Array<{ queue: string; key: string }>;
+    if (freed.length === 0) return;
+    const counts = new Map<string, [string, string, number]>();
+    for (const { queue, key } of freed) {
+      const id = JSON.stringify([queue, key]);
+      const count = counts.get(id);
+      if (count) count[2]++;
+      else counts.set(id, [queue, key, 1]);
+    }
+    const params = { counts: JSON.stringify([...counts.values()]) };
+    this.#run(sql.keysRelease, params);
+    this.#run(sql.limitsRelease, params);
+  }
+
   /** Holds a key (the whole queue for '' or no key) until `until`: `ctx.rateLimited`. */
   hold(queue: string, key: string | null, until: number): void {
     if (key) this.#run(sql.keyHold, { queue, key, until });
@@ -271,7 +346,7 @@ export class SqliteFlow {
 
   /** When a limited queue may next start something by itself: a scheduled run-at, or a token or hold running out. */
   nextWake(queue: string, row: LimitsRow, tasks: string, now: number): number | null {
-    const next = (this.#get(sql.nextRunAt, { queue, now, tasks }) as { runAt: number | null })
+    const next = (this.#get(jobNextRunAt, { queue, tasks, after: now }) as { runAt: number | null })
       .runAt;
     // The stored wake counts even when it has just passed: a timer may fire a millisecond before
     // the clock reaches it, and the claim it makes then rewrites it (a passed wake is dropped).
@@ -280,53 +355,49 @@ export class SqliteFlow {
     return wakes.length ? Math.min(...wakes) : null;
   }
 
-  /** Keys with waiting jobs, in key order, starting after `cursor` and wrapping once ('' is the unkeyed group). */
-  *#rotation(queue: string, cursor: string | null, most: number): Generator<string> {
+  /**
+   * Keys with waiting jobs, in byte order from after `cursor`, wrapping once to end at the cursor
+   * ('' is the unkeyed group); at most `keysPerClaim(budget)` of them.
+   */
+  *#rotation(
+    claim: FlowClaim,
+    limits: QueueLimits,
+    cursor: string | null,
+    budget: number,
+  ): Generator<RotationRow> {
+    const order = limits.order === 'strict' ? 'strict' : 'fair';
+    const strict = order === 'strict';
+    const overrides = strict ? {} : (limits.keyOverrides ?? {});
+    const keyLimit = strict ? 1 : (limits.keyConcurrency ?? null);
+    const widest = Math.max(keyLimit ?? budget, ...Object.values(overrides));
+    const params = {
+      queue: claim.queue,
+      now: claim.now,
+      tasks: claim.tasks,
+      overrides: JSON.stringify(overrides),
+      keyLimit,
+      perKey: Math.min(budget, widest),
+      most: keysPerClaim(budget),
+    };
     let visited = 0;
-    let key = cursor === null ? this.#firstKey(queue) : this.#nextKey(queue, cursor);
-    let wrapped = cursor === null;
-    while (visited < most) {
-      if (key === undefined) {
-        if (wrapped) return;
-        wrapped = true;
-        key = this.#firstKey(queue);
-        if (key === undefined) return;
-      }
-      if (wrapped && cursor !== null && byteOrder(key, cursor) > 0) return;
-      yield key;
+    const first = cursor === null ? rotation.first : rotation.after;
+    const seed = cursor === null ? params : { ...params, after: cursor };
+    for (const key of this.#iterate(first[order], seed)) {
       visited++;
-      if (wrapped && key === cursor) return;
-      key = this.#nextKey(queue, key);
+      yield key;
+    }
+    if (cursor === null || visited >= params.most) return;
+    for (const key of this.#iterate(rotation.first[order], {
+      ...params,
+      most: params.most - visited,
+    })) {
+      if (byteOrder(key.key, cursor) > 0) return;
+      yield key;
     }
   }
 
-  #firstKey(queue: string): string | undefined {
-    return (this.#get(sql.firstKey, { queue }) as { key: string } | undefined)?.key;
-  }
-
-  #nextKey(queue: string, after: string): string | undefined {
-    return (this.#get(sql.nextKey, { queue, after }) as { key: string } | undefined)?.key;
-  }
-
-  /** Up to `limit` due jobs of a key in claim order; under strict order only its oldest job, once it is due. */
-  #due(claim: FlowClaim, key: string, limit: number, strict: boolean): number[] {
-    const { queue, now, tasks } = claim;
-    if (!strict) {
-      const rows = this.#all(sql.keyDue, { queue, key, now, tasks, limit }) as Array<{
-        id: number;
-      }>;
-      return rows.map((row) => row.id);
-    }
-    const head = this.#get(sql.keyHead, { queue, key }) as
-      { id: number; run_at: number; task: string } | undefined;
-    if (!head || head.run_at > now || !(JSON.parse(tasks) as string[]).includes(head.task))
-      return [];
-    return [head.id];
-  }
-
-  #key(queue: string, key: string): KeyRecord {
-    const row = this.#get(sql.keyOne, { queue, key }) as KeyRow | undefined;
-    return row ? keyRecord(row) : { key, running: 0, starts: [], heldUntil: null };
+  #iterate(text: string, params: Record<string, unknown>): IterableIterator<RotationRow> {
+    return this.#deps.statement(text).iterate(params) as IterableIterator<RotationRow>;
   }
 
   #state(row: LimitsRow, now: number): LimitsState {

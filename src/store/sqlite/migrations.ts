@@ -173,6 +173,29 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 7,
+    name: 'end sequence: other processes read which jobs ended since their last look',
+    sql: `
+      -- Grows by one with every end (succeeded, failed for good, cancelled), in commit order since
+      -- SQLite has one writer: a process that sees the file change reads the ends past the last one
+      -- it saw (one indexed range) instead of every job it waits for. A job that ends again after a
+      -- retry takes a new number. The statements that end jobs set it (queries.ts); this trigger
+      -- numbers the ends of any statement that does not.
+      ALTER TABLE offload_jobs ADD COLUMN end_seq INTEGER;
+      CREATE INDEX offload_jobs_end_seq ON offload_jobs (end_seq) WHERE end_seq IS NOT NULL;
+      UPDATE offload_jobs SET end_seq = id WHERE state IN ('succeeded','failed','cancelled');
+      CREATE TRIGGER offload_jobs_end_seq AFTER UPDATE OF state ON offload_jobs
+        WHEN NEW.state IN ('succeeded','failed','cancelled')
+         AND OLD.state NOT IN ('succeeded','failed','cancelled')
+         AND NEW.end_seq IS OLD.end_seq
+      BEGIN
+        UPDATE offload_jobs
+           SET end_seq = coalesce((SELECT end_seq FROM offload_jobs WHERE end_seq IS NOT NULL ORDER BY end_seq DESC LIMIT 1), 0) + 1
+         WHERE id = NEW.id;
+      END;
+    `,
+  },
+  {
+    version: 8,
     name: 'bulk actions and the dead-letter view',
     sql: `
       -- One row per bulk action (retry, cancel, delete by filter): its filter, the id cursor its

@@ -19,6 +19,7 @@ import {
   type JobFilter,
   type JobListParams,
   type JobOutcome,
+  type JobUpdateParams,
   type LeaseRef,
   type LimitsLayer,
   type LimitsState,
@@ -48,7 +49,9 @@ import {
 } from '../row.ts';
 import { SqliteBulk } from './bulk.ts';
 import { SqliteEnqueuer } from './enqueuer.ts';
+import { SqliteChangeWatch } from './change-watch.ts';
 import { SqliteFlow } from './flow.ts';
+import { SqliteJobEdit } from './job-edit.ts';
 import { openDatabase, storageError } from './open-database.ts';
 import { filterClause, sql, stateExpression } from './queries.ts';
 
@@ -61,8 +64,9 @@ export interface SqliteStoreOptions {
    */
   durability?: 'normal' | 'full';
   /**
-   * How often (ms) to look for commits by other processes, which are announced as `store:changed`.
-   * Cheap: it reads SQLite's data_version. Default 5; 0 turns it off.
+   * How often (ms) to look for commits by other processes, which are announced as `store:changed`
+   * naming the jobs that ended since the last look. Cheap: it reads SQLite's data_version, and the
+   * ends by one indexed range only when that moved. Default 5; 0 turns it off.
    */
   watchInterval?: number;
   /**
@@ -121,9 +125,9 @@ export class SqliteStore implements Store {
   readonly #enqueuer: SqliteEnqueuer;
   readonly #flow: SqliteFlow;
   readonly #bulk: SqliteBulk;
-  #watchTimer: NodeJS.Timeout | undefined;
+  #watch: SqliteChangeWatch | undefined;
+  readonly #edit: SqliteJobEdit;
   #checkpointTimer: NodeJS.Timeout | undefined;
-  #dataVersion = 0;
   #closed = false;
 
   constructor(options: SqliteStoreOptions = {}) {
@@ -148,7 +152,21 @@ export class SqliteStore implements Store {
       statement: (text) => this.#statement(text),
       write: (work) => this.#write(work),
     });
-    if (parsed.watchInterval > 0) this.#startWatching(parsed.watchInterval);
+    this.#edit = new SqliteJobEdit({
+      clock: this.clock,
+      events: this.#events,
+      statement: (text) => this.#statement(text),
+      write: (work) => this.#write(work),
+      stateError: (id, action, allowed) => this.#stateError(id, action, allowed),
+    });
+    if (parsed.watchInterval > 0) {
+      this.#watch = new SqliteChangeWatch({
+        db: this.#db,
+        events: this.#events,
+        intervalMs: parsed.watchInterval,
+      });
+      this.#watch.start();
+    }
     if (parsed.checkpointInterval > 0) this.#startCheckpoints(parsed.checkpointInterval);
     mapStorageErrors(this, (error) => storageError(error, this.#file));
   }
@@ -182,12 +200,12 @@ export class SqliteStore implements Store {
     const now = this.clock.now();
     const tasks = JSON.stringify(params.tasks);
     const claimed = this.#write(() => {
-      const paused = new Set(
-        (this.#statement(sql.queuePaused).all() as Array<{ name: string }>).map((r) => r.name),
-      );
+      const paused = this.#pausedQueues();
       const rows: JobRow[] = [];
       const claim = this.#statement(sql.jobClaim);
       const limited = this.#flow.limited();
+      if (params.ended && limited.size > 0)
+        this.#flow.releaseEnded(params.ended, params.workerId, limited);
       for (const queue of params.queues) {
         if (queue.limit <= 0 || paused.has(queue.name)) continue;
         const flow = limited.get(queue.name);
@@ -231,6 +249,11 @@ export class SqliteStore implements Store {
     if (this.#events.listens('job:started'))
       for (const job of jobs) this.#events.emit('job:started', eventOf(job));
     return jobs;
+  }
+
+  #pausedQueues(): Set<string> {
+    const rows = this.#statement(sql.queuePaused).all() as Array<{ name: string }>;
+    return new Set(rows.map((row) => row.name));
   }
 
   async jobRenewLeases(params: RenewParams): Promise<string[]> {
@@ -441,6 +464,16 @@ export class SqliteStore implements Store {
     return job;
   }
 
+  async jobUpdate(params: JobUpdateParams): Promise<Job> {
+    this.#assertOpen();
+    return this.#edit.update(params);
+  }
+
+  async jobRemove(params: { id: string }): Promise<Job> {
+    this.#assertOpen();
+    return this.#edit.remove(params);
+  }
+
   async jobGet(params: { id: string }): Promise<Job | undefined> {
     this.#assertOpen();
     const row = this.#statement(sql.jobGet).get(params.id) as JobRow | undefined;
@@ -559,17 +592,20 @@ export class SqliteStore implements Store {
     const now = this.clock.now();
     const tasks = JSON.stringify(params.tasks);
     const limited = this.#flow.limited();
-    const free = params.queues.filter((queue) => !limited.has(queue));
-    const row = this.#statement(sql.jobNextRunAt).get({ queues: JSON.stringify(free), tasks }) as {
-      runAt: number | null;
-    };
+    const paused = this.#pausedQueues();
+    const nextRunAt = this.#statement(sql.jobNextRunAt);
     // A limited queue's due jobs wait for a slot (a job end wakes the worker) or a token: its
     // next wake is a scheduled run-at or a window or hold running out, never "now".
     const wakes = params.queues
-      .filter((queue) => limited.has(queue))
-      .map((queue) => this.#flow.nextWake(queue, limited.get(queue)!.row, tasks, now));
-    const all = [row.runAt, ...wakes].filter((at): at is number => at !== null);
-    return all.length ? Math.min(...all) : null;
+      .filter((queue) => !paused.has(queue))
+      .map((queue) => {
+        const flow = limited.get(queue);
+        if (flow) return this.#flow.nextWake(queue, flow.row, tasks, now);
+        return (nextRunAt.get({ queue, tasks, after: -Infinity }) as { runAt: number | null })
+          .runAt;
+      })
+      .filter((at): at is number => at !== null);
+    return wakes.length ? Math.min(...wakes) : null;
   }
 
   async limitsSet(params: {
@@ -613,7 +649,7 @@ export class SqliteStore implements Store {
       .map((r) => r.name)
       .sort();
     const counted = this.#statement(
-      `SELECT queue, ${stateExpression} AS state, count(*) AS n FROM offload_jobs GROUP BY 1, 2`,
+      `SELECT queue, ${stateExpression} AS state, count(*) AS n FROM offload_jobs WHERE ${filterClause({})} GROUP BY 1, 2`,
     ).all({ now }) as Array<{ queue: string; state: JobState; n: number }>;
     const byQueue = new Map(names.map((name) => [name, emptyCounts()]));
     for (const row of counted) byQueue.get(row.queue)![row.state] = row.n;
@@ -737,22 +773,10 @@ export class SqliteStore implements Store {
     if (this.#closed) return;
     this.#enqueuer.commitPending();
     this.#closed = true;
-    clearInterval(this.#watchTimer);
+    this.#watch?.stop();
     clearInterval(this.#checkpointTimer);
     this.#events.clear();
     this.#db.close();
-  }
-
-  #startWatching(intervalMs: number): void {
-    const version = this.#db.prepare('PRAGMA data_version').pluck();
-    this.#dataVersion = version.get() as number;
-    this.#watchTimer = setInterval(() => {
-      const current = version.get() as number;
-      if (current === this.#dataVersion) return;
-      this.#dataVersion = current;
-      this.#events.emit('store:changed', {});
-    }, intervalMs);
-    this.#watchTimer.unref();
   }
 
   /**
