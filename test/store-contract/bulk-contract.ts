@@ -178,6 +178,28 @@ export function bulkContract(t: ContractKit): void {
       assert.equal((await store.jobGet({ id: running.job.id }))?.state, 'running');
     });
 
+    it('deletes the newest job of the store too, announcing each removal', async () => {
+      const store = t.store();
+      const [ended] = await failed(1, { message: 'boom' });
+      const newest = await store.jobEnqueue(t.job({ runAt: t.clock().now() + 60_000 }));
+      const removed: JobEvent[] = [];
+      store.on('job:removed', (e) => removed.push(e));
+      const { id } = await store.jobBulkCreate({ action: 'delete', filter: { task: 'echo' } });
+      assert.equal((await runAll(id)).done, 2);
+      assert.equal(await store.jobGet({ id: ended! }), undefined);
+      assert.equal(await store.jobGet({ id: newest.job.id }), undefined);
+      assert.equal((await store.jobList({})).jobs.length, 0);
+      assert.deepEqual(
+        removed.map((e) => [e.id, e.state]).sort(),
+        [
+          [ended!, 'failed'],
+          [newest.job.id, 'scheduled'],
+        ].sort(),
+      );
+      const next = await store.jobEnqueue(t.job());
+      assert.ok(Number(next.job.id) > Number(newest.job.id), 'no id handed out twice');
+    });
+
     it('filters by task, error code, error message and age, and takes no job made after it began', async () => {
       const store = t.store();
       const clock = t.clock();

@@ -19,10 +19,10 @@ import {
   type DeadLetterGroup,
   type DeadLetterParams,
 } from '../contract.ts';
+import type { JobState } from '../../core/job.ts';
 import type { StoreEventHub } from '../events.ts';
 import { eventOfRow } from '../row.ts';
-import type { Notifier } from './notifier.ts';
-import { deliveryItem, ENQUEUED_ITEM, filterClause, notify } from './queries.ts';
+import { deliveryItem, ENQUEUED_ITEM, filterClause, notify, stateExpression } from './queries.ts';
 import type { Queryable } from './queryable.ts';
 
 const ID_PATTERN = /^[0-9]{1,18}$/;
@@ -42,6 +42,7 @@ type ChangedRow = {
   task: string;
   attempts: number;
   webhook_job_id?: string | null;
+  state?: JobState;
 };
 
 /**
@@ -71,18 +72,23 @@ const CHANGE: Readonly<Record<BulkAction, string>> = {
     ${notify('c WHERE webhook_job_id IS NOT NULL', 'enq', deliveryItem('$2'), 'hooks')}
     SELECT c.id::text AS id, c.queue, c.task, c.attempts, c.webhook_job_id::text AS webhook_job_id,
            (SELECT count(*) FROM notes) AS sent, (SELECT count(*) FROM hooks) AS hooked FROM c`,
-  // Keeps the newest job, as jobDeleteFinished does, so both stores delete alike.
   delete: `
-    DELETE FROM {s}.jobs
-     WHERE id = ANY($1::bigint[]) AND ${BULK_ELIGIBLE.delete} AND $2::bigint IS NOT NULL
-       AND id < (SELECT max(id) FROM {s}.jobs)
-    RETURNING id::text AS id, queue, task, attempts`,
+    WITH d AS (
+      DELETE FROM {s}.jobs WHERE id = ANY($1::bigint[]) AND ${BULK_ELIGIBLE.delete}
+      RETURNING id, queue, task, attempts, ${stateExpression(2)} AS state),
+    ${notify('d', 'rm', 'json_build_array(id::text, queue, task, attempts, state)')}
+    SELECT d.id::text AS id, d.queue, d.task, d.attempts, d.state, (SELECT count(*) FROM notes) AS sent FROM d`,
 };
+
+const EVENT = {
+  retry: 'job:enqueued',
+  cancel: 'job:cancelled',
+  delete: 'job:removed',
+} as const;
 
 export interface PostgresBulkDeps {
   clock: Clock;
   events: StoreEventHub;
-  notifier: Notifier;
   /** Fills in the schema, channel and origin of a statement. */
   bind(text: string): string;
   read<R>(text: string, values: unknown[]): Promise<{ rows: R[] }>;
@@ -282,14 +288,10 @@ export class PostgresBulk {
   #announce(action: BulkAction, rows: ChangedRow[]): void {
     if (rows.length === 0) return;
     const events = this.#deps.events;
-    if (action === 'delete') {
-      this.#deps.notifier.publish('changed', [[...new Set(rows.map((row) => row.queue))]]);
-      return events.emit('store:changed', {});
-    }
-    const name = action === 'retry' ? 'job:enqueued' : 'job:cancelled';
+    const name = EVENT[action];
     const state = action === 'retry' ? 'queued' : 'cancelled';
     for (const row of rows) {
-      events.emit(name, eventOfRow(row, state));
+      events.emit(name, eventOfRow(row, row.state ?? state));
       if (row.webhook_job_id)
         events.emit('job:enqueued', {
           id: row.webhook_job_id,

@@ -161,7 +161,6 @@ export class PostgresStore implements Store {
     this.#bulk = new PostgresBulk({
       clock: this.clock,
       events: this.#events,
-      notifier: this.#notifier,
       bind: (text) => bindSql(text, this.#bindings(this.#origin)),
       read: (text, values) => this.#read(text, values),
       transaction: (work) => this.#transaction(work),

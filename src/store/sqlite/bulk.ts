@@ -21,12 +21,21 @@ import {
   type DeadLetterParams,
   type JobEvent,
 } from '../contract.ts';
+import type { JobState } from '../../core/job.ts';
 import type { StoreEventHub } from '../events.ts';
 import { eventOfRow } from '../row.ts';
-import { filterClause } from './queries.ts';
+import { sql as editSql } from './job-edit.ts';
+import { filterClause, stateExpression } from './queries.ts';
 
 type Statement = Database.Statement<unknown[], unknown>;
-type ChangedRow = { id: number; queue: string; task: string; attempts: number; hooked?: number };
+type ChangedRow = {
+  id: number;
+  queue: string;
+  task: string;
+  attempts: number;
+  hooked?: number;
+  state?: JobState;
+};
 
 /** What a bulk action does to the jobs of one chunk (@ids: a JSON array of job ids). */
 const CHANGE: Readonly<Record<BulkAction, string>> = {
@@ -42,19 +51,19 @@ const CHANGE: Readonly<Record<BulkAction, string>> = {
     UPDATE offload_jobs SET state = 'cancelled', finished_at = @now, lease_owner = NULL, lease_expires_at = NULL
      WHERE id IN (SELECT value FROM json_each(@ids)) AND ${BULK_ELIGIBLE.cancel}
     RETURNING id, queue, task, attempts, callback_url IS NOT NULL AS hooked`,
-  // The newest job is kept whatever it is: SQLite would hand its id out again (see jobDeleteFinished).
+  // The newest job is emptied instead, as jobRemove does: SQLite would hand its id out again.
   delete: `
     DELETE FROM offload_jobs
      WHERE id IN (SELECT value FROM json_each(@ids)) AND ${BULK_ELIGIBLE.delete}
        AND id < (SELECT max(id) FROM offload_jobs)
-    RETURNING id, queue, task, attempts`,
+    RETURNING id, queue, task, attempts, ${stateExpression} AS state`,
 };
 
-const EVENT: Readonly<Record<BulkAction, 'job:enqueued' | 'job:cancelled' | null>> = {
+const EVENT = {
   retry: 'job:enqueued',
   cancel: 'job:cancelled',
-  delete: null,
-};
+  delete: 'job:removed',
+} as const;
 
 export interface SqliteBulkDeps {
   clock: Clock;
@@ -121,6 +130,7 @@ export class SqliteBulk {
             .statement(CHANGE[action])
             .all({ ids: JSON.stringify(picked), now }) as ChangedRow[])
         : [];
+      if (action === 'delete') changed.push(...this.#tombstone(picked, changed.length, now));
       const finished = picked.length < limit;
       return this.#deps
         .statement(
@@ -143,6 +153,20 @@ export class SqliteBulk {
     });
     this.#announce(action, changed);
     return row && bulkFromRow(row);
+  }
+
+  /** The store's newest job, when the chunk took it and the delete left it: emptied as jobRemove does. */
+  #tombstone(picked: unknown[], deleted: number, now: number): ChangedRow[] {
+    if (picked.length === deleted) return [];
+    const newest = picked[picked.length - 1] as number;
+    const row = this.#deps
+      .statement(
+        `SELECT id, queue, task, attempts, ${stateExpression} AS state FROM offload_jobs WHERE id = @id`,
+      )
+      .get({ id: newest, now }) as ChangedRow | undefined;
+    if (!row) return [];
+    const emptied = this.#deps.statement(editSql.jobTombstone).run({ id: newest, now }).changes;
+    return emptied === 1 ? [row] : [];
   }
 
   interrupt(id: string, error: string): boolean {
@@ -200,9 +224,9 @@ export class SqliteBulk {
     if (rows.length === 0) return;
     const name = EVENT[action];
     const events = this.#deps.events;
-    if (name === null) return events.emit('store:changed', {});
     const state = action === 'retry' ? 'queued' : 'cancelled';
-    for (const row of rows) events.emit(name, eventOfRow(row, state));
+    for (const row of rows) events.emit(name, eventOfRow(row, row.state ?? state));
+    if (action === 'delete') return events.emit('store:changed', {});
     const hooked = rows.filter((row) => row.hooked).map((row) => row.id);
     if (hooked.length === 0) return;
     const deliveries = this.#deps
