@@ -45,6 +45,8 @@ export {
   type EnqueueManyItem,
   type EnqueueWithResult,
 } from './queue/queue.ts';
+export type { BulkOptions, BulkFilterInput } from './queue/bulk-options.ts';
+export type { BulkHandle } from './queue/bulk-runner.ts';
 export type { JobChanges } from './queue/job-update.ts';
 export {
   createWorker,
@@ -83,5 +85,11 @@ export type {
   LimitsState,
   KeyState,
   TokenState,
+  BulkAction,
+  BulkFilter,
+  BulkRecord,
+  BulkState,
+  DeadLetterGroup,
+  DeadLetterParams,
 } from './store/contract.ts';
 export type { QueueLimitsInput, RateWindowInput } from './core/flow-limits.ts';

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { OffloadError } from '../core/errors.ts';
 import type { GlobalFlags } from './context.ts';
 import { registerBenchCommands } from './commands/bench.ts';
+import { registerBulkCommands } from './commands/bulk.ts';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerLimitsCommands } from './commands/limits.ts';
 import { registerWorkerCommands } from './commands/worker.ts';
@@ -37,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   const globals = () => program.opts<GlobalFlags>();
   registerWorkerCommands(program, globals);
   registerJobCommands(program, globals);
+  registerBulkCommands(program, globals);
   registerLimitsCommands(program, globals);
   registerTokenCommands(program, globals);
   registerBenchCommands(program, globals);

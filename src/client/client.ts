@@ -5,6 +5,9 @@ import { checkClientOptions, type ClientOptions } from './client-options.ts';
 import { problemFromResponse, ProblemError } from './problem-error.ts';
 import type { QueueLimitsInput } from '../core/flow-limits.ts';
 import type {
+  ApiBulk,
+  ApiBulkFilter,
+  ApiDeadLetter,
   ApiHealth,
   ApiJob,
   ApiLimits,
@@ -332,6 +335,69 @@ export class OffloadClient {
     await this.#send('DELETE', limitsPath(queue), { signal: options.signal });
   }
 
+  /**
+   * Retries, cancels or deletes every job `filter` matches, in chunks on the server; resolves with
+   * its progress at once (the server's 202). Follow it with {@link getBulk} or {@link waitForBulk}.
+   * A filter that matches every job is refused (422 `ERR_BULK_FILTER_EMPTY`) unless `all` is true.
+   */
+  async bulk(
+    request: { action: ApiBulk['action']; filter?: ApiBulkFilter; all?: boolean },
+    options: CallOptions = {},
+  ): Promise<ApiBulk> {
+    return this.#json('POST', '/v1/jobs/bulk', { body: request, signal: options.signal });
+  }
+
+  /** A bulk action's progress: matched, done, skipped and state. */
+  async getBulk(id: string, options: CallOptions = {}): Promise<ApiBulk> {
+    return this.#json('GET', bulkPath(id), { signal: options.signal });
+  }
+
+  /**
+   * Resolves once a bulk action is no longer running (`done` or `interrupted`: check `state`),
+   * reading it every `pollMs` (default 500). Rejects with `ERR_WAIT_TIMEOUT` after `timeoutMs`.
+   */
+  async waitForBulk(
+    bulk: string | ApiBulk,
+    options: CallOptions & { timeoutMs?: number; pollMs?: number } = {},
+  ): Promise<ApiBulk> {
+    const id = typeof bulk === 'string' ? bulk : bulk.id;
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    for (;;) {
+      const current = await this.getBulk(id, options);
+      if (current.state !== 'running') return current;
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new OffloadError(
+          ErrorCodes.WAIT_TIMEOUT,
+          `bulk action ${id} did not end within ${options.timeoutMs} ms (${current.done} of ${current.matched} done); wait again, or read it later with getBulk()`,
+          { details: { bulk: current } },
+        );
+      await sleep(Math.min(options.pollMs ?? 500, left), options.signal);
+    }
+  }
+
+  /** Jobs that failed for good, grouped by task and error, largest group first. */
+  async deadLetters(
+    options: CallOptions & { queue?: string; task?: string; limit?: number } = {},
+  ): Promise<ApiDeadLetter[]> {
+    const query = {
+      queue: options.queue,
+      task: options.task,
+      limit: options.limit === undefined ? undefined : String(options.limit),
+    };
+    return (
+      await this.#json<{ groups: ApiDeadLetter[] }>('GET', '/v1/dead-letters', {
+        query,
+        signal: options.signal,
+      })
+    ).groups;
+  }
+
+  /** Retries every job of a dead-letter group: a bulk retry by its filter. */
+  async redrive(group: Pick<ApiDeadLetter, 'filter'>, options: CallOptions = {}): Promise<ApiBulk> {
+    return this.bulk({ action: 'retry', filter: group.filter }, options);
+  }
+
   /** Tasks the server and its workers know, with payload JSON Schemas where known. */
   async listTasks(options: CallOptions = {}): Promise<ApiTask[]> {
     return (await this.#json<{ tasks: ApiTask[] }>('GET', '/v1/tasks', { signal: options.signal }))
@@ -413,6 +479,10 @@ function enqueueBody(
 
 function limitsPath(queue: string): string {
   return `/v1/queues/${encodeURIComponent(queue)}/limits`;
+}
+
+function bulkPath(id: string): string {
+  return `/v1/jobs/bulk/${encodeURIComponent(id)}`;
 }
 
 function jobPath(id: string): string {

@@ -16,6 +16,9 @@ export {
 export type { ClientOptions } from './client-options.ts';
 export { ProblemError, type ProblemField } from './problem-error.ts';
 export type {
+  ApiBulk,
+  ApiBulkFilter,
+  ApiDeadLetter,
   ApiHealth,
   ApiJob,
   ApiJobError,

@@ -166,3 +166,57 @@ export interface ApiHealth {
   store: string;
   uptimeSeconds: number;
 }
+
+/**
+ * Which jobs a bulk action takes (`POST /v1/jobs/bulk`); every field given must match. Jobs have no
+ * tags yet: a `tag` field joins when they do.
+ */
+export interface ApiBulkFilter {
+  queue?: string;
+  task?: string;
+  /** A state the action applies to. Default: every state it applies to. */
+  state?: JobState;
+  /** The code of the job's last error; null: an error without a code. */
+  errorCode?: string | null;
+  /** The message of the job's last error, whole. */
+  errorMessage?: string;
+  /** Only jobs created before this time: ISO 8601 or epoch milliseconds. */
+  createdBefore?: string | number;
+  /** Only jobs created longer ago than this: milliseconds or a duration such as `1h`. */
+  olderThan?: number | string;
+}
+
+/** A bulk action and its progress (`GET /v1/jobs/bulk/{id}`); times are ISO 8601. */
+export interface ApiBulk {
+  id: string;
+  action: 'retry' | 'cancel' | 'delete';
+  /** As stored: an age is kept as `createdBefore` in epoch milliseconds. */
+  filter: ApiBulkFilter;
+  state: 'running' | 'done' | 'interrupted';
+  /** Jobs that matched when it began. */
+  matched: number;
+  /** Jobs changed so far. */
+  done: number;
+  /** Jobs reached but left alone (their state moved on, or their unique key is held). */
+  skipped: number;
+  /** Why it was interrupted, or null. */
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+  links: { self: string };
+}
+
+/** Jobs of one task that failed for good with one error (`GET /v1/dead-letters`). */
+export interface ApiDeadLetter {
+  task: string;
+  errorCode: string | null;
+  /** The group's message (groups without a code), else the newest job's. */
+  errorMessage: string;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  lastJobId: string;
+  /** The filter of a bulk retry that redrives the group. */
+  filter: ApiBulkFilter;
+}

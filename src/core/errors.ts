@@ -72,6 +72,10 @@ export const ErrorCodes = {
   JOB_CANCELLED: 'ERR_JOB_CANCELLED',
   /** A task's flow key function threw or returned no usable key for a payload; nothing was stored. */
   INVALID_KEY: 'ERR_INVALID_KEY',
+  /** No bulk action has that id. */
+  BULK_NOT_FOUND: 'ERR_BULK_NOT_FOUND',
+  /** A bulk action's filter matches every job and `all: true` (`--all`) was not given. */
+  BULK_FILTER_EMPTY: 'ERR_BULK_FILTER_EMPTY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

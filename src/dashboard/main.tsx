@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, describeError, SESSION_ENDED, setCsrfToken, type Me } from './api.ts';
 import { useRoute } from './hooks.ts';
 import { live } from './live.ts';
+import { DeadLettersView } from './views/dead-letters.tsx';
 import { JobView } from './views/job.tsx';
 import { JobsView } from './views/jobs.tsx';
 import { LoginView } from './views/login.tsx';
@@ -13,6 +14,7 @@ import { WorkersView } from './views/workers.tsx';
 const NAV = [
   ['', 'Overview'],
   ['jobs', 'Jobs'],
+  ['dead-letters', 'Dead letters'],
   ['workers', 'Workers'],
   ['modes', 'Modes'],
 ] as const;
@@ -101,6 +103,7 @@ function App() {
         {section === '' && <OverviewView />}
         {section === 'jobs' && id === undefined && <JobsView query={route.query} />}
         {section === 'jobs' && id !== undefined && <JobView id={id} />}
+        {section === 'dead-letters' && <DeadLettersView />}
         {section === 'workers' && <WorkersView />}
         {section === 'modes' && <ModesView />}
       </main>

@@ -7,6 +7,9 @@ import { describe, optionSchemas, parseOptions } from '../core/options.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from '../core/payload.ts';
 import { validateWithSchema } from '../core/schema.ts';
 import type {
+  BulkRecord,
+  DeadLetterGroup,
+  DeadLetterParams,
   EnqueueParams,
   EnqueueResult,
   JobFilter,
@@ -21,6 +24,8 @@ import type { Task, TaskPayload, TaskResult } from '../task/task.ts';
 import type { TaskMap, TaskSet } from '../task/task-registry.ts';
 import { parseJobChanges, type JobChanges } from './job-update.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
+import type { BulkOptions, ParsedBulk } from './bulk-options.ts';
+import type { BulkHandle, BulkRunner } from './bulk-runner.ts';
 import { JobWaits, waitResult } from './job-waits.ts';
 
 /** Per-job choices at enqueue; each defaults to the task's own setting. */
@@ -114,6 +119,17 @@ const jobListSchema = jobFilterSchema.extend({
   cursor: z.string().nullable().optional(),
 });
 
+const deadLetterSchema = z.object({
+  queue: optionSchemas.name.optional(),
+  task: optionSchemas.name.optional(),
+  limit: z
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be 1-1000')
+    .max(1000, 'must be 1-1000')
+    .optional(),
+});
+
 /** Options of {@link Queue.wait}. */
 export interface WaitOptions {
   /**
@@ -191,6 +207,8 @@ export class Queue<M extends TaskMap = Record<never, never>> {
   readonly store: Store;
   readonly #tasks: TaskRegistry;
   readonly #maxPayloadBytes: number;
+  /** Made on the first bulk action: producers that never run one never load it. */
+  #bulk: BulkRunner | undefined;
   /** The handle last added to #tasks: a bulk enqueue of one task checks it once. */
   #lastTask: Task | undefined;
 
@@ -388,6 +406,71 @@ export class Queue<M extends TaskMap = Record<never, never>> {
   /** Queues a failed or cancelled job again with a fresh attempt budget. */
   retry(id: string): Promise<Job> {
     return this.store.jobRetry({ id: String(id) });
+  }
+
+  /**
+   * Retries, cancels or deletes every job a filter matches (see {@link BulkOptions}), in chunks of
+   * 1 000 jobs, one store transaction each, so a million matching jobs never hold the store for
+   * long. Resolves once the action is recorded (its progress readable by any process through
+   * {@link getBulk}), with a handle whose `done` resolves when the last chunk is written. Throws
+   * ERR_BULK_FILTER_EMPTY for a filter that matches every job without `all: true`, and
+   * ERR_INVALID_OPTION naming a bad field; nothing is changed then.
+   */
+  async bulk(options: BulkOptions): Promise<BulkHandle> {
+    const { action, filter } = await this.#parseBulk('bulk', options);
+    const record = await this.store.jobBulkCreate({ action, filter });
+    return (await this.#runner()).run(record.id);
+  }
+
+  /** How many jobs a bulk action would change now, checked as {@link bulk} checks it, changing nothing. */
+  async countBulk(options: BulkOptions): Promise<number> {
+    const { action, filter } = await this.#parseBulk('countBulk', options);
+    return this.store.jobBulkCount({ action, filter });
+  }
+
+  /** A bulk action's progress as stored, from whichever process runs it; undefined when unknown. */
+  getBulk(id: string): Promise<BulkRecord | undefined> {
+    return this.store.jobBulkGet({ id: String(id) });
+  }
+
+  /**
+   * Takes up the bulk actions left running in the store (by a process that stopped or died): each
+   * resumes from its cursor once the lease of its last runner has run out. Returns their handles.
+   */
+  async resumeBulk(): Promise<BulkHandle[]> {
+    const running = await this.store.jobBulkList({ state: 'running' });
+    if (running.length === 0) return [];
+    const runner = await this.#runner();
+    return running.map((record) => runner.run(record.id));
+  }
+
+  /** Stops this queue's bulk runs after their current chunk; each stays resumable ({@link resumeBulk}). */
+  async stopBulk(): Promise<void> {
+    await this.#bulk?.stop();
+  }
+
+  async #parseBulk(label: string, options: BulkOptions): Promise<ParsedBulk> {
+    const { parseBulk } = await import('./bulk-options.ts');
+    return parseBulk(label, options, this.store.clock.now());
+  }
+
+  async #runner(): Promise<BulkRunner> {
+    if (this.#bulk) return this.#bulk;
+    const { BulkRunner } = await import('./bulk-runner.ts');
+    return (this.#bulk ??= new BulkRunner(this.store));
+  }
+
+  /**
+   * The dead-letter view: jobs that failed for good, grouped by task and error (its code, or its
+   * message when it has none), with counts and first and last failure, largest group first.
+   */
+  async deadLetters(params: DeadLetterParams = {}): Promise<DeadLetterGroup[]> {
+    return this.store.jobDeadLetters(parseOptions('deadLetters', deadLetterSchema, params));
+  }
+
+  /** Retries every job of a dead-letter group (a bulk retry by its filter), each with a fresh attempt budget. */
+  async redrive(group: Pick<DeadLetterGroup, 'filter'>): Promise<BulkHandle> {
+    return this.bulk({ action: 'retry', filter: { ...group.filter } });
   }
 
   /**

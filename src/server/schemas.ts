@@ -385,3 +385,109 @@ export const modesSchema = z
     chart: z.string().optional(),
   })
   .meta({ id: 'Modes' });
+
+const bulkFilterBody = z
+  .strictObject({
+    queue: optionSchemas.name.optional(),
+    task: optionSchemas.name.optional(),
+    state: jobStateSchema
+      .optional()
+      .meta({ description: 'One the action applies to; default every state it applies to' }),
+    errorCode: z
+      .string()
+      .min(1)
+      .max(200)
+      .nullable()
+      .optional()
+      .meta({ description: "The code of the job's last error; null: an error without a code" }),
+    errorMessage: z
+      .string()
+      .min(1)
+      .max(10_000)
+      .optional()
+      .meta({ description: "The message of the job's last error, whole" }),
+    createdBefore: z
+      .union([isoRunAt, optionSchemas.runAtMs], {
+        message: 'must be an ISO 8601 date-time or epoch milliseconds',
+      })
+      .optional()
+      .meta({ description: 'Only jobs created before this time' }),
+    olderThan: duration('ms', LIMITS.delayMs, `${LIMITS.delayMs} ms (100 years)`)
+      .optional()
+      .meta({ description: 'Only jobs created longer ago than this, such as 1h' }),
+  })
+  .meta({
+    id: 'BulkFilter',
+    description:
+      'Every field given must match. Jobs have no tags yet; a `tag` field joins the filter when they do.',
+  });
+
+/** The body of `POST /v1/jobs/bulk`. */
+export const bulkBodySchema = z
+  .strictObject({
+    action: z.enum(['retry', 'cancel', 'delete']).meta({
+      description:
+        'retry: failed or cancelled jobs, each with a fresh attempt budget; cancel: jobs that have not ended; delete: jobs that ended or have not started',
+    }),
+    filter: bulkFilterBody.optional(),
+    all: z
+      .boolean()
+      .optional()
+      .meta({ description: 'Confirms a filter that matches every job; refused without it (422)' }),
+  })
+  .meta({ id: 'BulkRequest' });
+
+export const bulkIdParamsSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[1-9][0-9]{0,17}$/, 'must be a bulk action id, as POST /v1/jobs/bulk returns'),
+});
+
+export const bulkViewSchema = z
+  .object({
+    id: z.string(),
+    action: z.enum(['retry', 'cancel', 'delete']),
+    filter: z.record(z.string(), z.unknown()).meta({
+      description: 'The filter as stored; an age is stored as createdBefore (epoch ms)',
+    }),
+    state: z.enum(['running', 'done', 'interrupted']),
+    matched: z.number().meta({ description: 'Jobs that matched when the action began' }),
+    done: z.number().meta({ description: 'Jobs changed so far' }),
+    skipped: z.number().meta({
+      description:
+        'Jobs reached but left alone: their state moved on, or another unfinished job holds their unique key',
+    }),
+    error: z.string().nullable().meta({ description: 'Why it was interrupted' }),
+    createdAt: isoTime,
+    updatedAt: isoTime,
+    finishedAt: isoTime.nullable(),
+    links: z.object({ self: z.string() }),
+  })
+  .meta({ id: 'BulkAction' });
+
+export const deadLettersQuerySchema = z.strictObject({
+  queue: optionSchemas.name.optional(),
+  task: optionSchemas.name.optional(),
+  limit: z.coerce.number().int('must be a whole number').min(1).max(1000).optional(),
+});
+
+export const deadLetterListSchema = z
+  .object({
+    groups: z.array(
+      z.object({
+        task: z.string(),
+        errorCode: z.string().nullable(),
+        errorMessage: z.string().meta({
+          description: "The group's message (groups without a code), else its newest job's",
+        }),
+        count: z.number(),
+        firstSeen: isoTime,
+        lastSeen: isoTime,
+        lastJobId: z.string(),
+        filter: z.record(z.string(), z.unknown()).meta({
+          description: 'Send it as the filter of a bulk retry (action retry) to redrive the group',
+        }),
+      }),
+    ),
+  })
+  .meta({ id: 'DeadLetterList' });

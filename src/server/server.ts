@@ -20,6 +20,7 @@ import { ServerMetrics } from './metrics.ts';
 import { buildOpenApi } from './openapi.ts';
 import { HttpProblem, sendProblem } from './problem.ts';
 import { registerRoutes, type RouteSpec } from './route.ts';
+import { bulkRoutes } from './routes/bulk.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { limitsRoutes } from './routes/limits.ts';
 import { queueRoutes } from './routes/queues.ts';
@@ -124,6 +125,8 @@ export class OffloadServer {
   readonly #ready: Promise<void>;
   readonly #sessions = new SessionStore({ ttlMs: SESSION_TTL_SECONDS * 1000 });
   readonly #session: SessionToken;
+  readonly #api: ApiContext;
+  #resuming: Promise<unknown> = Promise.resolve();
   #url: string | undefined;
 
   constructor(options: ServerOptions) {
@@ -160,6 +163,7 @@ export class OffloadServer {
       retryAfterSeconds: 1,
       dataDir: parsed.dataDir,
     };
+    this.#api = api;
     this.#ready = this.#setUp(api, authenticate);
   }
 
@@ -212,6 +216,7 @@ export class OffloadServer {
       ),
     );
     const routes: RouteSpec[] = [
+      ...bulkRoutes(api),
       ...jobRoutes(api),
       ...queueRoutes(api),
       ...limitsRoutes(api),
@@ -260,11 +265,32 @@ export class OffloadServer {
     const address = this.app.server.address() as net.AddressInfo;
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     this.#url = `http://${shown}:${address.port}`;
+    this.#resumeBulk();
     return this.#url;
   }
 
-  /** Stops taking requests, ends open streams and waits, then frees the port. The store stays open. */
+  /**
+   * Bulk actions left running by a server that stopped or died resume here, each from its cursor
+   * once its last runner's lease has run out (a live runner elsewhere keeps it).
+   */
+  #resumeBulk(): void {
+    this.#resuming = this.#api.queue
+      .resumeBulk()
+      .catch((error: unknown) =>
+        this.app.log.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          'offload: could not resume bulk actions',
+        ),
+      );
+  }
+
+  /**
+   * Stops taking requests, ends open streams and waits, then frees the port. Bulk actions it runs
+   * stop after their current chunk and stay resumable. The store stays open.
+   */
   async close(): Promise<void> {
+    await this.#resuming;
+    await this.#api.queue.stopBulk();
     this.#watcher.close();
     this.#metrics.close();
     await this.#ready.catch(() => {});

@@ -72,6 +72,38 @@ export interface Store {
    * newest job of the store: SQLite would hand its id out again.
    */
   jobDeleteFinished(params: { before: number; limit?: number }): Promise<number>;
+  /**
+   * How many jobs a bulk action would change now: those matching `filter` in a state the action
+   * applies to (retry: failed or cancelled; cancel: not ended; delete: ended or not started).
+   */
+  jobBulkCount(params: { action: BulkAction; filter: BulkFilter }): Promise<number>;
+  /**
+   * Records a bulk action (state `running`) over the jobs matching `filter` now, up to the newest
+   * job id at this moment; nothing is changed until {@link jobBulkStep} runs its chunks.
+   */
+  jobBulkCreate(params: { action: BulkAction; filter: BulkFilter }): Promise<BulkRecord>;
+  /**
+   * Runs the next chunk of a bulk action: up to `limit` (default 1000) matching jobs after its id
+   * cursor, changed in one transaction with the progress record, so no write lock is held for
+   * long. `owner` takes the action's lease for `leaseMs`; a live lease of another owner leaves
+   * everything as it is and answers null. The last chunk sets the state to `done`.
+   */
+  jobBulkStep(params: {
+    id: string;
+    owner: string;
+    leaseMs: number;
+    limit?: number;
+  }): Promise<BulkRecord | null>;
+  /** Marks a running bulk action `interrupted`, with the reason; false when it is not running. */
+  jobBulkInterrupt(params: { id: string; error: string }): Promise<boolean>;
+  jobBulkGet(params: { id: string }): Promise<BulkRecord | undefined>;
+  /** Bulk actions newest first (at most 100), of one state when given. */
+  jobBulkList(params: { state?: BulkState }): Promise<BulkRecord[]>;
+  /**
+   * Jobs that failed for good, grouped by task and error (its code; its message when it has none),
+   * largest group first, at most `limit` (default 100) groups.
+   */
+  jobDeadLetters(params: DeadLetterParams): Promise<DeadLetterGroup[]>;
   /** The earliest run-at among waiting jobs of these tasks in these unpaused queues, or null. */
   jobNextRunAt(params: {
     queues: readonly string[];
@@ -274,6 +306,65 @@ export interface JobFilter {
   queue?: string;
   state?: JobState;
   task?: string;
+}
+
+/** What a bulk action does to each job it matches. */
+export type BulkAction = 'retry' | 'cancel' | 'delete';
+export const BULK_ACTIONS: readonly BulkAction[] = ['retry', 'cancel', 'delete'];
+export type BulkState = 'running' | 'done' | 'interrupted';
+
+/**
+ * Which jobs a bulk action takes: every field given must match. The shape is open: a `tag` field
+ * joins it once jobs have tags.
+ */
+export interface BulkFilter extends JobFilter {
+  /** The code of the job's last error; null: an error without a code. */
+  errorCode?: string | null;
+  /** The message of the job's last error, whole. */
+  errorMessage?: string;
+  /** Only jobs created before this time (epoch ms). */
+  createdBefore?: number;
+}
+
+/** A bulk action as the store keeps it, readable by any process on the store. */
+export interface BulkRecord {
+  id: string;
+  action: BulkAction;
+  filter: BulkFilter;
+  state: BulkState;
+  /** Jobs that matched when the action was created. */
+  matched: number;
+  /** Jobs changed so far. */
+  done: number;
+  /** Jobs reached but left alone: their state moved on, or (retry) another unfinished job holds their unique key. */
+  skipped: number;
+  /** Why it was interrupted, or null. */
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+}
+
+export interface DeadLetterParams {
+  queue?: string;
+  task?: string;
+  /** Default 100, at most 1000. */
+  limit?: number;
+}
+
+/** Jobs of one task that failed for good with one error. */
+export interface DeadLetterGroup {
+  task: string;
+  errorCode: string | null;
+  /** The group's message (groups without a code), else the message of its newest job. */
+  errorMessage: string;
+  count: number;
+  /** When the first and the last of them failed (epoch ms). */
+  firstSeen: number;
+  lastSeen: number;
+  lastJobId: string;
+  /** The filter that takes this group, for a redrive (a bulk retry). */
+  filter: BulkFilter;
 }
 
 export interface JobListParams extends JobFilter {

@@ -20,6 +20,7 @@ import { inputRangesContract } from './input-ranges-contract.ts';
 import { outcomeCheckContract } from './outcome-check-contract.ts';
 import { leaseLifeContract } from './lease-life-contract.ts';
 import { flowContract } from './flow-contract.ts';
+import { bulkContract } from './bulk-contract.ts';
 import { jobEditContract } from './job-edit-contract.ts';
 
 const WORKER = 'host:1:a';
@@ -703,6 +704,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
     outcomeCheckContract(kit);
     leaseLifeContract(kit);
     flowContract(kit);
+    bulkContract(kit);
     jobEditContract(kit);
 
     it('refuses use after close, and tolerates a second close', async () => {

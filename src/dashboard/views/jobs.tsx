@@ -1,8 +1,15 @@
 import { useState } from 'preact/hooks';
 import { api, describeError, type Job, type QueueInfo, type TaskInfo, JOB_STATES } from '../api.ts';
+import { describeBulk, runBulk } from '../bulk.ts';
 import { durationOf, formatTime, useLiveData } from '../hooks.ts';
 
 const PAGE = 50;
+/** Which of the matching jobs each bulk action takes. */
+const BULK_SCOPE = {
+  retry: 'failed or cancelled ones, each with a fresh attempt budget',
+  cancel: 'those that have not ended',
+  delete: 'those that ended or have not started',
+} as const;
 
 export function JobsView({ query }: { query: URLSearchParams }) {
   const queue = query.get('queue') ?? '';
@@ -13,6 +20,7 @@ export function JobsView({ query }: { query: URLSearchParams }) {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [message, setMessage] = useState<{ text: string; error: boolean } | undefined>(undefined);
   const [search, setSearch] = useState('');
+  const [bulkBusy, setBulkBusy] = useState(false);
 
   const params = new URLSearchParams({ limit: String(PAGE) });
   if (queue) params.set('queue', queue);
@@ -58,6 +66,31 @@ export function JobsView({ query }: { query: URLSearchParams }) {
           },
     );
     page.reload();
+  };
+
+  /** Every job the filters match, in one bulk request the server runs in chunks. */
+  const bulkAll = async (action: 'retry' | 'cancel' | 'delete') => {
+    const filter: Record<string, string> = {};
+    if (queue) filter.queue = queue;
+    if (task) filter.task = task;
+    if (state) filter.state = state;
+    const all = Object.keys(filter).length === 0;
+    const which = all ? 'every job' : 'every job matching these filters';
+    if (!confirm(`${action[0]!.toUpperCase()}${action.slice(1)} ${which}? (${BULK_SCOPE[action]})`))
+      return;
+    setBulkBusy(true);
+    try {
+      const end = await runBulk({ action, filter, all }, (progress) =>
+        setMessage({ text: describeBulk(progress), error: false }),
+      );
+      setMessage({ text: describeBulk(end), error: end.state !== 'done' });
+    } catch (error) {
+      setMessage({ text: describeError(error), error: true });
+    } finally {
+      setBulkBusy(false);
+      setSelected(new Set());
+      page.reload();
+    }
   };
 
   const toggle = (id: string) =>
@@ -139,6 +172,29 @@ export function JobsView({ query }: { query: URLSearchParams }) {
           Cancel selected
         </button>
         <span>{selected.size} selected</span>
+      </div>
+      <div class="actions" role="group" aria-label="Every matching job">
+        <button
+          type="button"
+          disabled={bulkBusy || !['', 'failed', 'cancelled'].includes(state)}
+          onClick={() => bulkAll('retry')}
+        >
+          {state === 'failed' ? 'Retry all failed' : 'Retry all matching'}
+        </button>
+        <button
+          type="button"
+          disabled={bulkBusy || ['succeeded', 'failed', 'cancelled'].includes(state)}
+          onClick={() => bulkAll('cancel')}
+        >
+          Cancel all matching
+        </button>
+        <button
+          type="button"
+          disabled={bulkBusy || ['claimed', 'running'].includes(state)}
+          onClick={() => bulkAll('delete')}
+        >
+          Delete all matching
+        </button>
       </div>
       {message && (
         <p class={message.error ? 'error' : 'ok'} role={message.error ? 'alert' : 'status'}>

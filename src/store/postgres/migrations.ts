@@ -930,6 +930,33 @@ export const migrations: readonly Migration[] = [
       $$;
     `,
   },
+  {
+    version: 9,
+    name: 'bulk actions and the dead-letter view',
+    sql: `
+      -- One row per bulk action (retry, cancel, delete by filter): its filter, the id cursor its
+      -- chunks have reached, the newest job id it may take, counters, and the lease of the process
+      -- running its chunks, so any replica can report it and a restarted one can resume it.
+      CREATE TABLE {s}.bulk_actions (
+        id               bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        action           text    NOT NULL CHECK (action IN ('retry','cancel','delete')),
+        filter           jsonb   NOT NULL,
+        state            text    NOT NULL CHECK (state IN ('running','done','interrupted')),
+        matched          bigint  NOT NULL,
+        done             bigint  NOT NULL DEFAULT 0,
+        skipped          bigint  NOT NULL DEFAULT 0,
+        cursor           bigint  NOT NULL DEFAULT 0,
+        max_id           bigint  NOT NULL,
+        owner            text,
+        lease_expires_at bigint,
+        error            text,
+        created_at       bigint  NOT NULL,
+        updated_at       bigint  NOT NULL,
+        finished_at      bigint
+      );
+      CREATE INDEX jobs_failed ON {s}.jobs (task, finished_at) WHERE state = 'failed';
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

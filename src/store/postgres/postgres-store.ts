@@ -6,7 +6,13 @@ import { ErrorCodes, OffloadError, type SerializedError } from '../../core/error
 import type { ClaimedJob, Job, JobState } from '../../core/job.ts';
 import {
   emptyCounts,
+  type BulkAction,
+  type BulkFilter,
+  type BulkRecord,
+  type BulkState,
   type ClaimParams,
+  type DeadLetterGroup,
+  type DeadLetterParams,
   type EnqueueContext,
   type EnqueueParams,
   type EnqueueResult,
@@ -42,6 +48,7 @@ import {
   type JobRow,
   type WorkerRow,
 } from '../row.ts';
+import { PostgresBulk } from './bulk.ts';
 import { isConnectionError, startError } from './connection-errors.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { Enqueuer } from './enqueuer.ts';
@@ -91,6 +98,7 @@ export class PostgresStore implements Store {
   readonly #notifier: Notifier;
   readonly #enqueuer: Enqueuer;
   readonly #feed: ChangeFeed;
+  readonly #bulk: PostgresBulk;
   /** Puts relaxed commits on disk before the store acknowledges them (queries.ts). */
   readonly #flush = new SharedFlush(() => this.#run('walFlush', []));
   /** Whether statements that notify may commit without waiting for the disk: set at start, once `walFlush` is known to be allowed. */
@@ -149,6 +157,13 @@ export class PostgresStore implements Store {
       origin: this.#origin,
       logger: this.#log,
       send: (payloads) => this.#run('notify', [this.#channel, payloads.join('\n')]),
+    });
+    this.#bulk = new PostgresBulk({
+      clock: this.clock,
+      events: this.#events,
+      bind: (text) => bindSql(text, this.#bindings(this.#origin)),
+      read: (text, values) => this.#read(text, values),
+      transaction: (work) => this.#transaction(work),
     });
     this.#enqueuer = new Enqueuer({
       run: (name, values, db) => this.#run(name, values, db),
@@ -562,6 +577,46 @@ export class PostgresStore implements Store {
     return (
       (await this.#run('jobDeleteFinished', [params.before, params.limit ?? 10_000])).rowCount ?? 0
     );
+  }
+
+  async jobBulkCount(params: { action: BulkAction; filter: BulkFilter }): Promise<number> {
+    this.#assertOpen();
+    return this.#bulk.count(params.action, params.filter);
+  }
+
+  async jobBulkCreate(params: { action: BulkAction; filter: BulkFilter }): Promise<BulkRecord> {
+    this.#assertOpen();
+    return this.#bulk.create(params.action, params.filter);
+  }
+
+  async jobBulkStep(params: {
+    id: string;
+    owner: string;
+    leaseMs: number;
+    limit?: number;
+  }): Promise<BulkRecord | null> {
+    this.#assertOpen();
+    return this.#bulk.step(params);
+  }
+
+  async jobBulkInterrupt(params: { id: string; error: string }): Promise<boolean> {
+    this.#assertOpen();
+    return this.#bulk.interrupt(params.id, params.error);
+  }
+
+  async jobBulkGet(params: { id: string }): Promise<BulkRecord | undefined> {
+    this.#assertOpen();
+    return this.#bulk.get(params.id);
+  }
+
+  async jobBulkList(params: { state?: BulkState }): Promise<BulkRecord[]> {
+    this.#assertOpen();
+    return this.#bulk.list(params.state);
+  }
+
+  async jobDeadLetters(params: DeadLetterParams): Promise<DeadLetterGroup[]> {
+    this.#assertOpen();
+    return this.#bulk.deadLetters(params);
   }
 
   async jobNextRunAt(params: {

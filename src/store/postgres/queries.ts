@@ -51,7 +51,7 @@ export const stateExpression = (n: number) =>
  * `[origin, kind, [item, ...]]`, cut into chunks that stay well under PostgreSQL's 8000-byte limit.
  * Select `(SELECT count(*) FROM notes)` in the final query so the CTE runs.
  */
-function notify(source: string, kind: string, item: string, name = 'notes'): string {
+export function notify(source: string, kind: string, item: string, name = 'notes'): string {
   return `${name} AS (
     SELECT pg_notify({channel}, json_build_array({origin}::text, '${kind}', json_agg(item ORDER BY ord))::text)
       FROM (SELECT item, ord, sum(octet_length(item::text)) OVER (ORDER BY ord) / 2000 AS chunk
@@ -70,7 +70,7 @@ function notifyOne(source: string, kind: string, item: string, name = 'notes'): 
 const SENT = `(SELECT count(*) FROM notes) AS sent`;
 /** A CTE that makes the statement's transaction commit without waiting for the disk; select from it so it runs. */
 const RELAXED = `relaxed AS (SELECT set_config('synchronous_commit', 'off', true))`;
-const ENQUEUED_ITEM = `json_build_array(id::text, queue, task, attempts, run_at)`;
+export const ENQUEUED_ITEM = `json_build_array(id::text, queue, task, attempts, run_at)`;
 /**
  * A CTE `relaxed` for a statement that announces its change: when the flag `$n` is true (the store
  * can run `walFlush`) and `changed` holds, the transaction commits without waiting for the disk, and
@@ -80,7 +80,7 @@ const relaxedIf = (flag: string, changed: string) =>
   `relaxed AS (SELECT set_config('synchronous_commit', 'off', true) WHERE ${flag}::boolean AND ${changed})`;
 const RELAXED_FLAG = `(SELECT count(*) > 0 FROM relaxed) AS relaxed`;
 /** A notification item of a webhook delivery job made by the trigger of migration 2, as enqueued at `now`. */
-const deliveryItem = (now: string) =>
+export const deliveryItem = (now: string) =>
   `json_build_array(webhook_job_id::text, '${WEBHOOK_QUEUE}', '${WEBHOOK_TASK}', 0, ${now}::bigint)`;
 /** Most job ids in one grouped start item: an item stays far below the payload limit. */
 const GROUP_SIZE = 100;
@@ -254,10 +254,14 @@ export const sql = {
     ${notifyOne('c', 'cancel', 'json_build_array(id::text, queue, task, attempts)')},
     ${notifyOne('c WHERE webhook_job_id IS NOT NULL', 'enq', deliveryItem('$2'), 'hooks')}
     SELECT c.*, ${RELAXED_FLAG}, ${SENT}, (SELECT count(*) FROM hooks) AS hooked FROM c`,
-  /** $1 id, $2 now, $3 may relax. Announces the job as enqueued again. */
+  /**
+   * $1 id, $2 now, $3 may relax. Announces the job as enqueued again. A job of a queue limited
+   * since it ended gets the flow key an enqueue would give it now.
+   */
   jobRetry: `
     WITH r AS (
-      UPDATE {s}.jobs SET state = 'queued', attempts = 0, run_at = $2, finished_at = NULL, result = NULL
+      UPDATE {s}.jobs j SET state = 'queued', attempts = 0, run_at = $2, finished_at = NULL, result = NULL,
+             flow_key = ${flowKeyOf('j.flow_key', 'j.queue')}
        WHERE id = $1 AND state IN ('failed','cancelled')
       RETURNING *),
     ${relaxedIf('$3', 'EXISTS (SELECT 1 FROM r)')},

@@ -8,7 +8,7 @@ import { sql as storeSql, TOMBSTONE_QUEUE } from './queries.ts';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-const sql = {
+export const sql = {
   jobUpdate: `
     UPDATE offload_jobs
        SET run_at = coalesce(@runAt, run_at), priority = coalesce(@priority, priority), payload = coalesce(@payload, payload)

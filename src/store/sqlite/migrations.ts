@@ -194,6 +194,33 @@ export const migrations: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 8,
+    name: 'bulk actions and the dead-letter view',
+    sql: `
+      -- One row per bulk action (retry, cancel, delete by filter): its filter, the id cursor its
+      -- chunks have reached, the newest job id it may take, counters, and the lease of the process
+      -- running its chunks, so any process can report it and a restarted one can resume it.
+      CREATE TABLE offload_bulk (
+        id               INTEGER PRIMARY KEY,
+        action           TEXT    NOT NULL CHECK (action IN ('retry','cancel','delete')),
+        filter           TEXT    NOT NULL,
+        state            TEXT    NOT NULL CHECK (state IN ('running','done','interrupted')),
+        matched          INTEGER NOT NULL,
+        done             INTEGER NOT NULL DEFAULT 0,
+        skipped          INTEGER NOT NULL DEFAULT 0,
+        cursor           INTEGER NOT NULL DEFAULT 0,
+        max_id           INTEGER NOT NULL,
+        owner            TEXT,
+        lease_expires_at INTEGER,
+        error            TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        finished_at      INTEGER
+      );
+      CREATE INDEX offload_jobs_failed ON offload_jobs (task, finished_at) WHERE state = 'failed';
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -114,8 +114,10 @@ export const sql = {
     UPDATE offload_jobs SET state = 'cancelled', finished_at = @now, end_seq = ${NEXT_END_SEQ}, ${CLEAR_LEASE}
      WHERE id = @id AND state IN ('queued','running')
     RETURNING *`,
+  /** A job of a queue limited since it ended gets the flow key an enqueue would give it now. */
   jobRetry: `
-    UPDATE offload_jobs SET state = 'queued', attempts = 0, run_at = @now, finished_at = NULL, result = NULL
+    UPDATE offload_jobs SET state = 'queued', attempts = 0, run_at = @now, finished_at = NULL, result = NULL,
+           flow_key = ${flowKeyOf('flow_key', 'offload_jobs.queue')}
      WHERE id = @id AND state IN ('failed','cancelled')
     RETURNING *`,
   jobRecoverExpired: `

@@ -6,7 +6,13 @@ import type { ClaimedJob, Job, JobState } from '../../core/job.ts';
 import { optionSchemas, parseOptions } from '../../core/options.ts';
 import {
   emptyCounts,
+  type BulkAction,
+  type BulkFilter,
+  type BulkRecord,
+  type BulkState,
   type ClaimParams,
+  type DeadLetterGroup,
+  type DeadLetterParams,
   type EnqueueContext,
   type EnqueueParams,
   type EnqueueResult,
@@ -41,6 +47,7 @@ import {
   type JobRow,
   type WorkerRow,
 } from '../row.ts';
+import { SqliteBulk } from './bulk.ts';
 import { SqliteEnqueuer } from './enqueuer.ts';
 import { SqliteChangeWatch } from './change-watch.ts';
 import { SqliteFlow } from './flow.ts';
@@ -117,6 +124,7 @@ export class SqliteStore implements Store {
   readonly #statements = new Map<string, Statement>();
   readonly #enqueuer: SqliteEnqueuer;
   readonly #flow: SqliteFlow;
+  readonly #bulk: SqliteBulk;
   #watch: SqliteChangeWatch | undefined;
   readonly #edit: SqliteJobEdit;
   #checkpointTimer: NodeJS.Timeout | undefined;
@@ -138,6 +146,12 @@ export class SqliteStore implements Store {
       assertOpen: () => this.#assertOpen(),
     });
     this.#flow = new SqliteFlow({ statement: (text) => this.#statement(text) });
+    this.#bulk = new SqliteBulk({
+      clock: this.clock,
+      events: this.#events,
+      statement: (text) => this.#statement(text),
+      write: (work) => this.#write(work),
+    });
     this.#edit = new SqliteJobEdit({
       clock: this.clock,
       events: this.#events,
@@ -528,6 +542,46 @@ export class SqliteStore implements Store {
       before: params.before,
       limit: params.limit ?? 10_000,
     }).changes;
+  }
+
+  async jobBulkCount(params: { action: BulkAction; filter: BulkFilter }): Promise<number> {
+    this.#assertOpen();
+    return this.#bulk.count(params.action, params.filter);
+  }
+
+  async jobBulkCreate(params: { action: BulkAction; filter: BulkFilter }): Promise<BulkRecord> {
+    this.#assertOpen();
+    return this.#bulk.create(params.action, params.filter);
+  }
+
+  async jobBulkStep(params: {
+    id: string;
+    owner: string;
+    leaseMs: number;
+    limit?: number;
+  }): Promise<BulkRecord | null> {
+    this.#assertOpen();
+    return this.#bulk.step(params);
+  }
+
+  async jobBulkInterrupt(params: { id: string; error: string }): Promise<boolean> {
+    this.#assertOpen();
+    return this.#bulk.interrupt(params.id, params.error);
+  }
+
+  async jobBulkGet(params: { id: string }): Promise<BulkRecord | undefined> {
+    this.#assertOpen();
+    return this.#bulk.get(params.id);
+  }
+
+  async jobBulkList(params: { state?: BulkState }): Promise<BulkRecord[]> {
+    this.#assertOpen();
+    return this.#bulk.list(params.state);
+  }
+
+  async jobDeadLetters(params: DeadLetterParams): Promise<DeadLetterGroup[]> {
+    this.#assertOpen();
+    return this.#bulk.deadLetters(params);
   }
 
   async jobNextRunAt(params: {
