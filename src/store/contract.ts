@@ -245,11 +245,12 @@ export interface ClaimParams {
   leaseMs: number;
   /**
    * Leases of this worker whose runs have ended and whose outcomes are on their way. Their
-   * flow-control slots come back in the claim's own transaction, so a limited queue's next jobs
-   * need not wait for that outcome write. A queue under strict order keeps them until the outcome
-   * is recorded (a retry must come before the key's next job); so must a run that hit a remote
-   * rate limit (its hold comes with its outcome), which is why a worker leaves those out. A lease
-   * that has moved on is ignored.
+   * flow-control slots stay counted until those outcomes are written (which gives each back once),
+   * but this claim counts them free, so a limited queue's next jobs need not wait for the outcome
+   * write; a queue's counters may thus read above its limit for that moment, never what runs. A
+   * queue under strict order does not (a retry must come before the key's next job); nor should a
+   * worker name a run that hit a remote rate limit (its hold comes with its outcome). A lease that
+   * has moved on counts for nothing.
    */
   ended?: readonly LeaseRef[];
 }

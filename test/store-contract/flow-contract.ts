@@ -199,7 +199,7 @@ export function flowContract(t: ContractKit): void {
       assert.equal(next?.id, ids[1]);
     });
 
-    it('gives an ended run’s slot back with the next claim, once, before its outcome is written', async () => {
+    it('counts an ended run’s slot free for the worker’s next claims, before its outcome gives it back once', async () => {
       await limit({ keyConcurrency: 1, concurrency: 5 });
       await enqueueKeyed('a', 3);
       const claimWith = (ended: readonly ClaimedJob[], workerId = WORKER) =>
@@ -224,9 +224,14 @@ export function flowContract(t: ContractKit): void {
         'a lease that moved on gives nothing back',
       );
       const [second] = await claimWith([first!]);
-      assert.ok(second, 'the ended run’s slot was given back');
+      assert.ok(second, 'the ended run’s slot counted free');
       assert.equal((await t.store().jobGet({ id: first!.id }))?.state, 'running');
-      assert.equal((await claimWith([first!])).length, 0, 'a slot comes back once');
+      assert.equal(
+        (await t.store().limitsGet({ queue: 'default' }))?.running,
+        2,
+        'the ended run stays counted until its outcome is written',
+      );
+      assert.equal((await claimWith([first!])).length, 0, 'an ended run frees one slot, once');
       await t.store().jobRecordOutcomes([t.succeed(t.leaseOf(first!, WORKER))]);
       const state = await t.store().limitsGet({ queue: 'default' });
       assert.equal(state?.running, 1, 'the outcome finds no second slot to give back');

@@ -608,12 +608,17 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 8,
-    name: 'flow claims: one index descent to find the first key, index scans that mark dead entries, slots of ended runs back with the next claim',
+    name: 'flow claims: one index descent to find the first key, index scans that mark dead entries, ended runs counted free',
     sql: `
       -- The rotation's first key was found by a scan of every index entry of the queue before the
       -- rotation (an OR in its seed); now by one descent.
-      CREATE OR REPLACE FUNCTION {s}.claim_flow(p_worker text, p_queue text, p_limit integer, p_start integer, p_clock bigint,
-                                     p_tasks text[], p_lease_ms bigint)
+      -- Runs of the claiming worker that have ended, their outcomes on the way (p_ended_*), still
+      -- hold their slots in the counters; the claim counts them free (read only: their outcomes
+      -- give the slots back, once). Not under strict order: a retry must come before the next job.
+      DROP FUNCTION {s}.claim_flow(text, text, integer, integer, bigint, text[], bigint);
+      CREATE FUNCTION {s}.claim_flow(p_worker text, p_queue text, p_limit integer, p_start integer, p_clock bigint,
+                                     p_tasks text[], p_lease_ms bigint,
+                                     p_ended_ids bigint[] DEFAULT '{}', p_ended_fences integer[] DEFAULT '{}')
         RETURNS SETOF {s}.jobs LANGUAGE plpgsql AS $$
       DECLARE
         l {s}.limits%ROWTYPE;
@@ -645,6 +650,7 @@ export const migrations: readonly Migration[] = [
         v_keys text[] := '{}';
         v_counts integer[] := '{}';
         v_released integer;
+        v_ended text[] := '{}';
       BEGIN
         SELECT * INTO l FROM {s}.limits WHERE queue = p_queue FOR UPDATE;
         IF NOT FOUND THEN RETURN; END IF;
@@ -658,6 +664,14 @@ export const migrations: readonly Migration[] = [
         IF v_released > 0 THEN
           UPDATE {s}.limits SET running = running - v_released WHERE queue = p_queue;
           l.running := l.running - v_released;
+        END IF;
+        -- Read after the fold: a release it took is of a run no longer running, never counted twice.
+        IF cardinality(p_ended_ids) > 0 AND coalesce(coalesce(l.runtime, l.declared) ->> 'order', '') <> 'strict' THEN
+          v_ended := ARRAY(
+            SELECT j.flow_key FROM {s}.jobs j
+              JOIN unnest(p_ended_ids, p_ended_fences) AS e(id, fence) ON j.id = e.id AND j.fence = e.fence
+             WHERE j.queue = p_queue AND j.lease_owner = p_worker AND j.state = 'running' AND j.slot);
+          l.running := l.running - cardinality(v_ended);
         END IF;
         p_now := greatest(p_clock, l.claimed_at);
         lim := coalesce(l.runtime, l.declared, '{}');
@@ -723,7 +737,8 @@ export const migrations: readonly Migration[] = [
             SELECT c.k, c.ord,
                    least(budget, ceil(budget * 2.0 / cardinality(v_keys))::int + 1,
                          CASE WHEN c.k = '' THEN budget
-                              ELSE coalesce((lim->'keyOverrides'->>c.k)::int, (lim->>'keyConcurrency')::int) - coalesce(f.running, 0) END) AS free
+                              ELSE coalesce((lim->'keyOverrides'->>c.k)::int, (lim->>'keyConcurrency')::int) - coalesce(f.running, 0)
+                                   + (SELECT count(*)::int FROM unnest(v_ended) AS x WHERE x = c.k) END) AS free
               FROM unnest(v_keys) WITH ORDINALITY AS c(k, ord)
               LEFT JOIN {s}.flow_keys f ON f.queue = p_queue AND f.key = c.k
              WHERE coalesce(f.held_until, 0) <= p_now),
@@ -787,7 +802,9 @@ export const migrations: readonly Migration[] = [
           END IF;
           IF k <> '' THEN
             klimit := CASE WHEN v_strict THEN 1 ELSE coalesce((lim->'keyOverrides'->>k)::int, (lim->>'keyConcurrency')::int) END;
-            IF klimit IS NOT NULL THEN free := least(free, klimit - k_running); END IF;
+            IF klimit IS NOT NULL THEN
+              free := least(free, klimit - k_running + (SELECT count(*)::int FROM unnest(v_ended) AS x WHERE x = k));
+            END IF;
             IF krate_limit IS NOT NULL THEN
               klive := ARRAY(SELECT t FROM unnest(k_starts) AS t WHERE t > p_now - krate_per ORDER BY t);
               IF cardinality(klive) >= krate_limit THEN
@@ -857,10 +874,8 @@ export const migrations: readonly Migration[] = [
          WHERE queue = p_queue;
       END
       $$;
-      -- Limited queues go through claim_flow; the others keep the one set-based statement. The
-      -- slots of this worker's ended runs whose outcomes are on their way (p_ended_*) come back
-      -- first, outside strict order; an outcome write holding such a row is not waited for (it
-      -- gives the slot back itself).
+      -- Limited queues go through claim_flow, which also takes the worker's ended runs (p_ended_*);
+      -- the others keep the one set-based statement.
       DROP FUNCTION {s}.claim_jobs(text, text[], integer[], integer[], bigint, text[], bigint, text);
       CREATE FUNCTION {s}.claim_jobs(p_worker text, p_queues text[], p_limits integer[], p_starts integer[], p_now bigint,
                                      p_tasks text[], p_lease_ms bigint, p_commit text,
@@ -882,19 +897,6 @@ export const migrations: readonly Migration[] = [
         PERFORM set_config('synchronous_commit', p_commit, true);
         PERFORM pg_advisory_xact_lock_shared(hashtext('offload.limits:{s}'));
         limited := ARRAY(SELECT queue FROM {s}.limits WHERE queue = ANY(p_queues) AND coalesce(runtime, declared, '{}') <> '{}');
-        IF cardinality(p_ended_ids) > 0 THEN
-          WITH ended AS (
-            SELECT j.id FROM {s}.jobs j
-              JOIN unnest(p_ended_ids, p_ended_fences) AS e(id, fence) ON j.id = e.id AND j.fence = e.fence
-             WHERE j.lease_owner = p_worker AND j.state = 'running' AND j.slot
-               AND j.queue IN (SELECT l.queue FROM {s}.limits l
-                                WHERE coalesce(l.runtime, l.declared, '{}') <> '{}'
-                                  AND coalesce(l.runtime, l.declared) ->> 'order' IS DISTINCT FROM 'strict')
-             FOR UPDATE OF j SKIP LOCKED),
-          freed AS (
-            UPDATE {s}.jobs SET slot = false FROM ended WHERE jobs.id = ended.id RETURNING jobs.queue, jobs.flow_key)
-          INSERT INTO {s}.flow_releases (queue, key) SELECT freed.queue, freed.flow_key FROM freed;
-        END IF;
         RETURN QUERY
           WITH wanted AS (
             SELECT w.name, w.lim, w.start FROM unnest(p_queues, p_limits, p_starts) AS w(name, lim, start)
@@ -924,7 +926,8 @@ export const migrations: readonly Migration[] = [
                   WHERE w.name = ANY(limited) AND w.lim > 0
                     AND NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = w.name AND p.paused)
                   ORDER BY w.name LOOP
-          RETURN QUERY SELECT * FROM {s}.claim_flow(p_worker, q.name, q.lim, q.start, p_now, p_tasks, p_lease_ms);
+          RETURN QUERY SELECT * FROM {s}.claim_flow(p_worker, q.name, q.lim, q.start, p_now, p_tasks, p_lease_ms,
+                                                    p_ended_ids, p_ended_fences);
         END LOOP;
       END
       $$;

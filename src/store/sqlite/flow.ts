@@ -65,23 +65,16 @@ const sql = {
   keyHold: `
     INSERT INTO offload_flow_keys (queue, key, held_until) VALUES (@queue, @key, @until)
     ON CONFLICT (queue, key) DO UPDATE SET held_until = max(coalesce(held_until, 0), excluded.held_until)`,
-  /** Slots of ended runs given back before their outcomes: @leases is a JSON array of [id, fence]. */
-  slotsEnded: `
-    UPDATE offload_jobs SET slot = 0
+  /**
+   * Ended runs of the claiming worker (@leases: JSON array of [id, fence]) that still hold their
+   * slots, by key: their outcomes are on the way and will give the slots back.
+   */
+  endedHolding: `
+    SELECT j.flow_key AS key, count(*) AS n
       FROM json_each(@leases) AS ended
-     WHERE offload_jobs.id = ended.value ->> 0 AND offload_jobs.fence = ended.value ->> 1
-       AND offload_jobs.lease_owner = @workerId AND offload_jobs.state = 'running' AND offload_jobs.slot = 1
-       AND offload_jobs.queue IN (SELECT value FROM json_each(@queues))
-    RETURNING offload_jobs.queue, offload_jobs.flow_key AS key`,
-  /** @counts: JSON array of [queue, key, n]; the queue rows take the sum of their keys. */
-  keysRelease: `
-    UPDATE offload_flow_keys SET running = running - counted.value ->> 2
-      FROM json_each(@counts) AS counted
-     WHERE offload_flow_keys.queue = counted.value ->> 0 AND offload_flow_keys.key = counted.value ->> 1`,
-  limitsRelease: `
-    UPDATE offload_limits SET running = running - counted.n
-      FROM (SELECT value ->> 0 AS queue, sum(value ->> 2) AS n FROM json_each(@counts) GROUP BY 1) AS counted
-     WHERE offload_limits.queue = counted.queue`,
+      JOIN offload_jobs j ON j.id = ended.value ->> 0 AND j.fence = ended.value ->> 1
+     WHERE j.queue = @queue AND j.lease_owner = @workerId AND j.state = 'running' AND j.slot = 1
+     GROUP BY j.flow_key`,
   /** @startedAt: now for jobs that start at once, null for jobs claimed ahead. */
   jobsLease: `
     UPDATE offload_jobs
@@ -114,6 +107,7 @@ function rotationSql(seed: 'first' | 'after', order: 'fair' | 'strict'): string 
     `SELECT flow_key FROM offload_jobs INDEXED BY offload_jobs_flow
       WHERE ${queued}${after} ORDER BY flow_key LIMIT 1`;
   const limit = `coalesce((SELECT value FROM json_each(@overrides) WHERE json_each.key = keys.key), @keyLimit)`;
+  const endedOf = `coalesce((SELECT value FROM json_each(@ended) WHERE json_each.key = keys.key), 0)`;
   return `
     WITH RECURSIVE keys(key, n) AS (
       SELECT (${next(seed === 'after' ? ' AND flow_key > @after' : '')}), 1
@@ -122,7 +116,7 @@ function rotationSql(seed: 'first' | 'after', order: 'fair' | 'strict'): string 
     )
     SELECT keys.key, coalesce(f.running, 0) AS running, coalesce(f.starts, '[]') AS starts, f.held_until,
            CASE WHEN coalesce(f.held_until, 0) > @now
-                  OR (keys.key <> '' AND coalesce(f.running, 0) >= coalesce(${limit}, 9e18)) THEN '[]'
+                  OR (keys.key <> '' AND coalesce(f.running, 0) - ${endedOf} >= coalesce(${limit}, 9e18)) THEN '[]'
                 ELSE (SELECT json_group_array(id) FROM (${due})) END AS ids
       FROM keys LEFT JOIN offload_flow_keys f ON f.queue = @queue AND f.key = keys.key
      WHERE keys.key IS NOT NULL`;
@@ -154,6 +148,8 @@ export interface FlowClaim {
   /** JSON array of the task names served. */
   tasks: string;
   now: number;
+  /** `ClaimParams.ended`: runs of this worker that have ended, their outcomes on the way. */
+  ended: readonly LeaseRef[] | undefined;
 }
 
 /**
@@ -222,10 +218,15 @@ export class SqliteFlow {
     if (row.held_until !== null && row.held_until > now) return [];
     // Jobs claimed ahead hold their slots like running ones, but a start counted in a rate window
     // must be a start: a rate-limited queue claims nothing ahead.
+    // The worker's ended runs still hold slots in the counters until their outcomes give them
+    // back; this claim counts them free. Not under strict order: a retry must come first.
+    const ended = limits.order === 'strict' ? new Map<string, number>() : this.#endedHolding(claim);
+    let endedTotal = 0;
+    for (const n of ended.values()) endedTotal += n;
+    const running = row.running - endedTotal;
     const rated = limits.rate !== undefined || limits.keyRate !== undefined;
     let budget = rated ? Math.min(claim.limit, claim.start) : claim.limit;
-    if (limits.concurrency !== undefined)
-      budget = Math.min(budget, limits.concurrency - row.running);
+    if (limits.concurrency !== undefined) budget = Math.min(budget, limits.concurrency - running);
     const queueStarts = parseStarts(row.starts);
     // A wake that an earlier claim set for a key this one may not visit still stands.
     let wakeAt: number | null = row.wake_at !== null && row.wake_at > now ? row.wake_at : null;
@@ -242,14 +243,14 @@ export class SqliteFlow {
     const ids: number[] = [];
     const keyRows: Array<[string, number, string]> = [];
     let cursor = row.rotation;
-    for (const key of this.#rotation(claim, limits, row.rotation, budget)) {
+    for (const key of this.#rotation(claim, limits, row.rotation, budget, ended)) {
       if (key.held_until !== null && key.held_until > now) {
         later(key.held_until);
         continue;
       }
       let free = budget - ids.length;
       const limit = key.key === '' ? null : keyLimit(limits, key.key);
-      if (limit !== null) free = Math.min(free, limit - key.running);
+      if (limit !== null) free = Math.min(free, limit - key.running + (ended.get(key.key) ?? 0));
       const keyRate = key.key === '' ? undefined : limits.keyRate;
       const starts = parseStarts(key.starts);
       if (keyRate) {
@@ -309,35 +310,6 @@ export class SqliteFlow {
     if (tokens.nextAt !== null) later(tokens.nextAt);
   }
 
-  /**
-   * Gives back the slots of runs that have ended while their outcomes are on their way
-   * (`ClaimParams.ended`), in queues not under strict order; the outcome then finds no slot to give.
-   */
-  releaseEnded(
-    ended: readonly LeaseRef[],
-    workerId: string,
-    limited: ReadonlyMap<string, { limits: QueueLimits }>,
-  ): void {
-    const queues = [...limited].filter(([, flow]) => flow.limits.order !== 'strict');
-    if (ended.length === 0 || queues.length === 0) return;
-    const freed = this.#all(sql.slotsEnded, {
-      leases: JSON.stringify(ended.map((lease) => [Number(lease.id), lease.fence])),
-      workerId,
-      queues: JSON.stringify(queues.map(([queue]) => queue)),
-    }) as Array<{ queue: string; key: string }>;
-    if (freed.length === 0) return;
-    const counts = new Map<string, [string, string, number]>();
-    for (const { queue, key } of freed) {
-      const id = JSON.stringify([queue, key]);
-      const count = counts.get(id);
-      if (count) count[2]++;
-      else counts.set(id, [queue, key, 1]);
-    }
-    const params = { counts: JSON.stringify([...counts.values()]) };
-    this.#run(sql.keysRelease, params);
-    this.#run(sql.limitsRelease, params);
-  }
-
   /** Holds a key (the whole queue for '' or no key) until `until`: `ctx.rateLimited`. */
   hold(queue: string, key: string | null, until: number): void {
     if (key) this.#run(sql.keyHold, { queue, key, until });
@@ -364,6 +336,7 @@ export class SqliteFlow {
     limits: QueueLimits,
     cursor: string | null,
     budget: number,
+    ended: ReadonlyMap<string, number>,
   ): Generator<RotationRow> {
     const order = limits.order === 'strict' ? 'strict' : 'fair';
     const strict = order === 'strict';
@@ -375,6 +348,7 @@ export class SqliteFlow {
       now: claim.now,
       tasks: claim.tasks,
       overrides: JSON.stringify(overrides),
+      ended: JSON.stringify(Object.fromEntries(ended)),
       keyLimit,
       perKey: Math.min(budget, widest),
       most: keysPerClaim(budget),
@@ -394,6 +368,18 @@ export class SqliteFlow {
       if (byteOrder(key.key, cursor) > 0) return;
       yield key;
     }
+  }
+
+  #endedHolding(claim: FlowClaim): Map<string, number> {
+    const ended = new Map<string, number>();
+    if (!claim.ended?.length) return ended;
+    const rows = this.#all(sql.endedHolding, {
+      leases: JSON.stringify(claim.ended.map((lease) => [Number(lease.id), lease.fence])),
+      queue: claim.queue,
+      workerId: claim.workerId,
+    }) as Array<{ key: string; n: number }>;
+    for (const { key, n } of rows) ended.set(key, n);
+    return ended;
   }
 
   #iterate(text: string, params: Record<string, unknown>): IterableIterator<RotationRow> {

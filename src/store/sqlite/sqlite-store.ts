@@ -204,8 +204,6 @@ export class SqliteStore implements Store {
       const rows: JobRow[] = [];
       const claim = this.#statement(sql.jobClaim);
       const limited = this.#flow.limited();
-      if (params.ended && limited.size > 0)
-        this.#flow.releaseEnded(params.ended, params.workerId, limited);
       for (const queue of params.queues) {
         if (queue.limit <= 0 || paused.has(queue.name)) continue;
         const flow = limited.get(queue.name);
@@ -219,7 +217,7 @@ export class SqliteStore implements Store {
           };
           rows.push(
             ...this.#flow.claim(
-              { ...claimed, now, tasks, leaseMs: params.leaseMs },
+              { ...claimed, now, tasks, leaseMs: params.leaseMs, ended: params.ended },
               flow.limits,
               flow.row,
             ),
