@@ -13,6 +13,7 @@ import { leaseOf } from '../src/worker/job-run.ts';
 import { createWorker } from '../src/worker/worker.ts';
 import {
   enqueueJobs,
+  executing,
   noop,
   REDIS_URL,
   timeCalls,
@@ -30,6 +31,7 @@ export const KEY_RATE = { limit: 200, per: 1000 };
 export const RATE_KEYS = 3;
 
 const silent = pino({ level: 'silent' });
+/** Job `n`'s key; the no-op task counts its runs by the same `n % KEYS`. */
 const keyed = (n: number) => `k${String(n % KEYS).padStart(3, '0')}`;
 
 export type OffloadSetting = 'unkeyed' | 'keyed' | 'limited';
@@ -39,8 +41,10 @@ export interface DrainResult {
   claims: CallStats;
   outcomes: CallStats;
   drainMs: number;
-  /** The most jobs of one key the worker ran at once (0: no keys). */
+  /** The most jobs of one key between their `job:start` and `job:end` events at once (0: no keys). */
   maxPerKey: number;
+  /** The most runs of one key executing the task's code at once (0: no keys). */
+  maxExecuting: number;
 }
 
 /**
@@ -71,6 +75,8 @@ export async function drainOffload(
       logger: silent,
       blockThreshold: 0,
     });
+    executing.byKey.clear();
+    executing.most = 0;
     const running = new Map<string, number>();
     let maxPerKey = 0;
     let ended = 0;
@@ -91,7 +97,8 @@ export async function drainOffload(
     await all;
     const drainMs = performance.now() - t;
     await worker.stop();
-    return { perSecond: jobs / (drainMs / 1000), drainMs, maxPerKey, ...stats };
+    const maxExecuting = setting === 'unkeyed' ? 0 : executing.most;
+    return { perSecond: jobs / (drainMs / 1000), drainMs, maxPerKey, maxExecuting, ...stats };
   } finally {
     await close();
   }

@@ -17,7 +17,26 @@ export const PG_URL =
 export const REDIS_URL = process.env['OFFLOAD_BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
 /** The no-op task of every measurement, in a queue of its own. */
-export const noop = defineTask({ name: 'noop', queue: 'flow', run: async () => null });
+/** Runs of each payload key executing at once, counted by the task itself (it runs inline). */
+export const executing = { byKey: new Map<string, number>(), most: 0 };
+
+/**
+ * The no-op task of every measurement, in a queue of its own. It counts its runs per key (by `n % 100`, the
+ * key `bench/flow-measures.ts` gives job `n`) from the start of its code to its return.
+ */
+export const noop = defineTask({
+  name: 'noop',
+  queue: 'flow',
+  run: async (payload: { n: number }) => {
+    const key = String(payload.n % 100);
+    const now = (executing.byKey.get(key) ?? 0) + 1;
+    executing.byKey.set(key, now);
+    executing.most = Math.max(executing.most, now);
+    await undefined;
+    executing.byKey.set(key, executing.byKey.get(key)! - 1);
+    return null;
+  },
+});
 
 export interface OpenStore {
   store: Store;

@@ -156,14 +156,18 @@ function drainRow(subject: Subject): string {
       share(sum((d) => pick(d).ms)),
     ];
   };
-  const perKey = Math.max(...drains.map((d) => d.maxPerKey));
+  const most = (pick: (d: DrainResult) => number) => {
+    const value = Math.max(...drains.map(pick));
+    return value ? String(value) : '–';
+  };
   const cells = drains.length
     ? [
         ...callCells((d) => d.claims),
         ...callCells((d) => d.outcomes),
-        perKey ? String(perKey) : '–',
+        most((d) => d.maxExecuting),
+        most((d) => d.maxPerKey),
       ]
-    : Array.from({ length: 9 }, () => '–');
+    : Array.from({ length: 10 }, () => '–');
   return `| ${subject.system} | ${subject.setting} | ${n(median(runs))} | ${r.toFixed(2)}× (${rounds.map((x) => x.toFixed(2)).join(', ')}) | ${runs.map(n).join(' / ')} | ${cells.join(' | ')} |`;
 }
 
@@ -212,10 +216,10 @@ const markdown = [
   `**Processing**: ${n(SIZES.jobs)} no-op jobs enqueued first, then drained by one worker (inline task, concurrency ${WORKER_CONCURRENCY}) until the last outcome is committed. ` +
     `Limited: \`limitsSet({ layer: 'runtime', limits: { keyConcurrency: ${KEY_CONCURRENCY} } })\` before the worker starts, jobs spread over ${KEYS} keys. ` +
     `Medians of ${SIZES.rounds} rounds after a warm-up round at a tenth of the size, every subject once a round, the order reversed every other round; the ratio is the median of the per-round ratios to the first row of its system. ` +
-    'Claims and outcome writes (`jobClaim`, `jobRecordOutcomes`): calls per drain, mean jobs and wall time of one call, and their summed wall time as a share of the drain (outcome writes overlap one another, claims do not); "per key" is the most jobs of one key the worker ran at once.',
+    'Claims and outcome writes (`jobClaim`, `jobRecordOutcomes`): calls per drain, mean jobs and wall time of one call, and their summed wall time as a share of the drain (outcome writes overlap one another, claims do not); "executing per key" is the most runs of one key in the task’s code at once (the task counts them), "start to end per key" the most between their `job:start` and `job:end` events: `job:end` comes once the outcome is written, and a key’s next run may start as soon as a run has returned (docs/flow-control.md), so this one can read above the limit.',
   '',
-  '| system | setting | processed/s | ratio | rounds (processed/s) | claims | jobs per claim | ms per claim | in claims | outcome writes | jobs per write | ms per write | in writes | per key |',
-  '|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| system | setting | processed/s | ratio | rounds (processed/s) | claims | jobs per claim | ms per claim | in claims | outcome writes | jobs per write | ms per write | in writes | executing per key | start to end per key |',
+  '|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...subjects.map(drainRow),
   '',
   `**Rate accuracy**: keyRate ${KEY_RATE.limit} per ${KEY_RATE.per} ms over ${RATE_KEYS} keys with a backlog, one worker (concurrency ${WORKER_CONCURRENCY}) for ${SIZES.rateSeconds} s, by the start times the store recorded. ` +
