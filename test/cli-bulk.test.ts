@@ -6,8 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Store } from '../src/store/contract.ts';
 import { openStore } from '../src/store/open-store.ts';
 import { failJobs } from './helpers/failed-jobs.ts';
-import { adminQuery, requirePostgres, TEST_PG_URL, uniqueSchema } from './helpers/postgres.ts';
-import { makeTempDir } from './helpers/temp.ts';
+import { cliStores } from './helpers/cli-stores.ts';
 
 const run = promisify(execFile);
 type Output = { code?: number; stdout: string; stderr: string };
@@ -16,31 +15,7 @@ type Output = { code?: number; stdout: string; stderr: string };
  * `offload jobs retry|cancel|delete` and `offload dead-letters` through the built CLI against both
  * stores (the PostgreSQL run gets a database of its own: the CLI uses the schema `offload`).
  */
-const stores: Array<{ name: string; setUp(): Promise<{ db: string; tearDown(): Promise<void> }> }> =
-  [
-    {
-      name: 'sqlite',
-      setUp: async () => {
-        const temp = makeTempDir('cli-bulk');
-        return { db: path.join(temp.dir, 'jobs.db'), tearDown: async () => temp.cleanup() };
-      },
-    },
-    {
-      name: 'postgres',
-      setUp: async () => {
-        await requirePostgres();
-        const database = `offload_${uniqueSchema('cli_bulk').slice(2)}`;
-        await adminQuery(`CREATE DATABASE ${database}`);
-        const url = new URL(TEST_PG_URL);
-        url.pathname = `/${database}`;
-        return {
-          db: url.toString(),
-          tearDown: () =>
-            adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).then(() => undefined),
-        };
-      },
-    },
-  ];
+const stores = cliStores('cli_bulk');
 
 for (const { name, setUp } of stores) {
   describe(`offload jobs retry|cancel|delete and dead-letters (built dist, ${name})`, () => {

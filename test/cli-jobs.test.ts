@@ -5,8 +5,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { Store } from '../src/store/contract.ts';
 import { openStore } from '../src/store/open-store.ts';
-import { adminQuery, requirePostgres, TEST_PG_URL, uniqueSchema } from './helpers/postgres.ts';
-import { makeTempDir } from './helpers/temp.ts';
+import { cliStores } from './helpers/cli-stores.ts';
 
 const run = promisify(execFile);
 type Output = { code?: number; stdout: string; stderr: string };
@@ -16,31 +15,7 @@ type Output = { code?: number; stdout: string; stderr: string };
  * CLI opens a postgres:// URL with the schema `offload`, so the PostgreSQL run gets a database of
  * its own instead of a schema.
  */
-const stores: Array<{ name: string; setUp(): Promise<{ db: string; tearDown(): Promise<void> }> }> =
-  [
-    {
-      name: 'sqlite',
-      setUp: async () => {
-        const temp = makeTempDir('cli-jobs');
-        return { db: path.join(temp.dir, 'jobs.db'), tearDown: async () => temp.cleanup() };
-      },
-    },
-    {
-      name: 'postgres',
-      setUp: async () => {
-        await requirePostgres();
-        const database = `offload_${uniqueSchema('cli_jobs').slice(2)}`;
-        await adminQuery(`CREATE DATABASE ${database}`);
-        const url = new URL(TEST_PG_URL);
-        url.pathname = `/${database}`;
-        return {
-          db: url.toString(),
-          tearDown: () =>
-            adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).then(() => undefined),
-        };
-      },
-    },
-  ];
+const stores = cliStores('cli_jobs');
 
 for (const { name, setUp } of stores) {
   describe(`offload cancel, retry, pause and resume (built dist, ${name})`, () => {

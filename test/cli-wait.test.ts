@@ -8,8 +8,7 @@ import type { Store } from '../src/store/contract.ts';
 import { openStore } from '../src/store/open-store.ts';
 import { createWorker, type Worker } from '../src/worker/worker.ts';
 import { boom, echo } from './fixtures/wait-tasks.ts';
-import { adminQuery, requirePostgres, TEST_PG_URL, uniqueSchema } from './helpers/postgres.ts';
-import { makeTempDir } from './helpers/temp.ts';
+import { cliStores } from './helpers/cli-stores.ts';
 
 const run = promisify(execFile);
 type Output = { code?: number; stdout: string; stderr: string };
@@ -19,31 +18,7 @@ type Output = { code?: number; stdout: string; stderr: string };
  * process: the CLI's process hears of the end from another process. The PostgreSQL run gets a
  * database of its own (the CLI uses the schema `offload`).
  */
-const stores: Array<{ name: string; setUp(): Promise<{ db: string; tearDown(): Promise<void> }> }> =
-  [
-    {
-      name: 'sqlite',
-      setUp: async () => {
-        const temp = makeTempDir('cli-wait');
-        return { db: path.join(temp.dir, 'jobs.db'), tearDown: async () => temp.cleanup() };
-      },
-    },
-    {
-      name: 'postgres',
-      setUp: async () => {
-        await requirePostgres();
-        const database = `offload_${uniqueSchema('cli_wait').slice(2)}`;
-        await adminQuery(`CREATE DATABASE ${database}`);
-        const url = new URL(TEST_PG_URL);
-        url.pathname = `/${database}`;
-        return {
-          db: url.toString(),
-          tearDown: () =>
-            adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).then(() => undefined),
-        };
-      },
-    },
-  ];
+const stores = cliStores('cli_wait');
 
 for (const { name, setUp } of stores) {
   describe(`offload enqueue --wait (built dist, ${name})`, () => {
