@@ -38,7 +38,14 @@ export interface CommandContext {
 }
 
 export async function createContext(
-  flags: GlobalFlags & { tasks?: string; concurrency?: number; host?: string; port?: number },
+  flags: GlobalFlags & {
+    tasks?: string;
+    concurrency?: number;
+    host?: string;
+    port?: number;
+    metricsPort?: number;
+    metricsHost?: string;
+  },
 ): Promise<CommandContext> {
   const fromFlags = configFromFlags({
     database: flags.db,
@@ -46,6 +53,8 @@ export async function createContext(
     concurrency: flags.concurrency,
     host: flags.host,
     port: flags.port,
+    metricsPort: flags.metricsPort,
+    metricsHost: flags.metricsHost,
     logLevel: flags.logLevel,
   });
   const config = mergeConfig(
