@@ -122,6 +122,10 @@ function listenError(error: NodeJS.ErrnoException, port: number, host: string): 
         : `${host}:${port} cannot be listened on (${error.code ?? error.message}); check the address`;
   return new OffloadError(ErrorCodes.INVALID_OPTION, `metrics server: ${why}`, {
     cause: error,
-    details: { option: error.code === 'EADDRINUSE' || error.code === 'EACCES' ? 'port' : 'host', port, host },
+    details: {
+      option: error.code === 'EADDRINUSE' || error.code === 'EACCES' ? 'port' : 'host',
+      port,
+      host,
+    },
   });
 }

@@ -117,9 +117,15 @@ export class ServerMetrics {
     }) => {
       started.set(job.id, performance.now());
       if (job.startedAt !== null)
-        waitTime.observe({ queue: job.queue, ...id }, Math.max(0, job.startedAt - job.runAt) / 1000);
+        waitTime.observe(
+          { queue: job.queue, ...id },
+          Math.max(0, job.startedAt - job.runAt) / 1000,
+        );
     };
-    const onEnd = (job: { id: string; queue: string; task: string }, outcome: JobOutcome | null) => {
+    const onEnd = (
+      job: { id: string; queue: string; task: string },
+      outcome: JobOutcome | null,
+    ) => {
       const start = started.get(job.id);
       started.delete(job.id);
       const labels = { queue: job.queue, task: job.task, ...id };
