@@ -104,7 +104,7 @@ export class ServerMetrics {
     });
     const runs = new Counter({
       name: 'offload_worker_jobs_total',
-      help: 'Runs this worker ended, by outcome (succeeded, failed, retrying, snoozed, released, rateLimited, stopped)',
+      help: 'Runs this worker ended, by outcome (succeeded, failed, retrying, snoozed, rateLimited, released, abandoned)',
       labelNames: ['queue', 'task', 'worker', 'outcome'],
       registers: [this.registry],
     });
@@ -192,9 +192,12 @@ export class ServerMetrics {
   }
 }
 
-/** A run's outcome as the `outcome` label: a failure with a retry left is `retrying`; none is `stopped`. */
+/**
+ * A run's outcome as the `outcome` label: a failure with a retry left is `retrying`; a run that
+ * recorded none (cancelled while it ran, its lease lost) is `abandoned`.
+ */
 function outcomeLabel(outcome: JobOutcome | null): string {
-  if (outcome === null) return 'stopped';
+  if (outcome === null) return 'abandoned';
   if (outcome.kind === 'failed' && outcome.retryAt !== null) return 'retrying';
   return outcome.kind;
 }
