@@ -70,6 +70,7 @@ for (const store of cliStores('cli-metrics')) {
       server = startCli(['start', '--db', db, '--tasks', tasks, '--port', '0']);
       await printed(server, /HTTP API on http:/);
       worker = startCli(['worker', '--db', db, '--tasks', tasks, '--metrics-port', '0']);
+      await printed(worker, /offload worker: data in/);
     });
     after(async () => {
       await Promise.all([server, worker].filter(Boolean).map(stop));
@@ -82,7 +83,6 @@ for (const store of cliStores('cli-metrics')) {
       const metricsUrl = (
         await printed(worker, /Prometheus endpoint on (http:\/\/[\d.:]+\/metrics)/)
       )[1]!;
-      await printed(worker, /offload worker: data in/);
       const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
       for (const name of ['ada', 'grace', 'edsger']) {
         const created = await fetch(`${url}/v1/jobs`, {
@@ -125,7 +125,7 @@ describe('offload worker refuses a bad --metrics-port before it claims anything 
       (error: Output) => error,
     ) as Promise<Output>;
 
-  it('a port out of range or not a number, as a flag or in OFFLOAD_METRICS_PORT', async () => {
+  it('a port out of range or not a number, as a flag or in OFFLOAD_METRICS_PORT; a host that is none', async () => {
     for (const value of ['65536', '-1', 'abc']) {
       const refused = await cli(['worker', '--tasks', tasks, '--metrics-port', value]);
       assert.notEqual(refused.code, 0);
@@ -134,6 +134,20 @@ describe('offload worker refuses a bad --metrics-port before it claims anything 
         /--metrics-port takes a whole number from 0 to 65535, got "(65536|-1|abc)"/,
       );
     }
+    const badHost = await cli([
+      'worker',
+      '--tasks',
+      tasks,
+      '--metrics-port',
+      '0',
+      '--metrics-host',
+      'nonexistent.invalid',
+    ]);
+    assert.equal(badHost.code, 1);
+    assert.match(
+      badHost.stderr,
+      /metrics server: nonexistent\.invalid:0 cannot be listened on .*\[ERR_INVALID_OPTION\]/,
+    );
     const fromEnv = await cli(['worker', '--tasks', tasks], { OFFLOAD_METRICS_PORT: '70000' });
     assert.equal(fromEnv.code, 1);
     assert.match(
