@@ -221,6 +221,22 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX offload_jobs_failed ON offload_jobs (task, finished_at) WHERE state = 'failed';
     `,
   },
+  {
+    version: 9,
+    name: 'the index of a key’s oldest job holds only jobs of queues under strict order',
+    sql: `
+      -- 1 for jobs of a queue under strict order, set at enqueue and when the order changes, kept
+      -- through every requeue. Only strict order looks a key's oldest job up, and the other jobs in
+      -- that index made every keyed enqueue and claim pay for one more index entry.
+      ALTER TABLE offload_jobs ADD COLUMN flow_strict INTEGER NOT NULL DEFAULT 0;
+      UPDATE offload_jobs SET flow_strict = 1
+       WHERE state IN ('queued','running')
+         AND queue IN (SELECT queue FROM offload_limits WHERE coalesce(runtime, declared) ->> 'order' = 'strict');
+      DROP INDEX offload_jobs_flow_order;
+      CREATE INDEX offload_jobs_flow_order ON offload_jobs (queue, flow_key, id)
+        WHERE state = 'queued' AND flow_strict = 1;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;
