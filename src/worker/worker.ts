@@ -245,8 +245,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       })),
     });
     await this.#declareLimits();
+    // A stop() while the store was answering has shut down what ran: start nothing more.
+    if (this.#stopping) return;
     this.#producer.start();
     await this.#producer.learnLimits();
+    if (this.#stopping) return;
     this.#offCancelled = this.store.on(
       'job:cancelled',
       (event) =>
@@ -255,6 +258,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const service of this.#services) service.start();
     if (this.#options.blockThreshold > 0) this.#watchdog.start();
     await this.#heartbeat.beat();
+    if (this.#stopping) return;
     this.#log.info(
       { queues: Object.fromEntries(this.#capacity), store: this.store.description },
       'worker started',
