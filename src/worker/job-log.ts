@@ -48,7 +48,7 @@ export interface RunEnd {
 
 /**
  * Writes the line of an ended run to `log` (the run's logger, with the job's fields bound): what
- * became of it, how long it ran, and for a failure why (`err`: name, message, code, stack); a
+ * became of it, how long it ran, and for a failure why (`error`: name, message, code); a
  * retry says when it runs (`retryInMs`, `retryAt` as an ISO time), as do a snooze and a rate limit.
  */
 export function logRunEnd(log: Logger, outcome: JobOutcome | null, end: RunEnd): void {
@@ -68,12 +68,12 @@ export function logRunEnd(log: Logger, outcome: JobOutcome | null, end: RunEnd):
       const why = `${err.name}: ${err.message}${err.code ? ` [${err.code}]` : ''}`;
       const attempt = `attempt ${end.attempt} of ${end.job.maxAttempts}`;
       if (outcome.retryAt === null) {
-        log.info({ durationMs, err }, `${name} failed after ${took} (${attempt}): ${why}`);
+        log.info({ durationMs, error: err }, `${name} failed after ${took} (${attempt}): ${why}`);
         return;
       }
       const when = later(outcome.retryAt, end.decidedAt);
       log.info(
-        { durationMs, err, retryInMs: when.inMs, retryAt: when.at },
+        { durationMs, error: err, retryInMs: when.inMs, retryAt: when.at },
         `${name} failed after ${took} (${attempt}): ${why}; retry in ${when.inMs} ms at ${when.at}`,
       );
       return;
@@ -100,10 +100,9 @@ function later(at: number, from: number): { inMs: number; at: string } {
   return { inMs: Math.max(0, Math.round(at - from)), at: new Date(at).toISOString() };
 }
 
-/** A stored error as a log field: `name`, `message`, `code` when it has one, and the stack. */
+/** A stored error as a log field: `name`, `message`, and `code` when it has one (the stack stays on the job). */
 function errorFields(error: SerializedError): SerializedError {
   const fields: SerializedError = { name: error.name, message: error.message };
   if (error.code !== undefined) fields.code = error.code;
-  if (error.stack !== undefined) fields.stack = error.stack;
   return fields;
 }
