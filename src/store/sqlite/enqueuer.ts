@@ -103,7 +103,8 @@ export class SqliteEnqueuer {
     const { statement } = this.#deps;
     const insert = statement(sql.jobInsert);
     return params.map((job) => {
-      const row = insert.get({ ...job, key: job.key ?? null, now }) as JobRow | undefined;
+      const row = insert.get({ ...job, key: job.key ?? null, ...metaColumns(job), now }) as
+        JobRow | undefined;
       if (row) return { job: jobFromRow(row, now), created: true };
       const same =
         job.idempotencyKey === null
@@ -142,6 +143,8 @@ export class SqliteEnqueuer {
         job.callbackUrl,
         now,
         job.key ?? null,
+        job.meta ?? null,
+        tagsColumn(job.tags),
       );
     }
     const insert = this.#prepared(this.#rowStatements, rows.length, sql.jobInsertRows);
@@ -161,6 +164,7 @@ export class SqliteEnqueuer {
       timeoutMs: first.timeoutMs,
       callbackUrl: first.callbackUrl,
       key: first.key ?? null,
+      ...metaColumns(first),
       now,
     };
     const insert = this.#prepared(this.#sharedStatements, rows.length, sql.jobInsertShared);
@@ -211,6 +215,17 @@ function sameSettings(rows: readonly EnqueueParams[]): boolean {
       job.maxAttempts === first.maxAttempts &&
       job.timeoutMs === first.timeoutMs &&
       job.callbackUrl === first.callbackUrl &&
-      (job.key ?? null) === (first.key ?? null),
+      (job.key ?? null) === (first.key ?? null) &&
+      (job.meta ?? null) === (first.meta ?? null) &&
+      tagsColumn(job.tags) === tagsColumn(first.tags),
   );
+}
+
+/** The meta and tags columns of a job: JSON text, or null for none. */
+function metaColumns(job: EnqueueParams): { meta: string | null; tags: string | null } {
+  return { meta: job.meta ?? null, tags: tagsColumn(job.tags) };
+}
+
+function tagsColumn(tags: readonly string[] | null | undefined): string | null {
+  return tags && tags.length > 0 ? JSON.stringify(tags) : null;
 }

@@ -221,6 +221,40 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX offload_jobs_failed ON offload_jobs (task, finished_at) WHERE state = 'failed';
     `,
   },
+  {
+    version: 9,
+    name: 'job meta and tags',
+    sql: `
+      -- meta: JSON text of an object; tags: a JSON array of distinct strings. Both NULL when a job
+      -- has none, so untagged jobs cost no write beyond their row.
+      ALTER TABLE offload_jobs ADD COLUMN meta TEXT;
+      ALTER TABLE offload_jobs ADD COLUMN tags TEXT;
+      -- One row per tag of a job, so a filter by tag is one index range instead of a scan of every
+      -- job's JSON. Kept by triggers: filled when a tagged job is inserted, emptied when it is
+      -- deleted or emptied (the newest job, see job-edit.ts).
+      CREATE TABLE offload_job_tags (
+        tag    TEXT    NOT NULL,
+        job_id INTEGER NOT NULL,
+        PRIMARY KEY (tag, job_id)
+      ) WITHOUT ROWID;
+      CREATE TRIGGER offload_jobs_tags_insert AFTER INSERT ON offload_jobs
+        WHEN NEW.tags IS NOT NULL
+      BEGIN
+        INSERT OR IGNORE INTO offload_job_tags (tag, job_id) SELECT value, NEW.id FROM json_each(NEW.tags);
+      END;
+      CREATE TRIGGER offload_jobs_tags_delete AFTER DELETE ON offload_jobs
+        WHEN OLD.tags IS NOT NULL
+      BEGIN
+        DELETE FROM offload_job_tags WHERE job_id = OLD.id AND tag IN (SELECT value FROM json_each(OLD.tags));
+      END;
+      CREATE TRIGGER offload_jobs_tags_clear AFTER UPDATE OF tags ON offload_jobs
+        WHEN NEW.tags IS NOT OLD.tags
+      BEGIN
+        DELETE FROM offload_job_tags WHERE job_id = OLD.id AND tag IN (SELECT value FROM json_each(OLD.tags));
+        INSERT OR IGNORE INTO offload_job_tags (tag, job_id) SELECT value, NEW.id FROM json_each(NEW.tags);
+      END;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

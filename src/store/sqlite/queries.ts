@@ -42,20 +42,20 @@ export const stateExpression = `CASE WHEN state = 'queued' AND run_at > @now THE
 
 export const sql = {
   jobInsert: `
-    INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, idempotency_key, callback_url, created_at, flow_key)
-    VALUES (@queue, @task, @payload, 'queued', @priority, @runAt, @maxAttempts, @timeoutMs, @uniqueKey, @idempotencyKey, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')})
+    INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, idempotency_key, callback_url, created_at, flow_key, meta, tags)
+    VALUES (@queue, @task, @payload, 'queued', @priority, @runAt, @maxAttempts, @timeoutMs, @uniqueKey, @idempotencyKey, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')}, @meta, @tags)
     ON CONFLICT DO NOTHING
     RETURNING *`,
-  /** Insert of `rows` jobs without unique or idempotency keys in one statement (9 parameters a row). */
+  /** Insert of `rows` jobs without unique or idempotency keys in one statement (12 parameters a row). */
   jobInsertRows: (rows: number) =>
-    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key) ` +
-    `SELECT column1, column2, column3, 'queued', column4, column5, column6, column7, column8, column9, ${flowKeyOf('column10', 'column1')} FROM (VALUES ` +
-    Array<string>(rows).fill(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ') +
+    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key, meta, tags) ` +
+    `SELECT column1, column2, column3, 'queued', column4, column5, column6, column7, column8, column9, ${flowKeyOf('column10', 'column1')}, column11, column12 FROM (VALUES ` +
+    Array<string>(rows).fill(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ') +
     ')',
   /** Insert of `rows` jobs that share their settings: named parameters for those, (payload, run-at) pairs a row. */
   jobInsertShared: (rows: number) =>
-    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key) ` +
-    `SELECT @queue, @task, column1, 'queued', @priority, column2, @maxAttempts, @timeoutMs, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')} FROM (VALUES ` +
+    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key, meta, tags) ` +
+    `SELECT @queue, @task, column1, 'queued', @priority, column2, @maxAttempts, @timeoutMs, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')}, @meta, @tags FROM (VALUES ` +
     Array<string>(rows).fill('(?, ?)').join(', ') +
     ')',
   jobByIdempotencyKey: `SELECT * FROM offload_jobs WHERE idempotency_key = ?`,
@@ -195,8 +195,15 @@ export const sql = {
 } as const;
 
 /** WHERE clause of a filter by queue, task and (derived) state, with named parameters. */
-export function filterClause(filter: { queue?: string; task?: string; state?: string }): string {
+export function filterClause(filter: {
+  queue?: string;
+  task?: string;
+  state?: string;
+  tag?: string;
+}): string {
   const parts: string[] = [];
+  if (filter.tag !== undefined)
+    parts.push('id IN (SELECT job_id FROM offload_job_tags WHERE tag = @tag)');
   if (filter.queue !== undefined) parts.push('queue = @queue');
   else parts.push(NOT_TOMBSTONE);
   if (filter.task !== undefined) parts.push('task = @task');
