@@ -68,9 +68,9 @@ export interface EnqueueOptions {
   key?: string;
   /**
    * Small facts about the job (a trace context, a tenant, a request id): a JSON object of at most
-   * 8 KiB of JSON (`MAX_META_BYTES`), returned as `job.meta`. Not part of the payload: the task
-   * reads it as `ctx.job.meta`. Default `{}`. A value that is no object, not JSON or too big throws
-   * ERR_INVALID_META and nothing is stored.
+   * 8 KiB of JSON (`MAX_META_BYTES`), returned as `job.meta` wherever the job is read (the store,
+   * the HTTP API, the worker's claim). Default `{}`. A value that is no object, not JSON or too big
+   * throws ERR_INVALID_META and nothing is stored.
    */
   meta?: Record<string, unknown>;
   /**
