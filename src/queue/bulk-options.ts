@@ -129,10 +129,6 @@ function olderThan(label: string, value: unknown, now: number): number | undefin
   return now - ms;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
-}
-
 function invalid(message: string, option: string): OffloadError {
   return new OffloadError(ErrorCodes.INVALID_OPTION, message, { details: { option } });
 }
