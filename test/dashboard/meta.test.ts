@@ -13,7 +13,7 @@ describe('dashboard: job meta and tags in Chromium', () => {
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
-  const ids: Record<string, string> = {};
+  const ids = { vip: '', eu: '', plain: '' };
 
   before(async () => {
     api = await startApi([echo], { worker: false });
@@ -38,8 +38,12 @@ describe('dashboard: job meta and tags in Chromium', () => {
   });
 
   const rows = () => page.locator('tr[data-job]');
-  const shownIds = async () =>
-    rows().evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.job));
+  const shownIds = async () => {
+    const shown: Array<string | null> = [];
+    for (let i = 0; i < (await rows().count()); i++)
+      shown.push(await rows().nth(i).getAttribute('data-job'));
+    return shown;
+  };
 
   test('the jobs list shows tags; the tag filter and a click on a tag narrow it', async () => {
     await page.goto(`${api.url}/#/jobs`);
@@ -50,12 +54,12 @@ describe('dashboard: job meta and tags in Chromium', () => {
 
     await page.getByLabel('Tag', { exact: true }).fill('eu');
     await page.getByRole('button', { name: 'Filter', exact: true }).click();
-    await page.waitForFunction(() => location.hash === '#/jobs?tag=eu');
+    await page.waitForFunction("location.hash === '#/jobs?tag=eu'");
     await page.locator(`tr[data-job="${ids.plain}"]`).waitFor({ state: 'detached' });
     assert.deepEqual(await shownIds(), [ids.eu, ids.vip]);
 
     await vipRow.getByRole('link', { name: 'vip' }).click();
-    await page.waitForFunction(() => location.hash === '#/jobs?tag=vip');
+    await page.waitForFunction("location.hash === '#/jobs?tag=vip'");
     await page.locator(`tr[data-job="${ids.eu}"]`).waitFor({ state: 'detached' });
     assert.deepEqual(await shownIds(), [ids.vip]);
     assert.equal(await page.getByLabel('Tag', { exact: true }).inputValue(), 'vip');

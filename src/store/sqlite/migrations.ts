@@ -230,18 +230,14 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE offload_jobs ADD COLUMN meta TEXT;
       ALTER TABLE offload_jobs ADD COLUMN tags TEXT;
       -- One row per tag of a job, so a filter by tag is one index range instead of a scan of every
-      -- job's JSON. Kept by triggers: filled when a tagged job is inserted, emptied when it is
-      -- deleted or emptied (the newest job, see job-edit.ts).
+      -- job's JSON. The enqueuer fills it, in the insert's transaction and only for jobs with tags
+      -- (a trigger on insert would run for every job); triggers empty it when a job is deleted or
+      -- emptied (the newest job, see job-edit.ts).
       CREATE TABLE offload_job_tags (
         tag    TEXT    NOT NULL,
         job_id INTEGER NOT NULL,
         PRIMARY KEY (tag, job_id)
       ) WITHOUT ROWID;
-      CREATE TRIGGER offload_jobs_tags_insert AFTER INSERT ON offload_jobs
-        WHEN NEW.tags IS NOT NULL
-      BEGIN
-        INSERT OR IGNORE INTO offload_job_tags (tag, job_id) SELECT value, NEW.id FROM json_each(NEW.tags);
-      END;
       CREATE TRIGGER offload_jobs_tags_delete AFTER DELETE ON offload_jobs
         WHEN OLD.tags IS NOT NULL
       BEGIN

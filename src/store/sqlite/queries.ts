@@ -58,6 +58,8 @@ export const sql = {
     `SELECT @queue, @task, column1, 'queued', @priority, column2, @maxAttempts, @timeoutMs, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')}, @meta, @tags FROM (VALUES ` +
     Array<string>(rows).fill('(?, ?)').join(', ') +
     ')',
+  /** The tags of new jobs (migration 9): @pairs is a JSON array of [job id, tag]. */
+  jobTagsInsert: `INSERT OR IGNORE INTO offload_job_tags (tag, job_id) SELECT value ->> 1, value ->> 0 FROM json_each(@pairs)`,
   jobByIdempotencyKey: `SELECT * FROM offload_jobs WHERE idempotency_key = ?`,
   /** The delivery jobs the webhook trigger made for these ended jobs (@ids: a JSON array). */
   jobWebhookIds: `SELECT webhook_job_id AS id, run_at FROM offload_jobs WHERE id IN (SELECT value FROM json_each(@ids)) AND webhook_job_id IS NOT NULL`,
