@@ -77,6 +77,18 @@ export function metaContract(t: ContractKit): void {
       assert.deepEqual(await listIds({ tag: 'nobody' }), []);
     });
 
+    it('keeps tags with characters array literals and JSON escape, in single and batch inserts', async () => {
+      const store = t.store();
+      const odd = ['a,b', 'q"uote', '{brace}', 'back\\slash', 'NULL', ' spaced ', 'ü→✓', "it's"];
+      const one = (await store.jobEnqueue(tagged(odd, { 'k"': 'v\\' }))).job;
+      const [many] = await store.jobEnqueueMany([tagged(odd), t.job({ priority: 1 })]);
+      for (const id of [one.id, many!.job.id])
+        assert.deepEqual((await store.jobGet({ id }))?.tags, odd);
+      assert.deepEqual((await store.jobGet({ id: one.id }))?.meta, { 'k"': 'v\\' });
+      for (const tag of odd)
+        assert.deepEqual((await listIds({ tag })).sort(), [one.id, many!.job.id].sort(), tag);
+    });
+
     it('filters listings and counts by tag, with the other filters and cursor paging', async () => {
       const store = t.store();
       const a = await store.jobEnqueueMany(Array.from({ length: 7 }, () => tagged(['red', 'big'])));
