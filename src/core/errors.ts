@@ -77,8 +77,8 @@ export const ErrorCodes = {
   /** A bulk action's filter matches every job and `all: true` (`--all`) was not given. */
   BULK_FILTER_EMPTY: 'ERR_BULK_FILTER_EMPTY',
   /**
-   * A job's `meta` is not a JSON object or is over 8 KiB of JSON (`MAX_META_BYTES`), or a tag is not a short
-   * string (`tags`, a `tag` filter); `details.field` names which. Nothing was stored.
+   * At enqueue, a job's `meta` is not a JSON object or is over 8 KiB of JSON (`MAX_META_BYTES`), or
+   * its `tags` are not an array of short strings; `details.field` names which. Nothing was stored.
    */
   INVALID_META: 'ERR_INVALID_META',
 } as const;

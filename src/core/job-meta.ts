@@ -70,14 +70,6 @@ export function parseTags(tags: unknown, label: string, field = 'tags'): string[
   return [...distinct];
 }
 
-/** Validates one tag used as a filter (`tag`); returns it, or undefined when absent. */
-export function parseTagFilter(tag: unknown, label: string, field = 'tag'): string | undefined {
-  if (tag === undefined) return undefined;
-  const problem = tagProblem(tag);
-  if (problem) throw invalid(`${label}: \`${field}\` ${problem}`, field);
-  return tag as string;
-}
-
 /** One tag as a filter field (a listing, a bulk action): refused as an invalid option otherwise. */
 export const tagFilterSchema = z
   .unknown()
