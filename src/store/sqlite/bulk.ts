@@ -258,6 +258,7 @@ function bulkParams(filter: BulkFilter, now: number): Record<string, unknown> {
     queue: filter.queue ?? null,
     task: filter.task ?? null,
     state: filter.state ?? null,
+    tag: filter.tag ?? null,
     errorCode: filter.errorCode ?? null,
     errorMessage: filter.errorMessage ?? null,
     createdBefore: filter.createdBefore ?? null,

@@ -53,22 +53,24 @@ export const stateExpression = `CASE WHEN state = 'queued' AND run_at > @now THE
 
 export const sql = {
   jobInsert: `
-    INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, idempotency_key, callback_url, created_at, flow_key, flow_strict)
-    VALUES (@queue, @task, @payload, 'queued', @priority, @runAt, @maxAttempts, @timeoutMs, @uniqueKey, @idempotencyKey, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')}, ${flowStrictOf('@queue')})
+    INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, idempotency_key, callback_url, created_at, flow_key, flow_strict, meta, tags)
+    VALUES (@queue, @task, @payload, 'queued', @priority, @runAt, @maxAttempts, @timeoutMs, @uniqueKey, @idempotencyKey, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')}, ${flowStrictOf('@queue')}, @meta, @tags)
     ON CONFLICT DO NOTHING
     RETURNING *`,
-  /** Insert of `rows` jobs without unique or idempotency keys in one statement (9 parameters a row). */
+  /** Insert of `rows` jobs without unique or idempotency keys in one statement (12 parameters a row). */
   jobInsertRows: (rows: number) =>
-    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key, flow_strict) ` +
-    `SELECT column1, column2, column3, 'queued', column4, column5, column6, column7, column8, column9, ${flowKeyOf('column10', 'column1')}, ${flowStrictOf('column1')} FROM (VALUES ` +
-    Array<string>(rows).fill(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ') +
+    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key, flow_strict, meta, tags) ` +
+    `SELECT column1, column2, column3, 'queued', column4, column5, column6, column7, column8, column9, ${flowKeyOf('column10', 'column1')}, ${flowStrictOf('column1')}, column11, column12 FROM (VALUES ` +
+    Array<string>(rows).fill(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ') +
     ')',
   /** Insert of `rows` jobs that share their settings: named parameters for those, (payload, run-at) pairs a row. */
   jobInsertShared: (rows: number) =>
-    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key, flow_strict) ` +
-    `SELECT @queue, @task, column1, 'queued', @priority, column2, @maxAttempts, @timeoutMs, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')}, ${flowStrictOf('@queue')} FROM (VALUES ` +
+    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key, flow_strict, meta, tags) ` +
+    `SELECT @queue, @task, column1, 'queued', @priority, column2, @maxAttempts, @timeoutMs, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')}, ${flowStrictOf('@queue')}, @meta, @tags FROM (VALUES ` +
     Array<string>(rows).fill('(?, ?)').join(', ') +
     ')',
+  /** The tags of new jobs (migration 10): @pairs is a JSON array of [job id, tag]. */
+  jobTagsInsert: `INSERT OR IGNORE INTO offload_job_tags (tag, job_id) SELECT value ->> 1, value ->> 0 FROM json_each(@pairs)`,
   jobByIdempotencyKey: `SELECT * FROM offload_jobs WHERE idempotency_key = ?`,
   /** The delivery jobs the webhook trigger made for these ended jobs (@ids: a JSON array). */
   jobWebhookIds: `SELECT webhook_job_id AS id, run_at FROM offload_jobs WHERE id IN (SELECT value FROM json_each(@ids)) AND webhook_job_id IS NOT NULL`,
@@ -206,8 +208,15 @@ export const sql = {
 } as const;
 
 /** WHERE clause of a filter by queue, task and (derived) state, with named parameters. */
-export function filterClause(filter: { queue?: string; task?: string; state?: string }): string {
+export function filterClause(filter: {
+  queue?: string;
+  task?: string;
+  state?: string;
+  tag?: string;
+}): string {
   const parts: string[] = [];
+  if (filter.tag !== undefined)
+    parts.push('id IN (SELECT job_id FROM offload_job_tags WHERE tag = @tag)');
   if (filter.queue !== undefined) parts.push('queue = @queue');
   else parts.push(NOT_TOMBSTONE);
   if (filter.task !== undefined) parts.push('task = @task');
