@@ -102,6 +102,36 @@ for (const { name, make } of testStores) {
         );
       });
     }
+
+    it('a job enqueued with a traceparent in its meta logs its trace id, read back from the store', async () => {
+      const factory = await make('job-logs-trace');
+      const store = await factory.open();
+      cleanups.push(
+        () => factory.destroy(),
+        () => store.close(),
+      );
+      const lines: Line[] = [];
+      const worker = createWorker({
+        store,
+        tasks: [inlineLogTasks.ok],
+        logger: capturingLogger(lines),
+      });
+      const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const queue = createQueue({ store });
+      const job = await queue.enqueue(
+        inlineLogTasks.ok,
+        { word: 'traced' },
+        { meta: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } },
+      );
+      try {
+        await worker.runUntilIdle();
+      } finally {
+        await worker.stop();
+      }
+      const jobLines = lines.filter((line) => line.job === job.id);
+      assert.ok(jobLines.length >= 2, JSON.stringify(lines));
+      for (const line of jobLines) assert.equal(line.traceId, traceId, JSON.stringify(line));
+    });
   });
 }
 
