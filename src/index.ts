@@ -66,6 +66,8 @@ export {
 } from './core/errors.ts';
 export { RateLimited } from './core/rate-limited.ts';
 export { JOB_STATES, type Job, type JobState, type JobAttemptError } from './core/job.ts';
+/** Limits of a job's `meta` (8 KiB of JSON) and `tags` (20, of 1-64 characters); see docs/observability.md. */
+export { MAX_META_BYTES, MAX_TAGS, MAX_TAG_LENGTH } from './core/job-meta.ts';
 export type { Backoff } from './core/backoff.ts';
 export type { Clock } from './core/clock.ts';
 export type { StandardSchemaV1 } from './core/schema.ts';

@@ -9,8 +9,8 @@ import { DEFAULT_DATABASE } from '../store/open-store.ts';
 /**
  * What `offload.config.{ts,mjs,js,json}` may hold. The same settings come from the environment
  * (OFFLOAD_DB, OFFLOAD_TASKS, OFFLOAD_CONCURRENCY, OFFLOAD_HOST, OFFLOAD_PORT, OFFLOAD_CORS_ORIGINS, OFFLOAD_LOG_LEVEL,
- * OFFLOAD_WEBHOOK_SECRET, OFFLOAD_METRICS_PORT, OFFLOAD_METRICS_HOST) and from flags; a flag beats
- * the environment, which beats the file.
+ * OFFLOAD_LOG_FORMAT, OFFLOAD_WEBHOOK_SECRET, OFFLOAD_METRICS_PORT, OFFLOAD_METRICS_HOST) and from
+ * flags; a flag beats the environment, which beats the file.
  */
 export interface OffloadConfig {
   /** SQLite file path (default `./.offload/offload.db`) or a postgres:// URL. */
@@ -37,6 +37,8 @@ export interface OffloadConfig {
   corsOrigins?: string[];
   /** pino level. Default `info`. */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** How log lines are written: `pretty` or `json`. Default: `pretty` when stderr is a terminal, `json` otherwise. */
+  logFormat?: 'pretty' | 'json';
   /**
    * Signs webhook deliveries (at least 16 characters). Default: one generated once and kept in the
    * store, shared by every worker on it; `offload webhook secret` prints it.
@@ -72,6 +74,7 @@ const configSchema = z.object({
   metricsHost: z.string().min(1).optional(),
   corsOrigins: z.array(z.string().min(1)).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  logFormat: z.enum(['pretty', 'json']).optional(),
   webhookSecret: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
@@ -128,6 +131,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): OffloadConfig {
   if (env.OFFLOAD_TASKS) config.tasks = env.OFFLOAD_TASKS;
   if (env.OFFLOAD_CONCURRENCY) config.concurrency = Number(env.OFFLOAD_CONCURRENCY);
   if (env.OFFLOAD_LOG_LEVEL) config.logLevel = env.OFFLOAD_LOG_LEVEL;
+  if (env.OFFLOAD_LOG_FORMAT) config.logFormat = env.OFFLOAD_LOG_FORMAT;
   if (env.OFFLOAD_HOST) config.host = env.OFFLOAD_HOST;
   if (env.OFFLOAD_PORT) config.port = Number(env.OFFLOAD_PORT);
   if (env.OFFLOAD_METRICS_PORT) config.metricsPort = Number(env.OFFLOAD_METRICS_PORT);

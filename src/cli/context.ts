@@ -22,6 +22,7 @@ export interface GlobalFlags {
   config?: string;
   json?: boolean;
   logLevel?: string;
+  logFormat?: string;
 }
 
 /** What a command needs: the merged configuration and ways to open the store and load tasks. */
@@ -56,13 +57,14 @@ export async function createContext(
     metricsPort: flags.metricsPort,
     metricsHost: flags.metricsHost,
     logLevel: flags.logLevel,
+    logFormat: flags.logFormat,
   });
   const config = mergeConfig(
     await loadConfigFile(flags.config),
     configFromEnv(process.env),
     fromFlags,
   );
-  const logger = createCliLogger(config.logLevel);
+  const logger = createCliLogger(config.logLevel, config.logFormat);
   return {
     config,
     json: flags.json === true,

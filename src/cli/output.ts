@@ -43,11 +43,21 @@ export function jobRows(jobs: Job[]): string[][] {
     job.state,
     `${job.attempts}/${job.maxAttempts}`,
     relativeTime(job.createdAt),
+    job.tags.length ? truncate(job.tags.join(','), 40) : '-',
     summary(job),
   ]);
 }
 
-export const JOB_HEADERS = ['ID', 'QUEUE', 'TASK', 'STATE', 'TRIES', 'CREATED', 'RESULT / ERROR'];
+export const JOB_HEADERS = [
+  'ID',
+  'QUEUE',
+  'TASK',
+  'STATE',
+  'TRIES',
+  'CREATED',
+  'TAGS',
+  'RESULT / ERROR',
+];
 
 function summary(job: Job): string {
   if (job.error && job.state !== 'succeeded') return truncate(job.error.message, 60);

@@ -17,6 +17,18 @@ export function intOption(
   };
 }
 
+/** A commander parser for flags that take one of a few words, naming them all when the value is none of them. */
+export function choiceOption<T extends string>(
+  flag: string,
+  choices: readonly T[],
+): (value: string) => T {
+  return (value) => {
+    if ((choices as readonly string[]).includes(value)) return value as T;
+    const list = `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`;
+    throw new InvalidArgumentError(`${flag} takes ${list}, got "${value}"`);
+  };
+}
+
 /** A commander parser for JSON flags. */
 export function jsonOption(flag: string): (value: string) => unknown {
   return (value) => {

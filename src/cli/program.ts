@@ -2,6 +2,8 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { OffloadError } from '../core/errors.ts';
 import type { GlobalFlags } from './context.ts';
+import { LOG_FORMATS } from './logger.ts';
+import { choiceOption } from './parse.ts';
 import { registerBenchCommands } from './commands/bench.ts';
 import { registerBulkCommands } from './commands/bulk.ts';
 import { registerJobCommands } from './commands/jobs.ts';
@@ -31,6 +33,11 @@ export async function main(argv: string[]): Promise<number> {
     .option(
       '--log-level <level>',
       'fatal, error, warn, info, debug, trace or silent (env OFFLOAD_LOG_LEVEL)',
+    )
+    .option(
+      '--log-format <format>',
+      'pretty or json (env OFFLOAD_LOG_FORMAT; default pretty when stderr is a terminal, json otherwise)',
+      choiceOption('--log-format', LOG_FORMATS),
     )
     .showSuggestionAfterError(true)
     .showHelpAfterError('(run with --help for usage)')

@@ -43,6 +43,10 @@ export interface ClientEnqueueOptions extends CallOptions {
   callbackUrl?: string;
   /** The flow key (a tenant, an account) its queue's per-key limits go by. Default: the task's key function, when the server has the task. */
   key?: string;
+  /** Small facts about the job (a trace context, a tenant): a JSON object of at most 8 KiB of JSON. Default `{}`. */
+  meta?: Record<string, unknown>;
+  /** Labels to find the job by (`listJobs({ tag })`): at most 20 strings of 1-64 characters. Default `[]`. */
+  tags?: string[];
   /** Sent as `Idempotency-Key`: a retried request with the same key gets the first job back. */
   idempotencyKey?: string;
 }
@@ -74,6 +78,8 @@ export interface ListJobsOptions extends CallOptions {
   queue?: string;
   state?: JobState;
   task?: string;
+  /** Only jobs carrying this tag. */
+  tag?: string;
   /** Jobs per page, 1–1000. Default: the server's (50). */
   limit?: number;
   /** `nextCursor` of the previous page. */

@@ -52,6 +52,10 @@ export interface ApiJob<Payload = unknown, Result = unknown> {
   placement: string | null;
   /** The last 4 KiB a process-mode run wrote to stdout and stderr; null in other modes. */
   outputTail: string | null;
+  /** The meta set at enqueue; `{}` when none. */
+  meta: Record<string, unknown>;
+  /** The tags set at enqueue; `[]` when none. */
+  tags: string[];
   idempotencyKey: string | null;
   /** Where the outcome is POSTed, signed, when the job ends. */
   callbackUrl: string | null;
@@ -167,15 +171,14 @@ export interface ApiHealth {
   uptimeSeconds: number;
 }
 
-/**
- * Which jobs a bulk action takes (`POST /v1/jobs/bulk`); every field given must match. Jobs have no
- * tags yet: a `tag` field joins when they do.
- */
+/** Which jobs a bulk action takes (`POST /v1/jobs/bulk`); every field given must match. */
 export interface ApiBulkFilter {
   queue?: string;
   task?: string;
   /** A state the action applies to. Default: every state it applies to. */
   state?: JobState;
+  /** Only jobs carrying this tag. */
+  tag?: string;
   /** The code of the job's last error; null: an error without a code. */
   errorCode?: string | null;
   /** The message of the job's last error, whole. */

@@ -76,6 +76,11 @@ export const ErrorCodes = {
   BULK_NOT_FOUND: 'ERR_BULK_NOT_FOUND',
   /** A bulk action's filter matches every job and `all: true` (`--all`) was not given. */
   BULK_FILTER_EMPTY: 'ERR_BULK_FILTER_EMPTY',
+  /**
+   * At enqueue, a job's `meta` is not a JSON object or is over 8 KiB of JSON (`MAX_META_BYTES`), or
+   * its `tags` are not an array of short strings; `details.field` names which. Nothing was stored.
+   */
+  INVALID_META: 'ERR_INVALID_META',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

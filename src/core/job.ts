@@ -67,6 +67,10 @@ export interface Job<Payload = unknown, Result = unknown> {
   placement: string | null;
   /** The last few KiB a process-mode run wrote to stdout and stderr ('' when it wrote nothing); null in other modes. */
   outputTail: string | null;
+  /** Small facts set at enqueue (a trace context, a tenant): a JSON object of at most 8 KiB; `{}` when none. */
+  meta: Record<string, unknown>;
+  /** Short labels set at enqueue, without duplicates, filterable (`tag`); `[]` when none. */
+  tags: string[];
 }
 
 /** One failed attempt of a job, as its failure history keeps it. */

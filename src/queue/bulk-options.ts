@@ -3,6 +3,7 @@ import { closest } from '../core/closest.ts';
 import { DURATION_WORDS, durationMs, type Duration } from '../core/duration.ts';
 import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import { JOB_STATES, type JobState } from '../core/job.ts';
+import { tagFilterSchema } from '../core/job-meta.ts';
 import { optionSchemas, parseOptions } from '../core/options.ts';
 import { BULK_ACTIONS, type BulkAction, type BulkFilter } from '../store/contract.ts';
 
@@ -12,6 +13,8 @@ export interface BulkFilterInput {
   task?: string;
   /** A job state; it must be one the action applies to. Default: every state the action applies to. */
   state?: JobState;
+  /** Only jobs carrying this tag. */
+  tag?: string;
   /** The code of the job's last error (`ERR_TASK_TIMEOUT`, your own); null: an error without a code. */
   errorCode?: string | null;
   /** The message of the job's last error, whole. */
@@ -25,8 +28,8 @@ export interface BulkFilterInput {
 /**
  * A bulk action: `retry` (failed or cancelled jobs, each with a fresh attempt budget, as `retry`
  * does), `cancel` (jobs that have not ended) or `delete` (jobs that ended or have not started).
- * A filter that matches every job is refused unless `all: true`. Jobs that are tagged will be
- * filtered by `tag` once offload has tags; the filter takes new fields without breaking old ones.
+ * A filter that matches every job is refused unless `all: true`; the filter takes new fields
+ * without breaking old ones.
  */
 export interface BulkOptions {
   action: BulkAction;
@@ -65,6 +68,7 @@ const filterSchema = z.object({
     .pipe(optionSchemas.runAtMs)
     .optional(),
   olderThan: z.unknown().optional(),
+  tag: tagFilterSchema.optional(),
 });
 
 /** A checked bulk action: the store's filter, with an age turned into `createdBefore`. */
@@ -81,16 +85,12 @@ export interface ParsedBulk {
 export function parseBulk(label: string, input: unknown, now: number): ParsedBulk {
   const options = parseOptions(label, optionsSchema, input);
   const action = parseAction(label, options.action);
-  if (isObject(options.filter) && 'tag' in options.filter)
-    throw invalid(
-      `${label}: filter \`tag\`: jobs have no tags yet in this version of offload; filter by queue, task, state, errorCode, errorMessage, createdBefore or olderThan`,
-      'filter.tag',
-    );
   const parsed = parseOptions(`${label}: filter`, filterSchema, options.filter);
   const filter: BulkFilter = {};
   if (parsed.queue !== undefined) filter.queue = parsed.queue;
   if (parsed.task !== undefined) filter.task = parsed.task;
   if (parsed.state !== undefined) filter.state = parsed.state;
+  if (parsed.tag !== undefined) filter.tag = parsed.tag;
   if (parsed.errorCode !== undefined) filter.errorCode = parsed.errorCode;
   if (parsed.errorMessage !== undefined) filter.errorMessage = parsed.errorMessage;
   const before = [parsed.createdBefore, olderThan(label, parsed.olderThan, now)].filter(
@@ -105,7 +105,7 @@ export function parseBulk(label: string, input: unknown, now: number): ParsedBul
   if (Object.keys(filter).length === 0 && options.all !== true)
     throw new OffloadError(
       ErrorCodes.BULK_FILTER_EMPTY,
-      `${label}: the filter matches every job; narrow it (queue, task, state, errorCode, errorMessage, createdBefore, olderThan) or pass \`all: true\` (--all) to ${action} every job it applies to`,
+      `${label}: the filter matches every job; narrow it (queue, task, state, tag, errorCode, errorMessage, createdBefore, olderThan) or pass \`all: true\` (--all) to ${action} every job it applies to`,
       { details: { label, action } },
     );
   return { action, filter };
@@ -127,10 +127,6 @@ function olderThan(label: string, value: unknown, now: number): number | undefin
   if (ms === undefined || !Number.isFinite(ms) || ms < 0)
     throw invalid(`${label}: filter \`olderThan\` must be ${DURATION_WORDS}`, 'filter.olderThan');
   return now - ms;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
 }
 
 function invalid(message: string, option: string): OffloadError {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ErrorCodes, OffloadError } from '../core/errors.ts';
 import { parseQueueLimits, type QueueLimitsInput } from '../core/flow-limits.ts';
 import { JOB_STATES, type Job, type JobState } from '../core/job.ts';
+import { encodeMeta, parseTags, tagFilterSchema } from '../core/job-meta.ts';
 import { flowKeyProblem } from '../core/flow-limits.ts';
 import { describe, optionSchemas, parseOptions } from '../core/options.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodePayload } from '../core/payload.ts';
@@ -66,6 +67,19 @@ export interface EnqueueOptions {
    */
   key?: string;
   /**
+   * Small facts about the job (a trace context, a tenant, a request id): a JSON object of at most
+   * 8 KiB of JSON (`MAX_META_BYTES`), returned as `job.meta` wherever the job is read (the store,
+   * the HTTP API, the worker's claim). Default `{}`. A value that is no object, not JSON or too big
+   * throws ERR_INVALID_META and nothing is stored.
+   */
+  meta?: Record<string, unknown>;
+  /**
+   * Short labels to find the job by (`listJobs({ tag })`, `GET /v1/jobs?tag=`, bulk actions): at
+   * most 20 distinct strings of 1-64 characters without control characters; duplicates are dropped.
+   * Default `[]`. Anything else throws ERR_INVALID_META and nothing is stored.
+   */
+  tags?: readonly string[];
+  /**
    * Your own database client, to enqueue inside your transaction: the job exists if and only if
    * that transaction commits. PostgreSQL store only: a `pg` Client or PoolClient after `BEGIN`.
    * Default: the store's own connection. See docs/postgres.md.
@@ -96,6 +110,8 @@ const enqueueOptionsSchema = z.object({
     })
     .transform((key) => key as string)
     .optional(),
+  meta: z.unknown().optional(),
+  tags: z.unknown().optional(),
   client: z.unknown().optional(),
 });
 
@@ -107,6 +123,7 @@ const jobFilterSchema = z.object({
     })
     .optional(),
   task: optionSchemas.name.optional(),
+  tag: tagFilterSchema.optional(),
 });
 
 const jobListSchema = jobFilterSchema.extend({
@@ -571,6 +588,8 @@ export class Queue<M extends TaskMap = Record<never, never>> {
       idempotencyKey: opts.idempotencyKey ?? null,
       callbackUrl: opts.callbackUrl ?? null,
       key: opts.key ?? flowKeyOf(defaults, payload),
+      meta: opts.meta === undefined ? null : encodeMeta(opts.meta, 'enqueue'),
+      tags: opts.tags === undefined ? null : parseTags(opts.tags, 'enqueue'),
     };
   }
 

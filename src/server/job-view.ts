@@ -25,6 +25,8 @@ export function toJobView(job: Job, delivery?: Job) {
     worker: job.state === 'running' || job.state === 'claimed' ? job.leaseOwner : null,
     placement: job.placement,
     outputTail: job.outputTail,
+    meta: job.meta,
+    tags: job.tags,
     idempotencyKey: job.idempotencyKey,
     callbackUrl: job.callbackUrl,
     webhook: delivery

@@ -66,6 +66,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   ERR_INVALID_OPTION: 400,
   ERR_INVALID_PAYLOAD: 422,
   ERR_INVALID_KEY: 422,
+  ERR_INVALID_META: 422,
   ERR_PAYLOAD_TOO_LARGE: 413,
   ERR_TASK_NOT_FOUND: 422,
   ERR_JOB_NOT_FOUND: 404,
@@ -141,7 +142,13 @@ export function toProblem(error: unknown, instance: string): Problem {
       status === 500
         ? 'the server failed to handle this request; its log has the details'
         : error.message;
-    return problem(status, error.code, detail, instance, payloadFieldErrors(error));
+    return problem(
+      status,
+      error.code,
+      detail,
+      instance,
+      payloadFieldErrors(error) ?? bodyFieldError(error),
+    );
   }
   const fastify = error as Partial<FastifyError>;
   if (
@@ -176,6 +183,15 @@ function payloadFieldErrors(error: OffloadError): FieldError[] | undefined {
     field: f.path ? `${prefix}.${f.path}` : prefix,
     message: f.message,
   }));
+}
+
+/** The body field an error names in `details.field` (`meta`, `tags.2`), as `body.<field>`. */
+function bodyFieldError(error: OffloadError): FieldError[] | undefined {
+  const field = error.details.field;
+  if (typeof field !== 'string') return undefined;
+  const prefix =
+    typeof error.details.index === 'number' ? `body.jobs.${error.details.index}` : 'body';
+  return [{ field: `${prefix}.${field}`, message: error.message }];
 }
 
 function fastifyDetail(error: Partial<FastifyError>): string {

@@ -8,6 +8,7 @@ import { JOB_STATES, type JobState } from '../core/job.ts';
 import { LIMITS } from '../core/limits.ts';
 import { flowKeyProblem, MAX_KEY_LENGTH } from '../core/flow-limits.ts';
 import { isRunAt, optionSchemas } from '../core/options.ts';
+import { MAX_META_BYTES, MAX_TAG_LENGTH, MAX_TAGS, tagProblem } from '../core/job-meta.ts';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -67,6 +68,36 @@ const flowKey = z
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
+/** One tag as a query or filter field: 1-64 characters without control characters. */
+const tagFilter = z
+  .string()
+  .superRefine((tag, ctx) => {
+    const problem = tagProblem(tag);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({ description: 'Only jobs carrying this tag' });
+
+/**
+ * `meta` and `tags` of an enqueue are checked by the queue (ERR_INVALID_META, 422 naming the field),
+ * so the body schema takes any value and only documents their shape.
+ */
+const metaField = z
+  .unknown()
+  .optional()
+  .meta({
+    type: 'object',
+    description: `Small facts about the job (a trace context, a tenant): a JSON object of at most ${MAX_META_BYTES} bytes of JSON. Default {}.`,
+  });
+const tagsField = z
+  .unknown()
+  .optional()
+  .meta({
+    type: 'array',
+    items: { type: 'string', minLength: 1, maxLength: MAX_TAG_LENGTH },
+    maxItems: MAX_TAGS,
+    description: `Labels to find the job by (GET /v1/jobs?tag=): at most ${MAX_TAGS} strings of 1-${MAX_TAG_LENGTH} characters without control characters; duplicates are dropped. Default [].`,
+  });
+
 /** The `Idempotency-Key` header of `POST /v1/jobs`. */
 export const idempotencyKeySchema = idempotencyKey.optional();
 
@@ -104,6 +135,8 @@ export const enqueueBodySchema = z
       description:
         "The flow key (a tenant, an account) its queue's per-key limits and fair rotation go by (docs/flow-control.md). Default: the task's key function on the payload, when the server knows the task's definition.",
     }),
+    meta: metaField,
+    tags: tagsField,
   })
   .meta({ id: 'EnqueueRequest' });
 
@@ -141,6 +174,7 @@ export const listJobsQuerySchema = z.strictObject({
   queue: optionSchemas.name.optional(),
   state: jobStateSchema.optional(),
   task: optionSchemas.name.optional(),
+  tag: tagFilter.optional(),
   limit: z.coerce.number().int('must be a whole number').min(1).max(1000).optional(),
   cursor: z
     .string()
@@ -201,6 +235,10 @@ export const jobViewSchema = z
       description:
         "The last 4 KiB the last run wrote to stdout and stderr, kept for process-mode runs ('' when it wrote nothing); null in other modes",
     }),
+    meta: z
+      .record(z.string(), z.unknown())
+      .meta({ description: 'The meta set at enqueue; {} when none' }),
+    tags: z.array(z.string()).meta({ description: 'The tags set at enqueue; [] when none' }),
     idempotencyKey: z.string().nullable(),
     callbackUrl: z.string().nullable(),
     webhook: z
@@ -393,6 +431,7 @@ const bulkFilterBody = z
     state: jobStateSchema
       .optional()
       .meta({ description: 'One the action applies to; default every state it applies to' }),
+    tag: tagFilter.optional(),
     errorCode: z
       .string()
       .min(1)
@@ -418,8 +457,7 @@ const bulkFilterBody = z
   })
   .meta({
     id: 'BulkFilter',
-    description:
-      'Every field given must match. Jobs have no tags yet; a `tag` field joins the filter when they do.',
+    description: 'Every field given must match.',
   });
 
 /** The body of `POST /v1/jobs/bulk`. */

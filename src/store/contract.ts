@@ -210,6 +210,10 @@ export interface EnqueueParams {
   callbackUrl: string | null;
   /** The flow key (a tenant, an account) its queue's per-key limits and fairness go by; null: none. */
   key?: string | null;
+  /** JSON text of an object (validated, at most 8 KiB); absent or null: none. */
+  meta?: string | null;
+  /** Distinct tags (validated); absent, null or empty: none. */
+  tags?: readonly string[] | null;
 }
 
 /** Where an enqueue writes. Default: the store's own connections. */
@@ -307,6 +311,8 @@ export interface JobFilter {
   queue?: string;
   state?: JobState;
   task?: string;
+  /** Jobs carrying this tag (an index keeps it cheap on both stores). */
+  tag?: string;
 }
 
 /** What a bulk action does to each job it matches. */
@@ -314,10 +320,7 @@ export type BulkAction = 'retry' | 'cancel' | 'delete';
 export const BULK_ACTIONS: readonly BulkAction[] = ['retry', 'cancel', 'delete'];
 export type BulkState = 'running' | 'done' | 'interrupted';
 
-/**
- * Which jobs a bulk action takes: every field given must match. The shape is open: a `tag` field
- * joins it once jobs have tags.
- */
+/** Which jobs a bulk action takes: every field given must match (`tag`: jobs carrying that tag). */
 export interface BulkFilter extends JobFilter {
   /** The code of the job's last error; null: an error without a code. */
   errorCode?: string | null;

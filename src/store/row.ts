@@ -40,6 +40,10 @@ export interface JobRow {
   /** Absent from rows of statements that list their columns. */
   placement?: string | null;
   output_tail?: string | null;
+  /** JSON text, or null for none. */
+  meta?: string | null;
+  /** JSON text (SQLite) or a text[] (PostgreSQL), or null for none. */
+  tags?: string | string[] | null;
 }
 
 /**
@@ -82,6 +86,8 @@ export function jobFromRow(row: JobRow, now: number): Job {
     finishedAt: toNumber(row.finished_at),
     placement: row.placement ?? null,
     outputTail: row.output_tail ?? null,
+    meta: row.meta ? (JSON.parse(row.meta) as Record<string, unknown>) : {},
+    tags: typeof row.tags === 'string' ? (JSON.parse(row.tags) as string[]) : (row.tags ?? []),
   };
 }
 
@@ -119,6 +125,8 @@ export function jobFromInsert(
     finishedAt: null,
     placement: null,
     outputTail: null,
+    meta: params.meta ? (JSON.parse(params.meta) as Record<string, unknown>) : {},
+    tags: params.tags ? [...params.tags] : [],
   };
 }
 

@@ -132,6 +132,8 @@ function testJob(
     finishedAt: null,
     placement: null,
     outputTail: null,
+    meta: {},
+    tags: [],
     fence: 1,
   };
 }

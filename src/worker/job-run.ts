@@ -14,7 +14,8 @@ import type { ClaimedJob } from '../core/job.ts';
 import { encodeJson } from '../core/payload.ts';
 import { isRateLimited, RateLimited, rateLimitedRunAt } from '../core/rate-limited.ts';
 import type { JobOutcome, LeaseRef, RunFacts } from '../store/contract.ts';
-import type { Task, TaskContext, TaskLogger } from '../task/task.ts';
+import type { Task, TaskContext } from '../task/task.ts';
+import { jobLogFields } from './job-log.ts';
 
 /** Why a running job's signal aborted. */
 export type AbortReason = 'cancelled' | 'timeout' | 'lease-lost' | 'shutdown';
@@ -39,9 +40,9 @@ export interface JobRunDeps {
   sliceMs: number;
   /** Settles once the store has written or refused the progress; never rejects. */
   saveProgress(lease: LeaseRef, progress: string): Promise<void>;
-  /** Something went wrong beside the task (its backoff misbehaved): log it and emit it as the worker's `error`. */
-  report(error: OffloadError): void;
-  /** The worker's logger: `ctx.logger` is a child of it bound to the job. */
+  /** Something went wrong beside the task (its backoff misbehaved): log it on `log` (the run's) and emit it as the worker's `error`. */
+  report(error: OffloadError, log: Logger): void;
+  /** The worker's logger: each run's {@link JobRun.log} (and `ctx.logger`) is a child of it bound to the job. */
   log: Logger;
   /** Sees every progress value the task reports, once it is accepted (offload/testing records them). */
   observeProgress?(value: unknown): void;
@@ -75,7 +76,8 @@ export class JobRun {
   #savingProgress: Promise<void> | undefined;
   /** The last progress reported, as JSON: it goes with the outcome, so it cannot lose a race with it. */
   #lastProgress: string | null = null;
-  #logger: TaskLogger | undefined;
+  #logger: Logger | undefined;
+  #decidedAt: number | undefined;
 
   constructor(job: ClaimedJob, task: Task, deps: JobRunDeps) {
     this.job = job;
@@ -143,6 +145,7 @@ export class JobRun {
         facts,
       );
     } finally {
+      this.#decidedAt ??= this.#deps.clock.now();
       clearTimeout(this.#timeout);
       clearTimeout(this.#progressTimer);
       this.#pendingProgress = undefined;
@@ -166,7 +169,7 @@ export class JobRun {
         return run.#signal;
       },
       get logger() {
-        return run.#jobLogger;
+        return run.log;
       },
       progress: (value) => this.#progress(value),
       yield: () => this.#yield(),
@@ -182,15 +185,18 @@ export class JobRun {
     };
   }
 
-  /** Made on first use, like the signal: a pino child costs more than most jobs' runs. */
-  get #jobLogger(): TaskLogger {
-    const { job } = this;
-    return (this.#logger ??= this.#deps.log.child({
-      job: job.id,
-      task: job.task,
-      queue: job.queue,
-      attempt: job.attempts,
-    }));
+  /**
+   * This run's logger: the worker's, with the job's fields bound once ({@link jobLogFields}: id,
+   * task, queue, attempt, trace id). Made on first use, like the signal: a pino child costs more
+   * than most jobs' runs.
+   */
+  get log(): Logger {
+    return (this.#logger ??= this.#deps.log.child(jobLogFields(this.job)));
+  }
+
+  /** When the outcome was made (clock ms): a retry's or a snooze's delay counts from here. */
+  get decidedAt(): number {
+    return (this.#decidedAt ??= this.#deps.clock.now());
   }
 
   /** Settles as the task does, or rejects at once when the run is aborted (a task that ignores its signal is left behind). */
@@ -274,14 +280,15 @@ export class JobRun {
 
   #failure(error: unknown): JobOutcome {
     const name = (error as Error | undefined)?.name;
+    const now = (this.#decidedAt = this.#deps.clock.now());
     if (error instanceof Snooze || name === 'Snooze') {
       const delayMs = Math.floor(
         Math.min(MAX_BACKOFF_MS, Math.max(0, Number((error as Snooze).delayMs) || 0)),
       );
-      return { kind: 'snoozed', lease: this.lease, runAt: this.#deps.clock.now() + delayMs };
+      return { kind: 'snoozed', lease: this.lease, runAt: now + delayMs };
     }
     if (isRateLimited(error)) {
-      const runAt = rateLimitedRunAt(error, this.#deps.clock.now());
+      const runAt = rateLimitedRunAt(error, now);
       return { kind: 'rateLimited', lease: this.lease, runAt };
     }
     const serialized = serializeError(error);
@@ -293,7 +300,7 @@ export class JobRun {
       kind: 'failed',
       lease: this.lease,
       error: serialized,
-      retryAt: this.#deps.clock.now() + this.#retryDelay(),
+      retryAt: now + this.#retryDelay(),
     };
   }
 
@@ -316,6 +323,7 @@ export class JobRun {
             details: { task: this.task.name, job: this.job.id, attempt },
           },
         ),
+        this.log,
       );
       return backoffDelay(DEFAULT_BACKOFF, attempt);
     }

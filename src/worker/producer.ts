@@ -104,6 +104,7 @@ export class Producer implements Service {
 
   /** Listens for work (store events) and starts the poll; the first look is `fill()`. */
   start(): void {
+    if (this.#stopped) return;
     const { store, capacity } = this.#deps;
     this.#started = true;
     this.#unsubscribe.push(

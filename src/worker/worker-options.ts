@@ -49,7 +49,11 @@ export interface WorkerOptions {
   blockThreshold?: number;
   /** Largest result or progress value, as JSON bytes. Default 1 MiB. */
   maxResultBytes?: number;
-  /** A pino-compatible logger. Default: pino at level `warn` on stderr. */
+  /**
+   * A pino-compatible logger. Default: pino at level `warn` on stderr. Each run's end is logged at
+   * `info`; every line about a job carries `job`, `task`, `queue`, `attempt` and, when the job has
+   * one, `traceId` (docs/observability.md).
+   */
   logger?: Logger;
   /** Identity recorded on leases. Default `host:pid:random`. */
   id?: string;

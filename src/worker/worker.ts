@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { ErrorCodes, OffloadError } from '../core/errors.ts';
@@ -14,6 +15,7 @@ import { createWebhookTask } from '../webhooks/delivery.ts';
 import { declaredLimits } from './declared-limits.ts';
 import { Executors } from './executors.ts';
 import { JobRun, leaseOf, type JobRunDeps } from './job-run.ts';
+import { jobLogFields, logRunEnd, logsAt } from './job-log.ts';
 import { describeBlock, LoopWatchdog, type LoopBlock } from './loop-watchdog.ts';
 import { describePlacement, type JobPlacement } from './mode-placer.ts';
 import { OutcomeRecorder } from './outcome-recorder.ts';
@@ -169,7 +171,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       maxResultBytes,
       sliceMs,
       saveProgress: (lease, progress) => this.#saveProgress(lease, progress),
-      report: (error) => this.#fail(error, error.message),
+      report: (error, log) => this.#fail(error, error.message, log),
       log: this.#log,
     };
   }
@@ -245,8 +247,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       })),
     });
     await this.#declareLimits();
+    // A stop() while the store was answering has shut down what ran: start nothing more.
+    if (this.#stopping) return;
     this.#producer.start();
     await this.#producer.learnLimits();
+    if (this.#stopping) return;
     this.#offCancelled = this.store.on(
       'job:cancelled',
       (event) =>
@@ -255,6 +260,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const service of this.#services) service.start();
     if (this.#options.blockThreshold > 0) this.#watchdog.start();
     await this.#heartbeat.beat();
+    if (this.#stopping) return;
     this.#log.info(
       { queues: Object.fromEntries(this.#capacity), store: this.store.description },
       'worker started',
@@ -389,6 +395,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       task = this.#tasks.get(job.task);
     } catch (error) {
+      this.#log.warn(jobLogFields(job), (error as Error).message);
       void this.#recorder.record({
         kind: 'failed',
         lease: leaseOf(job, this.id),
@@ -421,13 +428,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   async #runJob(run: JobRun, placement: JobPlacement): Promise<void> {
     let outcome: JobOutcome | null = null;
+    let durationMs = 0;
     try {
       this.emit('job:start', run.job, placement);
       outcome = await this.#execute(run, placement);
+      durationMs = performance.now() - run.startedAt;
     } catch (error) {
       this.#fail(
         error,
         `running job ${run.job.id} (task "${run.task.name}") failed in the worker; it runs again after its lease expires`,
+        run.log,
       );
     } finally {
       this.#releaseCapacity(run);
@@ -436,10 +446,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       this.#producer.startWaiting();
       if (outcome) await this.#record(run, outcome);
+      this.#logEnd(run, outcome, durationMs);
     } catch (error) {
       this.#fail(
         error,
         `finishing job ${run.job.id} (task "${run.task.name}") failed in the worker`,
+        run.log,
       );
     } finally {
       this.#runs--;
@@ -471,28 +483,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async #record(run: JobRun, outcome: JobOutcome): Promise<void> {
     try {
       const accepted = await this.#recorder.record(outcome, run.job.queue);
-      if (!accepted)
-        this.#log.warn(
-          { job: run.job.id, attempt: run.lease.attempt },
-          'outcome refused: the job was cancelled or its lease moved on',
-        );
-      if (outcome.kind === 'failed') {
-        this.#log.info(
-          {
-            job: run.job.id,
-            task: run.task.name,
-            error: outcome.error.message,
-            retryAt: outcome.retryAt,
-          },
-          'job failed',
-        );
-      }
+      if (!accepted) run.log.warn('outcome refused: the job was cancelled or its lease moved on');
     } catch (error) {
       this.#fail(
         error,
         `recording the outcome of job ${run.job.id} failed; it will run again after its lease expires`,
+        run.log,
       );
     }
+  }
+
+  /** The run's line at `info`; a pino child is made only when that level is on. */
+  #logEnd(run: JobRun, outcome: JobOutcome | null, durationMs: number): void {
+    if (!logsAt(this.#log, 'info')) return;
+    logRunEnd(run.log, outcome, {
+      job: run.job,
+      attempt: run.lease.attempt,
+      durationMs,
+      decidedAt: run.decidedAt,
+      abortReason: run.abortReason,
+    });
   }
 
   /**
@@ -513,7 +523,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#recorder
         .record({ kind: 'started', lease: run.lease })
         .catch((error: unknown) =>
-          this.#fail(error, `recording the start of job ${run.job.id} failed`),
+          this.#fail(error, `recording the start of job ${run.job.id} failed`, run.log),
         );
     }
     this.#unrecordedStarts.clear();
@@ -538,8 +548,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emit('loop:blocked', block);
   }
 
-  #fail(error: unknown, message: string): void {
-    this.#log.error({ err: error }, message);
+  /** Logs (on `log`: a run's logger, for a failure about one job) and emits `error`. */
+  #fail(error: unknown, message: string, log: Logger = this.#log): void {
+    log.error({ err: error }, message);
     if (this.listenerCount('error') > 0)
       this.emit('error', error instanceof Error ? error : new Error(String(error)));
   }

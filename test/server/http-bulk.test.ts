@@ -77,7 +77,8 @@ for (const kind of testStores) {
     test('bad bodies and ids answer problem documents with the right status', async () => {
       const cases: Array<[unknown, number, string]> = [
         [{ action: 'retyr', filter: { task: 'x' } }, 400, 'ERR_INVALID_REQUEST'],
-        [{ action: 'retry', filter: { task: 'x', tag: 'vip' } }, 400, 'ERR_INVALID_REQUEST'],
+        [{ action: 'retry', filter: { task: 'x', tag: '' } }, 400, 'ERR_INVALID_REQUEST'],
+        [{ action: 'retry', filter: { task: 'x', tag: 'a\u0007b' } }, 400, 'ERR_INVALID_REQUEST'],
         [{ action: 'retry', filter: { state: 'queued' } }, 400, 'ERR_INVALID_OPTION'],
         [{ action: 'cancel', filter: { olderThan: 'soon' } }, 400, 'ERR_INVALID_REQUEST'],
         [{ action: 'cancel', filter: { createdBefore: 'yesterday' } }, 400, 'ERR_INVALID_REQUEST'],

@@ -22,6 +22,7 @@ import { leaseLifeContract } from './lease-life-contract.ts';
 import { flowContract } from './flow-contract.ts';
 import { bulkContract } from './bulk-contract.ts';
 import { jobEditContract } from './job-edit-contract.ts';
+import { metaContract } from './meta-contract.ts';
 
 const WORKER = 'host:1:a';
 const LEASE_MS = 10_000;
@@ -706,6 +707,7 @@ export function storeContract(label: string, makeFactory: () => Promise<StoreFac
     flowContract(kit);
     bulkContract(kit);
     jobEditContract(kit);
+    metaContract(kit);
 
     it('refuses use after close, and tolerates a second close', async () => {
       const instance = await open();

@@ -262,6 +262,47 @@ export function flowContract(t: ContractKit): void {
       assert.equal(again?.id, first!.id, 'the retry came first');
     });
 
+    it('keeps strict order for jobs that were waiting or running before the order became strict', async () => {
+      await limit({ keyConcurrency: 5 });
+      const ids = await enqueueKeyed('a', 3);
+      const [first] = await t.claim(1, { workerId: WORKER });
+      assert.equal(first?.id, ids[0]);
+      await limit({ order: 'strict' });
+      assert.equal(
+        (await t.claim(10, { workerId: WORKER })).length,
+        0,
+        'the key’s oldest job runs',
+      );
+      await fail(first!, t.clock().now());
+      const [again] = await t.claim(10, { workerId: WORKER });
+      assert.equal(again?.id, ids[0], 'its retry comes first');
+      await t.store().jobRecordOutcomes([t.succeed(t.leaseOf(again!, WORKER))]);
+      const [next] = await t.claim(10, { workerId: WORKER });
+      assert.equal(next?.id, ids[1]);
+      await limit(null);
+      const rest = await t.claim(10, { workerId: WORKER });
+      assert.deepEqual(
+        rest.map((job) => job.id),
+        [ids[2]],
+        'without limits the plain claim takes what is left',
+      );
+    });
+
+    it('puts a job retried by hand in its key’s strict order when the order began after it failed', async () => {
+      const [old] = await enqueueKeyed('a', 1, { maxAttempts: 1 });
+      const [claimed] = await t.claim(1, { workerId: WORKER });
+      await fail(claimed!, null);
+      assert.equal((await t.store().jobGet({ id: old! }))?.state, 'failed');
+      const [newer] = await enqueueKeyed('a', 1);
+      await limit({ order: 'strict' });
+      await t.store().jobRetry({ id: old! });
+      const [first] = await t.claim(10, { workerId: WORKER });
+      assert.equal(first?.id, old, 'the older job first');
+      await t.store().jobRecordOutcomes([t.succeed(t.leaseOf(first!, WORKER))]);
+      const [second] = await t.claim(10, { workerId: WORKER });
+      assert.equal(second?.id, newer);
+    });
+
     it('holds a key after rateLimited without spending an attempt, and other keys run', async () => {
       await limit({ keyConcurrency: 1 });
       await enqueueKeyed('a', 2);

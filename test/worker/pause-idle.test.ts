@@ -73,6 +73,21 @@ for (const backend of testStores) {
       await factory?.destroy();
     });
 
+    it('stop() while start() is under way leaves nothing running: no claim, no poll', async () => {
+      const worker = createWorker({ store, tasks, logger: silent, pollInterval: 50 });
+      const starting = worker.start();
+      await worker.stop();
+      await starting;
+      const job = await queue.enqueue(quick, { n: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      assert.equal(
+        (await queue.getJob(job.id))?.state,
+        'queued',
+        'a stopped worker claims nothing',
+      );
+      await queue.cancel(job.id);
+    });
+
     it('pause() stops claiming, lets the running job finish; resume() claims again', async () => {
       const worker = createWorker({ store, tasks, logger: silent, pollInterval: 50 });
       try {

@@ -37,7 +37,7 @@ describe('ctx.logger reaches the worker logger with the job fields, in every mod
       const summary = await worker.runUntilIdle();
       assert.equal(summary.succeeded, 3);
       for (const job of jobs) {
-        const mine = lines.filter((line) => line.job === job.id);
+        const mine = lines.filter((line) => line.job === job.id && !('durationMs' in line));
         const fields = {
           job: job.id,
           task: job.task,
@@ -46,6 +46,11 @@ describe('ctx.logger reaches the worker logger with the job fields, in every mod
           worker: 'logging-worker',
         };
         assert.equal(mine.length, 3, `${job.task}: ${JSON.stringify(mine)}`);
+        const end = lines.find((line) => line.job === job.id && 'durationMs' in line);
+        assert.match(
+          String(end?.msg),
+          new RegExp(`^job ${job.id} ${job.task} succeeded in \\d+ ms$`),
+        );
         assert.deepEqual(pick(mine[0]!, fields), fields);
         assert.equal(mine[0]!.msg, `said ${job.task}`);
         assert.equal(mine[0]!.step, 1);

@@ -23,6 +23,7 @@ interface ListFlags {
   queue?: string;
   state?: JobState;
   task?: string;
+  tag?: string;
 }
 
 const PAST: Record<BulkAction, string> = {
@@ -46,7 +47,9 @@ export function registerBulkCommands(program: Command, globals: () => GlobalFlag
   ] as const) {
     jobs
       .command(action)
-      .description(`${what}, every one the filter matches (--queue, --task, --state and these)`)
+      .description(
+        `${what}, every one the filter matches (--queue, --task, --state, --tag and these)`,
+      )
       .option('--error-code <code>', "only jobs whose last error has this code ('none': no code)")
       .option('--error-message <text>', 'only jobs whose last error has this message, whole')
       .option('--older-than <duration>', 'only jobs created longer ago than this, such as 1h or 7d')
@@ -185,6 +188,7 @@ function filterOf(list: ListFlags, flags: BulkFlags): BulkFilterInput {
   if (list.queue !== undefined) filter.queue = list.queue;
   if (list.task !== undefined) filter.task = list.task;
   if (list.state !== undefined) filter.state = list.state;
+  if (list.tag !== undefined) filter.tag = list.tag;
   if (flags.errorCode !== undefined)
     filter.errorCode = flags.errorCode === 'none' ? null : flags.errorCode;
   if (flags.errorMessage !== undefined) filter.errorMessage = flags.errorMessage;

@@ -14,6 +14,7 @@ import {
   table,
 } from '../output.ts';
 import { LIMITS } from '../../core/limits.ts';
+import { MAX_META_BYTES, MAX_TAGS } from '../../core/job-meta.ts';
 import { hasLimits } from '../../core/flow-limits.ts';
 import { listQueuesWithLimits } from '../../queue/queue-limits.ts';
 import { queueLimitsLines } from '../limits-output.ts';
@@ -29,6 +30,8 @@ interface EnqueueFlags {
   idempotencyKey?: string;
   callbackUrl?: string;
   key?: string;
+  meta?: Record<string, unknown>;
+  tag?: string[];
   attempts?: number;
   count?: number;
   tasks?: string;
@@ -67,6 +70,16 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
       "the flow key its queue's per-key limits go by (default: the task's key function, with --tasks)",
     )
     .option(
+      '--meta <json>',
+      `small facts about the job, a JSON object of at most ${MAX_META_BYTES} bytes`,
+      jsonOption('--meta'),
+    )
+    .option(
+      '--tag <tag>',
+      `a tag to find the job by (repeat for more, at most ${MAX_TAGS})`,
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option(
       '--attempts <n>',
       `runs before failing for good (1 to ${LIMITS.attempts})`,
       intOption('--attempts', 1, LIMITS.attempts),
@@ -93,6 +106,7 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
     .option('-q, --queue <name>', 'only this queue')
     .option('-s, --state <state>', `only this state (${JOB_STATES.join(', ')})`, stateOption)
     .option('--task <name>', 'only this task')
+    .option('--tag <tag>', 'only jobs carrying this tag')
     .option('-n, --limit <n>', 'jobs per page (at most 1000)', intOption('--limit', 1, 1000), 20)
     .option('--cursor <cursor>', 'next page, as printed after the table')
     .action(
@@ -100,6 +114,7 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
         queue?: string;
         state?: JobState;
         task?: string;
+        tag?: string;
         limit: number;
         cursor?: string;
       }) =>
@@ -108,6 +123,7 @@ export function registerJobCommands(program: Command, globals: () => GlobalFlags
             queue: flags.queue,
             state: flags.state,
             task: flags.task,
+            tag: flags.tag,
             limit: flags.limit,
             cursor: flags.cursor ?? null,
           });
@@ -194,6 +210,8 @@ async function enqueue(
     idempotencyKey: flags.idempotencyKey,
     callbackUrl: flags.callbackUrl,
     key: flags.key,
+    meta: flags.meta as Record<string, unknown> | undefined,
+    tags: flags.tag,
     attempts: flags.attempts,
   };
   for (const key of Object.keys(options) as Array<keyof EnqueueOptions>)
@@ -271,6 +289,8 @@ function showJob(job: Job, context: CommandContext): void {
     ['attempts', `${job.attempts} of ${job.maxAttempts}`],
     ['priority', String(job.priority)],
     ['key', job.key ?? '-'],
+    ['tags', job.tags.length ? job.tags.join(', ') : '-'],
+    ['meta', Object.keys(job.meta).length ? JSON.stringify(job.meta) : '-'],
     ['created', `${new Date(job.createdAt).toISOString()} (${relativeTime(job.createdAt)})`],
     ['run at', new Date(job.runAt).toISOString()],
     ['started', job.startedAt ? new Date(job.startedAt).toISOString() : '-'],

@@ -84,7 +84,6 @@ async function runWorker(
     logger,
     webhookSecret: config.webhookSecret ?? (await getWebhookSecret(store)),
   });
-  reportJobs(worker, context);
   let metrics: MetricsServer | undefined;
   let server: OffloadServer | undefined;
   try {
@@ -169,28 +168,6 @@ function readPackageName(dir: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function reportJobs(worker: Worker, context: CommandContext): void {
-  const started = new Map<string, number>();
-  worker.on('job:start', (job) => started.set(job.id, performance.now()));
-  worker.on('job:end', (job, outcome) => {
-    const ms = Math.round(performance.now() - (started.get(job.id) ?? performance.now()));
-    started.delete(job.id);
-    const state =
-      outcome === null
-        ? 'stopped'
-        : outcome.kind === 'failed'
-          ? outcome.retryAt === null
-            ? 'failed'
-            : 'will retry'
-          : outcome.kind;
-    const detail = outcome?.kind === 'failed' ? `: ${outcome.error.message}` : '';
-    context.logger.info(
-      { job: job.id, task: job.task, state, ms },
-      `job ${job.id} ${job.task} ${state} in ${ms} ms${detail}`,
-    );
-  });
 }
 
 function startDemo(

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, describeError, type Job } from '../api.ts';
 import { durationOf, formatTime } from '../hooks.ts';
+import { TagLinks } from './tag-links.tsx';
 import { JobEditActions } from './job-edit.tsx';
 
 /** One job, kept live by its own event stream until it ends. */
@@ -149,6 +150,8 @@ export function JobView({ id }: { id: string }) {
         <dd data-testid="job-mode">{job.placement ?? '–'}</dd>
         <dt>Timeout</dt>
         <dd>{job.timeoutMs ? `${job.timeoutMs} ms` : 'none'}</dd>
+        <dt>Tags</dt>
+        <dd data-testid="job-tags">{job.tags.length ? <TagLinks tags={job.tags} /> : '–'}</dd>
       </dl>
       <section aria-labelledby="timeline-heading">
         <h2 id="timeline-heading">Timeline</h2>
@@ -176,6 +179,12 @@ export function JobView({ id }: { id: string }) {
           )}
         </ol>
       </section>
+      {Object.keys(job.meta).length > 0 && (
+        <section aria-labelledby="meta-heading">
+          <h2 id="meta-heading">Meta</h2>
+          <pre data-testid="job-meta">{JSON.stringify(job.meta, null, 2)}</pre>
+        </section>
+      )}
       <section aria-labelledby="payload-heading">
         <h2 id="payload-heading">Payload</h2>
         <pre>{JSON.stringify(job.payload, null, 2)}</pre>

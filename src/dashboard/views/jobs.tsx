@@ -1,6 +1,7 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, describeError, type Job, type QueueInfo, type TaskInfo, JOB_STATES } from '../api.ts';
 import { describeBulk, runBulk } from '../bulk.ts';
+import { TagLinks } from './tag-links.tsx';
 import { durationOf, formatTime, useLiveData } from '../hooks.ts';
 
 const PAGE = 50;
@@ -15,6 +16,9 @@ export function JobsView({ query }: { query: URLSearchParams }) {
   const queue = query.get('queue') ?? '';
   const state = query.get('state') ?? '';
   const task = query.get('task') ?? '';
+  const tag = query.get('tag') ?? '';
+  const [tagInput, setTagInput] = useState(tag);
+  useEffect(() => setTagInput(tag), [tag]);
   const [cursors, setCursors] = useState<string[]>([]);
   const cursor = cursors.at(-1);
   const [selected, setSelected] = useState<Set<string>>(new Set());
@@ -26,6 +30,7 @@ export function JobsView({ query }: { query: URLSearchParams }) {
   if (queue) params.set('queue', queue);
   if (state) params.set('state', state);
   if (task) params.set('task', task);
+  if (tag) params.set('tag', tag);
   if (cursor) params.set('cursor', cursor);
   const page = useLiveData(
     () => api<{ jobs: Job[]; nextCursor: string | null }>('GET', `/v1/jobs?${params}`),
@@ -74,6 +79,7 @@ export function JobsView({ query }: { query: URLSearchParams }) {
     if (queue) filter.queue = queue;
     if (task) filter.task = task;
     if (state) filter.state = state;
+    if (tag) filter.tag = tag;
     const all = Object.keys(filter).length === 0;
     const which = all ? 'every job' : 'every job matching these filters';
     if (!confirm(`${action[0]!.toUpperCase()}${action.slice(1)} ${which}? (${BULK_SCOPE[action]})`))
@@ -151,6 +157,25 @@ export function JobsView({ query }: { query: URLSearchParams }) {
             ))}
           </select>
         </div>
+        <form
+          class="field"
+          aria-label="Filter by tag"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setFilter('tag', tagInput.trim());
+          }}
+        >
+          <label for="filter-tag">Tag</label>
+          <span class="inline">
+            <input
+              id="filter-tag"
+              value={tagInput}
+              maxLength={64}
+              onInput={(e) => setTagInput((e.target as HTMLInputElement).value)}
+            />
+            <button type="submit">Filter</button>
+          </span>
+        </form>
         <form class="field" onSubmit={goTo} role="search">
           <label for="job-search">Job id</label>
           <span class="inline">
@@ -220,6 +245,7 @@ export function JobsView({ query }: { query: URLSearchParams }) {
               <th scope="col" class="num">
                 Attempts
               </th>
+              <th scope="col">Tags</th>
               <th scope="col">Created</th>
               <th scope="col">Run time</th>
             </tr>
@@ -245,6 +271,9 @@ export function JobsView({ query }: { query: URLSearchParams }) {
                 </td>
                 <td class="num">
                   {job.attempts}/{job.maxAttempts}
+                </td>
+                <td>
+                  <TagLinks tags={job.tags} />
                 </td>
                 <td>{formatTime(job.createdAt)}</td>
                 <td>{durationOf(job.startedAt, job.finishedAt)}</td>

@@ -71,7 +71,7 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
         409: problem('The `Idempotency-Key` was used for a different task or payload'),
         400: problem('The body is invalid'),
         422: problem(
-          "Unknown task, the payload fails the task schema, or the task's key function gives it no flow key",
+          "Unknown task, the payload fails the task schema, the task's key function gives it no flow key, or `meta` or `tags` is invalid (ERR_INVALID_META)",
         ),
       },
       async handler({ body, headers, reply }) {
@@ -101,7 +101,7 @@ export function jobRoutes(api: ApiContext): RouteSpec[] {
         202: { description: 'Accepted: every job is durably queued', schema: jobBatchSchema },
         400: problem('The body is invalid'),
         422: problem(
-          'A task is unknown, a payload fails its schema, or a key function gives it no flow key',
+          'A task is unknown, a payload fails its schema, a key function gives it no flow key, or a `meta` or `tags` is invalid (ERR_INVALID_META)',
         ),
       },
       async handler({ body, reply }) {
@@ -278,6 +278,8 @@ function enqueueOptions(body: EnqueueBody, idempotencyKey: string | undefined): 
   if (body.timeout !== undefined) options.timeout = body.timeout;
   if (body.callbackUrl !== undefined) options.callbackUrl = body.callbackUrl;
   if (body.key !== undefined) options.key = body.key;
+  if (body.meta !== undefined) options.meta = body.meta as Record<string, unknown>;
+  if (body.tags !== undefined) options.tags = body.tags as string[];
   if (idempotencyKey !== undefined) options.idempotencyKey = idempotencyKey;
   return options;
 }

@@ -119,6 +119,8 @@ export class Enqueuer {
         job.idempotencyKey,
         job.callbackUrl,
         job.key ?? null,
+        job.meta ?? null,
+        job.tags && job.tags.length > 0 ? job.tags : null,
       ];
       const inserted = await this.#deps.run<{ id: string }>(
         this.#insertQuery(false, foreign),
@@ -164,9 +166,13 @@ export class Enqueuer {
       const columns = [[], [], [], [], [], [], []] as unknown[][];
       const callbacks: Array<string | null> = [];
       const keys: Array<string | null> = [];
+      const metas: Array<string | null> = [];
+      const tags: Array<string | null> = [];
       for (const job of chunk) {
         callbacks.push(job.callbackUrl);
         keys.push(job.key ?? null);
+        metas.push(job.meta ?? null);
+        tags.push(job.tags && job.tags.length > 0 ? JSON.stringify(job.tags) : null);
         columns[0]!.push(job.queue);
         columns[1]!.push(job.task);
         columns[2]!.push(job.payload);
@@ -177,7 +183,7 @@ export class Enqueuer {
       }
       const { rows } = await this.#deps.run<{ id: string }>(
         this.#insertQuery(true, foreign),
-        [...columns, now, callbacks, keys],
+        [...columns, now, callbacks, keys, metas, tags],
         db,
       );
       const ids = rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

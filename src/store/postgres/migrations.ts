@@ -960,6 +960,17 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX jobs_failed ON {s}.jobs (task, finished_at) WHERE state = 'failed';
     `,
   },
+  {
+    version: 10,
+    name: 'job meta and tags',
+    sql: `
+      -- meta: JSON text of an object; tags: distinct strings. Both NULL when a job has none. The
+      -- GIN index is partial, so untagged jobs add nothing to it: a filter by tag (tags @> ARRAY[t])
+      -- reads the tagged jobs only.
+      ALTER TABLE {s}.jobs ADD COLUMN meta text, ADD COLUMN tags text[];
+      CREATE INDEX jobs_tags ON {s}.jobs USING gin (tags) WHERE tags IS NOT NULL;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

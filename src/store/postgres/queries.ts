@@ -40,7 +40,7 @@ const WORKER_DIED_MESSAGE = `'the worker ' || lease_owner || ' stopped renewing 
  * worker's cost per job on PostgreSQL.
  */
 const CLAIM_COLUMNS = `id, queue, task, payload, priority, run_at, attempts, max_attempts, timeout_ms, unique_key, idempotency_key,
-      callback_url, webhook_job_id, progress, result, error, errors, created_at, started_at, finished_at, placement, output_tail, fence, flow_key`;
+      callback_url, webhook_job_id, progress, result, error, errors, created_at, started_at, finished_at, placement, output_tail, fence, flow_key, meta, tags`;
 
 /** The derived state of a row, given `now` as parameter `$n`. */
 export const stateExpression = (n: number) =>
@@ -89,14 +89,15 @@ const GROUP_SIZE = 100;
 const flowKeyOf = (key: string, queue: string) =>
   `coalesce(${key}, (SELECT '' FROM {s}.limits WHERE limits.queue = ${queue}))`;
 const INSERT_ONE = `
-    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, created_at, idempotency_key, callback_url, flow_key)
-    VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, ${flowKeyOf('$12::text', '$1::text')})
+    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, created_at, idempotency_key, callback_url, flow_key, meta, tags)
+    VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, ${flowKeyOf('$12::text', '$1::text')}, $13::text, $14::text[])
     ON CONFLICT DO NOTHING`;
 const INSERT_MANY = `
-    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at, callback_url, flow_key)
-    SELECT queue, task, payload, 'queued', priority, run_at, max_attempts, timeout_ms, $8, callback_url, ${flowKeyOf('t.flow_key', 't.queue')}
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::int[], $7::int[], $9::text[], $10::text[]) WITH ORDINALITY
-           AS t(queue, task, payload, priority, run_at, max_attempts, timeout_ms, callback_url, flow_key, ord)
+    INSERT INTO {s}.jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, created_at, callback_url, flow_key, meta, tags)
+    SELECT queue, task, payload, 'queued', priority, run_at, max_attempts, timeout_ms, $8, callback_url, ${flowKeyOf('t.flow_key', 't.queue')},
+           t.meta, CASE WHEN t.tags IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(t.tags::jsonb)) END
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::int[], $7::int[], $9::text[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY
+           AS t(queue, task, payload, priority, run_at, max_attempts, timeout_ms, callback_url, flow_key, meta, tags, ord)
      ORDER BY ord`;
 
 export const sql = {
@@ -117,7 +118,7 @@ export const sql = {
     SELECT ins.id FROM ins, ${SENT}`,
   /**
    * Arrays $1 queue, $2 task, $3 payload, $4 priority, $5 run_at, $6 max_attempts, $7 timeout_ms; $8 now; array
-   * $9 callback_url. Like jobInsert, announces the jobs and commits without waiting for the disk.
+   * $9 callback_url, $10 flow_key, $11 meta (JSON text), $12 tags (JSON text of an array). Like jobInsert, announces the jobs and commits without waiting for the disk.
    */
   jobInsertMany: `
     WITH ${RELAXED},
@@ -430,7 +431,7 @@ export type QueryName = keyof typeof sql;
 
 /** WHERE clause of a filter by queue, task and (derived) state; parameters from `$first` on. */
 export function filterClause(
-  filter: { queue?: string; task?: string; state?: string },
+  filter: { queue?: string; task?: string; state?: string; tag?: string },
   values: unknown[],
   now: number,
 ): string {
@@ -440,6 +441,7 @@ export function filterClause(
     return `$${values.length}`;
   };
   if (filter.queue !== undefined) parts.push(`queue = ${param(filter.queue)}`);
+  if (filter.tag !== undefined) parts.push(`tags @> ARRAY[${param(filter.tag)}::text]`);
   if (filter.task !== undefined) parts.push(`task = ${param(filter.task)}`);
   if (filter.state === 'scheduled') parts.push(`state = 'queued' AND run_at > ${param(now)}`);
   else if (filter.state === 'queued') parts.push(`state = 'queued' AND run_at <= ${param(now)}`);

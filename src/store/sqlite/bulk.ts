@@ -25,7 +25,7 @@ import type { JobState } from '../../core/job.ts';
 import type { StoreEventHub } from '../events.ts';
 import { eventOfRow } from '../row.ts';
 import { sql as editSql } from './job-edit.ts';
-import { filterClause, stateExpression } from './queries.ts';
+import { filterClause, FLOW_REQUEUE, stateExpression } from './queries.ts';
 
 type Statement = Database.Statement<unknown[], unknown>;
 type ChangedRow = {
@@ -39,12 +39,12 @@ type ChangedRow = {
 
 /** What a bulk action does to the jobs of one chunk (@ids: a JSON array of job ids). */
 const CHANGE: Readonly<Record<BulkAction, string>> = {
-  // The single jobRetry's change, and the flow key an enqueue would give the job now (a queue that
+  // The single jobRetry's change, and the flow columns an enqueue would give the job now (a queue that
   // became limited after the job failed); OR IGNORE skips a job whose unique key another unfinished job holds.
   retry: `
     UPDATE OR IGNORE offload_jobs
        SET state = 'queued', attempts = 0, run_at = @now, finished_at = NULL, result = NULL,
-           flow_key = coalesce(flow_key, (SELECT '' FROM offload_limits WHERE offload_limits.queue = offload_jobs.queue))
+           ${FLOW_REQUEUE}
      WHERE id IN (SELECT value FROM json_each(@ids)) AND ${BULK_ELIGIBLE.retry}
     RETURNING id, queue, task, attempts`,
   cancel: `
@@ -258,6 +258,7 @@ function bulkParams(filter: BulkFilter, now: number): Record<string, unknown> {
     queue: filter.queue ?? null,
     task: filter.task ?? null,
     state: filter.state ?? null,
+    tag: filter.tag ?? null,
     errorCode: filter.errorCode ?? null,
     errorMessage: filter.errorMessage ?? null,
     createdBefore: filter.createdBefore ?? null,

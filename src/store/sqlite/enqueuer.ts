@@ -69,7 +69,7 @@ export class SqliteEnqueuer {
       const now = this.#deps.clock.now();
       const params = batch.map((entry) => entry.params);
       results =
-        batch.length === 1
+        batch.length === 1 && !hasTags(params[0]!)
           ? this.#insertRows(params, now)
           : db.transaction(() => this.#insertChunks(params, now)).immediate();
     } catch (error) {
@@ -102,8 +102,9 @@ export class SqliteEnqueuer {
   #insertEach(params: readonly EnqueueParams[], now: number): EnqueueResult[] {
     const { statement } = this.#deps;
     const insert = statement(sql.jobInsert);
-    return params.map((job) => {
-      const row = insert.get({ ...job, key: job.key ?? null, now }) as JobRow | undefined;
+    const results = params.map((job) => {
+      const row = insert.get({ ...job, key: job.key ?? null, ...metaColumns(job), now }) as
+        JobRow | undefined;
       if (row) return { job: jobFromRow(row, now), created: true };
       const same =
         job.idempotencyKey === null
@@ -113,6 +114,8 @@ export class SqliteEnqueuer {
       const existing = statement(sql.jobByUniqueKey).get(job.uniqueKey) as JobRow;
       return { job: jobFromRow(existing, now), created: false };
     });
+    this.#insertTags(params, results);
+    return results;
   }
 
   /** Many rows per statement; ids are consecutive because this transaction is the only writer. */
@@ -125,7 +128,20 @@ export class SqliteEnqueuer {
         : this.#insertRows(chunk, now))
         results.push(result);
     }
+    this.#insertTags(params, results);
     return results;
+  }
+
+  /** The tag rows of the new jobs that have tags, in one statement; none when no job has tags. */
+  #insertTags(params: readonly EnqueueParams[], results: readonly EnqueueResult[]): void {
+    let pairs: Array<[number, string]> | undefined;
+    for (let i = 0; i < params.length; i++) {
+      if (!hasTags(params[i]!) || !results[i]!.created) continue;
+      const id = Number(results[i]!.job.id);
+      pairs ??= [];
+      for (const tag of params[i]!.tags!) pairs.push([id, tag]);
+    }
+    if (pairs) this.#deps.statement(sql.jobTagsInsert).run({ pairs: JSON.stringify(pairs) });
   }
 
   #insertRows(rows: readonly EnqueueParams[], now: number): EnqueueResult[] {
@@ -142,6 +158,8 @@ export class SqliteEnqueuer {
         job.callbackUrl,
         now,
         job.key ?? null,
+        job.meta ?? null,
+        tagsColumn(job.tags),
       );
     }
     const insert = this.#prepared(this.#rowStatements, rows.length, sql.jobInsertRows);
@@ -161,6 +179,7 @@ export class SqliteEnqueuer {
       timeoutMs: first.timeoutMs,
       callbackUrl: first.callbackUrl,
       key: first.key ?? null,
+      ...metaColumns(first),
       now,
     };
     const insert = this.#prepared(this.#sharedStatements, rows.length, sql.jobInsertShared);
@@ -211,6 +230,21 @@ function sameSettings(rows: readonly EnqueueParams[]): boolean {
       job.maxAttempts === first.maxAttempts &&
       job.timeoutMs === first.timeoutMs &&
       job.callbackUrl === first.callbackUrl &&
-      (job.key ?? null) === (first.key ?? null),
+      (job.key ?? null) === (first.key ?? null) &&
+      (job.meta ?? null) === (first.meta ?? null) &&
+      tagsColumn(job.tags) === tagsColumn(first.tags),
   );
+}
+
+/** The meta and tags columns of a job: JSON text, or null for none. */
+function metaColumns(job: EnqueueParams): { meta: string | null; tags: string | null } {
+  return { meta: job.meta ?? null, tags: tagsColumn(job.tags) };
+}
+
+function hasTags(job: EnqueueParams): boolean {
+  return job.tags !== undefined && job.tags !== null && job.tags.length > 0;
+}
+
+function tagsColumn(tags: readonly string[] | null | undefined): string | null {
+  return tags && tags.length > 0 ? JSON.stringify(tags) : null;
 }

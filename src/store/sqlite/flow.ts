@@ -55,6 +55,8 @@ const sql = {
     SELECT queue, flow_key, count(*) FROM offload_jobs WHERE queue = @queue AND state = 'running' GROUP BY flow_key
     ON CONFLICT (queue, key) DO UPDATE SET running = excluded.running`,
   limitsCount: `UPDATE offload_limits SET running = (SELECT count(*) FROM offload_jobs WHERE queue = @queue AND state = 'running') WHERE queue = @queue`,
+  /** Jobs of a queue whose strict order began or ended: running ones too, since a retry comes back queued. */
+  strictMark: `UPDATE offload_jobs SET flow_strict = @strict WHERE queue = @queue AND state IN ('queued','running')`,
   slotsDrop: `UPDATE offload_jobs SET slot = 0 WHERE queue = @queue AND slot = 1`,
   keysDrop: `DELETE FROM offload_flow_keys WHERE queue = @queue`,
   keysAfterClaim: `
@@ -101,7 +103,8 @@ function rotationSql(seed: 'first' | 'after', order: 'fair' | 'strict'): string 
           ORDER BY priority DESC, run_at, id LIMIT @perKey`
       : `SELECT id FROM (
            SELECT id, run_at, task FROM offload_jobs INDEXED BY offload_jobs_flow_order
-            WHERE ${queued} AND flow_key = keys.key ORDER BY id LIMIT 1)
+            WHERE state = 'queued' AND flow_strict = 1 AND queue = @queue AND flow_key = keys.key
+            ORDER BY id LIMIT 1)
           WHERE run_at <= @now AND ${tasks}`;
   const next = (after: string) =>
     `SELECT flow_key FROM offload_jobs INDEXED BY offload_jobs_flow
@@ -189,6 +192,8 @@ export class SqliteFlow {
         runtime: runtime && JSON.stringify(runtime),
         now,
       });
+    if ((before?.order === 'strict') !== (after?.order === 'strict'))
+      this.#run(sql.strictMark, { queue, strict: after?.order === 'strict' ? 1 : 0 });
     if (!before && after) {
       for (const text of [sql.keysUnkeyed, sql.slotsTake, sql.keysCount, sql.limitsCount])
         this.#run(text, { queue });

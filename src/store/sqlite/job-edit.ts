@@ -30,7 +30,7 @@ export const sql = {
     UPDATE offload_jobs
        SET queue = '${TOMBSTONE_QUEUE}', task = '', payload = 'null', state = 'succeeded', priority = 0,
            unique_key = NULL, idempotency_key = NULL, callback_url = NULL, webhook_job_id = NULL, flow_key = NULL,
-           slot = 0, progress = NULL, result = NULL, error = NULL, errors = NULL, placement = NULL, output_tail = NULL,
+           slot = 0, progress = NULL, result = NULL, error = NULL, errors = NULL, placement = NULL, output_tail = NULL, meta = NULL, tags = NULL,
            lease_owner = NULL, lease_expires_at = NULL, finished_at = @now
      WHERE id = @id AND state <> 'running' AND queue <> '${TOMBSTONE_QUEUE}'
        AND id = (SELECT max(id) FROM offload_jobs)`,

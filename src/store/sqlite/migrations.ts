@@ -221,6 +221,52 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX offload_jobs_failed ON offload_jobs (task, finished_at) WHERE state = 'failed';
     `,
   },
+  {
+    version: 9,
+    name: 'the index of a key’s oldest job holds only jobs of queues under strict order',
+    sql: `
+      -- 1 for jobs of a queue under strict order, set at enqueue and when the order changes, kept
+      -- through every requeue. Only strict order looks a key's oldest job up, and the other jobs in
+      -- that index made every keyed enqueue and claim pay for one more index entry.
+      ALTER TABLE offload_jobs ADD COLUMN flow_strict INTEGER NOT NULL DEFAULT 0;
+      UPDATE offload_jobs SET flow_strict = 1
+       WHERE state IN ('queued','running')
+         AND queue IN (SELECT queue FROM offload_limits WHERE coalesce(runtime, declared) ->> 'order' = 'strict');
+      DROP INDEX offload_jobs_flow_order;
+      CREATE INDEX offload_jobs_flow_order ON offload_jobs (queue, flow_key, id)
+        WHERE state = 'queued' AND flow_strict = 1;
+    `,
+  },
+  {
+    version: 10,
+    name: 'job meta and tags',
+    sql: `
+      -- meta: JSON text of an object; tags: a JSON array of distinct strings. Both NULL when a job
+      -- has none, so untagged jobs cost no write beyond their row.
+      ALTER TABLE offload_jobs ADD COLUMN meta TEXT;
+      ALTER TABLE offload_jobs ADD COLUMN tags TEXT;
+      -- One row per tag of a job, so a filter by tag is one index range instead of a scan of every
+      -- job's JSON. The enqueuer fills it, in the insert's transaction and only for jobs with tags
+      -- (a trigger on insert would run for every job); triggers empty it when a job is deleted or
+      -- emptied (the newest job, see job-edit.ts).
+      CREATE TABLE offload_job_tags (
+        tag    TEXT    NOT NULL,
+        job_id INTEGER NOT NULL,
+        PRIMARY KEY (tag, job_id)
+      ) WITHOUT ROWID;
+      CREATE TRIGGER offload_jobs_tags_delete AFTER DELETE ON offload_jobs
+        WHEN OLD.tags IS NOT NULL
+      BEGIN
+        DELETE FROM offload_job_tags WHERE job_id = OLD.id AND tag IN (SELECT value FROM json_each(OLD.tags));
+      END;
+      CREATE TRIGGER offload_jobs_tags_clear AFTER UPDATE OF tags ON offload_jobs
+        WHEN NEW.tags IS NOT OLD.tags
+      BEGIN
+        DELETE FROM offload_job_tags WHERE job_id = OLD.id AND tag IN (SELECT value FROM json_each(OLD.tags));
+        INSERT OR IGNORE INTO offload_job_tags (tag, job_id) SELECT value, NEW.id FROM json_each(NEW.tags);
+      END;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -27,9 +27,20 @@ const NEXT_END_SEQ = `coalesce((SELECT end_seq FROM offload_jobs WHERE end_seq I
 const EVENT_COLUMNS = `id, queue, task, attempts, callback_url IS NOT NULL AS hooked`;
 
 /** A job's flow key: its own, else '' when its queue is limited (so the flow claim finds it), else null. */
-function flowKeyOf(key: string, queue: string): string {
+export function flowKeyOf(key: string, queue: string): string {
   return `coalesce(${key}, (SELECT '' FROM offload_limits WHERE offload_limits.queue = ${queue}))`;
 }
+
+/**
+ * 1 when a job's queue keeps strict order per key (migration 9): only such jobs are in the index of
+ * a key's oldest job, which the other queues' jobs would only make dearer to claim and enqueue.
+ */
+export function flowStrictOf(queue: string): string {
+  return `EXISTS (SELECT 1 FROM offload_limits WHERE offload_limits.queue = ${queue} AND coalesce(offload_limits.runtime, offload_limits.declared) ->> 'order' = 'strict')`;
+}
+
+/** The flow columns a job that goes back to its queue from an end gets, as an enqueue would give them now. */
+export const FLOW_REQUEUE = `flow_key = ${flowKeyOf('flow_key', 'offload_jobs.queue')}, flow_strict = ${flowStrictOf('offload_jobs.queue')}`;
 
 /**
  * The queue of the row a removed newest job leaves behind (job-edit.ts): no user queue has this
@@ -42,22 +53,24 @@ export const stateExpression = `CASE WHEN state = 'queued' AND run_at > @now THE
 
 export const sql = {
   jobInsert: `
-    INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, idempotency_key, callback_url, created_at, flow_key)
-    VALUES (@queue, @task, @payload, 'queued', @priority, @runAt, @maxAttempts, @timeoutMs, @uniqueKey, @idempotencyKey, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')})
+    INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, unique_key, idempotency_key, callback_url, created_at, flow_key, flow_strict, meta, tags)
+    VALUES (@queue, @task, @payload, 'queued', @priority, @runAt, @maxAttempts, @timeoutMs, @uniqueKey, @idempotencyKey, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')}, ${flowStrictOf('@queue')}, @meta, @tags)
     ON CONFLICT DO NOTHING
     RETURNING *`,
-  /** Insert of `rows` jobs without unique or idempotency keys in one statement (9 parameters a row). */
+  /** Insert of `rows` jobs without unique or idempotency keys in one statement (12 parameters a row). */
   jobInsertRows: (rows: number) =>
-    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key) ` +
-    `SELECT column1, column2, column3, 'queued', column4, column5, column6, column7, column8, column9, ${flowKeyOf('column10', 'column1')} FROM (VALUES ` +
-    Array<string>(rows).fill(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ') +
+    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key, flow_strict, meta, tags) ` +
+    `SELECT column1, column2, column3, 'queued', column4, column5, column6, column7, column8, column9, ${flowKeyOf('column10', 'column1')}, ${flowStrictOf('column1')}, column11, column12 FROM (VALUES ` +
+    Array<string>(rows).fill(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ') +
     ')',
   /** Insert of `rows` jobs that share their settings: named parameters for those, (payload, run-at) pairs a row. */
   jobInsertShared: (rows: number) =>
-    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key) ` +
-    `SELECT @queue, @task, column1, 'queued', @priority, column2, @maxAttempts, @timeoutMs, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')} FROM (VALUES ` +
+    `INSERT INTO offload_jobs (queue, task, payload, state, priority, run_at, max_attempts, timeout_ms, callback_url, created_at, flow_key, flow_strict, meta, tags) ` +
+    `SELECT @queue, @task, column1, 'queued', @priority, column2, @maxAttempts, @timeoutMs, @callbackUrl, @now, ${flowKeyOf('@key', '@queue')}, ${flowStrictOf('@queue')}, @meta, @tags FROM (VALUES ` +
     Array<string>(rows).fill('(?, ?)').join(', ') +
     ')',
+  /** The tags of new jobs (migration 10): @pairs is a JSON array of [job id, tag]. */
+  jobTagsInsert: `INSERT OR IGNORE INTO offload_job_tags (tag, job_id) SELECT value ->> 1, value ->> 0 FROM json_each(@pairs)`,
   jobByIdempotencyKey: `SELECT * FROM offload_jobs WHERE idempotency_key = ?`,
   /** The delivery jobs the webhook trigger made for these ended jobs (@ids: a JSON array). */
   jobWebhookIds: `SELECT webhook_job_id AS id, run_at FROM offload_jobs WHERE id IN (SELECT value FROM json_each(@ids)) AND webhook_job_id IS NOT NULL`,
@@ -114,10 +127,10 @@ export const sql = {
     UPDATE offload_jobs SET state = 'cancelled', finished_at = @now, end_seq = ${NEXT_END_SEQ}, ${CLEAR_LEASE}
      WHERE id = @id AND state IN ('queued','running')
     RETURNING *`,
-  /** A job of a queue limited since it ended gets the flow key an enqueue would give it now. */
+  /** A job of a queue limited (or strict) since it ended gets the flow columns an enqueue would give it now. */
   jobRetry: `
     UPDATE offload_jobs SET state = 'queued', attempts = 0, run_at = @now, finished_at = NULL, result = NULL,
-           flow_key = ${flowKeyOf('flow_key', 'offload_jobs.queue')}
+           ${FLOW_REQUEUE}
      WHERE id = @id AND state IN ('failed','cancelled')
     RETURNING *`,
   jobRecoverExpired: `
@@ -195,8 +208,15 @@ export const sql = {
 } as const;
 
 /** WHERE clause of a filter by queue, task and (derived) state, with named parameters. */
-export function filterClause(filter: { queue?: string; task?: string; state?: string }): string {
+export function filterClause(filter: {
+  queue?: string;
+  task?: string;
+  state?: string;
+  tag?: string;
+}): string {
   const parts: string[] = [];
+  if (filter.tag !== undefined)
+    parts.push('id IN (SELECT job_id FROM offload_job_tags WHERE tag = @tag)');
   if (filter.queue !== undefined) parts.push('queue = @queue');
   else parts.push(NOT_TOMBSTONE);
   if (filter.task !== undefined) parts.push('task = @task');

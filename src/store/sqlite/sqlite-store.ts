@@ -880,6 +880,7 @@ function filterParams(filter: JobFilter, now: number): Record<string, unknown> {
     queue: filter.queue ?? null,
     task: filter.task ?? null,
     state: filter.state ?? null,
+    tag: filter.tag ?? null,
     now,
   };
 }

@@ -1,4 +1,5 @@
 import type { ClaimedJob } from '../../core/job.ts';
+import { jobLogFields } from '../job-log.ts';
 import { leaseOf, type JobRun } from '../job-run.ts';
 import { IntervalService, type Service, type ServiceDeps } from './service.ts';
 
@@ -57,19 +58,16 @@ export class LeaseRenewer implements Service {
 
   /** The lease of job `id` is gone: drop it if it waits, stop its run if that is still going. */
   #lost(id: string, run: JobRun | undefined): void {
-    const { log } = this.#deps;
+    const waiting = this.#deps.waiting().find((job) => job.id === id);
     if (this.#deps.dropWaiting(id)) {
-      log.warn(
-        { job: id },
+      this.#deps.log.warn(
+        waiting ? jobLogFields(waiting) : { job: id },
         `lost the lease of job ${id} before it started (cancelled, or expired and moved on); dropping it`,
       );
       return;
     }
     if (run && this.#deps.active.get(id) === run) {
-      log.warn(
-        { job: id, attempt: run.lease.attempt },
-        `lost the lease of job ${id} (cancelled, or expired and moved on); stopping it`,
-      );
+      run.log.warn(`lost the lease of job ${id} (cancelled, or expired and moved on); stopping it`);
       run.abort('lease-lost');
     }
   }

@@ -1,3 +1,4 @@
+import { jobLogFields } from '../job-log.ts';
 import { IntervalService, type Service, type ServiceDeps } from './service.ts';
 
 /** What the rescuer needs of its worker. */
@@ -35,14 +36,24 @@ export class Rescuer implements Service {
     try {
       const { requeued, failed } = await this.#deps.store.jobRecoverExpired();
       if (requeued.length || failed.length) {
-        this.#deps.log.warn(
-          { requeued, failed },
-          'recovered jobs whose worker stopped renewing its lease',
-        );
         this.#deps.onRescued();
+        await this.#logRecovered(requeued, 'requeued');
+        await this.#logRecovered(failed, 'failed: its attempts are spent');
       }
     } catch (error) {
       this.#deps.fail(error, 'recovering expired leases failed');
+    }
+  }
+
+  /** One line per recovered job, with its fields (read back: recoveries are rare, lines are not). */
+  async #logRecovered(ids: readonly string[], what: string): Promise<void> {
+    const { log, store } = this.#deps;
+    for (const id of ids) {
+      const job = await store.jobGet({ id });
+      log.warn(
+        job ? jobLogFields(job) : { job: id },
+        `recovered job ${id}${job ? ` ${job.task}` : ''}, whose worker stopped renewing its lease: ${what}`,
+      );
     }
   }
 }
