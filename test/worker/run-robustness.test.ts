@@ -35,10 +35,19 @@ for (const kind of testStores) {
       h.worker.once('job:start', () => {
         throw new Error('listener bug');
       });
+      // Listening before the enqueue: on PostgreSQL the worker may claim and end the job before
+      // the enqueue's promise comes back.
+      const ends = new Map<string, (outcome: unknown) => void>();
+      const outcomes = new Map<string, unknown>();
+      h.worker.on('job:end', (end, outcome) => {
+        outcomes.set(end.id, outcome);
+        ends.get(end.id)?.(outcome);
+      });
       const job = await h.queue.enqueue(echo, {});
-      const ended = new Promise<unknown>((resolve) =>
-        h.worker.on('job:end', (end, outcome) => end.id === job.id && resolve(outcome)),
-      );
+      const ended = new Promise<unknown>((resolve) => {
+        if (outcomes.has(job.id)) resolve(outcomes.get(job.id));
+        else ends.set(job.id, resolve);
+      });
       assert.equal(
         await within(ended, 20_000, `job:end of job ${job.id}`),
         null,
