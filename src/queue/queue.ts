@@ -304,33 +304,25 @@ export class Queue<M extends TaskMap = Record<never, never>> {
     return this.#enqueueOne(task, payload, options);
   }
 
-  /** Reaches the store without an await when there is nothing to wait for, so enqueues started together commit together. */
+  /**
+   * Reaches the store without an await when there is nothing to wait for, so enqueues started
+   * together commit together. `resolved` (the task, as the middleware's innermost step passes it)
+   * skips the task's lookup and the middleware: a queue without middleware pays one test for it.
+   */
   async #enqueueOne(
     task: Task | string,
     payload: unknown,
     options: EnqueueOptions,
+    resolved?: TaskDefaults,
   ): Promise<EnqueueWithResult<Job>> {
-    const defaults = this.#resolveTask(
-      task,
-      typeof task === 'string' && !this.#tasks.has(task) ? await this.store.taskList() : [],
-    );
-    if (this.#middleware) {
-      const { enqueueContext, enqueueThrough } = await this.#withMiddleware();
-      const queue = typeof options.queue === 'string' ? options.queue : defaults.queue;
-      const ctx = enqueueContext(defaults.name, queue, payload, options);
-      return enqueueThrough(this.#middleware, ctx, (changed) =>
-        this.#store(defaults, payload, changed),
+    const defaults =
+      resolved ??
+      this.#resolveTask(
+        task,
+        typeof task === 'string' && !this.#tasks.has(task) ? await this.store.taskList() : [],
       );
-    }
-    return this.#store(defaults, payload, options);
-  }
-
-  /** Checks the payload against the task's schema, builds the job and stores it. */
-  async #store(
-    defaults: TaskDefaults,
-    payload: unknown,
-    options: EnqueueOptions,
-  ): Promise<EnqueueWithResult<Job>> {
+    if (this.#middleware && !resolved)
+      return this.#enqueueThrough(this.#middleware, defaults, payload, options);
     if (defaults.schema)
       payload = await validateWithSchema(defaults.schema, payload, defaults.name);
     const params = this.#build(defaults, payload, options);
@@ -339,6 +331,21 @@ export class Queue<M extends TaskMap = Record<never, never>> {
       options.client === undefined ? undefined : { client: options.client },
     );
     return { job, created };
+  }
+
+  /** One enqueue inside the queue's middleware, the job stored by its innermost step. */
+  async #enqueueThrough(
+    middleware: readonly EnqueueMiddleware[],
+    defaults: TaskDefaults,
+    payload: unknown,
+    options: EnqueueOptions,
+  ): Promise<EnqueueWithResult<Job>> {
+    const { enqueueContext, enqueueThrough } = await this.#withMiddleware();
+    const queue = typeof options.queue === 'string' ? options.queue : defaults.queue;
+    const ctx = enqueueContext(defaults.name, queue, payload, options);
+    return enqueueThrough(middleware, ctx, (changed) =>
+      this.#enqueueOne(defaults.name, payload, changed, defaults),
+    );
   }
 
   /**

@@ -437,7 +437,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     let durationMs = 0;
     try {
       this.emit('job:start', run.job, placement);
-      outcome = await this.#execute(run, placement);
+      outcome = await (this.#middleware
+        ? this.#executeThrough(this.#middleware, run, placement)
+        : this.#execute(run, placement));
       durationMs = performance.now() - run.startedAt;
     } catch (error) {
       this.#fail(
@@ -467,15 +469,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  async #execute(run: JobRun, placement: JobPlacement): Promise<JobOutcome | null> {
-    if (!this.#middleware) return this.#executeTask(run, placement);
+  /** The run inside the worker's middleware (a separate path: a worker without any pays nothing). */
+  async #executeThrough(
+    middleware: readonly RunMiddleware[],
+    run: JobRun,
+    placement: JobPlacement,
+  ): Promise<JobOutcome | null> {
     const { runThrough } = await (this.#middlewareModule ??= import('./run-middleware.ts'));
-    return runThrough(this.#middleware, run, placement.mode, this.id, () =>
-      this.#executeTask(run, placement),
+    return runThrough(middleware, run, placement.mode, this.id, () =>
+      this.#execute(run, placement),
     );
   }
 
-  async #executeTask(run: JobRun, placement: JobPlacement): Promise<JobOutcome | null> {
+  async #execute(run: JobRun, placement: JobPlacement): Promise<JobOutcome | null> {
     const inline = placement.mode === 'inline';
     if (inline) this.#watchdog.begin(run.job.id, run.task.name);
     try {
