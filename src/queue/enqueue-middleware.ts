@@ -50,9 +50,16 @@ export function enqueueContext(
   };
 }
 
-/** The enqueue's options with the meta and tags the middleware left on `ctx`. */
+/**
+ * The enqueue's options with the meta and tags the middleware left on `ctx`; the options as given
+ * when it left none, so an enqueue without options keeps its fast path (no options check).
+ */
 export function optionsOf(ctx: EnqueueMiddlewareContext): EnqueueOptions {
-  return { ...ctx.options, meta: ctx.meta, tags: ctx.tags };
+  const { options, meta, tags } = ctx;
+  const noMeta = options.meta === undefined && isPlainObject(meta) && isEmptyObject(meta);
+  const noTags = options.tags === undefined && Array.isArray(tags) && tags.length === 0;
+  if (noMeta && noTags) return options;
+  return { ...options, ...(noMeta ? {} : { meta }), ...(noTags ? {} : { tags }) };
 }
 
 /** One enqueue through the middleware: `store` runs as the innermost step. */
@@ -138,6 +145,11 @@ function itemError(error: unknown, index: number): unknown {
     cause: error.cause,
     details: { ...error.details, index },
   });
+}
+
+function isEmptyObject(value: object): boolean {
+  for (const _ in value) return false;
+  return true;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
