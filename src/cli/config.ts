@@ -9,8 +9,8 @@ import { DEFAULT_DATABASE } from '../store/open-store.ts';
 /**
  * What `offload.config.{ts,mjs,js,json}` may hold. The same settings come from the environment
  * (OFFLOAD_DB, OFFLOAD_TASKS, OFFLOAD_CONCURRENCY, OFFLOAD_HOST, OFFLOAD_PORT, OFFLOAD_CORS_ORIGINS, OFFLOAD_LOG_LEVEL,
- * OFFLOAD_LOG_FORMAT, OFFLOAD_WEBHOOK_SECRET) and from flags; a flag beats
- * the environment, which beats the file.
+ * OFFLOAD_LOG_FORMAT, OFFLOAD_WEBHOOK_SECRET, OFFLOAD_METRICS_PORT, OFFLOAD_METRICS_HOST) and from
+ * flags; a flag beats the environment, which beats the file.
  */
 export interface OffloadConfig {
   /** SQLite file path (default `./.offload/offload.db`) or a postgres:// URL. */
@@ -29,6 +29,10 @@ export interface OffloadConfig {
   host?: string;
   /** Port of the HTTP API. Default 7070; 0 picks a free one. */
   port?: number;
+  /** Port of a `/metrics` endpoint of its own (`offload worker --metrics-port`). Default none; 0 picks a free one. */
+  metricsPort?: number;
+  /** Address the `/metrics` endpoint listens on. Default `127.0.0.1`; it has no authentication. */
+  metricsHost?: string;
   /** Web origins allowed to call the API from browsers (CORS), or `['*']`. Default none. */
   corsOrigins?: string[];
   /** pino level. Default `info`. */
@@ -61,6 +65,13 @@ const configSchema = z.object({
     .min(0)
     .max(65535, 'must be at most 65535')
     .optional(),
+  metricsPort: z
+    .number()
+    .int('must be a whole number')
+    .min(0)
+    .max(65535, 'must be at most 65535')
+    .optional(),
+  metricsHost: z.string().min(1).optional(),
   corsOrigins: z.array(z.string().min(1)).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   logFormat: z.enum(['pretty', 'json']).optional(),
@@ -123,6 +134,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): OffloadConfig {
   if (env.OFFLOAD_LOG_FORMAT) config.logFormat = env.OFFLOAD_LOG_FORMAT;
   if (env.OFFLOAD_HOST) config.host = env.OFFLOAD_HOST;
   if (env.OFFLOAD_PORT) config.port = Number(env.OFFLOAD_PORT);
+  if (env.OFFLOAD_METRICS_PORT) config.metricsPort = Number(env.OFFLOAD_METRICS_PORT);
+  if (env.OFFLOAD_METRICS_HOST) config.metricsHost = env.OFFLOAD_METRICS_HOST;
   if (env.OFFLOAD_CORS_ORIGINS)
     config.corsOrigins = env.OFFLOAD_CORS_ORIGINS.split(',')
       .map((origin) => origin.trim())

@@ -39,7 +39,14 @@ export interface CommandContext {
 }
 
 export async function createContext(
-  flags: GlobalFlags & { tasks?: string; concurrency?: number; host?: string; port?: number },
+  flags: GlobalFlags & {
+    tasks?: string;
+    concurrency?: number;
+    host?: string;
+    port?: number;
+    metricsPort?: number;
+    metricsHost?: string;
+  },
 ): Promise<CommandContext> {
   const fromFlags = configFromFlags({
     database: flags.db,
@@ -47,6 +54,8 @@ export async function createContext(
     concurrency: flags.concurrency,
     host: flags.host,
     port: flags.port,
+    metricsPort: flags.metricsPort,
+    metricsHost: flags.metricsHost,
     logLevel: flags.logLevel,
     logFormat: flags.logFormat,
   });

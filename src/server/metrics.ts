@@ -1,13 +1,16 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { LimitsState, Store } from '../store/contract.ts';
+import type { JobOutcome, LimitsState, Store } from '../store/contract.ts';
 import type { Worker } from '../worker/worker.ts';
 
 const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /**
- * Prometheus metrics of one server: jobs by state and the flow control of limited queues (read
- * from the store at each scrape, so they cover every worker), and finished jobs, run and wait
- * times and pool use of the worker that runs in this process, when there is one.
+ * Prometheus metrics of one process: jobs by state and the flow control of limited queues (read
+ * from the store at each scrape, so every replica reports the same), and finished jobs, run and
+ * wait times and pool use of the worker that runs in this process, when there is one, each
+ * labelled `worker` with its id so several workers can be scraped side by side. Served by the
+ * HTTP API's `/metrics` and by {@link serveMetrics} (`offload worker --metrics-port`); the names
+ * and labels are listed in docs/observability.md.
  */
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -84,18 +87,25 @@ export class ServerMetrics {
   }
 
   #observeWorker(worker: Worker): void {
+    const id = { worker: worker.id };
     const runTime = new Histogram({
       name: 'offload_job_run_seconds',
-      help: 'Time from a run start to its outcome',
-      labelNames: ['queue', 'task'],
+      help: 'Time from a run start to its outcome, for runs of this worker',
+      labelNames: ['queue', 'task', 'worker'],
       buckets: SECONDS,
       registers: [this.registry],
     });
     const waitTime = new Histogram({
       name: 'offload_job_wait_seconds',
-      help: 'Time from a job being due to its start',
-      labelNames: ['queue'],
+      help: 'Time from a job being due to its start, for runs of this worker',
+      labelNames: ['queue', 'worker'],
       buckets: SECONDS,
+      registers: [this.registry],
+    });
+    const runs = new Counter({
+      name: 'offload_worker_jobs_total',
+      help: 'Runs this worker ended, by outcome (succeeded, failed, retrying, snoozed, rateLimited, released, abandoned)',
+      labelNames: ['queue', 'task', 'worker', 'outcome'],
       registers: [this.registry],
     });
     const started = new Map<string, number>();
@@ -107,13 +117,20 @@ export class ServerMetrics {
     }) => {
       started.set(job.id, performance.now());
       if (job.startedAt !== null)
-        waitTime.observe({ queue: job.queue }, Math.max(0, job.startedAt - job.runAt) / 1000);
+        waitTime.observe(
+          { queue: job.queue, ...id },
+          Math.max(0, job.startedAt - job.runAt) / 1000,
+        );
     };
-    const onEnd = (job: { id: string; queue: string; task: string }) => {
+    const onEnd = (
+      job: { id: string; queue: string; task: string },
+      outcome: JobOutcome | null,
+    ) => {
       const start = started.get(job.id);
       started.delete(job.id);
-      if (start !== undefined)
-        runTime.observe({ queue: job.queue, task: job.task }, (performance.now() - start) / 1000);
+      const labels = { queue: job.queue, task: job.task, ...id };
+      runs.inc({ ...labels, outcome: outcomeLabel(outcome) });
+      if (start !== undefined) runTime.observe(labels, (performance.now() - start) / 1000);
     };
     worker.on('job:start', onStart);
     worker.on('job:end', onEnd);
@@ -125,17 +142,19 @@ export class ServerMetrics {
     new Gauge({
       name: 'offload_worker_running_jobs',
       help: 'Jobs this worker runs now',
+      labelNames: ['worker'],
       registers: [this.registry],
       collect() {
-        this.set(worker.running);
+        this.set(id, worker.running);
       },
     });
     new Gauge({
       name: 'offload_worker_claimed_jobs',
       help: 'Jobs this worker has claimed ahead and holds until a slot frees',
+      labelNames: ['worker'],
       registers: [this.registry],
       collect() {
-        this.set(worker.claimed);
+        this.set(id, worker.claimed);
       },
     });
     const poolGauge = (
@@ -146,11 +165,12 @@ export class ServerMetrics {
       new Gauge({
         name,
         help,
-        labelNames: ['pool'],
+        labelNames: ['pool', 'worker'],
         registers: [this.registry],
         collect() {
           this.reset();
-          for (const { key, stats } of worker.poolStats()) this.set({ pool: key }, read(stats));
+          for (const { key, stats } of worker.poolStats())
+            this.set({ pool: key, ...id }, read(stats));
         },
       });
     poolGauge(
@@ -170,4 +190,14 @@ export class ServerMetrics {
   close(): void {
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
   }
+}
+
+/**
+ * A run's outcome as the `outcome` label: a failure with a retry left is `retrying`; a run that
+ * recorded none (cancelled while it ran, its lease lost) is `abandoned`.
+ */
+function outcomeLabel(outcome: JobOutcome | null): string {
+  if (outcome === null) return 'abandoned';
+  if (outcome.kind === 'failed' && outcome.retryAt !== null) return 'retrying';
+  return outcome.kind;
 }

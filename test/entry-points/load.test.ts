@@ -93,6 +93,20 @@ describe('entry points load only what their audience uses (built dist)', () => {
     assert.ok(builtins.includes('node:crypto'));
   });
 
+  it("'offload/metrics' loads prom-client, not the HTTP server nor a store", async () => {
+    const { modules, packages } = await loaded(`await import('offload/metrics');`);
+    assert.ok(packages.includes('prom-client'), packages.join(', '));
+    assert.deepEqual(
+      packages.filter((name) => HEAVY.includes(name) && name !== 'prom-client'),
+      [],
+      `offload/metrics loads ${packages.join(', ')}`,
+    );
+    assert.ok(
+      modules.every((file) => !file.startsWith('server/') || file === 'server/metrics.js'),
+      modules.join('\n'),
+    );
+  });
+
   it("'offload/postgres' loads no SQLite addon, and 'offload/sqlite' no pg", async () => {
     assert.ok(
       !(await loaded(`await import('offload/postgres');`)).packages.includes('better-sqlite3'),

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_DATABASE } from '../../store/open-store.ts';
+import { serveMetrics, type MetricsServer } from '../../metrics/serve-metrics.ts';
 import { createQueue } from '../../queue/queue.ts';
 import type { Task } from '../../task/task.ts';
 import { createServer, type OffloadServer } from '../../server/server.ts';
@@ -17,6 +18,8 @@ interface WorkerFlags extends GlobalFlags {
   demo?: boolean;
   host?: string;
   port?: number;
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 /** `offload start` (the HTTP API and a worker in one process) and `offload worker` (a worker only). */
@@ -43,6 +46,15 @@ export function registerWorkerCommands(program: Command, globals: () => GlobalFl
         '-p, --port <n>',
         'start: port of the HTTP API (default 7070; 0 picks a free one)',
         intOption('--port', 0, 65535),
+      )
+      .option(
+        '--metrics-port <n>',
+        'serve Prometheus metrics at /metrics on this port, without the HTTP API (0 picks a free one)',
+        intOption('--metrics-port', 0, 65535),
+      )
+      .option(
+        '--metrics-host <address>',
+        'address the --metrics-port endpoint listens on (default 127.0.0.1; it has no authentication)',
       )
       .option(
         '--demo',
@@ -72,7 +84,16 @@ async function runWorker(
     logger,
     webhookSecret: config.webhookSecret ?? (await getWebhookSecret(store)),
   });
-  const server = mode === 'start' ? await startServer(context, store, tasks, worker) : undefined;
+  let metrics: MetricsServer | undefined;
+  let server: OffloadServer | undefined;
+  try {
+    metrics = await startMetrics(context, store, worker);
+    server = mode === 'start' ? await startServer(context, store, tasks, worker) : undefined;
+  } catch (error) {
+    await metrics?.close();
+    await store.close();
+    throw error;
+  }
   await worker.start();
   logger.info(
     { store: context.databaseLabel, tasks: tasks.map((t) => `${t.name} (${t.mode})`) },
@@ -87,9 +108,23 @@ async function runWorker(
     );
     stopDemo();
     await server?.close();
+    await metrics?.close();
     await worker.stop();
     await store.close();
   });
+}
+
+/** The `/metrics` endpoint of `--metrics-port`, when given: listening before the worker claims anything. */
+async function startMetrics(
+  context: CommandContext,
+  store: Store,
+  worker: Worker,
+): Promise<MetricsServer | undefined> {
+  const { metricsPort, metricsHost } = context.config;
+  if (metricsPort === undefined) return undefined;
+  const metrics = await serveMetrics({ store, worker, port: metricsPort, host: metricsHost });
+  context.logger.info({ url: metrics.url }, `metrics: Prometheus endpoint on ${metrics.url}`);
+  return metrics;
 }
 
 async function startServer(
