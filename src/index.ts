@@ -48,6 +48,8 @@ export {
 export type { BulkOptions, BulkFilterInput } from './queue/bulk-options.ts';
 export type { BulkHandle } from './queue/bulk-runner.ts';
 export type { JobChanges } from './queue/job-update.ts';
+export type { EnqueueMiddleware, EnqueueMiddlewareContext } from './queue/enqueue-middleware.ts';
+export type { RunMiddleware, RunMiddlewareContext, RunOutcome } from './worker/run-middleware.ts';
 export {
   createWorker,
   type Worker,

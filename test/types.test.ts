@@ -6,7 +6,10 @@ import {
   defineTask,
   defineTasks,
   OffloadError,
+  type EnqueueMiddleware,
   type Job,
+  type RunMiddleware,
+  type RunOutcome,
   type TaskResult,
 } from '../src/index.ts';
 import { createSqliteStore } from '../src/store/sqlite/index.ts';
@@ -92,4 +95,28 @@ it('defineTasks keys each task by its name', () => {
     () => defineTasks({ send: { name: 'send' } as never }),
     (error: OffloadError) => error.code === 'ERR_INVALID_OPTION',
   );
+});
+
+it('types the middleware of a queue and of a worker from the root', () => {
+  const enqueueMw: EnqueueMiddleware = async (ctx, next) => {
+    ctx.meta.tenant = 'acme';
+    ctx.tags.push('t');
+    // @ts-expect-error the task's name is read-only
+    ctx.task = 'other';
+    const job: Job = await next();
+    return job.id;
+  };
+  const runMw: RunMiddleware = async (ctx, next) => {
+    const mode: 'inline' | 'thread' | 'process' = ctx.mode;
+    const outcome: RunOutcome = await next();
+    if (outcome.kind === 'retrying') return [mode, outcome.retryAt, outcome.error.message];
+    // @ts-expect-error only a retry has a retryAt
+    return outcome.retryAt;
+  };
+  const store = createSqliteStore({ path: ':memory:' });
+  createQueue({ store, middleware: [enqueueMw] });
+  // @ts-expect-error a run middleware is no enqueue middleware (its next resolves with an outcome)
+  createQueue({ store, middleware: [runMw] });
+  void store.close();
+  assert.equal(typeof runMw, 'function');
 });

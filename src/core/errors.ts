@@ -81,6 +81,14 @@ export const ErrorCodes = {
    * its `tags` are not an array of short strings; `details.field` names which. Nothing was stored.
    */
   INVALID_META: 'ERR_INVALID_META',
+  /**
+   * A middleware (`middleware` of createQueue or createWorker) threw; `cause` is what it threw and
+   * `details.middleware` names it (its function name, else its place in the array). At enqueue,
+   * nothing was stored when it threw before `next()`; at run time, the run counts as failed.
+   */
+  MIDDLEWARE: 'ERR_MIDDLEWARE',
+  /** A middleware called `next()` twice, or returned without calling it: the job was not stored, or its run did not happen. */
+  MIDDLEWARE_NEXT: 'ERR_MIDDLEWARE_NEXT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -84,6 +84,14 @@ function isHttpUrl(value: string): boolean {
  */
 export const optionSchemas = {
   milliseconds,
+  /** `middleware` of createQueue and createWorker: an array of `(ctx, next) => …` functions. */
+  middleware: z.array(
+    z.custom<(...args: never[]) => unknown>(
+      (value) => typeof value === 'function',
+      'must be an array of functions `(ctx, next) => …`',
+    ),
+    { message: 'must be an array of functions `(ctx, next) => …`' },
+  ),
   positiveInt,
   name: z
     .string()

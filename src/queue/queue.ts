@@ -27,6 +27,7 @@ import { parseJobChanges, type JobChanges } from './job-update.ts';
 import { TaskRegistry } from '../task/task-registry.ts';
 import type { BulkOptions, ParsedBulk } from './bulk-options.ts';
 import type { BulkHandle, BulkRunner } from './bulk-runner.ts';
+import type { EnqueueMiddlewareContext, EnqueueMiddleware } from './enqueue-middleware.ts';
 import { JobWaits, waitResult } from './job-waits.ts';
 
 /** Per-job choices at enqueue; each defaults to the task's own setting. */
@@ -191,6 +192,15 @@ export interface QueueOptions<M extends TaskMap = Record<never, never>> {
   tasks?: readonly Task[] | TaskSet<M>;
   /** Largest payload as JSON, in bytes. Default 1 MiB. */
   maxPayloadBytes?: number;
+  /**
+   * Functions `(ctx, next) => …` around every enqueue (`enqueue`, `enqueueWithResult`, `run`, and
+   * `enqueueMany` once per job), the first outermost. `ctx` ({@link EnqueueMiddlewareContext}) has the task,
+   * queue, payload and options, and the job's `meta` and `tags` to change before `await next()`
+   * stores the job and resolves with it. A throw before `next()` stores nothing and rejects with
+   * ERR_MIDDLEWARE; returning without calling `next()`, or calling it twice, rejects with
+   * ERR_MIDDLEWARE_NEXT. See docs/observability.md. Default none (and no cost).
+   */
+  middleware?: readonly EnqueueMiddleware[];
 }
 
 const queueOptionsSchema = z.object({
@@ -200,6 +210,7 @@ const queueOptionsSchema = z.object({
   ),
   tasks: z.array(z.unknown()).optional(),
   maxPayloadBytes: optionSchemas.positiveInt.default(DEFAULT_MAX_PAYLOAD_BYTES),
+  middleware: optionSchemas.middleware.optional(),
 });
 
 type TaskDefaults = Pick<
@@ -228,12 +239,21 @@ export class Queue<M extends TaskMap = Record<never, never>> {
   #bulk: BulkRunner | undefined;
   /** The handle last added to #tasks: a bulk enqueue of one task checks it once. */
   #lastTask: Task | undefined;
+  /** Undefined when there is none: an enqueue without middleware makes no context and no closure. */
+  readonly #middleware: readonly EnqueueMiddleware[] | undefined;
+  /** Loaded on the first enqueue through middleware: queues without any never load it. */
+  #middlewareModule: Promise<typeof import('./enqueue-middleware.ts')> | undefined;
 
   constructor(options: QueueOptions<M>) {
     const parsed = parseOptions('createQueue', queueOptionsSchema, options);
     this.store = parsed.store;
     this.#tasks = new TaskRegistry((options.tasks ?? []) as Task[]);
     this.#maxPayloadBytes = parsed.maxPayloadBytes;
+    this.#middleware = options.middleware?.length ? [...options.middleware] : undefined;
+  }
+
+  #withMiddleware(): Promise<typeof import('./enqueue-middleware.ts')> {
+    return (this.#middlewareModule ??= import('./enqueue-middleware.ts'));
   }
 
   /**
@@ -284,16 +304,25 @@ export class Queue<M extends TaskMap = Record<never, never>> {
     return this.#enqueueOne(task, payload, options);
   }
 
-  /** Reaches the store without an await when there is nothing to wait for, so enqueues started together commit together. */
+  /**
+   * Reaches the store without an await when there is nothing to wait for, so enqueues started
+   * together commit together. `resolved` (the task, as the middleware's innermost step passes it)
+   * skips the task's lookup and the middleware: a queue without middleware pays one test for it.
+   */
   async #enqueueOne(
     task: Task | string,
     payload: unknown,
     options: EnqueueOptions,
+    resolved?: TaskDefaults,
   ): Promise<EnqueueWithResult<Job>> {
-    const defaults = this.#resolveTask(
-      task,
-      typeof task === 'string' && !this.#tasks.has(task) ? await this.store.taskList() : [],
-    );
+    const defaults =
+      resolved ??
+      this.#resolveTask(
+        task,
+        typeof task === 'string' && !this.#tasks.has(task) ? await this.store.taskList() : [],
+      );
+    if (this.#middleware && !resolved)
+      return this.#enqueueThrough(this.#middleware, defaults, payload, options);
     if (defaults.schema)
       payload = await validateWithSchema(defaults.schema, payload, defaults.name);
     const params = this.#build(defaults, payload, options);
@@ -302,6 +331,21 @@ export class Queue<M extends TaskMap = Record<never, never>> {
       options.client === undefined ? undefined : { client: options.client },
     );
     return { job, created };
+  }
+
+  /** One enqueue inside the queue's middleware, the job stored by its innermost step. */
+  async #enqueueThrough(
+    middleware: readonly EnqueueMiddleware[],
+    defaults: TaskDefaults,
+    payload: unknown,
+    options: EnqueueOptions,
+  ): Promise<EnqueueWithResult<Job>> {
+    const { enqueueContext, enqueueThrough } = await this.#withMiddleware();
+    const queue = typeof options.queue === 'string' ? options.queue : defaults.queue;
+    const ctx = enqueueContext(defaults.name, queue, payload, options);
+    return enqueueThrough(middleware, ctx, (changed) =>
+      this.#enqueueOne(defaults.name, payload, changed, defaults),
+    );
   }
 
   /**
@@ -336,6 +380,8 @@ export class Queue<M extends TaskMap = Record<never, never>> {
     const stored = items.some((item) => typeof item.task === 'string')
       ? await this.store.taskList()
       : [];
+    const context = options.client === undefined ? undefined : { client: options.client };
+    if (this.#middleware) return this.#enqueueManyThrough(this.#middleware, items, stored, context);
     const params = new Array<EnqueueParams>(items.length);
     for (let index = 0; index < items.length; index++) {
       const item = items[index]!;
@@ -346,16 +392,46 @@ export class Queue<M extends TaskMap = Record<never, never>> {
           : item.payload;
         params[index] = this.#build(defaults, payload, item.options ?? {});
       } catch (error) {
-        if (error instanceof OffloadError) {
-          throw new OffloadError(error.code, `enqueueMany: item ${index}: ${error.message}`, {
-            details: { ...error.details, index },
-          });
-        }
-        throw error;
+        throw itemError(error, index);
       }
     }
-    const context = options.client === undefined ? undefined : { client: options.client };
     return this.store.jobEnqueueMany(params, context);
+  }
+
+  /** {@link enqueueMany} with middleware around each job; all are stored in one transaction. */
+  async #enqueueManyThrough(
+    middleware: readonly EnqueueMiddleware[],
+    items: readonly EnqueueManyItem[],
+    stored: TaskInfo[],
+    context: { client: unknown } | undefined,
+  ): Promise<EnqueueResult[]> {
+    const { enqueueContext, enqueueManyThrough, optionsOf } = await this.#withMiddleware();
+    const defaults: TaskDefaults[] = [];
+    const contexts: EnqueueMiddlewareContext[] = [];
+    for (let index = 0; index < items.length; index++) {
+      const item = items[index]!;
+      const options = item.options ?? {};
+      try {
+        defaults[index] = this.#resolveTask(item.task, stored);
+      } catch (error) {
+        throw itemError(error, index);
+      }
+      const { name, queue } = defaults[index]!;
+      const asked = typeof options.queue === 'string' ? options.queue : queue;
+      contexts[index] = enqueueContext(name, asked, item.payload, options);
+    }
+    return enqueueManyThrough(
+      middleware,
+      contexts,
+      async (ctx, index) => {
+        const task = defaults[index]!;
+        const payload = task.schema
+          ? await validateWithSchema(task.schema, ctx.payload, task.name)
+          : ctx.payload;
+        return this.#build(task, payload, optionsOf(ctx));
+      },
+      (params) => this.store.jobEnqueueMany(params, context),
+    );
   }
 
   /**
@@ -672,6 +748,14 @@ function queueName(label: string, queue: unknown): string {
     `${label}: queue ${typeof queue === 'string' ? `"${queue}"` : String(queue)} ${parsed.error.issues[0]!.message}`,
     { details: { label, option: 'queue' } },
   );
+}
+
+/** An error of item `index` of enqueueMany, its message saying which item. */
+function itemError(error: unknown, index: number): unknown {
+  if (!(error instanceof OffloadError)) return error;
+  return new OffloadError(error.code, `enqueueMany: item ${index}: ${error.message}`, {
+    details: { ...error.details, index },
+  });
 }
 
 function isEmpty(options: object): boolean {

@@ -272,6 +272,20 @@ export class JobRun {
     }
   }
 
+  /**
+   * The outcome of this run failing with `error` from outside the task (a middleware's): a
+   * failure like a task's, retried by the task's policy, with what `ran` (the run's own outcome,
+   * when the task ran) noted of the run.
+   */
+  failWith(error: unknown, ran?: JobOutcome): JobOutcome {
+    const outcome = this.#failure(error);
+    outcome.placement = ran?.placement ?? null;
+    outcome.outputTail = ran?.outputTail ?? null;
+    outcome.progress = this.#lastProgress;
+    outcome.startedAt = this.job.startedAt;
+    return outcome;
+  }
+
   #abortOutcome(error: unknown): JobOutcome | null {
     if (this.#reason === 'timeout') return this.#failure(error);
     if (this.#reason === 'shutdown') return { kind: 'released', lease: this.lease };

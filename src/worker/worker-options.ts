@@ -6,6 +6,7 @@ import { optionSchemas, parseOptions } from '../core/options.ts';
 import type { Store } from '../store/contract.ts';
 import type { Task } from '../task/task.ts';
 import type { PoolOptions } from '../pool/pool-options.ts';
+import type { RunMiddleware } from './run-middleware.ts';
 
 /** How often a worker tells the registry it is alive. */
 export const HEARTBEAT_MS = 5000;
@@ -77,6 +78,15 @@ export interface WorkerOptions {
   webhookSecret?: string;
   /** Delay before a failed webhook delivery is tried again. Default: 1 s doubling, capped at 1 h, with jitter. */
   webhookBackoff?: Backoff;
+  /**
+   * Functions `(ctx, next) => …` around each run, the first outermost, in this process whatever the
+   * task's mode. `ctx` (`RunMiddlewareContext`) has the job (id, task, queue, payload, meta, tags), the
+   * attempt, the mode and the worker's id; `await next()` runs the task and resolves with how the
+   * run ended (`RunOutcome`). A middleware that throws, calls `next()` twice or never fails
+   * the run with ERR_MIDDLEWARE or ERR_MIDDLEWARE_NEXT (an attempt spent, retried by the task's
+   * policy), logged with its name. See docs/observability.md. Default none (and no cost).
+   */
+  middleware?: readonly RunMiddleware[];
 }
 
 const optionsSchema = z.object({
@@ -133,6 +143,7 @@ const optionsSchema = z.object({
     .min(16, 'must be at least 16 characters (`offload webhook secret` prints a generated one)')
     .optional(),
   webhookBackoff: z.unknown().optional(),
+  middleware: optionSchemas.middleware.optional(),
 });
 
 /** Worker options as validated, with every default applied. */

@@ -20,6 +20,7 @@ import { describeBlock, LoopWatchdog, type LoopBlock } from './loop-watchdog.ts'
 import { describePlacement, type JobPlacement } from './mode-placer.ts';
 import { OutcomeRecorder } from './outcome-recorder.ts';
 import { Producer } from './producer.ts';
+import type { RunMiddleware } from './run-middleware.ts';
 import { RunTally, type RunSummary } from './run-summary.ts';
 import { Heartbeat } from './services/heartbeat.ts';
 import { LeaseRenewer } from './services/lease-renewer.ts';
@@ -90,6 +91,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #ends = 0;
   /** Set while `runUntilIdle()` waits: called once nothing runs and a claim after the last end found nothing. */
   #onIdle: (() => void) | undefined;
+  /** Undefined when there is none: a run without middleware makes no context and no closure. */
+  readonly #middleware: readonly RunMiddleware[] | undefined;
+  /** Loaded on the first run through middleware: workers without any never load it. */
+  #middlewareModule: Promise<typeof import('./run-middleware.ts')> | undefined;
 
   constructor(options: WorkerOptions) {
     super();
@@ -118,6 +123,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onMove: (task, placement) => this.#logMove(task, placement),
     });
     this.#runDeps = this.#createRunDeps();
+    this.#middleware = options.middleware?.length ? [...options.middleware] : undefined;
     const deps: ServiceDeps = {
       store: this.store,
       log: this.#log,
@@ -431,7 +437,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     let durationMs = 0;
     try {
       this.emit('job:start', run.job, placement);
-      outcome = await this.#execute(run, placement);
+      outcome = await (this.#middleware
+        ? this.#executeThrough(this.#middleware, run, placement)
+        : this.#execute(run, placement));
       durationMs = performance.now() - run.startedAt;
     } catch (error) {
       this.#fail(
@@ -459,6 +467,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#producer.wake();
       this.emit('job:end', run.job, outcome);
     }
+  }
+
+  /** The run inside the worker's middleware (a separate path: a worker without any pays nothing). */
+  async #executeThrough(
+    middleware: readonly RunMiddleware[],
+    run: JobRun,
+    placement: JobPlacement,
+  ): Promise<JobOutcome | null> {
+    const { runThrough } = await (this.#middlewareModule ??= import('./run-middleware.ts'));
+    return runThrough(middleware, run, placement.mode, this.id, () =>
+      this.#execute(run, placement),
+    );
   }
 
   async #execute(run: JobRun, placement: JobPlacement): Promise<JobOutcome | null> {
