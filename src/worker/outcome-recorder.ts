@@ -23,8 +23,8 @@ type Entry = {
 export class OutcomeRecorder {
   readonly #store: Store;
   #batch: Entry[] = [];
-  /** Entries not yet committed: in the batch or in a write. */
-  readonly #pending = new Set<Entry>();
+  /** Batches being written (each until its write settles). */
+  readonly #writing = new Set<Entry[]>();
   #scheduled = false;
   #inFlight: Promise<void> = Promise.resolve();
 
@@ -38,20 +38,7 @@ export class OutcomeRecorder {
    */
   record(outcome: JobOutcome, queue?: string): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      const entry: Entry = {
-        outcome,
-        queue,
-        resolve: (accepted) => {
-          this.#pending.delete(entry);
-          resolve(accepted);
-        },
-        reject: (error) => {
-          this.#pending.delete(entry);
-          reject(error);
-        },
-      };
-      this.#pending.add(entry);
-      this.#batch.push(entry);
+      this.#batch.push({ outcome, queue, resolve, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => this.#flush());
@@ -65,9 +52,13 @@ export class OutcomeRecorder {
    */
   ended(queues: ReadonlySet<string>): LeaseRef[] {
     const leases: LeaseRef[] = [];
-    for (const entry of this.#pending)
-      if (entry.queue !== undefined && queues.has(entry.queue) && ENDS.has(entry.outcome.kind))
-        leases.push(entry.outcome.lease);
+    const add = (entries: readonly Entry[]) => {
+      for (const entry of entries)
+        if (entry.queue !== undefined && queues.has(entry.queue) && ENDS.has(entry.outcome.kind))
+          leases.push(entry.outcome.lease);
+    };
+    add(this.#batch);
+    for (const batch of this.#writing) add(batch);
     return leases;
   }
 
@@ -84,10 +75,13 @@ export class OutcomeRecorder {
     const batch = this.#batch;
     this.#batch = [];
     this.#scheduled = false;
-    this.#inFlight = this.#write(batch).catch(async (error: unknown) => {
-      if (batch.length === 1) return batch[0]!.reject(error);
-      await Promise.all(batch.map((entry) => this.#write([entry]).catch(entry.reject)));
-    });
+    this.#writing.add(batch);
+    this.#inFlight = this.#write(batch)
+      .catch(async (error: unknown) => {
+        if (batch.length === 1) return batch[0]!.reject(error);
+        await Promise.all(batch.map((entry) => this.#write([entry]).catch(entry.reject)));
+      })
+      .finally(() => this.#writing.delete(batch));
   }
 
   /** Writes entries in one call and resolves each; rejects (settling none) when the store refuses the call. */
