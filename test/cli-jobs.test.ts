@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { Store } from '../src/store/contract.ts';
 import { openStore } from '../src/store/open-store.ts';
-import { cliStores } from './helpers/cli-stores.ts';
-
-const run = promisify(execFile);
-type Output = { code?: number; stdout: string; stderr: string };
+import { cliStores, runCli } from './helpers/cli-stores.ts';
 
 /**
  * `offload cancel`, `retry`, `pause` and `resume` through the built CLI against both stores. The
@@ -22,11 +16,7 @@ for (const { name, setUp } of stores) {
     let db: string;
     let tearDown: () => Promise<void>;
     let store: Store;
-    const cli = (...args: string[]) =>
-      run(process.execPath, [path.resolve('dist/cli/main.js'), '--db', db, ...args]).then(
-        (output) => ({ code: 0, ...output }),
-        (error: Output) => error,
-      ) as Promise<Output>;
+    const cli = (...args: string[]) => runCli(db, ...args);
     const enqueue = async (queue = 'default') =>
       (
         await store.jobEnqueue({

@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import type { Store } from '../src/store/contract.ts';
 import { openStore } from '../src/store/open-store.ts';
 import { createWorker, type Worker } from '../src/worker/worker.ts';
 import { boom, echo } from './fixtures/wait-tasks.ts';
-import { cliStores } from './helpers/cli-stores.ts';
-
-const run = promisify(execFile);
-type Output = { code?: number; stdout: string; stderr: string };
+import { cliStores, runCli } from './helpers/cli-stores.ts';
 
 /**
  * `offload enqueue --wait` through the built CLI against both stores, with a worker in this
@@ -26,11 +20,7 @@ for (const { name, setUp } of stores) {
     let tearDown: () => Promise<void>;
     let store: Store;
     let worker: Worker;
-    const cli = (...args: string[]) =>
-      run(process.execPath, [path.resolve('dist/cli/main.js'), '--db', db, ...args]).then(
-        (output) => ({ code: 0, ...output }),
-        (error: Output) => error,
-      ) as Promise<Output>;
+    const cli = (...args: string[]) => runCli(db, ...args);
     before(async () => {
       ({ db, tearDown } = await setUp());
       store = await openStore(db);

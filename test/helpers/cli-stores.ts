@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { adminQuery, requirePostgres, TEST_PG_URL, uniqueSchema } from './postgres.ts';
 import { makeTempDir } from './temp.ts';
 
@@ -38,4 +40,22 @@ export function cliStores(label: string): CliStore[] {
       },
     },
   ];
+}
+
+/** What a run of the built CLI printed, and its exit code (0 when it succeeded). */
+export type CliOutput = { code?: number; stdout: string; stderr: string };
+
+const execFileAsync = promisify(execFile);
+
+/** Runs the built CLI (`dist/cli/main.js`) with `--db db` and `args`; never rejects on a failing exit. */
+export function runCli(db: string, ...args: string[]): Promise<CliOutput> {
+  return execFileAsync(process.execPath, [
+    path.resolve('dist/cli/main.js'),
+    '--db',
+    db,
+    ...args,
+  ]).then(
+    (output) => ({ code: 0, ...output }),
+    (error: CliOutput) => error,
+  );
 }
